@@ -1,0 +1,82 @@
+// State-store commands: every mutation of the catalog is one of these, applied in log order.
+// They are the Raft log entries of [M3]. Encoding (docs/state-store-commands.md): one type byte,
+// then the body as MessagePack of its JSON form. Type numbers are append-only.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "catalog/types.h"
+#include "core/status.h"
+
+namespace gangway::catalog {
+
+enum class CommandType : uint8_t {
+  kRegister = 0,
+  kDeregister = 1,
+  kKV = 2,
+  kTxn = 3,
+  // Append new types here; never renumber.
+};
+
+// Catalog register: upserts the node, then the optional service, then the checks.
+struct RegisterRequest {
+  Node node;  // node.node required
+  std::optional<NodeService> service;
+  std::vector<HealthCheck> checks;
+  bool skip_node_update = false;
+};
+
+// Removes a check, a service (with its checks), or the whole node (with everything on it).
+struct DeregisterRequest {
+  std::string node;
+  std::string service_id;  // set: remove this service
+  std::string check_id;    // set: remove this check
+};
+
+enum class KVOp : uint8_t {
+  kSet = 0,
+  kCAS = 1,          // set only if entry.raft.modify_index matches (0: only if absent)
+  kDelete = 2,
+  kDeleteCAS = 3,    // delete only if entry.raft.modify_index matches
+  kDeleteTree = 4,   // delete every key with prefix entry.key
+  // Txn-only verbs:
+  kGet = 5,
+  kGetTree = 6,
+  kCheckIndex = 7,
+  kCheckNotExists = 8,
+};
+
+struct KVRequest {
+  KVOp op = KVOp::kSet;
+  KVEntry entry;
+};
+
+// A KV transaction (/v1/txn). All-or-nothing: on any failed op nothing is applied.
+struct TxnRequest {
+  std::vector<KVRequest> ops;
+};
+
+using Command = std::variant<RegisterRequest, DeregisterRequest, KVRequest, TxnRequest>;
+
+std::string EncodeCommand(const Command& cmd);
+// Rejects unknown types, truncated or malformed bodies with a message; never throws.
+Result<Command> DecodeCommand(std::string_view bytes);
+
+struct TxnError {
+  int op_index = 0;
+  std::string what;
+};
+
+// What applying a command produced.
+struct ApplyResult {
+  Status status;            // non-ok: the command was rejected and changed nothing
+  bool success = true;      // KV CAS/delete-CAS outcome
+  std::vector<KVEntry> txn_results;  // one per op that returns an entry (set, cas, get, get-tree...)
+  std::vector<TxnError> txn_errors;  // non-empty: the transaction was rolled back
+};
+
+}  // namespace gangway::catalog

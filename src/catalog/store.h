@@ -1,0 +1,89 @@
+// The state store: nodes, services, checks and KV with Raft-style indexes and watches.
+// It is the state machine that [M3]'s Raft log drives: all mutation goes through Apply() with a
+// strictly increasing index. Pure: no sockets, clocks or threads. Owned by one loop; all calls
+// (reads, Apply, watch callbacks) happen on that loop's thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "catalog/commands.h"
+#include "catalog/types.h"
+
+namespace gangway::catalog {
+
+// What a read touched. A blocking query waits on exactly these; the store fills it in.
+// Keys are opaque to callers.
+class WatchSet {
+ public:
+  void Add(std::string key) { keys_.push_back(std::move(key)); }
+  const std::vector<std::string>& keys() const { return keys_; }
+
+ private:
+  std::vector<std::string> keys_;
+};
+
+using WatchId = uint64_t;
+
+class Store {
+ public:
+  Store();
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Applies a committed command at `index` (> LastIndex()). Rejected commands change nothing
+  // but still advance LastIndex(). Fires the watches of everything that changed, synchronously,
+  // after the change is complete.
+  ApplyResult Apply(Index index, const Command& cmd);
+  Index LastIndex() const;
+
+  // ---- Reads. Each returns the index a blocking query should report (the max modify index of
+  // the data read, or of its table when that is more meaningful) and, when ws != nullptr, adds
+  // the keys it read to ws.
+  Index Nodes(WatchSet* ws, std::vector<Node>* out) const;
+  // found=false when the node is unknown.
+  Index GetNode(WatchSet* ws, std::string_view node, std::optional<Node>* out) const;
+  // name -> union of tags, for /v1/catalog/services.
+  Index Services(WatchSet* ws, std::map<std::string, std::vector<std::string>>* out) const;
+  // Every service instance, sorted by service name then node then ID.
+  Index AllServiceNodes(WatchSet* ws, std::vector<ServiceNode>* out) const;
+  // Instances of `service`; with connect=true the Connect-capable endpoints instead: proxies whose
+  // Proxy.DestinationServiceName is `service`, plus instances with Connect.Native.
+  Index ServiceNodes(WatchSet* ws, std::string_view service, bool connect,
+                     std::vector<ServiceNode>* out) const;
+  Index NodeServices(WatchSet* ws, std::string_view node, std::optional<Node>* node_out,
+                     std::vector<NodeService>* out) const;
+  Index NodeChecks(WatchSet* ws, std::string_view node, std::vector<HealthCheck>* out) const;
+  Index ServiceChecks(WatchSet* ws, std::string_view service, std::vector<HealthCheck>* out) const;
+  // state: "any", "passing", "warning", "critical", "maintenance".
+  Index ChecksInState(WatchSet* ws, std::string_view state, std::vector<HealthCheck>* out) const;
+  Index CheckServiceNodes(WatchSet* ws, std::string_view service, bool connect,
+                          std::vector<CheckServiceNode>* out) const;
+
+  Index KVGet(WatchSet* ws, std::string_view key, std::optional<KVEntry>* out) const;
+  Index KVList(WatchSet* ws, std::string_view prefix, std::vector<KVEntry>* out) const;
+  // Keys under prefix, rolled up at the first `separator` after the prefix (empty: no rollup).
+  Index KVKeys(WatchSet* ws, std::string_view prefix, std::string_view separator,
+               std::vector<std::string>* out) const;
+
+  // ---- Watches. `fire` runs once, on the first Apply that changes anything in ws; the watch is
+  // then removed. Unwatch is a no-op for fired or unknown ids.
+  WatchId Watch(const WatchSet& ws, std::function<void()> fire);
+  void Unwatch(WatchId id);
+  size_t WatchCount() const;
+
+  // ---- Snapshots (Raft snapshot/restore). Restore replaces everything; watches all fire.
+  std::string Snapshot() const;
+  Status Restore(std::string_view bytes);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gangway::catalog

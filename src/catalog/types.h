@@ -1,0 +1,123 @@
+// Catalog data types: nodes, services, checks and KV entries, named and shaped as Consul's
+// structs so the HTTP layer can render them directly. Plain values; any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace gangway::catalog {
+
+using Index = uint64_t;
+using Json = nlohmann::json;
+using StringMap = std::map<std::string, std::string>;
+
+inline constexpr const char* kPassing = "passing";
+inline constexpr const char* kWarning = "warning";
+inline constexpr const char* kCritical = "critical";
+inline constexpr const char* kMaintenance = "maintenance";
+inline constexpr const char* kSerfCheckID = "serfHealth";
+
+struct RaftIndex {
+  Index create_index = 0;
+  Index modify_index = 0;
+};
+
+struct Node {
+  std::string id;  // UUID
+  std::string node;
+  std::string address;
+  std::string datacenter;
+  StringMap tagged_addresses;
+  StringMap meta;
+  RaftIndex raft;
+};
+
+struct ServiceAddress {
+  std::string address;
+  int port = 0;
+  bool operator==(const ServiceAddress&) const = default;
+};
+
+struct Weights {
+  int passing = 1;
+  int warning = 1;
+};
+
+// One service instance on one node (Consul's structs.NodeService).
+struct NodeService {
+  std::string kind;  // "", "connect-proxy", "mesh-gateway", ...
+  std::string id;
+  std::string service;
+  std::vector<std::string> tags;
+  std::string address;
+  std::map<std::string, ServiceAddress> tagged_addresses;
+  StringMap meta;
+  int port = 0;
+  std::string socket_path;
+  Weights weights;
+  bool enable_tag_override = false;
+  // ConnectProxyConfig and ServiceConnect in Consul's API JSON shape (CamelCase keys), or null.
+  Json proxy;
+  Json connect;
+  RaftIndex raft;
+};
+
+// What an HTTP/TCP/TTL check was registered with (Consul's HealthCheckDefinition).
+struct CheckDefinition {
+  std::string http;
+  std::map<std::string, std::vector<std::string>> header;
+  std::string method;
+  std::string body;
+  std::string tcp;
+  bool tls_skip_verify = false;
+  std::string tls_server_name;
+  int64_t interval_ns = 0;
+  int64_t timeout_ns = 0;
+  int64_t ttl_ns = 0;
+  int64_t deregister_critical_service_after_ns = 0;
+};
+
+struct HealthCheck {
+  std::string node;
+  std::string check_id;
+  std::string name;
+  std::string status = kCritical;
+  std::string notes;
+  std::string output;
+  std::string service_id;
+  std::string service_name;
+  std::vector<std::string> service_tags;
+  std::string type;  // "ttl", "http", "tcp", "serf" or ""
+  int exposed_port = 0;
+  CheckDefinition definition;
+  RaftIndex raft;
+};
+
+// A service instance joined with its node and all checks that apply to it (node checks first).
+struct CheckServiceNode {
+  Node node;
+  NodeService service;
+  std::vector<HealthCheck> checks;
+};
+
+// A service instance joined with its node (the catalog/service endpoint's row).
+struct ServiceNode {
+  Node node;
+  NodeService service;
+};
+
+struct KVEntry {
+  std::string key;
+  uint64_t flags = 0;
+  std::string value;  // raw bytes
+  std::string session;
+  uint64_t lock_index = 0;
+  RaftIndex raft;
+};
+
+}  // namespace gangway::catalog
