@@ -27,6 +27,9 @@ struct CheckRegistration {
   int success_before_passing = 0;
   int failures_before_warning = 0;
   int failures_before_critical = 0;
+  // Alias checks (AliasService/AliasNode): status mirrors the aliased service's checks.
+  std::string alias_service;
+  std::string alias_node;
 };
 
 struct ServiceRegistration {

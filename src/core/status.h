@@ -44,6 +44,7 @@ inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move
 template <typename T>
 class Result {
  public:
+  Result() : v_(Status(Code::kInternal, "result not set")) {}
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT
 

@@ -1,0 +1,108 @@
+#include "net/event_loop.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace gangway::net {
+
+namespace asio = boost::asio;
+
+namespace {
+class AsioTimer : public Timer {
+ public:
+  AsioTimer(asio::io_context& io, std::chrono::nanoseconds d, std::function<void()> fn)
+      : state_(std::make_shared<State>(io)) {
+    state_->fn = std::move(fn);
+    state_->timer.expires_after(d);
+    state_->timer.async_wait([s = state_](const boost::system::error_code& ec) {
+      if (ec || s->cancelled) return;
+      auto fn = std::move(s->fn);
+      fn();
+    });
+  }
+  ~AsioTimer() override {
+    state_->cancelled = true;
+    state_->fn = nullptr;
+    state_->timer.cancel();
+  }
+
+ private:
+  struct State {
+    explicit State(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    std::function<void()> fn;
+    bool cancelled = false;
+  };
+  std::shared_ptr<State> state_;
+};
+}  // namespace
+
+EventLoop::EventLoop() : io_(std::make_unique<asio::io_context>(1)) {}
+EventLoop::~EventLoop() = default;
+
+void EventLoop::Post(std::function<void()> fn) { asio::post(*io_, std::move(fn)); }
+
+std::unique_ptr<Timer> EventLoop::After(std::chrono::nanoseconds d, std::function<void()> fn) {
+  return std::make_unique<AsioTimer>(*io_, d, std::move(fn));
+}
+
+std::chrono::steady_clock::time_point EventLoop::Now() const {
+  return std::chrono::steady_clock::now();
+}
+
+void EventLoop::Run() {
+  auto guard = asio::make_work_guard(*io_);
+  io_->run();
+}
+
+void EventLoop::Stop() { io_->stop(); }
+
+asio::io_context& EventLoop::context() { return *io_; }
+
+void ProbeTcp(EventLoop& loop, const std::string& host, int port, std::chrono::nanoseconds timeout,
+              std::function<void(Status)> done) {
+  struct Probe {
+    explicit Probe(asio::io_context& io) : resolver(io), socket(io), timer(io) {}
+    asio::ip::tcp::resolver resolver;
+    asio::ip::tcp::socket socket;
+    asio::steady_timer timer;
+    std::function<void(Status)> done;
+    bool finished = false;
+    void Finish(Status s) {
+      if (finished) return;
+      finished = true;
+      timer.cancel();
+      resolver.cancel();
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      auto d = std::move(done);
+      d(std::move(s));
+    }
+  };
+  auto p = std::make_shared<Probe>(loop.context());
+  p->done = std::move(done);
+  std::string target = host + ":" + std::to_string(port);
+  p->timer.expires_after(timeout);
+  p->timer.async_wait([p, target](const boost::system::error_code& ec) {
+    if (!ec) p->Finish(Unavailable("dial tcp " + target + ": i/o timeout"));
+  });
+  p->resolver.async_resolve(
+      host, std::to_string(port),
+      [p, target](const boost::system::error_code& ec, asio::ip::tcp::resolver::results_type r) {
+        if (p->finished) return;
+        if (ec) return p->Finish(Unavailable("dial tcp " + target + ": " + ec.message()));
+        asio::async_connect(p->socket, r,
+                            [p, target](const boost::system::error_code& ec2, const auto&) {
+                              if (ec2) {
+                                p->Finish(Unavailable("dial tcp " + target + ": " + ec2.message()));
+                              } else {
+                                p->Finish(Status::Ok());
+                              }
+                            });
+      });
+}
+
+}  // namespace gangway::net
