@@ -4,7 +4,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <csignal>
 
 namespace gangway::net {
 
@@ -103,6 +106,19 @@ void ProbeTcp(EventLoop& loop, const std::string& host, int port, std::chrono::n
                               }
                             });
       });
+}
+
+std::shared_ptr<void> OnSignals(EventLoop& loop, std::function<void(int)> fn) {
+  auto set = std::make_shared<asio::signal_set>(loop.context(), SIGINT, SIGTERM);
+  auto handler = std::make_shared<std::function<void(const boost::system::error_code&, int)>>();
+  *handler = [set, fn = std::move(fn), weak = std::weak_ptr(handler)](
+                 const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    fn(sig);
+    if (auto h = weak.lock()) set->async_wait(*h);
+  };
+  set->async_wait(*handler);
+  return handler;
 }
 
 }  // namespace gangway::net

@@ -35,4 +35,8 @@ class EventLoop : public Loop {
 void ProbeTcp(EventLoop& loop, const std::string& host, int port, std::chrono::nanoseconds timeout,
               std::function<void(Status)> done);
 
+// Calls fn(signal) on the loop thread for each SIGINT/SIGTERM received, for as long as the
+// returned handle is kept. Loop thread only.
+std::shared_ptr<void> OnSignals(EventLoop& loop, std::function<void(int)> fn);
+
 }  // namespace gangway::net

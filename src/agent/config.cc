@@ -1,0 +1,758 @@
+#include "agent/config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+
+#include "codec/document.h"
+#include "core/duration.h"
+#include "core/log.h"
+#include "core/strings.h"
+
+namespace gangway::agent {
+
+namespace {
+
+using Json = nlohmann::json;
+
+// ---- Schema: which keys exist and what they hold. -------------------------------------------
+
+enum class Kind { kString, kBool, kInt, kStringList, kDuration, kStringMap, kObject, kOpaque,
+                  kServices, kChecks };
+
+struct Field;
+using Fields = std::map<std::string, Field>;
+struct Field {
+  Kind kind;
+  std::shared_ptr<Fields> fields;  // kObject
+};
+
+Field F(Kind k) { return Field{k, nullptr}; }
+Field Obj(Fields f) { return Field{Kind::kObject, std::make_shared<Fields>(std::move(f))}; }
+
+Fields TLSBlock() {
+  return {{"ca_file", F(Kind::kString)},          {"ca_path", F(Kind::kString)},
+          {"cert_file", F(Kind::kString)},        {"key_file", F(Kind::kString)},
+          {"verify_incoming", F(Kind::kBool)},    {"verify_outgoing", F(Kind::kBool)},
+          {"verify_server_hostname", F(Kind::kBool)}, {"tls_min_version", F(Kind::kString)},
+          {"tls_cipher_suites", F(Kind::kString)}, {"use_auto_cert", F(Kind::kBool)}};
+}
+
+const Fields& Schema() {
+  static const Fields kSchema = [] {
+    Fields s = {
+        {"acl", F(Kind::kOpaque)},
+        {"addresses", Obj({{"dns", F(Kind::kString)}, {"http", F(Kind::kString)},
+                           {"https", F(Kind::kString)}, {"grpc", F(Kind::kString)},
+                           {"grpc_tls", F(Kind::kString)}})},
+        {"advertise_addr", F(Kind::kString)},
+        {"advertise_addr_ipv4", F(Kind::kString)},
+        {"advertise_addr_ipv6", F(Kind::kString)},
+        {"advertise_addr_wan", F(Kind::kString)},
+        {"advertise_reconnect_timeout", F(Kind::kDuration)},
+        {"auto_config", F(Kind::kOpaque)},
+        {"auto_encrypt", F(Kind::kOpaque)},
+        {"auto_reload_config", F(Kind::kBool)},
+        {"autopilot", F(Kind::kOpaque)},
+        {"bind_addr", F(Kind::kString)},
+        {"bootstrap", F(Kind::kBool)},
+        {"bootstrap_expect", F(Kind::kInt)},
+        {"ca_file", F(Kind::kString)},
+        {"ca_path", F(Kind::kString)},
+        {"cert_file", F(Kind::kString)},
+        {"check", F(Kind::kChecks)},
+        {"checks", F(Kind::kChecks)},
+        {"check_output_max_size", F(Kind::kInt)},
+        {"client_addr", F(Kind::kString)},
+        {"config_entries", F(Kind::kOpaque)},
+        {"connect", Obj({{"enabled", F(Kind::kBool)},
+                         {"ca_provider", F(Kind::kString)},
+                         {"ca_config", F(Kind::kOpaque)},
+                         {"enable_mesh_gateway_wan_federation", F(Kind::kBool)}})},
+        {"datacenter", F(Kind::kString)},
+        {"data_dir", F(Kind::kString)},
+        {"default_query_time", F(Kind::kDuration)},
+        {"disable_host_node_id", F(Kind::kBool)},
+        {"disable_primary_gateway_fallback", F(Kind::kBool)},
+        {"disable_remote_exec", F(Kind::kBool)},
+        {"disable_update_check", F(Kind::kBool)},
+        {"dns_config", F(Kind::kOpaque)},
+        {"domain", F(Kind::kString)},
+        {"alt_domain", F(Kind::kString)},
+        {"enable_central_service_config", F(Kind::kBool)},
+        {"enable_debug", F(Kind::kBool)},
+        {"enable_local_script_checks", F(Kind::kBool)},
+        {"enable_script_checks", F(Kind::kBool)},
+        {"enable_syslog", F(Kind::kBool)},
+        {"encrypt", F(Kind::kString)},
+        {"encrypt_verify_incoming", F(Kind::kBool)},
+        {"encrypt_verify_outgoing", F(Kind::kBool)},
+        {"gossip_lan", F(Kind::kOpaque)},
+        {"gossip_wan", F(Kind::kOpaque)},
+        {"http_config", F(Kind::kOpaque)},
+        {"key_file", F(Kind::kString)},
+        {"leave_on_terminate", F(Kind::kBool)},
+        {"limits", F(Kind::kOpaque)},
+        {"log_file", F(Kind::kString)},
+        {"log_json", F(Kind::kBool)},
+        {"log_level", F(Kind::kString)},
+        {"log_rotate_bytes", F(Kind::kInt)},
+        {"log_rotate_duration", F(Kind::kDuration)},
+        {"log_rotate_max_files", F(Kind::kInt)},
+        {"max_query_time", F(Kind::kDuration)},
+        {"node_id", F(Kind::kString)},
+        {"node_meta", F(Kind::kStringMap)},
+        {"node_name", F(Kind::kString)},
+        {"performance", F(Kind::kOpaque)},
+        {"pid_file", F(Kind::kString)},
+        {"ports", Obj({{"dns", F(Kind::kInt)}, {"http", F(Kind::kInt)}, {"https", F(Kind::kInt)},
+                       {"grpc", F(Kind::kInt)}, {"grpc_tls", F(Kind::kInt)},
+                       {"serf_lan", F(Kind::kInt)}, {"serf_wan", F(Kind::kInt)},
+                       {"server", F(Kind::kInt)}, {"sidecar_min_port", F(Kind::kInt)},
+                       {"sidecar_max_port", F(Kind::kInt)}, {"expose_min_port", F(Kind::kInt)},
+                       {"expose_max_port", F(Kind::kInt)}})},
+        {"primary_datacenter", F(Kind::kString)},
+        {"primary_gateways", F(Kind::kStringList)},
+        {"primary_gateways_interval", F(Kind::kDuration)},
+        {"raft_protocol", F(Kind::kInt)},
+        {"reconnect_timeout", F(Kind::kDuration)},
+        {"reconnect_timeout_wan", F(Kind::kDuration)},
+        {"recursors", F(Kind::kStringList)},
+        {"rejoin_after_leave", F(Kind::kBool)},
+        {"retry_interval", F(Kind::kDuration)},
+        {"retry_interval_wan", F(Kind::kDuration)},
+        {"retry_join", F(Kind::kStringList)},
+        {"retry_join_wan", F(Kind::kStringList)},
+        {"retry_max", F(Kind::kInt)},
+        {"retry_max_wan", F(Kind::kInt)},
+        {"segment", F(Kind::kString)},
+        {"serf_lan", F(Kind::kString)},
+        {"serf_wan", F(Kind::kString)},
+        {"server", F(Kind::kBool)},
+        {"service", F(Kind::kServices)},
+        {"services", F(Kind::kServices)},
+        {"skip_leave_on_interrupt", F(Kind::kBool)},
+        {"start_join", F(Kind::kStringList)},
+        {"start_join_wan", F(Kind::kStringList)},
+        {"syslog_facility", F(Kind::kString)},
+        {"telemetry", F(Kind::kOpaque)},
+        {"tls", Obj({{"defaults", Obj(TLSBlock())}, {"internal_rpc", Obj(TLSBlock())},
+                     {"https", Obj(TLSBlock())}, {"grpc", Obj(TLSBlock())}})},
+        {"translate_wan_addrs", F(Kind::kBool)},
+        {"ui", F(Kind::kBool)},
+        {"ui_config", F(Kind::kOpaque)},
+        {"verify_incoming", F(Kind::kBool)},
+        {"verify_incoming_https", F(Kind::kBool)},
+        {"verify_incoming_rpc", F(Kind::kBool)},
+        {"verify_outgoing", F(Kind::kBool)},
+        {"verify_server_hostname", F(Kind::kBool)},
+    };
+    return s;
+  }();
+  return kSchema;
+}
+
+std::string TypeName(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::string: return "string \"" + v.get<std::string>() + "\"";
+    case Json::value_t::boolean: return v.get<bool>() ? "bool true" : "bool false";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned:
+    case Json::value_t::number_float: return "number " + v.dump();
+    case Json::value_t::array: return "a list";
+    case Json::value_t::object: return "an object";
+    case Json::value_t::null: return "null";
+    default: return "a value";
+  }
+}
+
+std::string Where(const codec::Document* doc, const std::string& pointer) {
+  if (!doc) return "";
+  std::string w = doc->Where(pointer);
+  return w.empty() ? "" : " (" + w + ")";
+}
+
+// Checks types and normalizes weakly typed values in place (Consul decodes config weakly:
+// "3" is a valid int, "true" a valid bool, a single string a valid list).
+Status CheckValue(const Field& field, Json* v, const std::string& path, const codec::Document* doc,
+                  const std::string& pointer);
+
+Status CheckObject(const Fields& fields, Json* obj, const std::string& path,
+                   const codec::Document* doc, const std::string& pointer) {
+  if (!obj->is_object()) {
+    // HCL blocks given twice arrive as a list of objects: merge them.
+    if (obj->is_array() && std::all_of(obj->begin(), obj->end(), [](const Json& e) { return e.is_object(); })) {
+      Json merged = Json::object();
+      for (auto& e : *obj) merged.merge_patch(e);
+      *obj = merged;
+    } else {
+      return InvalidArgument(path + ": expected an object, got " + TypeName(*obj) + Where(doc, pointer));
+    }
+  }
+  std::vector<std::string> names;
+  for (const auto& [k, f] : fields) names.push_back(k);
+  for (auto& [k, v] : obj->items()) {
+    std::string full = path.empty() ? k : path + "." + k;
+    std::string ptr = pointer + "/" + k;
+    auto it = fields.find(k);
+    if (it == fields.end()) {
+      std::string msg = "invalid config key \"" + full + "\"" + Where(doc, ptr);
+      std::string near = Nearest(k, names);
+      if (!near.empty()) {
+        msg += "; did you mean \"" + (path.empty() ? near : path + "." + near) + "\"?";
+      }
+      return InvalidArgument(msg);
+    }
+    Status s = CheckValue(it->second, &v, full, doc, ptr);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status CheckValue(const Field& field, Json* v, const std::string& path, const codec::Document* doc,
+                  const std::string& pointer) {
+  auto wrong = [&](const char* expected) {
+    return InvalidArgument(path + ": expected " + expected + ", got " + TypeName(*v) +
+                           Where(doc, pointer));
+  };
+  switch (field.kind) {
+    case Kind::kString:
+      if (v->is_number() || v->is_boolean()) *v = v->is_string() ? *v : Json(v->dump());
+      if (!v->is_string()) return wrong("a string");
+      return Status::Ok();
+    case Kind::kBool:
+      if (v->is_string()) {
+        std::string s = ToLower(v->get<std::string>());
+        if (s == "true" || s == "1") *v = true;
+        else if (s == "false" || s == "0") *v = false;
+      }
+      if (!v->is_boolean()) return wrong("true or false");
+      return Status::Ok();
+    case Kind::kInt:
+      if (v->is_string()) {
+        std::string s = v->get<std::string>();
+        if (!s.empty() && s.size() < 12 &&
+            s.find_first_not_of("-0123456789") == std::string::npos) {
+          try {
+            *v = std::stoll(s);
+          } catch (...) {
+          }
+        }
+      }
+      if (v->is_number_float() && v->get<double>() == static_cast<double>(v->get<int64_t>())) {
+        *v = v->get<int64_t>();
+      }
+      if (!v->is_number_integer()) return wrong("an integer");
+      return Status::Ok();
+    case Kind::kDuration: {
+      if (v->is_number_integer()) return Status::Ok();
+      if (!v->is_string()) return wrong("a duration such as \"30s\"");
+      auto d = ParseDuration(v->get<std::string>());
+      if (!d.ok()) return InvalidArgument(path + ": " + d.status().message() + Where(doc, pointer));
+      return Status::Ok();
+    }
+    case Kind::kStringList:
+      if (v->is_string()) *v = Json::array({*v});
+      if (!v->is_array()) return wrong("a list of strings");
+      for (auto& e : *v) {
+        if (!e.is_string()) return wrong("a list of strings");
+      }
+      return Status::Ok();
+    case Kind::kStringMap:
+      if (v->is_array() && std::all_of(v->begin(), v->end(), [](const Json& e) { return e.is_object(); })) {
+        Json merged = Json::object();
+        for (auto& e : *v) merged.merge_patch(e);
+        *v = merged;
+      }
+      if (!v->is_object()) return wrong("a map of strings");
+      for (auto& [k, e] : v->items()) {
+        if (!e.is_string()) {
+          return InvalidArgument(path + "." + k + ": expected a string, got " + TypeName(e) +
+                                 Where(doc, pointer + "/" + k));
+        }
+      }
+      return Status::Ok();
+    case Kind::kObject:
+      return CheckObject(*field.fields, v, path, doc, pointer);
+    case Kind::kOpaque:
+    case Kind::kServices:
+    case Kind::kChecks:
+      return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+// Merges b into a: objects recursively, services/checks lists appended, anything else replaced.
+void Merge(Json* a, const Json& b) {
+  for (const auto& [k, v] : b.items()) {
+    if (k == "service" || k == "services" || k == "check" || k == "checks") continue;
+    if (a->contains(k) && (*a)[k].is_object() && v.is_object()) {
+      Merge(&(*a)[k], v);
+    } else {
+      (*a)[k] = v;
+    }
+  }
+}
+
+struct FlagSpec {
+  const char* name;
+  const char* pointer;  // JSON pointer in the config document
+  Kind kind;
+  bool append = false;
+};
+
+const std::vector<FlagSpec>& Flags() {
+  static const std::vector<FlagSpec> kFlags = {
+      {"server", "/server", Kind::kBool},
+      {"bootstrap", "/bootstrap", Kind::kBool},
+      {"bootstrap-expect", "/bootstrap_expect", Kind::kInt},
+      {"datacenter", "/datacenter", Kind::kString},
+      {"primary-datacenter", "/primary_datacenter", Kind::kString},
+      {"node", "/node_name", Kind::kString},
+      {"node-id", "/node_id", Kind::kString},
+      {"bind", "/bind_addr", Kind::kString},
+      {"client", "/client_addr", Kind::kString},
+      {"advertise", "/advertise_addr", Kind::kString},
+      {"advertise-wan", "/advertise_addr_wan", Kind::kString},
+      {"data-dir", "/data_dir", Kind::kString},
+      {"domain", "/domain", Kind::kString},
+      {"alt-domain", "/alt_domain", Kind::kString},
+      {"encrypt", "/encrypt", Kind::kString},
+      {"log-level", "/log_level", Kind::kString},
+      {"log-json", "/log_json", Kind::kBool},
+      {"log-file", "/log_file", Kind::kString},
+      {"pid-file", "/pid_file", Kind::kString},
+      {"ui", "/ui", Kind::kBool},
+      {"http-port", "/ports/http", Kind::kInt},
+      {"https-port", "/ports/https", Kind::kInt},
+      {"dns-port", "/ports/dns", Kind::kInt},
+      {"grpc-port", "/ports/grpc", Kind::kInt},
+      {"grpc-tls-port", "/ports/grpc_tls", Kind::kInt},
+      {"server-port", "/ports/server", Kind::kInt},
+      {"serf-lan-port", "/ports/serf_lan", Kind::kInt},
+      {"serf-wan-port", "/ports/serf_wan", Kind::kInt},
+      {"join", "/start_join", Kind::kStringList, true},
+      {"join-wan", "/start_join_wan", Kind::kStringList, true},
+      {"retry-join", "/retry_join", Kind::kStringList, true},
+      {"retry-join-wan", "/retry_join_wan", Kind::kStringList, true},
+      {"retry-interval", "/retry_interval", Kind::kDuration},
+      {"retry-interval-wan", "/retry_interval_wan", Kind::kDuration},
+      {"retry-max", "/retry_max", Kind::kInt},
+      {"retry-max-wan", "/retry_max_wan", Kind::kInt},
+      {"recursor", "/recursors", Kind::kStringList, true},
+      {"disable-host-node-id", "/disable_host_node_id", Kind::kBool},
+      {"rejoin", "/rejoin_after_leave", Kind::kBool},
+      {"raft-protocol", "/raft_protocol", Kind::kInt},
+      {"segment", "/segment", Kind::kString},
+      {"auto-reload-config", "/auto_reload_config", Kind::kBool},
+      {"enable-script-checks", "/enable_script_checks", Kind::kBool},
+      {"enable-local-script-checks", "/enable_local_script_checks", Kind::kBool},
+      {"default-query-time", "/default_query_time", Kind::kDuration},
+      {"max-query-time", "/max_query_time", Kind::kDuration},
+  };
+  return kFlags;
+}
+
+std::string Hostname() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0) return "localhost";
+  return buf;
+}
+
+std::string RandomUUID() {
+  unsigned char b[16];
+  FILE* f = std::fopen("/dev/urandom", "rb");
+  size_t n = f ? std::fread(b, 1, sizeof b, f) : 0;
+  if (f) std::fclose(f);
+  if (n != sizeof b) {
+    for (auto& c : b) c = static_cast<unsigned char>(std::rand());
+  }
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return out;
+}
+
+struct LoadedDoc {
+  codec::Document doc;
+};
+
+Status LoadFile(const std::string& path, std::vector<LoadedDoc>* out, std::vector<std::string>* notes) {
+  auto doc = codec::ParseConfigFile(path);
+  if (!doc.ok()) return InvalidArgument("Error loading " + path + ": " + doc.status().message());
+  if (doc->json_had_comments) {
+    notes->push_back(path + ": '#' comments are not valid JSON; accepted and ignored (an .hcl file "
+                            "keeps comments legitimately)");
+  }
+  out->push_back({std::move(*doc)});
+  return Status::Ok();
+}
+
+Status LoadDir(const std::string& dir, std::vector<LoadedDoc>* out, std::vector<std::string>* notes) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return InvalidArgument("Error loading " + dir + ": not a directory");
+  }
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::string ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".hcl" || ext == ".json")) files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    Status s = LoadFile(f, out, notes);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status DecodeDocument(const codec::Document& doc, Json* merged, Config* cfg) {
+  if (!doc.value.is_object()) {
+    return InvalidArgument(doc.file + ": expected an object at the top level");
+  }
+  Json value = doc.value;
+  Status s = CheckObject(Schema(), &value, "", &doc, "");
+  if (!s.ok()) return s;
+  if (value.contains("service") || value.contains("services")) {
+    codec::Document sub;
+    sub.file = doc.file;
+    sub.lines = doc.lines;
+    sub.value = Json::object();
+    if (value.contains("service")) sub.value["service"] = value["service"];
+    if (value.contains("services")) sub.value["services"] = value["services"];
+    auto regs = catalog::DecodeServicesFile(sub);
+    if (!regs.ok()) return regs.status();
+    for (auto& r : *regs) {
+      for (const auto& n : r.notes) cfg->notes.push_back(n);
+      cfg->services.push_back(std::move(r));
+    }
+  }
+  for (const char* key : {"check", "checks"}) {
+    if (!value.contains(key)) continue;
+    Json list = value[key].is_array() ? value[key] : Json::array({value[key]});
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string base = "/" + std::string(key) + (value[key].is_array() ? "/" + std::to_string(i) : "");
+      auto c = catalog::DecodeCheckRegistration(list[i], catalog::Source{&doc, base});
+      if (!c.ok()) return c.status();
+      cfg->checks.push_back(std::move(*c));
+    }
+  }
+  Merge(merged, value);
+  return Status::Ok();
+}
+
+template <typename T>
+void Get(const Json& j, const char* pointer, T* out) {
+  Json::json_pointer p(pointer);
+  if (j.contains(p) && !j.at(p).is_null()) *out = j.at(p).get<T>();
+}
+
+void GetTLS(const Json& j, const std::string& base, TLSFiles* t) {
+  auto str = [&](const char* k, std::string* out) { Get(j, (base + "/" + k).c_str(), out); };
+  str("ca_file", &t->ca_file);
+  str("ca_path", &t->ca_path);
+  str("cert_file", &t->cert_file);
+  str("key_file", &t->key_file);
+  for (auto [k, out] : {std::pair{"verify_incoming", &t->verify_incoming},
+                        std::pair{"verify_outgoing", &t->verify_outgoing},
+                        std::pair{"verify_server_hostname", &t->verify_server_hostname}}) {
+    Json::json_pointer p(base + "/" + k);
+    if (j.contains(p) && j.at(p).is_boolean()) *out = j.at(p).get<bool>();
+  }
+}
+
+}  // namespace
+
+std::string AgentUsage() {
+  return R"(Usage: gangway agent [options]
+
+  Starts the Gangway agent and runs until an interrupt is received. The agent
+  represents a single node in a cluster.
+
+Options:
+  -dev                 Start a single-node server and agent in memory with Connect on,
+                       HTTP on 127.0.0.1:8500. For development only.
+  -server              Run as a server.
+  -bootstrap           Bootstrap this server as the leader of its datacenter.
+  -bootstrap-expect=N  Number of servers to wait for before bootstrapping.
+  -datacenter=dc1      Datacenter of the agent.
+  -node=NAME           Node name (default: hostname).
+  -bind=ADDR           Address for cluster communication (default 0.0.0.0).
+  -client=ADDR         Address(es) for the HTTP/DNS interfaces (default 127.0.0.1).
+  -advertise=ADDR      Address to advertise to other nodes.
+  -data-dir=PATH       Directory for agent state (required unless -dev).
+  -config-file=PATH    Load a configuration file (HCL or JSON). Repeatable.
+  -config-dir=PATH     Load every .hcl and .json file in a directory, in name order. Repeatable.
+  -hcl='...'           Inline HCL configuration. Repeatable.
+  -http-port=N  -dns-port=N  -grpc-port=N  -server-port=N  -serf-lan-port=N  -serf-wan-port=N
+                       Ports (0 picks a free port and logs it).
+  -retry-join=ADDR     Address of an agent to join at start; retried. Repeatable.
+  -retry-join-wan=ADDR Address of a server in another datacenter to join over the WAN.
+  -encrypt=KEY         Gossip encryption key (base64).
+  -log-level=info      trace, debug, info, warn or error.
+)";
+}
+
+Result<Config> LoadConfig(const std::vector<std::string>& args) {
+  Config cfg;
+  Json flags = Json::object();
+  std::vector<std::string> sources;  // "file:<p>", "dir:<p>", "hcl:<text>"
+  bool dev = false;
+  std::string config_format;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a == "-" || a.size() < 2 || a[0] != '-') {
+      return InvalidArgument("unexpected argument \"" + a + "\"\n\n" + AgentUsage());
+    }
+    std::string name = a.substr(a[1] == '-' ? 2 : 1);
+    std::optional<std::string> value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    auto need_value = [&]() -> Result<std::string> {
+      if (value) return *value;
+      if (i + 1 >= args.size()) return InvalidArgument("flag needs an argument: -" + name);
+      return args[++i];
+    };
+    if (name == "h" || name == "help") return InvalidArgument(AgentUsage());
+    if (name == "dev") {
+      if (value && *value != "true") dev = *value == "1";
+      else dev = true;
+      continue;
+    }
+    if (name == "config-file" || name == "config-dir" || name == "hcl") {
+      auto v = need_value();
+      if (!v.ok()) return v.status();
+      sources.push_back((name == "config-file" ? "file:" : name == "config-dir" ? "dir:" : "hcl:") + *v);
+      continue;
+    }
+    if (name == "config-format") {
+      auto v = need_value();
+      if (!v.ok()) return v.status();
+      config_format = *v;
+      if (config_format != "json" && config_format != "hcl") {
+        return InvalidArgument("-config-format must be json or hcl, not \"" + config_format + "\"");
+      }
+      continue;
+    }
+    if (name == "node-meta") {
+      auto v = need_value();
+      if (!v.ok()) return v.status();
+      auto colon = v->find(':');
+      if (colon == std::string::npos) {
+        return InvalidArgument("-node-meta: expected key:value, got \"" + *v + "\"");
+      }
+      flags["node_meta"][v->substr(0, colon)] = v->substr(colon + 1);
+      continue;
+    }
+    const FlagSpec* spec = nullptr;
+    for (const auto& f : Flags()) {
+      if (name == f.name) spec = &f;
+    }
+    if (!spec) return InvalidArgument("flag provided but not defined: -" + name + "\n\n" + AgentUsage());
+    Json::json_pointer ptr(spec->pointer);
+    if (spec->kind == Kind::kBool) {
+      bool b = true;
+      if (value) {
+        std::string l = ToLower(*value);
+        if (l == "false" || l == "0") b = false;
+        else if (l != "true" && l != "1") return InvalidArgument("invalid boolean value \"" + *value + "\" for -" + name);
+      }
+      flags[ptr] = b;
+      continue;
+    }
+    auto v = need_value();
+    if (!v.ok()) return v.status();
+    if (spec->kind == Kind::kInt) {
+      if (v->empty() || v->find_first_not_of("-0123456789") != std::string::npos || v->size() > 10) {
+        return InvalidArgument("invalid value \"" + *v + "\" for flag -" + name + ": parse error");
+      }
+      flags[ptr] = std::stoll(*v);
+    } else if (spec->append) {
+      if (!flags.contains(ptr)) flags[ptr] = Json::array();
+      flags[ptr].push_back(*v);
+    } else {
+      flags[ptr] = *v;
+    }
+  }
+
+  // Dev-mode defaults come first; files and flags override them.
+  Json merged = Json::object();
+  if (dev) {
+    cfg.dev = true;
+    merged = {{"server", true},
+              {"bootstrap", true},
+              {"bind_addr", "127.0.0.1"},
+              {"client_addr", "127.0.0.1"},
+              {"ui", true},
+              {"connect", {{"enabled", true}}},
+              {"ports", {{"grpc", 8502}}}};
+  }
+
+  std::vector<LoadedDoc> docs;
+  for (const auto& src : sources) {
+    Status s;
+    if (src.rfind("file:", 0) == 0) {
+      std::string path = src.substr(5);
+      if (!config_format.empty()) {
+        std::string text;
+        FILE* f = std::fopen(path.c_str(), "rb");
+        if (!f) return InvalidArgument("Error loading " + path + ": cannot open file");
+        char buf[65536];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+        std::fclose(f);
+        auto doc = config_format == "hcl" ? codec::ParseHcl(text, path) : codec::ParseJson(text, path);
+        if (!doc.ok()) return InvalidArgument("Error loading " + path + ": " + doc.status().message());
+        docs.push_back({std::move(*doc)});
+        continue;
+      }
+      std::error_code ec;
+      if (std::filesystem::is_directory(path, ec)) {
+        s = LoadDir(path, &docs, &cfg.notes);
+      } else {
+        s = LoadFile(path, &docs, &cfg.notes);
+      }
+    } else if (src.rfind("dir:", 0) == 0) {
+      s = LoadDir(src.substr(4), &docs, &cfg.notes);
+    } else {
+      auto doc = codec::ParseHcl(src.substr(4), "-hcl");
+      if (!doc.ok()) return InvalidArgument("Error parsing -hcl: " + doc.status().message());
+      docs.push_back({std::move(*doc)});
+    }
+    if (!s.ok()) return s;
+  }
+  for (const auto& d : docs) {
+    Status s = DecodeDocument(d.doc, &merged, &cfg);
+    if (!s.ok()) return s;
+  }
+  {
+    codec::Document fd;
+    fd.file = "command-line flags";
+    fd.value = flags;
+    Status s = DecodeDocument(fd, &merged, &cfg);
+    if (!s.ok()) return s;
+  }
+
+  Get(merged, "/server", &cfg.server);
+  Get(merged, "/bootstrap", &cfg.bootstrap);
+  Get(merged, "/bootstrap_expect", &cfg.bootstrap_expect);
+  Get(merged, "/datacenter", &cfg.datacenter);
+  cfg.datacenter = ToLower(cfg.datacenter);
+  Get(merged, "/primary_datacenter", &cfg.primary_datacenter);
+  if (cfg.primary_datacenter.empty()) cfg.primary_datacenter = cfg.datacenter;
+  Get(merged, "/node_name", &cfg.node_name);
+  if (cfg.node_name.empty()) cfg.node_name = Hostname();
+  Get(merged, "/node_id", &cfg.node_id);
+  if (cfg.node_id.empty()) cfg.node_id = RandomUUID();
+  Get(merged, "/node_meta", &cfg.node_meta);
+  Get(merged, "/data_dir", &cfg.data_dir);
+  Get(merged, "/bind_addr", &cfg.bind_addr);
+  std::string client;
+  Get(merged, "/client_addr", &client);
+  if (!client.empty()) {
+    cfg.client_addrs.clear();
+    for (const auto& part : Split(client, ' ')) {
+      if (!part.empty()) cfg.client_addrs.push_back(part);
+    }
+  }
+  Get(merged, "/advertise_addr", &cfg.advertise_addr);
+  Get(merged, "/advertise_addr_wan", &cfg.advertise_addr_wan);
+  Get(merged, "/domain", &cfg.domain);
+  Get(merged, "/log_level", &cfg.log_level);
+  Get(merged, "/encrypt", &cfg.encrypt);
+  Get(merged, "/encrypt_verify_incoming", &cfg.encrypt_verify_incoming);
+  Get(merged, "/encrypt_verify_outgoing", &cfg.encrypt_verify_outgoing);
+  Get(merged, "/retry_join", &cfg.retry_join);
+  Get(merged, "/retry_join_wan", &cfg.retry_join_wan);
+  Get(merged, "/start_join", &cfg.start_join);
+  Get(merged, "/start_join_wan", &cfg.start_join_wan);
+  Get(merged, "/retry_max", &cfg.retry_max);
+  Get(merged, "/retry_max_wan", &cfg.retry_max_wan);
+  if (merged.contains("retry_interval") && merged["retry_interval"].is_string()) {
+    cfg.retry_interval = merged["retry_interval"].get<std::string>();
+  }
+  Get(merged, "/connect/enabled", &cfg.connect_enabled);
+  Get(merged, "/ui", &cfg.ui);
+  Get(merged, "/leave_on_terminate", &cfg.leave_on_terminate);
+  auto& p = cfg.ports;
+  Get(merged, "/ports/dns", &p.dns);
+  Get(merged, "/ports/http", &p.http);
+  Get(merged, "/ports/https", &p.https);
+  Get(merged, "/ports/grpc", &p.grpc);
+  Get(merged, "/ports/grpc_tls", &p.grpc_tls);
+  Get(merged, "/ports/serf_lan", &p.serf_lan);
+  Get(merged, "/ports/serf_wan", &p.serf_wan);
+  Get(merged, "/ports/server", &p.server);
+  Get(merged, "/ports/sidecar_min_port", &p.sidecar_min_port);
+  Get(merged, "/ports/sidecar_max_port", &p.sidecar_max_port);
+  // Legacy top-level TLS keys feed tls.defaults; the tls {} block wins where both are set.
+  GetTLS(merged, "", &cfg.tls_defaults);
+  GetTLS(merged, "/tls/defaults", &cfg.tls_defaults);
+  GetTLS(merged, "/tls/internal_rpc", &cfg.tls_internal_rpc);
+  GetTLS(merged, "/tls/https", &cfg.tls_https);
+  for (const char* legacy : {"ca_file", "cert_file", "key_file", "verify_incoming",
+                             "verify_outgoing", "verify_server_hostname"}) {
+    if (merged.contains(legacy)) {
+      cfg.warnings.push_back(std::string("The '") + legacy +
+                             "' field is deprecated. Use the 'tls.defaults." + legacy +
+                             "' field instead.");
+    }
+  }
+  for (const char* legacy : {"start_join", "start_join_wan"}) {
+    if (merged.contains(legacy)) {
+      cfg.warnings.push_back(std::string("The '") + legacy + "' field is deprecated. Use the 'retry_join" +
+                             (std::string(legacy) == "start_join" ? "" : "_wan") + "' field instead.");
+    }
+  }
+
+  // Validation, with Consul's wording where it has one.
+  if (LogLevel level; !ParseLogLevel(cfg.log_level, &level)) {
+    return InvalidArgument("log_level: unknown level \"" + cfg.log_level +
+                           "\" (expected trace, debug, info, warn or error)");
+  }
+  auto port_ok = [](int v, bool allow_off) { return (allow_off && v == -1) || (v >= 0 && v <= 65535); };
+  for (auto [name, v, off] : {std::tuple{"ports.http", p.http, true}, {"ports.dns", p.dns, true},
+                              {"ports.server", p.server, false}, {"ports.serf_lan", p.serf_lan, false},
+                              {"ports.serf_wan", p.serf_wan, true}, {"ports.grpc", p.grpc, true},
+                              {"ports.https", p.https, true}}) {
+    if (!port_ok(v, off)) {
+      return InvalidArgument(std::string(name) + ": invalid port " + std::to_string(v) +
+                             " (expected 0-65535" + (off ? ", or -1 to disable" : "") + ")");
+    }
+  }
+  if (p.sidecar_min_port > p.sidecar_max_port) {
+    return InvalidArgument("ports.sidecar_min_port must be less than or equal to ports.sidecar_max_port");
+  }
+  if (!cfg.dev && cfg.data_dir.empty()) {
+    return InvalidArgument("data_dir cannot be empty (set data_dir or pass -data-dir, or use -dev)");
+  }
+  if (cfg.bootstrap && cfg.bootstrap_expect > 0) {
+    return InvalidArgument("'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive");
+  }
+  if ((cfg.bootstrap || cfg.bootstrap_expect > 0) && !cfg.server) {
+    return InvalidArgument(cfg.bootstrap ? "'bootstrap = true' requires 'server = true'"
+                                         : "'bootstrap_expect > 0' requires 'server = true'");
+  }
+  if (!cfg.server && !cfg.retry_join_wan.empty()) {
+    return InvalidArgument("'retry_join_wan' requires 'server = true'");
+  }
+  if (cfg.datacenter.empty() || cfg.datacenter.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos) {
+    return InvalidArgument("datacenter \"" + cfg.datacenter +
+                           "\" is invalid: use only letters, digits, '-' and '_'");
+  }
+  if (cfg.advertise_addr.empty()) {
+    cfg.advertise_addr = cfg.bind_addr == "0.0.0.0" ? "127.0.0.1" : cfg.bind_addr;
+  }
+  cfg.merged = merged;
+  return cfg;
+}
+
+}  // namespace gangway::agent

@@ -1,0 +1,95 @@
+// Agent configuration: Consul's keys and defaults, read from -config-file/-config-dir (HCL and
+// JSON) and command-line flags (flags win). Unknown keys are errors naming the key, the file and
+// line, and the nearest valid key. Pure; any thread.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/service_definition.h"
+#include "core/status.h"
+
+namespace gangway::agent {
+
+struct Ports {
+  int dns = 8600;
+  int http = 8500;
+  int https = -1;
+  int grpc = -1;
+  int grpc_tls = -1;
+  int serf_lan = 8301;
+  int serf_wan = 8302;
+  int server = 8300;
+  int sidecar_min_port = 21000;
+  int sidecar_max_port = 21255;
+  int expose_min_port = 21500;
+  int expose_max_port = 21755;
+};
+
+struct TLSFiles {
+  std::string ca_file;
+  std::string ca_path;
+  std::string cert_file;
+  std::string key_file;
+  std::optional<bool> verify_incoming;
+  std::optional<bool> verify_outgoing;
+  std::optional<bool> verify_server_hostname;
+};
+
+struct Config {
+  bool dev = false;
+  bool server = false;
+  bool bootstrap = false;
+  int bootstrap_expect = 0;
+  std::string datacenter = "dc1";
+  std::string primary_datacenter;
+  std::string node_name;
+  std::string node_id;
+  std::map<std::string, std::string> node_meta;
+  std::string data_dir;
+  std::string bind_addr = "0.0.0.0";
+  std::vector<std::string> client_addrs = {"127.0.0.1"};
+  std::string advertise_addr;
+  std::string advertise_addr_wan;
+  std::string domain = "consul.";
+  std::string log_level = "info";
+  std::string encrypt;
+  bool encrypt_verify_incoming = true;
+  bool encrypt_verify_outgoing = true;
+  std::vector<std::string> retry_join;
+  std::vector<std::string> retry_join_wan;
+  std::vector<std::string> start_join;
+  std::vector<std::string> start_join_wan;
+  std::string retry_interval = "30s";
+  std::string retry_interval_wan = "30s";
+  int retry_max = 0;
+  int retry_max_wan = 0;
+  bool connect_enabled = false;
+  bool ui = false;
+  bool leave_on_terminate = false;
+  Ports ports;
+  TLSFiles tls_defaults;
+  TLSFiles tls_internal_rpc;
+  TLSFiles tls_https;
+  std::vector<catalog::ServiceRegistration> services;
+  std::vector<catalog::CheckRegistration> checks;
+
+  // The merged configuration document (for /v1/agent/self "DebugConfig").
+  nlohmann::json merged;
+  // One-line `note:`s about accepted non-Consul forms, to print at startup.
+  std::vector<std::string> notes;
+  // Warnings (deprecated keys and the like), to log at startup.
+  std::vector<std::string> warnings;
+};
+
+// Parses agent arguments (everything after "agent"). Errors carry the message to print.
+Result<Config> LoadConfig(const std::vector<std::string>& args);
+
+// The usage text of `gangway agent`.
+std::string AgentUsage();
+
+}  // namespace gangway::agent

@@ -1,0 +1,135 @@
+#include "agent/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace gangway::agent {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gangway-config-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+            "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Write(const std::string& name, const std::string& text) {
+    auto p = dir_ / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ConfigTest, DevDefaults) {
+  auto c = LoadConfig({"-dev"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->dev);
+  EXPECT_TRUE(c->server);
+  EXPECT_TRUE(c->connect_enabled);
+  EXPECT_EQ(c->datacenter, "dc1");
+  EXPECT_EQ(c->ports.http, 8500);
+  EXPECT_EQ(c->ports.grpc, 8502);
+  EXPECT_EQ(c->client_addrs, std::vector<std::string>{"127.0.0.1"});
+}
+
+TEST_F(ConfigTest, HclFileAndFlagsOverride) {
+  auto f = Write("a.hcl", R"(
+server = true
+bootstrap = false
+datacenter = "DC2"
+data_dir = "/tmp/x"
+retry_join = ["10.1.1.1", "10.1.1.2"]
+ports {
+  http = 9500
+  serf_lan = 9301
+}
+tls {
+  defaults {
+    ca_file = "ca.pem"
+    verify_incoming = true
+  }
+}
+)");
+  auto c = LoadConfig({"-config-file", f, "-http-port=0", "-node", "n1"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->server);
+  EXPECT_EQ(c->datacenter, "dc2");
+  EXPECT_EQ(c->ports.http, 0);
+  EXPECT_EQ(c->ports.serf_lan, 9301);
+  EXPECT_EQ(c->node_name, "n1");
+  EXPECT_EQ(c->retry_join.size(), 2u);
+  EXPECT_EQ(c->tls_defaults.ca_file, "ca.pem");
+  EXPECT_EQ(c->tls_defaults.verify_incoming, std::optional<bool>(true));
+}
+
+TEST_F(ConfigTest, UnknownKeyNamesFileLineAndSuggestion) {
+  auto f = Write("bad.hcl", "server = true\ndatacentre = \"dc1\"\n");
+  auto c = LoadConfig({"-dev", "-config-file", f});
+  ASSERT_FALSE(c.ok());
+  const auto& m = c.status().message();
+  EXPECT_NE(m.find("\"datacentre\""), std::string::npos) << m;
+  EXPECT_NE(m.find("bad.hcl:2"), std::string::npos) << m;
+  EXPECT_NE(m.find("did you mean \"datacenter\""), std::string::npos) << m;
+}
+
+TEST_F(ConfigTest, UnknownNestedKey) {
+  auto f = Write("bad.json", "{\n  \"ports\": {\n    \"htpp\": 1\n  }\n}\n");
+  auto c = LoadConfig({"-dev", "-config-file", f});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("ports.htpp"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("ports.http"), std::string::npos) << c.status().message();
+}
+
+TEST_F(ConfigTest, WrongTypeNamed) {
+  auto f = Write("t.hcl", "server = \"maybe\"\n");
+  auto c = LoadConfig({"-dev", "-config-file", f});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("server: expected true or false"), std::string::npos)
+      << c.status().message();
+}
+
+TEST_F(ConfigTest, JsonWithCommentsAndServicesFromDir) {
+  Write("10-base.json", "{\n  \"datacenter\": \"dc1\", # the DC\n  \"server\": true\n}\n");
+  Write("20-svc.hcl", "service {\n  name = \"web\"\n  port = 80\n}\nservice {\n  name = \"api\"\n}\n");
+  Write("ignored.txt", "garbage");
+  auto c = LoadConfig({"-dev", "-config-dir", dir_.string()});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->services.size(), 2u);
+  EXPECT_EQ(c->services[0].service.service, "web");
+  ASSERT_FALSE(c->notes.empty());
+  EXPECT_NE(c->notes[0].find("comments"), std::string::npos);
+}
+
+TEST_F(ConfigTest, DataDirRequiredOutsideDev) {
+  auto c = LoadConfig({"-server"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("data_dir"), std::string::npos);
+}
+
+TEST_F(ConfigTest, UnknownFlag) {
+  auto c = LoadConfig({"-dev", "-bogus"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message().rfind("flag provided but not defined: -bogus", 0), 0u);
+}
+
+TEST_F(ConfigTest, BadPortAndLevel) {
+  EXPECT_FALSE(LoadConfig({"-dev", "-http-port=70000"}).ok());
+  EXPECT_FALSE(LoadConfig({"-dev", "-log-level=loud"}).ok());
+  EXPECT_FALSE(LoadConfig({"-dev", "-http-port=abc"}).ok());
+}
+
+TEST_F(ConfigTest, LegacyTlsKeysWarn) {
+  auto f = Write("tls.hcl", "ca_file = \"ca.pem\"\ncert_file = \"c.pem\"\n");
+  auto c = LoadConfig({"-dev", "-config-file", f});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->tls_defaults.ca_file, "ca.pem");
+  EXPECT_FALSE(c->warnings.empty());
+}
+
+}  // namespace
+}  // namespace gangway::agent

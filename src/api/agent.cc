@@ -1,0 +1,336 @@
+// /v1/agent/...: this agent's own view: self, members, local services and checks.
+#include <functional>
+
+#include "api/http_api.h"
+#include "catalog/json.h"
+#include "catalog/service_definition.h"
+#include "core/duration.h"
+
+namespace gangway::api {
+namespace {
+
+std::string ContentHash(const std::string& body) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (unsigned char c : body) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+catalog::Json AgentServiceJson(const Backend& b, const catalog::NodeService& s) {
+  catalog::Json j = catalog::NodeServiceToJson(s);
+  j.erase("CreateIndex");
+  j.erase("ModifyIndex");
+  j["Datacenter"] = b.info.datacenter;
+  return j;
+}
+
+catalog::Json AgentCheckJson(const catalog::HealthCheck& c) {
+  catalog::Json j = catalog::HealthCheckToJson(c);
+  j.erase("CreateIndex");
+  j.erase("ModifyIndex");
+  return j;
+}
+
+// Agent-local endpoints block on a content hash (?hash=) instead of a Raft index.
+struct LocalWaiter : std::enable_shared_from_this<LocalWaiter> {
+  Backend* backend;
+  std::function<http::Response()> fn;
+  std::string hash;
+  http::Reply reply;
+  std::unique_ptr<Timer> timer;
+  uint64_t watch = 0;
+  bool done = false;
+
+  void Finish() {
+    if (done) return;
+    done = true;
+    if (watch) backend->agent->UnwatchLocal(watch);
+    timer.reset();
+    auto r = fn();
+    r.Set("X-Consul-ContentHash", ContentHash(r.body));
+    auto rep = std::move(reply);
+    rep(std::move(r));
+  }
+  void Arm() {
+    auto self = shared_from_this();
+    watch = backend->agent->WatchLocal([self] {
+      self->watch = 0;
+      if (self->done) return;
+      auto r = self->fn();
+      if (ContentHash(r.body) != self->hash) {
+        self->Finish();
+      } else {
+        self->Arm();
+      }
+    });
+  }
+};
+
+void LocalBlocking(Call& call, std::function<http::Response()> fn) {
+  auto hash = call.req.Query("hash");
+  http::Response r = fn();
+  std::string current = ContentHash(r.body);
+  if (!hash || *hash != current) {
+    r.Set("X-Consul-ContentHash", current);
+    return call.Respond(std::move(r));
+  }
+  auto w = std::make_shared<LocalWaiter>();
+  w->backend = &call.backend;
+  w->fn = std::move(fn);
+  w->hash = current;
+  w->reply = std::move(call.reply);
+  w->Arm();
+  std::weak_ptr<LocalWaiter> weak = w;
+  w->timer = call.backend.loop->After(call.opts.wait, [weak] {
+    if (auto s = weak.lock()) s->Finish();
+  });
+  if (call.cancel) {
+    call.cancel->on_cancel = [weak] {
+      auto s = weak.lock();
+      if (!s || s->done) return;
+      s->done = true;
+      if (s->watch) s->backend->agent->UnwatchLocal(s->watch);
+      s->timer.reset();
+    };
+  }
+}
+
+catalog::Json MemberJson(const Backend& b) {
+  const auto& i = b.info;
+  catalog::Json tags = {{"dc", i.datacenter},
+                        {"id", i.node_id},
+                        {"role", i.server ? "consul" : "node"},
+                        {"segment", ""},
+                        {"vsn", "2"},
+                        {"vsn_min", "2"},
+                        {"vsn_max", "3"},
+                        {"build", i.version + ":" + i.revision},
+                        {"acls", "0"}};
+  if (i.server) {
+    tags["port"] = std::to_string(i.server_port);
+    tags["expect"] = "0";
+    tags["raft_vsn"] = "3";
+    if (i.dev) tags["bootstrap"] = "1";
+  }
+  return {{"Name", i.node_name}, {"Addr", i.advertise_address}, {"Port", i.serf_lan_port},
+          {"Tags", tags},        {"Status", 1},                 {"ProtocolMin", 1},
+          {"ProtocolMax", 5},    {"ProtocolCur", 2},            {"DelegateMin", 2},
+          {"DelegateMax", 5},    {"DelegateCur", 4}};
+}
+
+void Self(Call& call) {
+  const auto& i = call.backend.info;
+  catalog::Json config = {{"Datacenter", i.datacenter},
+                          {"PrimaryDatacenter", i.primary_datacenter},
+                          {"NodeName", i.node_name},
+                          {"NodeID", i.node_id},
+                          {"Revision", i.revision},
+                          {"Server", i.server},
+                          {"Version", i.version},
+                          {"BuildDate", "2026-11-27T00:00:00Z"}};
+  call.Json({{"Config", config},
+             {"DebugConfig", i.config},
+             {"Coord", nullptr},
+             {"Member", MemberJson(call.backend)},
+             {"Stats", catalog::Json::object()},
+             {"Meta", {{"consul-network-segment", ""}}},
+             {"xDS", nullptr}});
+}
+
+void Members(Call& call) {
+  if (call.req.Has("wan")) {
+    bool wan = false;
+    ParseBool(*call.req.Query("wan"), &wan);
+    if (wan && call.req.Query("segment").value_or("") != "") {
+      return call.Error(400, "Cannot provide a segment with wan=true");
+    }
+    if (wan) {
+      catalog::Json arr = catalog::Json::array();
+      if (call.backend.info.server) {
+        auto m = MemberJson(call.backend);
+        m["Name"] = call.backend.info.node_name + "." + call.backend.info.datacenter;
+        m["Port"] = 8302;
+        arr.push_back(m);
+      }
+      return call.Json(arr);
+    }
+  }
+  call.Json(catalog::Json::array({MemberJson(call.backend)}));
+}
+
+void Services(Call& call) {
+  FilterPtr f;
+  if (!ParseFilter(call, &f)) return;
+  Backend* b = &call.backend;
+  LocalBlocking(call, [b, f] {
+    catalog::Json out = catalog::Json::object();
+    for (const auto& [id, s] : b->agent->services()) out[id] = AgentServiceJson(*b, s.service);
+    FilterMap(f, &out);
+    return JsonResponse(out);
+  });
+}
+
+void ServiceByID(Call& call) {
+  std::string id = call.rest;
+  if (!call.backend.agent->services().count(id)) {
+    return call.Error(404, "unknown service ID: " + id);
+  }
+  Backend* b = &call.backend;
+  LocalBlocking(call, [b, id] {
+    auto it = b->agent->services().find(id);
+    if (it == b->agent->services().end()) return ErrorResponse(404, "unknown service ID: " + id);
+    auto j = AgentServiceJson(*b, it->second.service);
+    j["ContentHash"] = ContentHash(j.dump());
+    return JsonResponse(j);
+  });
+}
+
+void RegisterService(Call& call) {
+  catalog::Json body;
+  if (!DecodeBody(call, &body)) return;
+  if (!body.is_object()) return call.Error(400, "Request decode failed: expected a JSON object");
+  auto reg = catalog::DecodeServiceRegistration(body);
+  if (!reg.ok()) return call.Error(400, "Invalid Service Registration: " + reg.status().message());
+  bool replace = false;
+  if (auto r = call.req.Query("replace-existing-checks")) {
+    if (!ParseBool(*r, &replace)) return call.Error(400, "Invalid value for replace-existing-checks");
+  }
+  Status s = call.backend.agent->AddService(std::move(*reg), replace);
+  if (!s.ok()) return call.Fail(s);
+  call.Respond(http::Response::Text(200, ""));
+}
+
+void DeregisterService(Call& call) {
+  Status s = call.backend.agent->RemoveService(call.rest);
+  if (!s.ok()) return call.Fail(s);
+  call.Respond(http::Response::Text(200, ""));
+}
+
+bool EnableParam(Call& call, bool* enable) {
+  auto e = call.req.Query("enable");
+  if (!e) {
+    call.Error(400, "Missing value for enable");
+    return false;
+  }
+  std::string v = *e;
+  if (v == "true") {
+    *enable = true;
+  } else if (v == "false") {
+    *enable = false;
+  } else {
+    call.Error(400, "Invalid value for enable: \"" + v + "\"");
+    return false;
+  }
+  return true;
+}
+
+void ServiceMaintenance(Call& call) {
+  bool enable = false;
+  if (!EnableParam(call, &enable)) return;
+  Status s = call.backend.agent->SetServiceMaintenance(call.rest, enable,
+                                                       call.req.Query("reason").value_or(""));
+  if (!s.ok()) return call.Fail(s);
+  call.Respond(http::Response::Text(200, ""));
+}
+
+void NodeMaintenance(Call& call) {
+  bool enable = false;
+  if (!EnableParam(call, &enable)) return;
+  call.backend.agent->SetNodeMaintenance(enable, call.req.Query("reason").value_or(""));
+  call.Respond(http::Response::Text(200, ""));
+}
+
+void Checks(Call& call) {
+  FilterPtr f;
+  if (!ParseFilter(call, &f)) return;
+  Backend* b = &call.backend;
+  LocalBlocking(call, [b, f] {
+    catalog::Json out = catalog::Json::object();
+    for (const auto& [id, c] : b->agent->checks()) out[id] = AgentCheckJson(c.check);
+    FilterMap(f, &out);
+    return JsonResponse(out);
+  });
+}
+
+void RegisterCheck(Call& call) {
+  catalog::Json body;
+  if (!DecodeBody(call, &body)) return;
+  if (!body.is_object()) return call.Error(400, "Request decode failed: expected a JSON object");
+  auto reg = catalog::DecodeCheckRegistration(body);
+  if (!reg.ok()) return call.Error(400, reg.status().message());
+  Status s = call.backend.agent->AddCheck(std::move(*reg));
+  if (!s.ok()) return call.Fail(s.code() == Code::kNotFound ? Status(Code::kInvalidArgument, s.message()) : s);
+  call.Respond(http::Response::Text(200, ""));
+}
+
+void DeregisterCheck(Call& call) {
+  Status s = call.backend.agent->RemoveCheck(call.rest);
+  if (!s.ok()) return call.Fail(s);
+  call.Respond(http::Response::Text(200, ""));
+}
+
+void TTL(Call& call, const std::string& status) {
+  std::string id = call.rest;
+  Status s = call.backend.agent->UpdateTTL(id, status, call.req.Query("note").value_or(""));
+  if (!s.ok()) return call.Fail(s);
+  call.Respond(http::Response::Text(200, ""));
+}
+
+void Pass(Call& call) { TTL(call, catalog::kPassing); }
+void Warn(Call& call) { TTL(call, catalog::kWarning); }
+void FailCheck(Call& call) { TTL(call, catalog::kCritical); }
+
+void Update(Call& call) {
+  catalog::Json body;
+  if (!DecodeBody(call, &body)) return;
+  if (!body.is_object()) return call.Error(400, "Request decode failed: expected a JSON object");
+  std::string status, output;
+  for (const auto& [k, v] : body.items()) {
+    if (k != "Status" && k != "Output") {
+      return call.Error(400, "Request decode failed: unknown field \"" + k + "\"");
+    }
+    if (!v.is_string()) return call.Error(400, "Request decode failed: " + k + " must be a string");
+    (k == "Status" ? status : output) = v.get<std::string>();
+  }
+  if (status != catalog::kPassing && status != catalog::kWarning && status != catalog::kCritical) {
+    return call.Error(400, "Invalid check status: '" + status + "'");
+  }
+  Status s = call.backend.agent->UpdateTTL(call.rest, status, output);
+  if (!s.ok()) return call.Fail(s);
+  call.Respond(http::Response::Text(200, ""));
+}
+
+void Leave(Call& call) {
+  call.Respond(http::Response::Text(200, ""));
+  if (call.backend.shutdown) {
+    auto fn = call.backend.shutdown;
+    call.backend.loop->Post(fn);
+  }
+}
+
+}  // namespace
+
+void AddAgentRoutes(std::vector<Route>* routes) {
+  routes->push_back({"/v1/agent/self", {"GET"}, Self});
+  routes->push_back({"/v1/agent/members", {"GET"}, Members});
+  routes->push_back({"/v1/agent/services", {"GET"}, Services});
+  routes->push_back({"/v1/agent/service/register", {"PUT"}, RegisterService});
+  routes->push_back({"/v1/agent/service/deregister/", {"PUT"}, DeregisterService});
+  routes->push_back({"/v1/agent/service/maintenance/", {"PUT"}, ServiceMaintenance});
+  routes->push_back({"/v1/agent/service/", {"GET"}, ServiceByID});
+  routes->push_back({"/v1/agent/maintenance", {"PUT"}, NodeMaintenance});
+  routes->push_back({"/v1/agent/checks", {"GET"}, Checks});
+  routes->push_back({"/v1/agent/check/register", {"PUT"}, RegisterCheck});
+  routes->push_back({"/v1/agent/check/deregister/", {"PUT"}, DeregisterCheck});
+  routes->push_back({"/v1/agent/check/pass/", {"PUT"}, Pass});
+  routes->push_back({"/v1/agent/check/warn/", {"PUT"}, Warn});
+  routes->push_back({"/v1/agent/check/fail/", {"PUT"}, FailCheck});
+  routes->push_back({"/v1/agent/check/update/", {"PUT"}, Update});
+  routes->push_back({"/v1/agent/leave", {"PUT"}, Leave});
+}
+
+}  // namespace gangway::api

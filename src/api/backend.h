@@ -1,0 +1,38 @@
+// What the HTTP API handlers operate on: the roles of this agent. Borrowed pointers owned by the
+// agent's composition root; everything runs on the control-plane loop.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "catalog/types.h"
+#include "client/local_agent.h"
+#include "net/event_loop.h"
+#include "server/server.h"
+
+namespace gangway::api {
+
+struct AgentInfo {
+  std::string node_name;
+  std::string node_id;
+  std::string datacenter;
+  std::string primary_datacenter;
+  std::string version = "1.17.0";
+  std::string revision = "gangway";
+  bool server = false;
+  bool dev = false;
+  std::string advertise_address;
+  int serf_lan_port = 8301;
+  int server_port = 8300;
+  catalog::Json config;  // the agent's runtime configuration, for /v1/agent/self "DebugConfig"
+};
+
+struct Backend {
+  net::EventLoop* loop = nullptr;
+  server::Server* server = nullptr;       // null on client agents
+  client::LocalAgent* agent = nullptr;
+  AgentInfo info;
+  std::function<void()> shutdown;  // /v1/agent/leave
+};
+
+}  // namespace gangway::api

@@ -1,0 +1,206 @@
+// /v1/catalog/...
+#include <algorithm>
+
+#include "api/http_api.h"
+#include "catalog/json.h"
+
+namespace gangway::api {
+namespace {
+
+bool HasAllTags(const std::vector<std::string>& have, const std::vector<std::string>& want) {
+  for (const auto& t : want) {
+    if (std::find(have.begin(), have.end(), t) == have.end()) return false;
+  }
+  return true;
+}
+
+void Datacenters(Call& call) {
+  call.Json(catalog::Json::array({call.backend.info.datacenter}));
+}
+
+void Nodes(Call& call) {
+  auto* store = &call.backend.server->store();
+  FilterPtr f;
+  if (!ParseFilter(call, &f)) return;
+  Blocking(call.backend, call.opts,
+           [store, f](catalog::WatchSet* ws, http::Response* out) {
+             std::vector<catalog::Node> nodes;
+             auto idx = store->Nodes(ws, &nodes);
+             catalog::Json arr = catalog::Json::array();
+             for (const auto& n : nodes) arr.push_back(catalog::NodeToJson(n));
+             FilterArray(f, &arr);
+             *out = JsonResponse(arr);
+             return idx;
+           },
+           call.cancel, std::move(call.reply));
+}
+
+void Services(Call& call) {
+  auto* store = &call.backend.server->store();
+  Blocking(call.backend, call.opts,
+           [store](catalog::WatchSet* ws, http::Response* out) {
+             std::map<std::string, std::vector<std::string>> services;
+             auto idx = store->Services(ws, &services);
+             catalog::Json obj = catalog::Json::object();
+             for (const auto& [name, tags] : services) obj[name] = tags;
+             *out = JsonResponse(obj);
+             return idx;
+           },
+           call.cancel, std::move(call.reply));
+}
+
+void ServiceOrConnect(Call& call, bool connect) {
+  std::string name = call.rest;
+  if (name.empty()) return call.Error(400, "Missing service name");
+  auto* store = &call.backend.server->store();
+  std::vector<std::string> tags = call.req.QueryAll("tag");
+  FilterPtr f;
+  if (!ParseFilter(call, &f)) return;
+  Blocking(call.backend, call.opts,
+           [store, name, connect, tags, f](catalog::WatchSet* ws, http::Response* out) {
+             std::vector<catalog::ServiceNode> rows;
+             auto idx = store->ServiceNodes(ws, name, connect, &rows);
+             catalog::Json arr = catalog::Json::array();
+             for (const auto& sn : rows) {
+               if (!HasAllTags(sn.service.tags, tags)) continue;
+               auto row = catalog::ServiceNodeToJson(sn);
+               if (f && !f->Matches(row)) continue;
+               arr.push_back(std::move(row));
+             }
+             *out = JsonResponse(arr);
+             return idx;
+           },
+           call.cancel, std::move(call.reply));
+}
+
+void Service(Call& call) { ServiceOrConnect(call, false); }
+void Connect(Call& call) { ServiceOrConnect(call, true); }
+
+void NodeServices(Call& call) {
+  std::string node = call.rest;
+  if (node.empty()) return call.Error(400, "Missing node name");
+  auto* store = &call.backend.server->store();
+  Blocking(call.backend, call.opts,
+           [store, node](catalog::WatchSet* ws, http::Response* out) {
+             std::optional<catalog::Node> n;
+             std::vector<catalog::NodeService> services;
+             auto idx = store->NodeServices(ws, node, &n, &services);
+             if (!n) {
+               *out = JsonResponse(nullptr);
+               return idx;
+             }
+             catalog::Json svc = catalog::Json::object();
+             for (const auto& s : services) svc[s.id] = catalog::NodeServiceToJson(s);
+             *out = JsonResponse({{"Node", catalog::NodeToJson(*n)}, {"Services", svc}});
+             return idx;
+           },
+           call.cancel, std::move(call.reply));
+}
+
+void Register(Call& call) {
+  catalog::Json body;
+  if (!DecodeBody(call, &body)) return;
+  if (!body.is_object()) return call.Error(400, "Request decode failed: expected a JSON object");
+  catalog::RegisterRequest req;
+  catalog::Json node_json = catalog::Json::object();
+  static const char* kNodeKeys[] = {"ID", "Node", "Address", "Datacenter", "TaggedAddresses",
+                                    "NodeMeta"};
+  static const char* kOtherKeys[] = {"Service", "Check", "Checks", "SkipNodeUpdate", "Token",
+                                     "WriteRequest", "Namespace", "Partition", "Locality",
+                                     "PeerName"};
+  for (const auto& [k, v] : body.items()) {
+    bool known = false;
+    for (const char* nk : kNodeKeys) {
+      if (k == nk) {
+        node_json[k == "NodeMeta" ? "Meta" : k] = v;
+        known = true;
+      }
+    }
+    for (const char* ok : kOtherKeys) known = known || k == ok;
+    if (!known) return call.Error(400, "Request decode failed: unknown field \"" + k + "\"");
+  }
+  auto node = catalog::NodeFromJson(node_json);
+  if (!node.ok()) return call.Error(400, node.status().message());
+  req.node = *node;
+  if (req.node.node.empty()) return call.Error(400, "Must provide node");
+  if (req.node.address.empty() && !body.value("SkipNodeUpdate", false)) {
+    return call.Error(400, "Must provide address");
+  }
+  if (req.node.datacenter.empty()) req.node.datacenter = call.backend.info.datacenter;
+  if (req.node.datacenter != call.backend.info.datacenter) {
+    return call.Error(500, "No path to datacenter");
+  }
+  req.skip_node_update = body.value("SkipNodeUpdate", false);
+  if (body.contains("Service") && !body["Service"].is_null()) {
+    auto svc = catalog::NodeServiceFromJson(body["Service"]);
+    if (!svc.ok()) return call.Error(400, "Service: " + svc.status().message());
+    if (svc->service.empty()) return call.Error(400, "Must provide service name (Service.Service)");
+    if (svc->id.empty()) svc->id = svc->service;
+    req.service = *svc;
+  }
+  auto add_check = [&](const catalog::Json& j) -> bool {
+    auto c = catalog::HealthCheckFromJson(j);
+    if (!c.ok()) {
+      call.Error(400, "Check: " + c.status().message());
+      return false;
+    }
+    if (c->node.empty()) c->node = req.node.node;
+    if (c->check_id.empty()) c->check_id = c->name;
+    if (c->check_id.empty()) {
+      call.Error(400, "Must provide a CheckID or Name for each check");
+      return false;
+    }
+    if (c->status.empty()) c->status = catalog::kCritical;
+    req.checks.push_back(*c);
+    return true;
+  };
+  if (body.contains("Check") && !body["Check"].is_null()) {
+    if (!add_check(body["Check"])) return;
+  }
+  if (body.contains("Checks") && body["Checks"].is_array()) {
+    for (const auto& c : body["Checks"]) {
+      if (!add_check(c)) return;
+    }
+  }
+  auto reply = std::move(call.reply);
+  call.backend.server->Apply(req, [reply](catalog::ApplyResult r) {
+    if (!r.status.ok()) return reply(StatusResponse(r.status));
+    reply(JsonResponse(true));
+  });
+}
+
+void Deregister(Call& call) {
+  catalog::Json body;
+  if (!DecodeBody(call, &body)) return;
+  if (!body.is_object()) return call.Error(400, "Request decode failed: expected a JSON object");
+  catalog::DeregisterRequest req;
+  for (const auto& [k, v] : body.items()) {
+    if (k == "Node" || k == "ServiceID" || k == "CheckID") {
+      if (!v.is_string()) return call.Error(400, "Request decode failed: " + k + " must be a string");
+      (k == "Node" ? req.node : k == "ServiceID" ? req.service_id : req.check_id) = v.get<std::string>();
+    } else if (k != "Datacenter" && k != "Token" && k != "Namespace" && k != "Partition") {
+      return call.Error(400, "Request decode failed: unknown field \"" + k + "\"");
+    }
+  }
+  if (req.node.empty()) return call.Error(400, "Must provide node");
+  auto reply = std::move(call.reply);
+  call.backend.server->Apply(req, [reply](catalog::ApplyResult r) {
+    if (!r.status.ok()) return reply(StatusResponse(r.status));
+    reply(JsonResponse(true));
+  });
+}
+
+}  // namespace
+
+void AddCatalogRoutes(std::vector<Route>* routes) {
+  routes->push_back({"/v1/catalog/register", {"PUT"}, Register});
+  routes->push_back({"/v1/catalog/deregister", {"PUT"}, Deregister});
+  routes->push_back({"/v1/catalog/datacenters", {"GET"}, Datacenters});
+  routes->push_back({"/v1/catalog/nodes", {"GET"}, Nodes});
+  routes->push_back({"/v1/catalog/services", {"GET"}, Services});
+  routes->push_back({"/v1/catalog/service/", {"GET"}, Service});
+  routes->push_back({"/v1/catalog/connect/", {"GET"}, Connect});
+  routes->push_back({"/v1/catalog/node/", {"GET"}, NodeServices});
+}
+
+}  // namespace gangway::api

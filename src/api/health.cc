@@ -1,0 +1,123 @@
+// /v1/health/...
+#include <algorithm>
+
+#include "api/http_api.h"
+#include "catalog/json.h"
+
+namespace gangway::api {
+namespace {
+
+catalog::Json ChecksJson(const std::vector<catalog::HealthCheck>& checks) {
+  catalog::Json arr = catalog::Json::array();
+  for (const auto& c : checks) arr.push_back(catalog::HealthCheckToJson(c));
+  return arr;
+}
+
+void NodeChecks(Call& call) {
+  std::string node = call.rest;
+  if (node.empty()) return call.Error(400, "Missing node name");
+  auto* store = &call.backend.server->store();
+  FilterPtr f;
+  if (!ParseFilter(call, &f)) return;
+  Blocking(call.backend, call.opts,
+           [store, node, f](catalog::WatchSet* ws, http::Response* out) {
+             std::vector<catalog::HealthCheck> checks;
+             auto idx = store->NodeChecks(ws, node, &checks);
+             auto arr = ChecksJson(checks);
+             FilterArray(f, &arr);
+             *out = JsonResponse(arr);
+             return idx;
+           },
+           call.cancel, std::move(call.reply));
+}
+
+void ServiceChecks(Call& call) {
+  std::string service = call.rest;
+  if (service.empty()) return call.Error(400, "Missing service name");
+  auto* store = &call.backend.server->store();
+  FilterPtr f;
+  if (!ParseFilter(call, &f)) return;
+  Blocking(call.backend, call.opts,
+           [store, service, f](catalog::WatchSet* ws, http::Response* out) {
+             std::vector<catalog::HealthCheck> checks;
+             auto idx = store->ServiceChecks(ws, service, &checks);
+             auto arr = ChecksJson(checks);
+             FilterArray(f, &arr);
+             *out = JsonResponse(arr);
+             return idx;
+           },
+           call.cancel, std::move(call.reply));
+}
+
+void State(Call& call) {
+  std::string state = call.rest;
+  if (state != "any" && state != catalog::kPassing && state != catalog::kWarning &&
+      state != catalog::kCritical && state != catalog::kMaintenance) {
+    return call.Error(400, "Bad check state: \"" + state +
+                               "\" (expected any, passing, warning, critical or maintenance)");
+  }
+  auto* store = &call.backend.server->store();
+  FilterPtr f;
+  if (!ParseFilter(call, &f)) return;
+  Blocking(call.backend, call.opts,
+           [store, state, f](catalog::WatchSet* ws, http::Response* out) {
+             std::vector<catalog::HealthCheck> checks;
+             auto idx = store->ChecksInState(ws, state, &checks);
+             auto arr = ChecksJson(checks);
+             FilterArray(f, &arr);
+             *out = JsonResponse(arr);
+             return idx;
+           },
+           call.cancel, std::move(call.reply));
+}
+
+void ServiceHealth(Call& call, bool connect) {
+  std::string service = call.rest;
+  if (service.empty()) return call.Error(400, "Missing service name");
+  bool passing = false;
+  if (auto p = call.req.Query("passing")) {
+    if (!ParseBool(*p, &passing)) return call.Error(400, "Invalid value for ?passing");
+  }
+  std::vector<std::string> tags = call.req.QueryAll("tag");
+  auto* store = &call.backend.server->store();
+  FilterPtr f;
+  if (!ParseFilter(call, &f)) return;
+  Blocking(call.backend, call.opts,
+           [store, service, connect, passing, tags, f](catalog::WatchSet* ws, http::Response* out) {
+             std::vector<catalog::CheckServiceNode> rows;
+             auto idx = store->CheckServiceNodes(ws, service, connect, &rows);
+             catalog::Json arr = catalog::Json::array();
+             for (const auto& row : rows) {
+               bool tags_ok = std::all_of(tags.begin(), tags.end(), [&](const std::string& t) {
+                 return std::find(row.service.tags.begin(), row.service.tags.end(), t) !=
+                        row.service.tags.end();
+               });
+               if (!tags_ok) continue;
+               if (passing && std::any_of(row.checks.begin(), row.checks.end(), [](const auto& c) {
+                     return c.status != catalog::kPassing;
+                   })) {
+                 continue;
+               }
+               arr.push_back(catalog::CheckServiceNodeToJson(row));
+             }
+             FilterArray(f, &arr);
+             *out = JsonResponse(arr);
+             return idx;
+           },
+           call.cancel, std::move(call.reply));
+}
+
+void Service(Call& call) { ServiceHealth(call, false); }
+void Connect(Call& call) { ServiceHealth(call, true); }
+
+}  // namespace
+
+void AddHealthRoutes(std::vector<Route>* routes) {
+  routes->push_back({"/v1/health/node/", {"GET"}, NodeChecks});
+  routes->push_back({"/v1/health/checks/", {"GET"}, ServiceChecks});
+  routes->push_back({"/v1/health/state/", {"GET"}, State});
+  routes->push_back({"/v1/health/service/", {"GET"}, Service});
+  routes->push_back({"/v1/health/connect/", {"GET"}, Connect});
+}
+
+}  // namespace gangway::api

@@ -1,0 +1,137 @@
+#include "api/http_api.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+#include "core/strings.h"
+
+namespace gangway::api {
+
+HttpApi::HttpApi(Backend backend) : backend_(std::move(backend)) {
+  AddAgentRoutes(&routes_);
+  AddCatalogRoutes(&routes_);
+  AddHealthRoutes(&routes_);
+  AddKVRoutes(&routes_);
+  AddStatusRoutes(&routes_);
+  // Longest paths first so "/v1/agent/service/register" wins over "/v1/agent/service/".
+  std::stable_sort(routes_.begin(), routes_.end(),
+                   [](const Route& a, const Route& b) { return a.path.size() > b.path.size(); });
+}
+
+void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> cancel,
+                     http::Reply reply) {
+  const Route* match = nullptr;
+  for (const auto& r : routes_) {
+    bool prefix = !r.path.empty() && r.path.back() == '/';
+    if (prefix ? StartsWith(req.path, r.path) : req.path == r.path) {
+      match = &r;
+      break;
+    }
+  }
+  if (!match) {
+    reply(ErrorResponse(404, "404 page not found\n"));
+    return;
+  }
+  std::string method = req.method;
+  if (method == "OPTIONS") {
+    http::Response r;
+    std::string allow;
+    for (const auto& m : match->methods) allow += (allow.empty() ? "" : ",") + m;
+    r.Set("Allow", allow + ",OPTIONS");
+    reply(std::move(r));
+    return;
+  }
+  bool allowed = std::find(match->methods.begin(), match->methods.end(), method) !=
+                 match->methods.end();
+  // Consul accepts POST wherever PUT is accepted.
+  if (!allowed && method == "POST") {
+    allowed = std::find(match->methods.begin(), match->methods.end(), "PUT") !=
+              match->methods.end();
+  }
+  if (!allowed) {
+    auto r = ErrorResponse(405, "method " + method + " not allowed");
+    std::string allow;
+    for (const auto& m : match->methods) allow += (allow.empty() ? "" : ",") + m;
+    r.Set("Allow", allow);
+    reply(std::move(r));
+    return;
+  }
+  Call call{backend_, std::move(req), std::move(cancel), std::move(reply), {}, {}};
+  call.rest = call.req.path.substr(std::min(match->path.size(), call.req.path.size()));
+  if (Status s = ParseQueryOptions(call.req, backend_.info.datacenter, &call.opts); !s.ok()) {
+    call.Fail(s);
+    return;
+  }
+  if (call.opts.dc != backend_.info.datacenter) {
+    call.Error(500, "No path to datacenter");
+    return;
+  }
+  try {
+    match->fn(call);
+  } catch (const std::exception& e) {
+    // A handler bug must not take the agent down; the client gets a 500 naming it.
+    LogError("agent.http", "handler failed for " + call.req.path + ": " + e.what());
+    if (call.reply) call.Error(500, std::string("internal error: ") + e.what());
+  }
+}
+
+bool DecodeBody(Call& call, catalog::Json* out) {
+  if (call.req.body.empty()) {
+    call.Error(400, "Request decode failed: request body is empty; expected a JSON object");
+    return false;
+  }
+  try {
+    *out = catalog::Json::parse(call.req.body);
+  } catch (const catalog::Json::parse_error& e) {
+    // nlohmann's text names the byte offset and what it expected.
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    call.Error(400, "Request decode failed: " + (pos == std::string::npos ? what : what.substr(pos + 2)));
+    return false;
+  }
+  return true;
+}
+
+bool ParseFilter(Call& call, FilterPtr* out) {
+  out->reset();
+  if (call.opts.filter.empty()) return true;
+  auto f = Filter::Parse(call.opts.filter);
+  if (!f.ok()) {
+    call.Error(400, "Failed to create boolean expression evaluator: " + f.status().message());
+    return false;
+  }
+  *out = std::make_shared<const Filter>(std::move(*f));
+  return true;
+}
+
+void FilterArray(const FilterPtr& f, catalog::Json* rows) {
+  if (!f) return;
+  catalog::Json kept = catalog::Json::array();
+  for (auto& row : *rows) {
+    if (f->Matches(row)) kept.push_back(std::move(row));
+  }
+  *rows = std::move(kept);
+}
+
+void FilterMap(const FilterPtr& f, catalog::Json* map) {
+  if (!f) return;
+  catalog::Json kept = catalog::Json::object();
+  for (auto& [k, v] : map->items()) {
+    if (f->Matches(v)) kept[k] = v;
+  }
+  *map = std::move(kept);
+}
+
+bool ParseBool(const std::string& v, bool* out) {
+  std::string l = ToLower(v);
+  if (l == "" || l == "true" || l == "1" || l == "t") {
+    *out = true;
+  } else if (l == "false" || l == "0" || l == "f") {
+    *out = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace gangway::api

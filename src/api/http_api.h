@@ -1,0 +1,71 @@
+// The Consul-compatible HTTP API: routes /v1/... requests to the endpoint handlers (one file per
+// resource) and applies Consul's method rules (405 with Allow). Loop thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/backend.h"
+#include "api/filter.h"
+#include "api/query.h"
+#include "http/message.h"
+
+namespace gangway::api {
+
+using FilterPtr = std::shared_ptr<const Filter>;
+
+// One request in flight, as endpoint handlers see it.
+struct Call {
+  Backend& backend;
+  http::Request req;
+  std::shared_ptr<http::Cancellation> cancel;
+  http::Reply reply;
+  QueryOptions opts;
+  std::string rest;  // path after the route's prefix ("/v1/kv/" + rest)
+
+  void Respond(http::Response r) { reply(std::move(r)); }
+  void Json(const catalog::Json& body, int status = 200) { reply(JsonResponse(body, status)); }
+  void Error(int status, const std::string& message) { reply(ErrorResponse(status, message)); }
+  void Fail(const Status& s) { reply(StatusResponse(s)); }
+};
+
+using EndpointFn = void (*)(Call&);
+
+struct Route {
+  std::string path;  // exact, or a prefix when it ends with '/'
+  std::vector<std::string> methods;
+  EndpointFn fn;
+};
+
+// Route tables, one per resource file.
+void AddAgentRoutes(std::vector<Route>* routes);
+void AddCatalogRoutes(std::vector<Route>* routes);
+void AddHealthRoutes(std::vector<Route>* routes);
+void AddKVRoutes(std::vector<Route>* routes);
+void AddStatusRoutes(std::vector<Route>* routes);
+
+class HttpApi : public http::Handler {
+ public:
+  explicit HttpApi(Backend backend);
+  void Handle(http::Request req, std::shared_ptr<http::Cancellation> cancel,
+              http::Reply reply) override;
+  Backend& backend() { return backend_; }
+
+ private:
+  Backend backend_;
+  std::vector<Route> routes_;
+};
+
+// Shared helpers for endpoint files.
+// Parses a JSON request body; on failure replies 400 "Request decode failed: ..." and returns false.
+bool DecodeBody(Call& call, catalog::Json* out);
+// ?filter=: parses it once per request (null when absent); replies 400 and returns false when bad.
+bool ParseFilter(Call& call, FilterPtr* out);
+// Keeps the rows (array elements or map values) the filter matches; no-op for a null filter.
+void FilterArray(const FilterPtr& f, catalog::Json* rows);
+void FilterMap(const FilterPtr& f, catalog::Json* map);
+// Parses a boolean query value ("", "true", "false", "1", "0").
+bool ParseBool(const std::string& v, bool* out);
+
+}  // namespace gangway::api

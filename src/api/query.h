@@ -1,0 +1,50 @@
+// Consul's query plumbing: ?index/?wait blocking queries, ?stale/?consistent, ?dc, and the
+// X-Consul-* response headers. A query is a function of a WatchSet; Blocking() re-runs it when
+// anything it read changes, until its index passes the client's or the wait ends.
+// Loop thread only.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/backend.h"
+#include "catalog/store.h"
+#include "core/status.h"
+#include "http/message.h"
+
+namespace gangway::api {
+
+inline constexpr std::chrono::seconds kDefaultQueryTime{300};
+inline constexpr std::chrono::seconds kMaxQueryTime{600};
+
+struct QueryOptions {
+  bool blocking = false;
+  catalog::Index min_index = 0;
+  std::chrono::nanoseconds wait{kDefaultQueryTime};
+  bool stale = false;
+  bool consistent = false;
+  std::string dc;
+  std::string filter;
+};
+
+Status ParseQueryOptions(const http::Request& req, const std::string& local_dc, QueryOptions* out);
+
+// A read: fills the response body/status and returns the index to report.
+using QueryFn = std::function<catalog::Index(catalog::WatchSet* ws, http::Response* out)>;
+
+// Runs fn now; if the request is blocking and nothing newer than min_index is there, waits for a
+// change in what fn read (or the wait time, with Consul's jitter) and runs it again.
+void Blocking(Backend& backend, const QueryOptions& opts, QueryFn fn,
+              std::shared_ptr<http::Cancellation> cancel, http::Reply reply);
+
+// Sets X-Consul-Index, -KnownLeader, -LastContact and friends.
+void SetMetaHeaders(const Backend& backend, catalog::Index index, http::Response* r);
+
+// Response helpers with Consul's content types.
+http::Response JsonResponse(const catalog::Json& body, int status = 200);
+http::Response ErrorResponse(int status, const std::string& message);
+http::Response StatusResponse(const Status& s);  // maps Code to Consul's HTTP status
+
+}  // namespace gangway::api

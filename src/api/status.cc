@@ -1,0 +1,24 @@
+// /v1/status/leader and /v1/status/peers.
+#include "api/http_api.h"
+
+namespace gangway::api {
+namespace {
+
+void Leader(Call& call) {
+  auto* s = call.backend.server;
+  call.Json(catalog::Json(s ? s->Leader() : ""));
+}
+
+void Peers(Call& call) {
+  auto* s = call.backend.server;
+  call.Json(s ? catalog::Json(s->Peers()) : catalog::Json::array());
+}
+
+}  // namespace
+
+void AddStatusRoutes(std::vector<Route>* routes) {
+  routes->push_back({"/v1/status/leader", {"GET"}, Leader});
+  routes->push_back({"/v1/status/peers", {"GET"}, Peers});
+}
+
+}  // namespace gangway::api

@@ -1,0 +1,144 @@
+#include "client/checks.h"
+
+#include <algorithm>
+
+#include "http/client.h"
+
+namespace gangway::client {
+
+StatusHandler::StatusHandler(int success_before_passing, int failures_before_warning,
+                             int failures_before_critical)
+    : success_before_passing_(std::max(1, success_before_passing)),
+      failures_before_warning_(failures_before_warning),
+      failures_before_critical_(std::max(1, failures_before_critical)) {}
+
+std::string StatusHandler::OnResult(const std::string& raw) {
+  if (raw == catalog::kPassing) {
+    failures_ = 0;
+    ++successes_;
+    return successes_ >= success_before_passing_ ? catalog::kPassing : "";
+  }
+  if (raw == catalog::kWarning) {
+    // Warnings reset the success run but are reported as they come, like Consul.
+    successes_ = 0;
+    failures_ = 0;
+    return catalog::kWarning;
+  }
+  successes_ = 0;
+  ++failures_;
+  if (failures_ >= failures_before_critical_) return catalog::kCritical;
+  if (failures_before_warning_ > 0 && failures_ >= failures_before_warning_) return catalog::kWarning;
+  return "";
+}
+
+CheckRunner::CheckRunner(net::EventLoop& loop, catalog::CheckRegistration def, Report report)
+    : loop_(loop),
+      def_(std::move(def)),
+      report_(std::move(report)),
+      handler_(def_.success_before_passing, def_.failures_before_warning,
+               def_.failures_before_critical),
+      alive_(std::make_shared<bool>(true)) {}
+
+CheckRunner::~CheckRunner() { *alive_ = false; }
+
+void CheckRunner::Start() {
+  if (is_ttl()) {
+    Schedule(std::chrono::nanoseconds(def_.definition.ttl_ns));
+    return;
+  }
+  if (!def_.definition.http.empty() || !def_.definition.tcp.empty()) {
+    // The first probe runs promptly so a new service shows its real state quickly.
+    Schedule(std::chrono::milliseconds(10));
+  }
+}
+
+void CheckRunner::Schedule(std::chrono::nanoseconds delay) {
+  timer_ = loop_.After(delay, [this] {
+    if (is_ttl()) {
+      report_(catalog::kCritical, "TTL expired");
+      return;
+    }
+    RunOnce();
+  });
+}
+
+void CheckRunner::SetTTL(const std::string& status, const std::string& output) {
+  std::string out = output.substr(0, kCheckOutputMax);
+  report_(status, out);
+  Schedule(std::chrono::nanoseconds(def_.definition.ttl_ns));
+}
+
+void CheckRunner::Outcome(const std::string& status, const std::string& output) {
+  std::string reported = handler_.OnResult(status);
+  if (!reported.empty()) report_(reported, output.substr(0, kCheckOutputMax));
+  auto interval = std::chrono::nanoseconds(def_.definition.interval_ns);
+  if (interval <= std::chrono::nanoseconds(0)) interval = std::chrono::seconds(10);
+  Schedule(interval);
+}
+
+void CheckRunner::RunOnce() {
+  auto timeout = std::chrono::nanoseconds(def_.definition.timeout_ns);
+  if (timeout <= std::chrono::nanoseconds(0)) timeout = std::chrono::seconds(10);
+  std::weak_ptr<bool> alive = alive_;
+  if (!def_.definition.tcp.empty()) {
+    const std::string target = def_.definition.tcp;
+    size_t colon = target.rfind(':');
+    std::string host = colon == std::string::npos ? target : target.substr(0, colon);
+    int port = 0;
+    if (colon != std::string::npos) {
+      try {
+        port = std::stoi(target.substr(colon + 1));
+      } catch (...) {
+        port = 0;
+      }
+    }
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    if (port <= 0 || port > 65535) {
+      Outcome(catalog::kCritical, "invalid TCP check address \"" + target + "\"");
+      return;
+    }
+    net::ProbeTcp(loop_, host, port, timeout, [this, alive, target](Status s) {
+      if (alive.expired()) return;
+      if (s.ok()) {
+        Outcome(catalog::kPassing, "TCP connect " + target + ": Success");
+      } else {
+        Outcome(catalog::kCritical, s.message());
+      }
+    });
+    return;
+  }
+  http::ClientRequest req;
+  std::string url = def_.definition.http;
+  if (!http::ParseUrl(url, &req.host, &req.port, &req.target)) {
+    Outcome(catalog::kCritical, "invalid HTTP check URL \"" + url + "\"");
+    return;
+  }
+  req.method = def_.definition.method.empty() ? "GET" : def_.definition.method;
+  req.body = def_.definition.body;
+  req.timeout = timeout;
+  for (const auto& [name, values] : def_.definition.header) {
+    for (const auto& v : values) req.headers.emplace_back(name, v);
+  }
+  std::string method = req.method;
+  http::FetchAsync(loop_, std::move(req), [this, alive, url, method](Result<http::Response> r) {
+    if (alive.expired()) return;
+    if (!r.ok()) {
+      Outcome(catalog::kCritical, method + " \"" + url + "\": " + r.status().message());
+      return;
+    }
+    int code = r->status;
+    std::string body = r->body.substr(0, kCheckOutputMax);
+    std::string out = "HTTP " + method + " " + url + ": " + std::to_string(code) + " Output: " + body;
+    if (code >= 200 && code < 300) {
+      Outcome(catalog::kPassing, out);
+    } else if (code == 429) {
+      Outcome(catalog::kWarning, out);
+    } else {
+      Outcome(catalog::kCritical, out);
+    }
+  });
+}
+
+}  // namespace gangway::client
