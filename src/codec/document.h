@@ -21,9 +21,10 @@ struct Document {
   // True when a JSON document contained comments (not valid JSON; accepted with a note).
   bool json_had_comments = false;
 
-  // Line of a JSON pointer, or 0 when unknown.
+  // Line of a JSON pointer, or of its nearest known ancestor below the root (so a missing member
+  // is placed at its parent object), or 0 when unknown. Pointer tokens are RFC 6901-escaped.
   int LineOf(const std::string& pointer) const;
-  // "file:line" (or "file", or "") for messages.
+  // "file:line" (or "file", or "line N" without a file, or "") for messages.
   std::string Where(const std::string& pointer) const;
 };
 
