@@ -1,0 +1,705 @@
+#include "cli/cli.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "cli/api_client.h"
+#include "cli/command.h"
+#include "cli/encoding.h"
+#include "cli/flags.h"
+#include "cli/members.h"
+#include "cli/table.h"
+
+namespace gangway::cli {
+namespace {
+
+using Args = std::vector<std::string>;
+
+// ---------------------------------------------------------------------------------------------
+// Flags
+
+struct KvPutFlags {
+  FlagSet set;
+  uint64_t flags = 0;
+  bool cas = false;
+  std::string name;
+  std::vector<std::string> tags;
+  KvPutFlags() {
+    set.Uint("flags", &flags, "uint", "");
+    set.Bool("cas", &cas, "");
+    set.String("name", &name, "name", "");
+    set.StringList("tag", &tags, "value", "");
+  }
+};
+
+TEST(FlagsTest, EqualsAndSpaceForms) {
+  KvPutFlags f;
+  ASSERT_TRUE(f.set.Parse({"-name=web", "--flags", "42"}).ok());
+  EXPECT_EQ(f.name, "web");
+  EXPECT_EQ(f.flags, 42u);
+  EXPECT_TRUE(f.set.Args().empty());
+  EXPECT_TRUE(f.set.IsSet("flags"));
+  EXPECT_FALSE(f.set.IsSet("cas"));
+}
+
+TEST(FlagsTest, FlagsStopAtFirstPositional) {
+  // "kv put -flags=42 key value": everything after "key" is an argument, even "-cas".
+  KvPutFlags f;
+  ASSERT_TRUE(f.set.Parse({"-flags=42", "key", "value", "-cas"}).ok());
+  EXPECT_EQ(f.flags, 42u);
+  EXPECT_FALSE(f.cas);
+  EXPECT_EQ(f.set.Args(), (Args{"key", "value", "-cas"}));
+}
+
+TEST(FlagsTest, DoubleDashEndsFlagsAndSingleDashIsPositional) {
+  KvPutFlags f;
+  ASSERT_TRUE(f.set.Parse({"-cas", "--", "-name=x"}).ok());
+  EXPECT_TRUE(f.cas);
+  EXPECT_EQ(f.name, "");
+  EXPECT_EQ(f.set.Args(), (Args{"-name=x"}));
+
+  KvPutFlags g;
+  ASSERT_TRUE(g.set.Parse({"key", "-"}).ok());
+  EXPECT_EQ(g.set.Args(), (Args{"key", "-"}));
+  KvPutFlags h;
+  ASSERT_TRUE(h.set.Parse({"-"}).ok());
+  EXPECT_EQ(h.set.Args(), (Args{"-"}));
+}
+
+TEST(FlagsTest, BoolForms) {
+  for (const char* on : {"-cas", "--cas", "-cas=true", "-cas=1", "-cas=T", "-cas=TRUE"}) {
+    KvPutFlags f;
+    ASSERT_TRUE(f.set.Parse({on}).ok()) << on;
+    EXPECT_TRUE(f.cas) << on;
+  }
+  KvPutFlags f;
+  ASSERT_TRUE(f.set.Parse({"-cas", "-cas=false"}).ok());
+  EXPECT_FALSE(f.cas);
+  // A bool never takes the next argument: "false" is the first positional.
+  KvPutFlags g;
+  ASSERT_TRUE(g.set.Parse({"-cas", "false"}).ok());
+  EXPECT_TRUE(g.cas);
+  EXPECT_EQ(g.set.Args(), (Args{"false"}));
+}
+
+TEST(FlagsTest, ValueMayStartWithDash) {
+  KvPutFlags f;
+  ASSERT_TRUE(f.set.Parse({"-name", "-cas"}).ok());
+  EXPECT_EQ(f.name, "-cas");
+  EXPECT_FALSE(f.cas);
+}
+
+TEST(FlagsTest, RepeatedListFlag) {
+  KvPutFlags f;
+  ASSERT_TRUE(f.set.Parse({"-tag=a", "-tag", "b", "--tag=c"}).ok());
+  EXPECT_EQ(f.tags, (Args{"a", "b", "c"}));
+}
+
+TEST(FlagsTest, Errors) {
+  struct Case {
+    Args args;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{"-x"}, "flag provided but not defined: -x"},
+      {{"--nope=1"}, "flag provided but not defined: -nope"},
+      {{"-name"}, "flag needs an argument: -name"},
+      {{"-flags=abc"}, "invalid value \"abc\" for flag -flags: parse error"},
+      {{"-flags", "-1"}, "invalid value \"-1\" for flag -flags: parse error"},
+      {{"-cas=yes"}, "invalid boolean value \"yes\" for -cas: parse error"},
+      {{"---cas"}, "bad flag syntax: ---cas"},
+      {{"-=x"}, "bad flag syntax: -=x"},
+  };
+  for (const auto& c : cases) {
+    KvPutFlags f;
+    Status st = f.set.Parse(c.args);
+    EXPECT_FALSE(st.ok()) << c.args[0];
+    EXPECT_EQ(st.message(), c.message);
+  }
+}
+
+TEST(FlagsTest, GoIntegerSyntax) {
+  int64_t i = 0;
+  uint64_t u = 0;
+  EXPECT_TRUE(ParseGoInt("-42", &i));
+  EXPECT_EQ(i, -42);
+  EXPECT_TRUE(ParseGoInt("0x1F", &i));
+  EXPECT_EQ(i, 31);
+  EXPECT_TRUE(ParseGoInt("010", &i));
+  EXPECT_EQ(i, 8);
+  EXPECT_TRUE(ParseGoUint("0b101", &u));
+  EXPECT_EQ(u, 5u);
+  EXPECT_TRUE(ParseGoUint("18446744073709551615", &u));
+  EXPECT_FALSE(ParseGoUint("18446744073709551616", &u));
+  EXPECT_FALSE(ParseGoInt("9223372036854775808", &i));
+  EXPECT_TRUE(ParseGoInt("-9223372036854775808", &i));
+  EXPECT_FALSE(ParseGoInt("", &i));
+  EXPECT_FALSE(ParseGoInt("12a", &i));
+  EXPECT_FALSE(ParseGoInt("09", &i));
+}
+
+TEST(FlagsTest, UsageListsGroups) {
+  FlagSet set;
+  HttpFlags http;
+  bool detailed = false;
+  http.Register(&set);
+  set.Bool("detailed", &detailed, "Provides detailed information.");
+  std::string u = set.Usage();
+  EXPECT_EQ(u.find("HTTP API Options\n\n"), 0u);
+  EXPECT_NE(u.find("  -http-addr=<address>\n     The address and port"), std::string::npos);
+  EXPECT_NE(u.find("\n\nCommand Options\n\n  -detailed\n     Provides detailed information."),
+            std::string::npos);
+  EXPECT_NE(u.back(), '\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables and encodings
+
+TEST(TableTest, ColumnizePadsAllButLastColumn) {
+  EXPECT_EQ(Columnize({{"Node", "Address", "Status"}, {"a-long-name", "10.0.0.1:8301", "alive"}}),
+            "Node         Address        Status\n"
+            "a-long-name  10.0.0.1:8301  alive");
+  // Empty trailing cells leave no trailing spaces.
+  EXPECT_EQ(Columnize({{"web", ""}, {"db", "primary"}}), "web\ndb   primary");
+  EXPECT_EQ(Columnize({}), "");
+  // Widths count code points, not bytes.
+  EXPECT_EQ(Columnize({{"é", "x"}, {"ab", "y"}}), "é   x\nab  y");
+}
+
+TEST(TableTest, AlignPairsAsTabwriter) {
+  EXPECT_EQ(AlignPairs({{"CreateIndex", "1"}, {"Key", "k"}}, 6),
+            "CreateIndex      1\n"
+            "Key              k");
+}
+
+TEST(EncodingTest, PathEscaping) {
+  EXPECT_EQ(EscapePath("a b/c?d#e%f"), "a%20b/c%3Fd%23e%25f");
+  EXPECT_EQ(EscapePath("web/config:1@x"), "web/config:1@x");
+  EXPECT_EQ(EscapePathSegment("a/b c"), "a%2Fb%20c");
+  EXPECT_EQ(EscapeQueryValue("k:v w&x"), "k%3Av%20w%26x");
+  EXPECT_EQ(EscapePath("caf\xc3\xa9"), "caf%C3%A9");
+}
+
+TEST(EncodingTest, Base64) {
+  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba",
+                                                       "foobar", std::string("\0\xff", 2)}) {
+    auto back = Base64Decode(Base64Encode(s));
+    ASSERT_TRUE(back.has_value()) << s;
+    EXPECT_EQ(*back, s);
+  }
+  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
+  EXPECT_FALSE(Base64Decode("Zm9").has_value());
+  EXPECT_FALSE(Base64Decode("Zm9v!A==").has_value());
+}
+
+// ---------------------------------------------------------------------------------------------
+// members
+
+const char kMembersJson[] = R"([
+  {"Name":"web-1","Addr":"10.0.0.5","Port":8301,"Status":1,
+   "Tags":{"role":"node","dc":"dc1","build":"0.1.0:abc","vsn":"2","segment":""}},
+  {"Name":"srv-b","Addr":"10.0.0.2","Port":8301,"Status":4,
+   "Tags":{"role":"consul","dc":"dc1","build":"0.1.0:abc","vsn":"2","port":"8300"}},
+  {"Name":"srv-a","Addr":"10.0.0.1","Port":8301,"Status":1,
+   "Tags":{"role":"consul","dc":"dc1","build":"0.1.0:abc","vsn":"2","port":"8300"}},
+  {"Name":"serf-agent","Addr":"fd00::7","Port":7946,"Status":3,"Tags":{}}
+])";
+
+TEST(MembersTest, StandardTable) {
+  auto out = FormatMembers(Json::parse(kMembersJson), false, ".*");
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(*out,
+            "Node        Address         Status  Type     Build  Protocol  DC   Partition  "
+            "Segment\n"
+            "srv-a       10.0.0.1:8301   alive   server   0.1.0  2         dc1  default    <all>\n"
+            "srv-b       10.0.0.2:8301   failed  server   0.1.0  2         dc1  default    <all>\n"
+            "serf-agent  [fd00::7]:7946  left    unknown\n"
+            "web-1       10.0.0.5:8301   alive   client   0.1.0  2         dc1  default    "
+            "<default>");
+}
+
+TEST(MembersTest, DetailedTable) {
+  auto out = FormatMembers(Json::parse(kMembersJson), true, "alive");
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out,
+            "Node   Address        Status  Tags\n"
+            "srv-a  10.0.0.1:8301  alive   build=0.1.0:abc,dc=dc1,port=8300,role=consul,vsn=2\n"
+            "web-1  10.0.0.5:8301  alive   build=0.1.0:abc,dc=dc1,role=node,segment=,vsn=2");
+}
+
+TEST(MembersTest, StatusFilter) {
+  auto failed = FormatMembers(Json::parse(kMembersJson), false, "fail");
+  ASSERT_TRUE(failed.ok());
+  EXPECT_NE(failed->find("srv-b"), std::string::npos);
+  EXPECT_EQ(failed->find("srv-a"), std::string::npos);
+  auto none = FormatMembers(Json::parse(kMembersJson), false, "^leaving$");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, "");
+  EXPECT_FALSE(FormatMembers(Json::parse(kMembersJson), false, "(").ok());
+  EXPECT_EQ(MemberStatusName(0), "none");
+  EXPECT_EQ(MemberStatusName(2), "leaving");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agent address and token
+
+GetEnv FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const std::string& k) -> std::optional<std::string> {
+    auto it = vars.find(k);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(AddressTest, Precedence) {
+  auto a = ResolveAgentAddress("", FakeEnv({}));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 8500);
+
+  a = ResolveAgentAddress("", FakeEnv({{"CONSUL_HTTP_ADDR", "10.0.0.1:8600"}}));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->hostport, "10.0.0.1:8600");
+
+  a = ResolveAgentAddress("", FakeEnv({{"CONSUL_HTTP_ADDR", "10.0.0.1:8600"},
+                                       {"GANGWAY_HTTP_ADDR", "http://10.0.0.2:9500"}}));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->hostport, "10.0.0.2:9500");
+
+  a = ResolveAgentAddress("localhost:1234", FakeEnv({{"GANGWAY_HTTP_ADDR", "10.0.0.2:9500"}}));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "localhost");
+  EXPECT_EQ(a->port, 1234);
+
+  // An empty variable counts as unset.
+  a = ResolveAgentAddress("", FakeEnv({{"GANGWAY_HTTP_ADDR", ""}, {"CONSUL_HTTP_ADDR", "h:1"}}));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->hostport, "h:1");
+}
+
+TEST(AddressTest, Forms) {
+  auto a = ParseAgentAddress("http://example.com");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->port, 80);
+  a = ParseAgentAddress("http://127.0.0.1:8500/");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->hostport, "127.0.0.1:8500");
+  a = ParseAgentAddress("[::1]:8500");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "::1");
+  EXPECT_EQ(a->hostport, "[::1]:8500");
+
+  auto https = ParseAgentAddress("https://127.0.0.1:8501");
+  ASSERT_FALSE(https.ok());
+  EXPECT_NE(https.status().message().find("HTTPS comes with agent TLS"), std::string::npos);
+  EXPECT_FALSE(ParseAgentAddress("unix:///tmp/consul.sock").ok());
+  EXPECT_FALSE(ParseAgentAddress("127.0.0.1:99999").ok());
+  EXPECT_FALSE(ParseAgentAddress("127.0.0.1:").ok());
+  EXPECT_FALSE(ParseAgentAddress("").ok());
+  EXPECT_FALSE(ParseAgentAddress("::1").ok());
+
+  auto ssl = ResolveAgentAddress("", FakeEnv({{"CONSUL_HTTP_SSL", "true"}}));
+  EXPECT_FALSE(ssl.ok());
+}
+
+TEST(AddressTest, Token) {
+  HttpFlags flags;
+  auto t = ResolveToken(flags, FakeEnv({{"CONSUL_HTTP_TOKEN", "c"}}));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, "c");
+  t = ResolveToken(flags, FakeEnv({{"CONSUL_HTTP_TOKEN", "c"}, {"GANGWAY_HTTP_TOKEN", "g"}}));
+  EXPECT_EQ(*t, "g");
+  flags.token = "f";
+  t = ResolveToken(flags, FakeEnv({{"GANGWAY_HTTP_TOKEN", "g"}}));
+  EXPECT_EQ(*t, "f");
+  flags.token.clear();
+  flags.token_file = "/nonexistent/token";
+  EXPECT_FALSE(ResolveToken(flags, FakeEnv({})).ok());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands against a canned agent
+
+struct FakeAgent {
+  // "METHOD target" -> response; unmatched requests get 404.
+  std::map<std::string, http::Response> routes;
+  std::vector<http::ClientRequest> requests;
+  bool refuse = false;
+
+  void On(const std::string& key, int status, std::string body) {
+    http::Response r;
+    r.status = status;
+    r.body = std::move(body);
+    routes[key] = r;
+  }
+};
+
+struct Harness {
+  FakeAgent agent;
+  std::ostringstream out, err;
+  std::istringstream in;
+  std::map<std::string, std::string> vars;
+
+  int Run(const Args& args) {
+    Environment env;
+    env.out = &out;
+    env.err = &err;
+    env.in = &in;
+    env.getenv = FakeEnv(vars);
+    env.transport = [this](const http::ClientRequest& req) -> Result<http::Response> {
+      agent.requests.push_back(req);
+      if (agent.refuse) {
+        return Unavailable("Error connecting to " + req.method + " http://" + req.host + ":" +
+                           std::to_string(req.port) + req.target + ": Connection refused");
+      }
+      auto it = agent.routes.find(req.method + " " + req.target);
+      if (it != agent.routes.end()) return it->second;
+      http::Response r;
+      r.status = 404;
+      return r;
+    };
+    return RunWithEnvironment(args, env);
+  }
+  std::string Header(size_t i, const std::string& name) const {
+    for (const auto& [k, v] : agent.requests.at(i).headers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+};
+
+TEST(CommandTest, UnknownCommandAndHelp) {
+  Harness h;
+  EXPECT_EQ(h.Run({"frobnicate"}), 127);
+  EXPECT_EQ(h.err.str().find("Usage: gangway [--version] [--help] <command> [<args>]"), 0u);
+  EXPECT_NE(h.err.str().find("    agent       Runs a Gangway agent\n"), std::string::npos);
+  EXPECT_NE(h.err.str().find("    members     Lists the members of a Gangway cluster\n"),
+            std::string::npos);
+
+  Harness help;
+  EXPECT_EQ(help.Run({"--help"}), 0);
+  EXPECT_NE(help.out.str().find("Available commands are:"), std::string::npos);
+
+  Harness none;
+  EXPECT_EQ(none.Run({}), 127);
+
+  Harness sub;
+  EXPECT_EQ(sub.Run({"kv", "put", "-h"}), 0);
+  EXPECT_EQ(sub.out.str().find("Usage: gangway kv put [options] KEY [DATA]"), 0u);
+  EXPECT_TRUE(sub.agent.requests.empty());
+}
+
+TEST(CommandTest, ParentWithoutSubcommandShowsSubcommands) {
+  Harness h;
+  EXPECT_EQ(h.Run({"kv"}), 1);
+  EXPECT_EQ(h.err.str().find("Usage: gangway kv <subcommand>"), 0u);
+  EXPECT_NE(h.err.str().find("Subcommands:\n    delete    Removes data from the KV store\n"),
+            std::string::npos);
+  Harness c;
+  EXPECT_EQ(c.Run({"catalog"}), 1);
+  EXPECT_NE(c.err.str().find("    datacenters    Lists all known datacenters\n"),
+            std::string::npos);
+}
+
+TEST(CommandTest, UnknownFlagPrintsUsage) {
+  Harness h;
+  EXPECT_EQ(h.Run({"members", "-x"}), 1);
+  EXPECT_EQ(h.err.str().find("flag provided but not defined: -x\n\nUsage: gangway members"), 0u);
+  EXPECT_TRUE(h.agent.requests.empty());
+}
+
+TEST(CommandTest, Version) {
+  Harness h;
+  EXPECT_EQ(h.Run({"version"}), 0);
+  EXPECT_EQ(h.out.str().find("Gangway v"), 0u);
+  EXPECT_NE(h.out.str().find("\nRevision "), std::string::npos);
+  EXPECT_NE(h.out.str().find("\nBuild Date "), std::string::npos);
+  EXPECT_NE(h.out.str().find("\nProtocol 2 spoken by default, understands 2 to 3 (agent will "
+                             "automatically use protocol >2 when speaking to compatible "
+                             "agents)\n"),
+            std::string::npos);
+  Harness v;
+  EXPECT_EQ(v.Run({"-v"}), 0);
+  EXPECT_EQ(v.out.str(), h.out.str());
+  EXPECT_TRUE(h.agent.requests.empty());
+}
+
+TEST(CommandTest, MembersRequestAndExitCodes) {
+  Harness h;
+  h.agent.On("GET /v1/agent/members?wan=1", 200, kMembersJson);
+  h.vars["CONSUL_HTTP_TOKEN"] = "secret";
+  EXPECT_EQ(h.Run({"members", "-wan", "-datacenter=dc2"}), 1);  // dc= changes the target
+  ASSERT_EQ(h.agent.requests.size(), 1u);
+  EXPECT_EQ(h.agent.requests[0].target, "/v1/agent/members?wan=1&dc=dc2");
+  EXPECT_EQ(h.Header(0, "X-Consul-Token"), "secret");
+  EXPECT_EQ(h.err.str(), "Error retrieving members: Unexpected response code: 404 ()\n");
+
+  Harness ok;
+  ok.agent.On("GET /v1/agent/members?wan=1", 200, kMembersJson);
+  EXPECT_EQ(ok.Run({"members", "-wan"}), 0);
+  EXPECT_EQ(ok.out.str().find("Node        Address"), 0u);
+
+  Harness none;
+  none.agent.On("GET /v1/agent/members", 200, kMembersJson);
+  EXPECT_EQ(none.Run({"members", "-status=leaving"}), 2);
+  EXPECT_EQ(none.out.str(), "");
+}
+
+TEST(CommandTest, ConnectionRefusedReadsLikeConsul) {
+  Harness h;
+  h.agent.refuse = true;
+  EXPECT_EQ(h.Run({"members"}), 1);
+  EXPECT_EQ(h.err.str(),
+            "Error retrieving members: Get \"http://127.0.0.1:8500/v1/agent/members\": dial tcp "
+            "127.0.0.1:8500: connect: connection refused\n");
+
+  Harness https;
+  EXPECT_EQ(https.Run({"members", "-http-addr=https://127.0.0.1:8501"}), 1);
+  EXPECT_NE(https.err.str().find("HTTPS comes with agent TLS"), std::string::npos);
+  EXPECT_TRUE(https.agent.requests.empty());
+}
+
+TEST(CommandTest, KvGet) {
+  Harness h;
+  h.agent.On("GET /v1/kv/app/a%20b", 200,
+             R"([{"Key":"app/a b","Value":"aGVsbG8=","Flags":7,"CreateIndex":3,
+                  "ModifyIndex":4,"LockIndex":0,"Session":""}])");
+  EXPECT_EQ(h.Run({"kv", "get", "/app/a b"}), 0);
+  EXPECT_EQ(h.out.str(), "hello\n");
+
+  Harness d;
+  d.agent.routes = h.agent.routes;
+  EXPECT_EQ(d.Run({"kv", "get", "-detailed", "app/a b"}), 0);
+  EXPECT_EQ(d.out.str(),
+            "CreateIndex      3\n"
+            "Flags            7\n"
+            "Key              app/a b\n"
+            "LockIndex        0\n"
+            "ModifyIndex      4\n"
+            "Session          -\n"
+            "Value            hello\n");
+
+  Harness missing;
+  EXPECT_EQ(missing.Run({"kv", "get", "nope"}), 1);
+  EXPECT_EQ(missing.err.str(), "Error! No key exists at: nope\n");
+
+  Harness noarg;
+  EXPECT_EQ(noarg.Run({"kv", "get"}), 1);
+  EXPECT_EQ(noarg.err.str(), "Error! Missing KEY argument\n");
+}
+
+TEST(CommandTest, KvGetRecurseAndKeys) {
+  Harness h;
+  h.agent.On("GET /v1/kv/app?recurse", 200,
+             R"([{"Key":"app/a","Value":"MQ=="},{"Key":"app/b","Value":null}])");
+  EXPECT_EQ(h.Run({"kv", "get", "-recurse", "app"}), 0);
+  EXPECT_EQ(h.out.str(), "app/a:1\napp/b:\n");
+
+  Harness k;
+  k.agent.On("GET /v1/kv/?keys&separator=%2F", 200, R"(["app/","top"])");
+  EXPECT_EQ(k.Run({"kv", "get", "-keys"}), 0);
+  EXPECT_EQ(k.out.str(), "app/\ntop\n");
+}
+
+TEST(CommandTest, KvPut) {
+  Harness h;
+  h.agent.On("PUT /v1/kv/key?flags=42", 200, "true");
+  EXPECT_EQ(h.Run({"kv", "put", "-flags=42", "key", "value"}), 0);
+  EXPECT_EQ(h.out.str(), "Success! Data written to: key\n");
+  ASSERT_EQ(h.agent.requests.size(), 1u);
+  EXPECT_EQ(h.agent.requests[0].method, "PUT");
+  EXPECT_EQ(h.agent.requests[0].body, "value");
+
+  Harness cas;
+  cas.agent.On("PUT /v1/kv/key?cas=5", 200, "false");
+  EXPECT_EQ(cas.Run({"kv", "put", "-cas", "-modify-index=5", "key", "v"}), 1);
+  EXPECT_EQ(cas.err.str(), "Error! Did not write to key: CAS failed\n");
+
+  Harness stdin_put;
+  stdin_put.in.str("from stdin");
+  stdin_put.agent.On("PUT /v1/kv/k", 200, "true");
+  EXPECT_EQ(stdin_put.Run({"kv", "put", "k", "-"}), 0);
+  EXPECT_EQ(stdin_put.agent.requests.at(0).body, "from stdin");
+
+  Harness b64;
+  b64.agent.On("PUT /v1/kv/k", 200, "true");
+  EXPECT_EQ(b64.Run({"kv", "put", "-base64", "k", "aGk="}), 0);
+  EXPECT_EQ(b64.agent.requests.at(0).body, "hi");
+}
+
+TEST(CommandTest, KvDelete) {
+  Harness h;
+  h.agent.On("DELETE /v1/kv/app?recurse", 200, "true");
+  EXPECT_EQ(h.Run({"kv", "delete", "-recurse", "app"}), 0);
+  EXPECT_EQ(h.out.str(), "Success! Deleted keys with prefix: app\n");
+
+  Harness one;
+  one.agent.On("DELETE /v1/kv/app", 200, "true");
+  EXPECT_EQ(one.Run({"kv", "delete", "app"}), 0);
+  EXPECT_EQ(one.out.str(), "Success! Deleted key: app\n");
+
+  Harness bad;
+  EXPECT_EQ(bad.Run({"kv", "delete", "-cas", "-recurse", "-modify-index=3", "app"}), 1);
+  EXPECT_TRUE(bad.agent.requests.empty());
+}
+
+TEST(CommandTest, CatalogServicesAndNodes) {
+  Harness h;
+  h.agent.On("GET /v1/catalog/services", 200, R"({"web":["v2","v1"],"consul":[]})");
+  EXPECT_EQ(h.Run({"catalog", "services"}), 0);
+  EXPECT_EQ(h.out.str(), "consul\nweb\n");
+
+  Harness t;
+  t.agent.routes = h.agent.routes;
+  EXPECT_EQ(t.Run({"catalog", "services", "-tags"}), 0);
+  EXPECT_EQ(t.out.str(), "consul\nweb     v1,v2\n");
+
+  Harness n;
+  n.agent.On("GET /v1/catalog/nodes", 200,
+             R"([{"Node":"node1","ID":"5e1f3c2a-aaaa-bbbb","Address":"10.0.0.1",
+                  "Datacenter":"dc1","TaggedAddresses":{"lan":"10.0.0.1"},"Meta":{}}])");
+  EXPECT_EQ(n.Run({"catalog", "nodes"}), 0);
+  EXPECT_EQ(n.out.str(), "Node   ID        Address   DC\nnode1  5e1f3c2a  10.0.0.1  dc1\n");
+
+  Harness dcs;
+  dcs.agent.On("GET /v1/catalog/datacenters", 200, R"(["dc1","dc2"])");
+  EXPECT_EQ(dcs.Run({"catalog", "datacenters"}), 0);
+  EXPECT_EQ(dcs.out.str(), "dc1\ndc2\n");
+}
+
+TEST(CommandTest, ServicesListingExplainsItself) {
+  Harness h;
+  h.agent.On("GET /v1/catalog/services", 200, R"({"mesh-gateway":[],"web":["v1"]})");
+  h.agent.On("GET /v1/catalog/service/mesh-gateway", 200,
+             R"([{"ServiceName":"mesh-gateway","ServiceKind":"mesh-gateway"}])");
+  h.agent.On("GET /v1/catalog/service/web", 200,
+             R"([{"ServiceName":"web","ServiceKind":""},{"ServiceName":"web"}])");
+  EXPECT_EQ(h.Run({"services"}), 0);
+  EXPECT_EQ(h.out.str(),
+            "Service       Kind          Instances  Tags\n"
+            "mesh-gateway  mesh-gateway  1\n"
+            "web           typical       2          v1\n");
+  EXPECT_EQ(h.err.str().find("note: \"gangway services\" is a Gangway listing"), 0u);
+}
+
+TEST(CommandTest, ServicesRegisterFromFlagsAndDeregister) {
+  Harness h;
+  h.agent.On("PUT /v1/agent/service/register", 200, "");
+  EXPECT_EQ(
+      h.Run({"services", "register", "-name=web", "-port=80", "-tag=a", "-tag=b", "-meta", "k=v"}),
+      0);
+  EXPECT_EQ(h.out.str(), "Registered service: web\n");
+  Json body = Json::parse(h.agent.requests.at(0).body);
+  EXPECT_EQ(body["Name"], "web");
+  EXPECT_EQ(body["Port"], 80);
+  EXPECT_EQ(body["Tags"], Json::array({"a", "b"}));
+  EXPECT_EQ(body["Meta"]["k"], "v");
+
+  Harness d;
+  d.agent.On("PUT /v1/agent/service/deregister/web%2F1", 200, "");
+  EXPECT_EQ(d.Run({"services", "deregister", "-id", "web/1"}), 0);
+  EXPECT_EQ(d.out.str(), "Deregistered service: web/1\n");
+
+  Harness none;
+  EXPECT_EQ(none.Run({"services", "deregister"}), 1);
+  EXPECT_EQ(none.err.str(), "Error: Must specify -id or file arguments\n");
+}
+
+TEST(CommandTest, ServicesRegisterJsonFileWithComments) {
+  std::string path = testing::TempDir() + "cli_test_gateway.json";
+  {
+    std::ofstream f(path);
+    f << "# dc1-mesh-gateway-service.json\n"
+         "{\n"
+         "  \"service\": {\n"
+         "    \"name\": \"mesh-gateway\",\n"
+         "    \"port\": 8443, # the port the gateway listens on\n"
+         "    \"kind\": \"mesh-gateway\"\n"
+         "  }\n"
+         "}\n";
+  }
+  Harness h;
+  h.agent.On("PUT /v1/agent/service/register", 200, "");
+  int code = h.Run({"services", "register", path});
+  std::remove(path.c_str());
+  ASSERT_EQ(code, 0) << h.err.str();
+  EXPECT_EQ(h.out.str(), "Registered service: mesh-gateway\n");
+  EXPECT_EQ(h.err.str().rfind("note: ", 0), 0u) << h.err.str();
+  EXPECT_NE(h.err.str().find("comments"), std::string::npos);
+  Json body = Json::parse(h.agent.requests.at(0).body);
+  EXPECT_EQ(body["Name"], "mesh-gateway");
+  EXPECT_EQ(body["Kind"], "mesh-gateway");
+  EXPECT_EQ(body["Port"], 8443);
+}
+
+TEST(CommandTest, ServicesRegisterReportsDecodeErrors) {
+  std::string path = testing::TempDir() + "cli_test_bad.hcl";
+  {
+    std::ofstream f(path);
+    f << "service {\n  name = \"web\"\n  prot = 80\n}\n";
+  }
+  Harness h;
+  int code = h.Run({"services", "register", path});
+  std::remove(path.c_str());
+  EXPECT_EQ(code, 1);
+  EXPECT_EQ(h.err.str().rfind("Error: ", 0), 0u) << h.err.str();
+  EXPECT_NE(h.err.str().find("prot"), std::string::npos) << h.err.str();
+  EXPECT_TRUE(h.agent.requests.empty());
+}
+
+TEST(CommandTest, LeaveAndInfo) {
+  Harness h;
+  h.agent.On("PUT /v1/agent/leave", 200, "");
+  EXPECT_EQ(h.Run({"leave"}), 0);
+  EXPECT_EQ(h.out.str(), "Graceful leave complete\n");
+
+  Harness i;
+  i.agent.On("GET /v1/agent/self", 200,
+             R"({"Config":{"Server":true,"Version":"0.1.0","Revision":"abc"},
+                 "Member":{"Addr":"10.0.0.1","Tags":{"port":"8300","bootstrap":"1"}},
+                 "Stats":{"raft":{"state":"Leader","num_peers":0}}})");
+  i.agent.On("GET /v1/status/leader", 200, R"("10.0.0.1:8300")");
+  i.agent.On("GET /v1/catalog/datacenters", 200, R"(["dc1","dc2"])");
+  EXPECT_EQ(i.Run({"info"}), 0);
+  const std::string out = i.out.str();
+  EXPECT_NE(out.find("build:\n\tprerelease = \n\trevision = abc\n\tversion = 0.1.0\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("consul:\n\tacl = disabled\n\tbootstrap = true\n\tknown_datacenters = 2\n"
+                     "\tleader = true\n\tleader_addr = 10.0.0.1:8300\n\tserver = true\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("raft:\n\tnum_peers = 0\n\tstate = Leader\n"), std::string::npos) << out;
+}
+
+TEST(CommandTest, StatusListsJoinedDatacenters) {
+  Harness h;
+  h.agent.On("GET /v1/agent/self", 200,
+             R"({"Config":{"Server":true,"Datacenter":"dc1","NodeName":"srv1",
+                           "PrimaryDatacenter":"dc1"}})");
+  h.agent.On("GET /v1/status/leader", 200, R"("10.0.0.1:8300")");
+  h.agent.On("GET /v1/status/peers", 200, R"(["10.0.0.1:8300"])");
+  h.agent.On("GET /v1/agent/members?wan=1", 200,
+             R"([{"Name":"srv1.dc1","Addr":"10.0.0.1","Port":8302,"Status":1,
+                  "Tags":{"role":"consul","dc":"dc1","build":"0.1.0:x","vsn":"2"}},
+                 {"Name":"srv1.dc2","Addr":"10.0.1.1","Port":8302,"Status":1,
+                  "Tags":{"role":"consul","dc":"dc2","build":"0.1.0:x","vsn":"2"}},
+                 {"Name":"srv1.dc3","Addr":"10.0.2.1","Port":8302,"Status":4,
+                  "Tags":{"role":"consul","dc":"dc3","build":"0.1.0:x","vsn":"2"}}])");
+  EXPECT_EQ(h.Run({"status"}), 0);
+  const std::string out = h.out.str();
+  EXPECT_EQ(out.find("Datacenter:   dc1\nNode:         srv1 (server)\n"), 0u) << out;
+  EXPECT_NE(out.find("\nLeader:       10.0.0.1:8300\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nJoined WAN:   dc1, dc2\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nUnreachable:  dc3"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nWAN members:\nNode"), std::string::npos) << out;
+  EXPECT_EQ(h.err.str().rfind("note: \"gangway status\" is a Gangway summary", 0), 0u);
+}
+
+}  // namespace
+}  // namespace gangway::cli

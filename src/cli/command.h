@@ -1,0 +1,88 @@
+// The command framework inside the CLI: what a command is, what it may touch (Environment), and
+// the registry the dispatcher reads. Internal to src/cli; single-threaded.
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "http/client.h"
+
+namespace gangway::cli {
+
+// Sends one HTTP request to the agent and waits for the answer (http::Fetch in production; a
+// canned responder in tests).
+using Transport = std::function<Result<http::Response>(const http::ClientRequest&)>;
+// Reads an environment variable; nullopt when unset.
+using GetEnv = std::function<std::optional<std::string>(const std::string&)>;
+
+// Everything a command touches outside its arguments, so tests can run commands without a
+// process environment, a terminal or an agent.
+struct Environment {
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  std::istream* in = nullptr;
+  GetEnv getenv;
+  Transport transport;
+};
+
+// The process's environment: std::getenv, std::cin and http::Fetch.
+Environment ProcessEnvironment(std::ostream& out, std::ostream& err);
+
+class Command {
+ public:
+  virtual ~Command() = default;
+  // One line for command lists.
+  virtual std::string Synopsis() const = 0;
+  // Full help: usage line, description, flags. No final newline.
+  virtual std::string Help() const = 0;
+  // Runs with the arguments after the command's name; returns the exit code, or kShowHelp to have
+  // the dispatcher print Help() to stderr and exit 1 (parent commands without a subcommand).
+  virtual int Run(const std::vector<std::string>& args) = 0;
+
+  static constexpr int kShowHelp = -18511;
+};
+
+using CommandFactory = std::function<std::unique_ptr<Command>(Environment&)>;
+
+struct CommandEntry {
+  std::string name;  // "members", "kv put"
+  CommandFactory factory;
+};
+
+// Every command, by full name. Defined in cli.cc.
+const std::vector<CommandEntry>& Commands();
+
+// Run() with an explicit environment (what tests call).
+int RunWithEnvironment(const std::vector<std::string>& args, Environment& env);
+
+// Factories, one per command file.
+std::unique_ptr<Command> NewVersionCommand(Environment& env);
+std::unique_ptr<Command> NewMembersCommand(Environment& env);
+std::unique_ptr<Command> NewInfoCommand(Environment& env);
+std::unique_ptr<Command> NewLeaveCommand(Environment& env);
+std::unique_ptr<Command> NewJoinCommand(Environment& env);
+std::unique_ptr<Command> NewStatusCommand(Environment& env);
+std::unique_ptr<Command> NewCatalogCommand(Environment& env);
+std::unique_ptr<Command> NewCatalogServicesCommand(Environment& env);
+std::unique_ptr<Command> NewCatalogNodesCommand(Environment& env);
+std::unique_ptr<Command> NewCatalogDatacentersCommand(Environment& env);
+std::unique_ptr<Command> NewKvCommand(Environment& env);
+std::unique_ptr<Command> NewKvGetCommand(Environment& env);
+std::unique_ptr<Command> NewKvPutCommand(Environment& env);
+std::unique_ptr<Command> NewKvDeleteCommand(Environment& env);
+std::unique_ptr<Command> NewServicesCommand(Environment& env);
+std::unique_ptr<Command> NewServicesRegisterCommand(Environment& env);
+std::unique_ptr<Command> NewServicesDeregisterCommand(Environment& env);
+
+// A parent command ("kv", "catalog") that only lists its subcommands.
+std::unique_ptr<Command> NewParentCommand(std::string synopsis, std::string help);
+
+// Prints "<parse error>\n\n<help>" to stderr as Consul's commands do on a bad flag.
+int FlagError(Environment& env, const Status& parse_error, const Command& cmd);
+
+}  // namespace gangway::cli
