@@ -6,6 +6,7 @@
 // nearest valid key. Pure; any thread.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
