@@ -62,7 +62,8 @@ TEST(JsonTest, TutorialRouterFileWithHashComments) {
 
 TEST(JsonTest, PlainJsonHasNoCommentsAndMatchesStandardParser) {
   const char* text = R"({"a": [1, -2, 3.5, 1e3, true, false, null, "x"], "b": {"c": {}},
-                        "d": [], "e": "", "big": 18446744073709551615, "neg": -9223372036854775808})";
+                        "d": [], "e": "", "big": 18446744073709551615,
+                        "neg": -9223372036854775808})";
   Document doc = MustParse(text);
   EXPECT_FALSE(doc.json_had_comments);
   EXPECT_EQ(doc.value, Json::parse(text));
