@@ -326,9 +326,11 @@ void AddAgentRoutes(std::vector<Route>* routes) {
   routes->push_back({"/v1/agent/checks", {"GET"}, Checks});
   routes->push_back({"/v1/agent/check/register", {"PUT"}, RegisterCheck});
   routes->push_back({"/v1/agent/check/deregister/", {"PUT"}, DeregisterCheck});
-  routes->push_back({"/v1/agent/check/pass/", {"PUT"}, Pass});
-  routes->push_back({"/v1/agent/check/warn/", {"PUT"}, Warn});
-  routes->push_back({"/v1/agent/check/fail/", {"PUT"}, FailCheck});
+  // GET is accepted for TTL updates too: Consul before 1.0 took it, and clients of that era
+  // (Debian's python3-consul among them) still send it.
+  routes->push_back({"/v1/agent/check/pass/", {"PUT", "GET"}, Pass});
+  routes->push_back({"/v1/agent/check/warn/", {"PUT", "GET"}, Warn});
+  routes->push_back({"/v1/agent/check/fail/", {"PUT", "GET"}, FailCheck});
   routes->push_back({"/v1/agent/check/update/", {"PUT"}, Update});
   routes->push_back({"/v1/agent/leave", {"PUT"}, Leave});
 }

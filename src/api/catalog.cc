@@ -37,12 +37,31 @@ void Nodes(Call& call) {
 
 void Services(Call& call) {
   auto* store = &call.backend.server->store();
+  FilterPtr f;
+  if (!ParseFilter(call, &f)) return;
   Blocking(call.backend, call.opts,
-           [store](catalog::WatchSet* ws, http::Response* out) {
-             std::map<std::string, std::vector<std::string>> services;
-             auto idx = store->Services(ws, &services);
+           [store, f](catalog::WatchSet* ws, http::Response* out) {
              catalog::Json obj = catalog::Json::object();
-             for (const auto& [name, tags] : services) obj[name] = tags;
+             catalog::Index idx;
+             if (!f) {
+               std::map<std::string, std::vector<std::string>> services;
+               idx = store->Services(ws, &services);
+               for (const auto& [name, tags] : services) obj[name] = tags;
+             } else {
+               // A filter selects service instances (catalog/service rows); the listing is the
+               // union of tags of the instances that match, as Consul's ServiceNodes filter.
+               std::vector<catalog::ServiceNode> rows;
+               idx = store->AllServiceNodes(ws, &rows);
+               for (const auto& sn : rows) {
+                 auto row = catalog::ServiceNodeToJson(sn);
+                 if (!f->Matches(row)) continue;
+                 auto& tags = obj[sn.service.service];
+                 if (tags.is_null()) tags = catalog::Json::array();
+                 for (const auto& t : sn.service.tags) {
+                   if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(t);
+                 }
+               }
+             }
              *out = JsonResponse(obj);
              return idx;
            },

@@ -141,14 +141,13 @@ Status LocalAgent::AddService(catalog::ServiceRegistration reg, bool replace_exi
   auto it = services_.find(svc.id);
   std::set<std::string> old_checks;
   if (it != services_.end()) {
-    for (const auto& [cid, c] : checks_) {
-      if (c.check.service_id == svc.id) old_checks.insert(cid);
-    }
+    if (auto sc = service_checks_.find(svc.id); sc != service_checks_.end()) old_checks = sc->second;
   }
   LocalService& ls = services_[svc.id];
   uint64_t version = ls.version + 1;
   ls.service = svc;
   ls.version = version;
+  dirty_services_.insert(svc.id);
   ls.sidecar_parent.clear();
   removed_services_.erase(svc.id);
 
@@ -169,8 +168,7 @@ Status LocalAgent::AddService(catalog::ServiceRegistration reg, bool replace_exi
     for (const auto& cid : old_checks) {
       if (std::find(added.begin(), added.end(), cid) == added.end() &&
           cid.rfind(kServiceMaintPrefix, 0) != 0) {
-        checks_.erase(cid);
-        removed_checks_.insert(cid);
+        EraseCheck(cid);
       }
     }
   }
@@ -189,14 +187,10 @@ Status LocalAgent::RemoveService(const std::string& id) {
   auto it = services_.find(id);
   if (it == services_.end()) return NotFound("Unknown service ID \"" + id + "\". Ensure that the service ID is passed, not the service name.");
   services_.erase(it);
+  dirty_services_.erase(id);
   removed_services_.insert(id);
-  for (auto c = checks_.begin(); c != checks_.end();) {
-    if (c->second.check.service_id == id) {
-      removed_checks_.insert(c->first);
-      c = checks_.erase(c);
-    } else {
-      ++c;
-    }
+  if (auto sc = service_checks_.find(id); sc != service_checks_.end()) {
+    for (const auto& cid : std::set<std::string>(sc->second)) EraseCheck(cid);
   }
   // An agent-managed sidecar goes with its parent.
   std::vector<std::string> sidecars;
@@ -230,6 +224,11 @@ Status LocalAgent::AddCheck(catalog::CheckRegistration reg) {
 Status LocalAgent::AddCheckLocked(catalog::CheckRegistration reg, const catalog::NodeService* svc) {
   LocalCheck& lc = checks_[reg.check_id];
   removed_checks_.erase(reg.check_id);
+  // Node-level checks are indexed under "".
+  if (auto old = service_checks_.find(lc.check.service_id); old != service_checks_.end()) {
+    old->second.erase(reg.check_id);
+  }
+  service_checks_[svc ? svc->id : ""].insert(reg.check_id);
   uint64_t version = lc.version + 1;
   lc.runner.reset();
   lc.check = catalog::HealthCheck{};
@@ -247,6 +246,12 @@ Status LocalAgent::AddCheckLocked(catalog::CheckRegistration reg, const catalog:
   }
   lc.definition = reg;
   lc.version = version;
+  dirty_checks_.insert(reg.check_id);
+  if (lc.check.type == "alias") {
+    alias_checks_.insert(reg.check_id);
+  } else {
+    alias_checks_.erase(reg.check_id);
+  }
   lc.critical_since.reset();
   if (lc.check.status == catalog::kCritical) lc.critical_since = loop_.Now();
   if (lc.check.type == "ttl" || lc.check.type == "http" || lc.check.type == "tcp") {
@@ -263,8 +268,7 @@ Status LocalAgent::AddCheckLocked(catalog::CheckRegistration reg, const catalog:
 Status LocalAgent::RemoveCheck(const std::string& id) {
   auto it = checks_.find(id);
   if (it == checks_.end()) return NotFound("Unknown check ID \"" + id + "\"");
-  checks_.erase(it);
-  removed_checks_.insert(id);
+  EraseCheck(id);
   RefreshAliasChecks();
   Changed();
   return Status::Ok();
@@ -304,20 +308,40 @@ void LocalAgent::UpdateCheckStatus(const std::string& check_id, const std::strin
   c.check.status = status;
   c.check.output = output;
   ++c.version;
+  dirty_checks_.insert(check_id);
   RefreshAliasChecks();
   Changed();
 }
 
+void LocalAgent::EraseCheck(const std::string& id) {
+  auto it = checks_.find(id);
+  if (it == checks_.end()) return;
+  auto sc = service_checks_.find(it->second.check.service_id);
+  if (sc != service_checks_.end()) {
+    sc->second.erase(id);
+    if (sc->second.empty()) service_checks_.erase(sc);
+  }
+  checks_.erase(it);
+  dirty_checks_.erase(id);
+  alias_checks_.erase(id);
+  removed_checks_.insert(id);
+}
+
 void LocalAgent::RefreshAliasChecks() {
-  for (auto& [id, c] : checks_) {
-    if (c.check.type != "alias") continue;
+  for (const auto& id : alias_checks_) {
+    auto& c = checks_.at(id);
     const std::string& target = c.definition.alias_service;
     std::string worst = catalog::kPassing;
     bool found = services_.count(target) > 0;
-    for (const auto& [oid, o] : checks_) {
-      if (o.check.type == "alias") continue;
-      if (o.check.service_id == target || o.check.service_id.empty()) {
-        if (Severity(o.check.status) > Severity(worst)) worst = o.check.status;
+    // The aliased service's checks and the node's own checks.
+    for (const std::string& key : {target, std::string()}) {
+      auto sc = service_checks_.find(key);
+      if (sc == service_checks_.end()) continue;
+      for (const auto& oid : sc->second) {
+        const auto& o = checks_.at(oid);
+        if (o.check.type != "alias" && Severity(o.check.status) > Severity(worst)) {
+          worst = o.check.status;
+        }
       }
     }
     std::string output = found ? (worst == catalog::kPassing ? "All checks passing."
@@ -328,6 +352,7 @@ void LocalAgent::RefreshAliasChecks() {
       c.check.status = worst;
       c.check.output = output;
       ++c.version;
+      dirty_checks_.insert(id);
     }
   }
 }
@@ -454,8 +479,8 @@ void LocalAgent::SyncNow() {
       }
     });
   }
-  for (auto& [id, s] : services_) {
-    if (s.version == s.synced_version) continue;
+  for (const auto& id : std::vector<std::string>(dirty_services_.begin(), dirty_services_.end())) {
+    auto& s = services_.at(id);
     catalog::RegisterRequest req;
     req.node = NodeRecord();
     req.service = s.service;
@@ -467,12 +492,13 @@ void LocalAgent::SyncNow() {
       if (!r.status.ok()) return on_error("failed to sync service " + sid, r);
       if (it != services_.end()) {
         it->second.synced_version = std::max(it->second.synced_version, v);
-        LogInfo("agent", "Synced service: service=" + sid);
+        if (it->second.synced_version == it->second.version) dirty_services_.erase(sid);
+        LogDebug("agent", "Synced service: service=" + sid);
       }
     });
   }
-  for (auto& [id, c] : checks_) {
-    if (c.version == c.synced_version) continue;
+  for (const auto& id : std::vector<std::string>(dirty_checks_.begin(), dirty_checks_.end())) {
+    auto& c = checks_.at(id);
     if (!c.check.service_id.empty()) {
       auto sit = services_.find(c.check.service_id);
       if (sit == services_.end()) continue;
@@ -486,7 +512,9 @@ void LocalAgent::SyncNow() {
       if (alive.expired()) return;
       if (!r.status.ok()) return on_error("failed to sync check " + cid, r);
       auto it = checks_.find(cid);
-      if (it != checks_.end()) it->second.synced_version = std::max(it->second.synced_version, v);
+      if (it == checks_.end()) return;
+      it->second.synced_version = std::max(it->second.synced_version, v);
+      if (it->second.synced_version == it->second.version) dirty_checks_.erase(cid);
     });
   }
 }
@@ -507,7 +535,10 @@ void LocalAgent::FullSync() {
   std::set<std::string> remote_ids;
   for (const auto& rs : remote_services) remote_ids.insert(rs.id);
   for (auto& [id, s] : services_) {
-    if (!remote_ids.count(id)) s.synced_version = 0;
+    if (!remote_ids.count(id)) {
+      s.synced_version = 0;
+      dirty_services_.insert(id);
+    }
   }
   std::vector<catalog::HealthCheck> remote_checks;
   catalog_->NodeChecks(nullptr, options_.node_name, &remote_checks);
@@ -522,6 +553,7 @@ void LocalAgent::FullSync() {
     if (r == by_id.end() || r->second->status != c.check.status ||
         r->second->output != c.check.output) {
       c.synced_version = 0;
+      dirty_checks_.insert(id);
     }
   }
   SyncNow();

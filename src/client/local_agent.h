@@ -86,6 +86,8 @@ class LocalAgent {
   void UpdateCheckStatus(const std::string& check_id, const std::string& status,
                          const std::string& output);
   void RefreshAliasChecks();
+  // Drops a check from every table and queues its deregistration.
+  void EraseCheck(const std::string& id);
   int AllocateSidecarPort() const;
   void Changed();
   void ScheduleSync();
@@ -101,6 +103,12 @@ class LocalAgent {
   std::map<std::string, LocalCheck> checks_;
   std::set<std::string> removed_services_;
   std::set<std::string> removed_checks_;
+  // Items whose version differs from what the catalog has; a sync pass only visits these.
+  std::set<std::string> dirty_services_;
+  std::set<std::string> dirty_checks_;
+  std::set<std::string> alias_checks_;
+  // service ID -> IDs of its checks.
+  std::map<std::string, std::set<std::string>> service_checks_;
   bool node_synced_ = false;
   bool sync_pending_ = false;
   uint64_t generation_ = 1;
