@@ -25,6 +25,7 @@ inline constexpr const char* kSerfCheckID = "serfHealth";
 struct RaftIndex {
   Index create_index = 0;
   Index modify_index = 0;
+  bool operator==(const RaftIndex&) const = default;
 };
 
 struct Node {
@@ -35,6 +36,7 @@ struct Node {
   StringMap tagged_addresses;
   StringMap meta;
   RaftIndex raft;
+  bool operator==(const Node&) const = default;
 };
 
 struct ServiceAddress {
@@ -46,6 +48,7 @@ struct ServiceAddress {
 struct Weights {
   int passing = 1;
   int warning = 1;
+  bool operator==(const Weights&) const = default;
 };
 
 // One service instance on one node (Consul's structs.NodeService).
@@ -65,6 +68,7 @@ struct NodeService {
   Json proxy;
   Json connect;
   RaftIndex raft;
+  bool operator==(const NodeService&) const = default;
 };
 
 // What an HTTP/TCP/TTL check was registered with (Consul's HealthCheckDefinition).
@@ -80,6 +84,7 @@ struct CheckDefinition {
   int64_t timeout_ns = 0;
   int64_t ttl_ns = 0;
   int64_t deregister_critical_service_after_ns = 0;
+  bool operator==(const CheckDefinition&) const = default;
 };
 
 struct HealthCheck {
@@ -96,6 +101,7 @@ struct HealthCheck {
   int exposed_port = 0;
   CheckDefinition definition;
   RaftIndex raft;
+  bool operator==(const HealthCheck&) const = default;
 };
 
 // A service instance joined with its node and all checks that apply to it (node checks first).
@@ -103,12 +109,14 @@ struct CheckServiceNode {
   Node node;
   NodeService service;
   std::vector<HealthCheck> checks;
+  bool operator==(const CheckServiceNode&) const = default;
 };
 
 // A service instance joined with its node (the catalog/service endpoint's row).
 struct ServiceNode {
   Node node;
   NodeService service;
+  bool operator==(const ServiceNode&) const = default;
 };
 
 struct KVEntry {
@@ -118,6 +126,7 @@ struct KVEntry {
   std::string session;
   uint64_t lock_index = 0;
   RaftIndex raft;
+  bool operator==(const KVEntry&) const = default;
 };
 
 }  // namespace gangway::catalog

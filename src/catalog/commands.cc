@@ -1,0 +1,276 @@
+#include "catalog/commands.h"
+
+#include <exception>
+
+#include "catalog/internal/json_forms.h"
+
+namespace gangway::catalog {
+namespace {
+
+using internal::FieldReader;
+using internal::Form;
+
+// Bounds for a decoder of untrusted bytes. A command is one Raft log entry: Consul caps a
+// transaction request at 512 KiB and a KV value at 512 KiB, so these are generous.
+constexpr size_t kMaxCommandBytes = 64 << 20;
+constexpr int kMaxDepth = 64;  // Proxy.Config is opaque user JSON, nested a few levels at most
+constexpr size_t kMaxTxnOps = 4096;
+constexpr size_t kMaxChecks = 4096;
+
+Result<Json> ParseBody(std::string_view bytes) {
+  auto body = internal::ParseMsgpack(bytes, kMaxDepth);
+  if (!body.ok()) return InvalidArgument("malformed command body: " + body.status().message());
+  if (!body->is_object()) {
+    return InvalidArgument(std::string("malformed command body: expected a map, got ") +
+                           internal::TypeName(*body));
+  }
+  return body;
+}
+
+Json KVRequestBody(const KVRequest& req) {
+  return {{"Op", static_cast<int>(req.op)},
+          {"Entry", internal::KVEntryToJson(req.entry, Form::kStorage)}};
+}
+
+Json Body(const RegisterRequest& r) {
+  Json j = {{"Node", internal::NodeToJson(r.node, Form::kStorage)},
+            {"SkipNodeUpdate", r.skip_node_update}};
+  if (r.service) j["Service"] = internal::NodeServiceToJson(*r.service, Form::kStorage);
+  Json checks = Json::array();
+  for (const auto& c : r.checks) checks.push_back(internal::HealthCheckToJson(c, Form::kStorage));
+  j["Checks"] = std::move(checks);
+  return j;
+}
+
+Json Body(const DeregisterRequest& r) {
+  return {{"Node", r.node}, {"ServiceID", r.service_id}, {"CheckID", r.check_id}};
+}
+
+Json Body(const KVRequest& r) { return KVRequestBody(r); }
+
+Json Body(const TxnRequest& r) {
+  Json ops = Json::array();
+  for (const auto& op : r.ops) ops.push_back(KVRequestBody(op));
+  return {{"Ops", std::move(ops)}};
+}
+
+Status DecodeKVRequest(const Json& j, const std::string& path, bool in_txn, KVRequest* out) {
+  FieldReader r(j, path);
+  uint64_t op = 0;
+  r.Uint64("Op", &op);
+  if (!r.ok()) return r.status();
+  if (op > static_cast<uint64_t>(KVOp::kCheckNotExists)) {
+    return InvalidArgument(r.Path("Op") + ": unknown KV operation " + std::to_string(op));
+  }
+  out->op = static_cast<KVOp>(op);
+  if (!in_txn && out->op > KVOp::kDeleteTree) {
+    return InvalidArgument(r.Path("Op") + ": KV operation " + std::to_string(op) +
+                           " is only valid inside a transaction");
+  }
+  if (const Json* e = r.Find("Entry")) {
+    return internal::DecodeKVEntryAt(*e, r.Path("Entry"), &out->entry);
+  }
+  return Status::Ok();
+}
+
+Result<Command> DecodeRegister(const Json& body) {
+  RegisterRequest req;
+  FieldReader r(body, "");
+  r.Bool("SkipNodeUpdate", &req.skip_node_update);
+  if (!r.ok()) return r.status();
+  if (const Json* n = r.Find("Node")) {
+    if (Status s = internal::DecodeNodeAt(*n, "Node", &req.node); !s.ok()) return s;
+  }
+  if (const Json* svc = r.Find("Service")) {
+    req.service.emplace();
+    if (Status s = internal::DecodeNodeServiceAt(*svc, "Service", &*req.service); !s.ok()) {
+      return s;
+    }
+  }
+  if (const Json* checks = r.Find("Checks")) {
+    if (!checks->is_array()) {
+      return InvalidArgument(std::string("Checks: expected an array, got ") +
+                             internal::TypeName(*checks));
+    }
+    if (checks->size() > kMaxChecks) {
+      return InvalidArgument("Checks: more than " + std::to_string(kMaxChecks) + " checks");
+    }
+    for (size_t i = 0; i < checks->size(); ++i) {
+      HealthCheck c;
+      Status s =
+          internal::DecodeHealthCheckAt((*checks)[i], "Checks[" + std::to_string(i) + "]", &c);
+      if (!s.ok()) return s;
+      req.checks.push_back(std::move(c));
+    }
+  }
+  return Command(std::move(req));
+}
+
+Result<Command> DecodeDeregister(const Json& body) {
+  DeregisterRequest req;
+  FieldReader r(body, "");
+  r.String("Node", &req.node).String("ServiceID", &req.service_id).String("CheckID", &req.check_id);
+  if (!r.ok()) return r.status();
+  return Command(std::move(req));
+}
+
+Result<Command> DecodeKV(const Json& body) {
+  KVRequest req;
+  if (Status s = DecodeKVRequest(body, "", /*in_txn=*/false, &req); !s.ok()) return s;
+  return Command(std::move(req));
+}
+
+Result<Command> DecodeTxn(const Json& body) {
+  TxnRequest req;
+  FieldReader r(body, "");
+  if (const Json* ops = r.Find("Ops")) {
+    if (!ops->is_array()) {
+      return InvalidArgument(std::string("Ops: expected an array, got ") +
+                             internal::TypeName(*ops));
+    }
+    if (ops->size() > kMaxTxnOps) {
+      return InvalidArgument("Ops: more than " + std::to_string(kMaxTxnOps) + " operations");
+    }
+    for (size_t i = 0; i < ops->size(); ++i) {
+      KVRequest op;
+      Status s = DecodeKVRequest((*ops)[i], "Ops[" + std::to_string(i) + "]", /*in_txn=*/true, &op);
+      if (!s.ok()) return s;
+      req.ops.push_back(std::move(op));
+    }
+  }
+  return Command(std::move(req));
+}
+
+}  // namespace
+
+namespace internal {
+namespace {
+
+// Builds the DOM like from_msgpack does, but stops at a nesting limit.
+class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
+ public:
+  using Base = nlohmann::detail::json_sax_dom_parser<Json>;
+  BoundedDomParser(Json& root, int max_depth)
+      : Base(root, /*allow_exceptions=*/false), max_depth_(max_depth) {}
+
+  bool start_object(std::size_t n) { return Enter() && Base::start_object(n); }
+  bool end_object() {
+    --depth_;
+    return Base::end_object();
+  }
+  bool start_array(std::size_t n) { return Enter() && Base::start_array(n); }
+  bool end_array() {
+    --depth_;
+    return Base::end_array();
+  }
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool Enter() {
+    if (++depth_ > max_depth_) too_deep_ = true;
+    return !too_deep_;
+  }
+  int max_depth_;
+  int depth_ = 0;
+  bool too_deep_ = false;
+};
+
+}  // namespace
+
+Result<Json> ParseMsgpack(std::string_view bytes, int max_depth) {
+  Json out;
+  BoundedDomParser sax(out, max_depth);
+  bool ok = false;
+  try {
+    ok = Json::sax_parse(bytes.begin(), bytes.end(), &sax, Json::input_format_t::msgpack,
+                         /*strict=*/true);
+  } catch (const std::exception& e) {
+    return InvalidArgument(e.what());
+  }
+  if (sax.too_deep()) {
+    return InvalidArgument("nested deeper than " + std::to_string(max_depth) + " levels");
+  }
+  if (!ok || sax.is_errored()) return InvalidArgument("not valid MessagePack");
+  return out;
+}
+
+std::string Quote(std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\x";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace internal
+
+std::string EncodeCommand(const Command& cmd) {
+  std::string out(1, static_cast<char>(cmd.index()));
+  static_assert(
+      std::is_same_v<std::variant_alternative_t<static_cast<size_t>(CommandType::kTxn), Command>,
+                     TxnRequest>,
+      "Command alternatives must be in CommandType order");
+  Json body = std::visit([](const auto& c) { return Body(c); }, cmd);
+  Json::to_msgpack(body, out);
+  return out;
+}
+
+Result<Command> DecodeCommand(std::string_view bytes) {
+  if (bytes.empty()) return InvalidArgument("empty command");
+  if (bytes.size() > kMaxCommandBytes) {
+    return InvalidArgument("command of " + std::to_string(bytes.size()) +
+                           " bytes exceeds the limit of " + std::to_string(kMaxCommandBytes));
+  }
+  auto type = static_cast<uint8_t>(bytes[0]);
+  if (type > static_cast<uint8_t>(CommandType::kTxn)) {
+    return InvalidArgument("unknown command type " + std::to_string(type));
+  }
+  auto body = ParseBody(bytes.substr(1));
+  if (!body.ok()) return body.status();
+  try {
+    switch (static_cast<CommandType>(type)) {
+      case CommandType::kRegister:
+        return DecodeRegister(*body);
+      case CommandType::kDeregister:
+        return DecodeDeregister(*body);
+      case CommandType::kKV:
+        return DecodeKV(*body);
+      case CommandType::kTxn:
+        return DecodeTxn(*body);
+    }
+  } catch (const std::exception& e) {
+    // The field readers check types before every get<>(), so this is a bug; still, a decoder of
+    // untrusted bytes reports rather than throws.
+    return Internal(std::string("decoding command: ") + e.what());
+  }
+  return InvalidArgument("unknown command type " + std::to_string(type));
+}
+
+}  // namespace gangway::catalog

@@ -1,0 +1,32 @@
+// JSON renderings of catalog types in Consul's HTTP API shapes (CamelCase), and the reverse for
+// the types clients send. Pure; any thread.
+#pragma once
+
+#include "catalog/types.h"
+#include "core/status.h"
+
+namespace gangway::catalog {
+
+// Renderings. Strings are made valid UTF-8 the way Go's encoder does it (each invalid byte becomes
+// U+FFFD), so dump() never throws on them.
+Json NodeToJson(const Node& n);
+Json NodeServiceToJson(const NodeService& s);          // agent/health "Service" shape
+Json CheckDefinitionToJson(const CheckDefinition& d);  // empty fields omitted; Go durations
+Json HealthCheckToJson(const HealthCheck& c);
+Json KVEntryToJson(const KVEntry& e);                      // Value base64, null when empty
+Json ServiceNodeToJson(const ServiceNode& sn);             // /v1/catalog/service/:name row
+Json CheckServiceNodeToJson(const CheckServiceNode& csn);  // {Node, Service, Checks}
+
+// Decoders for request bodies (catalog register etc.). Field names match case-insensitively,
+// unknown fields are ignored and null means absent, as with Go's encoding/json; a value of the
+// wrong type is an error naming the field. Durations are Go duration strings or integer
+// nanoseconds; KV Value is base64.
+Result<Node> NodeFromJson(const Json& j);
+Result<NodeService> NodeServiceFromJson(const Json& j);
+Result<CheckDefinition> CheckDefinitionFromJson(const Json& j);
+Result<HealthCheck> HealthCheckFromJson(const Json& j);
+Result<KVEntry> KVEntryFromJson(const Json& j);
+Result<ServiceNode> ServiceNodeFromJson(const Json& j);
+Result<CheckServiceNode> CheckServiceNodeFromJson(const Json& j);
+
+}  // namespace gangway::catalog
