@@ -98,6 +98,11 @@ int RunAgent(const std::vector<std::string>& args) {
     loop.Stop();
   };
   api::HttpApi api(backend);
+  // Signals are handled on the loop from here on, before anything announces readiness.
+  auto signals = net::OnSignals(loop, [&](int sig) {
+    LogInfo("agent", std::string("Caught signal: ") + (sig == SIGINT ? "interrupt" : "terminated"));
+    backend.shutdown();
+  });
 
   std::cout << "==> Starting Gangway agent...\n"
             << "           Version: 'v0.1.0'\n"
@@ -177,10 +182,6 @@ int RunAgent(const std::vector<std::string>& args) {
     }
   }
 
-  auto signals = net::OnSignals(loop, [&](int sig) {
-    LogInfo("agent", std::string("Caught signal: ") + (sig == SIGINT ? "interrupt" : "terminated"));
-    backend.shutdown();
-  });
   std::cout << "==> Gangway agent running!\n" << std::flush;
   LogInfo("agent", "Gangway agent running!");
   loop.Run();

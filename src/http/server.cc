@@ -106,6 +106,19 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                          : Response::Text(400, "Bad request: " + ec.message() + "\n");
         auto res = ToBeast(std::move(r), 11, false);
         co_await bhttp::async_write(stream, res, kTuple);
+        // The client may still be sending the body it announced. Closing with unread input
+        // would reset the connection before it reads our answer, so stop sending, then discard
+        // what arrives for a short while.
+        boost::system::error_code sec;
+        stream.socket().shutdown(tcp::socket::shutdown_send, sec);
+        stream.expires_after(std::chrono::seconds(2));
+        size_t drained = 0;
+        char sink[16384];
+        while (drained < (8u << 20)) {
+          auto [dec, dn] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+          if (dec) break;
+          drained += dn;
+        }
         break;
       }
       stream.expires_never();
