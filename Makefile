@@ -1,6 +1,5 @@
 # Entry points. Each target installs missing Debian packages first (scripts/install-deps).
 BUILD ?= build
-ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
@@ -26,11 +25,11 @@ test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+# (the "debug" preset in CMakePresets.json: Debug + ASan + UBSan, unit-labelled tests only)
 test-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGANGWAY_SANITIZE=address,undefined -DGANGWAY_BENCH=OFF
-	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) -L unit
+	cmake --preset debug
+	cmake --build --preset debug -j $(JOBS)
+	ctest --preset debug -j $(JOBS)
 
 demo: build
 	scripts/demo $(BUILD)/tools/gangway
@@ -39,4 +38,4 @@ bench: build
 	bench/run-all $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) build-asan

@@ -183,6 +183,29 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 };
 
+Result<Request> ParseRequest(std::string_view bytes, const ServerOptions& options) {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.body_limit(options.max_body_bytes);
+  parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+  parser.eager(true);
+  boost::system::error_code ec;
+  size_t used = parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
+  (void)used;
+  if (ec == bhttp::error::need_more) return InvalidArgument("incomplete request");
+  if (ec) return InvalidArgument("Bad request: " + ec.message());
+  if (!parser.is_done()) return InvalidArgument("incomplete request");
+  auto& msg = parser.get();
+  Request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  for (const auto& f : msg) req.headers[std::string(f.name_string())] = std::string(f.value());
+  req.body = std::move(msg.body());
+  if (!Request::ParseTarget(req.target, &req.path, &req.query)) {
+    return InvalidArgument("Bad request: malformed request target");
+  }
+  return req;
+}
+
 Server::Server(net::EventLoop& loop, Handler& handler, ServerOptions options)
     : impl_(std::make_shared<Impl>(loop, handler, options)) {}
 

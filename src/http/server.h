@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "http/message.h"
@@ -16,6 +17,10 @@ struct ServerOptions {
   size_t max_body_bytes = 512 * 1024;  // Consul's default for KV values is 512 KiB
   size_t max_header_bytes = 64 * 1024;
 };
+
+// Parses one complete HTTP/1.1 request from bytes, with the server's limits, exactly as a
+// connection would (same parser, same target decoding). For the fuzz target and tests.
+Result<Request> ParseRequest(std::string_view bytes, const ServerOptions& options = {});
 
 class Server {
  public:
