@@ -1,5 +1,6 @@
 // /v1/health/...
 #include <algorithm>
+#include <functional>
 
 #include "api/http_api.h"
 #include "catalog/json.h"
@@ -13,16 +14,18 @@ catalog::Json ChecksJson(const std::vector<catalog::HealthCheck>& checks) {
   return arr;
 }
 
-void NodeChecks(Call& call) {
-  std::string node = call.rest;
-  if (node.empty()) return call.Error(400, "Missing node name");
-  auto* store = &call.backend.server->store();
+// A blocking list of checks read by `read` (a Store method bound to its argument).
+using ChecksReader = std::function<catalog::Index(const catalog::Store&, catalog::WatchSet*,
+                                                  std::vector<catalog::HealthCheck>*)>;
+
+void BlockingChecks(Call& call, ChecksReader read) {
+  const auto* store = &call.backend.server->store();
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
   Blocking(call.backend, call.opts,
-           [store, node, f](catalog::WatchSet* ws, http::Response* out) {
+           [store, read = std::move(read), f](catalog::WatchSet* ws, http::Response* out) {
              std::vector<catalog::HealthCheck> checks;
-             auto idx = store->NodeChecks(ws, node, &checks);
+             auto idx = read(*store, ws, &checks);
              auto arr = ChecksJson(checks);
              FilterArray(f, &arr);
              *out = JsonResponse(arr);
@@ -31,22 +34,20 @@ void NodeChecks(Call& call) {
            call.cancel, std::move(call.reply));
 }
 
+void NodeChecks(Call& call) {
+  std::string node = call.rest;
+  if (node.empty()) return call.Error(400, "Missing node name");
+  BlockingChecks(call, [node](const catalog::Store& s, catalog::WatchSet* ws, auto* out) {
+    return s.NodeChecks(ws, node, out);
+  });
+}
+
 void ServiceChecks(Call& call) {
   std::string service = call.rest;
   if (service.empty()) return call.Error(400, "Missing service name");
-  auto* store = &call.backend.server->store();
-  FilterPtr f;
-  if (!ParseFilter(call, &f)) return;
-  Blocking(call.backend, call.opts,
-           [store, service, f](catalog::WatchSet* ws, http::Response* out) {
-             std::vector<catalog::HealthCheck> checks;
-             auto idx = store->ServiceChecks(ws, service, &checks);
-             auto arr = ChecksJson(checks);
-             FilterArray(f, &arr);
-             *out = JsonResponse(arr);
-             return idx;
-           },
-           call.cancel, std::move(call.reply));
+  BlockingChecks(call, [service](const catalog::Store& s, catalog::WatchSet* ws, auto* out) {
+    return s.ServiceChecks(ws, service, out);
+  });
 }
 
 void State(Call& call) {
@@ -56,19 +57,9 @@ void State(Call& call) {
     return call.Error(400, "Bad check state: \"" + state +
                                "\" (expected any, passing, warning, critical or maintenance)");
   }
-  auto* store = &call.backend.server->store();
-  FilterPtr f;
-  if (!ParseFilter(call, &f)) return;
-  Blocking(call.backend, call.opts,
-           [store, state, f](catalog::WatchSet* ws, http::Response* out) {
-             std::vector<catalog::HealthCheck> checks;
-             auto idx = store->ChecksInState(ws, state, &checks);
-             auto arr = ChecksJson(checks);
-             FilterArray(f, &arr);
-             *out = JsonResponse(arr);
-             return idx;
-           },
-           call.cancel, std::move(call.reply));
+  BlockingChecks(call, [state](const catalog::Store& s, catalog::WatchSet* ws, auto* out) {
+    return s.ChecksInState(ws, state, out);
+  });
 }
 
 void ServiceHealth(Call& call, bool connect) {
