@@ -6,3 +6,8 @@ if(TARGET gangway_gossip_serf)
   gangway_test(serf_loopback_test SOURCES serf_loopback_test.cc
     DEPS gangway_gossip_net gangway_gossip_serf LABELS "unit;gossip")
 endif()
+# Against Debian's serf agent (a real process on loopback); skips when serf is absent.
+if(TARGET gangway_gossip_serf)
+  gangway_test(serf_interop_test SOURCES serf_interop_test.cc
+    DEPS gangway_gossip_net gangway_gossip_serf LABELS "integration;gossip")
+endif()
