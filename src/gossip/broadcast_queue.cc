@@ -15,9 +15,10 @@ TransmitLimitedQueue::TransmitLimitedQueue(int retransmit_mult, std::function<in
 
 TransmitLimitedQueue::~TransmitLimitedQueue() { Reset(); }
 
-void TransmitLimitedQueue::Erase(Items::iterator it) {
-  if (!it->second.name.empty()) by_name_.erase(it->second.name);
-  items_.erase(it);
+TransmitLimitedQueue::Item TransmitLimitedQueue::Take(Items::iterator it) {
+  auto node = items_.extract(it);
+  if (!node.mapped().name.empty()) by_name_.erase(node.mapped().name);
+  return std::move(node.mapped());
 }
 
 void TransmitLimitedQueue::QueueBroadcast(std::unique_ptr<Broadcast> b) {
@@ -26,10 +27,8 @@ void TransmitLimitedQueue::QueueBroadcast(std::unique_ptr<Broadcast> b) {
   item.name = std::string(item.b->Name());
   if (!item.name.empty()) {
     if (auto old = by_name_.find(item.name); old != by_name_.end()) {
-      auto it = items_.find(old->second);
-      std::unique_ptr<Broadcast> gone = std::move(it->second.b);
-      Erase(it);
-      gone->Finished();
+      Item gone = Take(items_.find(old->second));
+      gone.b->Finished();
     }
   } else if (!item.b->Unique()) {
     // Slow path, as in memberlist: only plain broadcasts can invalidate each other.
@@ -69,8 +68,7 @@ std::vector<std::string> TransmitLimitedQueue::GetBroadcasts(size_t overhead, si
       continue;
     }
     Key key = it->first;
-    Item item = std::move(it->second);
-    Erase(it);
+    Item item = Take(it);
     used += overhead + item.b->Message().size();
     out.emplace_back(item.b->Message());
     if (key.transmits + 1 >= transmit_limit) {
@@ -99,9 +97,7 @@ void TransmitLimitedQueue::Reset() {
 void TransmitLimitedQueue::Prune(size_t max_retain) {
   std::vector<std::unique_ptr<Broadcast>> gone;
   while (items_.size() > max_retain) {
-    auto it = std::prev(items_.end());
-    gone.push_back(std::move(it->second.b));
-    Erase(it);
+    gone.push_back(Take(std::prev(items_.end())).b);
   }
   for (auto& g : gone) g->Finished();
 }

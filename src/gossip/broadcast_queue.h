@@ -104,7 +104,7 @@ class TransmitLimitedQueue {
   };
   using Items = std::map<Key, Item>;
 
-  void Erase(Items::iterator it);  // without Finished()
+  Item Take(Items::iterator it);  // removes it from both indexes, without Finished()
 
   int retransmit_mult_;
   std::function<int()> num_nodes_;
