@@ -38,9 +38,7 @@ struct Address {
 };
 
 struct AddressHash {
-  size_t operator()(const Address& a) const {
-    return std::hash<std::string>()(a.ip) * 31 + a.port;
-  }
+  size_t operator()(const Address& a) const { return std::hash<std::string>()(a.ip) * 31 + a.port; }
 };
 
 // One connection: the dialer writes one request, the listener answers with at most one reply,
