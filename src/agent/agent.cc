@@ -7,9 +7,11 @@
 #include <memory>
 
 #include "agent/config.h"
+#include "core/duration.h"
 #include "api/http_api.h"
 #include "client/local_agent.h"
 #include "core/log.h"
+#include "gossip/pool.h"
 #include "http/server.h"
 #include "net/event_loop.h"
 #include "server/server.h"
@@ -77,6 +79,7 @@ int RunAgent(const std::vector<std::string>& args) {
   client::LocalAgent local(loop, writer, server ? &server->store() : nullptr, lo);
 
   bool stopping = false;
+  std::unique_ptr<Timer> stop_timer;
   api::Backend backend;
   backend.loop = &loop;
   backend.server = server.get();
@@ -95,9 +98,10 @@ int RunAgent(const std::vector<std::string>& args) {
     if (stopping) return;
     stopping = true;
     LogInfo("agent", "Requesting shutdown");
-    loop.Stop();
+    // A short grace period lets replies already handed to connections (e.g. to /v1/agent/leave)
+    // reach their clients.
+    stop_timer = loop.After(std::chrono::milliseconds(100), [&] { loop.Stop(); });
   };
-  api::HttpApi api(backend);
   // Signals are handled on the loop from here on, before anything announces readiness.
   auto signals = net::OnSignals(loop, [&](int sig) {
     LogInfo("agent", std::string("Caught signal: ") + (sig == SIGINT ? "interrupt" : "terminated"));
@@ -120,16 +124,58 @@ int RunAgent(const std::vector<std::string>& args) {
             << "\n==> Log data will now stream in as it occurs:\n\n"
             << std::flush;
   for (const auto& w : cfg.warnings) LogWarn("agent", w);
-  if (!cfg.retry_join.empty() || !cfg.retry_join_wan.empty() || !cfg.start_join.empty() ||
-      !cfg.start_join_wan.empty()) {
-    LogWarn("agent", "joining other agents is not available in this build yet; "
-                     "retry_join/retry_join_wan/start_join are accepted and ignored");
+  // Gossip: the LAN pool for every agent, the WAN pool for servers.
+  std::unique_ptr<gossip::Pool> lan, wan;
+  {
+    gossip::Tags tags = {{"dc", cfg.datacenter}, {"id", cfg.node_id}, {"role", cfg.server ? "consul" : "node"},
+                         {"segment", ""}, {"vsn", "2"}, {"vsn_min", "2"}, {"vsn_max", "3"},
+                         {"build", "1.17.0:gangway"}};
+    if (cfg.server) {
+      tags["port"] = std::to_string(cfg.ports.server);
+      tags["raft_vsn"] = "3";
+      tags["expect"] = std::to_string(cfg.bootstrap_expect);
+      if (cfg.bootstrap || cfg.dev) tags["bootstrap"] = "1";
+    }
+    auto start_pool = [&](gossip::PoolOptions::Profile profile, const std::string& name, int port,
+                          const char* which) -> std::unique_ptr<gossip::Pool> {
+      gossip::PoolOptions po;
+      po.profile = profile;
+      po.name = name;
+      po.bind_ip = cfg.bind_addr;
+      po.port = port;
+      po.advertise_ip = profile == gossip::PoolOptions::Profile::kWan && !cfg.advertise_addr_wan.empty()
+                            ? cfg.advertise_addr_wan
+                            : cfg.advertise_addr;
+      po.tags = tags;
+      po.encrypt_key = cfg.encrypt;
+      po.verify_incoming = cfg.encrypt_verify_incoming;
+      po.verify_outgoing = cfg.encrypt_verify_outgoing;
+      auto p = gossip::Pool::Start(loop, po);
+      if (!p.ok()) {
+        std::cerr << "==> Failed to start the " << which << " gossip pool: " << p.status().message() << "\n";
+        return nullptr;
+      }
+      LogInfo(std::string("agent.server.serf.") + which,
+              std::string("serf: started gossip: address=") + po.advertise_ip + ":" +
+                  std::to_string((*p)->port()) + " name=" + name);
+      return std::move(*p);
+    };
+    lan = start_pool(gossip::PoolOptions::Profile::kLan, cfg.node_name, cfg.ports.serf_lan, "lan");
+    if (!lan) return 1;
+    if (cfg.server && cfg.ports.serf_wan >= 0) {
+      wan = start_pool(gossip::PoolOptions::Profile::kWan, cfg.node_name + "." + cfg.datacenter,
+                       cfg.ports.serf_wan, "wan");
+      if (!wan) return 1;
+    }
   }
+  backend.lan = lan.get();
+  backend.wan = wan.get();
+  api::HttpApi api_with_gossip(backend);
 
   std::vector<std::unique_ptr<http::Server>> listeners;
   if (cfg.ports.http >= 0) {
     for (const auto& addr : cfg.client_addrs) {
-      auto l = std::make_unique<http::Server>(loop, api);
+      auto l = std::make_unique<http::Server>(loop, api_with_gossip);
       auto port = l->Listen(addr, cfg.ports.http);
       if (!port.ok()) {
         LogError("agent", port.status().message());
@@ -182,10 +228,69 @@ int RunAgent(const std::vector<std::string>& args) {
     }
   }
 
+  // Joins: start_join/retry_join (LAN) and their _wan forms, retried every retry_interval.
+  struct Joiner {
+    gossip::Pool* pool;
+    std::vector<std::string> addrs;
+    Duration interval;
+    int max_attempts;
+    int attempts = 0;
+    const char* which;
+    std::unique_ptr<Timer> timer;
+  };
+  std::vector<std::shared_ptr<Joiner>> joiners;
+  auto add_joiner = [&](gossip::Pool* pool, std::vector<std::string> addrs, const std::string& interval,
+                        int max, const char* which) {
+    if (!pool || addrs.empty()) return;
+    auto j = std::make_shared<Joiner>();
+    j->pool = pool;
+    j->addrs = std::move(addrs);
+    auto d = ParseDuration(interval);
+    j->interval = d.ok() && d->count() > 0 ? *d : std::chrono::seconds(30);
+    j->max_attempts = max;
+    j->which = which;
+    joiners.push_back(j);
+  };
+  {
+    auto lan_addrs = cfg.start_join;
+    lan_addrs.insert(lan_addrs.end(), cfg.retry_join.begin(), cfg.retry_join.end());
+    auto wan_addrs = cfg.start_join_wan;
+    wan_addrs.insert(wan_addrs.end(), cfg.retry_join_wan.begin(), cfg.retry_join_wan.end());
+    add_joiner(lan.get(), lan_addrs, cfg.retry_interval, cfg.retry_max, "LAN");
+    add_joiner(wan.get(), wan_addrs, cfg.retry_interval_wan, cfg.retry_max_wan, "WAN");
+  }
+  std::function<void(std::shared_ptr<Joiner>)> attempt = [&](std::shared_ptr<Joiner> j) {
+    ++j->attempts;
+    std::weak_ptr<Joiner> weak = j;
+    j->pool->Join(j->addrs, [&, weak](int n, Status s) {
+      auto jj = weak.lock();
+      if (!jj) return;
+      if (n > 0) {
+        LogInfo("agent", std::string("Join cluster completed. Synced with initial agents: cluster=") +
+                             jj->which + " num_agents=" + std::to_string(n));
+        return;
+      }
+      if (jj->max_attempts > 0 && jj->attempts >= jj->max_attempts) {
+        LogError("agent", std::string("max join retry exhausted, exiting: cluster=") + jj->which);
+        backend.shutdown();
+        return;
+      }
+      LogWarn("agent", std::string("Join cluster failed, will retry: cluster=") + jj->which +
+                           " retry_interval=" + FormatDuration(jj->interval) + " error=" + s.message());
+      jj->timer = loop.After(jj->interval, [&, weak] {
+        if (auto again = weak.lock()) attempt(again);
+      });
+    });
+  };
+  for (auto& j : joiners) attempt(j);
+
   std::cout << "==> Gangway agent running!\n" << std::flush;
   LogInfo("agent", "Gangway agent running!");
   loop.Run();
   for (auto& l : listeners) l->Close();
+  joiners.clear();
+  if (wan) wan->Shutdown();
+  if (lan) lan->Shutdown();
   LogInfo("agent", "Graceful shutdown complete");
   std::cout << "==> Gangway agent stopped\n" << std::flush;
   return 0;

@@ -679,6 +679,9 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   if (merged.contains("retry_interval") && merged["retry_interval"].is_string()) {
     cfg.retry_interval = merged["retry_interval"].get<std::string>();
   }
+  if (merged.contains("retry_interval_wan") && merged["retry_interval_wan"].is_string()) {
+    cfg.retry_interval_wan = merged["retry_interval_wan"].get<std::string>();
+  }
   Get(merged, "/connect/enabled", &cfg.connect_enabled);
   Get(merged, "/ui", &cfg.ui);
   Get(merged, "/leave_on_terminate", &cfg.leave_on_terminate);

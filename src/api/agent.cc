@@ -141,25 +141,73 @@ void Self(Call& call) {
              {"xDS", nullptr}});
 }
 
+catalog::Json PoolMemberJson(const gossip::Member& m) {
+  catalog::Json tags = catalog::Json::object();
+  for (const auto& [k, v] : m.tags) tags[k] = v;
+  return {{"Name", m.name},
+          {"Addr", m.addr.IpString()},
+          {"Port", m.addr.port},
+          {"Tags", tags},
+          {"Status", static_cast<int>(m.status)},
+          {"ProtocolMin", m.protocol_min},
+          {"ProtocolMax", m.protocol_max},
+          {"ProtocolCur", m.protocol_cur},
+          {"DelegateMin", m.delegate_min},
+          {"DelegateMax", m.delegate_max},
+          {"DelegateCur", m.delegate_cur}};
+}
+
 void Members(Call& call) {
-  if (call.req.Has("wan")) {
-    bool wan = false;
-    ParseBool(*call.req.Query("wan"), &wan);
-    if (wan && call.req.Query("segment").value_or("") != "") {
-      return call.Error(400, "Cannot provide a segment with wan=true");
-    }
-    if (wan) {
-      catalog::Json arr = catalog::Json::array();
-      if (call.backend.info.server) {
-        auto m = MemberJson(call.backend);
-        m["Name"] = call.backend.info.node_name + "." + call.backend.info.datacenter;
-        m["Port"] = 8302;
-        arr.push_back(m);
-      }
-      return call.Json(arr);
-    }
+  bool wan = false;
+  if (auto w = call.req.Query("wan")) {
+    if (!ParseBool(*w, &wan)) return call.Error(400, "Invalid value for ?wan");
   }
-  call.Json(catalog::Json::array({MemberJson(call.backend)}));
+  if (wan && call.req.Query("segment").value_or("") != "") {
+    return call.Error(400, "Cannot provide a segment with wan=true");
+  }
+  gossip::Pool* pool = wan ? call.backend.wan : call.backend.lan;
+  catalog::Json arr = catalog::Json::array();
+  if (pool) {
+    for (const auto& m : pool->Members()) arr.push_back(PoolMemberJson(m));
+  } else if (!wan) {
+    arr.push_back(MemberJson(call.backend));
+  }
+  call.Json(arr);
+}
+
+void Join(Call& call) {
+  std::string addr = call.rest;
+  if (addr.empty()) return call.Error(400, "Missing address to join");
+  bool wan = false;
+  if (auto w = call.req.Query("wan")) {
+    if (!ParseBool(*w, &wan)) return call.Error(400, "Invalid value for ?wan");
+  }
+  gossip::Pool* pool = wan ? call.backend.wan : call.backend.lan;
+  if (!pool) {
+    return call.Error(500, wan ? "Must be a server to join WAN cluster" : "LAN gossip is disabled");
+  }
+  auto reply = std::move(call.reply);
+  pool->Join({addr}, [reply, addr](int n, Status s) {
+    if (n == 0) {
+      reply(ErrorResponse(500, "Failed to join " + addr + ": " + s.message()));
+    } else {
+      reply(http::Response::Text(200, ""));
+    }
+  });
+}
+
+void ForceLeave(Call& call) {
+  std::string node = call.rest;
+  if (node.empty()) return call.Error(400, "Missing node name");
+  bool prune = call.req.Has("prune");
+  bool wan = call.req.Has("wan");
+  gossip::Pool* pool = wan ? call.backend.wan : call.backend.lan;
+  if (!pool) return call.Error(500, "gossip is disabled");
+  auto reply = std::move(call.reply);
+  pool->ForceLeave(node, prune, [reply](Status s) {
+    if (!s.ok()) return reply(StatusResponse(s));
+    reply(http::Response::Text(200, ""));
+  });
 }
 
 void Services(Call& call) {
@@ -304,11 +352,26 @@ void Update(Call& call) {
   call.Respond(http::Response::Text(200, ""));
 }
 
+// Graceful leave: leave the gossip pools (peers then list us "left"), answer, shut down.
 void Leave(Call& call) {
-  call.Respond(http::Response::Text(200, ""));
-  if (call.backend.shutdown) {
-    auto fn = call.backend.shutdown;
-    call.backend.loop->Post(fn);
+  Backend* b = &call.backend;
+  auto reply = std::move(call.reply);
+  auto pending = std::make_shared<int>(0);
+  auto finish = [b, reply, pending](Status) {
+    if (--*pending > 0) return;
+    reply(http::Response::Text(200, ""));
+    if (b->shutdown) b->loop->Post(b->shutdown);
+  };
+  for (gossip::Pool* p : {b->lan, b->wan}) {
+    if (p) ++*pending;
+  }
+  if (*pending == 0) {
+    ++*pending;
+    finish(Status::Ok());
+    return;
+  }
+  for (gossip::Pool* p : {b->lan, b->wan}) {
+    if (p) p->Leave(finish);
   }
 }
 
@@ -333,6 +396,8 @@ void AddAgentRoutes(std::vector<Route>* routes) {
   routes->push_back({"/v1/agent/check/fail/", {"PUT", "GET"}, FailCheck});
   routes->push_back({"/v1/agent/check/update/", {"PUT"}, Update});
   routes->push_back({"/v1/agent/leave", {"PUT"}, Leave});
+  routes->push_back({"/v1/agent/join/", {"PUT"}, Join});
+  routes->push_back({"/v1/agent/force-leave/", {"PUT"}, ForceLeave});
 }
 
 }  // namespace gangway::api

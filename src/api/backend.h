@@ -7,6 +7,7 @@
 
 #include "catalog/types.h"
 #include "client/local_agent.h"
+#include "gossip/pool.h"
 #include "net/event_loop.h"
 #include "server/server.h"
 
@@ -31,6 +32,8 @@ struct Backend {
   net::EventLoop* loop = nullptr;
   server::Server* server = nullptr;       // null on client agents
   client::LocalAgent* agent = nullptr;
+  gossip::Pool* lan = nullptr;  // every agent
+  gossip::Pool* wan = nullptr;  // servers only
   AgentInfo info;
   std::function<void()> shutdown;  // /v1/agent/leave
 };

@@ -1,5 +1,6 @@
 // /v1/catalog/...
 #include <algorithm>
+#include <set>
 
 #include "api/http_api.h"
 #include "catalog/json.h"
@@ -14,8 +15,21 @@ bool HasAllTags(const std::vector<std::string>& have, const std::vector<std::str
   return true;
 }
 
+// Known datacenters: ours plus every "dc" tag in the WAN pool, sorted (Consul sorts by
+// estimated round-trip time; without coordinates, by name after ours).
 void Datacenters(Call& call) {
-  call.Json(catalog::Json::array({call.backend.info.datacenter}));
+  std::set<std::string> dcs = {call.backend.info.datacenter};
+  if (call.backend.wan) {
+    for (const auto& m : call.backend.wan->Members()) {
+      auto it = m.tags.find("dc");
+      if (it != m.tags.end() && m.status != gossip::MemberStatus::kLeft) dcs.insert(it->second);
+    }
+  }
+  catalog::Json out = catalog::Json::array({call.backend.info.datacenter});
+  for (const auto& dc : dcs) {
+    if (dc != call.backend.info.datacenter) out.push_back(dc);
+  }
+  call.Json(out);
 }
 
 void Nodes(Call& call) {

@@ -1,0 +1,59 @@
+// A gossip pool as the agent runs it: Serf over a UdpTransport with its own keyring and
+// randomness. The LAN pool has every agent of a datacenter; the WAN pool has the servers of all
+// datacenters. Owned by the agent; loop thread only.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/random.h"
+#include "core/status.h"
+#include "gossip/serf.h"
+#include "gossip/udp_transport.h"
+#include "net/event_loop.h"
+
+namespace gangway::gossip {
+
+struct PoolOptions {
+  enum class Profile { kLan, kWan, kLocal };
+  Profile profile = Profile::kLan;
+  std::string name;          // member name (WAN: "<node>.<dc>")
+  std::string bind_ip = "0.0.0.0";
+  int port = 8301;           // 0: any free port
+  std::string advertise_ip;  // empty: the bind IP (127.0.0.1 for a wildcard bind)
+  Tags tags;
+  std::string encrypt_key;   // base64 (16, 24 or 32 bytes), empty: no encryption
+  bool verify_incoming = true;
+  bool verify_outgoing = true;
+};
+
+class Pool {
+ public:
+  static Result<std::unique_ptr<Pool>> Start(net::EventLoop& loop, PoolOptions options,
+                                             SerfHandlers handlers = {});
+  ~Pool();
+
+  // Joins through "host[:port]" addresses (port defaults to this pool's). done(count, status).
+  void Join(const std::vector<std::string>& addrs, std::function<void(int, Status)> done);
+  void Leave(std::function<void(Status)> done);
+  void ForceLeave(const std::string& node, bool prune, std::function<void(Status)> done);
+  void Shutdown();
+
+  std::vector<Member> Members() const { return serf_->Members(); }
+  Member LocalMember() const { return serf_->LocalMember(); }
+  int port() const { return transport_->port(); }
+  Serf& serf() { return *serf_; }
+  const PoolOptions& options() const { return options_; }
+
+ private:
+  Pool() = default;
+  PoolOptions options_;
+  std::unique_ptr<UdpTransport> transport_;
+  std::unique_ptr<SeededRandom> random_;
+  std::unique_ptr<Keyring> keyring_;
+  std::unique_ptr<Serf> serf_;
+};
+
+}  // namespace gangway::gossip
