@@ -17,7 +17,7 @@ constexpr char kUsage[] = "Usage: gangway [--version] [--help] <command> [<args>
 
 // "agent" is run by tools/main.cc before the CLI sees the arguments; it is listed here so the
 // command list is complete, and refuses to run from inside the CLI.
-class AgentPlaceholder : public Command {
+class AgentListing : public Command {
  public:
   std::string Synopsis() const override { return "Runs a Gangway agent"; }
   std::string Help() const override {
@@ -113,7 +113,7 @@ int FlagError(Environment& env, const Status& parse_error, const Command& cmd) {
 
 const std::vector<CommandEntry>& Commands() {
   static const std::vector<CommandEntry> kCommands = {
-      {"agent", [](Environment&) { return std::make_unique<AgentPlaceholder>(); }},
+      {"agent", [](Environment&) { return std::make_unique<AgentListing>(); }},
       {"catalog", NewCatalogCommand},
       {"catalog datacenters", NewCatalogDatacentersCommand},
       {"catalog nodes", NewCatalogNodesCommand},

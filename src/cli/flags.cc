@@ -136,7 +136,7 @@ void FlagSet::Bool(std::string name, bool* target, std::string usage) {
       "", std::move(usage));
 }
 
-void FlagSet::String(std::string name, std::string* target, std::string placeholder,
+void FlagSet::String(std::string name, std::string* target, std::string value_name,
                      std::string usage) {
   Custom(
       std::move(name), false,
@@ -144,41 +144,41 @@ void FlagSet::String(std::string name, std::string* target, std::string placehol
         target->assign(v);
         return Status::Ok();
       },
-      std::move(placeholder), std::move(usage));
+      std::move(value_name), std::move(usage));
 }
 
-void FlagSet::Int(std::string name, int64_t* target, std::string placeholder, std::string usage) {
+void FlagSet::Int(std::string name, int64_t* target, std::string value_name, std::string usage) {
   Custom(
       std::move(name), false,
       [target](std::string_view v) { return ParseGoInt(v, target) ? Status::Ok() : ParseError(); },
-      std::move(placeholder), std::move(usage));
+      std::move(value_name), std::move(usage));
 }
 
-void FlagSet::Uint(std::string name, uint64_t* target, std::string placeholder, std::string usage) {
+void FlagSet::Uint(std::string name, uint64_t* target, std::string value_name, std::string usage) {
   Custom(
       std::move(name), false,
       [target](std::string_view v) { return ParseGoUint(v, target) ? Status::Ok() : ParseError(); },
-      std::move(placeholder), std::move(usage));
+      std::move(value_name), std::move(usage));
 }
 
 void FlagSet::StringList(std::string name, std::vector<std::string>* target,
-                         std::string placeholder, std::string usage) {
+                         std::string value_name, std::string usage) {
   Custom(
       std::move(name), false,
       [target](std::string_view v) {
         target->emplace_back(v);
         return Status::Ok();
       },
-      std::move(placeholder), std::move(usage));
+      std::move(value_name), std::move(usage));
 }
 
-void FlagSet::Custom(std::string name, bool is_bool, Setter setter, std::string placeholder,
+void FlagSet::Custom(std::string name, bool is_bool, Setter setter, std::string value_name,
                      std::string usage) {
   Flag f;
   f.name = std::move(name);
   f.is_bool = is_bool;
   f.set = std::move(setter);
-  f.placeholder = std::move(placeholder);
+  f.value_name = std::move(value_name);
   f.usage = std::move(usage);
   Add(std::move(f));
 }
@@ -261,7 +261,7 @@ std::string FlagSet::Usage() const {
     out += std::string(title) + "\n\n";
     for (const Flag* f : fs) {
       out += "  -" + f->name;
-      if (!f->is_bool) out += "=<" + (f->placeholder.empty() ? "value" : f->placeholder) + ">";
+      if (!f->is_bool) out += "=<" + (f->value_name.empty() ? "value" : f->value_name) + ">";
       out += "\n" + Wrap(f->usage, 5) + "\n\n";
     }
   };

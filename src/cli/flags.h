@@ -30,14 +30,14 @@ class FlagSet {
   void SetGroup(Group group) { group_ = group; }
 
   void Bool(std::string name, bool* target, std::string usage);
-  // `placeholder` names the value in the help ("-http-addr=<address>").
-  void String(std::string name, std::string* target, std::string placeholder, std::string usage);
-  void Int(std::string name, int64_t* target, std::string placeholder, std::string usage);
-  void Uint(std::string name, uint64_t* target, std::string placeholder, std::string usage);
+  // `value_name` names the value in the help ("-http-addr=<address>").
+  void String(std::string name, std::string* target, std::string value_name, std::string usage);
+  void Int(std::string name, int64_t* target, std::string value_name, std::string usage);
+  void Uint(std::string name, uint64_t* target, std::string value_name, std::string usage);
   // Repeatable: every occurrence appends ("-tag a -tag b").
-  void StringList(std::string name, std::vector<std::string>* target, std::string placeholder,
+  void StringList(std::string name, std::vector<std::string>* target, std::string value_name,
                   std::string usage);
-  void Custom(std::string name, bool is_bool, Setter setter, std::string placeholder,
+  void Custom(std::string name, bool is_bool, Setter setter, std::string value_name,
               std::string usage);
 
   // Parses `args` (the command's arguments, without the command's own name). On failure the
@@ -57,7 +57,7 @@ class FlagSet {
     std::string name;
     bool is_bool = false;
     Setter set;
-    std::string placeholder;
+    std::string value_name;
     std::string usage;
     Group group = Group::kCommand;
     bool seen = false;
