@@ -435,15 +435,8 @@ void LocalAgent::SyncNow() {
   };
   if (!node_synced_) {
     catalog::RegisterRequest req;
+    // The node only: its serfHealth check is the leader's to write, from LAN membership.
     req.node = NodeRecord();
-    catalog::HealthCheck serf;
-    serf.node = options_.node_name;
-    serf.check_id = catalog::kSerfCheckID;
-    serf.name = "Serf Health Status";
-    serf.status = catalog::kPassing;
-    serf.output = "Agent alive and reachable";
-    serf.type = "serf";
-    req.checks.push_back(serf);
     writer_.Apply(req, [this, alive, on_error](catalog::ApplyResult r) {
       if (alive.expired()) return;
       if (r.status.ok()) {

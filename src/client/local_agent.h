@@ -54,7 +54,7 @@ class LocalAgent {
              LocalAgentOptions options);
   ~LocalAgent();
 
-  // Registers the node (with its serfHealth check) and starts anti-entropy and the reaper.
+  // Registers the node and starts anti-entropy and the reaper (serfHealth is the leader's).
   void Start();
 
   // Adds or replaces a service with its checks (and its sidecar, expanded with defaults).

@@ -18,6 +18,7 @@ Result<std::unique_ptr<Pool>> Pool::Start(net::EventLoop& loop, PoolOptions opti
                    : options.profile == PoolOptions::Profile::kLocal ? SerfOptions::Local(options.name)
                                                                      : SerfOptions::Lan(options.name);
   so.tags = options.tags;
+  so.merge = options.merge;
   if (!options.encrypt_key.empty()) {
     auto key = Base64Decode(options.encrypt_key);
     if (!key.ok()) return InvalidArgument("encrypt: not valid base64: " + key.status().message());

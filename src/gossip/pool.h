@@ -27,6 +27,9 @@ struct PoolOptions {
   std::string encrypt_key;   // base64 (16, 24 or 32 bytes), empty: no encryption
   bool verify_incoming = true;
   bool verify_outgoing = true;
+  // Veto of joining members (SerfOptions::merge): the agent refuses other datacenters on the LAN
+  // and non-servers on the WAN.
+  std::function<Status(const std::vector<Member>&)> merge;
 };
 
 class Pool {
