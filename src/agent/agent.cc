@@ -4,9 +4,12 @@
 
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <optional>
 
 #include "agent/config.h"
+#include "agent/joiner.h"
 #include "core/duration.h"
 #include "api/http_api.h"
 #include "client/local_agent.h"
@@ -14,6 +17,7 @@
 #include "gossip/pool.h"
 #include "http/server.h"
 #include "net/event_loop.h"
+#include "server/membership.h"
 #include "server/server.h"
 
 namespace gangway::agent {
@@ -33,6 +37,22 @@ class NoServers : public catalog::Applier {
 std::string JoinAddrs(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
+server::LanMember ToLanMember(const gossip::Member& m, bool reaped) {
+  server::LanMember out;
+  out.name = m.name;
+  out.address = m.addr.IpString();
+  out.tags = m.tags;
+  using S = server::LanMember::Status;
+  switch (m.status) {
+    case gossip::MemberStatus::kFailed: out.status = S::kFailed; break;
+    case gossip::MemberStatus::kLeft: out.status = S::kLeft; break;
+    case gossip::MemberStatus::kLeaving: out.status = S::kLeaving; break;
+    default: out.status = S::kAlive; break;
+  }
+  if (reaped) out.status = S::kReaped;
   return out;
 }
 
@@ -103,9 +123,26 @@ int RunAgent(const std::vector<std::string>& args) {
     stop_timer = loop.After(std::chrono::milliseconds(100), [&] { loop.Stop(); });
   };
   // Signals are handled on the loop from here on, before anything announces readiness.
+  // A client leaves its pools gracefully on either signal (peers then list it "left" and the
+  // catalog drops it); a server just stops, unless configured otherwise. A second signal stops
+  // at once.
+  bool leaving = false;
   auto signals = net::OnSignals(loop, [&](int sig) {
     LogInfo("agent", std::string("Caught signal: ") + (sig == SIGINT ? "interrupt" : "terminated"));
-    backend.shutdown();
+    bool leave = sig == SIGINT ? !cfg.skip_leave_on_interrupt : cfg.leave_on_terminate;
+    if (!leave || leaving || !backend.lan) return backend.shutdown();
+    leaving = true;
+    std::cout << "==> Gracefully shutting down agent...\n" << std::flush;
+    LogInfo("agent", "Gracefully shutting down agent...");
+    auto pending = std::make_shared<int>(0);
+    for (gossip::Pool* p : {backend.lan, backend.wan}) {
+      if (!p) continue;
+      ++*pending;
+      p->Leave([&, pending](Status s) {
+        if (!s.ok()) LogWarn("agent", "leave failed: " + s.message());
+        if (--*pending == 0) backend.shutdown();
+      });
+    }
   });
 
   std::cout << "==> Starting Gangway agent...\n"
@@ -124,7 +161,15 @@ int RunAgent(const std::vector<std::string>& args) {
             << "\n==> Log data will now stream in as it occurs:\n\n"
             << std::flush;
   for (const auto& w : cfg.warnings) LogWarn("agent", w);
-  // Gossip: the LAN pool for every agent, the WAN pool for servers.
+  // Gossip: the LAN pool for every agent, the WAN pool for servers. On servers, LAN membership
+  // becomes the catalog's serfHealth checks (Consul's leader reconcile).
+  std::unique_ptr<server::MembershipReconciler> reconciler;
+  if (server) {
+    reconciler = std::make_unique<server::MembershipReconciler>(*server, cfg.datacenter, cfg.node_name);
+  }
+  std::function<void()> reconcile_all;
+  std::unique_ptr<Timer> reconcile_tick;
+  std::map<std::string, gossip::Member> refused_lan;  // "ip:port" -> member of another datacenter
   std::unique_ptr<gossip::Pool> lan, wan;
   {
     gossip::Tags tags = {{"dc", cfg.datacenter}, {"id", cfg.node_id}, {"role", cfg.server ? "consul" : "node"},
@@ -137,7 +182,9 @@ int RunAgent(const std::vector<std::string>& args) {
       if (cfg.bootstrap || cfg.dev) tags["bootstrap"] = "1";
     }
     auto start_pool = [&](gossip::PoolOptions::Profile profile, const std::string& name, int port,
-                          const char* which) -> std::unique_ptr<gossip::Pool> {
+                          const char* which, gossip::SerfHandlers handlers,
+                          std::function<Status(const std::vector<gossip::Member>&)> merge)
+        -> std::unique_ptr<gossip::Pool> {
       gossip::PoolOptions po;
       po.profile = profile;
       po.name = name;
@@ -150,7 +197,8 @@ int RunAgent(const std::vector<std::string>& args) {
       po.encrypt_key = cfg.encrypt;
       po.verify_incoming = cfg.encrypt_verify_incoming;
       po.verify_outgoing = cfg.encrypt_verify_outgoing;
-      auto p = gossip::Pool::Start(loop, po);
+      po.merge = std::move(merge);
+      auto p = gossip::Pool::Start(loop, po, std::move(handlers));
       if (!p.ok()) {
         std::cerr << "==> Failed to start the " << which << " gossip pool: " << p.status().message() << "\n";
         return nullptr;
@@ -160,13 +208,47 @@ int RunAgent(const std::vector<std::string>& args) {
                   std::to_string((*p)->port()) + " name=" + name);
       return std::move(*p);
     };
-    lan = start_pool(gossip::PoolOptions::Profile::kLan, cfg.node_name, cfg.ports.serf_lan, "lan");
-    if (!lan) return 1;
+    // Consul's LAN merge delegate: a datacenter's LAN pool holds that datacenter only. The
+    // members refused are remembered so a retry_join naming another datacenter's server can be
+    // turned into a WAN join.
+    auto lan_merge = [&](const std::vector<gossip::Member>& members) -> Status {
+      for (const auto& m : members) {
+        auto dc = m.tags.find("dc");
+        if (dc != m.tags.end() && dc->second != cfg.datacenter) {
+          refused_lan[m.addr.ToString()] = m;
+          return InvalidArgument("Member '" + m.name + "' part of wrong datacenter '" +
+                                    dc->second + "'");
+        }
+      }
+      return Status::Ok();
+    };
+    // Consul's WAN merge delegate: servers only.
+    auto wan_merge = [](const std::vector<gossip::Member>& members) -> Status {
+      for (const auto& m : members) {
+        auto role = m.tags.find("role");
+        if (role == m.tags.end() || role->second != "consul") {
+          return InvalidArgument("Member '" + m.name + "' is not a server");
+        }
+      }
+      return Status::Ok();
+    };
+    gossip::SerfHandlers lan_handlers;
+    lan_handlers.on_member = [&](const gossip::MemberEvent& e) {
+      if (!reconciler) return;
+      for (const auto& m : e.members) {
+        reconciler->Reconcile(ToLanMember(m, e.type == gossip::MemberEventType::kReap));
+      }
+    };
+    // The WAN pool first: servers advertise its bound port on the LAN ("wan_join_port").
     if (cfg.server && cfg.ports.serf_wan >= 0) {
       wan = start_pool(gossip::PoolOptions::Profile::kWan, cfg.node_name + "." + cfg.datacenter,
-                       cfg.ports.serf_wan, "wan");
+                       cfg.ports.serf_wan, "wan", {}, wan_merge);
       if (!wan) return 1;
+      tags["wan_join_port"] = std::to_string(wan->port());
     }
+    lan = start_pool(gossip::PoolOptions::Profile::kLan, cfg.node_name, cfg.ports.serf_lan, "lan",
+                     std::move(lan_handlers), lan_merge);
+    if (!lan) return 1;
   }
   backend.lan = lan.get();
   backend.wan = wan.get();
@@ -191,24 +273,16 @@ int RunAgent(const std::vector<std::string>& args) {
   if (server) {
     LogInfo("agent.server", "cluster leadership acquired");
     LogInfo("agent.server", "New leader elected: payload=" + cfg.node_name);
-    // Servers register the "consul" service on themselves, as Consul's leader does.
-    catalog::RegisterRequest req;
-    req.node.id = cfg.node_id;
-    req.node.node = cfg.node_name;
-    req.node.address = cfg.advertise_addr;
-    req.node.datacenter = cfg.datacenter;
-    req.node.tagged_addresses = {{"lan", cfg.advertise_addr}, {"lan_ipv4", cfg.advertise_addr},
-                                 {"wan", cfg.advertise_addr}, {"wan_ipv4", cfg.advertise_addr}};
-    req.node.meta = cfg.node_meta;
-    if (req.node.meta.empty()) req.node.meta = {{"consul-network-segment", ""}};
-    catalog::NodeService consul;
-    consul.id = "consul";
-    consul.service = "consul";
-    consul.port = cfg.ports.server;
-    req.service = consul;
-    server->Apply(req, [](catalog::ApplyResult r) {
-      if (!r.status.ok()) LogError("agent.server", "failed to register consul service: " + r.status.message());
-    });
+    // The leader's reconcile writes every LAN member's node and serfHealth check (and the
+    // "consul" service of servers): now for what gossip knows, then on every member event and
+    // every reconcile interval.
+    reconcile_all = [&] {
+      std::vector<server::LanMember> members;
+      for (const auto& m : lan->Members()) members.push_back(ToLanMember(m, false));
+      reconciler->ReconcileAll(members);
+      reconcile_tick = loop.After(std::chrono::seconds(60), [&] { reconcile_all(); });
+    };
+    reconcile_all();
   }
 
   local.Start();
@@ -229,60 +303,77 @@ int RunAgent(const std::vector<std::string>& args) {
   }
 
   // Joins: start_join/retry_join (LAN) and their _wan forms, retried every retry_interval.
-  struct Joiner {
-    gossip::Pool* pool;
-    std::vector<std::string> addrs;
-    Duration interval;
-    int max_attempts;
-    int attempts = 0;
-    const char* which;
-    std::unique_ptr<Timer> timer;
-  };
-  std::vector<std::shared_ptr<Joiner>> joiners;
+  std::vector<std::unique_ptr<Joiner>> joiners;
   auto add_joiner = [&](gossip::Pool* pool, std::vector<std::string> addrs, const std::string& interval,
-                        int max, const char* which) {
+                        int max, const char* which, Joiner::RefusalHandler on_refused) {
     if (!pool || addrs.empty()) return;
-    auto j = std::make_shared<Joiner>();
-    j->pool = pool;
-    j->addrs = std::move(addrs);
+    JoinerOptions jo;
+    jo.which = which;
     auto d = ParseDuration(interval);
-    j->interval = d.ok() && d->count() > 0 ? *d : std::chrono::seconds(30);
-    j->max_attempts = max;
-    j->which = which;
-    joiners.push_back(j);
+    jo.interval = d.ok() && d->count() > 0 ? *d : std::chrono::seconds(30);
+    jo.max_attempts = max;
+    joiners.push_back(std::make_unique<Joiner>(loop, *pool, std::move(addrs), jo,
+                                               std::move(on_refused), [&] { backend.shutdown(); }));
+    joiners.back()->Start();
+  };
+  // The tutorial's form: retry_join naming a server of another datacenter. The LAN refuses it
+  // (as Consul does); a server then joins it over the WAN and says what it understood, a client
+  // cannot, and says why. Either way the address leaves the LAN list.
+  auto lan_refused = [&](const std::string& addr, const Status& error) -> bool {
+    std::string dc = WrongDatacenterIn(error.message());
+    if (dc.empty()) return false;  // unreachable and the like: retry later
+    std::optional<gossip::Member> who;
+    if (auto parsed = gossip::Address::Parse(addr, static_cast<uint16_t>(lan->port())); parsed.ok()) {
+      if (auto it = refused_lan.find(parsed->ToString()); it != refused_lan.end()) {
+        who = it->second;
+      } else {
+        for (const auto& [key, m] : refused_lan) {
+          if (m.addr.ip == parsed->ip) who = m;
+        }
+      }
+    }
+    auto tag = [&](const char* k) -> std::string {
+      if (!who) return "";
+      auto it = who->tags.find(k);
+      return it == who->tags.end() ? "" : it->second;
+    };
+    std::string name = who ? who->name : "?";
+    if (!cfg.server || !wan) {
+      std::string msg = "retry_join \"" + addr + "\" is agent '" + name + "' of datacenter '" + dc +
+                        "', but this agent is a client of datacenter '" + cfg.datacenter +
+                        "': a LAN join reaches only its own datacenter, and only servers join " +
+                        "other datacenters (over the WAN, with retry_join_wan). Remove \"" + addr +
+                        "\" from retry_join.";
+      LogError("agent", msg);
+      std::cerr << "error: " << msg << "\n" << std::flush;
+      return true;
+    }
+    if (tag("role") != "consul") {
+      std::string msg = "retry_join \"" + addr + "\" is client agent '" + name +
+                        "' of datacenter '" + dc + "': datacenters federate through their " +
+                        "servers only; list a server of '" + dc + "' in retry_join_wan instead.";
+      LogError("agent", msg);
+      std::cerr << "error: " << msg << "\n" << std::flush;
+      return true;
+    }
+    std::string port = tag("wan_join_port").empty() ? "8302" : tag("wan_join_port");
+    std::string wan_addr = (who ? who->addr.IpString() : addr) + ":" + port;
+    std::string note = "retry_join \"" + addr + "\" names server '" + name + "' of datacenter '" +
+                       dc + "'; joining it over the WAN at " + wan_addr +
+                       " instead. The canonical form is retry_join_wan = [\"" + wan_addr + "\"].";
+    LogInfo("agent", "note: " + note);
+    std::cerr << "note: " << note << "\n" << std::flush;
+    add_joiner(wan.get(), {wan_addr}, cfg.retry_interval_wan, cfg.retry_max_wan, "WAN", nullptr);
+    return true;
   };
   {
     auto lan_addrs = cfg.start_join;
     lan_addrs.insert(lan_addrs.end(), cfg.retry_join.begin(), cfg.retry_join.end());
     auto wan_addrs = cfg.start_join_wan;
     wan_addrs.insert(wan_addrs.end(), cfg.retry_join_wan.begin(), cfg.retry_join_wan.end());
-    add_joiner(lan.get(), lan_addrs, cfg.retry_interval, cfg.retry_max, "LAN");
-    add_joiner(wan.get(), wan_addrs, cfg.retry_interval_wan, cfg.retry_max_wan, "WAN");
+    add_joiner(lan.get(), lan_addrs, cfg.retry_interval, cfg.retry_max, "LAN", lan_refused);
+    add_joiner(wan.get(), wan_addrs, cfg.retry_interval_wan, cfg.retry_max_wan, "WAN", nullptr);
   }
-  std::function<void(std::shared_ptr<Joiner>)> attempt = [&](std::shared_ptr<Joiner> j) {
-    ++j->attempts;
-    std::weak_ptr<Joiner> weak = j;
-    j->pool->Join(j->addrs, [&, weak](int n, Status s) {
-      auto jj = weak.lock();
-      if (!jj) return;
-      if (n > 0) {
-        LogInfo("agent", std::string("Join cluster completed. Synced with initial agents: cluster=") +
-                             jj->which + " num_agents=" + std::to_string(n));
-        return;
-      }
-      if (jj->max_attempts > 0 && jj->attempts >= jj->max_attempts) {
-        LogError("agent", std::string("max join retry exhausted, exiting: cluster=") + jj->which);
-        backend.shutdown();
-        return;
-      }
-      LogWarn("agent", std::string("Join cluster failed, will retry: cluster=") + jj->which +
-                           " retry_interval=" + FormatDuration(jj->interval) + " error=" + s.message());
-      jj->timer = loop.After(jj->interval, [&, weak] {
-        if (auto again = weak.lock()) attempt(again);
-      });
-    });
-  };
-  for (auto& j : joiners) attempt(j);
 
   std::cout << "==> Gangway agent running!\n" << std::flush;
   LogInfo("agent", "Gangway agent running!");

@@ -684,7 +684,11 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   }
   Get(merged, "/connect/enabled", &cfg.connect_enabled);
   Get(merged, "/ui", &cfg.ui);
+  // Consul's defaults: clients leave the cluster on SIGTERM and SIGINT, servers on neither.
+  cfg.leave_on_terminate = !cfg.server;
+  cfg.skip_leave_on_interrupt = cfg.server;
   Get(merged, "/leave_on_terminate", &cfg.leave_on_terminate);
+  Get(merged, "/skip_leave_on_interrupt", &cfg.skip_leave_on_interrupt);
   auto& p = cfg.ports;
   Get(merged, "/ports/dns", &p.dns);
   Get(merged, "/ports/http", &p.http);

@@ -70,7 +70,8 @@ struct Config {
   int retry_max_wan = 0;
   bool connect_enabled = false;
   bool ui = false;
-  bool leave_on_terminate = false;
+  bool leave_on_terminate = false;       // default: true on clients
+  bool skip_leave_on_interrupt = false;  // default: true on servers
   Ports ports;
   TLSFiles tls_defaults;
   TLSFiles tls_internal_rpc;

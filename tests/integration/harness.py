@@ -143,8 +143,9 @@ class Agent:
     a = Agent(); a.start(["-datacenter", "dc1"], "/path/to/config.hcl"); testcase.addCleanup(a.stop)
     """
 
-    def __init__(self, node=None, workdir=None):
+    def __init__(self, node=None, workdir=None, dev=True):
         self.node = node or unique_node()
+        self.dev = dev  # False: a client agent bound to 127.0.0.1 with a data dir
         self.proc = None
         self.host = None
         self.port = None
@@ -158,7 +159,9 @@ class Agent:
     # ---- lifecycle -------------------------------------------------------------------------
 
     def command(self, extra_args=(), *config_files):
-        argv = [gangway_bin(), "agent", "-dev", "-node", self.node] + PORT_ARGS + list(extra_args)
+        mode = ["-dev"] if self.dev else ["-data-dir", os.path.join(self.workdir, "data"),
+                                           "-bind", "127.0.0.1", "-client", "127.0.0.1"]
+        argv = [gangway_bin(), "agent"] + mode + ["-node", self.node] + PORT_ARGS + list(extra_args)
         for f in config_files:
             argv += ["-config-file", f]
         return argv

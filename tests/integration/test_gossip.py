@@ -25,6 +25,21 @@ class GossipTest(unittest.TestCase):
         a.start(list(args))
         return a
 
+    def start_client(self, *args):
+        a = Agent(node=unique_node("c"), dev=False)
+        self.addCleanup(a.stop)
+        a.start(list(args))
+        return a
+
+    def serf_health(self, server, node):
+        status, _, body = server.http("GET", "/v1/health/node/" + node)
+        self.assertEqual(status, 200, body)
+        import json
+        for c in json.loads(body):
+            if c["CheckID"] == "serfHealth":
+                return c
+        return None
+
     def members(self, agent, wan=False):
         status, _, body = agent.http("GET", "/v1/agent/members" + ("?wan=1" if wan else ""))
         self.assertEqual(status, 200, body)
@@ -69,6 +84,75 @@ class GossipTest(unittest.TestCase):
         self.assertEqual(cp.returncode, 0, cp.stderr)
         wait_until(lambda: self.members(a).get(b.node, {}).get("Status") == 3, timeout=15,
                    msg="a lists b as left (3)")
+
+    def test_lan_join_to_another_datacenter_is_refused(self):
+        dc1 = self.start()
+        dc2 = self.start("-datacenter", "dc2")
+        cp = dc1.cli("join", gossip_addr(dc2, "lan"))
+        self.assertEqual(cp.returncode, 1, cp.stdout)
+        self.assertIn("Member '%s' part of wrong datacenter 'dc2'" % dc2.node, cp.stderr)
+        self.assertIn("Failed to join any nodes.", cp.stderr)
+        # Nothing leaked into either LAN pool, and both keep serving.
+        self.assertEqual(set(self.members(dc1)), {dc1.node})
+        self.assertEqual(set(self.members(dc2)), {dc2.node})
+
+    def test_retry_join_naming_another_dc_server_joins_over_wan(self):
+        dc2 = self.start("-datacenter", "dc2")
+        dc1a = self.start()
+        # The tutorial's form: one list with this datacenter's server and the other's.
+        dc1b = self.start("-retry-join", gossip_addr(dc1a, "lan"), "-retry-join", gossip_addr(dc2, "lan"),
+                          "-retry-interval", "1s")
+        wan_addr = gossip_addr(dc2, "wan")
+        note = wait_until(lambda: re.search(r"note: retry_join \"%s\" names server '%s' of datacenter "
+                                            r"'dc2'; joining it over the WAN at %s instead\. The canonical "
+                                            r"form is retry_join_wan = \[\"%s\"\]" % (
+                                                re.escape(gossip_addr(dc2, "lan")), dc2.node,
+                                                re.escape(wan_addr), re.escape(wan_addr)),
+                                            dc1b.stderr_text()),
+                          timeout=10, msg="the note naming retry_join_wan")
+        self.assertIsNotNone(note)
+        wait_until(lambda: {dc1b.node + ".dc1", dc2.node + ".dc2"} <= set(self.members(dc1b, wan=True)),
+                   timeout=10, msg="dc1b joined dc2 over the WAN")
+        wait_until(lambda: set(self.members(dc1b)) == {dc1a.node, dc1b.node}, timeout=10,
+                   msg="the LAN pool has dc1's agents only")
+        cp = dc1b.cli("catalog", "datacenters")
+        self.assertEqual(cp.stdout.split(), ["dc1", "dc2"], cp.stderr)
+
+    def test_client_retry_join_to_another_dc_is_a_clear_error(self):
+        server = self.start()
+        dc2 = self.start("-datacenter", "dc2")
+        client = self.start_client("-retry-join", gossip_addr(server, "lan"),
+                                   "-retry-join", gossip_addr(dc2, "lan"), "-retry-interval", "1s")
+        wait_until(lambda: "error: retry_join \"%s\" is agent '%s' of datacenter 'dc2', but this agent "
+                   "is a client of datacenter 'dc1'" % (gossip_addr(dc2, "lan"), dc2.node)
+                   in client.stderr_text(), timeout=10, msg="the client's error\n" + client.output())
+        self.assertIn("retry_join_wan", client.stderr_text())
+        wait_until(lambda: set(self.members(client)) == {server.node, client.node}, timeout=10)
+        self.assertTrue(client.running())
+
+    def test_serf_health_follows_lan_membership(self):
+        server = self.start()
+        c1 = self.start_client("-retry-join", gossip_addr(server, "lan"), "-retry-interval", "1s")
+        c2 = self.start_client("-retry-join", gossip_addr(server, "lan"), "-retry-interval", "1s")
+        for c in (c1, c2):
+            check = wait_until(lambda: self.serf_health(server, c.node), timeout=10,
+                               msg="serfHealth for " + c.node)
+            self.assertEqual(check["Status"], "passing")
+            self.assertEqual(check["Output"], "Agent alive and reachable")
+        # A client killed without a goodbye turns critical once gossip declares it failed.
+        c1.proc.kill()
+        check = wait_until(lambda: (lambda ch: ch if ch and ch["Status"] == "critical" else None)(
+            self.serf_health(server, c1.node)), timeout=30, msg="serfHealth critical after kill -9")
+        self.assertEqual(check["Output"], "Agent not live or unreachable")
+        status, _, body = server.http("GET", "/v1/health/state/critical")
+        self.assertIn(c1.node.encode(), body)
+        # A client interrupted leaves gracefully: its node leaves the catalog.
+        c2.stop()
+        def gone():
+            status, _, body = server.http("GET", "/v1/catalog/node/" + c2.node)
+            return status == 404 or body.strip() == b"null"
+        wait_until(gone, timeout=15, msg="c2 deregistered after its leave")
+        self.assertEqual(self.members(server)[c2.node]["Status"], 3)
 
     def test_join_unreachable_fails_cleanly(self):
         a = self.start()
