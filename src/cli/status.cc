@@ -3,7 +3,6 @@
 // and peers, and which datacenters it has joined over the WAN ("Joined WAN: dc1, dc2"). Always
 // ends with a note naming the Consul commands that show the same facts.
 #include <map>
-#include <set>
 
 #include "cli/api_client.h"
 #include "cli/command.h"
@@ -21,17 +20,52 @@ std::string Join(const std::vector<std::string>& items, const std::string& sep) 
   return out;
 }
 
+// Counts of a member list by status, servers and clients apart.
+struct PoolSummary {
+  int total = 0, alive = 0, failed = 0, left = 0, servers = 0, clients = 0;
+  void Add(const Json& m) {
+    ++total;
+    int64_t st = JsonInt(m, "Status");
+    alive += st == 1;
+    left += st == 3;
+    failed += st == 4;
+    (JsonString(JsonObject(m, "Tags"), "role") == "consul" ? servers : clients)++;
+  }
+  Json ToJson() const {
+    return {{"Members", total}, {"Alive", alive}, {"Failed", failed}, {"Left", left},
+            {"Servers", servers}, {"Clients", clients}};
+  }
+  std::string Text() const {
+    std::string out = std::to_string(total) + (total == 1 ? " member" : " members") + ": " +
+                      std::to_string(alive) + " alive";
+    if (failed) out += ", " + std::to_string(failed) + " failed";
+    if (left) out += ", " + std::to_string(left) + " left";
+    out += " (" + std::to_string(servers) + (servers == 1 ? " server, " : " servers, ") +
+           std::to_string(clients) + (clients == 1 ? " client)" : " clients)");
+    return out;
+  }
+};
+
+std::string Plural(int n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
 class StatusCommand : public Command {
  public:
-  explicit StatusCommand(Environment& env) : env_(env) { http_.Register(&flags_); }
+  explicit StatusCommand(Environment& env) : env_(env) {
+    http_.Register(&flags_);
+    flags_.String("format", &format_, "text|json",
+                  "Output format: \"text\" (the default) or \"json\".");
+  }
 
   std::string Synopsis() const override { return "Summarizes WAN federation (Gangway extension)"; }
   std::string Help() const override {
     return "Usage: gangway status [options]\n\n"
            "  Summarizes what this agent knows about federation: its datacenter and role,\n"
-           "  the Raft leader and peers of its datacenter, and the datacenters joined over\n"
-           "  the WAN (\"Joined WAN\"). Consul has no such command; the same facts come from\n"
-           "  \"gangway members -wan\", \"gangway catalog datacenters\" and \"gangway info\".\n\n" +
+           "  the Raft leader and peers of its datacenter, its LAN pool, and the datacenters\n"
+           "  joined over the WAN (\"Joined WAN\") with their servers alive and failed.\n"
+           "  Consul has no such command; the same facts come from \"gangway members [-wan]\",\n"
+           "  \"gangway catalog datacenters\" and \"gangway info\".\n\n" +
            flags_.Usage();
   }
 
@@ -39,6 +73,10 @@ class StatusCommand : public Command {
     if (Status st = flags_.Parse(args); !st.ok()) return FlagError(env_, st, *this);
     if (!flags_.Args().empty()) {
       *env_.err << "Too many arguments (expected 0, got " << flags_.Args().size() << ")\n";
+      return 1;
+    }
+    if (format_ != "text" && format_ != "json") {
+      *env_.err << "Invalid format: " << format_ << " (must be \"text\" or \"json\")\n";
       return 1;
     }
     auto client = ApiClient::Create(http_, env_);
@@ -54,57 +92,92 @@ class StatusCommand : public Command {
     const Json& config = JsonObject(*self, "Config");
     bool server = JsonBool(config, "Server");
     std::string dc = JsonString(config, "Datacenter");
-    std::vector<std::pair<std::string, std::string>> lines = {
-        {"Datacenter:", dc},
-        {"Node:", JsonString(config, "NodeName") + (server ? " (server)" : " (client)")}};
     std::string primary = JsonString(config, "PrimaryDatacenter");
-    if (!primary.empty()) lines.emplace_back("Primary DC:", primary);
 
-    auto leader = client->GetJson("/v1/status/leader");
-    std::string leader_text;
-    if (!leader.ok()) {
-      leader_text = "(unknown: " + leader.status().message() + ")";
-    } else if (!leader->is_string() || leader->get<std::string>().empty()) {
-      leader_text = "(none)";
-    } else {
-      leader_text = leader->get<std::string>();
+    // Raft: the leader and peers of this datacenter.
+    std::string leader, leader_error;
+    if (auto l = client->GetJson("/v1/status/leader"); !l.ok()) {
+      leader_error = l.status().message();
+    } else if (l->is_string()) {
+      leader = l->get<std::string>();
     }
-    lines.emplace_back("Leader:", leader_text);
-    if (auto peers = client->GetJson("/v1/status/peers"); peers.ok() && peers->is_array()) {
-      std::vector<std::string> ps;
-      for (const auto& p : *peers) {
-        if (p.is_string()) ps.push_back(p.get<std::string>());
+    std::vector<std::string> peers;
+    if (auto p = client->GetJson("/v1/status/peers"); p.ok() && p->is_array()) {
+      for (const auto& x : *p) {
+        if (x.is_string()) peers.push_back(x.get<std::string>());
       }
-      lines.emplace_back("Raft peers:", ps.empty() ? "(none)" : Join(ps, ", "));
     }
 
-    // Datacenters seen in the WAN pool (servers only), by whether any of their servers is alive.
+    // This datacenter's LAN pool.
+    PoolSummary lan;
+    if (auto m = client->GetJson("/v1/agent/members"); m.ok() && m->is_array()) {
+      for (const auto& x : *m) lan.Add(x);
+    }
+
+    // Datacenters seen in the WAN pool (servers only): joined when any server is alive.
     Json wan = Json::array();
     if (auto w = client->GetJson("/v1/agent/members", {{"wan", "1"}}); w.ok() && w->is_array()) {
       wan = std::move(*w);
     }
-    std::map<std::string, bool> dcs;  // name -> has an alive server
+    std::map<std::string, PoolSummary> dcs;
     for (const auto& m : wan) {
       std::string mdc = JsonString(JsonObject(m, "Tags"), "dc");
-      if (mdc.empty()) continue;
-      dcs[mdc] = dcs[mdc] || JsonInt(m, "Status") == 1;
+      if (!mdc.empty()) dcs[mdc].Add(m);
     }
     std::vector<std::string> joined, unreachable;
-    for (const auto& [name, alive] : dcs) (alive ? joined : unreachable).push_back(name);
+    for (const auto& [name, sum] : dcs) (sum.alive > 0 ? joined : unreachable).push_back(name);
+    bool from_catalog = false;
     if (dcs.empty()) {
       // A client agent has no WAN pool; its servers' view of the datacenters stands in.
       if (auto known = client->GetJson("/v1/catalog/datacenters"); known.ok()) {
         for (const auto& d : *known) {
           if (d.is_string()) joined.push_back(d.get<std::string>());
         }
+        from_catalog = true;
       }
     }
-    lines.emplace_back("Joined WAN:", joined.empty() ? "(none)" : Join(joined, ", "));
+
+    if (format_ == "json") {
+      Json out = {{"Node", JsonString(config, "NodeName")},
+                  {"Datacenter", dc},
+                  {"PrimaryDatacenter", primary},
+                  {"Role", server ? "server" : "client"},
+                  {"Leader", leader},
+                  {"RaftPeers", peers},
+                  {"LAN", lan.ToJson()},
+                  {"JoinedWAN", joined},
+                  {"UnreachableWAN", unreachable}};
+      Json wj = Json::object();
+      for (const auto& [name, sum] : dcs) wj[name] = sum.ToJson();
+      out["WAN"] = wj;
+      if (!leader_error.empty()) out["LeaderError"] = leader_error;
+      *env_.out << out.dump(2) << "\n";
+      return 0;
+    }
+
+    std::vector<std::pair<std::string, std::string>> lines = {
+        {"Datacenter:", dc},
+        {"Node:", JsonString(config, "NodeName") + (server ? " (server)" : " (client)")}};
+    if (!primary.empty()) lines.emplace_back("Primary DC:", primary);
+    lines.emplace_back("Leader:", !leader_error.empty() ? "(unknown: " + leader_error + ")"
+                                  : leader.empty()        ? std::string("(none)")
+                                                          : leader);
+    lines.emplace_back("Raft peers:", peers.empty() ? "(none)" : Join(peers, ", "));
+    lines.emplace_back("LAN:", lan.Text());
+    lines.emplace_back("Joined WAN:", (joined.empty() ? "(none)" : Join(joined, ", ")) +
+                                          (from_catalog ? " (from the servers' catalog)" : ""));
     if (!unreachable.empty()) {
       lines.emplace_back("Unreachable:",
                          Join(unreachable, ", ") + " (no alive server in the WAN pool)");
     }
     *env_.out << AlignPairs(lines, 2) << "\n";
+    for (const auto& [name, sum] : dcs) {
+      std::string text = "  " + name + ": " + Plural(sum.total, "server", "servers") + ", " +
+                         std::to_string(sum.alive) + " alive";
+      if (sum.failed) text += ", " + std::to_string(sum.failed) + " failed";
+      if (sum.left) text += ", " + std::to_string(sum.left) + " left";
+      *env_.out << text << "\n";
+    }
 
     if (!wan.empty()) {
       auto table = FormatMembers(wan, false, ".*");
@@ -119,6 +192,7 @@ class StatusCommand : public Command {
   Environment& env_;
   FlagSet flags_;
   HttpFlags http_;
+  std::string format_ = "text";
 };
 
 }  // namespace
