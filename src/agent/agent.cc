@@ -198,6 +198,14 @@ int RunAgent(const std::vector<std::string>& args) {
       po.verify_incoming = cfg.encrypt_verify_incoming;
       po.verify_outgoing = cfg.encrypt_verify_outgoing;
       po.merge = std::move(merge);
+      const Config::GossipTuning& g =
+          profile == gossip::PoolOptions::Profile::kWan ? cfg.gossip_wan : cfg.gossip_lan;
+      po.gossip_nodes = g.gossip_nodes;
+      po.gossip_interval = g.gossip_interval;
+      po.probe_interval = g.probe_interval;
+      po.probe_timeout = g.probe_timeout;
+      po.retransmit_mult = g.retransmit_mult;
+      po.suspicion_mult = g.suspicion_mult;
       auto p = gossip::Pool::Start(loop, po, std::move(handlers));
       if (!p.ok()) {
         std::cerr << "==> Failed to start the " << which << " gossip pool: " << p.status().message() << "\n";

@@ -32,6 +32,13 @@ struct Field {
 Field F(Kind k) { return Field{k, nullptr}; }
 Field Obj(Fields f) { return Field{Kind::kObject, std::make_shared<Fields>(std::move(f))}; }
 
+// Consul's gossip_lan / gossip_wan: memberlist knobs over the pool's profile.
+Field GossipFields() {
+  return Obj({{"gossip_nodes", F(Kind::kInt)},       {"gossip_interval", F(Kind::kDuration)},
+              {"probe_interval", F(Kind::kDuration)}, {"probe_timeout", F(Kind::kDuration)},
+              {"retransmit_mult", F(Kind::kInt)},    {"suspicion_mult", F(Kind::kInt)}});
+}
+
 Fields TLSBlock() {
   return {{"ca_file", F(Kind::kString)},          {"ca_path", F(Kind::kString)},
           {"cert_file", F(Kind::kString)},        {"key_file", F(Kind::kString)},
@@ -89,8 +96,8 @@ const Fields& Schema() {
         {"encrypt", F(Kind::kString)},
         {"encrypt_verify_incoming", F(Kind::kBool)},
         {"encrypt_verify_outgoing", F(Kind::kBool)},
-        {"gossip_lan", F(Kind::kOpaque)},
-        {"gossip_wan", F(Kind::kOpaque)},
+        {"gossip_lan", GossipFields()},
+        {"gossip_wan", GossipFields()},
         {"http_config", F(Kind::kOpaque)},
         {"key_file", F(Kind::kString)},
         {"leave_on_terminate", F(Kind::kBool)},
@@ -717,6 +724,37 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     if (merged.contains(legacy)) {
       cfg.warnings.push_back(std::string("The '") + legacy + "' field is deprecated. Use the 'retry_join" +
                              (std::string(legacy) == "start_join" ? "" : "_wan") + "' field instead.");
+    }
+  }
+
+  for (auto [base, t] : {std::pair{"gossip_lan", &cfg.gossip_lan}, {"gossip_wan", &cfg.gossip_wan}}) {
+    std::string b = std::string("/") + base + "/";
+    Get(merged, (b + "gossip_nodes").c_str(), &t->gossip_nodes);
+    Get(merged, (b + "retransmit_mult").c_str(), &t->retransmit_mult);
+    Get(merged, (b + "suspicion_mult").c_str(), &t->suspicion_mult);
+    for (auto [key, out] : {std::pair{"gossip_interval", &t->gossip_interval},
+                            {"probe_interval", &t->probe_interval},
+                            {"probe_timeout", &t->probe_timeout}}) {
+      Json::json_pointer ptr(b + key);
+      if (!merged.contains(ptr) || !merged.at(ptr).is_string()) continue;
+      auto d = ParseDuration(merged.at(ptr).get<std::string>());
+      if (d.ok()) *out = *d;
+      if (d.ok() && d->count() <= 0) {
+        return InvalidArgument(std::string(base) + "." + key + ": must be a positive duration");
+      }
+    }
+    for (auto [key, v] : {std::pair{"gossip_nodes", t->gossip_nodes},
+                          {"retransmit_mult", t->retransmit_mult},
+                          {"suspicion_mult", t->suspicion_mult}}) {
+      if (v < 0) {
+        return InvalidArgument(std::string(base) + "." + key + ": must be at least 1, got " +
+                               std::to_string(v));
+      }
+    }
+    if (t->probe_timeout.count() > 0 && t->probe_interval.count() > 0 &&
+        t->probe_timeout >= t->probe_interval) {
+      return InvalidArgument(std::string(base) +
+                             ".probe_timeout must be shorter than probe_interval");
     }
   }
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/service_definition.h"
+#include "core/duration.h"
 #include "core/status.h"
 
 namespace gangway::agent {
@@ -70,6 +71,17 @@ struct Config {
   int retry_max_wan = 0;
   bool connect_enabled = false;
   bool ui = false;
+  // gossip_lan / gossip_wan: memberlist knobs over the pool's profile; zero = the profile's value.
+  struct GossipTuning {
+    int gossip_nodes = 0;
+    Duration gossip_interval{0};
+    Duration probe_interval{0};
+    Duration probe_timeout{0};
+    int retransmit_mult = 0;
+    int suspicion_mult = 0;
+  };
+  GossipTuning gossip_lan;
+  GossipTuning gossip_wan;
   bool leave_on_terminate = false;       // default: true on clients
   bool skip_leave_on_interrupt = false;  // default: true on servers
   Ports ports;

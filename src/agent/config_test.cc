@@ -131,5 +131,39 @@ TEST_F(ConfigTest, LegacyTlsKeysWarn) {
   EXPECT_FALSE(c->warnings.empty());
 }
 
+TEST_F(ConfigTest, GossipTuningAndLeaveDefaults) {
+  auto f = Write("g.hcl", R"(
+data_dir = "/tmp/x"
+gossip_lan {
+  probe_interval = "500ms"
+  probe_timeout = "200ms"
+  suspicion_mult = 3
+}
+gossip_wan { gossip_nodes = 5 }
+)");
+  auto c = LoadConfig({"-config-file", f});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->gossip_lan.probe_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(c->gossip_lan.probe_timeout, std::chrono::milliseconds(200));
+  EXPECT_EQ(c->gossip_lan.suspicion_mult, 3);
+  EXPECT_EQ(c->gossip_lan.gossip_nodes, 0);
+  EXPECT_EQ(c->gossip_wan.gossip_nodes, 5);
+  // A client leaves on both signals; a server on neither.
+  EXPECT_TRUE(c->leave_on_terminate);
+  EXPECT_FALSE(c->skip_leave_on_interrupt);
+  auto s = LoadConfig({"-config-file", f, "-server"});
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_FALSE(s->leave_on_terminate);
+  EXPECT_TRUE(s->skip_leave_on_interrupt);
+
+  auto bad = LoadConfig({"-config-file", Write("b.hcl", "data_dir = \"/x\"\ngossip_lan { probe_intervall = \"1s\" }\n")});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("probe_intervall"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("probe_interval"), std::string::npos) << bad.status().message();
+  auto order = LoadConfig({"-config-file", Write("c.hcl", "data_dir = \"/x\"\ngossip_lan {\n  probe_interval = \"1s\"\n  probe_timeout = \"2s\"\n}\n")});
+  ASSERT_FALSE(order.ok());
+  EXPECT_EQ(order.status().message(), "gossip_lan.probe_timeout must be shorter than probe_interval");
+}
+
 }  // namespace
 }  // namespace gangway::agent

@@ -19,6 +19,13 @@ Result<std::unique_ptr<Pool>> Pool::Start(net::EventLoop& loop, PoolOptions opti
                                                                      : SerfOptions::Lan(options.name);
   so.tags = options.tags;
   so.merge = options.merge;
+  Options& ml = so.memberlist;
+  if (options.gossip_nodes > 0) ml.gossip_nodes = options.gossip_nodes;
+  if (options.gossip_interval.count() > 0) ml.gossip_interval = options.gossip_interval;
+  if (options.probe_interval.count() > 0) ml.probe_interval = options.probe_interval;
+  if (options.probe_timeout.count() > 0) ml.probe_timeout = options.probe_timeout;
+  if (options.retransmit_mult > 0) ml.retransmit_mult = options.retransmit_mult;
+  if (options.suspicion_mult > 0) ml.suspicion_mult = options.suspicion_mult;
   if (!options.encrypt_key.empty()) {
     auto key = Base64Decode(options.encrypt_key);
     if (!key.ok()) return InvalidArgument("encrypt: not valid base64: " + key.status().message());

@@ -27,6 +27,14 @@ struct PoolOptions {
   std::string encrypt_key;   // base64 (16, 24 or 32 bytes), empty: no encryption
   bool verify_incoming = true;
   bool verify_outgoing = true;
+  // Overrides of the profile's memberlist knobs (Consul's gossip_lan / gossip_wan); zero keeps
+  // the profile's value.
+  int gossip_nodes = 0;
+  Duration gossip_interval{0};
+  Duration probe_interval{0};
+  Duration probe_timeout{0};
+  int retransmit_mult = 0;
+  int suspicion_mult = 0;
   // Veto of joining members (SerfOptions::merge): the agent refuses other datacenters on the LAN
   // and non-servers on the WAN.
   std::function<Status(const std::vector<Member>&)> merge;
