@@ -273,4 +273,61 @@ Result<Command> DecodeCommand(std::string_view bytes) {
   return InvalidArgument("unknown command type " + std::to_string(type));
 }
 
+std::string EncodeApplyResult(const ApplyResult& r) {
+  Json results = Json::array();
+  for (const auto& e : r.txn_results) results.push_back(internal::KVEntryToJson(e, Form::kStorage));
+  Json errors = Json::array();
+  for (const auto& e : r.txn_errors) errors.push_back({{"OpIndex", e.op_index}, {"What", e.what}});
+  Json j = {{"Code", static_cast<int>(r.status.code())},
+            {"Error", r.status.message()},
+            {"Success", r.success},
+            {"Results", std::move(results)},
+            {"Errors", std::move(errors)}};
+  std::string out;
+  Json::to_msgpack(j, out);
+  return out;
+}
+
+Result<ApplyResult> DecodeApplyResult(std::string_view bytes) {
+  if (bytes.size() > kMaxCommandBytes) return InvalidArgument("apply result too large");
+  auto body = ParseBody(bytes);
+  if (!body.ok()) return InvalidArgument("apply result: " + body.status().message());
+  try {
+    ApplyResult out;
+    FieldReader r(*body, "");
+    int code = 0;
+    std::string error;
+    r.Int("Code", &code).String("Error", &error).Bool("Success", &out.success);
+    if (!r.ok()) return r.status();
+    if (code < 0 || code > static_cast<int>(Code::kInternal)) {
+      return InvalidArgument("apply result: unknown Code " + std::to_string(code));
+    }
+    out.status = code == 0 ? Status::Ok() : Status(static_cast<Code>(code), error);
+    if (const Json* res = r.Find("Results")) {
+      if (!res->is_array()) return InvalidArgument("apply result: Results must be an array");
+      for (size_t i = 0; i < res->size(); ++i) {
+        KVEntry e;
+        if (Status s = internal::DecodeKVEntryAt((*res)[i], "Results[" + std::to_string(i) + "]", &e);
+            !s.ok()) {
+          return s;
+        }
+        out.txn_results.push_back(std::move(e));
+      }
+    }
+    if (const Json* errs = r.Find("Errors")) {
+      if (!errs->is_array()) return InvalidArgument("apply result: Errors must be an array");
+      for (size_t i = 0; i < errs->size(); ++i) {
+        FieldReader er((*errs)[i], "Errors[" + std::to_string(i) + "]");
+        TxnError e;
+        er.Int("OpIndex", &e.op_index).String("What", &e.what);
+        if (!er.ok()) return er.status();
+        out.txn_errors.push_back(std::move(e));
+      }
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Internal(std::string("decoding apply result: ") + e.what());
+  }
+}
+
 }  // namespace gangway::catalog

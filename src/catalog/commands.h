@@ -79,4 +79,9 @@ struct ApplyResult {
   std::vector<TxnError> txn_errors;  // non-empty: the transaction was rolled back
 };
 
+// An ApplyResult as it travels back to the agent that asked for the write (RPC
+// "Catalog.Apply", docs/rpc.md). The decoder takes untrusted bytes; never throws.
+std::string EncodeApplyResult(const ApplyResult& r);
+Result<ApplyResult> DecodeApplyResult(std::string_view bytes);
+
 }  // namespace gangway::catalog

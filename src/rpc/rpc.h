@@ -1,0 +1,78 @@
+// Server RPC over TCP (docs/rpc.md): a Server that answers registered methods and a Client that
+// multiplexes calls over one connection per server address. Both live on the control loop;
+// every callback runs there, never inside the call that registered it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/duration.h"
+#include "core/status.h"
+#include "net/event_loop.h"
+
+namespace gangway::rpc {
+
+// What a method handler gets besides the body. on_cancel (optional, set by the handler) runs if
+// the caller cancels or its connection goes away before the reply.
+struct CallContext {
+  std::string remote;  // "ip:port" of the caller
+  std::function<void()> on_cancel;
+};
+
+// reply exactly once (later replies and replies after a cancel are dropped).
+using ReplyFn = std::function<void(Result<std::string>)>;
+using MethodHandler =
+    std::function<void(std::string body, std::shared_ptr<CallContext> ctx, ReplyFn reply)>;
+
+class Server {
+ public:
+  explicit Server(net::EventLoop& loop);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void Register(const std::string& method, MethodHandler handler);
+  // Binds and starts accepting; returns the bound port (useful with port 0).
+  Result<int> Listen(const std::string& ip, int port);
+  // Stops accepting and closes every connection. Idempotent.
+  void Close();
+
+  struct Stats {
+    uint64_t connections = 0;
+    uint64_t calls = 0;
+    uint64_t protocol_errors = 0;
+  };
+  Stats stats() const;
+
+  struct Impl;  // public so the connection types in rpc.cc can name it
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+class Client {
+ public:
+  explicit Client(net::EventLoop& loop);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Calls `method` on the server at "ip:port". done(body or error) exactly once, on the loop:
+  // the server's error (with its code), Unavailable when the connection failed or broke, or
+  // Unavailable "rpc: ... timed out" after `timeout`. The returned function cancels the call
+  // (done is then not called; the server is told).
+  std::function<void()> Call(const std::string& address, const std::string& method,
+                             std::string body, Duration timeout,
+                             std::function<void(Result<std::string>)> done);
+
+  // Fails every call in flight and closes all connections. Idempotent.
+  void Close();
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace gangway::rpc
