@@ -1068,7 +1068,9 @@ Result<std::shared_ptr<QueryResponse>> Serf::Query(std::string_view name,
   // Our query clock moves past q.ltime below, so no other query of ours shares the key.
   query_responses_[q.ltime] = resp;
   const LamportTime ltime = q.ltime;
-  resp->timer_ = loop_->After(params.timeout, [this, ltime] {
+  // The response may outlive us (its owner keeps it), and so may this timer.
+  resp->timer_ = loop_->After(params.timeout, [this, ltime, life = resp->life_] {
+    if (life.expired()) return;
     auto it = query_responses_.find(ltime);
     if (it == query_responses_.end()) return;
     std::shared_ptr<QueryResponse> r = std::move(it->second);
