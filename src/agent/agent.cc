@@ -17,6 +17,8 @@
 #include "gossip/pool.h"
 #include "http/server.h"
 #include "net/event_loop.h"
+#include "rpc/forwarding.h"
+#include "rpc/rpc.h"
 #include "server/membership.h"
 #include "server/server.h"
 
@@ -24,14 +26,17 @@ namespace gangway::agent {
 
 namespace {
 
-// Writes go nowhere on an agent with no server to talk to (client agents join servers in [M3]).
-class NoServers : public catalog::Applier {
+// A client agent's writes: to a server over RPC once the forwarder exists (it needs the gossip
+// pools, which start after the local agent).
+class ClientWriter : public catalog::Applier {
  public:
-  void Apply(catalog::Command, std::function<void(catalog::ApplyResult)> done) override {
+  void Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) override {
+    if (target) return target->Apply(std::move(cmd), std::move(done));
     catalog::ApplyResult r;
     r.status = Unavailable("No known Consul servers");
     done(std::move(r));
   }
+  catalog::Applier* target = nullptr;
 };
 
 std::string JoinAddrs(const std::vector<std::string>& v) {
@@ -78,12 +83,23 @@ int RunAgent(const std::vector<std::string>& args) {
 
   net::EventLoop loop;
   std::unique_ptr<server::Server> server;
-  NoServers no_servers;
+  ClientWriter client_writer;
+  rpc::Client rpc_client(loop);
+  std::unique_ptr<rpc::Server> rpc_server;
+  int rpc_port = cfg.ports.server;
   if (cfg.server) {
     server::ServerOptions so;
     so.datacenter = cfg.datacenter;
     so.node_name = cfg.node_name;
-    so.rpc_address = cfg.advertise_addr + ":" + std::to_string(cfg.ports.server);
+    // Server RPC (docs/rpc.md) on ports.server; bound first so gossip advertises the real port.
+    rpc_server = std::make_unique<rpc::Server>(loop);
+    auto bound = rpc_server->Listen(cfg.bind_addr, cfg.ports.server);
+    if (!bound.ok()) {
+      std::cerr << "==> " << bound.status().message() << "\n";
+      return 1;
+    }
+    rpc_port = *bound;
+    so.rpc_address = cfg.advertise_addr + ":" + std::to_string(rpc_port);
     server = std::make_unique<server::Server>(loop, so);
   }
 
@@ -95,7 +111,7 @@ int RunAgent(const std::vector<std::string>& args) {
   lo.node_meta = cfg.node_meta;
   lo.sidecar_min_port = cfg.ports.sidecar_min_port;
   lo.sidecar_max_port = cfg.ports.sidecar_max_port;
-  catalog::Applier& writer = server ? static_cast<catalog::Applier&>(*server) : no_servers;
+  catalog::Applier& writer = server ? static_cast<catalog::Applier&>(*server) : client_writer;
   client::LocalAgent local(loop, writer, server ? &server->store() : nullptr, lo);
 
   bool stopping = false;
@@ -112,7 +128,7 @@ int RunAgent(const std::vector<std::string>& args) {
   backend.info.dev = cfg.dev;
   backend.info.advertise_address = cfg.advertise_addr;
   backend.info.serf_lan_port = cfg.ports.serf_lan;
-  backend.info.server_port = cfg.ports.server;
+  backend.info.server_port = rpc_port;
   backend.info.config = cfg.merged;
   backend.shutdown = [&] {
     if (stopping) return;
@@ -176,7 +192,7 @@ int RunAgent(const std::vector<std::string>& args) {
                          {"segment", ""}, {"vsn", "2"}, {"vsn_min", "2"}, {"vsn_max", "3"},
                          {"build", "1.17.0:gangway"}};
     if (cfg.server) {
-      tags["port"] = std::to_string(cfg.ports.server);
+      tags["port"] = std::to_string(rpc_port);
       tags["raft_vsn"] = "3";
       tags["expect"] = std::to_string(cfg.bootstrap_expect);
       if (cfg.bootstrap || cfg.dev) tags["bootstrap"] = "1";
@@ -242,7 +258,18 @@ int RunAgent(const std::vector<std::string>& args) {
     };
     gossip::SerfHandlers lan_handlers;
     lan_handlers.on_member = [&](const gossip::MemberEvent& e) {
-      if (!reconciler) return;
+      if (!reconciler) {
+        // A client agent syncs everything once a server (re)appears.
+        for (const auto& m : e.members) {
+          auto role = m.tags.find("role");
+          if (e.type == gossip::MemberEventType::kJoin && role != m.tags.end() &&
+              role->second == "consul") {
+            local.FullSync();
+            break;
+          }
+        }
+        return;
+      }
       for (const auto& m : e.members) {
         reconciler->Reconcile(ToLanMember(m, e.type == gossip::MemberEventType::kReap));
       }
@@ -260,7 +287,20 @@ int RunAgent(const std::vector<std::string>& args) {
   }
   backend.lan = lan.get();
   backend.wan = wan.get();
+  // Forwarding: client agents send server-state requests and writes to their servers, servers
+  // send ?dc=<other> requests to that datacenter's servers.
+  rpc::Forwarder forwarder(loop, rpc_client, rpc::ServerDirectory(cfg.datacenter, lan.get(), wan.get()));
+  backend.forward = [&forwarder](http::Request req, const std::string& dc,
+                                 std::shared_ptr<http::Cancellation> cancel, http::Reply reply) {
+    forwarder.ForwardHttp(std::move(req), dc, std::move(cancel), std::move(reply));
+  };
+  if (!server) client_writer.target = &forwarder;
   api::HttpApi api_with_gossip(backend);
+  if (rpc_server) {
+    rpc::ServeForwarded(*rpc_server, api_with_gossip, server.get());
+    LogInfo("agent.server.rpc", "Started RPC server: address=" + cfg.bind_addr + ":" +
+                                    std::to_string(rpc_port));
+  }
 
   std::vector<std::unique_ptr<http::Server>> listeners;
   if (cfg.ports.http >= 0) {
@@ -387,6 +427,8 @@ int RunAgent(const std::vector<std::string>& args) {
   LogInfo("agent", "Gangway agent running!");
   loop.Run();
   for (auto& l : listeners) l->Close();
+  if (rpc_server) rpc_server->Close();
+  rpc_client.Close();
   joiners.clear();
   if (wan) wan->Shutdown();
   if (lan) lan->Shutdown();

@@ -8,6 +8,7 @@
 #include "catalog/types.h"
 #include "client/local_agent.h"
 #include "gossip/pool.h"
+#include "http/message.h"
 #include "net/event_loop.h"
 #include "server/server.h"
 
@@ -36,6 +37,10 @@ struct Backend {
   gossip::Pool* wan = nullptr;  // servers only
   AgentInfo info;
   std::function<void()> shutdown;  // /v1/agent/leave
+  // Sends a request to a server of the datacenter (docs/rpc.md); null: nothing to forward to.
+  std::function<void(http::Request, const std::string& dc, std::shared_ptr<http::Cancellation>,
+                     http::Reply)>
+      forward;
 };
 
 }  // namespace gangway::api

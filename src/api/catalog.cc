@@ -226,14 +226,14 @@ void Deregister(Call& call) {
 }  // namespace
 
 void AddCatalogRoutes(std::vector<Route>* routes) {
-  routes->push_back({"/v1/catalog/register", {"PUT"}, Register});
-  routes->push_back({"/v1/catalog/deregister", {"PUT"}, Deregister});
-  routes->push_back({"/v1/catalog/datacenters", {"GET"}, Datacenters});
-  routes->push_back({"/v1/catalog/nodes", {"GET"}, Nodes});
-  routes->push_back({"/v1/catalog/services", {"GET"}, Services});
-  routes->push_back({"/v1/catalog/service/", {"GET"}, Service});
-  routes->push_back({"/v1/catalog/connect/", {"GET"}, Connect});
-  routes->push_back({"/v1/catalog/node/", {"GET"}, NodeServices});
+  routes->push_back({"/v1/catalog/register", {"PUT"}, Register, true});
+  routes->push_back({"/v1/catalog/deregister", {"PUT"}, Deregister, true});
+  routes->push_back({"/v1/catalog/datacenters", {"GET"}, Datacenters, true});
+  routes->push_back({"/v1/catalog/nodes", {"GET"}, Nodes, true});
+  routes->push_back({"/v1/catalog/services", {"GET"}, Services, true});
+  routes->push_back({"/v1/catalog/service/", {"GET"}, Service, true});
+  routes->push_back({"/v1/catalog/connect/", {"GET"}, Connect, true});
+  routes->push_back({"/v1/catalog/node/", {"GET"}, NodeServices, true});
 }
 
 }  // namespace gangway::api

@@ -104,11 +104,11 @@ void Connect(Call& call) { ServiceHealth(call, true); }
 }  // namespace
 
 void AddHealthRoutes(std::vector<Route>* routes) {
-  routes->push_back({"/v1/health/node/", {"GET"}, NodeChecks});
-  routes->push_back({"/v1/health/checks/", {"GET"}, ServiceChecks});
-  routes->push_back({"/v1/health/state/", {"GET"}, State});
-  routes->push_back({"/v1/health/service/", {"GET"}, Service});
-  routes->push_back({"/v1/health/connect/", {"GET"}, Connect});
+  routes->push_back({"/v1/health/node/", {"GET"}, NodeChecks, true});
+  routes->push_back({"/v1/health/checks/", {"GET"}, ServiceChecks, true});
+  routes->push_back({"/v1/health/state/", {"GET"}, State, true});
+  routes->push_back({"/v1/health/service/", {"GET"}, Service, true});
+  routes->push_back({"/v1/health/connect/", {"GET"}, Connect, true});
 }
 
 }  // namespace gangway::api

@@ -62,7 +62,12 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
     call.Fail(s);
     return;
   }
-  if (call.opts.dc != backend_.info.datacenter) {
+  bool remote_dc = call.opts.dc != backend_.info.datacenter;
+  if (match->server_state && (remote_dc || !backend_.server) && backend_.forward) {
+    backend_.forward(std::move(call.req), call.opts.dc, std::move(call.cancel), std::move(call.reply));
+    return;
+  }
+  if (remote_dc) {
     call.Error(500, "No path to datacenter");
     return;
   }

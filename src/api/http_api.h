@@ -36,6 +36,9 @@ struct Route {
   std::string path;  // exact, or a prefix when it ends with '/'
   std::vector<std::string> methods;
   EndpointFn fn;
+  // Served by the servers' state: forwarded to a server when this agent has none, and to the
+  // named datacenter's servers for ?dc=<other>. Agent endpoints are answered locally.
+  bool server_state = false;
 };
 
 // Route tables, one per resource file.

@@ -234,8 +234,8 @@ void Txn(Call& call) {
 }  // namespace
 
 void AddKVRoutes(std::vector<Route>* routes) {
-  routes->push_back({"/v1/kv/", {"GET", "PUT", "DELETE"}, KV});
-  routes->push_back({"/v1/txn", {"PUT"}, Txn});
+  routes->push_back({"/v1/kv/", {"GET", "PUT", "DELETE"}, KV, true});
+  routes->push_back({"/v1/txn", {"PUT"}, Txn, true});
 }
 
 }  // namespace gangway::api

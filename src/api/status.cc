@@ -17,8 +17,8 @@ void Peers(Call& call) {
 }  // namespace
 
 void AddStatusRoutes(std::vector<Route>* routes) {
-  routes->push_back({"/v1/status/leader", {"GET"}, Leader});
-  routes->push_back({"/v1/status/peers", {"GET"}, Peers});
+  routes->push_back({"/v1/status/leader", {"GET"}, Leader, true});
+  routes->push_back({"/v1/status/peers", {"GET"}, Peers, true});
 }
 
 }  // namespace gangway::api

@@ -77,6 +77,7 @@ void HttpFlags::Register(FlagSet* flags, bool with_stale) {
   flags->String("datacenter", &datacenter, "value",
                 "Name of the datacenter to query. If unspecified, this will default to the "
                 "datacenter of the queried agent.");
+  flags->String("dc", &datacenter, "value", "Short form of -datacenter (a Gangway extension).");
   if (with_stale) {
     flags->Bool("stale", &stale,
                 "Permit any Gangway server (non-leader) to respond to this request. This allows "

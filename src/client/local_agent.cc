@@ -513,7 +513,21 @@ void LocalAgent::SyncNow() {
 }
 
 void LocalAgent::FullSync() {
-  if (!catalog_) return;
+  if (!catalog_) {
+    // No local copy of the catalog to compare with (a client agent): push everything again,
+    // which also restores what a server lost.
+    node_synced_ = false;
+    for (auto& [id, s] : services_) {
+      s.synced_version = 0;
+      dirty_services_.insert(id);
+    }
+    for (auto& [id, c] : checks_) {
+      c.synced_version = 0;
+      dirty_checks_.insert(id);
+    }
+    SyncNow();
+    return;
+  }
   std::optional<catalog::Node> node;
   std::vector<catalog::NodeService> remote_services;
   catalog_->NodeServices(nullptr, options_.node_name, &node, &remote_services);

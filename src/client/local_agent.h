@@ -79,6 +79,9 @@ class LocalAgent {
 
   // Runs an anti-entropy pass now (also scheduled after every change and periodically).
   void SyncNow();
+  // Compares everything with the catalog (or, without a local copy, pushes everything again) and
+  // syncs the differences: periodically, and when a server joins.
+  void FullSync();
   bool InSync() const;
 
  private:
@@ -91,7 +94,6 @@ class LocalAgent {
   int AllocateSidecarPort() const;
   void Changed();
   void ScheduleSync();
-  void FullSync();
   void Reap();
   catalog::Node NodeRecord() const;
 

@@ -26,7 +26,8 @@ import time
 STARTED_RE = re.compile(r"Started HTTP server: address=(\S+):(\d+) network=tcp")
 
 # Ports for every listener a dev agent may open: 0 lets the kernel pick, -1 disables. DNS is off.
-PORT_ARGS = ["-http-port", "0", "-dns-port", "-1", "-serf-lan-port", "0", "-serf-wan-port", "0"]
+PORT_ARGS = ["-http-port", "0", "-dns-port", "-1", "-serf-lan-port", "0", "-serf-wan-port", "0",
+             "-server-port", "0"]
 
 _node_counter = itertools.count(1)
 _live_agents = set()

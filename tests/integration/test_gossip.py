@@ -180,6 +180,59 @@ class GossipTest(unittest.TestCase):
         wait_until(gone, timeout=15, msg="c2 deregistered after its leave")
         self.assertEqual(self.members(server)[c2.node]["Status"], 3)
 
+    def test_client_forwards_to_servers_and_other_datacenters(self):
+        import json
+        dc2 = self.start("-datacenter", "dc2")
+        server = self.start("-retry-join-wan", gossip_addr(dc2, "wan"), "-retry-interval-wan", "1s")
+        client = self.start_client("-retry-join", gossip_addr(server, "lan"), "-retry-interval", "1s")
+        wait_until(lambda: set(self.members(client)) == {server.node, client.node}, timeout=10)
+        # Writes through the client land on the server; reads through the client see them.
+        cp = client.cli("kv", "put", "cfg/mode", "blue")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        cp = server.cli("kv", "get", "cfg/mode")
+        self.assertEqual(cp.stdout, "blue\n", cp.stderr)
+        status, _, body = client.http("PUT", "/v1/agent/service/register",
+                                      json.dumps({"Name": "web", "Port": 8080}).encode())
+        self.assertEqual(status, 200, body)
+        wait_until(lambda: server.json("GET", "/v1/catalog/service/web")[2], timeout=10,
+                   msg="the client's service reached the server's catalog")
+        nodes = [n["Node"] for n in client.json("GET", "/v1/catalog/service/web")[2]]
+        self.assertEqual(nodes, [client.node])
+        # ?dc= from a client: client -> its server -> dc2's server.
+        wait_until(lambda: "dc2" in (client.json("GET", "/v1/catalog/datacenters")[2] or []), timeout=10)
+        cp = client.cli("catalog", "nodes", "-dc", "dc2")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn(dc2.node, cp.stdout)
+        self.assertNotIn(server.node, cp.stdout)
+        status, _, body = client.http("GET", "/v1/catalog/services?dc=dc9")
+        self.assertEqual((status, body), (500, b"No path to datacenter"))
+        # A blocking query through the client wakes on a write made on the server.
+        status, headers, _ = client.http("GET", "/v1/kv/cfg/mode")
+        index = headers["X-Consul-Index"]
+        import threading, time
+        woke = {}
+        def block():
+            t0 = time.monotonic()
+            st, _, b = client.http("GET", "/v1/kv/cfg/mode?raw&index=%s&wait=20s" % index)
+            woke["after"] = time.monotonic() - t0
+            woke["body"] = b
+        th = threading.Thread(target=block)
+        th.start()
+        time.sleep(0.5)
+        cp = server.cli("kv", "put", "cfg/mode", "green")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        th.join(25)
+        self.assertEqual(woke.get("body"), b"green")
+        self.assertLess(woke["after"], 10)
+
+    def test_client_without_servers_says_so(self):
+        client = self.start_client()
+        status, _, body = client.http("GET", "/v1/catalog/services")
+        self.assertEqual((status, body), (500, b"No known Consul servers"))
+        cp = client.cli("kv", "put", "k", "v")
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("No known Consul servers", cp.stderr)
+
     def test_join_unreachable_fails_cleanly(self):
         a = self.start()
         status, _, body = a.http("PUT", "/v1/agent/join/127.0.0.1:1")

@@ -1,0 +1,190 @@
+#include "rpc/forwarding.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+#include "rpc/frame.h"
+
+namespace gangway::rpc {
+
+namespace {
+
+std::string TagOf(const gossip::Member& m, const char* key) {
+  auto it = m.tags.find(key);
+  return it == m.tags.end() ? "" : it->second;
+}
+
+int HopsOf(const http::Request& req) {
+  auto it = req.headers.find(kHopsHeader);
+  if (it == req.headers.end()) return 0;
+  int n = 0;
+  for (char c : it->second) {
+    if (c < '0' || c > '9' || n > 100) return kMaxHops + 1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+http::Response ErrorText(int status, const std::string& text) {
+  return http::Response::Text(status, text);
+}
+
+}  // namespace
+
+ServerDirectory::ServerDirectory(std::string datacenter, gossip::Pool* lan, gossip::Pool* wan)
+    : dc_(std::move(datacenter)), lan_(lan), wan_(wan) {}
+
+std::vector<std::string> ServerDirectory::Servers(const std::string& dc) const {
+  std::vector<std::string> out;
+  gossip::Pool* pool = dc == dc_ ? lan_ : wan_;
+  if (!pool) return out;
+  for (const auto& m : pool->Members()) {
+    if (m.status != gossip::MemberStatus::kAlive) continue;
+    if (TagOf(m, "role") != "consul" || TagOf(m, "dc") != dc) continue;
+    std::string port = TagOf(m, "port");
+    if (port.empty() || port == "0") continue;
+    std::string ip = m.addr.IpString();
+    out.push_back((ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + port);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Forwarder::Forwarder(net::EventLoop& loop, Client& client, ServerDirectory directory)
+    : loop_(loop), client_(client), directory_(std::move(directory)) {}
+
+std::string Forwarder::Pick(const std::string& dc, Status* why) {
+  // A client agent has no WAN pool: its own servers forward on.
+  std::string via = directory_.has_wan() ? dc : directory_.datacenter();
+  auto servers = directory_.Servers(via);
+  if (servers.empty()) {
+    *why = via == directory_.datacenter() ? Unavailable("No known Consul servers")
+                                          : Unavailable("No path to datacenter");
+    return "";
+  }
+  // Round robin spreads load and moves past a server that just failed.
+  return servers[next_++ % servers.size()];
+}
+
+Duration ForwardTimeout(const http::Request& req) {
+  if (!req.Query("index")) return std::chrono::seconds(30);
+  Duration wait = std::chrono::minutes(5);
+  if (auto w = req.Query("wait"); w && !w->empty()) {
+    if (auto d = ParseDuration(*w); d.ok()) wait = *d;
+  }
+  wait = std::min<Duration>(wait, std::chrono::minutes(10));
+  return wait + wait / 16 + std::chrono::seconds(5);
+}
+
+void Forwarder::ForwardHttp(http::Request req, const std::string& dc,
+                            std::shared_ptr<http::Cancellation> cancel, http::Reply reply) {
+  int hops = HopsOf(req);
+  if (hops >= kMaxHops) {
+    reply(ErrorText(500, "rpc: request for datacenter \"" + dc + "\" was forwarded " +
+                             std::to_string(hops) + " times already; refusing to forward again"));
+    return;
+  }
+  Status why;
+  std::string server = Pick(dc, &why);
+  if (server.empty()) {
+    reply(ErrorText(500, why.message()));
+    return;
+  }
+  ForwardedRequest f;
+  f.method = req.method;
+  f.target = req.target;
+  for (const auto& [k, v] : req.headers) {
+    if (k == kHopsHeader) continue;
+    f.headers[k] = v;
+  }
+  f.body = std::move(req.body);
+  f.hops = hops + 1;
+  Duration timeout = ForwardTimeout(req);
+  auto stop = client_.Call(server, "HTTP", EncodeForwardedRequest(f), timeout,
+                           [reply, server](Result<std::string> r) {
+                             if (!r.ok()) {
+                               LogWarn("agent.rpc", "forwarding to " + server + " failed: " +
+                                                        r.status().message());
+                               reply(ErrorText(500, r.status().message()));
+                               return;
+                             }
+                             auto resp = DecodeForwardedResponse(*r);
+                             if (!resp.ok()) {
+                               reply(ErrorText(500, "rpc: bad answer from " + server + ": " +
+                                                        resp.status().message()));
+                               return;
+                             }
+                             http::Response out;
+                             out.status = resp->status;
+                             out.headers = std::move(resp->headers);
+                             out.body = std::move(resp->body);
+                             reply(std::move(out));
+                           });
+  if (cancel) cancel->on_cancel = stop;
+}
+
+void Forwarder::Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) {
+  Status why;
+  std::string server = Pick(directory_.datacenter(), &why);
+  auto fail = [&](Status s) {
+    catalog::ApplyResult r;
+    r.status = std::move(s);
+    loop_.Post([done = std::move(done), r = std::move(r)] { done(r); });
+  };
+  if (server.empty()) return fail(why);
+  client_.Call(server, "Catalog.Apply", catalog::EncodeCommand(cmd), std::chrono::seconds(30),
+               [done = std::move(done), server](Result<std::string> r) {
+                 catalog::ApplyResult out;
+                 if (!r.ok()) {
+                   out.status = r.status();
+                 } else if (auto decoded = catalog::DecodeApplyResult(*r); !decoded.ok()) {
+                   out.status = Internal("rpc: bad apply result from " + server + ": " +
+                                         decoded.status().message());
+                 } else {
+                   out = std::move(*decoded);
+                 }
+                 done(std::move(out));
+               });
+}
+
+void ServeForwarded(Server& server, http::Handler& api, catalog::Applier* applier) {
+  server.Register("Status.Ping", [](std::string, std::shared_ptr<CallContext>, ReplyFn reply) {
+    reply(std::string());
+  });
+  server.Register("HTTP", [&api](std::string body, std::shared_ptr<CallContext> ctx, ReplyFn reply) {
+    auto f = DecodeForwardedRequest(body);
+    if (!f.ok()) return reply(f.status());
+    http::Request req;
+    req.method = f->method;
+    req.target = f->target;
+    if (!http::Request::ParseTarget(req.target, &req.path, &req.query)) {
+      return reply(InvalidArgument("forwarded request: malformed target \"" + req.target + "\""));
+    }
+    for (auto& [k, v] : f->headers) req.headers[k] = std::move(v);
+    req.headers[kHopsHeader] = std::to_string(f->hops);
+    req.body = std::move(f->body);
+    req.remote_address = ctx->remote;
+    auto cancel = std::make_shared<http::Cancellation>();
+    ctx->on_cancel = [cancel] {
+      if (auto fn = std::move(cancel->on_cancel)) fn();
+    };
+    api.Handle(std::move(req), cancel, [reply](http::Response r) {
+      ForwardedResponse out;
+      out.status = r.status;
+      out.headers = std::move(r.headers);
+      out.body = std::move(r.body);
+      reply(EncodeForwardedResponse(out));
+    });
+  });
+  if (!applier) return;
+  server.Register("Catalog.Apply",
+                  [applier](std::string body, std::shared_ptr<CallContext>, ReplyFn reply) {
+                    auto cmd = catalog::DecodeCommand(body);
+                    if (!cmd.ok()) return reply(cmd.status());
+                    applier->Apply(std::move(*cmd), [reply](catalog::ApplyResult r) {
+                      reply(catalog::EncodeApplyResult(r));
+                    });
+                  });
+}
+
+}  // namespace gangway::rpc

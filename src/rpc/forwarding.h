@@ -1,0 +1,68 @@
+// Forwarding over the server RPC (docs/rpc.md): which server answers for a datacenter (from the
+// gossip pools), HTTP API requests sent to it ("HTTP"), and state-store writes sent to it
+// ("Catalog.Apply"); plus the server side of both methods. Loop thread only.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "catalog/applier.h"
+#include "gossip/pool.h"
+#include "http/message.h"
+#include "rpc/rpc.h"
+
+namespace gangway::rpc {
+
+// Header carrying how many times a request was forwarded (a loop guard).
+inline constexpr const char* kHopsHeader = "X-Gangway-Forward-Hops";
+inline constexpr int kMaxHops = 2;
+
+// Servers' RPC addresses per datacenter, from gossip: the LAN pool for our datacenter, the WAN
+// pool (servers only) for the others.
+class ServerDirectory {
+ public:
+  ServerDirectory(std::string datacenter, gossip::Pool* lan, gossip::Pool* wan);
+  // "ip:port" of every alive server of `dc` known here (empty when none).
+  std::vector<std::string> Servers(const std::string& dc) const;
+  bool has_wan() const { return wan_ != nullptr; }
+  const std::string& datacenter() const { return dc_; }
+
+ private:
+  std::string dc_;
+  gossip::Pool* lan_;
+  gossip::Pool* wan_;
+};
+
+class Forwarder : public catalog::Applier {
+ public:
+  Forwarder(net::EventLoop& loop, Client& client, ServerDirectory directory);
+
+  // Sends an HTTP API request to a server of `dc` (a client agent: always a server of its own
+  // datacenter, which forwards on) and relays its answer. Consul's texts when nobody can take
+  // it: "No known Consul servers" (our datacenter), "No path to datacenter" (another).
+  void ForwardHttp(http::Request req, const std::string& dc,
+                   std::shared_ptr<http::Cancellation> cancel, http::Reply reply);
+
+  // catalog::Applier for agents without a local server: the write goes to a server.
+  void Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) override;
+
+ private:
+  std::string Pick(const std::string& dc, Status* why);
+
+  net::EventLoop& loop_;
+  Client& client_;
+  ServerDirectory directory_;
+  size_t next_ = 0;
+};
+
+// Registers "HTTP" (runs forwarded requests through `api`) and, when `applier` is set,
+// "Catalog.Apply" (applies commands through it) on `server`; also "Status.Ping".
+void ServeForwarded(Server& server, http::Handler& api, catalog::Applier* applier);
+
+// How long to wait for a forwarded request: a blocking query's wait (capped at 10 min, plus
+// jitter) and a margin, otherwise 30 s.
+Duration ForwardTimeout(const http::Request& req);
+
+}  // namespace gangway::rpc
