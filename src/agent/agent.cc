@@ -13,6 +13,7 @@
 #include "core/duration.h"
 #include "api/http_api.h"
 #include "client/local_agent.h"
+#include "client/user_events.h"
 #include "core/log.h"
 #include "gossip/pool.h"
 #include "http/server.h"
@@ -295,6 +296,16 @@ int RunAgent(const std::vector<std::string>& args) {
     forwarder.ForwardHttp(std::move(req), dc, std::move(cancel), std::move(reply));
   };
   if (!server) client_writer.target = &forwarder;
+  // User events arrive on the LAN pool; the filters look at this agent's services.
+  client::UserEventBuffer user_events(cfg.node_name, [&local] {
+    std::vector<client::FilterService> out;
+    for (const auto& [id, s] : local.services()) out.push_back({id, s.service.tags});
+    return out;
+  });
+  lan->AddUserEventHandler([&user_events](const gossip::UserEvent& e) {
+    user_events.HandleSerfEvent(e.name, e.payload, e.ltime);
+  });
+  backend.user_events = &user_events;
   api::HttpApi api_with_gossip(backend);
   if (rpc_server) {
     rpc::ServeForwarded(*rpc_server, api_with_gossip, server.get());

@@ -7,6 +7,7 @@
 
 #include "catalog/types.h"
 #include "client/local_agent.h"
+#include "client/user_events.h"
 #include "gossip/pool.h"
 #include "http/message.h"
 #include "net/event_loop.h"
@@ -35,6 +36,7 @@ struct Backend {
   client::LocalAgent* agent = nullptr;
   gossip::Pool* lan = nullptr;  // every agent
   gossip::Pool* wan = nullptr;  // servers only
+  client::UserEventBuffer* user_events = nullptr;  // events this agent received
   AgentInfo info;
   std::function<void()> shutdown;  // /v1/agent/leave
   // Sends a request to a server of the datacenter (docs/rpc.md); null: nothing to forward to.

@@ -10,8 +10,10 @@ namespace gangway::api {
 HttpApi::HttpApi(Backend backend) : backend_(std::move(backend)) {
   AddAgentRoutes(&routes_);
   AddCatalogRoutes(&routes_);
+  AddEventRoutes(&routes_);
   AddHealthRoutes(&routes_);
   AddKVRoutes(&routes_);
+  AddOperatorRoutes(&routes_);
   AddStatusRoutes(&routes_);
   // Longest paths first so "/v1/agent/service/register" wins over "/v1/agent/service/".
   std::stable_sort(routes_.begin(), routes_.end(),

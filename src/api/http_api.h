@@ -44,8 +44,10 @@ struct Route {
 // Route tables, one per resource file.
 void AddAgentRoutes(std::vector<Route>* routes);
 void AddCatalogRoutes(std::vector<Route>* routes);
+void AddEventRoutes(std::vector<Route>* routes);
 void AddHealthRoutes(std::vector<Route>* routes);
 void AddKVRoutes(std::vector<Route>* routes);
+void AddOperatorRoutes(std::vector<Route>* routes);
 void AddStatusRoutes(std::vector<Route>* routes);
 
 class HttpApi : public http::Handler {

@@ -80,6 +80,7 @@ namespace {
 // One pending blocking query. Holds itself alive through the store watch / timer callbacks.
 struct Waiter : std::enable_shared_from_this<Waiter> {
   Backend* backend;
+  WatchHooks hooks;
   QueryOptions opts;
   QueryFn fn;
   http::Reply reply;
@@ -90,7 +91,7 @@ struct Waiter : std::enable_shared_from_this<Waiter> {
   void Finish(http::Response r, catalog::Index index) {
     if (done) return;
     done = true;
-    if (watch) backend->server->store().Unwatch(watch);
+    if (watch) hooks.unwatch(watch);
     watch = 0;
     timer.reset();
     SetMetaHeaders(*backend, index, &r);
@@ -101,7 +102,7 @@ struct Waiter : std::enable_shared_from_this<Waiter> {
   void Cancel() {
     if (done) return;
     done = true;
-    if (watch) backend->server->store().Unwatch(watch);
+    if (watch) hooks.unwatch(watch);
     watch = 0;
     timer.reset();
   }
@@ -118,7 +119,7 @@ struct Waiter : std::enable_shared_from_this<Waiter> {
       return;
     }
     auto self = shared_from_this();
-    watch = backend->server->store().Watch(ws, [self] {
+    watch = hooks.watch(ws, [self] {
       self->watch = 0;
       self->Run(false);
     });
@@ -129,7 +130,21 @@ struct Waiter : std::enable_shared_from_this<Waiter> {
 
 void Blocking(Backend& backend, const QueryOptions& opts, QueryFn fn,
               std::shared_ptr<http::Cancellation> cancel, http::Reply reply) {
-  if (!opts.blocking || !backend.server) {
+  WatchHooks hooks;
+  if (backend.server) {
+    catalog::Store* store = &backend.server->store();
+    hooks.watch = [store](const catalog::WatchSet& ws, std::function<void()> fire) {
+      return store->Watch(ws, std::move(fire));
+    };
+    hooks.unwatch = [store](catalog::WatchId id) { store->Unwatch(id); };
+  }
+  BlockingWith(backend, opts, std::move(hooks), std::move(fn), std::move(cancel),
+               std::move(reply));
+}
+
+void BlockingWith(Backend& backend, const QueryOptions& opts, WatchHooks hooks, QueryFn fn,
+                  std::shared_ptr<http::Cancellation> cancel, http::Reply reply) {
+  if (!opts.blocking || !hooks.watch) {
     http::Response r;
     catalog::Index index = fn(nullptr, &r);
     SetMetaHeaders(backend, index, &r);
@@ -138,6 +153,7 @@ void Blocking(Backend& backend, const QueryOptions& opts, QueryFn fn,
   }
   auto w = std::make_shared<Waiter>();
   w->backend = &backend;
+  w->hooks = std::move(hooks);
   w->opts = opts;
   w->fn = std::move(fn);
   w->reply = std::move(reply);

@@ -39,6 +39,18 @@ using QueryFn = std::function<catalog::Index(catalog::WatchSet* ws, http::Respon
 void Blocking(Backend& backend, const QueryOptions& opts, QueryFn fn,
               std::shared_ptr<http::Cancellation> cancel, http::Reply reply);
 
+// Where a blocking query parks between runs. `watch` arms a one-shot callback for a change to
+// what the last run read (the WatchSet it filled) and returns an id for `unwatch`. Blocking()
+// uses the state store; agent-local data (user events) brings its own.
+struct WatchHooks {
+  std::function<catalog::WatchId(const catalog::WatchSet&, std::function<void()>)> watch;
+  std::function<void(catalog::WatchId)> unwatch;
+};
+
+// Blocking() over other data than the state store; works on client agents too.
+void BlockingWith(Backend& backend, const QueryOptions& opts, WatchHooks hooks, QueryFn fn,
+                  std::shared_ptr<http::Cancellation> cancel, http::Reply reply);
+
 // Sets X-Consul-Index, -KnownLeader, -LastContact and friends.
 void SetMetaHeaders(const Backend& backend, catalog::Index index, http::Response* r);
 

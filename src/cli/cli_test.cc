@@ -701,5 +701,141 @@ TEST(CommandTest, StatusListsJoinedDatacenters) {
   EXPECT_EQ(h.err.str().rfind("note: \"gangway status\" is a Gangway summary", 0), 0u);
 }
 
+constexpr char kKeyringJson[] =
+    R"([{"WAN":true,"Datacenter":"dc1","Segment":"","NumNodes":2,
+         "Keys":{"T2xkT2xkT2xkT2xkT2xkIQ==":2,"TmV3TmV3TmV3TmV3TmV3IQ==":1},
+         "PrimaryKeys":{"T2xkT2xkT2xkT2xkT2xkIQ==":2}},
+        {"WAN":false,"Datacenter":"dc1","Segment":"","NumNodes":3,
+         "Messages":{"n3":"truncated key list response"},
+         "Keys":{"T2xkT2xkT2xkT2xkT2xkIQ==":3},"PrimaryKeys":{"T2xkT2xkT2xkT2xkT2xkIQ==":3}}])";
+
+TEST(CommandTest, KeyringListPrintsEveryPool) {
+  Harness h;
+  h.agent.On("GET /v1/operator/keyring", 200, kKeyringJson);
+  EXPECT_EQ(h.Run({"keyring", "-list"}), 0);
+  EXPECT_EQ(h.out.str(),
+            "==> Gathering installed encryption keys...\n"
+            "\nWAN:\n"
+            "  T2xkT2xkT2xkT2xkT2xkIQ== [2/2]\n"
+            "  TmV3TmV3TmV3TmV3TmV3IQ== [1/2]\n"
+            "\ndc1 (LAN):\n"
+            "  ===> n3: truncated key list response\n"
+            "  T2xkT2xkT2xkT2xkT2xkIQ== [3/3]\n");
+  EXPECT_EQ(h.err.str(), "");
+
+  Harness local;
+  local.agent.On("GET /v1/operator/keyring?local-only=true", 200, "[]");
+  EXPECT_EQ(local.Run({"keyring", "-list", "-local-only"}), 0) << local.err.str();
+  EXPECT_EQ(local.out.str(), "==> Gathering installed encryption keys...\n");
+  // As Consul: -local-only goes with -list only, not even with -list-primary.
+  Harness primary_local;
+  EXPECT_EQ(primary_local.Run({"keyring", "-list-primary", "-local-only"}), 1);
+  EXPECT_TRUE(primary_local.agent.requests.empty());
+
+  Harness q;
+  q.agent.On("GET /v1/operator/keyring?relay-factor=2", 200, kKeyringJson);
+  EXPECT_EQ(q.Run({"keyring", "-list-primary", "-relay-factor=2"}), 0) << q.err.str();
+  EXPECT_EQ(q.out.str().find("==> Gathering installed primary encryption keys...\n\nWAN:\n"
+                             "  T2xkT2xkT2xkT2xkT2xkIQ== [2/2]\n\ndc1 (LAN):\n"),
+            0u)
+      << q.out.str();
+}
+
+TEST(CommandTest, KeyringChangesSendTheKey) {
+  struct Case {
+    const char* flag;
+    const char* method;
+    const char* banner;
+  };
+  const Case cases[] = {
+      {"-install", "POST", "==> Installing new gossip encryption key...\n"},
+      {"-use", "PUT", "==> Changing primary gossip encryption key...\n"},
+      {"-remove", "DELETE", "==> Removing gossip encryption key...\n"},
+  };
+  for (const auto& c : cases) {
+    Harness h;
+    h.agent.On(std::string(c.method) + " /v1/operator/keyring", 200, "");
+    EXPECT_EQ(h.Run({"keyring", std::string(c.flag) + "=TmV3TmV3TmV3TmV3TmV3IQ=="}), 0) << c.flag;
+    EXPECT_EQ(h.out.str(), c.banner);
+    ASSERT_EQ(h.agent.requests.size(), 1u);
+    EXPECT_EQ(Json::parse(h.agent.requests[0].body), Json({{"Key", "TmV3TmV3TmV3TmV3TmV3IQ=="}}));
+  }
+
+  Harness fail;
+  fail.agent.On("DELETE /v1/operator/keyring", 500,
+                "1 error occurred:\n\t* dc1 (LAN) error: 1/1 nodes reported failure\n\n");
+  EXPECT_EQ(fail.Run({"keyring", "-remove=T2xkT2xkT2xkT2xkT2xkIQ=="}), 1);
+  EXPECT_EQ(fail.out.str(), "==> Removing gossip encryption key...\n");
+  EXPECT_EQ(fail.err.str(),
+            "error: Unexpected response code: 500 (1 error occurred:\n\t* dc1 (LAN) error: 1/1 "
+            "nodes reported failure)\n");
+}
+
+TEST(CommandTest, KeyringNeedsExactlyOneAction) {
+  Harness none;
+  EXPECT_EQ(none.Run({"keyring"}), 1);
+  EXPECT_EQ(none.err.str().find("Usage: gangway keyring [options]"), 0u);
+  Harness two;
+  EXPECT_EQ(two.Run({"keyring", "-list", "-install=abc"}), 1);
+  EXPECT_EQ(two.err.str(), "Only a single action is allowed\n");
+  Harness relay;
+  EXPECT_EQ(relay.Run({"keyring", "-list", "-relay-factor=6"}), 1);
+  EXPECT_EQ(relay.err.str(), "Error parsing relay factor: Relay factor must be in range: [0, 5]\n");
+  Harness local;
+  EXPECT_EQ(local.Run({"keyring", "-use=abc", "-local-only"}), 1);
+  EXPECT_EQ(local.err.str(),
+            "Error validating local-only: local-only can only be set for list requests\n");
+  for (const Harness* h : {&none, &two, &relay, &local}) EXPECT_TRUE(h->agent.requests.empty());
+}
+
+TEST(CommandTest, EventFiresWithFiltersAndPayload) {
+  Harness h;
+  h.agent.On("GET /v1/agent/self", 200, R"({"Config":{"NodeName":"n1"}})");
+  h.agent.On("PUT /v1/event/fire/deploy?node=web.%2A&service=api&tag=v1", 200,
+             R"({"ID":"0f8d1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b","Name":"deploy","Payload":"aGVsbG8=",
+                 "NodeFilter":"web.*","ServiceFilter":"api","TagFilter":"v1","Version":1,
+                 "LTime":0})");
+  EXPECT_EQ(h.Run({"event", "-name=deploy", "-node=web.*", "-service=api", "-tag=v1", "hello"}),
+            0)
+      << h.err.str();
+  EXPECT_EQ(h.out.str(), "Event ID: 0f8d1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b\n");
+  ASSERT_EQ(h.agent.requests.size(), 2u);
+  EXPECT_EQ(h.agent.requests[1].method, "PUT");
+  EXPECT_EQ(h.agent.requests[1].body, "hello");
+
+  Harness fail;
+  fail.agent.On("GET /v1/agent/self", 200, "{}");
+  fail.agent.On("PUT /v1/event/fire/big", 413, "Failed to fire event \"big\": too large");
+  EXPECT_EQ(fail.Run({"event", "-name=big", "x"}), 1);
+  EXPECT_EQ(fail.err.str(),
+            "Error firing event: Unexpected response code: 413 (Failed to fire event \"big\": "
+            "too large)\n");
+
+  Harness down;
+  down.agent.refuse = true;
+  EXPECT_EQ(down.Run({"event", "-name=x"}), 1);
+  EXPECT_EQ(down.err.str().find("Error querying Gangway agent: Get \"http://127.0.0.1:8500/v1/"
+                                "agent/self\": dial tcp"),
+            0u)
+      << down.err.str();
+}
+
+TEST(CommandTest, EventRejectsBadInputBeforeCallingTheAgent) {
+  Harness noname;
+  EXPECT_EQ(noname.Run({"event", "payload"}), 1);
+  EXPECT_EQ(noname.err.str().find("Event name must be specified\n\nUsage: gangway event"), 0u)
+      << noname.err.str();
+  Harness tag;
+  EXPECT_EQ(tag.Run({"event", "-name=x", "-tag=v1"}), 1);
+  EXPECT_EQ(tag.err.str(), "Cannot provide tag filter without service filter.\n");
+  Harness re;
+  EXPECT_EQ(re.Run({"event", "-name=x", "-node=web["}), 1);
+  EXPECT_EQ(re.err.str().find("Failed to compile node filter regexp: "), 0u) << re.err.str();
+  Harness many;
+  EXPECT_EQ(many.Run({"event", "-name=x", "a", "b"}), 1);
+  EXPECT_EQ(many.err.str().find("Too many command line arguments.\n\nUsage:"), 0u);
+  for (const Harness* h : {&noname, &tag, &re, &many}) EXPECT_TRUE(h->agent.requests.empty());
+}
+
 }  // namespace
 }  // namespace gangway::cli

@@ -78,6 +78,8 @@ std::unique_ptr<Command> NewKvDeleteCommand(Environment& env);
 std::unique_ptr<Command> NewServicesCommand(Environment& env);
 std::unique_ptr<Command> NewServicesRegisterCommand(Environment& env);
 std::unique_ptr<Command> NewServicesDeregisterCommand(Environment& env);
+std::unique_ptr<Command> NewEventCommand(Environment& env);
+std::unique_ptr<Command> NewKeyringCommand(Environment& env);
 
 // A parent command ("kv", "catalog") that only lists its subcommands.
 std::unique_ptr<Command> NewParentCommand(std::string synopsis, std::string help);

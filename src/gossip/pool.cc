@@ -43,6 +43,13 @@ Result<std::unique_ptr<Pool>> Pool::Start(net::EventLoop& loop, PoolOptions opti
   deps.loop = &loop;
   deps.transport = p->transport_.get();
   deps.random = p->random_.get();
+  // The Serf posts its handlers to the loop and dies before the pool, so `raw` is valid there.
+  Pool* raw = p.get();
+  handlers.on_user_event = [raw, first = std::move(handlers.on_user_event)](const UserEvent& e) {
+    if (first) first(e);
+    auto extra = raw->user_event_handlers_;
+    for (const auto& h : extra) h(e);
+  };
   deps.handlers = std::move(handlers);
   auto s = Serf::Create(std::move(so), deps);
   if (!s.ok()) return s.status();

@@ -52,6 +52,12 @@ class Pool {
   void ForceLeave(const std::string& node, bool prune, std::function<void(Status)> done);
   void Shutdown();
 
+  // Also hears every user event of this pool, after the handler given to Start (if any). For
+  // owners that come after the pool, such as the agent's user-event buffer.
+  void AddUserEventHandler(std::function<void(const UserEvent&)> handler) {
+    user_event_handlers_.push_back(std::move(handler));
+  }
+
   std::vector<Member> Members() const { return serf_->Members(); }
   Member LocalMember() const { return serf_->LocalMember(); }
   int port() const { return transport_->port(); }
@@ -64,6 +70,7 @@ class Pool {
   std::unique_ptr<UdpTransport> transport_;
   std::unique_ptr<SeededRandom> random_;
   std::unique_ptr<Keyring> keyring_;
+  std::vector<std::function<void(const UserEvent&)>> user_event_handlers_;
   std::unique_ptr<Serf> serf_;
 };
 

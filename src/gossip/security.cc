@@ -95,7 +95,7 @@ Status RandomNonceSource::Next(Nonce* out) {
 
 Status Keyring::ValidateKey(std::string_view key) {
   if (key.size() != 16 && key.size() != 24 && key.size() != 32) {
-    return InvalidArgument("gossip: key size must be 16, 24 or 32 bytes, not " +
+    return InvalidArgument("key size must be 16, 24 or 32 bytes, not " +
                            std::to_string(key.size()));
   }
   return Status::Ok();
@@ -120,14 +120,14 @@ Status Keyring::AddKey(std::string_view key) {
 
 Status Keyring::UseKey(std::string_view key) {
   auto it = std::find(keys_.begin(), keys_.end(), key);
-  if (it == keys_.end()) return NotFound("gossip: requested key is not in the keyring");
+  if (it == keys_.end()) return NotFound("Requested key is not in the keyring");
   std::rotate(keys_.begin(), it, it + 1);
   return Status::Ok();
 }
 
 Status Keyring::RemoveKey(std::string_view key) {
   if (!keys_.empty() && keys_[0] == key) {
-    return InvalidArgument("gossip: removing the primary key is not allowed");
+    return InvalidArgument("Removing the primary key is not allowed");
   }
   auto it = std::find(keys_.begin(), keys_.end(), key);
   if (it != keys_.end()) keys_.erase(it);

@@ -1,0 +1,264 @@
+#include "client/user_events.h"
+
+#include <random>
+#include <regex>
+
+#include "codec/msgpack.h"
+#include "core/log.h"
+
+namespace gangway::client {
+
+namespace {
+
+constexpr char kLog[] = "agent";
+
+// Compiles a filter; a message naming what is wrong on failure.
+Result<std::regex> CompileFilter(const std::string& pattern) {
+  if (pattern.size() > kMaxFilterLength) {
+    return InvalidArgument("pattern is " + std::to_string(pattern.size()) +
+                           " bytes long, the limit is " + std::to_string(kMaxFilterLength));
+  }
+  try {
+    return std::regex(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return InvalidArgument(std::string("error parsing regexp: ") + e.what() + ": `" + pattern +
+                           "`");
+  }
+}
+
+bool Search(const std::regex& re, const std::string& text) {
+  try {
+    return std::regex_search(text, re);
+  } catch (const std::regex_error&) {
+    // Backtracking limits (error_complexity / error_stack): no match rather than a crash.
+    return false;
+  }
+}
+
+bool IsHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+}  // namespace
+
+std::string EncodeUserEvent(const UserEvent& e) {
+  namespace mp = codec::msgpack;
+  std::string out;
+  mp::Writer w(&out);
+  const bool p = e.payload && !e.payload->empty();
+  w.MapHeader(3 + (p ? 1 : 0) + (e.node_filter.empty() ? 0 : 1) +
+              (e.service_filter.empty() ? 0 : 1) + (e.tag_filter.empty() ? 0 : 1));
+  w.Raw("ID");
+  w.Raw(e.id);
+  w.Raw("n");
+  w.Raw(e.name);
+  if (p) {
+    w.Raw("p");
+    w.Raw(*e.payload);
+  }
+  if (!e.node_filter.empty()) {
+    w.Raw("nf");
+    w.Raw(e.node_filter);
+  }
+  if (!e.service_filter.empty()) {
+    w.Raw("sf");
+    w.Raw(e.service_filter);
+  }
+  if (!e.tag_filter.empty()) {
+    w.Raw("tf");
+    w.Raw(e.tag_filter);
+  }
+  w.Raw("v");
+  w.Int(e.version);
+  return out;
+}
+
+Result<UserEvent> DecodeUserEvent(std::string_view bytes) {
+  namespace mp = codec::msgpack;
+  mp::Limits limits;
+  limits.max_depth = 8;
+  mp::Reader r(bytes, limits);
+  UserEvent e;
+  bool has_payload = false;
+  Status s = r.ReadStruct([&](std::string_view key) -> Status {
+    if (key == "ID") return r.ReadRawOrNil(&e.id);
+    if (key == "n") return r.ReadRawOrNil(&e.name);
+    if (key == "p") {
+      if (r.NextIsNil()) return r.ReadNil();
+      std::string_view v;
+      if (Status st = r.ReadRaw(&v); !st.ok()) return st;
+      e.payload = std::string(v);
+      has_payload = true;
+      return Status::Ok();
+    }
+    if (key == "nf") return r.ReadRawOrNil(&e.node_filter);
+    if (key == "sf") return r.ReadRawOrNil(&e.service_filter);
+    if (key == "tf") return r.ReadRawOrNil(&e.tag_filter);
+    if (key == "v") return r.ReadIntOrNil(&e.version);
+    return r.Skip();
+  });
+  if (!s.ok()) return InvalidArgument("user event: " + s.message());
+  if (!r.at_end()) {
+    return InvalidArgument("user event: " + std::to_string(r.remaining()) +
+                           " trailing bytes after the event");
+  }
+  if (!has_payload) e.payload.reset();
+  if (e.name.empty()) return InvalidArgument("user event: missing name");
+  if (!UuidToUint64(e.id)) return InvalidArgument("user event: ID \"" + e.id + "\" is not a UUID");
+  return e;
+}
+
+Status ValidateUserEvent(const UserEvent& e) {
+  if (e.name.empty()) return InvalidArgument("User event missing name");
+  if (!e.tag_filter.empty() && e.service_filter.empty()) {
+    return InvalidArgument("Cannot provide tag filter without service filter");
+  }
+  const std::pair<const std::string*, const char*> filters[] = {
+      {&e.node_filter, "node"}, {&e.service_filter, "service"}, {&e.tag_filter, "tag"}};
+  for (const auto& [pattern, what] : filters) {
+    if (pattern->empty()) continue;
+    if (auto re = CompileFilter(*pattern); !re.ok()) {
+      return InvalidArgument(std::string("Invalid ") + what + " filter: " + re.status().message());
+    }
+  }
+  return Status::Ok();
+}
+
+std::optional<uint64_t> UuidToUint64(std::string_view uuid) {
+  if (uuid.size() != 36) return std::nullopt;
+  for (size_t i = 0; i < uuid.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? uuid[i] != '-' : !IsHex(uuid[i])) return std::nullopt;
+  }
+  auto hex = [](std::string_view parts) {
+    uint64_t v = 0;
+    for (char c : parts) {
+      if (c == '-') continue;
+      int d = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+      v = (v << 4) | static_cast<uint64_t>(d);
+    }
+    return v;
+  };
+  // The first 16 hex digits (8-4-4) and the last 16 (4-12).
+  return hex(uuid.substr(0, 18)) ^ hex(uuid.substr(19));
+}
+
+std::string NewUuid() {
+  std::random_device rd;
+  unsigned char b[16];
+  for (size_t i = 0; i < sizeof b; i += 4) {
+    uint32_t v = rd();
+    for (size_t j = 0; j < 4; ++j) b[i + j] = static_cast<unsigned char>(v >> (8 * j));
+  }
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (size_t i = 0; i < sizeof b; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 0xf]);
+  }
+  return out;
+}
+
+bool MatchesFilters(const UserEvent& e, std::string_view node_name,
+                    const std::vector<FilterService>& services) {
+  if (!e.node_filter.empty()) {
+    auto re = CompileFilter(e.node_filter);
+    if (!re.ok()) {
+      LogError(kLog, "Failed to parse node filter for event: filter=" + e.node_filter +
+                         " event=" + e.name + " error=\"" + re.status().message() + "\"");
+      return false;
+    }
+    if (!Search(*re, std::string(node_name))) return false;
+  }
+  if (e.service_filter.empty()) return true;
+  auto svc = CompileFilter(e.service_filter);
+  if (!svc.ok()) {
+    LogError(kLog, "Failed to parse service filter for event: filter=" + e.service_filter +
+                       " event=" + e.name + " error=\"" + svc.status().message() + "\"");
+    return false;
+  }
+  std::optional<std::regex> tag;
+  if (!e.tag_filter.empty()) {
+    auto t = CompileFilter(e.tag_filter);
+    if (!t.ok()) {
+      LogError(kLog, "Failed to parse tag filter for event: filter=" + e.tag_filter +
+                         " event=" + e.name + " error=\"" + t.status().message() + "\"");
+      return false;
+    }
+    tag = std::move(*t);
+  }
+  for (const FilterService& s : services) {
+    if (!Search(*svc, s.id)) continue;
+    if (!tag) return true;
+    for (const std::string& t : s.tags) {
+      if (Search(*tag, t)) return true;
+    }
+  }
+  return false;
+}
+
+UserEventBuffer::UserEventBuffer(std::string node_name, ServicesFn services)
+    : node_name_(std::move(node_name)), services_(std::move(services)) {
+  ring_.reserve(kUserEventBufferSize);
+}
+
+bool UserEventBuffer::HandleSerfEvent(std::string_view serf_name,
+                                      const std::optional<std::string>& payload, uint64_t ltime) {
+  if (serf_name.substr(0, kUserEventPrefix.size()) != kUserEventPrefix) return false;
+  auto decoded = DecodeUserEvent(payload.value_or(std::string()));
+  if (!decoded.ok()) {
+    LogError(kLog, "Failed to decode event: " + decoded.status().message());
+    return false;
+  }
+  UserEvent e = std::move(*decoded);
+  e.ltime = ltime;
+  if (e.version > kUserEventVersion) {
+    LogWarn(kLog, "Event version may have unsupported features: version=" +
+                      std::to_string(e.version) + " event=" + e.name);
+  }
+  if (!MatchesFilters(e, node_name_, services_ ? services_() : std::vector<FilterService>{})) {
+    return false;
+  }
+  if (e.name == kRemoteExecName) {
+    LogInfo(kLog, "ignoring remote exec event (" + e.id + "): remote exec is not supported");
+    return false;
+  }
+  LogDebug(kLog, "new event: event_name=" + e.name + " event_id=" + e.id);
+  Add(std::move(e));
+  return true;
+}
+
+void UserEventBuffer::Add(UserEvent event) {
+  if (ring_.size() < kUserEventBufferSize) {
+    ring_.push_back(std::move(event));
+  } else {
+    ring_[next_] = std::move(event);
+  }
+  next_ = (next_ + 1) % kUserEventBufferSize;
+  auto fired = std::move(watches_);
+  watches_.clear();
+  for (auto& [id, fn] : fired) fn();
+}
+
+std::vector<UserEvent> UserEventBuffer::Events() const {
+  if (ring_.size() < kUserEventBufferSize) return ring_;
+  std::vector<UserEvent> out;
+  out.reserve(ring_.size());
+  out.insert(out.end(), ring_.begin() + static_cast<std::ptrdiff_t>(next_), ring_.end());
+  out.insert(out.end(), ring_.begin(), ring_.begin() + static_cast<std::ptrdiff_t>(next_));
+  return out;
+}
+
+uint64_t UserEventBuffer::Watch(std::function<void()> fire) {
+  uint64_t id = next_watch_++;
+  watches_[id] = std::move(fire);
+  return id;
+}
+
+void UserEventBuffer::Unwatch(uint64_t id) { watches_.erase(id); }
+
+}  // namespace gangway::client
