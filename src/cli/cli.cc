@@ -121,6 +121,7 @@ const std::vector<CommandEntry>& Commands() {
       {"event", NewEventCommand},
       {"info", NewInfoCommand},
       {"join", NewJoinCommand},
+      {"keygen", NewKeygenCommand},
       {"keyring", NewKeyringCommand},
       {"kv", NewKvCommand},
       {"kv delete", NewKvDeleteCommand},

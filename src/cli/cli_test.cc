@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/base64.h"
+
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -372,6 +374,22 @@ struct Harness {
     return "";
   }
 };
+
+TEST(CommandTest, KeygenPrintsAFreshValidKey) {
+  Harness a, b;
+  ASSERT_EQ(a.Run({"keygen"}), 0) << a.err.str();
+  ASSERT_EQ(b.Run({"keygen"}), 0);
+  std::string key = a.out.str();
+  ASSERT_EQ(key.size(), 45u);  // 44 base64 characters + newline
+  EXPECT_EQ(key.back(), '\n');
+  auto raw = Base64Decode(key.substr(0, 44));
+  ASSERT_TRUE(raw.has_value());
+  EXPECT_EQ(raw->size(), 32u);
+  EXPECT_NE(key, b.out.str());
+  EXPECT_TRUE(a.agent.requests.empty());  // no agent needed
+  Harness extra;
+  EXPECT_EQ(extra.Run({"keygen", "x"}), 1);
+}
 
 TEST(CommandTest, UnknownCommandAndHelp) {
   Harness h;

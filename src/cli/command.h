@@ -62,6 +62,7 @@ int RunWithEnvironment(const std::vector<std::string>& args, Environment& env);
 
 // Factories, one per command file.
 std::unique_ptr<Command> NewVersionCommand(Environment& env);
+std::unique_ptr<Command> NewKeygenCommand(Environment& env);
 std::unique_ptr<Command> NewMembersCommand(Environment& env);
 std::unique_ptr<Command> NewInfoCommand(Environment& env);
 std::unique_ptr<Command> NewLeaveCommand(Environment& env);
