@@ -54,6 +54,22 @@ Json Body(const TxnRequest& r) {
   return {{"Ops", std::move(ops)}};
 }
 
+Json Body(const RestoreRequest& r) {
+  return {{"Snapshot", Json::binary(std::vector<uint8_t>(r.snapshot.begin(), r.snapshot.end()))}};
+}
+
+Result<Command> DecodeRestore(const Json& body) {
+  const Json* snap = nullptr;
+  for (const auto& [k, v] : body.items()) {
+    if (k == "Snapshot") snap = &v;
+  }
+  if (!snap || !snap->is_binary()) {
+    return InvalidArgument("Snapshot: expected binary snapshot bytes");
+  }
+  const auto& b = snap->get_binary();
+  return Command(RestoreRequest{std::string(b.begin(), b.end())});
+}
+
 Status DecodeKVRequest(const Json& j, const std::string& path, bool in_txn, KVRequest* out) {
   FieldReader r(j, path);
   uint64_t op = 0;
@@ -234,8 +250,8 @@ std::string Quote(std::string_view s) {
 std::string EncodeCommand(const Command& cmd) {
   std::string out(1, static_cast<char>(cmd.index()));
   static_assert(
-      std::is_same_v<std::variant_alternative_t<static_cast<size_t>(CommandType::kTxn), Command>,
-                     TxnRequest>,
+      std::is_same_v<std::variant_alternative_t<static_cast<size_t>(CommandType::kRestore), Command>,
+                     RestoreRequest>,
       "Command alternatives must be in CommandType order");
   Json body = std::visit([](const auto& c) { return Body(c); }, cmd);
   Json::to_msgpack(body, out);
@@ -249,7 +265,7 @@ Result<Command> DecodeCommand(std::string_view bytes) {
                            " bytes exceeds the limit of " + std::to_string(kMaxCommandBytes));
   }
   auto type = static_cast<uint8_t>(bytes[0]);
-  if (type > static_cast<uint8_t>(CommandType::kTxn)) {
+  if (type > static_cast<uint8_t>(CommandType::kRestore)) {
     return InvalidArgument("unknown command type " + std::to_string(type));
   }
   auto body = ParseBody(bytes.substr(1));
@@ -264,6 +280,8 @@ Result<Command> DecodeCommand(std::string_view bytes) {
         return DecodeKV(*body);
       case CommandType::kTxn:
         return DecodeTxn(*body);
+      case CommandType::kRestore:
+        return DecodeRestore(*body);
     }
   } catch (const std::exception& e) {
     // The field readers check types before every get<>(), so this is a bug; still, a decoder of

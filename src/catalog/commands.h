@@ -19,6 +19,7 @@ enum class CommandType : uint8_t {
   kDeregister = 1,
   kKV = 2,
   kTxn = 3,
+  kRestore = 4,
   // Append new types here; never renumber.
 };
 
@@ -60,7 +61,14 @@ struct TxnRequest {
   std::vector<KVRequest> ops;
 };
 
-using Command = std::variant<RegisterRequest, DeregisterRequest, KVRequest, TxnRequest>;
+// Replaces the whole state with a snapshot (Store::Snapshot bytes), as one log entry: how an
+// operator's snapshot restore reaches every server in log order.
+struct RestoreRequest {
+  std::string snapshot;
+};
+
+using Command =
+    std::variant<RegisterRequest, DeregisterRequest, KVRequest, TxnRequest, RestoreRequest>;
 
 std::string EncodeCommand(const Command& cmd);
 // Rejects unknown types, truncated or malformed bodies with a message; never throws.

@@ -511,6 +511,15 @@ struct Store::Impl {
     return r;
   }
 
+  // An operator's restore, in log order: the snapshot's tables replace ours (the store's index
+  // stays the log's).
+  ApplyResult RestoreFrom(const RestoreRequest& req) {
+    auto tables = ParseSnapshot(req.snapshot);
+    if (!tables.ok()) return Rejected(tables.status());
+    t = std::move(*tables);
+    return {};
+  }
+
   ApplyResult Txn(Changes& ch, const TxnRequest& req) {
     ApplyResult r;
     std::vector<KVUndo> undo;
@@ -723,6 +732,7 @@ struct Store::Impl {
 
   Json SnapshotJson() const;
   static Result<Tables> TablesFromJson(const Json& j);
+  static Result<Tables> ParseSnapshot(std::string_view bytes);
 };
 
 // ---- Store
@@ -749,10 +759,15 @@ ApplyResult Store::Apply(Index index, const Command& cmd) {
         if constexpr (std::is_same_v<T, DeregisterRequest>) return s.Deregister(ch, c);
         if constexpr (std::is_same_v<T, KVRequest>) return s.KV(ch, c);
         if constexpr (std::is_same_v<T, TxnRequest>) return s.Txn(ch, c);
+        if constexpr (std::is_same_v<T, RestoreRequest>) return s.RestoreFrom(c);
       },
       cmd);
   s.t.last_index = index;
   if (!r.status.ok()) return r;
+  if (std::holds_alternative<RestoreRequest>(cmd)) {
+    s.FireAll();
+    return r;
+  }
   s.MoveServiceIndexes(ch);
   s.Fire(ch);
   return r;
@@ -1147,7 +1162,7 @@ std::string Store::Snapshot() const {
   return out;
 }
 
-Status Store::Restore(std::string_view bytes) {
+Result<Tables> Store::Impl::ParseSnapshot(std::string_view bytes) {
   if (bytes.empty()) return InvalidArgument("snapshot: empty");
   auto version = static_cast<uint8_t>(bytes[0]);
   if (version != kSnapshotVersion) {
@@ -1161,6 +1176,11 @@ Status Store::Restore(std::string_view bytes) {
   } catch (const std::exception& e) {
     return Internal(std::string("snapshot: ") + e.what());
   }
+  return t;
+}
+
+Status Store::Restore(std::string_view bytes) {
+  auto t = Impl::ParseSnapshot(bytes);
   if (!t.ok()) return t.status();
   impl_->t = std::move(*t);
   impl_->FireAll();
