@@ -92,6 +92,7 @@ int RunAgent(const std::vector<std::string>& args) {
     server::ServerOptions so;
     so.datacenter = cfg.datacenter;
     so.node_name = cfg.node_name;
+    so.node_id = cfg.node_id;
     // Server RPC (docs/rpc.md) on ports.server; bound first so gossip advertises the real port.
     rpc_server = std::make_unique<rpc::Server>(loop);
     auto bound = rpc_server->Listen(cfg.bind_addr, cfg.ports.server);

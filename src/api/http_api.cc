@@ -15,6 +15,7 @@ HttpApi::HttpApi(Backend backend) : backend_(std::move(backend)) {
   AddKVRoutes(&routes_);
   AddOperatorRoutes(&routes_);
   AddStatusRoutes(&routes_);
+  AddRaftRoutes(&routes_);
   // Longest paths first so "/v1/agent/service/register" wins over "/v1/agent/service/".
   std::stable_sort(routes_.begin(), routes_.end(),
                    [](const Route& a, const Route& b) { return a.path.size() > b.path.size(); });
@@ -71,6 +72,10 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
   }
   if (remote_dc) {
     call.Error(500, "No path to datacenter");
+    return;
+  }
+  if (match->server_state && !backend_.server) {
+    call.Error(500, "No known Consul servers");
     return;
   }
   try {

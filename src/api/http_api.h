@@ -49,6 +49,7 @@ void AddHealthRoutes(std::vector<Route>* routes);
 void AddKVRoutes(std::vector<Route>* routes);
 void AddOperatorRoutes(std::vector<Route>* routes);
 void AddStatusRoutes(std::vector<Route>* routes);
+void AddRaftRoutes(std::vector<Route>* routes);
 
 class HttpApi : public http::Handler {
  public:

@@ -63,6 +63,14 @@ int RunWithEnvironment(const std::vector<std::string>& args, Environment& env);
 // Factories, one per command file.
 std::unique_ptr<Command> NewVersionCommand(Environment& env);
 std::unique_ptr<Command> NewKeygenCommand(Environment& env);
+std::unique_ptr<Command> NewOperatorCommand(Environment& env);
+std::unique_ptr<Command> NewOperatorRaftCommand(Environment& env);
+std::unique_ptr<Command> NewOperatorRaftListPeersCommand(Environment& env);
+std::unique_ptr<Command> NewOperatorRaftRemovePeerCommand(Environment& env);
+std::unique_ptr<Command> NewSnapshotCommand(Environment& env);
+std::unique_ptr<Command> NewSnapshotSaveCommand(Environment& env);
+std::unique_ptr<Command> NewSnapshotRestoreCommand(Environment& env);
+std::unique_ptr<Command> NewSnapshotInspectCommand(Environment& env);
 std::unique_ptr<Command> NewMembersCommand(Environment& env);
 std::unique_ptr<Command> NewInfoCommand(Environment& env);
 std::unique_ptr<Command> NewLeaveCommand(Environment& env);

@@ -21,4 +21,23 @@ void Server::Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult
   if (done) done(std::move(result));
 }
 
+std::vector<RaftServer> Server::RaftConfiguration() const {
+  return {RaftServer{options_.node_id, options_.node_name, options_.rpc_address, true, true}};
+}
+
+void Server::RemovePeer(const std::string& id, const std::string& address,
+                        std::function<void(Status)> done) {
+  for (const auto& s : RaftConfiguration()) {
+    if ((!id.empty() && s.id == id) || (!address.empty() && s.address == address)) {
+      return done(InvalidArgument("cannot remove the only voter (this server) from the configuration"));
+    }
+  }
+  done(NotFound("address \"" + (address.empty() ? id : address) + "\" was not found in the Raft configuration"));
+}
+
+void Server::Restore(std::string state, std::function<void(Status)> done) {
+  Apply(catalog::RestoreRequest{std::move(state)},
+        [done = std::move(done)](catalog::ApplyResult r) { done(r.status); });
+}
+
 }  // namespace gangway::server

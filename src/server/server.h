@@ -4,6 +4,7 @@
 // Loop thread only.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,17 @@ namespace gangway::server {
 struct ServerOptions {
   std::string datacenter = "dc1";
   std::string node_name;
+  std::string node_id;
   std::string rpc_address;  // "ip:port", what /v1/status/leader reports
+};
+
+// One voter of the datacenter's Raft group, as /v1/operator/raft/configuration shows it.
+struct RaftServer {
+  std::string id;  // the server's node ID
+  std::string node;
+  std::string address;  // RPC address
+  bool leader = false;
+  bool voter = true;
 };
 
 class Server : public catalog::Applier {
@@ -35,6 +46,18 @@ class Server : public catalog::Applier {
   std::vector<std::string> Peers() const { return {options_.rpc_address}; }
   // Milliseconds since the last contact with the leader (0 on the leader).
   int64_t LastContactMs() const { return 0; }
+  std::vector<RaftServer> RaftConfiguration() const;
+  // The last log index applied here.
+  uint64_t RaftIndex() const { return store_.LastIndex(); }
+  uint64_t RaftTerm() const { return 1; }
+  // Removes a voter by node ID or RPC address.
+  void RemovePeer(const std::string& id, const std::string& address, std::function<void(Status)> done);
+
+  // The state as of the last applied entry, for /v1/snapshot.
+  std::string Snapshot() const { return store_.Snapshot(); }
+  // Replaces the state with a snapshot's, through the log (every server restores at the same
+  // point). done(error) when the snapshot is invalid; nothing changes then.
+  void Restore(std::string state, std::function<void(Status)> done);
 
  private:
   Loop& loop_;
