@@ -26,6 +26,7 @@ extern "C" {
 #include <unordered_map>
 
 #include "consensus/entry.h"
+#include "consensus/internal/nodelay_transport.h"
 #include "core/log.h"
 
 namespace gangway::consensus {
@@ -597,7 +598,8 @@ class RaftNode::Core {
                                raft_strerror(rv));
       }
     }
-    rv = raft_uv_init(&io_, &loop_, dir.c_str(), &transport_);
+    nodelay_ = std::make_unique<internal::NodelayTransport>(&transport_);
+    rv = raft_uv_init(&io_, &loop_, dir.c_str(), nodelay_->get());
     if (rv != 0) {
       return Internal("raft: data dir " + dir + ": " + raft_strerror(rv) +
                       (io_.errmsg[0] ? std::string(": ") + io_.errmsg : ""));
@@ -1104,7 +1106,8 @@ class RaftNode::Core {
   uv_loop_t loop_;
   uv_timer_t poll_;
   uv_check_t check_;  // runs Pump after every loop iteration
-  raft_uv_transport transport_{};
+  raft_uv_transport transport_{};                      // libraft's TCP transport
+  std::unique_ptr<internal::NodelayTransport> nodelay_;  // what raft_uv uses: it, with NODELAY
   raft_io io_{};
   raft_fsm fsm_{};
   struct raft raft_ {};
