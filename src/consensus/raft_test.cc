@@ -7,7 +7,10 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -127,7 +130,7 @@ R Await(TestLoop& loop, const std::function<void(std::function<void(R)>)>& start
   return std::move(**out);
 }
 
-class RaftTest : public ::testing::Test {
+class RaftHarness : public ::testing::Test {
  protected:
   struct Node {
     uint64_t id = 0;
@@ -304,6 +307,11 @@ class RaftTest : public ::testing::Test {
   std::map<uint64_t, Node> nodes_;
 };
 
+// One node (lifecycle, failures): fast, run as unit tests. Several nodes (elections, failover,
+// snapshots, membership): run as integration tests.
+class RaftNodeTest : public RaftHarness {};
+class RaftClusterTest : public RaftHarness {};
+
 // ---- options and ids ------------------------------------------------------------------------
 
 TEST(RaftOptionsTest, ValidatesIdsAddressesAndTimings) {
@@ -363,7 +371,7 @@ TEST(RaftOptionsTest, StateNamesAreConsuls) {
 
 // ---- one node: lifecycle and failures -------------------------------------------------------
 
-TEST_F(RaftTest, SingleVoterLeadsAppliesAndReturnsTheStateMachineResult) {
+TEST_F(RaftNodeTest, SingleVoterLeadsAppliesAndReturnsTheStateMachineResult) {
   Define(1);
   Node& n = nodes_[1];
   n.fsm = std::make_unique<RecordingFsm>();
@@ -418,7 +426,7 @@ TEST_F(RaftTest, SingleVoterLeadsAppliesAndReturnsTheStateMachineResult) {
   EXPECT_EQ(boot.status.code(), Code::kConflict);
 }
 
-TEST_F(RaftTest, OperationsAfterShutdownFailAndShutdownIsIdempotent) {
+TEST_F(RaftNodeTest, OperationsAfterShutdownFailAndShutdownIsIdempotent) {
   StartCluster({1});
   ASSERT_EQ(WaitLeader(), 1u);
   RaftNode& raft = *nodes_[1].raft;
@@ -435,7 +443,7 @@ TEST_F(RaftTest, OperationsAfterShutdownFailAndShutdownIsIdempotent) {
   EXPECT_EQ(calls, 50);
 }
 
-TEST_F(RaftTest, DataDirThatCannotBeCreatedIsAClearError) {
+TEST_F(RaftNodeTest, DataDirThatCannotBeCreatedIsAClearError) {
   std::ofstream(root_ + "/file") << "not a directory";
   Define(1).dir = root_ + "/file/raft";
   OpResult r = Open(1, ConfigOf({1}));
@@ -444,7 +452,7 @@ TEST_F(RaftTest, DataDirThatCannotBeCreatedIsAClearError) {
       << r.status.message();
 }
 
-TEST_F(RaftTest, PortInUseIsAClearError) {
+TEST_F(RaftNodeTest, PortInUseIsAClearError) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -463,7 +471,7 @@ TEST_F(RaftTest, PortInUseIsAClearError) {
   EXPECT_EQ(ar.status.message(), r.status.message());
 }
 
-TEST_F(RaftTest, DataDirInUseByAnotherNodeIsRefused) {
+TEST_F(RaftNodeTest, DataDirInUseByAnotherNodeIsRefused) {
   StartCluster({1});
   Node& n = nodes_[1];
   RecordingFsm fsm;
@@ -476,7 +484,7 @@ TEST_F(RaftTest, DataDirInUseByAnotherNodeIsRefused) {
       << r.status.message();
 }
 
-TEST_F(RaftTest, CorruptMetadataIsAClearError) {
+TEST_F(RaftNodeTest, CorruptMetadataIsAClearError) {
   StartCluster({1});
   ASSERT_EQ(WaitLeader(), 1u);
   ASSERT_EQ(ApplyAll(Numbered("m", 10)).size(), 10u);
@@ -491,7 +499,7 @@ TEST_F(RaftTest, CorruptMetadataIsAClearError) {
   EXPECT_NE(r.status.message().find(nodes_[1].dir), std::string::npos) << r.status.message();
 }
 
-TEST_F(RaftTest, CorruptSegmentIsAClearError) {
+TEST_F(RaftNodeTest, CorruptSegmentIsAClearError) {
   options_.segment_size = 64 << 10;  // small segments so some close
   StartCluster({1});
   ASSERT_EQ(WaitLeader(), 1u);
@@ -518,7 +526,7 @@ TEST_F(RaftTest, CorruptSegmentIsAClearError) {
   std::printf("corrupt segment: %s\n", r.status.message().c_str());
 }
 
-TEST_F(RaftTest, RestoreRejectedByTheStateMachineFailsStart) {
+TEST_F(RaftNodeTest, RestoreRejectedByTheStateMachineFailsStart) {
   options_.snapshot_threshold = 16;
   options_.snapshot_trailing = 4;
   StartCluster({1});
@@ -541,7 +549,7 @@ TEST_F(RaftTest, RestoreRejectedByTheStateMachineFailsStart) {
 
 // ---- three nodes ----------------------------------------------------------------------------
 
-TEST_F(RaftTest, ThreeNodesElectALeaderAndApplyInTheSameOrder) {
+TEST_F(RaftClusterTest, ThreeNodesElectALeaderAndApplyInTheSameOrder) {
   StartCluster({1, 2, 3});
   auto t0 = std::chrono::steady_clock::now();
   uint64_t leader = WaitLeader();
@@ -587,7 +595,7 @@ TEST_F(RaftTest, ThreeNodesElectALeaderAndApplyInTheSameOrder) {
   EXPECT_EQ(nodes_[follower].leader_changes.back().second.id, leader);
 }
 
-TEST_F(RaftTest, LeaderStopsThenANewLeaderKeepsEveryAcknowledgedEntry) {
+TEST_F(RaftClusterTest, LeaderStopsThenANewLeaderKeepsEveryAcknowledgedEntry) {
   StartCluster({1, 2, 3});
   uint64_t old_leader = WaitLeader();
   ASSERT_NE(old_leader, 0u);
@@ -631,7 +639,7 @@ TEST_F(RaftTest, LeaderStopsThenANewLeaderKeepsEveryAcknowledgedEntry) {
   EXPECT_NE(WaitLeader(), 0u);
 }
 
-TEST_F(RaftTest, SnapshotsThenRestartRestoresFromSnapshotAndLog) {
+TEST_F(RaftClusterTest, SnapshotsThenRestartRestoresFromSnapshotAndLog) {
   options_.snapshot_threshold = 64;
   options_.snapshot_trailing = 16;
   StartCluster({1, 2, 3});
@@ -666,7 +674,7 @@ TEST_F(RaftTest, SnapshotsThenRestartRestoresFromSnapshotAndLog) {
   EXPECT_FALSE(nodes_[follower].fsm->out_of_order);
 }
 
-TEST_F(RaftTest, AddVoterCatchesUpByInstallSnapshotAndRemoveShrinks) {
+TEST_F(RaftClusterTest, AddVoterCatchesUpByInstallSnapshotAndRemoveShrinks) {
   options_.snapshot_threshold = 64;
   options_.snapshot_trailing = 16;
   StartCluster({1, 2, 3});
@@ -718,7 +726,7 @@ TEST_F(RaftTest, AddVoterCatchesUpByInstallSnapshotAndRemoveShrinks) {
   EXPECT_EQ(ApplyAll(Numbered("z-", 50)).size(), 50u);
 }
 
-TEST_F(RaftTest, TransferLeadershipMovesTheLeader) {
+TEST_F(RaftClusterTest, TransferLeadershipMovesTheLeader) {
   StartCluster({1, 2, 3});
   uint64_t leader = WaitLeader();
   ASSERT_NE(leader, 0u);
@@ -732,7 +740,7 @@ TEST_F(RaftTest, TransferLeadershipMovesTheLeader) {
   EXPECT_EQ(bad.error, Error::kInvalid) << bad.status.message();
 }
 
-TEST_F(RaftTest, FullRestartOfAllNodesLosesNothing) {
+TEST_F(RaftClusterTest, FullRestartOfAllNodesLosesNothing) {
   options_.snapshot_threshold = 128;
   options_.snapshot_trailing = 32;
   StartCluster({1, 2, 3});
@@ -755,7 +763,7 @@ TEST_F(RaftTest, FullRestartOfAllNodesLosesNothing) {
 
 // libraft 0.15 leaves Nagle's algorithm on: small AppendEntries waited for delayed ACKs (40 ms
 // tails at 16 entries in flight in raft_bench). Every peer connection must have TCP_NODELAY.
-TEST_F(RaftTest, PeerConnectionsDisableNagle) {
+TEST_F(RaftClusterTest, PeerConnectionsDisableNagle) {
   StartCluster({1, 2, 3});
   ASSERT_NE(WaitLeader(), 0u);
   ASSERT_EQ(ApplyAll(Numbered("n-", 10)).size(), 10u);
@@ -786,7 +794,7 @@ TEST_F(RaftTest, PeerConnectionsDisableNagle) {
 // With Consul-like default timing (election timeout 1 s) a stopped leader is replaced within a few
 // seconds; the issue asks for 5 s. The bound asserted here is loose on purpose; the figure is
 // printed.
-TEST_F(RaftTest, DefaultTimingReplacesALeaderWithinSeconds) {
+TEST_F(RaftClusterTest, DefaultTimingReplacesALeaderWithinSeconds) {
   options_ = RaftOptions::Default();
   options_.segment_size = 1 << 20;
   StartCluster({1, 2, 3});
@@ -800,6 +808,153 @@ TEST_F(RaftTest, DefaultTimingReplacesALeaderWithinSeconds) {
   ASSERT_NE(next, 0u);
   std::printf("default timing: new leader after %lld ms\n", (long long)took.count());
   EXPECT_LT(took, seconds(15));
+}
+
+// ---- a leader process killed with SIGKILL --------------------------------------------------
+
+// The leader runs in a child process (this binary, re-executed to run only the test below), so
+// it can die the hard way: no raft_close, whatever was in flight lost. It reports each entry it
+// saw acknowledged on a pipe; the two nodes in this process must keep every one of them.
+constexpr const char* kChildEnv = "GANGWAY_RAFT_CHILD";
+
+TEST(RaftCrashChild, DISABLED_LeaderProcess) {
+  // Environment: GANGWAY_RAFT_CHILD="<id> <data dir> <ack fd> <address of 1> <of 2> <of 3>".
+  const char* spec = std::getenv(kChildEnv);
+  if (spec == nullptr) GTEST_SKIP() << "only run as the child of KilledLeader...";
+  unsigned long long id = 0;
+  int fd = -1;
+  char dir[4096], a1[64], a2[64], a3[64];
+  ASSERT_EQ(std::sscanf(spec, "%llu %4095s %d %63s %63s %63s", &id, dir, &fd, a1, a2, a3), 6);
+  TestLoop loop;
+  RecordingFsm fsm;
+  RaftOptions o = RaftOptions::Default();
+  o.id = id;
+  o.address = a1;
+  o.data_dir = dir;
+  RaftNode node(loop, fsm, o);
+  Configuration conf = {{1, a1, Suffrage::kVoter}, {2, a2, Suffrage::kVoter},
+                        {3, a3, Suffrage::kVoter}};
+  ASSERT_TRUE(Await<OpResult>(loop, [&](auto d) { node.Bootstrap(conf, d); }).ok());
+  ASSERT_TRUE(Await<OpResult>(loop, [&](auto d) { node.Start(d); }).ok());
+  // Apply forever (16 in flight) once leading, until killed; give up after two minutes.
+  size_t next = 0, outstanding = 0;
+  auto deadline = std::chrono::steady_clock::now() + seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    while (node.IsLeader() && outstanding < 16) {
+      std::string e = "k-" + std::to_string(next++);
+      ++outstanding;
+      node.Apply(e, [e, fd, &outstanding](ApplyResult r) {
+        --outstanding;
+        if (!r.ok()) return;
+        std::string line = e + "\n";
+        if (write(fd, line.data(), line.size()) < 0) std::_Exit(1);
+      });
+    }
+    loop.RunFor(milliseconds(2));
+  }
+}
+
+TEST_F(RaftClusterTest, KilledLeaderProcessIsReplacedWithinSecondsAndLosesNoAcknowledgedEntry) {
+  options_ = RaftOptions::Default();
+  options_.segment_size = 1 << 20;
+  for (uint64_t id : {1, 2, 3}) Define(id);
+  Configuration conf = ConfigOf({1, 2, 3});
+
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::string spec = std::string(kChildEnv) + "=1 " + nodes_[1].dir + " " +
+                     std::to_string(fds[1]) + " " + nodes_[1].address + " " +
+                     nodes_[2].address + " " + nodes_[3].address;
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.push_back(spec);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string self = fs::read_symlink("/proc/self/exe").string();
+  std::vector<std::string> args_strings = {self, "--gtest_also_run_disabled_tests",
+                                           "--gtest_filter=RaftCrashChild.DISABLED_LeaderProcess"};
+  std::vector<char*> argv;
+  for (auto& a : args_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(fds[0]);
+    execve(self.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  struct Reaper {
+    pid_t pid;
+    int fd;
+    ~Reaper() {
+      if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+      close(fd);
+    }
+  } reaper{child, fds[0]};
+
+  std::set<std::string> acked;
+  std::string partial;
+  auto read_acks = [&] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) {
+      partial.append(buf, size_t(n));
+      size_t nl;
+      while ((nl = partial.find('\n')) != std::string::npos) {
+        acked.insert(partial.substr(0, nl));
+        partial.erase(0, nl + 1);
+      }
+    }
+  };
+
+  for (uint64_t id : {2, 3}) ASSERT_TRUE(Open(id, conf).ok());
+  // Make the child's node the leader.
+  auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    read_acks();
+    uint64_t seen = nodes_[2].raft->Leader().id;
+    if (seen == 1 && !acked.empty()) break;
+    if (seen == 2 || seen == 3) {
+      Await<OpResult>(loop_, [&](auto d) { nodes_[seen].raft->TransferLeadership(1, d); });
+    }
+    loop_.RunFor(milliseconds(50));
+  }
+  ASSERT_EQ(nodes_[2].raft->Leader().id, 1u) << "the child never led";
+  ASSERT_TRUE(loop_.RunUntil(
+      [&] {
+        read_acks();
+        return acked.size() >= 300;
+      },
+      seconds(60)));
+
+  kill(child, SIGKILL);
+  auto t0 = std::chrono::steady_clock::now();
+  waitpid(child, nullptr, 0);
+  reaper.pid = 0;
+  read_acks();
+  uint64_t leader = WaitLeader();
+  auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0);
+  ASSERT_TRUE(leader == 2 || leader == 3) << leader;
+  std::printf("leader process killed: new leader %llu after %lld ms; %zu entries acknowledged\n",
+              (unsigned long long)leader, (long long)took.count(), acked.size());
+  EXPECT_LT(took, seconds(15));
+
+  OpResult b = Await<OpResult>(loop_, [&](auto d) { nodes_[leader].raft->Barrier(d); });
+  ASSERT_TRUE(b.ok()) << b.status.message();
+  ASSERT_TRUE(WaitConverged(acked.size()));
+  for (uint64_t id : {2, 3}) EXPECT_TRUE(Contains(*nodes_[id].fsm, acked)) << "node " << id;
+
+  // The killed node's data dir (open segments, maybe a torn write) still starts and catches up.
+  OpResult r = Open(1, std::nullopt);
+  ASSERT_TRUE(r.ok()) << r.status.message();
+  ASSERT_TRUE(WaitConverged(acked.size()));
+  EXPECT_TRUE(Contains(*nodes_[1].fsm, acked));
 }
 
 }  // namespace
