@@ -142,6 +142,14 @@ Suffrage SuffrageFor(int role) {
   }
 }
 
+// Status messages say "raft: ..." for whoever reads them without context; the log line already
+// names the component.
+std::string_view Unprefixed(std::string_view message) {
+  constexpr std::string_view kPrefix = "raft: ";
+  if (message.substr(0, kPrefix.size()) == kPrefix) message.remove_prefix(kPrefix.size());
+  return message;
+}
+
 bool ParseIpv4Port(std::string_view address) {
   auto colon = address.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == address.size()) return false;
@@ -369,7 +377,7 @@ class RaftNode::Core {
     // EPIPE here rather than raise SIGPIPE and kill the process.
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
     init_status_ = Init();
-    if (!init_status_.ok()) LogError(kLog, init_status_.message());
+    if (!init_status_.ok()) LogError(kLog, Unprefixed(init_status_.message()));
     uv_run(&loop_, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop_) != 0) {
       uv_walk(
@@ -440,7 +448,7 @@ class RaftNode::Core {
                                       "raft: restoring the snapshot in " + options_.data_dir +
                                           " failed: " + restore_error_);
       }
-      LogError(kLog, start_result_.status.message());
+      LogError(kLog, Unprefixed(start_result_.status.message()));
       return Complete(op, start_result_);
     }
     started_ = true;

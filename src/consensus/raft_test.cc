@@ -15,6 +15,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -424,6 +425,23 @@ TEST_F(RaftNodeTest, SingleVoterLeadsAppliesAndReturnsTheStateMachineResult) {
   boot = Await<OpResult>(loop_, [&](auto d) { fresh.Bootstrap(ConfigOf({1}), d); });
   EXPECT_EQ(boot.error, Error::kAlreadyBootstrapped) << boot.status.message();
   EXPECT_EQ(boot.status.code(), Code::kConflict);
+}
+
+TEST_F(RaftNodeTest, BindAddressListensWhereAskedAndAdvertisesTheAddress) {
+  Node& n = Define(1);
+  std::string port = n.address.substr(n.address.rfind(':') + 1);
+  options_.bind_address = "0.0.0.0:" + port;
+  ASSERT_TRUE(Open(1, ConfigOf({1})).ok());
+  ASSERT_EQ(WaitLeader(), 1u);
+  EXPECT_EQ(nodes_[1].raft->Leader().address, n.address);
+  // Reachable on an address other than the advertised one: it listens on all of them.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(uint16_t(std::stoi(port)));
+  inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+  close(fd);
 }
 
 TEST_F(RaftNodeTest, OperationsAfterShutdownFailAndShutdownIsIdempotent) {
