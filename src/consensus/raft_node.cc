@@ -440,7 +440,7 @@ class RaftNode::Core {
       start_result_ = Failure(rv, "start from " + options_.data_dir);
       start_result_.error = rv == RAFT_SHUTDOWN ? Error::kShutdown : Error::kIo;
       start_result_.status = Status(Code::kInternal, start_result_.status.message());
-      if (std::string busy = ListenProblem(); !busy.empty()) {
+      if (std::string busy = rv == RAFT_IOERR ? ListenProblem() : ""; !busy.empty()) {
         start_result_.status = Status(Code::kInternal, "raft: " + busy);
       }
       if (!restore_error_.empty()) {
