@@ -1,0 +1,188 @@
+// RaftNode: one member of a Raft group, backed by libraft 0.15 on a thread of its own (see
+// docs/consensus.md). The owner supplies a byte-level StateMachine and a Loop; every method,
+// every callback and every state-machine call runs on that owner loop's thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/loop.h"
+#include "core/status.h"
+
+namespace gangway::consensus {
+
+// Implemented by the owner; called on the owner's loop thread only.
+class StateMachine {
+ public:
+  virtual ~StateMachine() = default;
+  // Applies a committed entry. Indexes grow, with gaps where the log holds entries of Raft's own
+  // (configuration changes, barriers). Must be deterministic: every server applies the same
+  // entries in the same order. The result reaches the Apply caller on the leader; an error here
+  // is a deterministic rejection and changes nothing else.
+  virtual Result<std::string> Apply(uint64_t index, std::string_view entry) = 0;
+  // The whole state as of the last applied entry.
+  virtual Result<std::string> Snapshot() = 0;
+  // Replaces the whole state with a snapshot's. A failure leaves the state as it was.
+  virtual Status Restore(std::string_view snapshot) = 0;
+};
+
+enum class RaftState { kUnavailable, kFollower, kCandidate, kLeader };
+// "Leader", "Follower", "Candidate", "Shutdown" (Consul's names).
+const char* RaftStateName(RaftState state);
+
+enum class Suffrage { kVoter, kStandby, kSpare };
+
+struct Peer {
+  uint64_t id = 0;  // 0: none/unknown
+  std::string address;
+  friend bool operator==(const Peer&, const Peer&) = default;
+};
+
+struct Member {
+  uint64_t id = 0;
+  std::string address;
+  Suffrage suffrage = Suffrage::kVoter;
+  friend bool operator==(const Member&, const Member&) = default;
+};
+using Configuration = std::vector<Member>;
+
+// Why an operation did not succeed; the Status carries the human-readable text.
+enum class Error {
+  kNone,
+  kNotLeader,            // not the leader (or transferring leadership); see OpResult::leader
+  kLeadershipLost,       // lost leadership before commit: the entry may still commit
+  kShutdown,             // the node shut down before the outcome was known
+  kAlreadyBootstrapped,  // Bootstrap on a data dir that already holds state: ignore it
+  kBusy,                 // another configuration change is in progress: retry
+  kInvalid,              // bad argument or wrong phase (e.g. Apply before Start)
+  kIo,                   // storage or network failure
+  kOther,
+};
+
+struct OpResult {
+  Status status;
+  Error error = Error::kNone;
+  uint64_t index = 0;  // Apply/Barrier: the entry's log index
+  Peer leader;         // on kNotLeader/kLeadershipLost: the leader this node knows of, if any
+  bool ok() const { return status.ok(); }
+};
+
+struct ApplyResult : OpResult {
+  // StateMachine::Apply's result for this entry on this node; meaningful when ok().
+  Result<std::string> response;
+};
+
+// What the raft thread last reported; at most RaftOptions::poll_interval old.
+struct RaftInfo {
+  RaftState state = RaftState::kUnavailable;
+  Peer leader;
+  uint64_t term = 0;
+  uint64_t last_index = 0;      // last entry in the local log
+  uint64_t commit_index = 0;
+  uint64_t applied_index = 0;   // last entry handed to the state machine
+  uint64_t snapshot_index = 0;  // last entry covered by the latest local snapshot
+  Configuration configuration;  // the latest, possibly uncommitted
+  // When this follower last heard from its leader (see LastContact).
+  std::chrono::steady_clock::time_point last_contact{};
+};
+
+struct RaftOptions {
+  uint64_t id = 0;           // this server's id, > 0 (see ServerIdFromUuid)
+  std::string address;       // "a.b.c.d:port": advertised to peers and listened on
+  std::string bind_address;  // optional listen address such as "0.0.0.0:8300"; same port
+  std::string data_dir;      // created if missing; one node per directory
+
+  std::chrono::milliseconds election_timeout{1000};  // randomised 1-2x by libraft
+  std::chrono::milliseconds heartbeat_timeout{100};  // < election_timeout
+  // How long the leader waits for an InstallSnapshot answer before retrying. libraft's 30 s
+  // default turns its "busy follower sends no reply" bug into 30 s stalls.
+  std::chrono::milliseconds install_snapshot_timeout{2000};
+  std::chrono::milliseconds connect_retry_delay{1000};  // TCP transport reconnect pause
+  std::chrono::milliseconds poll_interval{20};          // freshness of Info() and callbacks
+  unsigned snapshot_threshold = 16384;  // entries since the last snapshot before a new one
+  unsigned snapshot_trailing = 10240;   // entries kept in the log behind a snapshot
+  size_t segment_size = 8 << 20;        // bytes fallocated per open log segment
+  bool pre_vote = true;                 // a rejoining server cannot depose a healthy leader
+
+  // Consul-like timing: a dead leader is replaced within a few seconds.
+  static RaftOptions Default() { return {}; }
+  // Fast timing for tests on loopback.
+  static RaftOptions Fast();
+};
+
+// Checks ids, addresses and timings; RaftNode reports the same errors from Start.
+Status ValidateOptions(const RaftOptions& options);
+
+// Maps a canonical UUID ("8-4-4-4-12" hex) to the server id made of its first 64 bits.
+Result<uint64_t> ServerIdFromUuid(std::string_view uuid);
+
+class RaftNode {
+ public:
+  RaftNode(Loop& owner, StateMachine& fsm, RaftOptions options);
+  ~RaftNode();  // Shutdown()
+  RaftNode(const RaftNode&) = delete;
+  RaftNode& operator=(const RaftNode&) = delete;
+
+  // Writes the initial configuration to an empty data dir; before Start. On a data dir that
+  // already holds state: kAlreadyBootstrapped, and nothing changes.
+  void Bootstrap(Configuration configuration, std::function<void(OpResult)> done);
+  // Loads the snapshot and log from data_dir (restoring the state machine), listens and joins
+  // the group. Once only; a later call reports the first call's outcome.
+  void Start(std::function<void(OpResult)> done);
+
+  // Appends an entry on the leader; done once it is committed and applied here, or failed.
+  void Apply(std::string entry, std::function<void(ApplyResult)> done);
+  // done once every entry before it is applied here (on the leader).
+  void Barrier(std::function<void(OpResult)> done);
+  // Adds a server (or promotes an existing non-voter) as a voter once it has caught up.
+  void AddVoter(uint64_t id, std::string address, std::function<void(OpResult)> done);
+  void Remove(uint64_t id, std::function<void(OpResult)> done);
+  // Hands leadership to id (0: the most up-to-date voter). ok once this node stepped down.
+  void TransferLeadership(uint64_t id, std::function<void(OpResult)> done);
+
+  const RaftInfo& Info() const;
+  RaftState State() const { return Info().state; }
+  bool IsLeader() const { return Info().state == RaftState::kLeader; }
+  Peer Leader() const { return Info().leader; }
+  const Configuration& GetConfiguration() const { return Info().configuration; }
+  uint64_t LastIndex() const { return Info().last_index; }
+  uint64_t CommitIndex() const { return Info().commit_index; }
+  uint64_t AppliedIndex() const { return Info().applied_index; }
+  // Follower: time since the leader last reached this node; 0 on the leader; negative when
+  // unknown (no leader, candidate, not started).
+  std::chrono::milliseconds LastContact() const;
+
+  // Called when the state or the known leader changes. Set before Start.
+  void OnLeaderChange(std::function<void(RaftState, Peer)> fn);
+
+  // Closes raft gracefully, then the uv loop, then joins the thread. Idempotent. Must not be
+  // called from inside a StateMachine call.
+  void Shutdown();
+
+  const RaftOptions& options() const { return options_; }
+
+  struct Shared;  // owner-side state shared with posted closures
+  class Core;     // raft-thread state
+
+ private:
+  void EnsureThread();
+  void Submit(std::function<void(Core&)> fn);
+  void Op(std::function<void(OpResult)> done, std::function<void(Core&, uint64_t)> fn);
+  uint64_t AddPending(std::function<void(ApplyResult)> apply_done,
+                      std::function<void(OpResult)> op_done);
+
+  Loop& owner_;
+  RaftOptions options_;
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<Core> core_;
+  std::thread thread_;
+  bool shut_down_ = false;
+};
+
+}  // namespace gangway::consensus
