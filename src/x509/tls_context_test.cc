@@ -200,7 +200,7 @@ TEST_F(TlsContextTest, BadFilesNameTheFile) {
   Files b = Make("2", {"localhost"});
   auto missing = BuildTlsContext({.ca_file = (dir_ / "nope.pem").string()}, TlsRole::kClient);
   EXPECT_THAT(missing.status().message(), HasSubstr("Failed to read ca_file: open "));
-  EXPECT_THAT(missing.status().message(), HasSubstr("nope.pem: No such file or directory"));
+  EXPECT_THAT(missing.status().message(), HasSubstr("nope.pem: no such file or directory"));
   auto mismatch = BuildTlsContext({.cert_file = a.cert, .key_file = b.key}, TlsRole::kServer);
   EXPECT_THAT(mismatch.status().message(),
               HasSubstr("tls: private key does not match public key (cert_file " + a.cert));

@@ -356,6 +356,18 @@ Result<std::vector<PemBlock>> PemBlocks(std::string_view pem) {
 
 }  // namespace
 
+namespace {
+// strerror as Go's syscall.Errno prints it: lower-case first letter.
+std::string GoErrno(int e) {
+  std::string s = std::strerror(e);
+  if (s.size() > 1 && std::isupper(static_cast<unsigned char>(s[0])) &&
+      std::islower(static_cast<unsigned char>(s[1]))) {
+    s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  }
+  return s;
+}
+}  // namespace
+
 std::string DrainOpenSslErrors(const std::string& fallback) {
   std::string out;
   unsigned long e;
@@ -371,10 +383,10 @@ std::string DrainOpenSslErrors(const std::string& fallback) {
 
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return InvalidArgument("open " + path + ": " + std::strerror(errno));
+  if (!in) return InvalidArgument("open " + path + ": " + GoErrno(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
-  if (in.bad()) return InvalidArgument("read " + path + ": " + std::strerror(errno));
+  if (in.bad()) return InvalidArgument("read " + path + ": " + GoErrno(errno));
   return ss.str();
 }
 
@@ -390,6 +402,19 @@ std::string ColonHex(std::string_view bytes) {
 }
 
 std::string KeyId(EVP_PKEY* key) { return ColonHex(RawKeyId(key)); }
+
+std::string RandomSerialNumber() { return RandomSerial(); }
+
+std::string SerialDecimal(std::string_view raw) {
+  BIGNUM* bn = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()),
+                         static_cast<int>(raw.size()), nullptr);
+  if (bn == nullptr) return "";
+  char* dec = BN_bn2dec(bn);
+  std::string out = dec != nullptr ? dec : "";
+  OPENSSL_free(dec);
+  BN_free(bn);
+  return out;
+}
 
 // --- PrivateKey --------------------------------------------------------------------------------
 

@@ -57,6 +57,11 @@ std::string KeyId(EVP_PKEY* key);
 // "0a:1b:..." (lower-case, colon separated), Consul's format for key IDs and serials.
 std::string ColonHex(std::string_view bytes);
 
+// 128 random bits as a positive big-endian serial (Go's rand.Int(2^128)); "" if the RNG fails.
+std::string RandomSerialNumber();
+// A raw big-endian serial in decimal, as Go prints a big.Int ("Consul Agent CA <decimal>").
+std::string SerialDecimal(std::string_view raw);
+
 // --- Names -------------------------------------------------------------------------------------
 
 struct Subject {
