@@ -133,6 +133,11 @@ const std::vector<CommandEntry>& Commands() {
       {"services deregister", NewServicesDeregisterCommand},
       {"services register", NewServicesRegisterCommand},
       {"status", NewStatusCommand},
+      {"tls", NewTlsCommand},
+      {"tls ca", NewTlsCaCommand},
+      {"tls ca create", NewTlsCaCreateCommand},
+      {"tls cert", NewTlsCertCommand},
+      {"tls cert create", NewTlsCertCreateCommand},
       {"version", NewVersionCommand},
   };
   return kCommands;
