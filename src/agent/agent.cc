@@ -10,6 +10,7 @@
 
 #include "agent/config.h"
 #include "agent/joiner.h"
+#include "agent/tls.h"
 #include "core/duration.h"
 #include "api/http_api.h"
 #include "client/local_agent.h"
@@ -328,6 +329,12 @@ int RunAgent(const std::vector<std::string>& args) {
                            " network=tcp");
       listeners.push_back(std::move(l));
     }
+  }
+  // HTTPS: the same API over TLS (tls.https over tls.defaults), when ports.https is set.
+  if (Status s = StartHttpsListeners(cfg, loop, api_with_gossip, &listeners); !s.ok()) {
+    LogError("agent", s.message());
+    std::cerr << "==> " << s.message() << "\n";
+    return 1;
   }
 
   if (server) {

@@ -466,6 +466,7 @@ void GetTLS(const Json& j, const std::string& base, TLSFiles* t) {
   str("ca_path", &t->ca_path);
   str("cert_file", &t->cert_file);
   str("key_file", &t->key_file);
+  str("tls_min_version", &t->tls_min_version);
   for (auto [k, out] : {std::pair{"verify_incoming", &t->verify_incoming},
                         std::pair{"verify_outgoing", &t->verify_outgoing},
                         std::pair{"verify_server_hostname", &t->verify_server_hostname}}) {

@@ -39,6 +39,7 @@ struct TLSFiles {
   std::optional<bool> verify_incoming;
   std::optional<bool> verify_outgoing;
   std::optional<bool> verify_server_hostname;
+  std::string tls_min_version;
 };
 
 struct Config {

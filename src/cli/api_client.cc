@@ -64,8 +64,8 @@ void HttpFlags::Register(FlagSet* flags, bool with_stale) {
                 "The address and port of the Gangway HTTP agent. The value can be an IP "
                 "address or DNS address, but it must also include the port. This can also be "
                 "specified via the GANGWAY_HTTP_ADDR or CONSUL_HTTP_ADDR environment variable. "
-                "The default value is http://127.0.0.1:8500. HTTPS is not available until the "
-                "agent serves TLS.");
+                "The default value is http://127.0.0.1:8500. The scheme can also be set to "
+                "HTTPS by setting the environment variable CONSUL_HTTP_SSL=true.");
   flags->String("token", &token, "value",
                 "ACL token to use in the request. This can also be specified via the "
                 "GANGWAY_HTTP_TOKEN or CONSUL_HTTP_TOKEN environment variable. If unspecified, "
@@ -85,29 +85,29 @@ void HttpFlags::Register(FlagSet* flags, bool with_stale) {
                 "option has no effect on non-read operations. The default value is false.");
   }
   flags->String("ca-file", &ca_file, "value",
-                "Path to a CA file to use for TLS when communicating with the agent. Only "
-                "meaningful with HTTPS.");
+                "Path to a CA file to use for TLS when communicating with the agent. This can "
+                "also be specified via the CONSUL_CACERT environment variable.");
   flags->String("ca-path", &ca_path, "value",
                 "Path to a directory of CA certificates to use for TLS when communicating with "
-                "the agent. Only meaningful with HTTPS.");
+                "the agent. This can also be specified via the CONSUL_CAPATH environment "
+                "variable.");
   flags->String("client-cert", &client_cert, "value",
-                "Path to a client cert file to use for TLS. Only meaningful with HTTPS.");
+                "Path to a client cert file to use for TLS when 'verify_incoming' is enabled. "
+                "This can also be specified via the CONSUL_CLIENT_CERT environment variable.");
   flags->String("client-key", &client_key, "value",
-                "Path to a client key file to use for TLS. Only meaningful with HTTPS.");
+                "Path to a client key file to use for TLS when 'verify_incoming' is enabled. "
+                "This can also be specified via the CONSUL_CLIENT_KEY environment variable.");
   flags->String("tls-server-name", &tls_server_name, "value",
-                "The server name to use as the SNI host when connecting via TLS. Only "
-                "meaningful with HTTPS.");
+                "The server name to use as the SNI host when connecting via TLS. This can also "
+                "be specified via the CONSUL_TLS_SERVER_NAME environment variable.");
   flags->SetGroup(FlagSet::Group::kCommand);
 }
 
 Result<AgentAddress> ParseAgentAddress(const std::string& text) {
   std::string rest = TrimSpace(text);
   std::string lower = ToLower(rest);
-  if (StartsWith(lower, "https://")) {
-    return InvalidArgument("HTTPS agent address " + rest +
-                           " is not supported yet: HTTPS comes with agent TLS; use an http:// "
-                           "address");
-  }
+  bool https = StartsWith(lower, "https://");
+  if (https) rest = rest.substr(8);
   if (StartsWith(lower, "unix://")) {
     return InvalidArgument("unix socket agent address " + rest +
                            " is not supported; use an http:// address");
@@ -121,7 +121,8 @@ Result<AgentAddress> ParseAgentAddress(const std::string& text) {
   }
   if (rest.empty()) return InvalidArgument("invalid agent address \"" + text + "\": no host");
   AgentAddress a;
-  a.port = 80;  // as Go's client for "http://host"
+  a.https = https;
+  a.port = https ? 443 : 80;  // as Go's client for "http://host"
   if (rest[0] == '[') {
     size_t close = rest.find(']');
     if (close == std::string::npos) {
@@ -156,15 +157,18 @@ Result<AgentAddress> ResolveAgentAddress(const std::string& flag_value, const Ge
   if (addr.empty()) {
     addr = FirstSet(getenv, {"GANGWAY_HTTP_ADDR", "CONSUL_HTTP_ADDR"}).value_or(kDefaultAddress);
   }
+  auto a = ParseAgentAddress(addr);
+  if (!a.ok()) return a;
   if (auto ssl = FirstSet(getenv, {"GANGWAY_HTTP_SSL", "CONSUL_HTTP_SSL"})) {
     bool on = false;
-    if (ParseGoBool(*ssl, &on) && on && !StartsWith(ToLower(addr), "http://")) {
-      return InvalidArgument(
-          "HTTPS was requested (CONSUL_HTTP_SSL) but is not supported yet: "
-          "HTTPS comes with agent TLS; unset it and use an http:// address");
+    if (!ParseGoBool(*ssl, &on)) {
+      return InvalidArgument("Could not parse CONSUL_HTTP_SSL: strconv.ParseBool: parsing \"" +
+                             *ssl + "\": invalid syntax");
     }
+    // As Consul's api client: the variable asks for HTTPS on a scheme-less address.
+    if (on && !StartsWith(ToLower(TrimSpace(addr)), "http://")) a->https = true;
   }
-  return ParseAgentAddress(addr);
+  return a;
 }
 
 Result<std::string> ResolveToken(const HttpFlags& flags, const GetEnv& getenv) {
@@ -241,14 +245,49 @@ std::string JoinMap(const Json& map, const std::string& sep) {
   return out;
 }
 
+Result<std::shared_ptr<const x509::TlsContext>> ClientTls(const HttpFlags& flags,
+                                                          const GetEnv& getenv) {
+  auto pick = [&](const std::string& flag, std::initializer_list<const char*> vars) {
+    return !flag.empty() ? flag : FirstSet(getenv, vars).value_or("");
+  };
+  x509::TlsSettings s;
+  s.ca_file = pick(flags.ca_file, {"GANGWAY_CACERT", "CONSUL_CACERT"});
+  s.ca_path = pick(flags.ca_path, {"GANGWAY_CAPATH", "CONSUL_CAPATH"});
+  s.cert_file = pick(flags.client_cert, {"GANGWAY_CLIENT_CERT", "CONSUL_CLIENT_CERT"});
+  s.key_file = pick(flags.client_key, {"GANGWAY_CLIENT_KEY", "CONSUL_CLIENT_KEY"});
+  s.verify_outgoing = true;
+  if (auto v = FirstSet(getenv, {"GANGWAY_HTTP_SSL_VERIFY", "CONSUL_HTTP_SSL_VERIFY"})) {
+    bool on = true;
+    if (!ParseGoBool(*v, &on)) {
+      return InvalidArgument("Could not parse CONSUL_HTTP_SSL_VERIFY: strconv.ParseBool: "
+                             "parsing \"" + *v + "\": invalid syntax");
+    }
+    s.verify_outgoing = on;
+  }
+  auto ctx = x509::BuildTlsContext(s, x509::TlsRole::kClient);
+  if (!ctx.ok()) return InvalidArgument("Error loading TLS configuration: " + ctx.status().message());
+  return std::make_shared<const x509::TlsContext>(std::move(*ctx));
+}
+
 Result<ApiClient> ApiClient::Create(const HttpFlags& flags, const Environment& env) {
   auto addr = ResolveAgentAddress(flags.http_addr, env.getenv);
   if (!addr.ok()) return addr.status();
   auto token = ResolveToken(flags, env.getenv);
   if (!token.ok()) return token.status();
+  std::shared_ptr<const x509::TlsContext> tls;
+  std::string server_name;
+  if (addr->https) {
+    auto t = ClientTls(flags, env.getenv);
+    if (!t.ok()) return t.status();
+    tls = std::move(*t);
+    server_name = !flags.tls_server_name.empty()
+                      ? flags.tls_server_name
+                      : FirstSet(env.getenv, {"GANGWAY_TLS_SERVER_NAME", "CONSUL_TLS_SERVER_NAME"})
+                            .value_or("");
+  }
   Transport t = env.transport ? env.transport : Transport(http::Fetch);
   return ApiClient(std::move(*addr), std::move(*token), flags.datacenter, flags.stale,
-                   std::move(t));
+                   std::move(t), std::move(tls), std::move(server_name));
 }
 
 Result<http::Response> ApiClient::Send(const std::string& method, const std::string& path,
@@ -263,6 +302,8 @@ Result<http::Response> ApiClient::Send(const std::string& method, const std::str
   req.target = BuildTarget(path, all);
   req.body = std::move(body);
   req.timeout = kRequestTimeout;
+  req.tls = tls_;
+  req.tls_server_name = tls_server_name_;
   if (!token_.empty()) req.headers.emplace_back("X-Consul-Token", token_);
   if (!req.body.empty()) {
     req.headers.emplace_back("Content-Type", StartsWith(path, "/v1/kv/")
@@ -273,7 +314,8 @@ Result<http::Response> ApiClient::Send(const std::string& method, const std::str
   if (res.ok()) return res;
   // The transport's message names the request ("Error connecting to GET http://...: reason");
   // keep its reason and say it the way Go's client does.
-  const std::string url = "http://" + address_.hostport + req.target;
+  const std::string url =
+      (address_.https ? "https://" : "http://") + address_.hostport + req.target;
   const std::string& msg = res.status().message();
   std::string reason = msg;
   if (size_t at = msg.find(": ", msg.find(req.target)); at != std::string::npos) {

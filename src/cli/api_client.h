@@ -13,6 +13,7 @@
 #include "cli/flags.h"
 #include "core/status.h"
 #include "http/message.h"
+#include "x509/tls_context.h"
 
 namespace gangway::cli {
 
@@ -25,7 +26,7 @@ struct HttpFlags {
   std::string token_file;
   std::string datacenter;
   bool stale = false;
-  // Accepted for Consul compatibility; they only matter with HTTPS, which comes with agent TLS.
+  // HTTPS: the CA to verify the agent with, our certificate, the name to expect.
   std::string ca_file;
   std::string ca_path;
   std::string client_cert;
@@ -40,15 +41,16 @@ struct HttpFlags {
 struct AgentAddress {
   std::string host;  // for connecting: name or IP, IPv6 without brackets
   int port = 8500;
+  bool https = false;
   std::string hostport;  // as written in URLs: "127.0.0.1:8500", "[::1]:8500"
 };
 
-// Parses "host:port", "http://host:port" (port 80 when absent). "https://..." and "unix://..."
-// are errors that say HTTPS comes with agent TLS / sockets are not supported.
+// Parses "host:port", "http://host:port" (port 80 when absent), "https://host:port" (443).
+// "unix://..." is an error: sockets are not supported.
 Result<AgentAddress> ParseAgentAddress(const std::string& text);
 
 // The address to use: the -http-addr flag when set, else GANGWAY_HTTP_ADDR, else CONSUL_HTTP_ADDR,
-// else 127.0.0.1:8500. GANGWAY_HTTP_SSL / CONSUL_HTTP_SSL=true asks for HTTPS, which is refused.
+// else 127.0.0.1:8500. GANGWAY_HTTP_SSL / CONSUL_HTTP_SSL=true asks for HTTPS.
 Result<AgentAddress> ResolveAgentAddress(const std::string& flag_value, const GetEnv& getenv);
 
 // The ACL token: -token, else -token-file, else GANGWAY_/CONSUL_HTTP_TOKEN_FILE, else
@@ -81,8 +83,11 @@ class ApiClient {
 
  private:
   ApiClient(AgentAddress address, std::string token, std::string datacenter, bool stale,
-            Transport transport)
-      : address_(std::move(address)),
+            Transport transport, std::shared_ptr<const x509::TlsContext> tls,
+            std::string tls_server_name)
+      : tls_(std::move(tls)),
+        tls_server_name_(std::move(tls_server_name)),
+        address_(std::move(address)),
         token_(std::move(token)),
         datacenter_(std::move(datacenter)),
         stale_(stale),
@@ -91,12 +96,20 @@ class ApiClient {
   Result<std::string> Checked(const std::string& method, const std::string& path,
                               const Params& params, std::string body) const;
 
+  std::shared_ptr<const x509::TlsContext> tls_;
+  std::string tls_server_name_;
   AgentAddress address_;
   std::string token_;
   std::string datacenter_;
   bool stale_ = false;
   Transport transport_;
 };
+
+// The client TLS context for an HTTPS agent address: -ca-file/-ca-path/-client-cert/-client-key,
+// else CONSUL_CACERT, CONSUL_CAPATH, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY (GANGWAY_ forms first);
+// CONSUL_HTTP_SSL_VERIFY=false turns verification off.
+Result<std::shared_ptr<const x509::TlsContext>> ClientTls(const HttpFlags& flags,
+                                                          const GetEnv& getenv);
 
 // Consul's API client text for a non-2xx answer: "Unexpected response code: 404 (body)".
 Status UnexpectedResponse(const http::Response& response);

@@ -141,6 +141,11 @@ const std::vector<CommandEntry>& Commands() {
       {"snapshot restore", NewSnapshotRestoreCommand},
       {"snapshot save", NewSnapshotSaveCommand},
       {"status", NewStatusCommand},
+      {"tls", NewTlsCommand},
+      {"tls ca", NewTlsCaCommand},
+      {"tls ca create", NewTlsCaCreateCommand},
+      {"tls cert", NewTlsCertCommand},
+      {"tls cert create", NewTlsCertCreateCommand},
       {"version", NewVersionCommand},
   };
   return kCommands;

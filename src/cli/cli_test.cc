@@ -297,8 +297,10 @@ TEST(AddressTest, Forms) {
   EXPECT_EQ(a->hostport, "[::1]:8500");
 
   auto https = ParseAgentAddress("https://127.0.0.1:8501");
-  ASSERT_FALSE(https.ok());
-  EXPECT_NE(https.status().message().find("HTTPS comes with agent TLS"), std::string::npos);
+  ASSERT_TRUE(https.ok());
+  EXPECT_TRUE(https->https);
+  EXPECT_EQ(https->port, 8501);
+  EXPECT_EQ(ParseAgentAddress("https://example.com")->port, 443);
   EXPECT_FALSE(ParseAgentAddress("unix:///tmp/consul.sock").ok());
   EXPECT_FALSE(ParseAgentAddress("127.0.0.1:99999").ok());
   EXPECT_FALSE(ParseAgentAddress("127.0.0.1:").ok());
@@ -306,7 +308,10 @@ TEST(AddressTest, Forms) {
   EXPECT_FALSE(ParseAgentAddress("::1").ok());
 
   auto ssl = ResolveAgentAddress("", FakeEnv({{"CONSUL_HTTP_SSL", "true"}}));
-  EXPECT_FALSE(ssl.ok());
+  ASSERT_TRUE(ssl.ok());
+  EXPECT_TRUE(ssl->https);
+  EXPECT_EQ(ssl->hostport, "127.0.0.1:8500");
+  EXPECT_FALSE(ResolveAgentAddress("", FakeEnv({{"CONSUL_HTTP_SSL", "yes"}})).ok());
 }
 
 TEST(AddressTest, Token) {
@@ -477,9 +482,24 @@ TEST(CommandTest, ConnectionRefusedReadsLikeConsul) {
             "127.0.0.1:8500: connect: connection refused\n");
 
   Harness https;
+  https.agent.refuse = true;
   EXPECT_EQ(https.Run({"members", "-http-addr=https://127.0.0.1:8501"}), 1);
-  EXPECT_NE(https.err.str().find("HTTPS comes with agent TLS"), std::string::npos);
-  EXPECT_TRUE(https.agent.requests.empty());
+  EXPECT_EQ(https.err.str().find("Error retrieving members: Get \"https://127.0.0.1:8501/v1/"
+                                 "agent/members\": dial tcp"),
+            0u)
+      << https.err.str();
+  ASSERT_EQ(https.agent.requests.size(), 1u);
+  EXPECT_TRUE(https.agent.requests[0].tls != nullptr);
+
+  Harness bad_ca;
+  EXPECT_EQ(bad_ca.Run({"members", "-http-addr=https://127.0.0.1:8501",
+                        "-ca-file=/nonexistent/ca.pem"}),
+            1);
+  EXPECT_NE(bad_ca.err.str().find("Failed to read ca_file: open /nonexistent/ca.pem: no such "
+                                  "file or directory"),
+            std::string::npos)
+      << bad_ca.err.str();
+  EXPECT_TRUE(bad_ca.agent.requests.empty());
 }
 
 TEST(CommandTest, KvGet) {

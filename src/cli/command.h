@@ -89,6 +89,11 @@ std::unique_ptr<Command> NewServicesRegisterCommand(Environment& env);
 std::unique_ptr<Command> NewServicesDeregisterCommand(Environment& env);
 std::unique_ptr<Command> NewEventCommand(Environment& env);
 std::unique_ptr<Command> NewKeyringCommand(Environment& env);
+std::unique_ptr<Command> NewTlsCommand(Environment& env);
+std::unique_ptr<Command> NewTlsCaCommand(Environment& env);
+std::unique_ptr<Command> NewTlsCaCreateCommand(Environment& env);
+std::unique_ptr<Command> NewTlsCertCommand(Environment& env);
+std::unique_ptr<Command> NewTlsCertCreateCommand(Environment& env);
 
 // A parent command ("kv", "catalog") that only lists its subcommands.
 std::unique_ptr<Command> NewParentCommand(std::string synopsis, std::string help);

@@ -8,7 +8,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "net/tls.h"
 
 namespace gangway::http {
 
@@ -42,7 +47,7 @@ Response FromBeast(bhttp::response<bhttp::string_body>&& res) {
 }
 
 std::string Where(const ClientRequest& req) {
-  return req.method + " http://" + req.host + ":" + std::to_string(req.port) + req.target;
+  return req.method + (req.tls ? " https://" : " http://") + req.host + ":" + std::to_string(req.port) + req.target;
 }
 }  // namespace
 
@@ -73,16 +78,11 @@ bool ParseUrl(const std::string& url, std::string* host, int* port, std::string*
   return !host->empty();
 }
 
-Result<Response> Fetch(const ClientRequest& req) {
-  asio::io_context io;
-  beast::tcp_stream stream(io);
+namespace {
+// Writes the request and reads the answer on a connected (and, for TLS, handshaken) stream.
+template <typename Stream>
+Result<Response> Exchange(Stream& stream, const ClientRequest& req) {
   beast::error_code ec;
-  tcp::resolver resolver(io);
-  auto results = resolver.resolve(req.host, std::to_string(req.port), ec);
-  if (ec) return Unavailable("Error connecting to " + Where(req) + ": " + ec.message());
-  stream.expires_after(req.timeout);
-  stream.connect(results, ec);
-  if (ec) return Unavailable("Error connecting to " + Where(req) + ": " + ec.message());
   auto r = ToBeast(req);
   bhttp::write(stream, r, ec);
   if (ec) return Unavailable("Error writing to " + Where(req) + ": " + ec.message());
@@ -90,8 +90,45 @@ Result<Response> Fetch(const ClientRequest& req) {
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(kMaxResponseBody);
   bhttp::read(stream, buffer, parser, ec);
-  if (ec) return Unavailable("Error reading from " + Where(req) + ": " + ec.message());
+  if (ec && ec != asio::ssl::error::stream_truncated) {
+    // TLS 1.3: a server that rejects our certificate says so after our handshake finished.
+    std::string why = ec.category() == asio::error::get_ssl_category()
+                          ? x509::HandshakeFailureMessage(nullptr, ec.message())
+                          : ec.message();
+    return Unavailable("Error reading from " + Where(req) + ": " + why);
+  }
   return FromBeast(parser.release());
+}
+}  // namespace
+
+Result<Response> Fetch(const ClientRequest& req) {
+  asio::io_context io;
+  beast::tcp_stream tcp_stream(io);
+  beast::error_code ec;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(req.host, std::to_string(req.port), ec);
+  if (ec) return Unavailable("Error connecting to " + Where(req) + ": " + ec.message());
+  tcp_stream.expires_after(req.timeout);
+  tcp_stream.connect(results, ec);
+  if (ec) return Unavailable("Error connecting to " + Where(req) + ": " + ec.message());
+  if (!req.tls) return Exchange(tcp_stream, req);
+
+  auto ctx = net::MakeAsioContext(*req.tls);
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *ctx);
+  const x509::TlsSettings& settings = req.tls->settings();
+  std::string name = req.tls_server_name.empty() ? req.host : req.tls_server_name;
+  if (Status s = x509::PrepareClientSsl(stream.native_handle(), name, settings.verify_outgoing);
+      !s.ok()) {
+    return s;
+  }
+  stream.handshake(asio::ssl::stream_base::client, ec);
+  if (ec) {
+    return Unavailable("TLS handshake with " + Where(req) + ": " +
+                       x509::HandshakeFailureMessage(stream.native_handle(), ec.message()));
+  }
+  auto res = Exchange(stream, req);
+  stream.shutdown(ec);  // best effort: the answer is complete
+  return res;
 }
 
 void FetchAsync(net::EventLoop& loop, ClientRequest req, std::function<void(Result<Response>)> done) {

@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "http/message.h"
 #include "net/event_loop.h"
+#include "x509/tls_context.h"
 
 namespace gangway::http {
 
@@ -22,9 +23,14 @@ struct ClientRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::nanoseconds timeout = std::chrono::seconds(10);
+  // HTTPS when set (a client context). The server's certificate must then carry tls_server_name
+  // (default: host) when the context verifies (verify_outgoing). Blocking Fetch only.
+  std::shared_ptr<const x509::TlsContext> tls;
+  std::string tls_server_name;
 };
 
-// Parses "http://host:port/path" (scheme optional for "host:port"); false when malformed.
+// Parses "http://host:port/path" (scheme optional for "host:port"); false when malformed or
+// https:// (use ParseUrlScheme).
 bool ParseUrl(const std::string& url, std::string* host, int* port, std::string* target);
 
 // Blocking request; the Response carries status, headers and body.

@@ -8,9 +8,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "core/log.h"
+#include "net/tls.h"
 
 namespace gangway::http {
 
@@ -46,12 +50,15 @@ bhttp::response<bhttp::string_body> ToBeast(Response r, unsigned version, bool k
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Impl(net::EventLoop& l, Handler& h, ServerOptions o)
-      : loop(l), handler(h), options(o), acceptor(l.context()) {}
+      : loop(l), handler(h), options(o), acceptor(l.context()) {
+    if (options.tls) ssl_context = net::MakeAsioContext(*options.tls);
+  }
 
   net::EventLoop& loop;
   Handler& handler;
   ServerOptions options;
   tcp::acceptor acceptor;
+  std::unique_ptr<asio::ssl::context> ssl_context;
   size_t connections = 0;
   bool closed = false;
 
@@ -79,23 +86,49 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 
   asio::awaitable<void> Serve(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
     std::string remote;
     {
       boost::system::error_code ec;
-      auto ep = stream.socket().remote_endpoint(ec);
+      auto ep = socket.remote_endpoint(ec);
       if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
+    if (!ssl_context) {
+      beast::tcp_stream stream(std::move(socket));
+      co_await ServeStream(stream, remote);
+      boost::system::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)),
+                                                *ssl_context);
+    stream.next_layer().expires_after(std::chrono::seconds(10));
+    auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (hec) {
+      // Go's net/http logs the same line for a failed handshake.
+      LogWarn("agent.http", "http: TLS handshake error from " + remote + ": " +
+                                x509::HandshakeFailureMessage(stream.native_handle(),
+                                                              hec.message()));
+      co_return;
+    }
+    co_await ServeStream(stream, remote);
+    stream.next_layer().expires_after(std::chrono::seconds(2));
+    co_await stream.async_shutdown(kTuple);
+  }
+
+  template <typename Stream>
+  asio::awaitable<void> ServeStream(Stream& stream, const std::string& remote) {
+    auto& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.body_limit(options.max_body_bytes);
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
-      stream.expires_after(std::chrono::minutes(15));
+      lowest.expires_after(std::chrono::minutes(15));
       auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
       (void)n;
       if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-          ec == asio::error::connection_reset || ec == beast::error::timeout) {
+          ec == asio::error::connection_reset || ec == beast::error::timeout ||
+          ec == asio::ssl::error::stream_truncated) {
         break;
       }
       if (ec) {
@@ -110,8 +143,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         // would reset the connection before it reads our answer, so stop sending, then discard
         // what arrives for a short while.
         boost::system::error_code sec;
-        stream.socket().shutdown(tcp::socket::shutdown_send, sec);
-        stream.expires_after(std::chrono::seconds(2));
+        lowest.socket().shutdown(tcp::socket::shutdown_send, sec);
+        lowest.expires_after(std::chrono::seconds(2));
         size_t drained = 0;
         char sink[16384];
         while (drained < (8u << 20)) {
@@ -121,7 +154,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         }
         break;
       }
-      stream.expires_never();
+      lowest.expires_never();
       auto& msg = parser.get();
       Request req;
       req.method = std::string(msg.method_string());
@@ -150,11 +183,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         bool hung_up = false;
         while (!pending->response && !hung_up) {
           auto result = co_await (pending->timer.async_wait(kTuple) ||
-                                  stream.socket().async_wait(tcp::socket::wait_read, kTuple));
+                                  lowest.socket().async_wait(tcp::socket::wait_read, kTuple));
           if (result.index() == 1 && !pending->response) {
             char byte;
             boost::system::error_code pec;
-            size_t got = stream.socket().receive(asio::buffer(&byte, 1),
+            size_t got = lowest.socket().receive(asio::buffer(&byte, 1),
                                                  tcp::socket::message_peek, pec);
             if (pec == asio::error::would_block) continue;
             if (pec || got == 0) {
@@ -178,8 +211,6 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       (void)wn;
       if (wec || !keep_alive) break;
     }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 };
 

@@ -1,4 +1,4 @@
-// HTTP/1.1 server (Boost.Beast): keep-alive, body size limit, one coroutine per connection on the
+// HTTP/1.1 server (Boost.Beast), plain or over TLS: keep-alive, body size limit, one coroutine per connection on the
 // owning EventLoop. Requests go to a Handler as plain Request values. Loop thread only.
 #pragma once
 
@@ -10,12 +10,16 @@
 #include "core/status.h"
 #include "http/message.h"
 #include "net/event_loop.h"
+#include "x509/tls_context.h"
 
 namespace gangway::http {
 
 struct ServerOptions {
   size_t max_body_bytes = 512 * 1024;  // Consul's default for KV values is 512 KiB
   size_t max_header_bytes = 64 * 1024;
+  // When set, connections are TLS (HTTPS) with this server context; a client that fails the
+  // handshake (say, no certificate under verify_incoming) is logged and dropped.
+  std::shared_ptr<const x509::TlsContext> tls;
 };
 
 // Parses one complete HTTP/1.1 request from bytes, with the server's limits, exactly as a
