@@ -1,8 +1,14 @@
 #include "agent/agent.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -63,6 +69,84 @@ server::LanMember ToLanMember(const gossip::Member& m, bool reaped) {
   return out;
 }
 
+// A server of some datacenter in the LAN pool, for the Raft layer.
+std::optional<server::ServerMember> ToServerMember(const gossip::Member& m, bool reaped) {
+  auto tag = [&](const char* k) -> std::string {
+    auto it = m.tags.find(k);
+    return it == m.tags.end() ? "" : it->second;
+  };
+  if (tag("role") != "consul" || tag("id").empty()) return std::nullopt;
+  server::ServerMember out;
+  out.node = m.name;
+  out.node_id = tag("id");
+  std::string ip = m.addr.IpString();
+  out.rpc_address = ip + ":" + tag("port");
+  if (!tag("raft_port").empty()) out.raft_address = ip + ":" + tag("raft_port");
+  using S = server::ServerMember::Status;
+  out.status = reaped || m.status == gossip::MemberStatus::kLeft ? S::kLeft
+               : m.status == gossip::MemberStatus::kFailed       ? S::kFailed
+                                                                 : S::kAlive;
+  if (m.status == gossip::MemberStatus::kLeaving) out.status = S::kAlive;
+  return out;
+}
+
+std::vector<server::ServerMember> LanServers(gossip::Pool* lan, const std::string& dc) {
+  std::vector<server::ServerMember> out;
+  if (!lan) return out;
+  for (const auto& m : lan->Members()) {
+    auto it = m.tags.find("dc");
+    if (it == m.tags.end() || it->second != dc) continue;
+    if (auto sm = ToServerMember(m, false)) out.push_back(std::move(*sm));
+  }
+  return out;
+}
+
+// Consul keeps a node's ID in data_dir/node-id so it survives restarts (Raft identifies servers
+// by it). Creates the data dir if needed.
+Status PersistNodeId(Config& cfg) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(cfg.data_dir, ec);
+  if (ec) return InvalidArgument("data_dir " + cfg.data_dir + ": " + ec.message());
+  fs::path file = fs::path(cfg.data_dir) / "node-id";
+  if (std::ifstream in(file); in) {
+    std::string id;
+    std::getline(in, id);
+    if (id.size() != 36) {
+      return InvalidArgument("node-id file " + file.string() + " does not hold a UUID (found \"" +
+                             id.substr(0, 40) + "\"); remove it to get a new node ID");
+    }
+    if (cfg.node_id_configured && id != cfg.node_id) {
+      LogWarn("agent", "node_id " + cfg.node_id + " replaces " + id + " from " + file.string());
+    } else {
+      cfg.node_id = id;
+      return Status::Ok();
+    }
+  }
+  std::ofstream out(file, std::ios::trunc);
+  out << cfg.node_id;
+  if (!out) return InvalidArgument("cannot write " + file.string());
+  return Status::Ok();
+}
+
+// A port nobody listens on right now (Raft must know its port before it binds).
+int FreePort(const std::string& ip) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = 0;
+  if (::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr) != 1) sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int port = -1;
+  socklen_t len = sizeof sa;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
+    port = ntohs(sa.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
 }  // namespace
 
 int RunAgent(const std::vector<std::string>& args) {
@@ -72,6 +156,12 @@ int RunAgent(const std::vector<std::string>& args) {
     return 1;
   }
   Config cfg = std::move(*loaded);
+  if (!cfg.dev) {
+    if (Status s = PersistNodeId(cfg); !s.ok()) {
+      std::cerr << "==> " << s.message() << "\n";
+      return 1;
+    }
+  }
   LogLevel level = LogLevel::kInfo;
   ParseLogLevel(cfg.log_level, &level);
   SetLogLevel(level);
@@ -89,6 +179,11 @@ int RunAgent(const std::vector<std::string>& args) {
   rpc::Client rpc_client(loop);
   std::unique_ptr<rpc::Server> rpc_server;
   int rpc_port = cfg.ports.server;
+  int raft_port = 0;
+  std::unique_ptr<gossip::Pool> lan, wan;
+  rpc::Forwarder* forwarder_ptr = nullptr;
+  std::function<void()> reconcile_all;
+  std::unique_ptr<Timer> reconcile_tick;
   if (cfg.server) {
     server::ServerOptions so;
     so.datacenter = cfg.datacenter;
@@ -103,7 +198,33 @@ int RunAgent(const std::vector<std::string>& args) {
     }
     rpc_port = *bound;
     so.rpc_address = cfg.advertise_addr + ":" + std::to_string(rpc_port);
-    server = std::make_unique<server::Server>(loop, so);
+    so.dev = cfg.dev;
+    so.data_dir = cfg.data_dir;
+    so.bootstrap = cfg.bootstrap;
+    so.bootstrap_expect = cfg.bootstrap_expect;
+    if (!cfg.dev) {
+      raft_port = cfg.ports.raft > 0 ? cfg.ports.raft
+                  : cfg.ports.server > 0 ? cfg.ports.server + 5
+                                         : FreePort(cfg.bind_addr);
+      if (raft_port <= 0 || raft_port > 65535) {
+        std::cerr << "==> ports.raft: no usable port for Raft (got " << raft_port << ")\n";
+        return 1;
+      }
+      so.raft_address = cfg.advertise_addr + ":" + std::to_string(raft_port);
+      so.raft.bind_address = cfg.bind_addr + ":" + std::to_string(raft_port);
+    }
+    server::ServerHooks hooks;
+    // The servers of this datacenter as the LAN pool knows them.
+    hooks.servers = [&] { return LanServers(lan.get(), cfg.datacenter); };
+    hooks.forward_apply = [&](const std::string& addr, catalog::Command cmd,
+                              std::function<void(catalog::ApplyResult)> done) {
+      forwarder_ptr->ApplyAt(addr, std::move(cmd), std::move(done));
+    };
+    hooks.on_leadership = [&](bool leader) {
+      if (leader && reconcile_all) reconcile_all();
+      if (!leader) reconcile_tick.reset();
+    };
+    server = std::make_unique<server::Server>(loop, so, std::move(hooks));
   }
 
   client::LocalAgentOptions lo;
@@ -116,6 +237,7 @@ int RunAgent(const std::vector<std::string>& args) {
   lo.sidecar_max_port = cfg.ports.sidecar_max_port;
   catalog::Applier& writer = server ? static_cast<catalog::Applier&>(*server) : client_writer;
   client::LocalAgent local(loop, writer, server ? &server->store() : nullptr, lo);
+  if (server) server->SetLeaderKnownHook([&local] { local.FullSync(); });
 
   bool stopping = false;
   std::unique_ptr<Timer> stop_timer;
@@ -186,16 +308,14 @@ int RunAgent(const std::vector<std::string>& args) {
   if (server) {
     reconciler = std::make_unique<server::MembershipReconciler>(*server, cfg.datacenter, cfg.node_name);
   }
-  std::function<void()> reconcile_all;
-  std::unique_ptr<Timer> reconcile_tick;
   std::map<std::string, gossip::Member> refused_lan;  // "ip:port" -> member of another datacenter
-  std::unique_ptr<gossip::Pool> lan, wan;
   {
     gossip::Tags tags = {{"dc", cfg.datacenter}, {"id", cfg.node_id}, {"role", cfg.server ? "consul" : "node"},
                          {"segment", ""}, {"vsn", "2"}, {"vsn_min", "2"}, {"vsn_max", "3"},
                          {"build", "1.17.0:gangway"}};
     if (cfg.server) {
       tags["port"] = std::to_string(rpc_port);
+      if (raft_port > 0) tags["raft_port"] = std::to_string(raft_port);
       tags["raft_vsn"] = "3";
       tags["expect"] = std::to_string(cfg.bootstrap_expect);
       if (cfg.bootstrap || cfg.dev) tags["bootstrap"] = "1";
@@ -273,9 +393,24 @@ int RunAgent(const std::vector<std::string>& args) {
         }
         return;
       }
+      // Servers of this datacenter: bootstrap_expect counts them, the leader keeps the Raft
+      // configuration in step. The leader alone writes the catalog's view of membership.
+      bool servers_changed = false;
       for (const auto& m : e.members) {
-        reconciler->Reconcile(ToLanMember(m, e.type == gossip::MemberEventType::kReap));
+        auto role = m.tags.find("role");
+        auto dc = m.tags.find("dc");
+        if (role != m.tags.end() && role->second == "consul" && dc != m.tags.end() &&
+            dc->second == cfg.datacenter) {
+          servers_changed = true;
+          if (auto sm = ToServerMember(m, e.type == gossip::MemberEventType::kReap)) {
+            server->ReconcileServer(*sm);
+          }
+        }
+        if (server->IsLeader()) {
+          reconciler->Reconcile(ToLanMember(m, e.type == gossip::MemberEventType::kReap));
+        }
       }
+      if (servers_changed) server->BootstrapExpect(LanServers(lan.get(), cfg.datacenter));
     };
     // The WAN pool first: servers advertise its bound port on the LAN ("wan_join_port").
     if (cfg.server && cfg.ports.serf_wan >= 0) {
@@ -293,6 +428,10 @@ int RunAgent(const std::vector<std::string>& args) {
   // Forwarding: client agents send server-state requests and writes to their servers, servers
   // send ?dc=<other> requests to that datacenter's servers.
   rpc::Forwarder forwarder(loop, rpc_client, rpc::ServerDirectory(cfg.datacenter, lan.get(), wan.get()));
+  forwarder_ptr = &forwarder;
+  if (server) {
+    forwarder.SetLeader([&] { return server->Leader(); });
+  }
   backend.forward = [&forwarder](http::Request req, const std::string& dc,
                                  std::shared_ptr<http::Cancellation> cancel, http::Reply reply) {
     forwarder.ForwardHttp(std::move(req), dc, std::move(cancel), std::move(reply));
@@ -338,18 +477,36 @@ int RunAgent(const std::vector<std::string>& args) {
   }
 
   if (server) {
-    LogInfo("agent.server", "cluster leadership acquired");
-    LogInfo("agent.server", "New leader elected: payload=" + cfg.node_name);
     // The leader's reconcile writes every LAN member's node and serfHealth check (and the
-    // "consul" service of servers): now for what gossip knows, then on every member event and
-    // every reconcile interval.
+    // "consul" service of servers): on gaining leadership, then on every member event and
+    // every reconcile interval while it leads; it also brings the Raft configuration in step.
     reconcile_all = [&] {
+      if (!server->IsLeader()) return;
       std::vector<server::LanMember> members;
-      for (const auto& m : lan->Members()) members.push_back(ToLanMember(m, false));
+      for (const auto& m : lan->Members()) {
+        members.push_back(ToLanMember(m, false));
+        if (auto sm = ToServerMember(m, false); sm && m.tags.count("dc") && m.tags.at("dc") == cfg.datacenter) {
+          server->ReconcileServer(*sm);
+        }
+      }
       reconciler->ReconcileAll(members);
       reconcile_tick = loop.After(std::chrono::seconds(60), [&] { reconcile_all(); });
     };
-    reconcile_all();
+    if (server->dev()) {
+      LogInfo("agent.server", "cluster leadership acquired");
+      LogInfo("agent.server", "New leader elected: payload=" + cfg.node_name);
+      reconcile_all();
+    }
+    server->Start([&](Status s) {
+      if (!s.ok()) {
+        std::cerr << "==> Failed to start the server's Raft log: " << s.message() << "\n";
+        backend.shutdown();
+        return;
+      }
+      if (!server->dev()) {
+        LogInfo("agent.server", "raft: started: address=" + server->options().raft_address);
+      }
+    });
   }
 
   local.Start();
@@ -446,6 +603,7 @@ int RunAgent(const std::vector<std::string>& args) {
   LogInfo("agent", "Gangway agent running!");
   loop.Run();
   for (auto& l : listeners) l->Close();
+  if (server) server->Shutdown();
   if (rpc_server) rpc_server->Close();
   rpc_client.Close();
   joiners.clear();

@@ -117,7 +117,8 @@ const Fields& Schema() {
         {"ports", Obj({{"dns", F(Kind::kInt)}, {"http", F(Kind::kInt)}, {"https", F(Kind::kInt)},
                        {"grpc", F(Kind::kInt)}, {"grpc_tls", F(Kind::kInt)},
                        {"serf_lan", F(Kind::kInt)}, {"serf_wan", F(Kind::kInt)},
-                       {"server", F(Kind::kInt)}, {"sidecar_min_port", F(Kind::kInt)},
+                       {"server", F(Kind::kInt)}, {"raft", F(Kind::kInt)},
+                       {"sidecar_min_port", F(Kind::kInt)},
                        {"sidecar_max_port", F(Kind::kInt)}, {"expose_min_port", F(Kind::kInt)},
                        {"expose_max_port", F(Kind::kInt)}})},
         {"primary_datacenter", F(Kind::kString)},
@@ -338,6 +339,7 @@ const std::vector<FlagSpec>& Flags() {
       {"grpc-port", "/ports/grpc", Kind::kInt},
       {"grpc-tls-port", "/ports/grpc_tls", Kind::kInt},
       {"server-port", "/ports/server", Kind::kInt},
+      {"raft-port", "/ports/raft", Kind::kInt},
       {"serf-lan-port", "/ports/serf_lan", Kind::kInt},
       {"serf-wan-port", "/ports/serf_wan", Kind::kInt},
       {"join", "/start_join", Kind::kStringList, true},
@@ -659,6 +661,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   Get(merged, "/node_name", &cfg.node_name);
   if (cfg.node_name.empty()) cfg.node_name = Hostname();
   Get(merged, "/node_id", &cfg.node_id);
+  cfg.node_id_configured = !cfg.node_id.empty();
   if (cfg.node_id.empty()) cfg.node_id = RandomUUID();
   Get(merged, "/node_meta", &cfg.node_meta);
   Get(merged, "/data_dir", &cfg.data_dir);
@@ -706,6 +709,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   Get(merged, "/ports/serf_lan", &p.serf_lan);
   Get(merged, "/ports/serf_wan", &p.serf_wan);
   Get(merged, "/ports/server", &p.server);
+  Get(merged, "/ports/raft", &p.raft);
   Get(merged, "/ports/sidecar_min_port", &p.sidecar_min_port);
   Get(merged, "/ports/sidecar_max_port", &p.sidecar_max_port);
   // Legacy top-level TLS keys feed tls.defaults; the tls {} block wins where both are set.

@@ -25,6 +25,9 @@ struct Ports {
   int serf_lan = 8301;
   int serf_wan = 8302;
   int server = 8300;
+  // Raft traffic between servers (a Gangway extension while Raft has a listener of its own):
+  // 0 = ports.server + 5, or a free port when ports.server is 0.
+  int raft = 0;
   int sidecar_min_port = 21000;
   int sidecar_max_port = 21255;
   int expose_min_port = 21500;
@@ -53,6 +56,9 @@ struct Config {
   std::string node_id;
   std::map<std::string, std::string> node_meta;
   std::string data_dir;
+  // node_id came from the configuration (else it is random until the agent reads or writes
+  // data_dir/node-id, as Consul keeps it across restarts).
+  bool node_id_configured = false;
   std::string bind_addr = "0.0.0.0";
   std::vector<std::string> client_addrs = {"127.0.0.1"};
   std::string advertise_addr;

@@ -66,7 +66,11 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
     return;
   }
   bool remote_dc = call.opts.dc != backend_.info.datacenter;
-  if (match->server_state && (remote_dc || !backend_.server) && backend_.forward) {
+  // Reads and writes of the servers' state are answered by the leader, except ?stale reads,
+  // which any server answers from its replica.
+  bool to_leader = match->server_state && !match->any_server && backend_.server &&
+                   !backend_.server->IsLeader() && !(call.opts.stale && call.req.method == "GET");
+  if (match->server_state && (remote_dc || !backend_.server || to_leader) && backend_.forward) {
     backend_.forward(std::move(call.req), call.opts.dc, std::move(call.cancel), std::move(call.reply));
     return;
   }

@@ -39,6 +39,8 @@ struct Route {
   // Served by the servers' state: forwarded to a server when this agent has none, and to the
   // named datacenter's servers for ?dc=<other>. Agent endpoints are answered locally.
   bool server_state = false;
+  // Any server answers from its own Raft view (/v1/status/*), never forwarded to the leader.
+  bool any_server = false;
 };
 
 // Route tables, one per resource file.

@@ -67,7 +67,7 @@ void Snapshot(Call& call) {
 }  // namespace
 
 void AddRaftRoutes(std::vector<Route>* routes) {
-  routes->push_back({"/v1/operator/raft/configuration", {"GET"}, RaftConfiguration, true});
+  routes->push_back({"/v1/operator/raft/configuration", {"GET"}, RaftConfiguration, true, true});
   routes->push_back({"/v1/operator/raft/peer", {"DELETE"}, RemovePeer, true});
   routes->push_back({"/v1/snapshot", {"GET", "PUT"}, Snapshot, true});
 }

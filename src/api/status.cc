@@ -17,8 +17,8 @@ void Peers(Call& call) {
 }  // namespace
 
 void AddStatusRoutes(std::vector<Route>* routes) {
-  routes->push_back({"/v1/status/leader", {"GET"}, Leader, true});
-  routes->push_back({"/v1/status/peers", {"GET"}, Peers, true});
+  routes->push_back({"/v1/status/leader", {"GET"}, Leader, true, true});
+  routes->push_back({"/v1/status/peers", {"GET"}, Peers, true, true});
 }
 
 }  // namespace gangway::api

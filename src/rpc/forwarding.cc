@@ -54,6 +54,12 @@ Forwarder::Forwarder(net::EventLoop& loop, Client& client, ServerDirectory direc
     : loop_(loop), client_(client), directory_(std::move(directory)) {}
 
 std::string Forwarder::Pick(const std::string& dc, Status* why) {
+  // A server asked about its own datacenter: the leader answers.
+  if (leader_ && dc == directory_.datacenter()) {
+    std::string leader = leader_();
+    if (leader.empty()) *why = Unavailable("No cluster leader");
+    return leader;
+  }
   // A client agent has no WAN pool: its own servers forward on.
   std::string via = directory_.has_wan() ? dc : directory_.datacenter();
   auto servers = directory_.Servers(via);
@@ -76,6 +82,14 @@ Duration ForwardTimeout(const http::Request& req) {
   return wait + wait / 16 + std::chrono::seconds(5);
 }
 
+bool Retryable(const Status& s) {
+  // Transport failures and elections: another attempt (re-picking the leader) may succeed.
+  const std::string& m = s.message();
+  return m == "No cluster leader" || m.rfind("rpc: dial", 0) == 0 ||
+         m.rfind("rpc: connection", 0) == 0 || m.rfind("rpc: write", 0) == 0 ||
+         m.rfind("rpc: connecting", 0) == 0;
+}
+
 void Forwarder::ForwardHttp(http::Request req, const std::string& dc,
                             std::shared_ptr<http::Cancellation> cancel, http::Reply reply) {
   int hops = HopsOf(req);
@@ -84,54 +98,79 @@ void Forwarder::ForwardHttp(http::Request req, const std::string& dc,
                              std::to_string(hops) + " times already; refusing to forward again"));
     return;
   }
-  Status why;
-  std::string server = Pick(dc, &why);
-  if (server.empty()) {
-    reply(ErrorText(500, why.message()));
-    return;
-  }
-  ForwardedRequest f;
-  f.method = req.method;
-  f.target = req.target;
+  auto attempt = std::make_shared<HttpAttempt>();
+  attempt->dc = dc;
+  attempt->f.method = req.method;
+  attempt->f.target = req.target;
   for (const auto& [k, v] : req.headers) {
     if (k == kHopsHeader) continue;
-    f.headers[k] = v;
+    attempt->f.headers[k] = v;
   }
-  f.body = std::move(req.body);
-  f.hops = hops + 1;
-  Duration timeout = ForwardTimeout(req);
-  auto stop = client_.Call(server, "HTTP", EncodeForwardedRequest(f), timeout,
-                           [reply, server](Result<std::string> r) {
-                             if (!r.ok()) {
-                               LogWarn("agent.rpc", "forwarding to " + server + " failed: " +
-                                                        r.status().message());
-                               reply(ErrorText(500, r.status().message()));
-                               return;
-                             }
-                             auto resp = DecodeForwardedResponse(*r);
-                             if (!resp.ok()) {
-                               reply(ErrorText(500, "rpc: bad answer from " + server + ": " +
-                                                        resp.status().message()));
-                               return;
-                             }
-                             http::Response out;
-                             out.status = resp->status;
-                             out.headers = std::move(resp->headers);
-                             out.body = std::move(resp->body);
-                             reply(std::move(out));
-                           });
-  if (cancel) cancel->on_cancel = stop;
+  attempt->f.body = std::move(req.body);
+  attempt->f.hops = hops + 1;
+  attempt->timeout = ForwardTimeout(req);
+  attempt->hold_until = loop_.Now() + kRpcHoldTimeout;
+  attempt->reply = std::move(reply);
+  if (cancel) {
+    std::weak_ptr<HttpAttempt> weak = attempt;
+    cancel->on_cancel = [weak] {
+      auto a = weak.lock();
+      if (!a) return;
+      a->cancelled = true;
+      a->retry.reset();
+      if (a->stop) a->stop();
+    };
+  }
+  TryHttp(attempt);
+}
+
+void Forwarder::TryHttp(const std::shared_ptr<HttpAttempt>& a) {
+  if (a->cancelled) return;
+  auto retry_or_fail = [this, a](const Status& s) {
+    if (Retryable(s) && loop_.Now() + kRpcRetryPause < a->hold_until && !a->cancelled) {
+      a->retry = loop_.After(kRpcRetryPause, [this, a] { TryHttp(a); });
+      return;
+    }
+    a->reply(ErrorText(500, s.message()));
+  };
+  Status why;
+  std::string server = Pick(a->dc, &why);
+  if (server.empty()) return retry_or_fail(why);
+  a->stop = client_.Call(server, "HTTP", EncodeForwardedRequest(a->f), a->timeout,
+                         [a, server, retry_or_fail](Result<std::string> r) {
+                           if (!r.ok()) {
+                             LogWarn("agent.rpc", "forwarding to " + server + " failed: " +
+                                                      r.status().message());
+                             return retry_or_fail(r.status());
+                           }
+                           auto resp = DecodeForwardedResponse(*r);
+                           if (!resp.ok()) {
+                             a->reply(ErrorText(500, "rpc: bad answer from " + server + ": " +
+                                                         resp.status().message()));
+                             return;
+                           }
+                           http::Response out;
+                           out.status = resp->status;
+                           out.headers = std::move(resp->headers);
+                           out.body = std::move(resp->body);
+                           a->reply(std::move(out));
+                         });
 }
 
 void Forwarder::Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) {
   Status why;
   std::string server = Pick(directory_.datacenter(), &why);
-  auto fail = [&](Status s) {
+  if (server.empty()) {
     catalog::ApplyResult r;
-    r.status = std::move(s);
+    r.status = std::move(why);
     loop_.Post([done = std::move(done), r = std::move(r)] { done(r); });
-  };
-  if (server.empty()) return fail(why);
+    return;
+  }
+  ApplyAt(server, std::move(cmd), std::move(done));
+}
+
+void Forwarder::ApplyAt(const std::string& server, catalog::Command cmd,
+                        std::function<void(catalog::ApplyResult)> done) {
   client_.Call(server, "Catalog.Apply", catalog::EncodeCommand(cmd), std::chrono::seconds(30),
                [done = std::move(done), server](Result<std::string> r) {
                  catalog::ApplyResult out;

@@ -11,13 +11,23 @@
 #include "catalog/applier.h"
 #include "gossip/pool.h"
 #include "http/message.h"
+#include "rpc/frame.h"
 #include "rpc/rpc.h"
 
 namespace gangway::rpc {
 
+// How long a forwarded request keeps trying while there is no leader or the chosen server is
+// unreachable (Consul's RPCHoldTimeout), and the pause between tries.
+inline constexpr Duration kRpcHoldTimeout = std::chrono::seconds(7);
+inline constexpr Duration kRpcRetryPause = std::chrono::milliseconds(250);
+
+// Whether a forwarding failure may go away by trying again (no leader, connection failures).
+bool Retryable(const Status& s);
+
 // Header carrying how many times a request was forwarded (a loop guard).
 inline constexpr const char* kHopsHeader = "X-Gangway-Forward-Hops";
-inline constexpr int kMaxHops = 2;
+// client -> server -> other datacenter's server -> its leader.
+inline constexpr int kMaxHops = 3;
 
 // Servers' RPC addresses per datacenter, from gossip: the LAN pool for our datacenter, the WAN
 // pool (servers only) for the others.
@@ -47,13 +57,32 @@ class Forwarder : public catalog::Applier {
 
   // catalog::Applier for agents without a local server: the write goes to a server.
   void Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) override;
+  // The write goes to the server at `address` (a follower forwarding to its leader).
+  void ApplyAt(const std::string& address, catalog::Command cmd,
+               std::function<void(catalog::ApplyResult)> done);
+  // On a server: how to find the leader's RPC address ("" when unknown); requests for our own
+  // datacenter that reach ForwardHttp go there.
+  void SetLeader(std::function<std::string()> leader) { leader_ = std::move(leader); }
 
  private:
+  // One forwarded HTTP request across its retries.
+  struct HttpAttempt {
+    std::string dc;
+    ForwardedRequest f;
+    Duration timeout{};
+    std::chrono::steady_clock::time_point hold_until{};
+    http::Reply reply;
+    std::function<void()> stop;
+    std::unique_ptr<Timer> retry;
+    bool cancelled = false;
+  };
   std::string Pick(const std::string& dc, Status* why);
+  void TryHttp(const std::shared_ptr<HttpAttempt>& a);
 
   net::EventLoop& loop_;
   Client& client_;
   ServerDirectory directory_;
+  std::function<std::string()> leader_;
   size_t next_ = 0;
 };
 

@@ -1,0 +1,181 @@
+"""Raft-replicated servers as separate processes: three servers (bootstrap_expect = 3) and two
+client agents on loopback. Election, writes through any agent visible everywhere, kill -9 of the
+leader during a stream of acknowledged writes (a new leader within 5 s, no acknowledged write
+lost), the killed server restarting and catching up, and a full restart from the data dirs."""
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import Agent, wait_until
+
+
+def free_ports(n):
+    """n distinct free TCP ports (each also free for UDP, for gossip)."""
+    ports, socks = [], []
+    while len(ports) < n:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", p))
+        except OSError:
+            s.close()
+            continue
+        socks += [s, u]
+        ports.append(p)
+    for s in socks:
+        s.close()
+    return ports
+
+
+class Cluster:
+    """Servers with fixed ports and data dirs, so each can be killed and restarted as itself."""
+
+    def __init__(self, testcase, n_servers=3, n_clients=2):
+        self.tc = testcase
+        self.root = tempfile.mkdtemp(prefix="gangway-raft-")
+        testcase.addCleanup(shutil.rmtree, self.root, True)
+        self.servers, self.clients = [], []
+        self.spec = {}
+        for i in range(n_servers):
+            name = "srv%d-%d" % (i, os.getpid())
+            http, lan, wan, rpc, raft = free_ports(5)
+            self.spec[name] = dict(http=http, lan=lan, wan=wan, rpc=rpc, raft=raft,
+                                   data=os.path.join(self.root, name))
+        self.first_lan = self.spec[sorted(self.spec)[0]]["lan"]
+        for name in sorted(self.spec):
+            self.servers.append(self.start_server(name))
+        for i in range(n_clients):
+            c = Agent(node="cli%d-%d" % (i, os.getpid()), dev=False)
+            testcase.addCleanup(c.stop)
+            c.start(["-retry-join", "127.0.0.1:%d" % self.first_lan, "-retry-interval", "1s"])
+            self.clients.append(c)
+
+    def start_server(self, name):
+        sp = self.spec[name]
+        a = Agent(node=name, workdir=sp["data"] + "-work")
+        os.makedirs(a.workdir, exist_ok=True)
+        a.command = lambda extra=(), *files: [
+            os.environ.get("GANGWAY_BIN") or "gangway", "agent", "-server", "-bootstrap-expect", "3",
+            "-node", name, "-data-dir", sp["data"], "-bind", "127.0.0.1", "-client", "127.0.0.1",
+            "-http-port", str(sp["http"]), "-dns-port", "-1", "-serf-lan-port", str(sp["lan"]),
+            "-serf-wan-port", str(sp["wan"]), "-server-port", str(sp["rpc"]),
+            "-raft-port", str(sp["raft"]),
+            "-retry-join", "127.0.0.1:%d" % self.first_lan, "-retry-interval", "1s"]
+        self.tc.addCleanup(a.stop)
+        a.start([])
+        return a
+
+    def leader(self, among=None):
+        """The name of the server every live server agrees leads, or None."""
+        seen = set()
+        for a in (among or self.servers):
+            if not a.running():
+                continue
+            try:
+                status, _, body = a.http("GET", "/v1/status/leader", timeout=2)
+            except OSError:
+                return None
+            if status != 200 or body in (b'""', b""):
+                return None
+            seen.add(json.loads(body))
+        if len(seen) != 1:
+            return None
+        addr = seen.pop()
+        for name, sp in self.spec.items():
+            if addr.endswith(":%d" % sp["rpc"]):
+                return name
+        return None
+
+    def agent(self, name):
+        return [a for a in self.servers if a.node == name][0]
+
+
+class RaftClusterTest(unittest.TestCase):
+    def test_election_replication_failover_and_restart(self):
+        c = Cluster(self)
+        leader = wait_until(c.leader, timeout=30, msg="a leader every server agrees on")
+        peers = c.servers[0].get("/v1/operator/raft/configuration")["Servers"]
+        self.assertEqual(len(peers), 3)
+        self.assertEqual(sum(1 for p in peers if p["Leader"]), 1)
+
+        # Writes through any agent (servers and clients) are visible through every agent.
+        everyone = c.servers + c.clients
+        for i, a in enumerate(everyone):
+            cp = a.cli("kv", "put", "w/from-%d" % i, "v%d" % i)
+            self.assertEqual(cp.returncode, 0, cp.stderr + a.output()[-3000:])
+        for a in everyone:
+            keys = wait_until(lambda: (lambda st, _, v: v if st == 200 and v and len(v) == len(everyone) else None)(
+                *a.json("GET", "/v1/kv/w/?keys&stale")), timeout=10, msg="all writes on " + a.node)
+            self.assertEqual(len(keys), len(everyone))
+
+        # A stream of acknowledged writes through a client while the leader is killed.
+        writer = c.clients[0]
+        acked, errors = [], []
+        stop = threading.Event()
+
+        def stream():
+            i = 0
+            while not stop.is_set() and i < 5000:
+                try:
+                    st, _, body = writer.http("PUT", "/v1/kv/stream/%06d" % i, b"x", timeout=15)
+                except OSError as e:
+                    errors.append(str(e))
+                    time.sleep(0.05)
+                    continue
+                if st == 200 and body.strip() == b"true":
+                    acked.append(i)
+                else:
+                    errors.append("%d %s" % (st, body[:200]))
+                i += 1
+
+        t = threading.Thread(target=stream)
+        t.start()
+        wait_until(lambda: len(acked) >= 500, timeout=60, msg="500 writes before the kill")
+        victim = c.agent(leader)
+        t_kill = time.monotonic()
+        victim.proc.kill()
+        survivors = [a for a in c.servers if a is not victim]
+        new_leader = wait_until(lambda: (lambda l: l if l and l != leader else None)(c.leader(survivors)),
+                                timeout=30, interval=0.05, msg="a new leader")
+        elected_after = time.monotonic() - t_kill
+        wait_until(lambda: len(acked) >= 1200, timeout=120, msg="1,200 acknowledged writes in all")
+        stop.set()
+        t.join(30)
+        self.assertNotEqual(new_leader, leader)
+        self.assertLess(elected_after, 5.0, "new leader after %.2fs" % elected_after)
+        print("\n  new leader %s after %.2fs; %d writes acknowledged, %d refused or failed"
+              % (new_leader, elected_after, len(acked), len(errors)))
+
+        # Every acknowledged write is there.
+        def stored(a):
+            st, _, v = a.json("GET", "/v1/kv/stream/?keys&stale")
+            return set(int(k.split("/")[1]) for k in v) if st == 200 and v else set()
+        present = stored(c.agent(new_leader))
+        missing = set(acked) - present
+        self.assertFalse(missing, "acknowledged but lost: %s" % sorted(missing)[:20])
+
+        # The killed server restarts from its data dir and catches up.
+        c.servers[c.servers.index(victim)] = c.start_server(leader)
+        back = c.agent(leader)
+        wait_until(lambda: set(acked) <= stored(back), timeout=30, msg="the restarted server caught up")
+
+        # A full restart of every server from the data dirs loses nothing.
+        for a in c.servers:
+            a.stop()
+        c.servers = [c.start_server(name) for name in sorted(c.spec)]
+        wait_until(c.leader, timeout=30, msg="a leader after the full restart")
+        for a in c.servers:
+            wait_until(lambda: set(acked) <= stored(a), timeout=30, msg="writes after restart on " + a.node)
+        self.assertEqual(c.servers[0].cli("kv", "get", "w/from-0").stdout, "v0\n")
+
+
+if __name__ == "__main__":
+    unittest.main()
