@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "agent/config.h"
 #include "agent/joiner.h"
@@ -309,6 +310,7 @@ int RunAgent(const std::vector<std::string>& args) {
     reconciler = std::make_unique<server::MembershipReconciler>(*server, cfg.datacenter, cfg.node_name);
   }
   std::map<std::string, gossip::Member> refused_lan;  // "ip:port" -> member of another datacenter
+  std::function<void()> flood_wan;  // servers: join this datacenter's servers on the WAN
   {
     gossip::Tags tags = {{"dc", cfg.datacenter}, {"id", cfg.node_id}, {"role", cfg.server ? "consul" : "node"},
                          {"segment", ""}, {"vsn", "2"}, {"vsn_min", "2"}, {"vsn_max", "3"},
@@ -379,6 +381,28 @@ int RunAgent(const std::vector<std::string>& args) {
       }
       return Status::Ok();
     };
+    // Consul's WAN flooding: every server of this datacenter joins the WAN pool too, found
+    // through the LAN pool, so federation needs retry_join_wan on one server only.
+    flood_wan = [&] {
+      if (!wan || !lan) return;
+      std::set<std::string> in_wan;
+      for (const auto& m : wan->Members()) in_wan.insert(m.name);
+      for (const auto& m : lan->Members()) {
+        auto tag = [&](const char* k) {
+          auto it = m.tags.find(k);
+          return it == m.tags.end() ? std::string() : it->second;
+        };
+        if (m.status != gossip::MemberStatus::kAlive || tag("role") != "consul" ||
+            tag("dc") != cfg.datacenter || tag("wan_join_port").empty() ||
+            in_wan.count(m.name + "." + cfg.datacenter)) {
+          continue;
+        }
+        std::string addr = m.addr.IpString() + ":" + tag("wan_join_port");
+        wan->Join({addr}, [addr](int n, Status s) {
+          if (n == 0) LogWarn("agent.server", "WAN flood join to " + addr + " failed: " + s.message());
+        });
+      }
+    };
     gossip::SerfHandlers lan_handlers;
     lan_handlers.on_member = [&](const gossip::MemberEvent& e) {
       if (!reconciler) {
@@ -410,7 +434,10 @@ int RunAgent(const std::vector<std::string>& args) {
           reconciler->Reconcile(ToLanMember(m, e.type == gossip::MemberEventType::kReap));
         }
       }
-      if (servers_changed) server->BootstrapExpect(LanServers(lan.get(), cfg.datacenter));
+      if (servers_changed) {
+        server->BootstrapExpect(LanServers(lan.get(), cfg.datacenter));
+        flood_wan();
+      }
     };
     // The WAN pool first: servers advertise its bound port on the LAN ("wan_join_port").
     if (cfg.server && cfg.ports.serf_wan >= 0) {

@@ -38,14 +38,16 @@ def free_ports(n):
 class Cluster:
     """Servers with fixed ports and data dirs, so each can be killed and restarted as itself."""
 
-    def __init__(self, testcase, n_servers=3, n_clients=2):
+    def __init__(self, testcase, n_servers=3, n_clients=2, dc="dc1", wan_join=None):
         self.tc = testcase
+        self.dc = dc
+        self.wan_join = wan_join
         self.root = tempfile.mkdtemp(prefix="gangway-raft-")
         testcase.addCleanup(shutil.rmtree, self.root, True)
         self.servers, self.clients = [], []
         self.spec = {}
         for i in range(n_servers):
-            name = "srv%d-%d" % (i, os.getpid())
+            name = "%s-srv%d-%d" % (dc, i, os.getpid())
             http, lan, wan, rpc, raft = free_ports(5)
             self.spec[name] = dict(http=http, lan=lan, wan=wan, rpc=rpc, raft=raft,
                                    data=os.path.join(self.root, name))
@@ -53,9 +55,10 @@ class Cluster:
         for name in sorted(self.spec):
             self.servers.append(self.start_server(name))
         for i in range(n_clients):
-            c = Agent(node="cli%d-%d" % (i, os.getpid()), dev=False)
+            c = Agent(node="%s-cli%d-%d" % (dc, i, os.getpid()), dev=False)
             testcase.addCleanup(c.stop)
-            c.start(["-retry-join", "127.0.0.1:%d" % self.first_lan, "-retry-interval", "1s"])
+            c.start(["-datacenter", dc, "-retry-join", "127.0.0.1:%d" % self.first_lan,
+                     "-retry-interval", "1s"])
             self.clients.append(c)
 
     def start_server(self, name):
@@ -68,7 +71,9 @@ class Cluster:
             "-http-port", str(sp["http"]), "-dns-port", "-1", "-serf-lan-port", str(sp["lan"]),
             "-serf-wan-port", str(sp["wan"]), "-server-port", str(sp["rpc"]),
             "-raft-port", str(sp["raft"]),
-            "-retry-join", "127.0.0.1:%d" % self.first_lan, "-retry-interval", "1s"]
+            "-datacenter", self.dc,
+            "-retry-join", "127.0.0.1:%d" % self.first_lan, "-retry-interval", "1s"] + (
+            ["-retry-join-wan", self.wan_join, "-retry-interval-wan", "1s"] if self.wan_join else [])
         self.tc.addCleanup(a.stop)
         a.start([])
         return a
@@ -175,6 +180,48 @@ class RaftClusterTest(unittest.TestCase):
         for a in c.servers:
             wait_until(lambda: set(acked) <= stored(a), timeout=30, msg="writes after restart on " + a.node)
         self.assertEqual(c.servers[0].cli("kv", "get", "w/from-0").stdout, "v0\n")
+
+
+class TwoDatacenterTest(unittest.TestCase):
+    def test_cross_dc_reads_and_stale_reads_without_a_leader(self):
+        dc1 = Cluster(self, n_clients=1, dc="dc1")
+        wan1 = "127.0.0.1:%d" % dc1.spec[sorted(dc1.spec)[0]]["wan"]
+        dc2 = Cluster(self, n_clients=0, dc="dc2", wan_join=wan1)
+        wait_until(dc1.leader, timeout=30, msg="dc1 leader")
+        wait_until(dc2.leader, timeout=30, msg="dc2 leader")
+        self.assertEqual(dc2.servers[0].cli("kv", "put", "where", "dc2").returncode, 0)
+        status, _, body = dc2.servers[0].http("PUT", "/v1/agent/service/register",
+                                              json.dumps({"Name": "billing", "Port": 9000}).encode())
+        self.assertEqual(status, 200, body)
+        client = dc1.clients[0]
+        wait_until(lambda: "dc2" in (client.json("GET", "/v1/catalog/datacenters")[2] or []),
+                   timeout=30, msg="dc1 knows dc2")
+        # The issue's form: catalog services -dc dc2 from a dc1 client.
+        out = wait_until(lambda: (lambda cp: cp.stdout if cp.returncode == 0 and "billing" in cp.stdout else None)(
+            client.cli("catalog", "services", "-dc", "dc2")), timeout=20, msg="dc2's services via dc1")
+        self.assertIn("consul", out)
+        cp = client.cli("kv", "get", "-datacenter=dc2", "where")
+        self.assertEqual(cp.stdout, "dc2\n", cp.stderr)
+        # dc2 loses two of its three servers: no leader there any more.
+        victims = [a for a in dc2.servers if a.node != sorted(dc2.spec)[0]]
+        for a in victims:
+            a.proc.kill()
+        survivor = dc2.agent(sorted(dc2.spec)[0])
+
+        def leaderless():
+            st, _, body = survivor.http("GET", "/v1/kv/where")
+            return st == 500 and b"No cluster leader" in body
+        wait_until(leaderless, timeout=60, interval=0.5, msg="dc2 without a leader")
+        # Stale reads still answer, locally and from dc1 across the WAN.
+        st, hdrs, body = survivor.http("GET", "/v1/kv/where?stale&raw")
+        self.assertEqual((st, body), (200, b"dc2"))
+        self.assertEqual(hdrs["X-Consul-KnownLeader"], "false")
+        out = wait_until(lambda: (lambda r: r if r[0] == 200 else None)(
+            client.http("GET", "/v1/kv/where?dc=dc2&stale&raw")), timeout=30, msg="stale read via dc1")
+        self.assertEqual(out[2], b"dc2")
+        st, _, body = client.http("GET", "/v1/kv/where?dc=dc2")
+        self.assertEqual(st, 500)
+        self.assertIn(b"No cluster leader", body)
 
 
 if __name__ == "__main__":
