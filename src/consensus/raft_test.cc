@@ -1232,7 +1232,10 @@ TEST_F(RaftHandoffTest, GarbageHandshakesAreRefusedAndTheNodeKeepsWorking) {
   loop_.RunFor(milliseconds(50));
   SendAll(peer, hello.substr(10));
   EXPECT_EQ(ReadAnswer(loop_, peer), std::optional<std::string>(std::string(1, '\0')));
-  SendAll(peer, std::string(64, '\xff'));
+  // libraft's framing: u64 message type, u64 header length (little endian), header. Type 255
+  // does not exist. (Lengths are libraft's to trust: a huge one makes it try a huge malloc.)
+  std::string unknown_type("\xff\0\0\0\0\0\0\0\x08\0\0\0\0\0\0\0", 16);
+  SendAll(peer, unknown_type + std::string(8, '\0'));
   EXPECT_EQ(ReadUntilClosed(loop_, peer), std::optional<std::string>(""));
 
   // The node still leads, replicates and accepts its peers.
@@ -1240,6 +1243,69 @@ TEST_F(RaftHandoffTest, GarbageHandshakesAreRefusedAndTheNodeKeepsWorking) {
   ASSERT_EQ(after.size(), 100u);
   ASSERT_TRUE(WaitConverged(150));
   EXPECT_EQ(WaitLeader(), leader);
+}
+
+// A peer whose RPC port accepts but never answers the handshake: each dial gives up after the
+// handshake timeout (libraft retries), and Shutdown cancels the dial in progress.
+TEST_F(RaftHandoffTest, DialsThatGetNoAnswerTimeOutAndShutdownCancelsThem) {
+  int silent = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(silent, 16), 0);
+  getsockname(silent, reinterpret_cast<sockaddr*>(&a), &len);
+  std::string silent_address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+
+  Node& n = Define(1);
+  Configuration conf = {Member{1, n.address, Suffrage::kVoter},
+                        Member{2, silent_address, Suffrage::kVoter}};
+  // Accepts the dials that arrived, reading what each one sent.
+  std::vector<std::pair<int, std::string>> dials;
+  auto take = [&] {
+    for (int fd; (fd = accept4(silent, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+      dials.emplace_back(fd, "");
+    }
+    for (auto& [fd, got] : dials) {
+      char buf[256];
+      ssize_t k = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (k > 0) got.append(buf, size_t(k));
+    }
+  };
+  std::string hello = Hello(1, n.address);
+
+  options_.handshake_timeout = milliseconds(200);
+  ASSERT_TRUE(Open(1, conf).ok());
+  ASSERT_TRUE(loop_.RunUntil(
+      [&] {
+        take();
+        return dials.size() >= 3 && dials[0].second == hello;
+      },
+      seconds(30)));
+  // The first dial was given up: its socket is closed by the node.
+  EXPECT_EQ(ReadUntilClosed(loop_, dials[0].first), std::optional<std::string>(""));
+  for (size_t i = 1; i < dials.size(); ++i) close(dials[i].first);
+  dials.clear();
+  Stop(1);
+
+  options_.handshake_timeout = seconds(60);
+  ASSERT_TRUE(Open(1, std::nullopt).ok());
+  ASSERT_TRUE(loop_.RunUntil(
+      [&] {
+        take();
+        return !dials.empty() && dials.back().second == hello;
+      },
+      seconds(30)));
+  auto t0 = std::chrono::steady_clock::now();
+  Stop(1);
+  std::printf("shutdown with a dial in progress took %lld ms\n",
+              (long long)std::chrono::duration_cast<milliseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count());
+  EXPECT_EQ(ReadUntilClosed(loop_, dials.back().first), std::optional<std::string>(""));
+  for (size_t i = 0; i + 1 < dials.size(); ++i) close(dials[i].first);
+  close(silent);
 }
 
 }  // namespace

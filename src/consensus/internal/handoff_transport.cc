@@ -199,7 +199,7 @@ int HandoffTransport::Connect(raft_uv_transport* rt, raft_uv_connect* req, raft_
           // The peer answers one byte and sends nothing else on this connection, and we send
           // nothing before the answer: reading exactly one byte leaves the stream clean for
           // libraft.
-          uv_read_start(
+          int rv = uv_read_start(
               AsStream(d->tcp),
               [](uv_handle_t* h, size_t, uv_buf_t* buf) {
                 auto* d = static_cast<Dial*>(h->data);
@@ -226,6 +226,7 @@ int HandoffTransport::Connect(raft_uv_transport* rt, raft_uv_connect* req, raft_
                 s->data = nullptr;
                 d->req->cb(d->req, s, 0);
               });
+          if (rv != 0) d->t->AbortDial(d, RAFT_NOCONNECTION);
         });
         if (rv != 0) d->t->AbortDial(d, RAFT_NOCONNECTION);
       });
@@ -339,7 +340,7 @@ void HandoffTransport::ContinueHandshake(Incoming* in) {
     if (in->have + in->missing > kMaxHandshakeSize) return Refuse(in, "handshake too long");
     if (!in->reading) {
       in->reading = true;
-      uv_read_start(
+      int rv = uv_read_start(
           AsStream(in->tcp),
           [](uv_handle_t* h, size_t, uv_buf_t* buf) {
             auto* in = static_cast<Incoming*>(h->data);
@@ -355,6 +356,7 @@ void HandoffTransport::ContinueHandshake(Incoming* in) {
             in->have += size_t(n);
             in->t->ContinueHandshake(in);
           });
+      if (rv != 0) return Refuse(in, std::string("reading: ") + uv_strerror(rv));
     }
     return;
   }
