@@ -26,6 +26,7 @@ extern "C" {
 #include <unordered_map>
 
 #include "consensus/entry.h"
+#include "consensus/internal/handoff_transport.h"
 #include "consensus/internal/nodelay_transport.h"
 #include "core/log.h"
 
@@ -200,6 +201,11 @@ Status ValidateOptions(const RaftOptions& o) {
                            "\" is not an IPv4 address with a port (a.b.c.d:port)");
   }
   if (!o.bind_address.empty()) {
+    if (o.transport == RaftOptions::Transport::kHandoff) {
+      return InvalidArgument("raft: bind address " + o.bind_address +
+                             " is for the own-port transport; with hand-off the RPC server "
+                             "listens");
+    }
     if (!ParseIpv4Port(o.bind_address)) {
       return InvalidArgument("raft: bind address \"" + o.bind_address +
                              "\" is not an IPv4 address with a port (a.b.c.d:port)");
@@ -216,7 +222,7 @@ Status ValidateOptions(const RaftOptions& o) {
                            std::to_string(o.election_timeout.count()) + " ms)");
   }
   if (o.install_snapshot_timeout.count() <= 0 || o.connect_retry_delay.count() <= 0 ||
-      o.poll_interval.count() <= 0) {
+      o.poll_interval.count() <= 0 || o.handshake_timeout.count() <= 0) {
     return InvalidArgument("raft: timeouts must be positive");
   }
   if (o.snapshot_threshold == 0) return InvalidArgument("raft: snapshot_threshold must be > 0");
@@ -352,8 +358,9 @@ struct RaftNode::Shared {
 
 class RaftNode::Core {
  public:
-  Core(std::shared_ptr<Shared> shared, RaftOptions options)
-      : shared_(std::move(shared)), options_(std::move(options)) {
+  Core(std::shared_ptr<Shared> shared, RaftOptions options,
+       std::shared_ptr<internal::HandoffInbox> inbox)
+      : shared_(std::move(shared)), options_(std::move(options)), inbox_(std::move(inbox)) {
     int rv = uv_loop_init(&loop_);
     if (rv != 0) {
       // Without a loop nothing works; this only fails when the process is out of fds/memory.
@@ -440,7 +447,9 @@ class RaftNode::Core {
       start_result_ = Failure(rv, "start from " + options_.data_dir);
       start_result_.error = rv == RAFT_SHUTDOWN ? Error::kShutdown : Error::kIo;
       start_result_.status = Status(Code::kInternal, start_result_.status.message());
-      if (std::string busy = rv == RAFT_IOERR ? ListenProblem() : ""; !busy.empty()) {
+      bool own_port = options_.transport == RaftOptions::Transport::kOwnPort;
+      if (std::string busy = rv == RAFT_IOERR && own_port ? ListenProblem() : "";
+          !busy.empty()) {
         start_result_.status = Status(Code::kInternal, "raft: " + busy);
       }
       if (!restore_error_.empty()) {
@@ -455,7 +464,9 @@ class RaftNode::Core {
     auto every = uint64_t(options_.poll_interval.count());
     uv_timer_start(&poll_, &Core::PollCb, every, every);
     uv_check_start(&check_, [](uv_check_t* h) { static_cast<Core*>(h->data)->Pump(); });
+    bool handoff = options_.transport == RaftOptions::Transport::kHandoff;
     LogInfo(kLog, "started server " + std::to_string(options_.id) + " at " + options_.address +
+                      (handoff ? " (via the RPC port)" : "") +
                       " (last index " + std::to_string(raft_last_index(&raft_)) + ")");
     start_result_ = OpResult{};
     PostObservation();
@@ -596,18 +607,27 @@ class RaftNode::Core {
       return Status(Code::kConflict, "raft: data dir " + dir + " is in use by another raft node");
     }
 
-    int rv = raft_uv_tcp_init(&transport_, &loop_);
-    if (rv != 0) return Internal(std::string("raft: transport: ") + raft_strerror(rv));
-    transport_inited_ = true;
-    if (!options_.bind_address.empty()) {
-      rv = raft_uv_tcp_set_bind_address(&transport_, options_.bind_address.c_str());
-      if (rv != 0) {
-        return InvalidArgument("raft: bind address " + options_.bind_address + ": " +
-                               raft_strerror(rv));
+    raft_uv_transport* transport = nullptr;
+    int rv = 0;
+    if (options_.transport == RaftOptions::Transport::kHandoff) {
+      handoff_ = std::make_unique<internal::HandoffTransport>(&loop_, inbox_,
+                                                              options_.handshake_timeout);
+      transport = handoff_->get();
+    } else {
+      rv = raft_uv_tcp_init(&transport_, &loop_);
+      if (rv != 0) return Internal(std::string("raft: transport: ") + raft_strerror(rv));
+      transport_inited_ = true;
+      if (!options_.bind_address.empty()) {
+        rv = raft_uv_tcp_set_bind_address(&transport_, options_.bind_address.c_str());
+        if (rv != 0) {
+          return InvalidArgument("raft: bind address " + options_.bind_address + ": " +
+                                 raft_strerror(rv));
+        }
       }
+      nodelay_ = std::make_unique<internal::NodelayTransport>(&transport_);
+      transport = nodelay_->get();
     }
-    nodelay_ = std::make_unique<internal::NodelayTransport>(&transport_);
-    rv = raft_uv_init(&io_, &loop_, dir.c_str(), nodelay_->get());
+    rv = raft_uv_init(&io_, &loop_, dir.c_str(), transport);
     if (rv != 0) {
       return Internal("raft: data dir " + dir + ": " + raft_strerror(rv) +
                       (io_.errmsg[0] ? std::string(": ") + io_.errmsg : ""));
@@ -1116,6 +1136,8 @@ class RaftNode::Core {
   uv_check_t check_;  // runs Pump after every loop iteration
   raft_uv_transport transport_{};                      // libraft's TCP transport
   std::unique_ptr<internal::NodelayTransport> nodelay_;  // what raft_uv uses: it, with NODELAY
+  std::shared_ptr<internal::HandoffInbox> inbox_;         // kHandoff: AcceptConnection's queue
+  std::unique_ptr<internal::HandoffTransport> handoff_;  // kHandoff: what raft_uv uses
   raft_io io_{};
   raft_fsm fsm_{};
   struct raft raft_ {};
@@ -1146,13 +1168,16 @@ class RaftNode::Core {
 // ---------------------------------------------------------------------------------------------
 
 RaftNode::RaftNode(Loop& owner, StateMachine& fsm, RaftOptions options)
-    : owner_(owner), options_(std::move(options)), shared_(std::make_shared<Shared>(owner, fsm)) {}
+    : owner_(owner),
+      options_(std::move(options)),
+      shared_(std::make_shared<Shared>(owner, fsm)),
+      inbox_(std::make_shared<internal::HandoffInbox>()) {}
 
 RaftNode::~RaftNode() { Shutdown(); }
 
 void RaftNode::EnsureThread() {
   if (core_) return;
-  core_ = std::make_unique<Core>(shared_, options_);
+  core_ = std::make_unique<Core>(shared_, options_, inbox_);
   thread_ = std::thread([core = core_.get()] { core->Run(); });
 }
 
@@ -1241,6 +1266,16 @@ std::chrono::milliseconds RaftNode::LastContact() const {
   auto d = std::chrono::steady_clock::now() - i.last_contact;
   return std::max(std::chrono::milliseconds(0),
                   std::chrono::duration_cast<std::chrono::milliseconds>(d));
+}
+
+void RaftNode::AcceptConnection(int fd, std::string already_read) {
+  if (options_.transport != RaftOptions::Transport::kHandoff) {
+    LogWarn(kLog, "a raft connection was handed over, but this node listens on its own port; "
+                  "closing it");
+    close(fd);
+    return;
+  }
+  inbox_->Push(fd, std::move(already_read));
 }
 
 void RaftNode::OnLeaderChange(std::function<void(RaftState, Peer)> fn) {

@@ -17,6 +17,10 @@
 
 namespace gangway::consensus {
 
+namespace internal {
+class HandoffInbox;
+}
+
 // Implemented by the owner; called on the owner's loop thread only.
 class StateMachine {
  public:
@@ -110,6 +114,16 @@ struct RaftOptions {
   size_t segment_size = 8 << 20;        // bytes fallocated per open log segment
   bool pre_vote = true;                 // a rejoining server cannot depose a healthy leader
 
+  // How peers reach this node (docs/consensus.md, "Transport").
+  //  kOwnPort: libraft's TCP transport listens on `address` (or bind_address) itself.
+  //  kHandoff: `address` is this server's RPC address (port 8300). Nothing listens here: the
+  //    RPC server hands connections whose mode byte is 0x01 to AcceptConnection. Peers are
+  //    dialed at their RPC addresses with the mode byte and a handshake.
+  enum class Transport { kOwnPort, kHandoff };
+  Transport transport = Transport::kOwnPort;
+  // kHandoff: the longest a dial (connect, handshake, answer) or an incoming handshake may take.
+  std::chrono::milliseconds handshake_timeout{5000};
+
   // Consul-like timing: a dead leader is replaced within a few seconds.
   static RaftOptions Default() { return {}; }
   // Fast timing for tests on loopback.
@@ -158,6 +172,12 @@ class RaftNode {
   // unknown (no leader, candidate, not started).
   std::chrono::milliseconds LastContact() const;
 
+  // Transport::kHandoff: takes over a connection accepted on the RPC port whose mode byte was
+  // 0x01, with the bytes already read after that byte. Any thread. Always takes ownership of
+  // fd: the raft thread reads the handshake and hands the connection to libraft, or closes it
+  // (bad handshake, not started yet, shut down, or another transport).
+  void AcceptConnection(int fd, std::string already_read);
+
   // Called when the state or the known leader changes. Set before Start.
   void OnLeaderChange(std::function<void(RaftState, Peer)> fn);
 
@@ -180,6 +200,7 @@ class RaftNode {
   Loop& owner_;
   RaftOptions options_;
   std::shared_ptr<Shared> shared_;
+  std::shared_ptr<internal::HandoffInbox> inbox_;  // kHandoff only; AcceptConnection's queue
   std::unique_ptr<Core> core_;
   std::thread thread_;
   bool shut_down_ = false;

@@ -22,6 +22,8 @@
 #include <optional>
 #include <set>
 
+#include "consensus/handshake.h"
+#include "consensus/testing/raft_port_listener.h"
 #include "consensus/testing/test_loop.h"
 
 namespace gangway::consensus {
@@ -134,6 +136,8 @@ R Await(TestLoop& loop, const std::function<void(std::function<void(R)>)>& start
 class RaftHarness : public ::testing::Test {
  protected:
   struct Node {
+    // With the hand-off transport: the node's stand-in RPC port (address is its address).
+    std::unique_ptr<testing::RaftPortListener> listener;
     uint64_t id = 0;
     std::string address;
     std::string dir;
@@ -148,7 +152,7 @@ class RaftHarness : public ::testing::Test {
   }
 
   void TearDown() override {
-    for (auto& [id, n] : nodes_) n.raft.reset();
+    for (auto& [id, n] : nodes_) Stop(id);
     loop_.RunFor(milliseconds(10));  // let posted shutdown failures run while nodes_ exist
     nodes_.clear();
     std::error_code ec;
@@ -158,7 +162,12 @@ class RaftHarness : public ::testing::Test {
   Node& Define(uint64_t id) {
     Node& n = nodes_[id];
     n.id = id;
-    n.address = "127.0.0.1:" + std::to_string(FreePort());
+    if (options_.transport == RaftOptions::Transport::kHandoff) {
+      n.listener = std::make_unique<testing::RaftPortListener>();
+      n.address = n.listener->address();
+    } else {
+      n.address = "127.0.0.1:" + std::to_string(FreePort());
+    }
     n.dir = root_ + "/node" + std::to_string(id);
     return n;
   }
@@ -180,10 +189,15 @@ class RaftHarness : public ::testing::Test {
   // Creates a fresh state machine and RaftNode over n's data dir; bootstraps when conf is set.
   OpResult Open(uint64_t id, const std::optional<Configuration>& conf) {
     Node& n = nodes_[id];
-    n.raft.reset();
+    Stop(id);
     n.fsm = std::make_unique<RecordingFsm>();
     n.leader_changes.clear();
     n.raft = std::make_unique<RaftNode>(loop_, *n.fsm, OptionsFor(n));
+    if (n.listener) {
+      n.listener->SetHandler([raft = n.raft.get()](int fd, std::string already_read) {
+        raft->AcceptConnection(fd, std::move(already_read));
+      });
+    }
     n.raft->OnLeaderChange([&n](RaftState s, Peer p) { n.leader_changes.emplace_back(s, p); });
     if (conf) {
       OpResult b = Await<OpResult>(loop_, [&](auto done) { n.raft->Bootstrap(*conf, done); });
@@ -201,7 +215,11 @@ class RaftHarness : public ::testing::Test {
     }
   }
 
-  void Stop(uint64_t id) { nodes_[id].raft.reset(); }
+  void Stop(uint64_t id) {
+    Node& n = nodes_[id];
+    if (n.listener) n.listener->SetHandler(nullptr);  // no call into the node from now on
+    n.raft.reset();
+  }
 
   bool Running(uint64_t id) { return nodes_[id].raft != nullptr; }
 
@@ -302,6 +320,35 @@ class RaftHarness : public ::testing::Test {
     return count;
   }
 
+  // Checks TCP_NODELAY on every connected socket of this process to or from a node's port;
+  // returns how many it checked.
+  int CheckPeerSocketsNoDelay() {
+    std::set<int> ports;
+    for (auto& [id, n] : nodes_) {
+      ports.insert(std::stoi(n.address.substr(n.address.rfind(':') + 1)));
+    }
+    int checked = 0;
+    for (const auto& f : fs::directory_iterator("/proc/self/fd")) {
+      int fd = std::stoi(f.path().filename().string());
+      sockaddr_in local{}, peer{};
+      socklen_t len = sizeof local;
+      if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 ||
+          local.sin_family != AF_INET) {
+        continue;
+      }
+      len = sizeof peer;
+      if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;  // listener
+      if (!ports.count(ntohs(local.sin_port)) && !ports.count(ntohs(peer.sin_port))) continue;
+      int nodelay = 0;
+      len = sizeof nodelay;
+      EXPECT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+      EXPECT_EQ(nodelay, 1) << "fd " << fd << " port " << ntohs(local.sin_port) << " -> "
+                            << ntohs(peer.sin_port);
+      ++checked;
+    }
+    return checked;
+  }
+
   TestLoop loop_;
   std::string root_;
   RaftOptions options_;
@@ -312,6 +359,17 @@ class RaftHarness : public ::testing::Test {
 // snapshots, membership): run as integration tests.
 class RaftNodeTest : public RaftHarness {};
 class RaftClusterTest : public RaftHarness {};
+
+// Raft through the RPC port: every node dials its peers' stand-in RPC ports and takes its
+// connections from AcceptConnection.
+class RaftHandoffTest : public RaftHarness {
+ protected:
+  void SetUp() override {
+    RaftHarness::SetUp();
+    options_.transport = RaftOptions::Transport::kHandoff;
+    options_.handshake_timeout = milliseconds(1000);
+  }
+};
 
 // ---- options and ids ------------------------------------------------------------------------
 
@@ -785,28 +843,7 @@ TEST_F(RaftClusterTest, PeerConnectionsDisableNagle) {
   StartCluster({1, 2, 3});
   ASSERT_NE(WaitLeader(), 0u);
   ASSERT_EQ(ApplyAll(Numbered("n-", 10)).size(), 10u);
-  std::set<int> ports;
-  for (auto& [id, n] : nodes_) ports.insert(std::stoi(n.address.substr(n.address.rfind(':') + 1)));
-  int checked = 0;
-  for (const auto& f : fs::directory_iterator("/proc/self/fd")) {
-    int fd = std::stoi(f.path().filename().string());
-    sockaddr_in local{}, peer{};
-    socklen_t len = sizeof local;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 ||
-        local.sin_family != AF_INET) {
-      continue;
-    }
-    len = sizeof peer;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;  // listener
-    if (!ports.count(ntohs(local.sin_port)) && !ports.count(ntohs(peer.sin_port))) continue;
-    int nodelay = 0;
-    len = sizeof nodelay;
-    ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
-    EXPECT_EQ(nodelay, 1) << "fd " << fd << " port " << ntohs(local.sin_port) << " -> "
-                          << ntohs(peer.sin_port);
-    ++checked;
-  }
-  EXPECT_GE(checked, 4);  // the leader's two outgoing connections, both ends
+  EXPECT_GE(CheckPeerSocketsNoDelay(), 4);  // the leader's two outgoing connections, both ends
 }
 
 // With Consul-like default timing (election timeout 1 s) a stopped leader is replaced within a few
@@ -973,6 +1010,302 @@ TEST_F(RaftClusterTest, KilledLeaderProcessIsReplacedWithinSecondsAndLosesNoAckn
   ASSERT_TRUE(r.ok()) << r.status.message();
   ASSERT_TRUE(WaitConverged(acked.size()));
   EXPECT_TRUE(Contains(*nodes_[1].fsm, acked));
+}
+
+// ---- Raft through the RPC port (hand-off transport) -------------------------------------------
+
+// A connected loopback TCP pair: {the test's end, the end handed to a node}.
+std::pair<int, int> TcpPair() {
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  EXPECT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(listen(lfd, 1), 0);
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  int ours = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(connect(ours, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  int theirs = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+  close(lfd);
+  return {ours, theirs};
+}
+
+int Dial(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(uint16_t(port));
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  return fd;
+}
+
+void SendAll(int fd, const std::string& bytes) {
+  ASSERT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), ssize_t(bytes.size()));
+}
+
+// What the other side of fd sent until it closed the connection, running the loop meanwhile;
+// nullopt if it was still open after `timeout`. Closes fd.
+std::optional<std::string> ReadUntilClosed(TestLoop& loop, int fd,
+                                           milliseconds timeout = seconds(10)) {
+  std::string got;
+  bool closed = loop.RunUntil(
+      [&] {
+        char buf[256];
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) got.append(buf, size_t(n));
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+      },
+      timeout);
+  close(fd);
+  if (!closed) return std::nullopt;
+  return got;
+}
+
+// Reads the one-byte answer to a handshake, running the loop meanwhile.
+std::optional<std::string> ReadAnswer(TestLoop& loop, int fd, milliseconds timeout = seconds(10)) {
+  std::string got;
+  bool done = loop.RunUntil(
+      [&] {
+        char c;
+        ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+        if (n == 1) got.push_back(c);
+        return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+      },
+      timeout);
+  if (!done) return std::nullopt;
+  return got;
+}
+
+std::string Hello(uint64_t id, const std::string& address) {
+  return std::string(1, char(kRaftModeByte)) + EncodeHandshake(id, address);
+}
+
+TEST(RaftOptionsTest, HandoffTakesNoBindAddressAndNeedsAHandshakeTimeout) {
+  RaftOptions o = RaftOptions::Fast();
+  o.id = 1;
+  o.address = "127.0.0.1:8300";
+  o.data_dir = "/tmp/x";
+  o.transport = RaftOptions::Transport::kHandoff;
+  EXPECT_TRUE(ValidateOptions(o).ok());
+  o.bind_address = "0.0.0.0:8300";
+  EXPECT_FALSE(ValidateOptions(o).ok());
+  o.bind_address.clear();
+  o.handshake_timeout = milliseconds(0);
+  EXPECT_FALSE(ValidateOptions(o).ok());
+}
+
+// A handed-over connection is always the node's to close: before Start, after Shutdown, and on a
+// node with its own port.
+TEST_F(RaftNodeTest, HandedOverConnectionsAreClosedWhenTheNodeCannotTakeThem) {
+  options_.transport = RaftOptions::Transport::kHandoff;
+  Node& n = Define(1);
+  n.fsm = std::make_unique<RecordingFsm>();
+  n.raft = std::make_unique<RaftNode>(loop_, *n.fsm, OptionsFor(n));
+  auto [before, handed_before] = TcpPair();
+  n.raft->AcceptConnection(handed_before, Hello(2, "127.0.0.1:1").substr(1));
+  EXPECT_EQ(ReadUntilClosed(loop_, before), std::optional<std::string>(""));
+
+  n.listener->SetHandler([raft = n.raft.get()](int fd, std::string already_read) {
+    raft->AcceptConnection(fd, std::move(already_read));
+  });
+  OpResult b = Await<OpResult>(loop_, [&](auto d) { n.raft->Bootstrap(ConfigOf({1}), d); });
+  ASSERT_TRUE(b.ok()) << b.status.message();
+  ASSERT_TRUE(Await<OpResult>(loop_, [&](auto d) { n.raft->Start(d); }).ok());
+  int live = Dial(n.listener->port());
+  SendAll(live, Hello(2, "127.0.0.1:1"));
+  EXPECT_EQ(ReadAnswer(loop_, live), std::optional<std::string>(std::string(1, '\0')));
+
+  n.listener->SetHandler(nullptr);
+  n.raft->Shutdown();
+  // The accepted connection went with libraft.
+  EXPECT_EQ(ReadUntilClosed(loop_, live), std::optional<std::string>(""));
+  auto [after, handed_after] = TcpPair();
+  n.raft->AcceptConnection(handed_after, "");
+  EXPECT_EQ(ReadUntilClosed(loop_, after), std::optional<std::string>(""));
+
+  options_.transport = RaftOptions::Transport::kOwnPort;
+  Node& own = Define(2);
+  own.fsm = std::make_unique<RecordingFsm>();
+  own.raft = std::make_unique<RaftNode>(loop_, *own.fsm, OptionsFor(own));
+  auto [ours, handed] = TcpPair();
+  own.raft->AcceptConnection(handed, "");
+  EXPECT_EQ(ReadUntilClosed(loop_, ours), std::optional<std::string>(""));
+}
+
+TEST_F(RaftHandoffTest, ThreeNodesElectReplicateAndSurviveALeaderRestart) {
+  StartCluster({1, 2, 3});
+  auto t0 = std::chrono::steady_clock::now();
+  uint64_t leader = WaitLeader();
+  ASSERT_NE(leader, 0u);
+  std::printf("leader %llu elected after %lld ms\n", (unsigned long long)leader,
+              (long long)std::chrono::duration_cast<milliseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count());
+  auto t1 = std::chrono::steady_clock::now();
+  std::set<std::string> acked = ApplyAll(Numbered("entry-", 1000));
+  ASSERT_EQ(acked.size(), 1000u);
+  std::printf("1000 applies acknowledged in %lld ms\n",
+              (long long)std::chrono::duration_cast<milliseconds>(
+                  std::chrono::steady_clock::now() - t1)
+                  .count());
+  ASSERT_TRUE(WaitConverged(1000));
+  for (auto& [id, n] : nodes_) {
+    EXPECT_FALSE(n.fsm->out_of_order) << "node " << id;
+    EXPECT_TRUE(Contains(*n.fsm, acked)) << "node " << id;
+  }
+
+  // Not-leader answers name the leader's RPC address.
+  uint64_t follower = leader == 1 ? 2 : 1;
+  ApplyResult r = Await<ApplyResult>(loop_, [&](auto d) { nodes_[follower].raft->Apply("f", d); });
+  EXPECT_EQ(r.error, Error::kNotLeader);
+  EXPECT_EQ(r.leader.address, nodes_[leader].address);
+
+  Stop(leader);
+  uint64_t next = WaitLeader();
+  ASSERT_NE(next, 0u);
+  EXPECT_NE(next, leader);
+  std::set<std::string> after = ApplyAll(Numbered("after-", 100));
+  ASSERT_EQ(after.size(), 100u);
+  acked.insert(after.begin(), after.end());
+
+  // The old leader restarts behind the same RPC port and catches up.
+  ASSERT_TRUE(Open(leader, std::nullopt).ok());
+  ASSERT_TRUE(WaitConverged(1100));
+  for (auto& [id, n] : nodes_) EXPECT_TRUE(Contains(*n.fsm, acked)) << "node " << id;
+  EXPECT_NE(WaitLeader(), 0u);
+}
+
+TEST_F(RaftHandoffTest, PeerConnectionsDisableNagle) {
+  StartCluster({1, 2, 3});
+  ASSERT_NE(WaitLeader(), 0u);
+  ASSERT_EQ(ApplyAll(Numbered("n-", 10)).size(), 10u);
+  EXPECT_GE(CheckPeerSocketsNoDelay(), 4);  // the leader's two outgoing connections, both ends
+}
+
+TEST_F(RaftHandoffTest, GarbageHandshakesAreRefusedAndTheNodeKeepsWorking) {
+  StartCluster({1, 2, 3});
+  uint64_t leader = WaitLeader();
+  ASSERT_NE(leader, 0u);
+  ASSERT_EQ(ApplyAll(Numbered("before-", 50)).size(), 50u);
+  Node& target = nodes_[leader];
+  std::string good = EncodeHandshake(99, "127.0.0.1:1");
+  std::string v2 = good;
+  v2[7] = 2;
+  std::string id0 = good;
+  for (int i = 8; i < 16; ++i) id0[i] = 0;
+  std::string huge = good.substr(0, 16) + std::string("\xff\xff", 2) + std::string(300, 'a');
+
+  // Handed over with the bytes already read by the RPC server: refused without an answer.
+  for (const std::string& bytes :
+       {v2, id0, huge, std::string("GET / HTTP/1.1\r\n\r\n"), good + "extra",
+        std::string(5000, '\x01')}) {
+    auto [ours, theirs] = TcpPair();
+    target.raft->AcceptConnection(theirs, bytes);
+    EXPECT_EQ(ReadUntilClosed(loop_, ours), std::optional<std::string>(""))
+        << "already read: " << bytes.size() << " bytes";
+  }
+  // Through the port, arriving from the socket: refused without an answer.
+  for (const std::string& bytes : {v2, id0, huge}) {
+    int fd = Dial(target.listener->port());
+    SendAll(fd, std::string(1, char(kRaftModeByte)));
+    loop_.RunFor(milliseconds(50));  // most likely read apart from the mode byte
+    SendAll(fd, bytes);
+    EXPECT_EQ(ReadUntilClosed(loop_, fd), std::optional<std::string>(""));
+  }
+  // Half a handshake, then silence: closed after the handshake timeout.
+  int stalled = Dial(target.listener->port());
+  SendAll(stalled, Hello(99, "127.0.0.1:1").substr(0, 12));
+  EXPECT_EQ(ReadUntilClosed(loop_, stalled), std::optional<std::string>(""));
+  // Half a handshake, then the peer hangs up.
+  int gone = Dial(target.listener->port());
+  SendAll(gone, Hello(99, "127.0.0.1:1").substr(0, 25));
+  shutdown(gone, SHUT_WR);
+  EXPECT_EQ(ReadUntilClosed(loop_, gone), std::optional<std::string>(""));
+
+  // A handshake split between the RPC server's read and the socket is accepted; what follows it
+  // goes to libraft, which drops a connection that sends garbage.
+  int peer = Dial(target.listener->port());
+  std::string hello = Hello(99, "127.0.0.1:1");
+  SendAll(peer, hello.substr(0, 10));
+  loop_.RunFor(milliseconds(50));
+  SendAll(peer, hello.substr(10));
+  EXPECT_EQ(ReadAnswer(loop_, peer), std::optional<std::string>(std::string(1, '\0')));
+  // libraft's framing: u64 message type, u64 header length (little endian), header. Type 255
+  // does not exist. (Lengths are libraft's to trust: a huge one makes it try a huge malloc.)
+  std::string unknown_type("\xff\0\0\0\0\0\0\0\x08\0\0\0\0\0\0\0", 16);
+  SendAll(peer, unknown_type + std::string(8, '\0'));
+  EXPECT_EQ(ReadUntilClosed(loop_, peer), std::optional<std::string>(""));
+
+  // The node still leads, replicates and accepts its peers.
+  std::set<std::string> after = ApplyAll(Numbered("after-", 100));
+  ASSERT_EQ(after.size(), 100u);
+  ASSERT_TRUE(WaitConverged(150));
+  EXPECT_EQ(WaitLeader(), leader);
+}
+
+// A peer whose RPC port accepts but never answers the handshake: each dial gives up after the
+// handshake timeout (libraft retries), and Shutdown cancels the dial in progress.
+TEST_F(RaftHandoffTest, DialsThatGetNoAnswerTimeOutAndShutdownCancelsThem) {
+  int silent = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(silent, 16), 0);
+  getsockname(silent, reinterpret_cast<sockaddr*>(&a), &len);
+  std::string silent_address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+
+  Node& n = Define(1);
+  Configuration conf = {Member{1, n.address, Suffrage::kVoter},
+                        Member{2, silent_address, Suffrage::kVoter}};
+  // Accepts the dials that arrived, reading what each one sent.
+  std::vector<std::pair<int, std::string>> dials;
+  auto take = [&] {
+    for (int fd; (fd = accept4(silent, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+      dials.emplace_back(fd, "");
+    }
+    for (auto& [fd, got] : dials) {
+      char buf[256];
+      ssize_t k = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (k > 0) got.append(buf, size_t(k));
+    }
+  };
+  std::string hello = Hello(1, n.address);
+
+  options_.handshake_timeout = milliseconds(200);
+  ASSERT_TRUE(Open(1, conf).ok());
+  ASSERT_TRUE(loop_.RunUntil(
+      [&] {
+        take();
+        return dials.size() >= 3 && dials[0].second == hello;
+      },
+      seconds(30)));
+  // The first dial was given up: its socket is closed by the node.
+  EXPECT_EQ(ReadUntilClosed(loop_, dials[0].first), std::optional<std::string>(""));
+  for (size_t i = 1; i < dials.size(); ++i) close(dials[i].first);
+  dials.clear();
+  Stop(1);
+
+  options_.handshake_timeout = seconds(60);
+  ASSERT_TRUE(Open(1, std::nullopt).ok());
+  ASSERT_TRUE(loop_.RunUntil(
+      [&] {
+        take();
+        return !dials.empty() && dials.back().second == hello;
+      },
+      seconds(30)));
+  auto t0 = std::chrono::steady_clock::now();
+  Stop(1);
+  std::printf("shutdown with a dial in progress took %lld ms\n",
+              (long long)std::chrono::duration_cast<milliseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count());
+  EXPECT_EQ(ReadUntilClosed(loop_, dials.back().first), std::optional<std::string>(""));
+  for (size_t i = 0; i + 1 < dials.size(); ++i) close(dials[i].first);
+  close(silent);
 }
 
 }  // namespace

@@ -94,6 +94,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   net::EventLoop& loop;
   tcp::acceptor acceptor;
   std::map<std::string, MethodHandler> methods;
+  Server::RaftHandler raft_handler;
   std::set<std::shared_ptr<ServerConn>> conns;
   bool closed = false;
   Stats stats;
@@ -150,6 +151,7 @@ struct ServerConn : std::enable_shared_from_this<ServerConn> {
       data.remove_prefix(1);
       have_mode = true;
       mode_timer.reset();
+      if (mode == kModeRaft && server->raft_handler) return HandOff(std::string(data));
       if (mode != kModeGangway) {
         char hex[8];
         std::snprintf(hex, sizeof hex, "0x%02x", mode);
@@ -177,6 +179,23 @@ struct ServerConn : std::enable_shared_from_this<ServerConn> {
           return ProtocolError("rpc: a caller sent a response frame");
       }
     }
+  }
+
+  // The connection leaves the server: its fd and the bytes read after the mode byte go to the
+  // Raft handler. No read is pending (we are in its handler), so nothing else touches the fd.
+  void HandOff(std::string already_read) {
+    closed = true;
+    auto self = shared_from_this();
+    server->conns.erase(self);
+    boost::system::error_code ec;
+    int fd = socket.release(ec);
+    if (ec) {
+      LogWarn("agent.rpc", "rpc: cannot hand a raft connection from " + remote + " over: " +
+                               ec.message());
+      socket.close(ec);
+      return;
+    }
+    server->raft_handler(fd, std::move(already_read));
   }
 
   void Dispatch(Frame f) {
@@ -262,6 +281,8 @@ Server::~Server() { Close(); }
 void Server::Register(const std::string& method, MethodHandler handler) {
   impl_->methods[method] = std::move(handler);
 }
+
+void Server::SetRaftHandler(RaftHandler handler) { impl_->raft_handler = std::move(handler); }
 
 Result<int> Server::Listen(const std::string& ip, int port) {
   boost::system::error_code ec;

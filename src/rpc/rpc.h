@@ -33,6 +33,11 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   void Register(const std::string& method, MethodHandler handler);
+  // Connections whose mode byte is 0x01 (Raft): the socket is released from the server and its
+  // fd handed over, with the bytes already read after the mode byte; the handler owns the fd.
+  // Runs on the loop. Without a handler such connections are closed as an unknown mode.
+  using RaftHandler = std::function<void(int fd, std::string already_read)>;
+  void SetRaftHandler(RaftHandler handler);
   // Binds and starts accepting; returns the bound port (useful with port 0).
   Result<int> Listen(const std::string& ip, int port);
   // Stops accepting and closes every connection. Idempotent.

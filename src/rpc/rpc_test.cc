@@ -1,6 +1,7 @@
 #include "rpc/rpc.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -170,6 +171,54 @@ TEST_F(RpcTest, BrokenConnectionFailsCallsAndTheNextCallRedials) {
   client_.Call("not-an-ip:8300", "Echo", "", 1s, [&](Result<std::string> x) { bad = x; });
   ASSERT_TRUE(RunUntil([&] { return bad.has_value(); }));
   EXPECT_EQ(bad->status().message(), "rpc: address \"not-an-ip:8300\": not an IP address");
+}
+
+TEST_F(RpcTest, RaftModeHandsTheSocketToTheRaftHandler) {
+  // Without a handler, mode 0x01 is closed like any unknown mode.
+  int unhandled = RawConnect();
+  ASSERT_EQ(send(unhandled, "\x01hello", 6, 0), 6);
+  EXPECT_TRUE(ClosedByServer(unhandled));
+  close(unhandled);
+  EXPECT_EQ(server_.stats().protocol_errors, 1u);
+
+  std::vector<std::pair<int, std::string>> handed;
+  server_.SetRaftHandler([&](int fd, std::string already_read) {
+    handed.emplace_back(fd, std::move(already_read));
+  });
+  int raft = RawConnect();
+  ASSERT_EQ(send(raft, "\x01hello", 6, 0), 6);
+  ASSERT_TRUE(RunUntil([&] { return !handed.empty(); }));
+  int fd = handed[0].first;
+  // asio left the fd non-blocking; block here, but never for long.
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  timeval five{5, 0};
+  for (int s : {fd, raft}) setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
+  // The server let go of the socket: the handler reads the rest and answers on the same fd.
+  std::string got = handed[0].second;
+  while (got.size() < 5) {
+    char b[16];
+    ssize_t n = recv(fd, b, sizeof b, 0);
+    ASSERT_GT(n, 0);
+    got.append(b, size_t(n));
+  }
+  EXPECT_EQ(got, "hello");
+  ASSERT_EQ(send(raft, "more", 4, 0), 4);
+  char b[16];
+  ssize_t n = recv(fd, b, sizeof b, 0);
+  EXPECT_EQ(std::string(b, n > 0 ? size_t(n) : 0), "more");
+  ASSERT_EQ(send(fd, "ok", 2, MSG_NOSIGNAL), 2);
+  n = recv(raft, b, sizeof b, 0);
+  EXPECT_EQ(std::string(b, n > 0 ? size_t(n) : 0), "ok");
+  // Closing the server leaves the handed-over connection alone.
+  server_.Close();
+  RunUntil([] { return false; }, 50ms);
+  ASSERT_EQ(send(fd, "still", 5, MSG_NOSIGNAL), 5);
+  n = recv(raft, b, sizeof b, 0);
+  EXPECT_EQ(std::string(b, n > 0 ? size_t(n) : 0), "still");
+  close(fd);
+  close(raft);
+  EXPECT_EQ(handed.size(), 1u);
+  EXPECT_EQ(server_.stats().protocol_errors, 1u);
 }
 
 }  // namespace
