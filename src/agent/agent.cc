@@ -1,10 +1,6 @@
 #include "agent/agent.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
@@ -82,7 +78,8 @@ std::optional<server::ServerMember> ToServerMember(const gossip::Member& m, bool
   out.node_id = tag("id");
   std::string ip = m.addr.IpString();
   out.rpc_address = ip + ":" + tag("port");
-  if (!tag("raft_port").empty()) out.raft_address = ip + ":" + tag("raft_port");
+  // Raft shares the RPC port unless the server advertises a port of its own.
+  out.raft_address = tag("raft_port").empty() ? out.rpc_address : ip + ":" + tag("raft_port");
   using S = server::ServerMember::Status;
   out.status = reaped || m.status == gossip::MemberStatus::kLeft ? S::kLeft
                : m.status == gossip::MemberStatus::kFailed       ? S::kFailed
@@ -128,24 +125,6 @@ Status PersistNodeId(Config& cfg) {
   out << cfg.node_id;
   if (!out) return InvalidArgument("cannot write " + file.string());
   return Status::Ok();
-}
-
-// A port nobody listens on right now (Raft must know its port before it binds).
-int FreePort(const std::string& ip) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = 0;
-  if (::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr) != 1) sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int port = -1;
-  socklen_t len = sizeof sa;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
-    port = ntohs(sa.sin_port);
-  }
-  ::close(fd);
-  return port;
 }
 
 }  // namespace
@@ -203,16 +182,15 @@ int RunAgent(const std::vector<std::string>& args) {
     so.data_dir = cfg.data_dir;
     so.bootstrap = cfg.bootstrap;
     so.bootstrap_expect = cfg.bootstrap_expect;
-    if (!cfg.dev) {
-      raft_port = cfg.ports.raft > 0 ? cfg.ports.raft
-                  : cfg.ports.server > 0 ? cfg.ports.server + 5
-                                         : FreePort(cfg.bind_addr);
-      if (raft_port <= 0 || raft_port > 65535) {
-        std::cerr << "==> ports.raft: no usable port for Raft (got " << raft_port << ")\n";
-        return 1;
-      }
+    if (!cfg.dev && cfg.ports.raft > 0) {
+      // Raft on a port of its own (libraft's TCP transport).
+      raft_port = cfg.ports.raft;
       so.raft_address = cfg.advertise_addr + ":" + std::to_string(raft_port);
       so.raft.bind_address = cfg.bind_addr + ":" + std::to_string(raft_port);
+    } else if (!cfg.dev) {
+      // As Consul: Raft shares the server RPC port (mode byte 0x01, docs/rpc.md).
+      so.raft_address = so.rpc_address;
+      so.raft.transport = consensus::RaftOptions::Transport::kHandoff;
     }
     server::ServerHooks hooks;
     // The servers of this datacenter as the LAN pool knows them.
@@ -226,6 +204,9 @@ int RunAgent(const std::vector<std::string>& args) {
       if (!leader) reconcile_tick.reset();
     };
     server = std::make_unique<server::Server>(loop, so, std::move(hooks));
+    rpc_server->SetRaftHandler([srv = server.get()](int fd, std::string rest) {
+      srv->AcceptRaftConnection(fd, std::move(rest));
+    });
   }
 
   client::LocalAgentOptions lo;

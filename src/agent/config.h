@@ -25,8 +25,8 @@ struct Ports {
   int serf_lan = 8301;
   int serf_wan = 8302;
   int server = 8300;
-  // Raft traffic between servers (a Gangway extension while Raft has a listener of its own):
-  // 0 = ports.server + 5, or a free port when ports.server is 0.
+  // Raft traffic between servers shares ports.server (0); a port here gives Raft a listener of
+  // its own (libraft's TCP transport) instead. A Gangway extension.
   int raft = 0;
   int sidecar_min_port = 21000;
   int sidecar_max_port = 21255;

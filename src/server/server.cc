@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <unistd.h>
+
 #include "core/log.h"
 
 namespace gangway::server {
@@ -167,6 +169,12 @@ void Server::StartRaft(std::optional<consensus::Configuration> bootstrap,
     }
     start();
   });
+}
+
+void Server::AcceptRaftConnection(int fd, std::string already_read) {
+  // The RPC server calls this on the loop thread, where raft_ is owned.
+  if (raft_) return raft_->AcceptConnection(fd, std::move(already_read));
+  ::close(fd);
 }
 
 // ---- membership (the leader's part of Consul's autopilot)

@@ -91,6 +91,9 @@ class Server : public catalog::Applier {
   void ReconcileServer(const ServerMember& m);
   void Shutdown();
   void SetLeaderKnownHook(std::function<void()> fn) { hooks_.on_leader_known = std::move(fn); }
+  // A connection on the RPC port whose mode byte was 0x01 (Raft); any thread. Closed when Raft
+  // is not running or uses a port of its own.
+  void AcceptRaftConnection(int fd, std::string already_read);
 
   void Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) override;
 

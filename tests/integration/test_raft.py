@@ -48,8 +48,8 @@ class Cluster:
         self.spec = {}
         for i in range(n_servers):
             name = "%s-srv%d-%d" % (dc, i, os.getpid())
-            http, lan, wan, rpc, raft = free_ports(5)
-            self.spec[name] = dict(http=http, lan=lan, wan=wan, rpc=rpc, raft=raft,
+            http, lan, wan, rpc = free_ports(4)
+            self.spec[name] = dict(http=http, lan=lan, wan=wan, rpc=rpc,
                                    data=os.path.join(self.root, name))
         self.first_lan = self.spec[sorted(self.spec)[0]]["lan"]
         for name in sorted(self.spec):
@@ -70,7 +70,6 @@ class Cluster:
             "-node", name, "-data-dir", sp["data"], "-bind", "127.0.0.1", "-client", "127.0.0.1",
             "-http-port", str(sp["http"]), "-dns-port", "-1", "-serf-lan-port", str(sp["lan"]),
             "-serf-wan-port", str(sp["wan"]), "-server-port", str(sp["rpc"]),
-            "-raft-port", str(sp["raft"]),
             "-datacenter", self.dc,
             "-retry-join", "127.0.0.1:%d" % self.first_lan, "-retry-interval", "1s"] + (
             ["-retry-join-wan", self.wan_join, "-retry-interval-wan", "1s"] if self.wan_join else [])
