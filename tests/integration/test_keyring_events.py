@@ -157,8 +157,13 @@ class KeyringAndEventsTest(unittest.TestCase):
             self.cluster.agents.remove(extra)
         status, _, body = self.a.http("PUT", "/v1/agent/force-leave/%s?prune=1" % d.node)
         self.assertEqual(status, 200, body)
+        # Servers flood-join their datacenter's servers on the WAN, so it is there too.
+        status, _, body = self.a.http("PUT", "/v1/agent/force-leave/%s.dc1?prune=1&wan=1" % d.node)
+        self.assertEqual(status, 200, body)
         for x in self.all:
             wait_until(lambda: d.node not in members(x), timeout=20, msg="%s forgot the newcomer" % x.node)
+            wait_until(lambda: d.node + ".dc1" not in members(x, wan=True), timeout=20,
+                       msg="%s forgot the newcomer on the WAN" % x.node)
 
     def test_keyring_bad_input_is_refused_and_agents_keep_serving(self):
         primary = self.primary()
