@@ -68,8 +68,12 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
   bool remote_dc = call.opts.dc != backend_.info.datacenter;
   // Reads and writes of the servers' state are answered by the leader, except ?stale reads,
   // which any server answers from its replica.
+  // ?max_stale bounds how far behind a follower's replica may be.
+  bool stale_ok = call.opts.stale && call.req.method == "GET" && backend_.server &&
+                  (call.opts.max_stale.count() == 0 ||
+                   backend_.server->LastContactMs() <= call.opts.max_stale.count());
   bool to_leader = match->server_state && !match->any_server && backend_.server &&
-                   !backend_.server->IsLeader() && !(call.opts.stale && call.req.method == "GET");
+                   !backend_.server->IsLeader() && !stale_ok;
   if (match->server_state && (remote_dc || !backend_.server || to_leader) && backend_.forward) {
     backend_.forward(std::move(call.req), call.opts.dc, std::move(call.cancel), std::move(call.reply));
     return;
@@ -82,8 +86,32 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
     call.Error(500, "No known Consul servers");
     return;
   }
+  if (match->server_state && !match->any_server && call.req.method == "GET") {
+    // Which consistency mode answered (Consul's X-Consul-Effective-Consistency).
+    const char* mode = call.opts.consistent ? "consistent"
+                       : (call.opts.stale && !backend_.server->IsLeader()) ? "stale"
+                                                                           : "leader";
+    call.reply = [inner = std::move(call.reply), mode](http::Response r) {
+      r.Set("X-Consul-Effective-Consistency", mode);
+      inner(std::move(r));
+    };
+  }
+  if (match->server_state && call.opts.consistent && !backend_.server->dev()) {
+    // ?consistent: the leader first confirms it still leads (a Raft barrier) before reading.
+    auto pending = std::make_shared<Call>(std::move(call));
+    EndpointFn fn = match->fn;
+    backend_.server->VerifyLeader([pending, fn](Status s) {
+      if (!s.ok()) return pending->Fail(s);
+      RunEndpoint(fn, *pending);
+    });
+    return;
+  }
+  RunEndpoint(match->fn, call);
+}
+
+void RunEndpoint(EndpointFn fn, Call& call) {
   try {
-    match->fn(call);
+    fn(call);
   } catch (const std::exception& e) {
     // A handler bug must not take the agent down; the client gets a 500 naming it.
     LogError("agent.http", "handler failed for " + call.req.path + ": " + e.what());

@@ -65,6 +65,9 @@ class HttpApi : public http::Handler {
   std::vector<Route> routes_;
 };
 
+// Runs an endpoint, turning an exception into a 500 that names it.
+void RunEndpoint(EndpointFn fn, Call& call);
+
 // Shared helpers for endpoint files.
 // Parses a JSON request body; on failure replies 400 "Request decode failed: ..." and returns false.
 bool DecodeBody(Call& call, catalog::Json* out);

@@ -31,6 +31,11 @@ Status ParseQueryOptions(const http::Request& req, const std::string& local_dc, 
   if (out->stale && out->consistent) {
     return InvalidArgument("Cannot specify ?stale with ?consistent, conflicting semantics.");
   }
+  if (auto ms = req.Query("max_stale"); ms && !ms->empty()) {
+    auto d = ParseDuration(*ms);
+    if (!d.ok() || d->count() < 0) return InvalidArgument("Invalid max_stale value");
+    out->max_stale = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  }
   out->dc = local_dc;
   if (auto dc = req.Query("dc"); dc && !dc->empty()) out->dc = ToLower(*dc);
   if (auto f = req.Query("filter")) out->filter = *f;

@@ -25,6 +25,7 @@ struct QueryOptions {
   std::chrono::nanoseconds wait{kDefaultQueryTime};
   bool stale = false;
   bool consistent = false;
+  std::chrono::milliseconds max_stale{0};  // with stale: 0 = any staleness
   std::string dc;
   std::string filter;
 };

@@ -328,6 +328,14 @@ std::string Server::LeaderRpcAddress() const {
   return who ? who->rpc_address : "";
 }
 
+void Server::VerifyLeader(std::function<void(Status)> done) {
+  if (options_.dev) return done(Status::Ok());
+  if (!raft_ || !IsLeader()) return done(Unavailable("No cluster leader"));
+  raft_->Barrier([done = std::move(done)](consensus::OpResult r) {
+    done(r.ok() ? Status::Ok() : Unavailable("No cluster leader"));
+  });
+}
+
 bool Server::IsLeader() const {
   if (options_.dev) return true;
   return raft_ && started_ && raft_->IsLeader();

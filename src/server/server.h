@@ -105,6 +105,9 @@ class Server : public catalog::Applier {
   bool started() const { return options_.dev || started_; }
   bool IsLeader() const;
   bool KnownLeader() const;
+  // done(ok) once this server has confirmed it is still the leader (a Raft barrier), as
+  // ?consistent reads require; dev mode: at once.
+  void VerifyLeader(std::function<void(Status)> done);
   // The leader's RPC address ("" when unknown).
   std::string Leader() const;
   std::vector<std::string> Peers() const;

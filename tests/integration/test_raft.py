@@ -120,6 +120,18 @@ class RaftClusterTest(unittest.TestCase):
                 *a.json("GET", "/v1/kv/w/?keys&stale")), timeout=10, msg="all writes on " + a.node)
             self.assertEqual(len(keys), len(everyone))
 
+        # Consistency modes on a follower: stale answers from its replica, default and
+        # consistent reads are answered by the leader (consistent after a Raft barrier).
+        follower = [a for a in c.servers if a.node != leader][0]
+        for query, mode in (("stale", "stale"), ("consistent", "consistent"), ("", "leader"),
+                            ("stale&max_stale=1h", "stale")):
+            st, hdrs, body = follower.http("GET", "/v1/kv/w/from-0?raw&" + query)
+            self.assertEqual((st, body), (200, b"v0"), query)
+            self.assertEqual(hdrs["X-Consul-Effective-Consistency"], mode, query)
+            self.assertEqual(hdrs["X-Consul-KnownLeader"], "true")
+        st, _, body = follower.http("GET", "/v1/kv/w/from-0?stale&max_stale=soon")
+        self.assertEqual((st, body), (400, b"Invalid max_stale value"))
+
         # A stream of acknowledged writes through a client while the leader is killed.
         writer = c.clients[0]
         acked, errors = [], []
