@@ -265,9 +265,9 @@ void Server::ApplyHeld(catalog::Command cmd, std::function<void(catalog::ApplyRe
     });
     held_.insert(holder);
   };
-  if (!raft_ || !started_ || !IsLeader()) {
+  if (!raft_ || !IsLeader()) {
     std::string leader = LeaderRpcAddress();
-    if (!started_ || leader.empty() || !hooks_.forward_apply) {
+    if (leader.empty() || !hooks_.forward_apply) {
       return retry_or_fail(std::move(cmd), std::move(done), Unavailable("No cluster leader"));
     }
     catalog::Command copy = cmd;
@@ -336,14 +336,15 @@ void Server::VerifyLeader(std::function<void(Status)> done) {
   });
 }
 
+// Not gated on started_: a lone bootstrapped server leads before Start's callback has run.
 bool Server::IsLeader() const {
   if (options_.dev) return true;
-  return raft_ && started_ && raft_->IsLeader();
+  return raft_ && raft_->IsLeader();
 }
 
 bool Server::KnownLeader() const {
   if (options_.dev) return true;
-  return raft_ && started_ && raft_->Leader().id != 0;
+  return raft_ && raft_->Leader().id != 0;
 }
 
 std::string Server::Leader() const {

@@ -1,0 +1,11 @@
+# dc2's only server: bootstraps alone; dc1 finds it over the WAN.
+server     = true
+bootstrap  = true
+datacenter = "dc2"
+ports {
+  http     = 9500
+  dns      = -1
+  server   = 9300
+  serf_lan = 9301
+  serf_wan = 9302
+}
