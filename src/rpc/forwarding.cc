@@ -82,14 +82,6 @@ Duration ForwardTimeout(const http::Request& req) {
   return wait + wait / 16 + std::chrono::seconds(5);
 }
 
-bool Retryable(const Status& s) {
-  // Transport failures and elections: another attempt (re-picking the leader) may succeed.
-  const std::string& m = s.message();
-  return m == "No cluster leader" || m.rfind("rpc: dial", 0) == 0 ||
-         m.rfind("rpc: connection", 0) == 0 || m.rfind("rpc: write", 0) == 0 ||
-         m.rfind("rpc: connecting", 0) == 0;
-}
-
 void Forwarder::ForwardHttp(http::Request req, const std::string& dc,
                             std::shared_ptr<http::Cancellation> cancel, http::Reply reply) {
   int hops = HopsOf(req);

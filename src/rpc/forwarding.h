@@ -21,9 +21,6 @@ namespace gangway::rpc {
 inline constexpr Duration kRpcHoldTimeout = std::chrono::seconds(7);
 inline constexpr Duration kRpcRetryPause = std::chrono::milliseconds(250);
 
-// Whether a forwarding failure may go away by trying again (no leader, connection failures).
-bool Retryable(const Status& s);
-
 // Header carrying how many times a request was forwarded (a loop guard).
 inline constexpr const char* kHopsHeader = "X-Gangway-Forward-Hops";
 // client -> server -> other datacenter's server -> its leader.

@@ -179,6 +179,13 @@ Result<std::optional<Frame>> FrameDecoder::Next() {
   return std::optional<Frame>(std::move(f));
 }
 
+bool Retryable(const Status& s) {
+  const std::string& m = s.message();
+  return m == "No cluster leader" || m.rfind("rpc: dial", 0) == 0 ||
+         m.rfind("rpc: connection", 0) == 0 || m.rfind("rpc: write", 0) == 0 ||
+         m.rfind("rpc: connecting", 0) == 0;
+}
+
 std::string EncodeForwardedRequest(const ForwardedRequest& r) {
   std::string out;
   msgpack::Writer w(&out);

@@ -64,6 +64,10 @@ struct ForwardedResponse {
   std::string body;
 };
 
+// Whether a failed call or forwarding may succeed if tried again (on another server, after an
+// election): no leader yet, or the connection to the chosen server failed or broke.
+bool Retryable(const Status& s);
+
 std::string EncodeForwardedRequest(const ForwardedRequest& r);
 Result<ForwardedRequest> DecodeForwardedRequest(std::string_view bytes);
 std::string EncodeForwardedResponse(const ForwardedResponse& r);

@@ -6,21 +6,13 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "rpc/frame.h"
 
 namespace gangway::server {
 
 namespace {
 
 constexpr const char* kLog = "agent.server";
-
-// Failures of forwarding a write that another try may fix (no leader yet, the old leader's
-// connection gone).
-bool RetryableApply(const Status& s) {
-  const std::string& m = s.message();
-  return m == "No cluster leader" || m.rfind("rpc: dial", 0) == 0 ||
-         m.rfind("rpc: connection", 0) == 0 || m.rfind("rpc: write", 0) == 0 ||
-         m.rfind("rpc: connecting", 0) == 0;
-}
 
 catalog::ApplyResult Failed(Status s) {
   catalog::ApplyResult r;
@@ -274,7 +266,7 @@ void Server::ApplyHeld(catalog::Command cmd, std::function<void(catalog::ApplyRe
     return hooks_.forward_apply(
         leader, std::move(cmd),
         [retry_or_fail, copy = std::move(copy), done = std::move(done)](catalog::ApplyResult r) mutable {
-          if (!r.status.ok() && RetryableApply(r.status)) {
+          if (!r.status.ok() && rpc::Retryable(r.status)) {
             return retry_or_fail(std::move(copy), std::move(done), r.status);
           }
           done(std::move(r));
