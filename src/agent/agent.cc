@@ -153,10 +153,16 @@ int RunAgent(const std::vector<std::string>& args) {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
 
+  // TLS on the server RPC (tls.internal_rpc over tls.defaults); bad files stop the agent.
+  auto rpc_tls = BuildRpcTls(cfg);
+  if (!rpc_tls.ok()) {
+    std::cerr << "==> " << rpc_tls.status().message() << "\n";
+    return 1;
+  }
   net::EventLoop loop;
   std::unique_ptr<server::Server> server;
   ClientWriter client_writer;
-  rpc::Client rpc_client(loop);
+  rpc::Client rpc_client(loop, rpc_tls->client);
   std::unique_ptr<rpc::Server> rpc_server;
   int rpc_port = cfg.ports.server;
   int raft_port = 0;
@@ -170,7 +176,7 @@ int RunAgent(const std::vector<std::string>& args) {
     so.node_name = cfg.node_name;
     so.node_id = cfg.node_id;
     // Server RPC (docs/rpc.md) on ports.server; bound first so gossip advertises the real port.
-    rpc_server = std::make_unique<rpc::Server>(loop);
+    rpc_server = std::make_unique<rpc::Server>(loop, rpc_tls->server);
     auto bound = rpc_server->Listen(cfg.bind_addr, cfg.ports.server);
     if (!bound.ok()) {
       std::cerr << "==> " << bound.status().message() << "\n";

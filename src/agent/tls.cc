@@ -52,6 +52,27 @@ x509::TlsSettings InternalRpcTlsSettings(const Config& cfg) {
   return s;
 }
 
+Result<RpcTls> BuildRpcTls(const Config& cfg) {
+  x509::TlsSettings settings = InternalRpcTlsSettings(cfg);
+  RpcTls out;
+  auto fail = [](const Status& s) { return InvalidArgument("Failed to configure RPC TLS: " + s.message()); };
+  if (cfg.server && (!settings.cert_file.empty() || settings.verify_incoming)) {
+    auto ctx = x509::BuildTlsContext(settings, x509::TlsRole::kServer);
+    if (!ctx.ok()) return fail(ctx.status());
+    out.server.context = std::make_shared<const x509::TlsContext>(std::move(*ctx));
+  }
+  if (settings.verify_outgoing) {
+    auto ctx = x509::BuildTlsContext(settings, x509::TlsRole::kClient);
+    if (!ctx.ok()) return fail(ctx.status());
+    out.client.context = std::make_shared<const x509::TlsContext>(std::move(*ctx));
+    out.client.datacenter = cfg.datacenter;
+    std::string domain = cfg.domain;
+    while (!domain.empty() && domain.back() == '.') domain.pop_back();
+    if (!domain.empty()) out.client.domain = domain;
+  }
+  return out;
+}
+
 Status StartHttpsListeners(const Config& cfg, net::EventLoop& loop, http::Handler& handler,
                            std::vector<std::unique_ptr<http::Server>>* listeners) {
   if (cfg.ports.https < 0) return Status::Ok();

@@ -128,6 +128,8 @@ void Forwarder::TryHttp(const std::shared_ptr<HttpAttempt>& a) {
   Status why;
   std::string server = Pick(a->dc, &why);
   if (server.empty()) return retry_or_fail(why);
+  // The datacenter of the server picked, for its TLS name: a client agent always asks its own.
+  std::string server_dc = directory_.has_wan() ? a->dc : directory_.datacenter();
   a->stop = client_.Call(server, "HTTP", EncodeForwardedRequest(a->f), a->timeout,
                          [a, server, retry_or_fail](Result<std::string> r) {
                            if (!r.ok()) {
@@ -146,7 +148,8 @@ void Forwarder::TryHttp(const std::shared_ptr<HttpAttempt>& a) {
                            out.headers = std::move(resp->headers);
                            out.body = std::move(resp->body);
                            a->reply(std::move(out));
-                         });
+                         },
+                         server_dc);
 }
 
 void Forwarder::Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) {

@@ -4,11 +4,17 @@
 #include <map>
 #include <set>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
 #include "core/log.h"
+#include "net/tls.h"
 #include "rpc/frame.h"
 
 namespace gangway::rpc {
@@ -20,7 +26,70 @@ namespace {
 
 constexpr auto kModeByteTimeout = std::chrono::seconds(10);
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
+// How long a refused connection stays open so its error frame reaches the dialer.
+constexpr auto kRefusalLinger = std::chrono::seconds(2);
 constexpr size_t kReadChunk = 64 * 1024;
+constexpr const char* kRequiresTls =
+    "rpc: server requires TLS (verify_incoming); this agent must dial with TLS "
+    "(tls.defaults.verify_outgoing and ca_file)";
+
+using ErrorCode = boost::system::error_code;
+using IoDone = std::function<void(ErrorCode, size_t)>;
+
+// The bytes of one connection, plain TCP or TLS over it. ServerConn and ClientConn read and
+// write frames through this alone, so both modes share one code path.
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+  virtual void ReadSome(asio::mutable_buffer buf, IoDone done) = 0;
+  virtual void WriteAll(asio::const_buffer buf, IoDone done) = 0;
+  virtual tcp::socket& lowest() = 0;
+  virtual SSL* ssl() { return nullptr; }
+  void Close() {
+    ErrorCode ec;
+    lowest().close(ec);
+  }
+};
+
+class TcpStream final : public ByteStream {
+ public:
+  explicit TcpStream(tcp::socket s) : socket_(std::move(s)) {}
+  void ReadSome(asio::mutable_buffer buf, IoDone done) override {
+    socket_.async_read_some(buf, std::move(done));
+  }
+  void WriteAll(asio::const_buffer buf, IoDone done) override {
+    asio::async_write(socket_, buf, std::move(done));
+  }
+  tcp::socket& lowest() override { return socket_; }
+
+ private:
+  tcp::socket socket_;
+};
+
+// No close_notify on close: frames carry their own lengths, so truncation is always detected.
+class TlsStream final : public ByteStream {
+ public:
+  TlsStream(tcp::socket s, asio::ssl::context& ctx) : stream_(std::move(s), ctx) {}
+  void Handshake(asio::ssl::stream_base::handshake_type type, std::function<void(ErrorCode)> done) {
+    stream_.async_handshake(type, std::move(done));
+  }
+  void ReadSome(asio::mutable_buffer buf, IoDone done) override {
+    stream_.async_read_some(buf, std::move(done));
+  }
+  void WriteAll(asio::const_buffer buf, IoDone done) override {
+    asio::async_write(stream_, buf, std::move(done));
+  }
+  tcp::socket& lowest() override { return stream_.next_layer(); }
+  SSL* ssl() override { return stream_.native_handle(); }
+
+ private:
+  asio::ssl::stream<tcp::socket> stream_;
+};
+
+bool IsTlsError(const ErrorCode& ec) {
+  return ec.category() == asio::error::get_ssl_category() ||
+         ec.category() == asio::ssl::error::get_stream_category();
+}
 
 std::string EndpointText(const tcp::socket& s) {
   boost::system::error_code ec;
@@ -52,19 +121,19 @@ Result<tcp::endpoint> ParseEndpoint(const std::string& address) {
 class Writer {
  public:
   template <typename OnError>
-  void Send(tcp::socket& socket, std::shared_ptr<void> keep, std::string bytes, OnError on_error) {
+  void Send(ByteStream& stream, std::shared_ptr<void> keep, std::string bytes, OnError on_error) {
     queue_.push_back(std::move(bytes));
-    if (!writing_) Pump(socket, std::move(keep), std::move(on_error));
+    if (!writing_) Pump(stream, std::move(keep), std::move(on_error));
   }
   template <typename OnError>
-  void Pump(tcp::socket& socket, std::shared_ptr<void> keep, OnError on_error) {
+  void Pump(ByteStream& stream, std::shared_ptr<void> keep, OnError on_error) {
     if (queue_.empty()) {
       writing_ = false;
       return;
     }
     writing_ = true;
-    asio::async_write(socket, asio::buffer(queue_.front()),
-                      [this, &socket, keep, on_error](boost::system::error_code ec, size_t) {
+    stream.WriteAll(asio::buffer(queue_.front()),
+                      [this, &stream, keep, on_error](boost::system::error_code ec, size_t) {
                         if (ec) {
                           writing_ = false;
                           queue_.clear();
@@ -72,7 +141,7 @@ class Writer {
                           return;
                         }
                         queue_.pop_front();
-                        Pump(socket, keep, on_error);
+                        Pump(stream, keep, on_error);
                       });
   }
   bool writing() const { return writing_; }
@@ -90,9 +159,14 @@ class Writer {
 struct ServerConn;
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-  explicit Impl(net::EventLoop& l) : loop(l), acceptor(l.context()) {}
+  Impl(net::EventLoop& l, ServerTls t) : loop(l), acceptor(l.context()), tls(std::move(t)) {
+    if (tls.context) asio_tls = net::MakeAsioContext(*tls.context);
+  }
   net::EventLoop& loop;
   tcp::acceptor acceptor;
+  ServerTls tls;
+  std::unique_ptr<asio::ssl::context> asio_tls;
+  bool verify_incoming() const { return tls.context && tls.context->settings().verify_incoming; }
   std::map<std::string, MethodHandler> methods;
   Server::RaftHandler raft_handler;
   std::set<std::shared_ptr<ServerConn>> conns;
@@ -104,12 +178,16 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
 struct ServerConn : std::enable_shared_from_this<ServerConn> {
   ServerConn(std::shared_ptr<Server::Impl> s, tcp::socket sock)
-      : server(std::move(s)), socket(std::move(sock)), remote(EndpointText(socket)) {}
+      : server(std::move(s)), remote(EndpointText(sock)),
+        stream(std::make_unique<TcpStream>(std::move(sock))) {}
 
   std::shared_ptr<Server::Impl> server;
-  tcp::socket socket;
   std::string remote;
-  bool have_mode = false;
+  std::unique_ptr<ByteStream> stream;
+  bool tls = false;          // the stream is TLS (mode 0x03 and a completed handshake)
+  bool handshaking = false;  // no reads until the handshake is over
+  bool have_mode = false;    // the mode byte that selects frames (inside TLS: the inner one)
+  bool refusing = false;     // an error frame was sent; draining until the dialer closes
   bool closed = false;
   std::unique_ptr<Timer> mode_timer;
   FrameDecoder decoder;
@@ -121,7 +199,10 @@ struct ServerConn : std::enable_shared_from_this<ServerConn> {
     std::weak_ptr<ServerConn> weak = shared_from_this();
     mode_timer = server->loop.After(kModeByteTimeout, [weak] {
       if (auto c = weak.lock(); c && !c->have_mode) {
-        LogWarn("agent.rpc", "rpc: no mode byte within 10s from " + c->remote + "; closing");
+        LogWarn("agent.rpc", std::string(c->tls || c->handshaking
+                                              ? "rpc: no TLS handshake and mode byte"
+                                              : "rpc: no mode byte") +
+                                 " within 10s from " + c->remote + "; closing");
         c->Close();
       }
     });
@@ -130,11 +211,20 @@ struct ServerConn : std::enable_shared_from_this<ServerConn> {
 
   void Read() {
     auto self = shared_from_this();
-    socket.async_read_some(asio::buffer(buf), [self](boost::system::error_code ec, size_t n) {
+    // The outer mode byte is read alone: after 0x03 the TLS stream must see every byte of the
+    // handshake, and after 0x01 the Raft handler gets the socket with nothing consumed.
+    size_t want = !have_mode && !tls ? 1 : buf.size();
+    stream->ReadSome(asio::buffer(buf.data(), want), [self](ErrorCode ec, size_t n) {
       if (self->closed) return;
-      if (ec) return self->Close();
+      if (ec) {
+        if (self->tls && IsTlsError(ec) && ec != asio::ssl::error::stream_truncated) {
+          LogWarn("agent.rpc", "rpc: TLS error from " + self->remote + ": " +
+                                   x509::HandshakeFailureMessage(self->stream->ssl(), ec.message()));
+        }
+        return self->Close();
+      }
       self->OnData(std::string_view(self->buf.data(), n));
-      if (!self->closed) self->Read();
+      if (!self->closed && !self->handshaking) self->Read();
     });
   }
 
@@ -145,18 +235,26 @@ struct ServerConn : std::enable_shared_from_this<ServerConn> {
   }
 
   void OnData(std::string_view data) {
+    if (refusing) return;  // drained
     if (!have_mode) {
       if (data.empty()) return;
       uint8_t mode = static_cast<uint8_t>(data[0]);
       data.remove_prefix(1);
-      have_mode = true;
-      mode_timer.reset();
+      if (mode == kModeTls && !tls) return StartTls();
+      if (mode == kModeRaft && tls) {
+        // Raft stays plaintext for now (docs/rpc.md): refuse rather than hand over a TLS stream.
+        return ProtocolError("rpc: Raft inside TLS (mode 0x03 then 0x01) is not supported; Raft "
+                             "connections are plaintext");
+      }
       if (mode == kModeRaft && server->raft_handler) return HandOff(std::string(data));
       if (mode != kModeGangway) {
         char hex[8];
         std::snprintf(hex, sizeof hex, "0x%02x", mode);
         return ProtocolError(std::string("rpc: unrecognized mode byte ") + hex);
       }
+      if (!tls && server->verify_incoming()) return RefusePlaintext();
+      have_mode = true;
+      mode_timer.reset();
     }
     decoder.Feed(data);
     while (!closed) {
@@ -181,6 +279,57 @@ struct ServerConn : std::enable_shared_from_this<ServerConn> {
     }
   }
 
+  // Mode 0x03: the server side of the handshake on the same socket, then the inner mode byte.
+  void StartTls() {
+    if (!server->asio_tls) {
+      return ProtocolError("rpc: TLS connection (mode 0x03) but TLS is not configured on this "
+                           "server (tls.defaults.cert_file / key_file)");
+    }
+    auto plain = std::move(stream);
+    auto secure = std::make_unique<TlsStream>(std::move(plain->lowest()), *server->asio_tls);
+    TlsStream* raw = secure.get();
+    stream = std::move(secure);
+    tls = true;
+    handshaking = true;
+    auto self = shared_from_this();
+    raw->Handshake(asio::ssl::stream_base::server, [self](ErrorCode ec) {
+      if (self->closed) return;
+      self->handshaking = false;
+      if (ec) {
+        // Go's net/rpc servers log the same words for a failed handshake.
+        ++self->server->stats.tls_handshake_errors;
+        LogWarn("agent.rpc", "rpc: TLS handshake error from " + self->remote + ": " +
+                                 x509::HandshakeFailureMessage(self->stream->ssl(), ec.message()));
+        return self->Close();
+      }
+      self->Read();
+    });
+  }
+
+  // verify_incoming and a plaintext 'G': the dialer learns why from an error frame with seq 0
+  // (a connection-level error, docs/rpc.md), then the server closes. Its write side is shut
+  // first and what the dialer already sent is drained, so the frame is not lost to a reset.
+  void RefusePlaintext() {
+    ++server->stats.plaintext_refused;
+    LogWarn("agent.rpc", "rpc: refusing a non-TLS connection from " + remote +
+                             ": verify_incoming is set; the client must use TLS (verify_outgoing)");
+    have_mode = true;
+    refusing = true;
+    auto self = shared_from_this();
+    std::weak_ptr<ServerConn> weak = self;
+    mode_timer = server->loop.After(kRefusalLinger, [weak] {
+      if (auto c = weak.lock()) c->Close();
+    });
+    auto frame = std::make_shared<std::string>(
+        EncodeFrame(Frame{FrameKind::kError, 0, "", Code::kPermissionDenied, kRequiresTls}));
+    stream->WriteAll(asio::buffer(*frame), [self, frame](ErrorCode ec, size_t) {
+      if (self->closed) return;
+      if (ec) return self->Close();
+      ErrorCode ignored;
+      self->stream->lowest().shutdown(tcp::socket::shutdown_send, ignored);
+    });
+  }
+
   // The connection leaves the server: its fd and the bytes read after the mode byte go to the
   // Raft handler. No read is pending (we are in its handler), so nothing else touches the fd.
   void HandOff(std::string already_read) {
@@ -188,11 +337,11 @@ struct ServerConn : std::enable_shared_from_this<ServerConn> {
     auto self = shared_from_this();
     server->conns.erase(self);
     boost::system::error_code ec;
-    int fd = socket.release(ec);
+    int fd = stream->lowest().release(ec);
     if (ec) {
       LogWarn("agent.rpc", "rpc: cannot hand a raft connection from " + remote + " over: " +
                                ec.message());
-      socket.close(ec);
+      stream->Close();
       return;
     }
     server->raft_handler(fd, std::move(already_read));
@@ -238,14 +387,13 @@ struct ServerConn : std::enable_shared_from_this<ServerConn> {
   void Send(std::string bytes) {
     if (closed) return;
     auto self = shared_from_this();
-    writer.Send(socket, self, std::move(bytes), [self](boost::system::error_code) { self->Close(); });
+    writer.Send(*stream, self, std::move(bytes), [self](boost::system::error_code) { self->Close(); });
   }
 
   void Close() {
     if (closed) return;
     closed = true;
-    boost::system::error_code ec;
-    socket.close(ec);
+    stream->Close();
     mode_timer.reset();
     auto calls = std::move(inflight);
     inflight.clear();
@@ -275,7 +423,8 @@ void Server::Impl::Accept() {
   });
 }
 
-Server::Server(net::EventLoop& loop) : impl_(std::make_shared<Impl>(loop)) {}
+Server::Server(net::EventLoop& loop, ServerTls tls)
+    : impl_(std::make_shared<Impl>(loop, std::move(tls))) {}
 Server::~Server() { Close(); }
 
 void Server::Register(const std::string& method, MethodHandler handler) {
@@ -321,15 +470,20 @@ Server::Stats Server::stats() const { return impl_->stats; }
 struct ClientConn;
 
 struct Client::Impl {
-  explicit Impl(net::EventLoop& l) : loop(l) {}
+  Impl(net::EventLoop& l, ClientTls t) : loop(l), tls(std::move(t)) {
+    if (tls.context) asio_tls = net::MakeAsioContext(*tls.context);
+  }
   net::EventLoop& loop;
+  ClientTls tls;
+  std::unique_ptr<asio::ssl::context> asio_tls;
   std::map<std::string, std::shared_ptr<ClientConn>> conns;
   bool closed = false;
 };
 
 struct ClientConn : std::enable_shared_from_this<ClientConn> {
-  ClientConn(Client::Impl* c, std::string addr)
-      : client(c), address(std::move(addr)), socket(c->loop.context()) {}
+  ClientConn(Client::Impl* c, std::string addr, std::string dc)
+      : client(c), address(std::move(addr)), datacenter(std::move(dc)),
+        stream(std::make_unique<TcpStream>(tcp::socket(c->loop.context()))) {}
 
   struct Pending {
     std::function<void(Result<std::string>)> done;
@@ -338,8 +492,10 @@ struct ClientConn : std::enable_shared_from_this<ClientConn> {
 
   Client::Impl* client;
   std::string address;
-  tcp::socket socket;
-  bool connected = false;
+  std::string datacenter;  // the server's, for its TLS name
+  std::unique_ptr<ByteStream> stream;
+  bool connected = false;  // frames may be written (after the handshake, with TLS)
+  bool got_bytes = false;  // the server has sent something (TLS: the handshake really succeeded)
   bool closed = false;
   uint64_t next_seq = 1;
   std::unique_ptr<Timer> connect_timer;
@@ -357,18 +513,55 @@ struct ClientConn : std::enable_shared_from_this<ClientConn> {
         c->Fail(Unavailable("rpc: connecting to " + c->address + " timed out"));
       }
     });
-    socket.async_connect(ep, [self](boost::system::error_code ec) {
+    stream->lowest().async_connect(ep, [self](boost::system::error_code ec) {
       if (self->closed) return;
-      self->connect_timer.reset();
       if (ec) return self->Fail(Unavailable("rpc: dial " + self->address + ": " + ec.message()));
-      self->connected = true;
-      self->socket.set_option(tcp::no_delay(true), ec);
-      std::string first(1, static_cast<char>(kModeGangway));
-      for (auto& f : self->before_connect) first += f;
-      self->before_connect.clear();
-      self->Send(std::move(first));
-      self->Read();
+      self->stream->lowest().set_option(tcp::no_delay(true), ec);
+      if (self->client->asio_tls) return self->StartTls();
+      self->Ready();
     });
+  }
+
+  // Mode 0x03 in the clear, then the client side of the handshake; 'G' goes inside.
+  void StartTls() {
+    auto self = shared_from_this();
+    static const char kTls = static_cast<char>(kModeTls);
+    stream->WriteAll(asio::buffer(&kTls, 1), [self](ErrorCode ec, size_t) {
+      if (self->closed) return;
+      if (ec) return self->Fail(Unavailable("rpc: write to " + self->address + ": " + ec.message()));
+      auto secure = std::make_unique<TlsStream>(std::move(self->stream->lowest()),
+                                                *self->client->asio_tls);
+      const ClientTls& t = self->client->tls;
+      std::string name = x509::RpcServerName(
+          self->datacenter.empty() ? t.datacenter : self->datacenter, t.domain);
+      Status prepared = x509::PrepareClientSsl(secure->ssl(), name,
+                                               t.context->settings().verify_server_hostname);
+      TlsStream* raw = secure.get();
+      self->stream = std::move(secure);
+      if (!prepared.ok()) {
+        return self->Fail(Unavailable("rpc: TLS to " + self->address + ": " + prepared.message()));
+      }
+      raw->Handshake(asio::ssl::stream_base::client, [self](ErrorCode hec) {
+        if (self->closed) return;
+        if (hec) return self->Fail(self->TlsFailure(hec));
+        self->Ready();
+      });
+    });
+  }
+
+  Status TlsFailure(const ErrorCode& ec) {
+    return Unavailable("rpc: TLS handshake with " + address + " failed: " +
+                       x509::HandshakeFailureMessage(stream->ssl(), ec.message()));
+  }
+
+  void Ready() {
+    connect_timer.reset();
+    connected = true;
+    std::string first(1, static_cast<char>(kModeGangway));
+    for (auto& f : before_connect) first += f;
+    before_connect.clear();
+    Send(std::move(first));
+    Read();
   }
 
   void Send(std::string bytes) {
@@ -378,19 +571,28 @@ struct ClientConn : std::enable_shared_from_this<ClientConn> {
       return;
     }
     auto self = shared_from_this();
-    writer.Send(socket, self, std::move(bytes), [self](boost::system::error_code ec) {
+    writer.Send(*stream, self, std::move(bytes), [self](boost::system::error_code ec) {
+      // TLS 1.3: a server's refusal of our certificate arrives after our side of the handshake.
+      if (self->stream->ssl() && !self->got_bytes && IsTlsError(ec)) {
+        return self->Fail(self->TlsFailure(ec));
+      }
       self->Fail(Unavailable("rpc: write to " + self->address + ": " + ec.message()));
     });
   }
 
   void Read() {
     auto self = shared_from_this();
-    socket.async_read_some(asio::buffer(buf), [self](boost::system::error_code ec, size_t n) {
+    stream->ReadSome(asio::buffer(buf), [self](boost::system::error_code ec, size_t n) {
       if (self->closed) return;
       if (ec) {
+        if (self->stream->ssl() && !self->got_bytes && IsTlsError(ec) &&
+            ec != asio::ssl::error::stream_truncated) {
+          return self->Fail(self->TlsFailure(ec));
+        }
         return self->Fail(Unavailable("rpc: connection to " + self->address + " closed: " +
                                       (ec == asio::error::eof ? "end of stream" : ec.message())));
       }
+      self->got_bytes = true;
       self->decoder.Feed(std::string_view(self->buf.data(), n));
       while (!self->closed) {
         auto next = self->decoder.Next();
@@ -409,6 +611,11 @@ struct ClientConn : std::enable_shared_from_this<ClientConn> {
     if (f.kind != FrameKind::kResponse && f.kind != FrameKind::kError) {
       LogWarn("agent.rpc", "rpc: server " + address + " sent a request or cancel frame");
       return Fail(Unavailable("rpc: protocol error from " + address));
+    }
+    // seq 0 is never a call's: the server refuses the connection and says why.
+    if (f.seq == 0 && f.kind == FrameKind::kError) {
+      LogWarn("agent.rpc", "rpc: server " + address + " refused the connection: " + f.body);
+      return Fail(Status(f.code == Code::kOk ? Code::kUnavailable : f.code, f.body));
     }
     auto it = pending.find(f.seq);
     if (it == pending.end()) return;  // cancelled or timed out meanwhile
@@ -452,8 +659,7 @@ struct ClientConn : std::enable_shared_from_this<ClientConn> {
   void Fail(const Status& s) {
     if (closed) return;
     closed = true;
-    boost::system::error_code ec;
-    socket.close(ec);
+    stream->Close();
     connect_timer.reset();
     auto calls = std::move(pending);
     pending.clear();
@@ -465,12 +671,14 @@ struct ClientConn : std::enable_shared_from_this<ClientConn> {
   }
 };
 
-Client::Client(net::EventLoop& loop) : impl_(std::make_shared<Impl>(loop)) {}
+Client::Client(net::EventLoop& loop, ClientTls tls)
+    : impl_(std::make_shared<Impl>(loop, std::move(tls))) {}
 Client::~Client() { Close(); }
 
 std::function<void()> Client::Call(const std::string& address, const std::string& method,
                                    std::string body, Duration timeout,
-                                   std::function<void(Result<std::string>)> done) {
+                                   std::function<void(Result<std::string>)> done,
+                                   const std::string& datacenter) {
   auto fail_later = [&](Status s) {
     impl_->loop.Post([done = std::move(done), s = std::move(s)] { done(s); });
     return [] {};
@@ -483,7 +691,7 @@ std::function<void()> Client::Call(const std::string& address, const std::string
   } else {
     auto ep = ParseEndpoint(address);
     if (!ep.ok()) return fail_later(ep.status());
-    conn = std::make_shared<ClientConn>(impl_.get(), address);
+    conn = std::make_shared<ClientConn>(impl_.get(), address, datacenter);
     impl_->conns[address] = conn;
     conn->Connect(*ep);
   }

@@ -1,6 +1,7 @@
 // Server RPC over TCP (docs/rpc.md): a Server that answers registered methods and a Client that
-// multiplexes calls over one connection per server address. Both live on the control loop;
-// every callback runs there, never inside the call that registered it.
+// multiplexes calls over one connection per server address, either optionally over TLS (mode
+// byte 0x03). Both live on the control loop; every callback runs there, never inside the call
+// that registered it.
 #pragma once
 
 #include <functional>
@@ -10,6 +11,7 @@
 #include "core/duration.h"
 #include "core/status.h"
 #include "net/event_loop.h"
+#include "x509/tls_context.h"
 
 namespace gangway::rpc {
 
@@ -25,9 +27,25 @@ using ReplyFn = std::function<void(Result<std::string>)>;
 using MethodHandler =
     std::function<void(std::string body, std::shared_ptr<CallContext> ctx, ReplyFn reply)>;
 
+// TLS for a Server: a context built with x509::TlsRole::kServer (immutable, shared). With it the
+// server accepts mode 0x03; when its settings have verify_incoming, a client certificate signed
+// by the CA is required and plaintext 'G' connections are refused.
+struct ServerTls {
+  std::shared_ptr<const x509::TlsContext> context;  // null: no TLS (0x03 is refused)
+};
+
+// TLS for a Client: with a context (x509::TlsRole::kClient) every connection is TLS (Consul's
+// verify_outgoing). The server's certificate is checked against the context's CA, and with
+// verify_server_hostname must name server.<datacenter>.<domain> (x509::RpcServerName).
+struct ClientTls {
+  std::shared_ptr<const x509::TlsContext> context;  // null: plaintext
+  std::string datacenter;  // of this agent: the default for Call's `datacenter`
+  std::string domain = "consul";
+};
+
 class Server {
  public:
-  explicit Server(net::EventLoop& loop);
+  explicit Server(net::EventLoop& loop, ServerTls tls = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -35,7 +53,8 @@ class Server {
   void Register(const std::string& method, MethodHandler handler);
   // Connections whose mode byte is 0x01 (Raft): the socket is released from the server and its
   // fd handed over, with the bytes already read after the mode byte; the handler owns the fd.
-  // Runs on the loop. Without a handler such connections are closed as an unknown mode.
+  // Runs on the loop. Without a handler such connections are closed as an unknown mode. Raft
+  // inside TLS is not supported: 0x03 then 0x01 is closed with a warning.
   using RaftHandler = std::function<void(int fd, std::string already_read)>;
   void SetRaftHandler(RaftHandler handler);
   // Binds and starts accepting; returns the bound port (useful with port 0).
@@ -47,6 +66,8 @@ class Server {
     uint64_t connections = 0;
     uint64_t calls = 0;
     uint64_t protocol_errors = 0;
+    uint64_t tls_handshake_errors = 0;
+    uint64_t plaintext_refused = 0;  // 'G' without TLS under verify_incoming
   };
   Stats stats() const;
 
@@ -58,7 +79,7 @@ class Server {
 
 class Client {
  public:
-  explicit Client(net::EventLoop& loop);
+  explicit Client(net::EventLoop& loop, ClientTls tls = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -66,10 +87,14 @@ class Client {
   // Calls `method` on the server at "ip:port". done(body or error) exactly once, on the loop:
   // the server's error (with its code), Unavailable when the connection failed or broke, or
   // Unavailable "rpc: ... timed out" after `timeout`. The returned function cancels the call
-  // (done is then not called; the server is told).
+  // (done is then not called; the server is told). With TLS, a failed handshake fails the call
+  // with "rpc: TLS handshake with <address> failed: <x509::HandshakeFailureMessage>", and a
+  // server refusing plaintext with its error ("rpc: server requires TLS (verify_incoming) ...").
+  // `datacenter` is the server's, for the TLS server name; "" means the client's own.
   std::function<void()> Call(const std::string& address, const std::string& method,
                              std::string body, Duration timeout,
-                             std::function<void(Result<std::string>)> done);
+                             std::function<void(Result<std::string>)> done,
+                             const std::string& datacenter = "");
 
   // Fails every call in flight and closes all connections. Idempotent.
   void Close();

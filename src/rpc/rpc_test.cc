@@ -6,16 +6,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include <boost/asio/io_context.hpp>
 
 #include "rpc/frame.h"
+#include "x509/tls_context.h"
+#include "x509/x509.h"
 
 namespace gangway::rpc {
 namespace {
 
 using namespace std::chrono_literals;
+using ::testing::HasSubstr;
 
 class RpcTest : public ::testing::Test {
  protected:
@@ -219,6 +226,268 @@ TEST_F(RpcTest, RaftModeHandsTheSocketToTheRaftHandler) {
   close(raft);
   EXPECT_EQ(handed.size(), 1u);
   EXPECT_EQ(server_.stats().protocol_errors, 1u);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// TLS (mode 0x03): certificates made here with the x509 API, contexts built from files as the
+// agent builds them.
+
+class RpcTlsTest : public ::testing::Test {
+ protected:
+  struct Pki {
+    std::string ca;  // file
+    std::string ca_name;
+    x509::Certificate ca_cert;
+    x509::PrivateKey ca_key;
+  };
+  struct Leaf {
+    std::string cert, key;  // files
+  };
+
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("rpc_tls_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    good_ = MakeCa("1111");
+    other_ = MakeCa("2222");
+  }
+  void TearDown() override {
+    if (client_) client_->Close();
+    if (server_) server_->Close();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return (dir_ / name).string();
+  }
+
+  Pki MakeCa(const std::string& tag) {
+    Pki p;
+    auto key = x509::GenerateKey();
+    x509::CAOptions o;
+    o.subject.common_name = "Consul Agent CA " + tag;
+    auto ca = x509::CreateCA(*key, o);
+    EXPECT_TRUE(ca.ok());
+    p.ca_cert = *ca;
+    p.ca_key = *key;
+    p.ca_name = o.subject.common_name;
+    p.ca = Write(tag + "-ca.pem", ca->ToPem());
+    return p;
+  }
+
+  Leaf MakeLeaf(const Pki& pki, const std::string& name) {
+    auto key = x509::GenerateKey();
+    x509::CertOptions co;
+    co.subject.common_name = name;
+    co.sans.dns = {name, "localhost"};
+    co.sans.ips = {"127.0.0.1"};
+    co.server_auth = co.client_auth = true;
+    auto cert = x509::SignCertificate(key->native(), co, pki.ca_cert, pki.ca_key);
+    EXPECT_TRUE(cert.ok());
+    std::string base = name + "-" + std::to_string(++leaves_);
+    return {Write(base + ".pem", cert->ToPem()), Write(base + "-key.pem", key->ToPem())};
+  }
+
+  std::shared_ptr<const x509::TlsContext> Context(const x509::TlsSettings& s, x509::TlsRole role) {
+    auto ctx = x509::BuildTlsContext(s, role);
+    EXPECT_TRUE(ctx.ok()) << ctx.status().message();
+    if (!ctx.ok()) return nullptr;
+    return std::make_shared<const x509::TlsContext>(std::move(*ctx));
+  }
+
+  // A server for dc1 with a server.dc1.consul certificate from the good CA.
+  void StartServer(bool verify_incoming, const std::string& cert_name = "server.dc1.consul") {
+    Leaf leaf = MakeLeaf(good_, cert_name);
+    x509::TlsSettings s;
+    s.ca_file = good_.ca;
+    s.cert_file = leaf.cert;
+    s.key_file = leaf.key;
+    s.verify_incoming = verify_incoming;
+    StartServerWith(ServerTls{Context(s, x509::TlsRole::kServer)});
+  }
+  void StartServerWith(ServerTls tls) {
+    server_ = std::make_unique<Server>(loop_, std::move(tls));
+    server_->Register("Echo", [](std::string body, std::shared_ptr<CallContext>, ReplyFn reply) {
+      reply(std::move(body));
+    });
+    auto port = server_->Listen("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.status().message();
+    addr_ = "127.0.0.1:" + std::to_string(*port);
+  }
+
+  // A dc1 client trusting `ca`, with a client certificate from `cert_from` (none when null).
+  void StartClient(const Pki& ca, const Pki* cert_from, bool verify_server_hostname = true) {
+    x509::TlsSettings s;
+    s.ca_file = ca.ca;
+    if (cert_from) {
+      Leaf leaf = MakeLeaf(*cert_from, "client.dc1.consul");
+      s.cert_file = leaf.cert;
+      s.key_file = leaf.key;
+    }
+    s.verify_outgoing = true;
+    s.verify_server_hostname = verify_server_hostname;
+    client_ = std::make_unique<Client>(loop_, ClientTls{Context(s, x509::TlsRole::kClient), "dc1"});
+  }
+
+  template <typename F>
+  bool RunUntil(F done, std::chrono::milliseconds limit = 5000ms) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      if (loop_.context().stopped()) loop_.context().restart();
+      loop_.context().run_for(5ms);
+    }
+    return true;
+  }
+
+  Result<std::string> CallSync(std::string body, const std::string& dc = "") {
+    std::optional<Result<std::string>> got;
+    client_->Call(addr_, "Echo", std::move(body), 5s,
+                  [&](Result<std::string> r) { got = std::move(r); }, dc);
+    if (!RunUntil([&] { return got.has_value(); })) return Internal("test: no answer");
+    return std::move(*got);
+  }
+
+  // Runs the loop a little so the server's side of a failure is logged, and returns stderr.
+  std::string Settle() {
+    RunUntil([] { return false; }, 100ms);
+    return ::testing::internal::GetCapturedStderr();
+  }
+
+  std::filesystem::path dir_;
+  Pki good_, other_;
+  int leaves_ = 0;
+  net::EventLoop loop_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<Client> client_;
+  std::string addr_;
+};
+
+TEST_F(RpcTlsTest, RightCaSucceedsWithClientCertAndHostnameCheck) {
+  StartServer(/*verify_incoming=*/true);
+  StartClient(good_, &good_);
+  auto r = CallSync(std::string("over\0tls", 8));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, std::string("over\0tls", 8));
+  // Several calls share the one TLS connection.
+  for (int i = 0; i < 3; ++i) {
+    auto again = CallSync(std::to_string(i));
+    ASSERT_TRUE(again.ok()) << again.status().message();
+    EXPECT_EQ(*again, std::to_string(i));
+  }
+  EXPECT_EQ(server_->stats().connections, 1u);
+  EXPECT_EQ(server_->stats().tls_handshake_errors, 0u);
+}
+
+TEST_F(RpcTlsTest, WrongCaFailsWithUnknownAuthorityNamingTheExpectedCa) {
+  StartServer(/*verify_incoming=*/false);
+  StartClient(other_, nullptr);
+  ::testing::internal::CaptureStderr();
+  auto r = CallSync("x");
+  std::string log = Settle();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("rpc: TLS handshake with " + addr_ +
+                        " failed: tls: failed to verify certificate: x509: certificate signed by "
+                        "unknown authority"));
+  EXPECT_THAT(r.status().message(), HasSubstr("expected CA \"" + other_.ca_name + "\""));
+  EXPECT_THAT(r.status().message(), HasSubstr("issued by \"" + good_.ca_name + "\""));
+  EXPECT_THAT(r.status().message(), HasSubstr(other_.ca));  // where the trusted CA came from
+  // The server saw our alert.
+  EXPECT_THAT(log, HasSubstr("rpc: TLS handshake error from 127.0.0.1:"));
+  EXPECT_EQ(server_->stats().tls_handshake_errors, 1u);
+}
+
+TEST_F(RpcTlsTest, VerifyIncomingRefusesForeignMissingCertsAndPlaintext) {
+  StartServer(/*verify_incoming=*/true);
+
+  // A client certificate from another CA: the server says why in its log.
+  StartClient(good_, &other_);
+  ::testing::internal::CaptureStderr();
+  auto foreign = CallSync("x");
+  std::string log = Settle();
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_THAT(foreign.status().message(), HasSubstr("rpc: TLS handshake with " + addr_ + " failed: "));
+  EXPECT_THAT(log, HasSubstr("rpc: TLS handshake error from 127.0.0.1:"));
+  EXPECT_THAT(log, HasSubstr("tls: failed to verify certificate: x509: certificate signed by "
+                             "unknown authority"));
+  EXPECT_THAT(log, HasSubstr("expected CA \"" + good_.ca_name + "\""));
+
+  // No client certificate.
+  client_->Close();
+  StartClient(good_, nullptr);
+  ::testing::internal::CaptureStderr();
+  auto none = CallSync("x");
+  log = Settle();
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(none.status().message(),
+              HasSubstr("rpc: TLS handshake with " + addr_ + " failed: remote error: tls: "
+                        "certificate required"));
+  EXPECT_THAT(log, HasSubstr("tls: client didn't provide a certificate"));
+  EXPECT_EQ(server_->stats().tls_handshake_errors, 2u);
+
+  // Plaintext: the server answers with a connection-level error frame, then closes.
+  client_->Close();
+  client_ = std::make_unique<Client>(loop_);
+  ::testing::internal::CaptureStderr();
+  auto plain = CallSync("x");
+  log = Settle();
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.status().code(), Code::kPermissionDenied);
+  EXPECT_THAT(plain.status().message(), HasSubstr("rpc: server requires TLS (verify_incoming)"));
+  EXPECT_THAT(log, HasSubstr("rpc: refusing a non-TLS connection from 127.0.0.1:"));
+  EXPECT_THAT(log, HasSubstr("verify_incoming is set"));
+  EXPECT_EQ(server_->stats().plaintext_refused, 1u);
+  EXPECT_EQ(server_->stats().calls, 0u);
+}
+
+TEST_F(RpcTlsTest, WithoutVerifyIncomingPlaintextAndTlsBothWork) {
+  StartServer(/*verify_incoming=*/false);
+  StartClient(good_, nullptr);
+  auto r = CallSync("tls");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  client_->Close();
+  client_ = std::make_unique<Client>(loop_);
+  auto p = CallSync("plain");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(*p, "plain");
+}
+
+TEST_F(RpcTlsTest, VerifyServerHostnameRefusesACertificateForAnotherName) {
+  // A server whose certificate is for dc2: a dc1 client checking names refuses it, naming both.
+  StartServer(/*verify_incoming=*/false, "server.dc2.consul");
+  StartClient(good_, &good_);
+  auto r = CallSync("x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("rpc: TLS handshake with " + addr_ +
+                        " failed: tls: failed to verify certificate: x509: certificate is valid "
+                        "for server.dc2.consul, localhost, 127.0.0.1, not server.dc1.consul"));
+  // Asked as a server of dc2 (a cross-datacenter forward), the same certificate is right.
+  client_->Close();
+  StartClient(good_, &good_);
+  auto dc2 = CallSync("y", "dc2");
+  ASSERT_TRUE(dc2.ok()) << dc2.status().message();
+  // Without verify_server_hostname only the CA is checked (Consul's verify_outgoing alone).
+  client_->Close();
+  StartClient(good_, &good_, /*verify_server_hostname=*/false);
+  auto loose = CallSync("z");
+  ASSERT_TRUE(loose.ok()) << loose.status().message();
+}
+
+TEST_F(RpcTlsTest, TlsToAServerWithoutTlsIsRefusedClearly) {
+  StartServerWith(ServerTls{});
+  StartClient(good_, &good_);
+  ::testing::internal::CaptureStderr();
+  auto r = CallSync("x");
+  std::string log = Settle();
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("rpc: TLS handshake with " + addr_ + " failed"));
+  EXPECT_THAT(log, HasSubstr("TLS is not configured on this server"));
 }
 
 }  // namespace
