@@ -1,12 +1,23 @@
 // HTTP API benchmark against a running agent: registrations/s, KV writes/s, and the wake-up
-// latency of many concurrent blocking queries after one write.
+// latency of many concurrent blocking queries after one write. Also drives etcd's v3 HTTP/JSON
+// gateway with the same write load, for bench/raft-vs-etcd.
 //
 //   api_bench <host:port> register <total> <connections>
 //   api_bench <host:port> kv <total> <connections> [value_bytes]
-//   api_bench <host:port> watch <watchers>
+//   api_bench <host:port> etcd <total> <connections> [value_bytes]
+//   api_bench <host:port>[,<host:port>...] watch <watchers> [<write host:port>]
 //
-// Prints one line of figures per mode. Talks only to the given (loopback) address.
+// kv: PUT /v1/kv/bench/<conn>/<i> with a value_bytes body; etcd: POST /v3/kv/put with
+// {"key": base64("bench/<conn>/<i>"), "value": base64(value)}. Each connection keeps one
+// request in flight over keep-alive HTTP/1.1.
+// watch: the watchers are spread round-robin over the listed agents; one write goes to the
+// write address (default: the first). Wake-up times are measured from the moment the write's
+// response arrived (and, second figure, from the moment it was sent).
+//
+// Prints one line of figures per mode, including this process's CPU time (so that a saturated
+// load generator can be told from a saturated server). Talks only to the given addresses.
 #include <sys/resource.h>
+#include <sys/time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -34,11 +45,66 @@ constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-std::string g_host;
-std::string g_port;
+struct Addr {
+  std::string host;
+  std::string port;
+};
 
-// Reads one HTTP/1.1 response (Content-Length bodies only, as the agent sends). Returns the
-// status code and the X-Consul-Index header, or -1 on error.
+Addr ParseAddr(const std::string& hp) {
+  return {hp.substr(0, hp.rfind(':')), hp.substr(hp.rfind(':') + 1)};
+}
+
+std::vector<Addr> ParseAddrs(const std::string& list) {
+  std::vector<Addr> out;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = list.find(',', start);
+    out.push_back(ParseAddr(list.substr(start, comma - start)));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+Addr g_addr;
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+std::string Base64(const std::string& in) {
+  static const char* kAlpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += kAlpha[v >> 18];
+    out += kAlpha[(v >> 12) & 63];
+    out += kAlpha[(v >> 6) & 63];
+    out += kAlpha[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += kAlpha[v >> 18];
+    out += kAlpha[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += kAlpha[v >> 18];
+    out += kAlpha[(v >> 12) & 63];
+    out += kAlpha[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+// Reads one HTTP/1.1 response (Content-Length bodies as the agent sends; chunked bodies are
+// read too, in case a server streams). Returns the status code and the X-Consul-Index header,
+// or -1 on error.
 asio::awaitable<int> ReadResponse(tcp::socket& s, asio::streambuf& buf, uint64_t* index) {
   auto [ec, n] = co_await asio::async_read_until(s, buf, "\r\n\r\n", kTok);
   if (ec) co_return -1;
@@ -46,12 +112,30 @@ asio::awaitable<int> ReadResponse(tcp::socket& s, asio::streambuf& buf, uint64_t
   buf.consume(n);
   int status = std::atoi(head.c_str() + 9);
   size_t len = 0;
+  bool chunked = false;
   for (auto pos = head.find("\r\n"); pos != std::string::npos; pos = head.find("\r\n", pos + 2)) {
     std::string line = head.substr(pos + 2, head.find("\r\n", pos + 2) - pos - 2);
     std::string lower = line;
     std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
     if (lower.rfind("content-length:", 0) == 0) len = std::stoul(line.substr(15));
     if (index && lower.rfind("x-consul-index:", 0) == 0) *index = std::stoull(line.substr(15));
+    if (lower.rfind("transfer-encoding:", 0) == 0 && lower.find("chunked") != std::string::npos) chunked = true;
+  }
+  if (chunked) {
+    for (;;) {
+      auto [cec, cn] = co_await asio::async_read_until(s, buf, "\r\n", kTok);
+      if (cec) co_return -1;
+      std::string size_line(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + cn);
+      buf.consume(cn);
+      size_t chunk = std::stoul(size_line, nullptr, 16);
+      while (buf.size() < chunk + 2) {
+        auto [rec, rn] = co_await asio::async_read(s, buf, asio::transfer_at_least(1), kTok);
+        (void)rn;
+        if (rec) co_return -1;
+      }
+      buf.consume(chunk + 2);
+      if (chunk == 0) co_return status;  // no trailers expected
+    }
   }
   while (buf.size() < len) {
     auto [rec, rn] = co_await asio::async_read(s, buf, asio::transfer_at_least(1), kTok);
@@ -62,18 +146,21 @@ asio::awaitable<int> ReadResponse(tcp::socket& s, asio::streambuf& buf, uint64_t
   co_return status;
 }
 
-asio::awaitable<bool> Connect(tcp::socket& s) {
+asio::awaitable<bool> Connect(tcp::socket& s, const Addr& a = g_addr) {
   tcp::resolver r(s.get_executor());
-  auto [ec, eps] = co_await r.async_resolve(g_host, g_port, kTok);
+  auto [ec, eps] = co_await r.async_resolve(a.host, a.port, kTok);
   if (ec) co_return false;
   auto [cec, ep] = co_await asio::async_connect(s, eps, kTok);
   (void)ep;
+  if (!cec) s.set_option(tcp::no_delay(true));
   co_return !cec;
 }
 
-std::string Request(const std::string& method, const std::string& target, const std::string& body) {
-  return method + " " + target + " HTTP/1.1\r\nHost: " + g_host + "\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + body;
+std::string Request(const std::string& method, const std::string& target, const std::string& body,
+                    const char* content_type = nullptr) {
+  return method + " " + target + " HTTP/1.1\r\nHost: " + g_addr.host + "\r\n" +
+         (content_type ? std::string("Content-Type: ") + content_type + "\r\n" : std::string()) +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 double Pct(std::vector<double>& v, double p) {
@@ -89,6 +176,8 @@ int Load(const std::string& mode, int total, int conns, int value_bytes) {
   std::vector<double> lat;
   int errors = 0;
   std::string value(value_bytes, 'x');
+  const std::string value64 = Base64(value);
+  double cpu0 = CpuSeconds();
   auto t0 = Clock::now();
   for (int c = 0; c < conns; ++c) {
     asio::co_spawn(io, [&, c]() -> asio::awaitable<void> {
@@ -104,6 +193,11 @@ int Load(const std::string& mode, int total, int conns, int value_bytes) {
                              std::to_string(i) + "\",\"Port\":" + std::to_string(1000 + i % 60000) +
                              ",\"Tags\":[\"b\"],\"Check\":{\"TTL\":\"600s\",\"Status\":\"passing\"}}";
           req = Request("PUT", "/v1/agent/service/register", body);
+        } else if (mode == "etcd") {
+          std::string key = "bench/" + std::to_string(c) + "/" + std::to_string(i);
+          req = Request("POST", "/v3/kv/put",
+                        "{\"key\":\"" + Base64(key) + "\",\"value\":\"" + value64 + "\"}",
+                        "application/json");
         } else {
           req = Request("PUT", "/v1/kv/bench/" + std::to_string(c) + "/" + std::to_string(i), value);
         }
@@ -119,37 +213,49 @@ int Load(const std::string& mode, int total, int conns, int value_bytes) {
   }
   io.run();
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  double cpu = CpuSeconds() - cpu0;
+  std::sort(lat.begin(), lat.end());  // (argument evaluation order is unspecified)
+  double max_ms = lat.empty() ? 0.0 : lat.back();
   std::printf("%s: %d requests over %d connections in %.2f s = %.0f ops/s; latency p50 %.2f ms "
-              "p99 %.2f ms; errors %d\n",
-              mode.c_str(), total, conns, secs, total / secs, Pct(lat, 50), Pct(lat, 99), errors);
+              "p90 %.2f ms p99 %.2f ms p999 %.2f ms max %.2f ms; errors %d; load generator CPU "
+              "%.2f s (%.0f %% of one core)\n",
+              mode.c_str(), total, conns, secs, total / secs, Pct(lat, 50), Pct(lat, 90), Pct(lat, 99),
+              Pct(lat, 99.9), max_ms, errors, cpu, cpu / secs * 100.0);
   return errors == 0 ? 0 : 1;
 }
 
-int Watch(int watchers) {
+int Watch(const std::vector<Addr>& agents, const Addr& writer, int watchers) {
   asio::io_context io;
-  // Seed the key and learn its index.
+  // Seed the key through the write address and learn its index there.
   uint64_t index = 0;
-  int ready = 0, errors = 0;
-  std::vector<double> wake;
-  Clock::time_point write_at{};
+  int ready = 0, errors = 0, stale = 0;
+  std::vector<double> wake, wake_sent;
+  std::vector<size_t> woken_per(agents.size(), 0);
+  Clock::time_point write_at{}, acked_at{};
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
     tcp::socket s(io);
-    if (!co_await Connect(s)) { ++errors; co_return; }
+    if (!co_await Connect(s, writer)) { ++errors; co_return; }
     asio::streambuf buf;
     std::string req = Request("PUT", "/v1/kv/bench-watch", "0");
     co_await asio::async_write(s, asio::buffer(req), kTok);
-    co_await ReadResponse(s, buf, nullptr);
+    if (co_await ReadResponse(s, buf, nullptr) != 200) ++errors;
     req = Request("GET", "/v1/kv/bench-watch", "");
     co_await asio::async_write(s, asio::buffer(req), kTok);
-    co_await ReadResponse(s, buf, &index);
+    if (co_await ReadResponse(s, buf, &index) != 200) ++errors;
   }, asio::detached);
   io.run();
   io.restart();
+  if (errors) {
+    std::printf("watch: could not seed the key through %s:%s\n", writer.host.c_str(), writer.port.c_str());
+    return 1;
+  }
   std::string target = "/v1/kv/bench-watch?index=" + std::to_string(index) + "&wait=120s";
+  bool written = false;
   for (int w = 0; w < watchers; ++w) {
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    size_t which = static_cast<size_t>(w) % agents.size();
+    asio::co_spawn(io, [&, which]() -> asio::awaitable<void> {
       tcp::socket s(io);
-      if (!co_await Connect(s)) { ++errors; co_return; }
+      if (!co_await Connect(s, agents[which])) { ++errors; co_return; }
       asio::streambuf buf;
       std::string req = Request("GET", target, "");
       auto [wec, wn] = co_await asio::async_write(s, asio::buffer(req), kTok);
@@ -158,10 +264,17 @@ int Watch(int watchers) {
       ++ready;
       uint64_t got = 0;
       int st = co_await ReadResponse(s, buf, &got);
+      auto now = Clock::now();
       if (st != 200 || got <= index) { ++errors; co_return; }
-      wake.push_back(std::chrono::duration<double, std::milli>(Clock::now() - write_at).count());
+      if (!written) { ++stale; co_return; }  // returned before the write (e.g. wait expired)
+      ++woken_per[which];
+      wake_sent.push_back(std::chrono::duration<double, std::milli>(now - write_at).count());
+      // Completions before the write's response was read are stored for now and corrected
+      // below, once the acknowledgement time is known.
+      wake.push_back(std::chrono::duration<double, std::milli>(now - write_at).count());
     }, asio::detached);
   }
+  double ack_ms = 0;
   // Let every watcher connect and park, then write once.
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
     asio::steady_timer t(io);
@@ -169,29 +282,43 @@ int Watch(int watchers) {
       t.expires_after(std::chrono::milliseconds(50));
       co_await t.async_wait(kTok);
     }
-    t.expires_after(std::chrono::seconds(2));  // the agent parks the last requests
+    t.expires_after(std::chrono::seconds(2));  // the agents park the last requests
     co_await t.async_wait(kTok);
     tcp::socket s(io);
-    if (!co_await Connect(s)) { ++errors; co_return; }
+    if (!co_await Connect(s, writer)) { ++errors; co_return; }
     asio::streambuf buf;
     std::string req = Request("PUT", "/v1/kv/bench-watch", "1");
+    written = true;
     write_at = Clock::now();
     co_await asio::async_write(s, asio::buffer(req), kTok);
-    co_await ReadResponse(s, buf, nullptr);
+    if (co_await ReadResponse(s, buf, nullptr) != 200) ++errors;
+    acked_at = Clock::now();
+    ack_ms = std::chrono::duration<double, std::milli>(acked_at - write_at).count();
   }, asio::detached);
+  double cpu0 = CpuSeconds();
   io.run();
-  std::printf("watch: %d blocking queries woken by one write: p50 %.1f ms p99 %.1f ms max %.1f ms; "
-              "woken %zu; errors %d\n",
-              watchers, Pct(wake, 50), Pct(wake, 99), wake.empty() ? 0.0 : wake.back(), wake.size(),
-              errors);
-  return errors == 0 ? 0 : 1;
+  double cpu = CpuSeconds() - cpu0;
+  for (double& x : wake) x -= ack_ms;  // from the acknowledgement (negative: woken before it)
+  std::string per;
+  for (size_t i = 0; i < agents.size(); ++i) {
+    per += (i ? ", " : "") + agents[i].host + ":" + agents[i].port + " " + std::to_string(woken_per[i]);
+  }
+  double max_ack = wake.empty() ? 0.0 : *std::max_element(wake.begin(), wake.end());
+  double max_sent = wake_sent.empty() ? 0.0 : *std::max_element(wake_sent.begin(), wake_sent.end());
+  std::printf("watch: %d blocking queries over %zu agents woken by one write (acknowledged after "
+              "%.2f ms); from the acknowledgement: p50 %.1f ms p99 %.1f ms max %.1f ms; from "
+              "sending the write: p50 %.1f ms p99 %.1f ms max %.1f ms; woken %zu (%s); returned "
+              "before the write %d; errors %d; load generator CPU %.2f s\n",
+              watchers, agents.size(), ack_ms, Pct(wake, 50), Pct(wake, 99), max_ack, Pct(wake_sent, 50),
+              Pct(wake_sent, 99), max_sent, wake.size(), per.c_str(), stale, errors, cpu);
+  return errors == 0 && stale == 0 ? 0 : 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: api_bench host:port register|kv|watch ...\n");
+    std::fprintf(stderr, "usage: api_bench host:port register|kv|etcd|watch ...\n");
     return 2;
   }
   rlimit rl{};
@@ -199,11 +326,12 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  std::string hp = argv[1];
-  g_host = hp.substr(0, hp.rfind(':'));
-  g_port = hp.substr(hp.rfind(':') + 1);
+  std::vector<Addr> addrs = ParseAddrs(argv[1]);
+  g_addr = addrs.front();
   std::string mode = argv[2];
-  if (mode == "watch") return Watch(argc > 3 ? std::atoi(argv[3]) : 10000);
+  if (mode == "watch") {
+    return Watch(addrs, argc > 4 ? ParseAddr(argv[4]) : addrs.front(), argc > 3 ? std::atoi(argv[3]) : 10000);
+  }
   int total = argc > 3 ? std::atoi(argv[3]) : 20000;
   int conns = argc > 4 ? std::atoi(argv[4]) : 16;
   int vbytes = argc > 5 ? std::atoi(argv[5]) : 64;
