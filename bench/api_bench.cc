@@ -35,6 +35,7 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -105,7 +106,8 @@ std::string Base64(const std::string& in) {
 // Reads one HTTP/1.1 response (Content-Length bodies as the agent sends; chunked bodies are
 // read too, in case a server streams). Returns the status code and the X-Consul-Index header,
 // or -1 on error.
-asio::awaitable<int> ReadResponse(tcp::socket& s, asio::streambuf& buf, uint64_t* index) {
+asio::awaitable<int> ReadResponse(tcp::socket& s, asio::streambuf& buf, uint64_t* index,
+                                  std::string* body = nullptr) {
   auto [ec, n] = co_await asio::async_read_until(s, buf, "\r\n\r\n", kTok);
   if (ec) co_return -1;
   std::string head(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + n);
@@ -142,6 +144,7 @@ asio::awaitable<int> ReadResponse(tcp::socket& s, asio::streambuf& buf, uint64_t
     (void)rn;
     if (rec) co_return -1;
   }
+  if (body) body->assign(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + len);
   buf.consume(len);
   co_return status;
 }
@@ -170,11 +173,27 @@ double Pct(std::vector<double>& v, double p) {
   return v[i];
 }
 
+std::string ErrorSummary(const std::map<int, int>& by_status, const std::string& first) {
+  if (by_status.empty()) return "";
+  std::string out = "; error statuses:";
+  for (const auto& [st, n] : by_status) out += " " + std::to_string(st) + " x" + std::to_string(n);
+  std::string clean;
+  for (char ch : first) clean += (ch == '\n' || ch == '\r') ? ' ' : ch;
+  return out + "; first: " + clean;
+}
+
 int Load(const std::string& mode, int total, int conns, int value_bytes) {
   asio::io_context io;
   std::atomic<int> next{0};
   std::vector<double> lat;
+  struct Slow {
+    double start, end;  // seconds since t0
+    int i;              // the write's number in this run
+  };
+  std::vector<Slow> slow;  // requests over 100 ms, to tell server stalls from queueing
   int errors = 0;
+  std::map<int, int> error_status;  // HTTP status (or -1: connection failed) -> count
+  std::string first_error;
   std::string value(value_bytes, 'x');
   const std::string value64 = Base64(value);
   double cpu0 = CpuSeconds();
@@ -205,9 +224,22 @@ int Load(const std::string& mode, int total, int conns, int value_bytes) {
         auto [wec, wn] = co_await asio::async_write(s, asio::buffer(req), kTok);
         (void)wn;
         if (wec) { ++errors; break; }
-        int st = co_await ReadResponse(s, buf, nullptr);
-        if (st != 200) { ++errors; if (st < 0) break; }
-        lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+        std::string body;
+        int st = co_await ReadResponse(s, buf, nullptr, &body);
+        if (st != 200) {
+          ++errors;
+          ++error_status[st];
+          if (first_error.empty()) first_error = std::to_string(st) + " " + body.substr(0, 120);
+          if (st < 0) break;
+          continue;
+        }
+        auto end = Clock::now();
+        double ms = std::chrono::duration<double, std::milli>(end - start).count();
+        lat.push_back(ms);
+        if (ms > 100) {
+          slow.push_back({std::chrono::duration<double>(start - t0).count(),
+                          std::chrono::duration<double>(end - t0).count(), i});
+        }
       }
     }, asio::detached);
   }
@@ -218,9 +250,26 @@ int Load(const std::string& mode, int total, int conns, int value_bytes) {
   double max_ms = lat.empty() ? 0.0 : lat.back();
   std::printf("%s: %d requests over %d connections in %.2f s = %.0f ops/s; latency p50 %.2f ms "
               "p90 %.2f ms p99 %.2f ms p999 %.2f ms max %.2f ms; errors %d; load generator CPU "
-              "%.2f s (%.0f %% of one core)\n",
+              "%.2f s (%.0f %% of one core)%s\n",
               mode.c_str(), total, conns, secs, total / secs, Pct(lat, 50), Pct(lat, 90), Pct(lat, 99),
-              Pct(lat, 99.9), max_ms, errors, cpu, cpu / secs * 100.0);
+              Pct(lat, 99.9), max_ms, errors, cpu, cpu / secs * 100.0, ErrorSummary(error_status, first_error).c_str());
+  // Overlapping slow requests are one stall of the server: "at <s> (write #<i>) <ms>".
+  std::sort(slow.begin(), slow.end(), [](const Slow& a, const Slow& b) { return a.start < b.start; });
+  std::vector<Slow> stalls;
+  for (const Slow& x : slow) {
+    if (!stalls.empty() && x.start <= stalls.back().end) {
+      stalls.back().end = std::max(stalls.back().end, x.end);
+      stalls.back().i = std::min(stalls.back().i, x.i);
+    } else {
+      stalls.push_back(x);
+    }
+  }
+  std::printf("%s: stalls (overlapping requests over 100 ms): %zu", mode.c_str(), stalls.size());
+  for (size_t k = 0; k < stalls.size() && k < 12; ++k) {
+    std::printf("%s at %.2f s (write #%d) %.0f ms", k ? "," : ":", stalls[k].start, stalls[k].i,
+                (stalls[k].end - stalls[k].start) * 1000);
+  }
+  std::printf("\n");
   return errors == 0 ? 0 : 1;
 }
 
