@@ -1,6 +1,10 @@
 #include "ca/ca.h"
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <ctime>
@@ -306,13 +310,62 @@ json ToJson(const IssuedCert& c) {
   return j;
 }
 
-Result<SpiffeId> ValidateLeafCsr(const x509::Csr& csr, const LeafPolicy& policy) {
-  x509::CsrInfo info = csr.Info();
-  if (info.sans.uris.size() != 1) {
-    return InvalidArgument("CSR SAN contains an invalid number of URIs: " +
-                           std::to_string(info.sans.uris.size()));
+namespace {
+
+// The names a leaf copies from its CSR, read straight from the request (x509::Csr::Info()
+// also prints the subject, which the signing path does not need).
+struct CsrNames {
+  std::string common_name;
+  std::vector<std::string> uris;
+  std::vector<GENERAL_NAME*> others;  // DNS and IP names, owned
+  CsrNames() = default;
+  CsrNames(const CsrNames&) = delete;
+  CsrNames& operator=(const CsrNames&) = delete;
+  ~CsrNames() {
+    for (GENERAL_NAME* g : others) GENERAL_NAME_free(g);
   }
-  auto id = ParseSpiffeId(info.sans.uris[0]);
+};
+
+void ReadCsrNames(const x509::Csr& csr, CsrNames* out) {
+  X509_REQ* req = csr.native();
+  const X509_NAME* subject = X509_REQ_get_subject_name(req);
+  int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (at >= 0) {
+    unsigned char* utf8 = nullptr;
+    int n = ASN1_STRING_to_UTF8(
+        &utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)));
+    if (n > 0) out->common_name.assign(reinterpret_cast<char*>(utf8), static_cast<size_t>(n));
+    OPENSSL_free(utf8);
+  }
+  STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req);
+  if (exts == nullptr) return;
+  for (int i = 0; i < sk_X509_EXTENSION_num(exts); ++i) {
+    X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts, i);
+    if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name) continue;
+    auto* names = static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext));
+    if (names == nullptr) continue;
+    for (int k = 0; k < sk_GENERAL_NAME_num(names); ++k) {
+      GENERAL_NAME* g = sk_GENERAL_NAME_value(names, k);
+      if (g->type == GEN_URI) {
+        const ASN1_STRING* u = g->d.uniformResourceIdentifier;
+        out->uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(u)),
+                               static_cast<size_t>(ASN1_STRING_length(u)));
+      } else if (g->type == GEN_DNS || g->type == GEN_IPADD) {
+        out->others.push_back(GENERAL_NAME_dup(g));
+      }
+    }
+    GENERAL_NAMES_free(names);
+  }
+  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  ERR_clear_error();
+}
+
+Result<SpiffeId> CheckLeafId(const std::vector<std::string>& uris, const LeafPolicy& policy) {
+  if (uris.size() != 1) {
+    return InvalidArgument("CSR SAN contains an invalid number of URIs: " +
+                           std::to_string(uris.size()));
+  }
+  auto id = ParseSpiffeId(uris[0]);
   if (!id.ok()) return id.status();
   const SpiffeId signing = SigningId(policy.trust_domain);
   auto other_dc = [&]() {
@@ -343,6 +396,114 @@ Result<SpiffeId> ValidateLeafCsr(const x509::Csr& csr, const LeafPolicy& policy)
   return InvalidArgument("SPIFFE ID in CSR must be a service, mesh-gateway, or agent ID");
 }
 
+bool CopyPublicKey(X509_PUBKEY* from, X509_PUBKEY* to) {
+  ASN1_OBJECT* alg = nullptr;
+  const unsigned char* bits = nullptr;
+  int bits_len = 0;
+  X509_ALGOR* algor = nullptr;
+  if (from == nullptr || to == nullptr ||
+      X509_PUBKEY_get0_param(&alg, &bits, &bits_len, &algor, from) != 1 || bits_len <= 0) {
+    return false;
+  }
+  const ASN1_OBJECT* aobj = nullptr;
+  int ptype = V_ASN1_UNDEF;
+  const void* pval = nullptr;
+  X509_ALGOR_get0(&aobj, &ptype, &pval, algor);
+  void* param = nullptr;
+  if (ptype == V_ASN1_OBJECT) {
+    param = OBJ_dup(static_cast<const ASN1_OBJECT*>(pval));
+  } else if (ptype == V_ASN1_SEQUENCE) {
+    param = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(pval));
+  } else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF) {
+    return false;
+  }
+  auto* enc = static_cast<unsigned char*>(OPENSSL_memdup(bits, static_cast<size_t>(bits_len)));
+  if (enc == nullptr) return false;
+  if (X509_PUBKEY_set0_param(to, OBJ_dup(alg), ptype, param, enc, bits_len) != 1) {
+    OPENSSL_free(enc);
+    return false;
+  }
+  return true;
+}
+
+std::string Sha256(const unsigned char* data, size_t n, const EVP_MD* md) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data, n, out, &len, md, nullptr) != 1) return "";
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+}  // namespace
+
+struct LeafTemplate {
+  X509_NAME* issuer = nullptr;
+  EVP_MD* sha256 = nullptr;
+  std::vector<X509_EXTENSION*> fixed;  // basicConstraints, keyUsage, EKU, AKID
+
+  LeafTemplate() = default;
+  LeafTemplate(const LeafTemplate&) = delete;
+  LeafTemplate& operator=(const LeafTemplate&) = delete;
+  ~LeafTemplate() {
+    X509_NAME_free(issuer);
+    EVP_MD_free(sha256);
+    for (X509_EXTENSION* e : fixed) X509_EXTENSION_free(e);
+  }
+};
+
+namespace {
+
+Result<std::shared_ptr<const LeafTemplate>> MakeTemplate(const SigningCA& ca) {
+  if (!ca.cert.valid() || !ca.key.valid()) return InvalidArgument("no signing CA");
+  if (!x509::KeyMatchesCertificate(ca.key, ca.cert)) {
+    return InvalidArgument("the CA key does not match the CA certificate");
+  }
+  if (X509_check_ca(ca.cert.native()) == 0) {
+    return InvalidArgument("the signing certificate is not a CA");
+  }
+  auto t = std::make_shared<LeafTemplate>();
+  t->issuer = X509_NAME_dup(X509_get_subject_name(ca.cert.native()));
+  t->sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (t->issuer == nullptr || t->sha256 == nullptr) return Internal(x509::DrainOpenSslErrors());
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, nullptr, nullptr, nullptr, nullptr, 0);
+  const std::pair<int, const char*> conf[] = {
+      {NID_basic_constraints, "critical,CA:FALSE"},
+      // Consul's leaf key usages (DigitalSignature|KeyEncipherment|KeyAgreement).
+      {NID_key_usage, "critical,digitalSignature,keyEncipherment,keyAgreement"},
+      {NID_ext_key_usage, "serverAuth,clientAuth"},
+  };
+  for (const auto& [nid, value] : conf) {
+    X509_EXTENSION* e = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+    if (e == nullptr) return Internal(x509::DrainOpenSslErrors());
+    t->fixed.push_back(e);
+  }
+  if (const ASN1_OCTET_STRING* skid = X509_get0_subject_key_id(ca.cert.native())) {
+    AUTHORITY_KEYID* akid = AUTHORITY_KEYID_new();
+    akid->keyid = ASN1_OCTET_STRING_dup(skid);
+    X509_EXTENSION* e = X509V3_EXT_i2d(NID_authority_key_identifier, 0, akid);
+    AUTHORITY_KEYID_free(akid);
+    if (e == nullptr) return Internal(x509::DrainOpenSslErrors());
+    t->fixed.push_back(e);
+  }
+  return std::shared_ptr<const LeafTemplate>(std::move(t));
+}
+
+}  // namespace
+
+Status Prepare(SigningCA& ca) {
+  auto t = MakeTemplate(ca);
+  if (!t.ok()) return t.status();
+  ca.leaf_template = *t;
+  return Status::Ok();
+}
+
+Result<SpiffeId> ValidateLeafCsr(const x509::Csr& csr, const LeafPolicy& policy) {
+  CsrNames names;
+  ReadCsrNames(csr, &names);
+  return CheckLeafId(names.uris, policy);
+}
+
 Result<IssuedCert> SignLeafCsr(const SigningCA& signer, const LeafPolicy& policy,
                                std::string_view csr_pem, const LeafOptions& options) {
   auto csr = x509::ParseCsrPem(csr_pem);
@@ -352,32 +513,88 @@ Result<IssuedCert> SignLeafCsr(const SigningCA& signer, const LeafPolicy& policy
 
 Result<IssuedCert> SignLeaf(const SigningCA& signer, const LeafPolicy& policy,
                             const x509::Csr& csr, const LeafOptions& options) {
-  auto id = ValidateLeafCsr(csr, policy);
+  CsrNames names;
+  ReadCsrNames(csr, &names);
+  auto id = CheckLeafId(names.uris, policy);
   if (!id.ok()) return id.status();
-  x509::CsrInfo info = csr.Info();
+  std::shared_ptr<const LeafTemplate> tmpl = signer.leaf_template;
+  if (!tmpl) {
+    auto made = MakeTemplate(signer);
+    if (!made.ok()) return made.status();
+    tmpl = *made;
+  }
+  EVP_PKEY* pub = csr.public_key();
+  if (pub == nullptr) return InvalidArgument("certificate request has no public key");
 
-  x509::CertOptions o;
-  o.subject.common_name = info.common_name.empty() ? CommonNameFor(*id) : info.common_name;
-  o.sans.uris = {id->Uri()};
-  o.sans.dns = info.sans.dns;
-  o.sans.ips = info.sans.ips;
-  o.validity = Hours(policy.leaf_ttl);
-  o.not_before = Seconds(options.now) - kBackdate;
-  o.serial = options.serial.empty() ? x509::RandomSerialNumber() : options.serial;
-  if (o.serial.empty()) return Internal("reading a random serial failed");
-  o.server_auth = true;
-  o.client_auth = true;
-  auto cert = x509::SignCertificate(csr.public_key(), o, signer.cert, signer.key);
-  if (!cert.ok()) return cert.status();
+  const std::string serial = options.serial.empty() ? x509::RandomSerialNumber() : options.serial;
+  if (serial.empty()) return Internal("reading a random serial failed");
+  const Time not_before = Seconds(options.now) - kBackdate;
+  const Time not_after =
+      not_before + std::chrono::duration_cast<std::chrono::seconds>(policy.leaf_ttl);
+  const std::string cn = names.common_name.empty() ? CommonNameFor(*id) : names.common_name;
+  const std::string uri = id->Uri();
+
+  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
+  X509* x = cert.get();
+  bool ok = X509_set_version(x, 2) == 1;
+  BIGNUM* bn = BN_bin2bn(reinterpret_cast<const unsigned char*>(serial.data()),
+                         static_cast<int>(serial.size()), nullptr);
+  ok = ok && bn != nullptr && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != nullptr;
+  BN_free(bn);
+  ok = ok && ASN1_TIME_set(X509_getm_notBefore(x), std::chrono::system_clock::to_time_t(not_before));
+  ok = ok && ASN1_TIME_set(X509_getm_notAfter(x), std::chrono::system_clock::to_time_t(not_after));
+  // Copy the CSR's SubjectPublicKeyInfo field by field: X509_set_pubkey(EVP_PKEY) would run
+  // OpenSSL 3's provider encoder, which costs more than the signature.
+  ok = ok && CopyPublicKey(X509_REQ_get_X509_PUBKEY(csr.native()), X509_get_X509_PUBKEY(x));
+  ok = ok && X509_NAME_add_entry_by_NID(X509_get_subject_name(x), NID_commonName, MBSTRING_UTF8,
+                                        reinterpret_cast<const unsigned char*>(cn.data()),
+                                        static_cast<int>(cn.size()), -1, 0) == 1;
+  ok = ok && X509_set_issuer_name(x, tmpl->issuer) == 1;
+  for (X509_EXTENSION* e : tmpl->fixed) ok = ok && X509_add_ext(x, e, -1) == 1;
+  if (!ok) return Internal("building the leaf: " + x509::DrainOpenSslErrors());
+
+  // SKID: SHA-256 of the SubjectPublicKeyInfo, as x509::KeyId.
+  unsigned char* spki = nullptr;
+  int spki_len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(csr.native()), &spki);
+  if (spki_len <= 0) return InvalidArgument("certificate request: unusable public key");
+  std::string skid = Sha256(spki, static_cast<size_t>(spki_len), tmpl->sha256);
+  OPENSSL_free(spki);
+  ASN1_OCTET_STRING* skid_os = ASN1_OCTET_STRING_new();
+  ASN1_OCTET_STRING_set(skid_os, reinterpret_cast<const unsigned char*>(skid.data()),
+                        static_cast<int>(skid.size()));
+  ok = X509_add1_ext_i2d(x, NID_subject_key_identifier, skid_os, 0, X509V3_ADD_DEFAULT) == 1;
+  ASN1_OCTET_STRING_free(skid_os);
+
+  GENERAL_NAMES* sans = sk_GENERAL_NAME_new_null();
+  GENERAL_NAME* u = GENERAL_NAME_new();
+  ASN1_IA5STRING* ia5 = ASN1_IA5STRING_new();
+  ASN1_STRING_set(ia5, uri.data(), static_cast<int>(uri.size()));
+  GENERAL_NAME_set0_value(u, GEN_URI, ia5);
+  sk_GENERAL_NAME_push(sans, u);
+  for (GENERAL_NAME*& g : names.others) {
+    sk_GENERAL_NAME_push(sans, g);
+    g = nullptr;  // now owned by `sans`
+  }
+  std::erase(names.others, nullptr);
+  ok = ok && X509_add1_ext_i2d(x, NID_subject_alt_name, sans, 0, X509V3_ADD_DEFAULT) == 1;
+  GENERAL_NAMES_free(sans);
+  ok = ok && X509_sign(x, signer.key.native(), tmpl->sha256) > 0;
+  if (!ok) return Internal("signing the leaf: " + x509::DrainOpenSslErrors());
 
   IssuedCert out;
-  out.serial_number = x509::ColonHex(o.serial);
-  out.cert_pem = cert->ToPem();
+  out.serial_number = x509::ColonHex(serial);
+  {
+    BIO* bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(bio, x);
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio, &data);
+    out.cert_pem.assign(data, static_cast<size_t>(n));
+    BIO_free(bio);
+  }
   for (const auto& p : signer.chain) out.cert_pem += WithNewline(p);
-  out.valid_after = *o.not_before;
-  out.valid_before = *o.not_before + o.validity;
+  out.valid_after = not_before;
+  out.valid_before = not_after;
   out.create_index = out.modify_index = options.index;
-  const std::string uri = id->Uri();
   switch (id->kind) {
     case SpiffeKind::kService:
       out.service = id->service;
