@@ -201,6 +201,35 @@ TEST(CALeafTest, TrustChecksRefuseBadCsrs) {
   EXPECT_FALSE(SignLeafCsr(m->ca, Policy(), "garbage", {.now = Now()}).ok());
 }
 
+TEST(CALeafTest, PreparedSignerExactTtlAndCallerSerial) {
+  auto m = CreateRoot(Defaults(), Opts());
+  ASSERT_TRUE(m.ok());
+  SigningCA signer = m->ca;
+  ASSERT_TRUE(Prepare(signer).ok());
+  LeafPolicy p = Policy();
+  p.leaf_ttl = std::chrono::minutes(90);
+  auto req = GenerateLeafCsr(ServiceId(kTd, "default", "dc1", "web"), {x509::KeyType::kRsa, 2048},
+                             {"web.example"});
+  ASSERT_TRUE(req.ok());
+  const Time now = Now();
+  auto leaf = SignLeafCsr(signer, p, req->csr_pem,
+                          {.now = now, .serial = std::string("\x01\x02", 2), .index = 3});
+  ASSERT_TRUE(leaf.ok()) << leaf.status().message();
+  EXPECT_EQ(leaf->serial_number, "01:02");
+  x509::CertInfo info = Certs(leaf->cert_pem)[0].Info();
+  EXPECT_EQ(info.serial, "01:02");
+  EXPECT_EQ(info.not_after - info.not_before, std::chrono::minutes(90));
+  EXPECT_LE(info.not_before, now - std::chrono::seconds(59));
+  EXPECT_EQ(info.key.type, x509::KeyType::kRsa);
+  EXPECT_EQ(info.sans.dns, std::vector<std::string>{"web.example"});
+  EXPECT_EQ(info.subject_key_id, x509::KeyId(req->key.native()));
+  ExpectVerifies(leaf->cert_pem, m->root.root_cert);
+
+  SigningCA wrong{m->ca.cert, *x509::GenerateKey(), {}};
+  EXPECT_EQ(Prepare(wrong).message(), "the CA key does not match the CA certificate");
+  EXPECT_FALSE(SignLeafCsr(wrong, Policy(), req->csr_pem, {.now = now}).ok());
+}
+
 TEST(CAIntermediateTest, SecondaryLeafChainsThroughItsIntermediate) {
   auto primary = CreateRoot(Defaults(), Opts());
   ASSERT_TRUE(primary.ok());
