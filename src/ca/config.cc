@@ -174,7 +174,12 @@ json EncodeCAConfiguration(const CAConfig& c) {
   cfg["RootCertTTL"] = ShortDuration(c.root_cert_ttl);
   cfg["PrivateKeyType"] = c.private_key_type;
   cfg["PrivateKeyBits"] = c.private_key_bits;
-  cfg["CSRMaxPerSecond"] = c.csr_max_per_second;
+  // Go prints a whole float32 without a fraction ("50"), so keep integers integral.
+  if (c.csr_max_per_second == std::trunc(c.csr_max_per_second)) {
+    cfg["CSRMaxPerSecond"] = static_cast<int64_t>(c.csr_max_per_second);
+  } else {
+    cfg["CSRMaxPerSecond"] = c.csr_max_per_second;
+  }
   cfg["CSRMaxConcurrent"] = c.csr_max_concurrent;
   if (!c.private_key.empty()) cfg["PrivateKey"] = c.private_key;
   if (!c.root_cert.empty()) cfg["RootCert"] = c.root_cert;

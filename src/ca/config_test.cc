@@ -24,7 +24,7 @@ TEST(CAConfigTest, DefaultsAreConsuls) {
   EXPECT_EQ(j["Config"]["RootCertTTL"], "87600h");
   EXPECT_EQ(j["Config"]["PrivateKeyType"], "ec");
   EXPECT_EQ(j["Config"]["PrivateKeyBits"], 256);
-  EXPECT_EQ(j["Config"]["CSRMaxPerSecond"], 50);
+  EXPECT_EQ(j["Config"]["CSRMaxPerSecond"].dump(), "50");
   EXPECT_FALSE(j["Config"].contains("PrivateKey"));
   EXPECT_EQ(j["ForceWithoutCrossSigning"], false);
   EXPECT_TRUE(j.contains("CreateIndex"));
