@@ -253,14 +253,14 @@ class RaftHarness : public ::testing::Test {
   std::set<std::string> ApplyAll(const std::vector<std::string>& entries,
                                  milliseconds timeout = seconds(60)) {
     std::set<std::string> acked;
-    std::vector<std::string> todo = entries;
+    std::vector<std::string> unacked = entries;
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!todo.empty() && std::chrono::steady_clock::now() < deadline) {
+    while (!unacked.empty() && std::chrono::steady_clock::now() < deadline) {
       uint64_t leader = WaitLeader();
       if (leader == 0) break;
       auto failed = std::make_shared<std::vector<std::string>>();
-      auto outstanding = std::make_shared<size_t>(todo.size());
-      for (const auto& e : todo) {
+      auto outstanding = std::make_shared<size_t>(unacked.size());
+      for (const auto& e : unacked) {
         nodes_[leader].raft->Apply(e, [e, failed, outstanding, &acked](ApplyResult r) {
           --*outstanding;
           if (r.ok()) {
@@ -272,7 +272,7 @@ class RaftHarness : public ::testing::Test {
       }
       loop_.RunUntil([&] { return *outstanding == 0; }, kOpTimeout);
       if (*outstanding != 0) break;
-      todo = *failed;
+      unacked = *failed;
     }
     return acked;
   }
