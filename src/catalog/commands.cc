@@ -58,6 +58,47 @@ Json Body(const RestoreRequest& r) {
   return {{"Snapshot", Json::binary(std::vector<uint8_t>(r.snapshot.begin(), r.snapshot.end()))}};
 }
 
+Json Body(const ConnectCARequest& r) {
+  Json j = {{"Op", static_cast<int>(r.op)}, {"CAS", r.cas}};
+  if (r.op != CAOp::kSetRoots) j["Config"] = r.config;
+  if (r.op != CAOp::kSetConfig) j["Roots"] = r.roots;
+  return j;
+}
+
+Result<Command> DecodeConnectCA(const Json& body) {
+  ConnectCARequest req;
+  FieldReader r(body, "");
+  int op = 0;
+  r.Int("Op", &op).Uint64("CAS", &req.cas);
+  if (!r.ok()) return r.status();
+  if (op < 0 || op > static_cast<int>(CAOp::kSetConfigAndRoots)) {
+    return InvalidArgument("Op: unknown CA operation " + std::to_string(op));
+  }
+  req.op = static_cast<CAOp>(op);
+  auto object = [&](std::string_view key, Json* out) -> Status {
+    const Json* v = r.Find(key);
+    if (v == nullptr || !v->is_object()) {
+      return InvalidArgument(std::string(key) + ": expected a map");
+    }
+    *out = *v;
+    return Status::Ok();
+  };
+  if (req.op != CAOp::kSetRoots) {
+    if (Status s = object("Config", &req.config); !s.ok()) return s;
+  }
+  if (req.op != CAOp::kSetConfig) {
+    if (Status s = object("Roots", &req.roots); !s.ok()) return s;
+    const Json* list = req.roots.contains("Roots") ? &req.roots["Roots"] : nullptr;
+    if (list == nullptr || !list->is_array()) return InvalidArgument("Roots.Roots: expected a list");
+    for (size_t i = 0; i < list->size(); ++i) {
+      if (!(*list)[i].is_object()) {
+        return InvalidArgument("Roots.Roots[" + std::to_string(i) + "]: expected a map");
+      }
+    }
+  }
+  return Command(std::move(req));
+}
+
 Result<Command> DecodeRestore(const Json& body) {
   const Json* snap = nullptr;
   for (const auto& [k, v] : body.items()) {
@@ -250,8 +291,8 @@ std::string Quote(std::string_view s) {
 std::string EncodeCommand(const Command& cmd) {
   std::string out(1, static_cast<char>(cmd.index()));
   static_assert(
-      std::is_same_v<std::variant_alternative_t<static_cast<size_t>(CommandType::kRestore), Command>,
-                     RestoreRequest>,
+      std::is_same_v<std::variant_alternative_t<static_cast<size_t>(CommandType::kConnectCA), Command>,
+                     ConnectCARequest>,
       "Command alternatives must be in CommandType order");
   Json body = std::visit([](const auto& c) { return Body(c); }, cmd);
   Json::to_msgpack(body, out);
@@ -265,7 +306,7 @@ Result<Command> DecodeCommand(std::string_view bytes) {
                            " bytes exceeds the limit of " + std::to_string(kMaxCommandBytes));
   }
   auto type = static_cast<uint8_t>(bytes[0]);
-  if (type > static_cast<uint8_t>(CommandType::kRestore)) {
+  if (type > static_cast<uint8_t>(CommandType::kConnectCA)) {
     return InvalidArgument("unknown command type " + std::to_string(type));
   }
   auto body = ParseBody(bytes.substr(1));
@@ -282,6 +323,8 @@ Result<Command> DecodeCommand(std::string_view bytes) {
         return DecodeTxn(*body);
       case CommandType::kRestore:
         return DecodeRestore(*body);
+      case CommandType::kConnectCA:
+        return DecodeConnectCA(*body);
     }
   } catch (const std::exception& e) {
     // The field readers check types before every get<>(), so this is a bug; still, a decoder of

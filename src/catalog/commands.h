@@ -20,6 +20,7 @@ enum class CommandType : uint8_t {
   kKV = 2,
   kTxn = 3,
   kRestore = 4,
+  kConnectCA = 5,
   // Append new types here; never renumber.
 };
 
@@ -67,8 +68,27 @@ struct RestoreRequest {
   std::string snapshot;
 };
 
-using Command =
-    std::variant<RegisterRequest, DeregisterRequest, KVRequest, TxnRequest, RestoreRequest>;
+enum class CAOp : uint8_t {
+  kSetConfig = 0,          // replace the CA configuration
+  kSetRoots = 1,           // replace the roots (and the provider material that goes with them)
+  kSetConfigAndRoots = 2,  // both in one entry: a rotation, or the first initialisation
+};
+
+// Connect CA state (docs/connect-ca.md). The documents are written by the server's CA manager in
+// the ca module's storage form; the store keeps them whole, versions them (CreateIndex,
+// ModifyIndex) and wakes their readers. `config` is an object; `roots` is an object whose
+// "Roots" is a list of objects (each stamped with CreateIndex/ModifyIndex).
+struct ConnectCARequest {
+  CAOp op = CAOp::kSetConfig;
+  Json config;  // kSetConfig, kSetConfigAndRoots
+  Json roots;   // kSetRoots, kSetConfigAndRoots
+  // Non-zero: check-and-set. kSetConfig compares the configuration's ModifyIndex, the others
+  // the roots' index; a mismatch changes nothing and gives success = false.
+  Index cas = 0;
+};
+
+using Command = std::variant<RegisterRequest, DeregisterRequest, KVRequest, TxnRequest,
+                             RestoreRequest, ConnectCARequest>;
 
 std::string EncodeCommand(const Command& cmd);
 // Rejects unknown types, truncated or malformed bodies with a message; never throws.

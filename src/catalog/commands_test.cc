@@ -25,6 +25,8 @@ bool SameCommand(const Command& a, const Command& b) {
           return x.op == y.op && x.entry == y.entry;
         } else if constexpr (std::is_same_v<T, RestoreRequest>) {
           return x.snapshot == y.snapshot;
+        } else if constexpr (std::is_same_v<T, ConnectCARequest>) {
+          return x.op == y.op && x.cas == y.cas && x.config == y.config && x.roots == y.roots;
         } else {
           if (x.ops.size() != y.ops.size()) return false;
           for (size_t i = 0; i < x.ops.size(); ++i) {
@@ -145,6 +147,12 @@ std::vector<std::pair<std::string, Command>> Samples() {
   Store small;
   small.Apply(1, set);
   out.emplace_back("restore", RestoreRequest{small.Snapshot()});
+  ConnectCARequest ca;
+  ca.op = CAOp::kSetConfigAndRoots;
+  ca.cas = 7;
+  ca.config = {{"Provider", "consul"}, {"Config", {{"LeafCertTTL", 259200000000000}}}};
+  ca.roots = {{"TrustDomain", "x.consul"}, {"Roots", Json::array({{{"ID", "aa:bb"}}})}};
+  out.emplace_back("connect-ca", ca);
   return out;
 }
 
@@ -218,6 +226,21 @@ TEST(Commands, UnknownFieldsAreIgnored) {
                                 {{"Node", "n"}, {"FutureField", {1, 2, 3}}, {"CheckID", "c"}}));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(std::get<DeregisterRequest>(*r).check_id, "c");
+}
+
+TEST(Commands, ConnectCAChecksItsDocuments) {
+  auto decode = [](Json body) {
+    std::string bytes(1, static_cast<char>(CommandType::kConnectCA));
+    Json::to_msgpack(body, bytes);
+    return DecodeCommand(bytes);
+  };
+  EXPECT_EQ(decode({{"Op", 9}}).status().message(), "Op: unknown CA operation 9");
+  EXPECT_EQ(decode({{"Op", 0}, {"Config", "x"}}).status().message(), "Config: expected a map");
+  EXPECT_EQ(decode({{"Op", 1}, {"Roots", Json::object()}}).status().message(),
+            "Roots.Roots: expected a list");
+  EXPECT_EQ(decode({{"Op", 1}, {"Roots", {{"Roots", {1}}}}}).status().message(),
+            "Roots.Roots[0]: expected a map");
+  EXPECT_TRUE(decode({{"Op", 1}, {"Roots", {{"Roots", Json::array()}}}}).ok());
 }
 
 TEST(Commands, GarbageIsRejectedWithAMessage) {

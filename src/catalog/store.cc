@@ -34,6 +34,8 @@ constexpr std::string_view kServicesKey = "services";  // any service instance
 constexpr std::string_view kChecksKey = "checks";      // any check
 constexpr std::string_view kKVPrefix = "kv/";          // kv/<key>: that key
 constexpr std::string_view kKVTreePrefix = "kvp/";     // kvp/<p>: any key starting with p
+constexpr std::string_view kCAConfigKey = "ca-config";  // the Connect CA configuration
+constexpr std::string_view kCARootsKey = "ca-roots";    // the Connect CA roots
 
 std::string Key(std::string_view kind, std::string_view name) {
   std::string k;
@@ -112,6 +114,12 @@ struct Tables {
   SortedMap<Index> service_indexes;
   SortedMap<Index> connect_indexes;
   Index service_extinction_index = 0;
+
+  // Connect CA documents (ConnectCARequest); null until the CA is initialised.
+  Json ca_config;
+  Json ca_roots;
+  Index ca_config_index = 0;
+  Index ca_roots_index = 0;
 
   // Derived (rebuilt on Restore).
   SortedMap<std::set<InstanceKey>> by_service;
@@ -513,6 +521,54 @@ struct Store::Impl {
 
   // An operator's restore, in log order: the snapshot's tables replace ours (the store's index
   // stays the log's).
+  ApplyResult ConnectCA(Changes& ch, const ConnectCARequest& req) {
+    ApplyResult r;
+    const bool config = req.op != CAOp::kSetRoots;
+    const bool roots = req.op != CAOp::kSetConfig;
+    if (req.cas != 0) {
+      Index current = req.op == CAOp::kSetConfig ? t.ca_config_index : t.ca_roots_index;
+      if (current != req.cas) {
+        r.success = false;
+        return r;
+      }
+    }
+    if (config) {
+      Json c = req.config;
+      Index created = t.ca_config.is_object() ? t.ca_config.value("CreateIndex", Index{0}) : 0;
+      c["CreateIndex"] = created != 0 ? created : ch.index;
+      c["ModifyIndex"] = ch.index;
+      t.ca_config = std::move(c);
+      t.ca_config_index = ch.index;
+      ch.keys.emplace_back(kCAConfigKey);
+    }
+    if (roots) {
+      // A root keeps the CreateIndex it was first stored with; every root of the new list is
+      // modified at this index (Consul's CARootSetCAS).
+      std::map<std::string, Index> created;
+      if (t.ca_roots.is_object() && t.ca_roots.contains("Roots")) {
+        for (const auto& old : t.ca_roots["Roots"]) {
+          if (old.contains("ID") && old["ID"].is_string()) {
+            created[old["ID"].get<std::string>()] = old.value("CreateIndex", Index{0});
+          }
+        }
+      }
+      Json rs = req.roots;
+      for (auto& root : rs["Roots"]) {
+        Index c = 0;
+        if (root.contains("ID") && root["ID"].is_string()) {
+          auto it = created.find(root["ID"].get<std::string>());
+          if (it != created.end()) c = it->second;
+        }
+        root["CreateIndex"] = c != 0 ? c : ch.index;
+        root["ModifyIndex"] = ch.index;
+      }
+      t.ca_roots = std::move(rs);
+      t.ca_roots_index = ch.index;
+      ch.keys.emplace_back(kCARootsKey);
+    }
+    return r;
+  }
+
   ApplyResult RestoreFrom(const RestoreRequest& req) {
     auto tables = ParseSnapshot(req.snapshot);
     if (!tables.ok()) return Rejected(tables.status());
@@ -760,6 +816,7 @@ ApplyResult Store::Apply(Index index, const Command& cmd) {
         if constexpr (std::is_same_v<T, KVRequest>) return s.KV(ch, c);
         if constexpr (std::is_same_v<T, TxnRequest>) return s.Txn(ch, c);
         if constexpr (std::is_same_v<T, RestoreRequest>) return s.RestoreFrom(c);
+        if constexpr (std::is_same_v<T, ConnectCARequest>) return s.ConnectCA(ch, c);
       },
       cmd);
   s.t.last_index = index;
@@ -771,6 +828,20 @@ ApplyResult Store::Apply(Index index, const Command& cmd) {
   s.MoveServiceIndexes(ch);
   s.Fire(ch);
   return r;
+}
+
+Index Store::CAConfig(WatchSet* ws, Json* out) const {
+  const Impl& s = *impl_;
+  Impl::AddKey(ws, std::string(kCAConfigKey));
+  *out = s.t.ca_config;
+  return s.Clamp(s.t.ca_config_index);
+}
+
+Index Store::CARoots(WatchSet* ws, Json* out) const {
+  const Impl& s = *impl_;
+  Impl::AddKey(ws, std::string(kCARootsKey));
+  *out = s.t.ca_roots;
+  return s.Clamp(s.t.ca_roots_index);
 }
 
 Index Store::Nodes(WatchSet* ws, std::vector<Node>* out) const {
@@ -1020,7 +1091,7 @@ Json Store::Impl::SnapshotJson() const {
   }
   Json kvs = Json::array();
   for (const auto& [key, e] : t.kvs) kvs.push_back(internal::KVEntryToJson(e, Form::kStorage));
-  return {
+  Json out = {
       {"LastIndex", t.last_index},
       {"Indexes",
        {{"nodes", t.nodes_index},
@@ -1036,6 +1107,14 @@ Json Store::Impl::SnapshotJson() const {
       {"ServiceIndexes", IndexMap(t.service_indexes)},
       {"ConnectIndexes", IndexMap(t.connect_indexes)},
   };
+  // Only once the CA exists, so a store without one snapshots as it always did.
+  if (!t.ca_config.is_null() || !t.ca_roots.is_null()) {
+    out["ConnectCA"] = {{"Config", t.ca_config},
+                        {"Roots", t.ca_roots},
+                        {"ConfigIndex", t.ca_config_index},
+                        {"RootsIndex", t.ca_roots_index}};
+  }
+  return out;
 }
 
 Result<Tables> Store::Impl::TablesFromJson(const Json& j) {
@@ -1149,8 +1228,22 @@ Result<Tables> Store::Impl::TablesFromJson(const Json& j) {
       !s.ok()) {
     return s;
   }
-  for (Index i :
-       {t.nodes_index, t.services_index, t.checks_index, t.kvs_index, t.service_extinction_index}) {
+  if (const Json* ca = r.Find("ConnectCA")) {
+    internal::FieldReader cr(*ca, "snapshot.ConnectCA");
+    cr.Uint64("ConfigIndex", &t.ca_config_index).Uint64("RootsIndex", &t.ca_roots_index);
+    if (!cr.ok()) return cr.status();
+    const Json* config = cr.Find("Config");
+    const Json* roots = cr.Find("Roots");
+    if (config != nullptr && !config->is_object()) return bad("ConnectCA.Config is not a map");
+    if (roots != nullptr && (!roots->is_object() || !roots->contains("Roots") ||
+                             !(*roots)["Roots"].is_array())) {
+      return bad("ConnectCA.Roots is not a roots document");
+    }
+    if (config != nullptr) t.ca_config = *config;
+    if (roots != nullptr) t.ca_roots = *roots;
+  }
+  for (Index i : {t.nodes_index, t.services_index, t.checks_index, t.kvs_index,
+                  t.service_extinction_index, t.ca_config_index, t.ca_roots_index}) {
     if (i > t.last_index) return bad("table index beyond the snapshot's last index");
   }
   return t;

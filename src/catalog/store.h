@@ -71,6 +71,10 @@ class Store {
   Index KVKeys(WatchSet* ws, std::string_view prefix, std::string_view separator,
                std::vector<std::string>* out) const;
 
+  // Connect CA documents as the last ConnectCARequest stored them (null before the CA exists).
+  Index CAConfig(WatchSet* ws, Json* out) const;
+  Index CARoots(WatchSet* ws, Json* out) const;
+
   // ---- Watches. `fire` runs once, on the first Apply that changes anything in ws; the watch is
   // then removed. Unwatch is a no-op for fired or unknown ids.
   WatchId Watch(const WatchSet& ws, std::function<void()> fire);

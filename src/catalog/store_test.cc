@@ -780,6 +780,66 @@ TEST_F(StoreTest, RejectedCommandsFireNothing) {
 
 // ---- Snapshots
 
+ConnectCARequest CARoots(std::vector<std::string> ids, Index cas = 0) {
+  ConnectCARequest r;
+  r.op = CAOp::kSetRoots;
+  r.cas = cas;
+  r.roots = {{"TrustDomain", "td.consul"}, {"Roots", Json::array()}};
+  for (const auto& id : ids) r.roots["Roots"].push_back({{"ID", id}});
+  return r;
+}
+
+TEST_F(StoreTest, ConnectCADocumentsAreVersionedAndWatched) {
+  Json out;
+  EXPECT_EQ(store_.CARoots(nullptr, &out), 0u);
+  EXPECT_TRUE(out.is_null());
+  auto roots_fired = WatchRead([&](WatchSet* ws) { store_.CARoots(ws, &out); });
+  auto config_fired = WatchRead([&](WatchSet* ws) { store_.CAConfig(ws, &out); });
+
+  MustApply(KV(KVOp::kSet, "k", "v"));  // index 1
+  MustApply(CARoots({"a"}));            // index 2
+  EXPECT_EQ(*roots_fired, 1);
+  EXPECT_EQ(*config_fired, 0);
+  EXPECT_EQ(store_.CARoots(nullptr, &out), 2u);
+  EXPECT_EQ(out["Roots"][0]["CreateIndex"], 2);
+  EXPECT_EQ(out["Roots"][0]["ModifyIndex"], 2);
+
+  // Rotation: "a" keeps its CreateIndex, "b" is new; a stale CAS changes nothing.
+  auto stale = Apply(CARoots({"x"}, /*cas=*/1));
+  EXPECT_TRUE(stale.status.ok());
+  EXPECT_FALSE(stale.success);
+  MustApply(CARoots({"a", "b"}, /*cas=*/2));  // index 4
+  EXPECT_EQ(store_.CARoots(nullptr, &out), 4u);
+  ASSERT_EQ(out["Roots"].size(), 2u);
+  EXPECT_EQ(out["Roots"][0]["CreateIndex"], 2);
+  EXPECT_EQ(out["Roots"][0]["ModifyIndex"], 4);
+  EXPECT_EQ(out["Roots"][1]["CreateIndex"], 4);
+
+  ConnectCARequest config;
+  config.op = CAOp::kSetConfig;
+  config.config = {{"Provider", "consul"}};
+  MustApply(config);  // index 5
+  config.config["Provider"] = "other";
+  MustApply(config);  // index 6
+  EXPECT_EQ(store_.CAConfig(nullptr, &out), 6u);
+  EXPECT_EQ(out["CreateIndex"], 5);
+  EXPECT_EQ(out["ModifyIndex"], 6);
+  EXPECT_EQ(out["Provider"], "other");
+  config.cas = 5;
+  EXPECT_FALSE(Apply(config).success);
+
+  // Snapshots carry the CA and restore it.
+  std::string snap = store_.Snapshot();
+  Store other;
+  ASSERT_TRUE(other.Restore(snap).ok());
+  Json back;
+  EXPECT_EQ(other.CARoots(nullptr, &back), 4u);
+  store_.CARoots(nullptr, &out);
+  EXPECT_EQ(back, out);
+  EXPECT_EQ(other.CAConfig(nullptr, &back), 6u);
+  EXPECT_EQ(other.Snapshot(), snap);
+}
+
 TEST_F(StoreTest, SnapshotRestoreRoundTrip) {
   NodeService proxy = MakeService("web1-proxy", "web-sidecar-proxy", 21000);
   proxy.kind = "connect-proxy";
