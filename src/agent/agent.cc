@@ -12,6 +12,7 @@
 #include <set>
 
 #include "agent/config.h"
+#include "agent/connect.h"
 #include "agent/joiner.h"
 #include "agent/tls.h"
 #include "core/duration.h"
@@ -168,6 +169,7 @@ int RunAgent(const std::vector<std::string>& args) {
   int raft_port = 0;
   std::unique_ptr<gossip::Pool> lan, wan;
   rpc::Forwarder* forwarder_ptr = nullptr;
+  http::Handler* api_ptr = nullptr;  // this agent's API, once built (Connect's requests use it)
   std::function<void()> reconcile_all;
   std::unique_ptr<Timer> reconcile_tick;
   if (cfg.server) {
@@ -210,6 +212,13 @@ int RunAgent(const std::vector<std::string>& args) {
       if (!leader) reconcile_tick.reset();
     };
     server = std::make_unique<server::Server>(loop, so, std::move(hooks));
+    if (cfg.connect_enabled) {
+      server::ConnectCAOptions co;
+      co.datacenter = cfg.datacenter;
+      co.primary_datacenter = cfg.primary_datacenter;
+      co.bootstrap = cfg.connect_ca;
+      server->EnableConnectCA(std::move(co), ConnectCAHooksVia(&api_ptr, cfg.primary_datacenter));
+    }
     rpc_server->SetRaftHandler([srv = server.get()](int fd, std::string rest) {
       srv->AcceptRaftConnection(fd, std::move(rest));
     });
@@ -461,7 +470,13 @@ int RunAgent(const std::vector<std::string>& args) {
     user_events.HandleSerfEvent(e.name, e.payload, e.ltime);
   });
   backend.user_events = &user_events;
+  // Connect leaves and roots for local proxies; every agent serves them, signed by a server.
+  client::LeafCacheOptions leaf_options;
+  leaf_options.datacenter = cfg.datacenter;
+  client::LeafCache leaves(loop, leaf_options, LeafCacheHooksVia(&api_ptr));
+  backend.leaves = &leaves;
   api::HttpApi api_with_gossip(backend);
+  api_ptr = &api_with_gossip;
   if (rpc_server) {
     rpc::ServeForwarded(*rpc_server, api_with_gossip, server.get());
     LogInfo("agent.server.rpc", "Started RPC server: address=" + cfg.bind_addr + ":" +
@@ -510,6 +525,7 @@ int RunAgent(const std::vector<std::string>& args) {
       LogInfo("agent.server", "cluster leadership acquired");
       LogInfo("agent.server", "New leader elected: payload=" + cfg.node_name);
       reconcile_all();
+      server->DevLeadershipAcquired();
     }
     server->Start([&](Status s) {
       if (!s.ok()) {

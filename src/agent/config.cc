@@ -1,5 +1,7 @@
 #include "agent/config.h"
 
+#include "ca/config.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -694,6 +696,26 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     cfg.retry_interval_wan = merged["retry_interval_wan"].get<std::string>();
   }
   Get(merged, "/connect/enabled", &cfg.connect_enabled);
+  {
+    // connect.ca_provider / connect.ca_config: what the CA starts with (docs/connect-ca.md).
+    // Checked here so a bad setting stops the agent with Consul's text instead of surfacing
+    // when the leader first initialises the CA.
+    catalog::Json body = {{"Provider", std::string(ca::kConsulProvider)},
+                          {"Config", catalog::Json::object()}};
+    std::string provider;
+    Get(merged, "/connect/ca_provider", &provider);
+    if (!provider.empty()) body["Provider"] = provider;
+    if (const catalog::Json* c = merged.contains("connect") ? &merged["connect"] : nullptr;
+        c != nullptr && c->is_object() && c->contains("ca_config")) {
+      body["Config"] = (*c)["ca_config"];
+    }
+    auto ca_config = ca::DecodeCAConfiguration(body);
+    if (!ca_config.ok()) return InvalidArgument("connect.ca_config: " + ca_config.status().message());
+    if (Status s = ca::Validate(*ca_config); !s.ok()) {
+      return InvalidArgument("connect.ca_config: " + s.message());
+    }
+    cfg.connect_ca = std::move(*ca_config);
+  }
   Get(merged, "/ui", &cfg.ui);
   // Consul's defaults: clients leave the cluster on SIGTERM and SIGINT, servers on neither.
   cfg.leave_on_terminate = !cfg.server;

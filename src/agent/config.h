@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ca/config.h"
 #include "catalog/service_definition.h"
 #include "core/duration.h"
 #include "core/status.h"
@@ -77,6 +78,7 @@ struct Config {
   int retry_max = 0;
   int retry_max_wan = 0;
   bool connect_enabled = false;
+  ca::CAConfig connect_ca;  // connect.ca_provider + connect.ca_config, validated
   bool ui = false;
   // gossip_lan / gossip_wan: memberlist knobs over the pool's profile; zero = the profile's value.
   struct GossipTuning {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "catalog/types.h"
+#include "client/leaf_cache.h"
 #include "client/local_agent.h"
 #include "client/user_events.h"
 #include "gossip/pool.h"
@@ -37,6 +38,7 @@ struct Backend {
   gossip::Pool* lan = nullptr;  // every agent
   gossip::Pool* wan = nullptr;  // servers only
   client::UserEventBuffer* user_events = nullptr;  // events this agent received
+  client::LeafCache* leaves = nullptr;  // Connect roots and leaves; null when Connect is off
   AgentInfo info;
   std::function<void()> shutdown;  // /v1/agent/leave
   // Sends a request to a server of the datacenter (docs/rpc.md); null: nothing to forward to.

@@ -10,6 +10,7 @@ namespace gangway::api {
 HttpApi::HttpApi(Backend backend) : backend_(std::move(backend)) {
   AddAgentRoutes(&routes_);
   AddCatalogRoutes(&routes_);
+  AddConnectRoutes(&routes_);
   AddEventRoutes(&routes_);
   AddHealthRoutes(&routes_);
   AddKVRoutes(&routes_);

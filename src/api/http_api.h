@@ -46,6 +46,7 @@ struct Route {
 // Route tables, one per resource file.
 void AddAgentRoutes(std::vector<Route>* routes);
 void AddCatalogRoutes(std::vector<Route>* routes);
+void AddConnectRoutes(std::vector<Route>* routes);
 void AddEventRoutes(std::vector<Route>* routes);
 void AddHealthRoutes(std::vector<Route>* routes);
 void AddKVRoutes(std::vector<Route>* routes);

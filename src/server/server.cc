@@ -66,7 +66,16 @@ Server::Server(Loop& loop, ServerOptions options, ServerHooks hooks)
 
 Server::~Server() { Shutdown(); }
 
+void Server::EnableConnectCA(ConnectCAOptions options, ConnectCAHooks hooks) {
+  ca_ = std::make_unique<ConnectCA>(loop_, *this, std::move(options), std::move(hooks));
+}
+
+void Server::DevLeadershipAcquired() {
+  if (ca_) ca_->OnLeadership(true);
+}
+
 void Server::Shutdown() {
+  if (ca_) ca_->OnLeadership(false);
   dead_timers_.clear();
   held_.clear();
   if (raft_) raft_->Shutdown();
@@ -142,6 +151,7 @@ void Server::StartRaft(std::optional<consensus::Configuration> bootstrap,
     LogInfo(kLog, now ? "cluster leadership acquired" : "cluster leadership lost");
     if (!now) dead_timers_.clear();
     if (hooks_.on_leadership) hooks_.on_leadership(now);
+    if (ca_) ca_->OnLeadership(now);
   });
   auto start = [this, done = std::move(done)]() mutable {
     raft_->Start([this, done = std::move(done)](consensus::OpResult r) {

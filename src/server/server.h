@@ -21,6 +21,7 @@
 #include "catalog/store.h"
 #include "consensus/raft_node.h"
 #include "core/loop.h"
+#include "server/connect_ca.h"
 
 namespace gangway::server {
 
@@ -97,6 +98,13 @@ class Server : public catalog::Applier {
 
   void Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) override;
 
+  // Connect (connect.enabled): the datacenter's CA. Call before Start.
+  void EnableConnectCA(ConnectCAOptions options, ConnectCAHooks hooks);
+  // Null unless Connect is enabled.
+  ConnectCA* connect_ca() { return ca_.get(); }
+  // Dev mode has no elections: the agent says when this single server starts leading.
+  void DevLeadershipAcquired();
+
   catalog::Store& store() { return store_; }
   const catalog::Store& store() const { return store_; }
   const ServerOptions& options() const { return options_; }
@@ -141,6 +149,7 @@ class Server : public catalog::Applier {
   catalog::Index next_index_ = 1;  // dev mode
   std::unique_ptr<Fsm> fsm_;
   std::unique_ptr<consensus::RaftNode> raft_;
+  std::unique_ptr<ConnectCA> ca_;
   bool started_ = false;
   bool starting_ = false;
   bool leader_ = false;

@@ -1,0 +1,101 @@
+#include "agent/connect.h"
+
+#include <memory>
+
+namespace gangway::agent {
+namespace {
+
+using Json = nlohmann::json;
+
+// How long a blocking roots query waits before answering unchanged (then it is simply re-armed).
+constexpr const char* kRootsWait = "5m";
+
+void Request(http::Handler* const* api, std::string method, std::string target, std::string body,
+             std::function<void(const http::Response&)> done) {
+  http::Request req;
+  req.method = std::move(method);
+  req.target = std::move(target);
+  http::Request::ParseTarget(req.target, &req.path, &req.query);
+  req.body = std::move(body);
+  req.remote_address = "127.0.0.1";
+  (*api)->Handle(std::move(req), std::make_shared<http::Cancellation>(),
+                 [done = std::move(done)](http::Response r) { done(r); });
+}
+
+// The JSON body of a 200, else an error carrying the status and body as Consul's API client
+// reports them.
+Result<Json> Body(const http::Response& r) {
+  if (r.status != 200) {
+    std::string body = r.body;
+    while (!body.empty() && body.back() == '\n') body.pop_back();
+    return Unavailable("Unexpected response code: " + std::to_string(r.status) + " (" + body + ")");
+  }
+  Json j = Json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Internal("malformed JSON in a response from a server");
+  return j;
+}
+
+uint64_t IndexOf(const http::Response& r) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == "X-Consul-Index") return std::strtoull(v.c_str(), nullptr, 10);
+  }
+  return 0;
+}
+
+void Roots(http::Handler* const* api, const std::string& dc, uint64_t min_index,
+           std::function<void(Result<Json>, uint64_t)> done) {
+  std::string target = "/v1/connect/ca/roots";
+  std::string sep = "?";
+  if (!dc.empty()) {
+    target += sep + "dc=" + dc;
+    sep = "&";
+  }
+  if (min_index > 0) target += sep + "index=" + std::to_string(min_index) + "&wait=" + kRootsWait;
+  Request(api, "GET", target, "", [done = std::move(done)](const http::Response& r) {
+    auto body = Body(r);
+    if (!body.ok()) return done(body.status(), 0);
+    done(std::move(*body), IndexOf(r));
+  });
+}
+
+void SignCsr(http::Handler* const* api, const std::string& target, std::string csr,
+             std::function<void(Result<Json>)> done) {
+  Json body = {{"CSR", std::move(csr)}};
+  Request(api, "PUT", target, body.dump(),
+          [done = std::move(done)](const http::Response& r) { done(Body(r)); });
+}
+
+}  // namespace
+
+server::ConnectCAHooks ConnectCAHooksVia(http::Handler* const* api, std::string primary_dc) {
+  server::ConnectCAHooks h;
+  h.primary_roots = [api, primary_dc](uint64_t min_index,
+                                      std::function<void(Result<Json>, uint64_t)> done) {
+    Roots(api, primary_dc, min_index, std::move(done));
+  };
+  h.sign_intermediate = [api, primary_dc](std::string csr,
+                                          std::function<void(Result<std::string>)> done) {
+    SignCsr(api, "/v1/internal/connect/ca/sign-intermediate?dc=" + primary_dc, std::move(csr),
+            [done = std::move(done)](Result<Json> j) {
+              if (!j.ok()) return done(j.status());
+              if (!j->is_object() || !j->contains("Certificate") || !(*j)["Certificate"].is_string()) {
+                return done(Internal("the primary's answer holds no certificate"));
+              }
+              done((*j)["Certificate"].get<std::string>());
+            });
+  };
+  return h;
+}
+
+client::LeafCacheHooks LeafCacheHooksVia(http::Handler* const* api) {
+  client::LeafCacheHooks h;
+  h.roots = [api](uint64_t min_index, std::function<void(Result<Json>, uint64_t)> done) {
+    Roots(api, "", min_index, std::move(done));
+  };
+  h.sign = [api](std::string csr, std::function<void(Result<Json>)> done) {
+    SignCsr(api, "/v1/internal/connect/ca/sign", std::move(csr), std::move(done));
+  };
+  return h;
+}
+
+}  // namespace gangway::agent

@@ -1,0 +1,18 @@
+// Wiring of Connect into the agent: the CA manager's and the leaf cache's requests go through
+// this agent's own HTTP API handler, which answers them locally or forwards them to the right
+// server (our datacenter's, or the primary's with ?dc=). Loop thread only.
+#pragma once
+
+#include <string>
+
+#include "client/leaf_cache.h"
+#include "http/message.h"
+#include "server/connect_ca.h"
+
+namespace gangway::agent {
+
+// `*api` must be set before the first request is made (the handler is built after the roles).
+server::ConnectCAHooks ConnectCAHooksVia(http::Handler* const* api, std::string primary_dc);
+client::LeafCacheHooks LeafCacheHooksVia(http::Handler* const* api);
+
+}  // namespace gangway::agent

@@ -1,0 +1,108 @@
+// The Connect CA as the servers of one datacenter run it (docs/connect-ca.md "Server"): the
+// primary's leader creates the root and trust domain once; a secondary's leader has the primary
+// sign an intermediate for it and keeps it renewed; every server signs leaf CSRs with the
+// datacenter's signer; configuration changes rotate the root with cross-signing. All state is in
+// the replicated store (catalog ConnectCARequest); this class holds only caches and timers.
+// Loop thread only.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "ca/state.h"
+#include "core/loop.h"
+#include "core/status.h"
+
+namespace gangway::server {
+
+class Server;
+
+struct ConnectCAOptions {
+  std::string datacenter;
+  // The CA authority; "" or our own datacenter: we are the primary.
+  std::string primary_datacenter;
+  // connect.ca_provider / connect.ca_config: used once, when the CA is first initialised.
+  ca::CAConfig bootstrap;
+  // A secondary retries reaching the primary this often at first, doubling up to the maximum.
+  std::chrono::milliseconds retry_min{500};
+  std::chrono::milliseconds retry_max{30000};
+};
+
+struct ConnectCAHooks {
+  // The primary datacenter's /v1/connect/ca/roots document, waiting for an index past
+  // `min_index` (0: answer at once). done(roots JSON, X-Consul-Index) or an error.
+  std::function<void(uint64_t min_index,
+                     std::function<void(Result<nlohmann::json>, uint64_t index)>)>
+      primary_roots;
+  // Has the primary's leader sign our intermediate CSR; done(certificate PEM) or an error.
+  std::function<void(std::string csr_pem, std::function<void(Result<std::string>)>)>
+      sign_intermediate;
+};
+
+class ConnectCA {
+ public:
+  ConnectCA(Loop& loop, Server& server, ConnectCAOptions options, ConnectCAHooks hooks);
+  ~ConnectCA();
+
+  bool primary() const;
+  const ConnectCAOptions& options() const { return options_; }
+  // The server calls this when it gains or loses leadership.
+  void OnLeadership(bool leader);
+
+  // The stored state; nullopt before the CA is initialised here.
+  std::optional<ca::CAState> State() const;
+  // The stored configuration (the bootstrap one before initialisation).
+  ca::CAConfig Config() const;
+
+  // Any server: signs a leaf CSR with this datacenter's signer (Consul's ConnectCA.Sign).
+  // Refused past CSRMaxPerSecond with Consul's "Rate limit reached, try again later".
+  Result<ca::IssuedCert> Sign(std::string_view csr_pem);
+  // Primary's leader: signs a secondary's intermediate CSR (ConnectCA.SignIntermediate).
+  Result<std::string> SignIntermediate(std::string_view csr_pem);
+  // Leader: validates and stores a new configuration, rotating the root (primary) or renewing
+  // the intermediate (secondary) when the key material changes. An error changes nothing.
+  void SetConfig(ca::CAConfig next, std::function<void(Status)> done);
+
+  // What the last initialisation attempt said, for status output ("" when all is well).
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  void InitializePrimary();
+  void SecondaryFetch(uint64_t min_index);
+  void SecondaryGotRoots(const nlohmann::json& doc, uint64_t index);
+  void RenewIntermediate(const ca::IndexedCARoots& primary);
+  void RetrySecondary(const std::string& why);
+  void ScheduleMaintenance();
+  void Store(ca::CAConfig config, const ca::CAState& state, uint64_t cas,
+             std::function<void(Status)> done);
+  Result<const ca::SigningCA*> Signer();
+  bool RateLimited();
+
+  Loop& loop_;
+  Server& server_;
+  ConnectCAOptions options_;
+  ConnectCAHooks hooks_;
+  bool leader_ = false;
+  uint64_t generation_ = 0;  // bumped on every leadership change: stale callbacks stop
+  bool renewing_ = false;
+  std::chrono::milliseconds retry_{0};
+  std::unique_ptr<Timer> retry_timer_;
+  std::unique_ptr<Timer> maintenance_timer_;
+  std::string last_error_;
+  // The prepared signer, rebuilt when the roots' index moves.
+  uint64_t signer_index_ = 0;
+  std::optional<ca::SigningCA> signer_;
+  std::optional<ca::CAState> signer_state_;
+  mutable uint64_t config_index_ = 0;
+  mutable std::optional<ca::CAConfig> config_cache_;
+  // Token bucket for CSRMaxPerSecond.
+  double tokens_ = 0;
+  std::chrono::steady_clock::time_point tokens_at_{};
+};
+
+}  // namespace gangway::server
