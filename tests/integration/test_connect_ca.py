@@ -1,0 +1,285 @@
+"""The Connect CA across datacenters: the primary's root, a secondary's intermediate (obtained
+once the WAN join happens, after retrying), leaves from the agent API checked with
+`openssl verify`, root rotation with cross-signing, and refused configurations."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import Agent, wait_until, write_file
+from test_raft import free_ports
+
+
+def openssl_verify(ca_pem, leaf_pem, untrusted_pem=None):
+    d = tempfile.mkdtemp(prefix="gangway-verify-")
+    try:
+        ca = write_file(d, "ca.pem", ca_pem)
+        leaf = write_file(d, "leaf.pem", leaf_pem)
+        argv = ["openssl", "verify", "-CAfile", ca]
+        if untrusted_pem:
+            argv += ["-untrusted", write_file(d, "untrusted.pem", untrusted_pem)]
+        cp = subprocess.run(argv + [leaf], capture_output=True, text=True, timeout=30)
+        return cp.returncode == 0, cp.stdout + cp.stderr
+    finally:
+        shutil.rmtree(d, True)
+
+
+def uri_san(pem):
+    cp = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=pem,
+                        capture_output=True, text=True, timeout=30)
+    return [p.strip()[4:] for p in cp.stdout.replace("\n", ",").split(",") if p.strip().startswith("URI:")]
+
+
+def first_cert(pem):
+    end = "-----END CERTIFICATE-----"
+    return pem[:pem.index(end) + len(end)] + "\n"
+
+
+class DC:
+    """One server (with Connect on) and optionally one client agent of a datacenter."""
+
+    def __init__(self, tc, dc, primary=None, wan_join=None, with_client=False, ca_config=None):
+        self.tc, self.dc = tc, dc
+        self.root = tempfile.mkdtemp(prefix="gangway-ca-")
+        tc.addCleanup(shutil.rmtree, self.root, True)
+        self.http, self.lan, self.wan, self.rpc = free_ports(4)
+        lines = ["connect { enabled = true"]
+        if ca_config:
+            lines.append("  ca_config { %s }" % " ".join('%s = %s' % (k, json.dumps(v))
+                                                        for k, v in ca_config.items()))
+        lines.append("}")
+        if primary:
+            lines.append('primary_datacenter = "%s"' % primary)
+        cfg = write_file(self.root, "connect.hcl", "\n".join(lines) + "\n")
+        name = "%s-srv-%d" % (dc, os.getpid())
+        self.server = Agent(node=name, workdir=os.path.join(self.root, "work"))
+        os.makedirs(self.server.workdir, exist_ok=True)
+        data = os.path.join(self.root, "data")
+        self.server.command = lambda extra=(), *files: [
+            os.environ.get("GANGWAY_BIN") or "gangway", "agent", "-server", "-bootstrap",
+            "-node", name, "-data-dir", data, "-bind", "127.0.0.1", "-client", "127.0.0.1",
+            "-http-port", str(self.http), "-dns-port", "-1", "-serf-lan-port", str(self.lan),
+            "-serf-wan-port", str(self.wan), "-server-port", str(self.rpc), "-datacenter", dc,
+            "-config-file", cfg] + (
+            ["-retry-join-wan", wan_join, "-retry-interval-wan", "1s"] if wan_join else [])
+        tc.addCleanup(self.server.stop)
+        self.server.start([])
+        self.client = None
+        if with_client:
+            self.client = Agent(node="%s-cli-%d" % (dc, os.getpid()), dev=False)
+            tc.addCleanup(self.client.stop)
+            self.client.start(["-datacenter", dc, "-retry-join", "127.0.0.1:%d" % self.lan,
+                               "-retry-interval", "1s"])
+
+    def roots(self, agent=None):
+        status, _, body = (agent or self.server).json("GET", "/v1/connect/ca/roots")
+        return body if status == 200 else None
+
+    def roots_pem(self):
+        status, _, body = self.server.http("GET", "/v1/connect/ca/roots?pem=true")
+        self.tc.assertEqual(status, 200, body)
+        return body.decode()
+
+    def active(self):
+        r = self.roots()
+        if not r or not r.get("ActiveRootID"):
+            return None
+        return [x for x in r["Roots"] if x["ID"] == r["ActiveRootID"]][0]
+
+    def leaf(self, service, agent=None, index=None):
+        path = "/v1/agent/connect/ca/leaf/" + service
+        if index is not None:
+            path += "?index=%d&wait=20s" % index
+        status, headers, body = (agent or self.server).json("GET", path, timeout=40)
+        self.tc.assertEqual(status, 200, body)
+        return body, int(headers["X-Consul-Index"])
+
+
+class MultiDatacenterCATest(unittest.TestCase):
+    def test_secondary_waits_for_the_primary_then_leaves_verify_everywhere(self):
+        # dc2 starts first and cannot reach its primary: it keeps trying.
+        dc2 = DC(self, "dc2", primary="dc1", with_client=True)
+        wait_until(lambda: "cannot reach the primary datacenter 'dc1'" in dc2.server.output(),
+                   timeout=30, msg="dc2 says it is waiting for dc1")
+        self.assertIsNone(dc2.active())
+        status, _, body = dc2.client.http("GET", "/v1/agent/connect/ca/leaf/api")
+        self.assertEqual(status, 500)
+        self.assertIn(b"CA is not initialized yet", body)
+
+        dc1 = DC(self, "dc1", with_client=False)
+        root1 = wait_until(dc1.active, timeout=30, msg="dc1's root")
+        self.assertIsNone(root1["IntermediateCerts"])
+        # The WAN join happens now; dc2 gets its intermediate within its retry backoff.
+        cp = dc2.server.cli("join", "-wan", "127.0.0.1:%d" % dc1.wan)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        root2 = wait_until(lambda: (lambda a: a if a and a["IntermediateCerts"] else None)(dc2.active()),
+                           timeout=60, msg="dc2's intermediate")
+        self.assertEqual(root2["ID"], root1["ID"])
+        self.assertEqual(dc2.roots()["TrustDomain"], dc1.roots()["TrustDomain"])
+        self.assertNotEqual(root2["SigningKeyID"], root1["SigningKeyID"])
+        td = dc1.roots()["TrustDomain"]
+
+        # Primary leaves verify against the roots directly, secondary leaves through their
+        # intermediate, and both against the primary's PEM alone (one trust root).
+        web, _ = dc1.leaf("web")
+        ok, out = openssl_verify(dc1.roots_pem(), web["CertPEM"])
+        self.assertTrue(ok, out)
+        self.assertEqual(uri_san(web["CertPEM"]), ["spiffe://%s/ns/default/dc/dc1/svc/web" % td])
+        self.assertEqual(web["ServiceURI"], "spiffe://%s/ns/default/dc/dc1/svc/web" % td)
+
+        api, api_index = dc2.leaf("api", agent=dc2.client)
+        self.assertEqual(api["CertPEM"].count("BEGIN CERTIFICATE"), 2)
+        self.assertEqual(uri_san(api["CertPEM"]), ["spiffe://%s/ns/default/dc/dc2/svc/api" % td])
+        ok, out = openssl_verify(dc2.roots_pem(), api["CertPEM"])
+        self.assertTrue(ok, out)
+        ok, out = openssl_verify(dc1.roots_pem(), first_cert(api["CertPEM"]), api["CertPEM"])
+        self.assertTrue(ok, out)
+        self.assertIn("initialized secondary datacenter CA", dc2.server.output())
+
+        # The client agent's roots come from its servers.
+        status, _, agent_roots = dc2.client.json("GET", "/v1/agent/connect/ca/roots")
+        self.assertEqual(status, 200)
+        self.assertEqual(agent_roots["ActiveRootID"], root1["ID"])
+
+        # A rotation in the primary reaches the secondary: a new intermediate under the new root.
+        status, _, body = dc1.server.http("PUT", "/v1/connect/ca/configuration", json.dumps(
+            {"Provider": "consul", "Config": {"PrivateKeyType": "ec", "PrivateKeyBits": 384}}).encode())
+        self.assertEqual(status, 200, body)
+        new_root = wait_until(lambda: (lambda a: a if a and a["ID"] != root1["ID"] else None)(dc1.active()),
+                              timeout=20, msg="dc1's new root")
+        wait_until(lambda: (lambda a: a if a and a["ID"] == new_root["ID"] else None)(dc2.active()),
+                   timeout=60, msg="dc2 follows the rotation")
+        # The client agent renews its leaf for the new root; it carries the new intermediate.
+        api2, _ = dc2.leaf("api", agent=dc2.client, index=api_index)
+        ok, out = openssl_verify(dc2.roots_pem(), first_cert(api2["CertPEM"]), api2["CertPEM"])
+        self.assertTrue(ok, out)
+        ok, out = openssl_verify(dc1.roots_pem(), first_cert(api2["CertPEM"]), api2["CertPEM"])
+        self.assertTrue(ok, out)
+        # The old leaf still verifies with the chain it was issued with.
+        ok, out = openssl_verify(dc2.roots_pem(), first_cert(api["CertPEM"]), api["CertPEM"])
+        self.assertTrue(ok, out)
+
+
+class RotationTest(unittest.TestCase):
+    def setUp(self):
+        self.a = Agent()
+        self.addCleanup(self.a.stop)
+        self.a.start([])
+        wait_until(lambda: (lambda r: r if r[0] == 200 and r[2]["ActiveRootID"] else None)(
+            self.a.json("GET", "/v1/connect/ca/roots")), timeout=20, msg="the dev agent's CA")
+
+    def roots(self):
+        return self.a.json("GET", "/v1/connect/ca/roots")[2]
+
+    def pem(self):
+        return self.a.http("GET", "/v1/connect/ca/roots?pem=true")[2].decode()
+
+    def leaf(self, index=None):
+        path = "/v1/agent/connect/ca/leaf/web" + ("?index=%d&wait=20s" % index if index else "")
+        status, headers, body = self.a.json("GET", path, timeout=40)
+        self.assertEqual(status, 200, body)
+        return body, int(headers["X-Consul-Index"])
+
+    def put_config(self, body):
+        return self.a.http("PUT", "/v1/connect/ca/configuration", json.dumps(body).encode())
+
+    def test_rotation_with_cross_signing_keeps_old_and_new_leaves_valid(self):
+        old_pem = self.pem()
+        old_leaf, index = self.leaf()
+        old_root = self.roots()["ActiveRootID"]
+        status, _, body = self.put_config({"Provider": "consul", "Config": {"PrivateKeyType": "rsa",
+                                                                              "PrivateKeyBits": 2048}})
+        self.assertEqual((status, body), (200, b""))
+        roots = self.roots()
+        self.assertNotEqual(roots["ActiveRootID"], old_root)
+        self.assertEqual(len(roots["Roots"]), 2)
+        old = [r for r in roots["Roots"] if r["ID"] == old_root][0]
+        self.assertFalse(old["Active"])
+        new = [r for r in roots["Roots"] if r["Active"]][0]
+        self.assertEqual((new["PrivateKeyType"], new["PrivateKeyBits"]), ("rsa", 2048))
+        self.assertEqual(len(new["IntermediateCerts"]), 1)
+        # Old leaves still verify against the roots list.
+        ok, out = openssl_verify(self.pem(), old_leaf["CertPEM"])
+        self.assertTrue(ok, out)
+        # The agent renews on the root change: a blocking read past the old index returns it.
+        new_leaf, new_index = self.leaf(index=index)
+        self.assertGreater(new_index, index)
+        self.assertNotEqual(new_leaf["SerialNumber"], old_leaf["SerialNumber"])
+        self.assertEqual(new_leaf["CertPEM"].count("BEGIN CERTIFICATE"), 2)
+        ok, out = openssl_verify(self.pem(), new_leaf["CertPEM"])
+        self.assertTrue(ok, out)
+        # A proxy that only trusts the old root accepts the new leaf through the cross-signed cert.
+        ok, out = openssl_verify(old_pem, first_cert(new_leaf["CertPEM"]), new_leaf["CertPEM"])
+        self.assertTrue(ok, out)
+
+    def test_force_without_cross_signing(self):
+        old_pem = self.pem()
+        _, index = self.leaf()
+        status, _, body = self.put_config({"Provider": "consul", "ForceWithoutCrossSigning": True,
+                                           "Config": {"PrivateKeyBits": 384}})
+        self.assertEqual(status, 200, body)
+        new = [r for r in self.roots()["Roots"] if r["Active"]][0]
+        self.assertIsNone(new["IntermediateCerts"])
+        leaf, _ = self.leaf(index=index)
+        self.assertEqual(leaf["CertPEM"].count("BEGIN CERTIFICATE"), 1)
+        ok, _ = openssl_verify(old_pem, leaf["CertPEM"])
+        self.assertFalse(ok)
+        ok, out = openssl_verify(self.pem(), leaf["CertPEM"])
+        self.assertTrue(ok, out)
+
+    def test_bad_configurations_get_consuls_errors_and_change_nothing(self):
+        before = self.a.json("GET", "/v1/connect/ca/configuration")[2]
+        roots_before = self.roots()
+        cases = [
+            ({"LeafCertTTL": "30m"}, "leaf cert TTL must be greater or equal than 1h0m0s"),
+            ({"LeafCertTTL": "9000h"}, "leaf cert TTL must be less than 8760h0m0s"),
+            ({"RootCert": "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"},
+             "must provide a private key when providing a root cert"),
+            ({"PrivateKeyType": "dsa"}, "private key type must be either 'ec' or 'rsa'"),
+            ({"PrivateKeyType": "ec", "PrivateKeyBits": 300},
+             "EC key length must be one of (224, 256, 384, 521) bits"),
+            ({"IntermediateCertTTL": "2h"}, "Intermediate Cert TTL must be greater or equal than 3h"),
+        ]
+        for config, message in cases:
+            status, _, body = self.put_config({"Provider": "consul", "Config": config})
+            self.assertEqual(status, 400, (config, body))
+            self.assertIn(message, body.decode(), config)
+        status, _, body = self.put_config({"Provider": "vault", "Config": {}})
+        self.assertEqual(status, 400)
+        self.assertIn('unknown CA provider "vault"', body.decode())
+        status, _, body = self.a.http("PUT", "/v1/connect/ca/configuration", b"{not json")
+        self.assertEqual(status, 400)
+        self.assertIn("Request decode failed", body.decode())
+        self.assertEqual(self.a.json("GET", "/v1/connect/ca/configuration")[2], before)
+        self.assertEqual(self.roots(), roots_before)
+        # The agent still serves.
+        self.leaf()
+
+    def test_bad_bootstrap_ca_config_stops_the_agent_with_the_reason(self):
+        d = tempfile.mkdtemp(prefix="gangway-ca-")
+        self.addCleanup(shutil.rmtree, d, True)
+        cfg = write_file(d, "bad.hcl", 'connect {\n  enabled = true\n  ca_config {\n'
+                                       '    leaf_cert_ttl = "10m"\n  }\n}\n')
+        a = Agent()
+        self.addCleanup(a.stop)
+        with self.assertRaises(AssertionError) as cm:
+            a.start([], cfg)
+        self.assertIn("connect.ca_config: leaf cert TTL must be greater or equal than 1h0m0s",
+                      str(cm.exception))
+
+    def test_leaf_is_cached_and_blocks_until_renewed(self):
+        first, index = self.leaf()
+        again, index2 = self.leaf()
+        self.assertEqual((again["SerialNumber"], index2), (first["SerialNumber"], index))
+        # Nothing changes within the wait: the same leaf comes back after it.
+        status, headers, body = self.a.json(
+            "GET", "/v1/agent/connect/ca/leaf/web?index=%d&wait=1s" % index, timeout=20)
+        self.assertEqual((status, body["SerialNumber"]), (200, first["SerialNumber"]))
+        self.assertEqual(int(headers["X-Consul-Index"]), index)
+
+
+if __name__ == "__main__":
+    unittest.main()
