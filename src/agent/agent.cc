@@ -217,7 +217,16 @@ int RunAgent(const std::vector<std::string>& args) {
       co.datacenter = cfg.datacenter;
       co.primary_datacenter = cfg.primary_datacenter;
       co.bootstrap = cfg.connect_ca;
-      server->EnableConnectCA(std::move(co), ConnectCAHooksVia(&api_ptr, cfg.primary_datacenter));
+      server->EnableConnectCA(std::move(co), ConnectCAHooksVia(&api_ptr, cfg.primary_datacenter, [&] {
+        std::set<std::string> dcs;
+        if (wan) {
+          for (const auto& m : wan->Members()) {
+            auto it = m.tags.find("dc");
+            if (it != m.tags.end() && m.status == gossip::MemberStatus::kAlive) dcs.insert(it->second);
+          }
+        }
+        return std::vector<std::string>(dcs.begin(), dcs.end());
+      }));
     }
     rpc_server->SetRaftHandler([srv = server.get()](int fd, std::string rest) {
       srv->AcceptRaftConnection(fd, std::move(rest));

@@ -42,12 +42,16 @@ uint64_t IndexOf(const http::Response& r) {
   return 0;
 }
 
-void Roots(http::Handler* const* api, const std::string& dc, uint64_t min_index,
+void Roots(http::Handler* const* api, const std::string& dc, uint64_t min_index, bool stale,
            std::function<void(Result<Json>, uint64_t)> done) {
   std::string target = "/v1/connect/ca/roots";
   std::string sep = "?";
   if (!dc.empty()) {
     target += sep + "dc=" + dc;
+    sep = "&";
+  }
+  if (stale) {
+    target += sep + "stale";
     sep = "&";
   }
   if (min_index > 0) target += sep + "index=" + std::to_string(min_index) + "&wait=" + kRootsWait;
@@ -67,12 +71,14 @@ void SignCsr(http::Handler* const* api, const std::string& target, std::string c
 
 }  // namespace
 
-server::ConnectCAHooks ConnectCAHooksVia(http::Handler* const* api, std::string primary_dc) {
+server::ConnectCAHooks ConnectCAHooksVia(http::Handler* const* api, std::string primary_dc,
+                                         std::function<std::vector<std::string>()> datacenters) {
   server::ConnectCAHooks h;
-  h.primary_roots = [api, primary_dc](uint64_t min_index,
-                                      std::function<void(Result<Json>, uint64_t)> done) {
-    Roots(api, primary_dc, min_index, std::move(done));
+  h.roots = [api](const std::string& dc, uint64_t min_index, bool stale,
+                  std::function<void(Result<Json>, uint64_t)> done) {
+    Roots(api, dc, min_index, stale, std::move(done));
   };
+  h.datacenters = std::move(datacenters);
   h.sign_intermediate = [api, primary_dc](std::string csr,
                                           std::function<void(Result<std::string>)> done) {
     SignCsr(api, "/v1/internal/connect/ca/sign-intermediate?dc=" + primary_dc, std::move(csr),
@@ -90,7 +96,7 @@ server::ConnectCAHooks ConnectCAHooksVia(http::Handler* const* api, std::string 
 client::LeafCacheHooks LeafCacheHooksVia(http::Handler* const* api) {
   client::LeafCacheHooks h;
   h.roots = [api](uint64_t min_index, std::function<void(Result<Json>, uint64_t)> done) {
-    Roots(api, "", min_index, std::move(done));
+    Roots(api, "", min_index, /*stale=*/false, std::move(done));
   };
   h.sign = [api](std::string csr, std::function<void(Result<Json>)> done) {
     SignCsr(api, "/v1/internal/connect/ca/sign", std::move(csr), std::move(done));

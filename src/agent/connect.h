@@ -12,7 +12,9 @@
 namespace gangway::agent {
 
 // `*api` must be set before the first request is made (the handler is built after the roles).
-server::ConnectCAHooks ConnectCAHooksVia(http::Handler* const* api, std::string primary_dc);
+// `datacenters`: the other datacenters known over the WAN.
+server::ConnectCAHooks ConnectCAHooksVia(http::Handler* const* api, std::string primary_dc,
+                                         std::function<std::vector<std::string>()> datacenters);
 client::LeafCacheHooks LeafCacheHooksVia(http::Handler* const* api);
 
 }  // namespace gangway::agent

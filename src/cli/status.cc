@@ -137,6 +137,27 @@ class StatusCommand : public Command {
       }
     }
 
+    // Connect CA: our trust domain and every joined datacenter's; a difference means a
+    // datacenter bootstrapped its own CA (a wrong or missing primary_datacenter).
+    std::string td;
+    std::map<std::string, std::string> other_tds;
+    if (auto r = client->GetJson("/v1/connect/ca/roots"); r.ok() && r->is_object()) {
+      td = JsonString(*r, "TrustDomain");
+    }
+    if (!td.empty()) {
+      for (const auto& other : joined) {
+        if (other == dc) continue;
+        auto r = client->GetJson("/v1/connect/ca/roots", {{"dc", other}, {"stale", ""}});
+        if (r.ok() && r->is_object() && !JsonString(*r, "TrustDomain").empty()) {
+          other_tds[other] = JsonString(*r, "TrustDomain");
+        }
+      }
+    }
+    std::vector<std::string> mismatched;
+    for (const auto& [name, other_td] : other_tds) {
+      if (other_td != td) mismatched.push_back(name);
+    }
+
     if (format_ == "json") {
       Json out = {{"Node", JsonString(config, "NodeName")},
                   {"Datacenter", dc},
@@ -151,6 +172,13 @@ class StatusCommand : public Command {
       for (const auto& [name, sum] : dcs) wj[name] = sum.ToJson();
       out["WAN"] = wj;
       if (!leader_error.empty()) out["LeaderError"] = leader_error;
+      if (!td.empty()) {
+        Json tds = Json::object();
+        for (const auto& [name, other_td] : other_tds) tds[name] = other_td;
+        out["ConnectCA"] = {{"TrustDomain", td},
+                            {"Datacenters", tds},
+                            {"TrustDomainMismatch", mismatched}};
+      }
       *env_.out << out.dump(2) << "\n";
       return 0;
     }
@@ -170,7 +198,16 @@ class StatusCommand : public Command {
       lines.emplace_back("Unreachable:",
                          Join(unreachable, ", ") + " (no alive server in the WAN pool)");
     }
+    if (!td.empty()) lines.emplace_back("Trust domain:", td);
     *env_.out << AlignPairs(lines, 2) << "\n";
+    for (const auto& name : mismatched) {
+      *env_.out << "WARNING: trust domain mismatch: datacenter " << name << " has trust domain "
+                << other_tds[name] << ", datacenter " << dc << " has " << td
+                << ".\n  One of them bootstrapped its own CA instead of taking an intermediate "
+                   "from the primary datacenter\n  (primary_datacenter must name the same "
+                   "datacenter everywhere); mesh traffic between them fails\n  with "
+                   "\"x509: certificate signed by unknown authority\".\n";
+    }
     for (const auto& [name, sum] : dcs) {
       std::string text = "  " + name + ": " + Plural(sum.total, "server", "servers") + ", " +
                          std::to_string(sum.alive) + " alive";

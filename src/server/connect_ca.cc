@@ -14,8 +14,9 @@ constexpr const char* kLog = "agent.server.connect";
 // How often the leader looks at the roots: prunes expired ones (primary) and checks whether
 // the intermediate is past half its life (secondary), as Consul does hourly.
 constexpr std::chrono::hours kMaintenanceInterval{1};
-// A secondary waits this long on the primary's roots per blocking query.
 constexpr uint64_t kNoIndex = 0;
+// How often the leader compares the other datacenters' trust domains with ours.
+constexpr std::chrono::seconds kFederationInterval{10};
 
 ca::Time Now() { return std::chrono::system_clock::now(); }
 
@@ -65,15 +66,63 @@ void ConnectCA::OnLeadership(bool leader) {
   leader_ = leader;
   retry_timer_.reset();
   maintenance_timer_.reset();
+  federation_timer_.reset();
   renewing_ = false;
   retry_ = options_.retry_min;
   if (!leader) return;
+  federation_timer_ = loop_.After(std::chrono::seconds(2), [this] { CheckFederation(); });
   if (primary()) {
     InitializePrimary();
   } else {
     SecondaryFetch(kNoIndex);
   }
   ScheduleMaintenance();
+}
+
+void ConnectCA::PrimaryRoots(uint64_t min_index,
+                             std::function<void(Result<nlohmann::json>, uint64_t)> done) {
+  if (!hooks_.roots) return done(Unavailable("no way to reach the primary datacenter"), 0);
+  hooks_.roots(options_.primary_datacenter, min_index, /*stale=*/false, std::move(done));
+}
+
+// S6: a datacenter that bootstrapped its own CA (a wrong or missing primary_datacenter) cannot
+// verify anyone else's certificates. The leader asks every other datacenter for its roots and
+// says loudly which trust domains disagree.
+void ConnectCA::CheckFederation() {
+  federation_timer_ = loop_.After(kFederationInterval, [this] { CheckFederation(); });
+  if (!leader_ || !hooks_.datacenters || !hooks_.roots) return;
+  auto ours = State();
+  if (!ours || ours->roots.trust_domain.empty()) return;
+  for (const auto& dc : hooks_.datacenters()) {
+    if (dc == options_.datacenter) continue;
+    hooks_.roots(dc, kNoIndex, /*stale=*/true,
+                 [this, gen = generation_, dc, td = ours->roots.trust_domain](
+                     Result<nlohmann::json> doc, uint64_t) {
+                   if (gen != generation_ || !leader_ || !doc.ok() || !doc->is_object()) return;
+                   std::string theirs = doc->value("TrustDomain", "");
+                   if (theirs.empty()) return;  // Connect off there, or not initialised yet
+                   if (theirs == td) {
+                     if (mismatches_.erase(dc) > 0) {
+                       LogInfo(kLog, "datacenter '" + dc + "' now shares trust domain " + td);
+                     }
+                     return;
+                   }
+                   auto [it, added] = mismatches_.try_emplace(dc, theirs);
+                   if (!added && it->second == theirs) return;  // said already
+                   it->second = theirs;
+                   std::string primary = options_.primary_datacenter.empty()
+                                             ? options_.datacenter
+                                             : options_.primary_datacenter;
+                   LogError(kLog, "CA trust domain mismatch: datacenter '" + dc +
+                                      "' has trust domain " + theirs + " but datacenter '" +
+                                      options_.datacenter + "' has " + td +
+                                      ". One of them bootstrapped its own CA instead of taking "
+                                      "an intermediate from the primary (primary_datacenter "
+                                      "here is '" + primary + "'; it must name the same "
+                                      "datacenter everywhere). Mesh traffic between them fails "
+                                      "with x509: certificate signed by unknown authority.");
+                 });
+  }
 }
 
 void ConnectCA::ScheduleMaintenance() {
@@ -167,12 +216,8 @@ void ConnectCA::RetrySecondary(const std::string& why) {
 }
 
 void ConnectCA::SecondaryFetch(uint64_t min_index) {
-  if (!hooks_.primary_roots) {
-    last_error_ = "no way to reach the primary datacenter";
-    return;
-  }
-  hooks_.primary_roots(min_index, [this, gen = generation_](Result<nlohmann::json> doc,
-                                                            uint64_t index) {
+  PrimaryRoots(min_index, [this, gen = generation_](Result<nlohmann::json> doc,
+                                                    uint64_t index) {
     if (gen != generation_ || !leader_) return;
     if (!doc.ok()) {
       return RetrySecondary("cannot reach the primary datacenter '" +
@@ -328,8 +373,8 @@ void ConnectCA::SetConfig(ca::CAConfig next, std::function<void(Status)> done) {
         // Forget the current intermediate's age: fetch the roots and renew.
         auto ours = State();
         if (ours) {
-          hooks_.primary_roots(kNoIndex, [this, gen = generation_](Result<nlohmann::json> doc,
-                                                                   uint64_t index) {
+          PrimaryRoots(kNoIndex, [this, gen = generation_](Result<nlohmann::json> doc,
+                                                           uint64_t index) {
             if (gen != generation_ || !leader_) return;
             if (!doc.ok()) return RetrySecondary(doc.status().message());
             auto roots = ca::RootsFromJson(*doc, index);

@@ -10,9 +10,11 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ca/state.h"
 #include "core/loop.h"
@@ -34,11 +36,14 @@ struct ConnectCAOptions {
 };
 
 struct ConnectCAHooks {
-  // The primary datacenter's /v1/connect/ca/roots document, waiting for an index past
-  // `min_index` (0: answer at once). done(roots JSON, X-Consul-Index) or an error.
-  std::function<void(uint64_t min_index,
+  // Datacenter `dc`'s /v1/connect/ca/roots document, waiting for an index past `min_index`
+  // (0: answer at once; `stale`: any server may answer). done(roots JSON, X-Consul-Index) or
+  // an error.
+  std::function<void(const std::string& dc, uint64_t min_index, bool stale,
                      std::function<void(Result<nlohmann::json>, uint64_t index)>)>
-      primary_roots;
+      roots;
+  // The other datacenters known over the WAN.
+  std::function<std::vector<std::string>()> datacenters;
   // Has the primary's leader sign our intermediate CSR; done(certificate PEM) or an error.
   std::function<void(std::string csr_pem, std::function<void(Result<std::string>)>)>
       sign_intermediate;
@@ -70,6 +75,9 @@ class ConnectCA {
 
   // What the last initialisation attempt said, for status output ("" when all is well).
   const std::string& last_error() const { return last_error_; }
+  // Datacenters whose CA has another trust domain than ours (dc -> their trust domain), as the
+  // leader last saw them.
+  const std::map<std::string, std::string>& mismatches() const { return mismatches_; }
 
  private:
   void InitializePrimary();
@@ -78,6 +86,9 @@ class ConnectCA {
   void RenewIntermediate(const ca::IndexedCARoots& primary);
   void RetrySecondary(const std::string& why);
   void ScheduleMaintenance();
+  void CheckFederation();
+  void PrimaryRoots(uint64_t min_index,
+                    std::function<void(Result<nlohmann::json>, uint64_t)> done);
   void Store(ca::CAConfig config, const ca::CAState& state, uint64_t cas,
              std::function<void(Status)> done);
   Result<const ca::SigningCA*> Signer();
@@ -93,6 +104,8 @@ class ConnectCA {
   std::chrono::milliseconds retry_{0};
   std::unique_ptr<Timer> retry_timer_;
   std::unique_ptr<Timer> maintenance_timer_;
+  std::unique_ptr<Timer> federation_timer_;
+  std::map<std::string, std::string> mismatches_;
   std::string last_error_;
   // The prepared signer, rebuilt when the roots' index moves.
   uint64_t signer_index_ = 0;

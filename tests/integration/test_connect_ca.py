@@ -163,6 +163,33 @@ class MultiDatacenterCATest(unittest.TestCase):
         self.assertTrue(ok, out)
 
 
+class TrustDomainMismatchTest(unittest.TestCase):
+    def test_a_datacenter_with_its_own_ca_is_reported_in_the_log_and_status(self):
+        dc1 = DC(self, "dc1")
+        td1 = wait_until(lambda: (dc1.roots() or {}).get("TrustDomain"), timeout=30, msg="dc1's CA")
+        # dc3 forgot primary_datacenter: it bootstraps a CA of its own.
+        dc3 = DC(self, "dc3", wan_join="127.0.0.1:%d" % dc1.wan)
+        td3 = wait_until(lambda: (dc3.roots() or {}).get("TrustDomain"), timeout=30, msg="dc3's CA")
+        self.assertNotEqual(td1, td3)
+        wait_until(lambda: "CA trust domain mismatch: datacenter 'dc3' has trust domain %s but "
+                           "datacenter 'dc1' has %s" % (td3, td1) in dc1.server.output(),
+                   timeout=60, msg="dc1's log names both trust domains")
+        wait_until(lambda: "datacenter 'dc1' has trust domain %s" % td1 in dc3.server.output(),
+                   timeout=60, msg="dc3's log too")
+
+        def status_warns():
+            cp = dc1.server.cli("status")
+            return cp.stdout if "WARNING: trust domain mismatch" in cp.stdout else None
+        out = wait_until(status_warns, timeout=30, msg="status warns")
+        self.assertIn("Trust domain:  %s" % td1, out)
+        self.assertIn("datacenter dc3 has trust domain %s, datacenter dc1 has %s" % (td3, td1), out)
+        self.assertIn("x509: certificate signed by unknown authority", out)
+        cp = dc1.server.cli("status", "-format=json")
+        doc = json.loads(cp.stdout)
+        self.assertEqual(doc["ConnectCA"]["TrustDomainMismatch"], ["dc3"])
+        self.assertEqual(doc["ConnectCA"]["Datacenters"]["dc3"], td3)
+
+
 class RotationTest(unittest.TestCase):
     def setUp(self):
         self.a = Agent()
