@@ -5,11 +5,14 @@
 //   api_bench <host:port> register <total> <connections>
 //   api_bench <host:port> kv <total> <connections> [value_bytes]
 //   api_bench <host:port> etcd <total> <connections> [value_bytes]
+//   api_bench <host:port> leaf <total> <connections>
 //   api_bench <host:port>[,<host:port>...] watch <watchers> [<write host:port>]
 //
 // kv: PUT /v1/kv/bench/<conn>/<i> with a value_bytes body; etcd: POST /v3/kv/put with
 // {"key": base64("bench/<conn>/<i>"), "value": base64(value)}. Each connection keeps one
 // request in flight over keep-alive HTTP/1.1.
+// leaf: GET /v1/agent/connect/ca/leaf/bench-<pid>-<i>: every request names a new service, so each is a
+// whole issuance (the agent's key and CSR, a server's signature, the cache entry).
 // watch: the watchers are spread round-robin over the listed agents; one write goes to the
 // write address (default: the first). Wake-up times are measured from the moment the write's
 // response arrived (and, second figure, from the moment it was sent).
@@ -18,6 +21,7 @@
 // load generator can be told from a saturated server). Talks only to the given addresses.
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -212,6 +216,9 @@ int Load(const std::string& mode, int total, int conns, int value_bytes) {
                              std::to_string(i) + "\",\"Port\":" + std::to_string(1000 + i % 60000) +
                              ",\"Tags\":[\"b\"],\"Check\":{\"TTL\":\"600s\",\"Status\":\"passing\"}}";
           req = Request("PUT", "/v1/agent/service/register", body);
+        } else if (mode == "leaf") {
+          req = Request("GET", "/v1/agent/connect/ca/leaf/bench-" + std::to_string(getpid()) + "-" +
+                                   std::to_string(i), "");
         } else if (mode == "etcd") {
           std::string key = "bench/" + std::to_string(c) + "/" + std::to_string(i);
           req = Request("POST", "/v3/kv/put",
@@ -367,7 +374,7 @@ int Watch(const std::vector<Addr>& agents, const Addr& writer, int watchers) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: api_bench host:port register|kv|etcd|watch ...\n");
+    std::fprintf(stderr, "usage: api_bench host:port register|kv|etcd|leaf|watch ...\n");
     return 2;
   }
   rlimit rl{};
