@@ -1,0 +1,233 @@
+#include "client/leaf_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+
+#include "ca/state.h"
+
+namespace gangway::client {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Virtual time: timers run when the test advances the clock.
+class ManualLoop : public Loop {
+ public:
+  void Post(std::function<void()> fn) override { posted_.push_back(std::move(fn)); }
+  std::unique_ptr<Timer> After(std::chrono::nanoseconds d, std::function<void()> fn) override {
+    auto alive = std::make_shared<bool>(true);
+    timers_.emplace(now_ + d, [alive, fn = std::move(fn)] {
+      if (*alive) fn();
+    });
+    struct T : Timer {
+      explicit T(std::shared_ptr<bool> a) : alive(std::move(a)) {}
+      ~T() override { *alive = false; }
+      std::shared_ptr<bool> alive;
+    };
+    return std::make_unique<T>(alive);
+  }
+  std::chrono::steady_clock::time_point Now() const override { return now_; }
+  void Advance(std::chrono::nanoseconds d) {
+    auto until = now_ + d;
+    while (!timers_.empty() && timers_.begin()->first <= until) {
+      auto it = timers_.begin();
+      now_ = it->first;
+      auto fn = std::move(it->second);
+      timers_.erase(it);
+      fn();
+    }
+    now_ = until;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point now_{};
+  std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> timers_;
+  std::deque<std::function<void()>> posted_;
+};
+
+// A CA standing in for the servers: roots answered from a real root, CSRs signed with it.
+class FakeServers {
+ public:
+  explicit FakeServers(std::chrono::hours leaf_ttl) : leaf_ttl_(leaf_ttl) { Rotate(); }
+
+  void Rotate() {
+    ca::CAConfig config;
+    config.cluster_id = "11111111-2222-4333-8444-555555555555";
+    ca::RootOptions ro;
+    ro.cluster_id = config.cluster_id;
+    ro.serial = ++serial_;
+    ro.now = std::chrono::system_clock::now();
+    auto m = ca::CreateRoot(config, ro);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    signer_ = m->ca;
+    ASSERT_TRUE(ca::Prepare(signer_).ok());
+    roots_.active_root_id = m->root.id;
+    roots_.trust_domain = ca::TrustDomainForCluster(config.cluster_id);
+    roots_.roots = {m->root};
+    ++index_;
+    // Answer a parked blocking roots query, as the server does when the roots change.
+    if (parked_) {
+      auto cb = std::move(parked_);
+      parked_ = nullptr;
+      cb(ca::ToJson(roots_), index_);
+    }
+  }
+
+  LeafCacheHooks Hooks() {
+    LeafCacheHooks h;
+    h.roots = [this](uint64_t min_index, auto done) {
+      ++roots_calls;
+      if (min_index >= index_) {
+        parked_ = std::move(done);
+        return;
+      }
+      done(ca::ToJson(roots_), index_);
+    };
+    h.sign = [this](std::string csr, std::function<void(Result<nlohmann::json>)> done) {
+      ++signs;
+      if (fail_next || failing) {
+        fail_next = false;
+        return done(Unavailable("Unexpected response code: 500 (boom)"));
+      }
+      ca::LeafPolicy p;
+      p.trust_domain = roots_.trust_domain;
+      p.datacenter = "dc1";
+      p.leaf_ttl = leaf_ttl_;
+      ca::LeafOptions o;
+      o.now = std::chrono::system_clock::now();
+      auto cert = ca::SignLeafCsr(signer_, p, csr, o);
+      if (!cert.ok()) return done(cert.status());
+      done(ca::ToJson(*cert));
+    };
+    return h;
+  }
+
+  int signs = 0;
+  int roots_calls = 0;
+  bool fail_next = false;
+  bool failing = false;
+  const ca::IndexedCARoots& roots() const { return roots_; }
+
+ private:
+  std::chrono::hours leaf_ttl_;
+  uint64_t serial_ = 0;
+  uint64_t index_ = 0;
+  ca::SigningCA signer_;
+  ca::IndexedCARoots roots_;
+  std::function<void(Result<nlohmann::json>, uint64_t)> parked_;
+};
+
+class LeafCacheTest : public ::testing::Test {
+ protected:
+  LeafCacheTest() : servers_(std::chrono::hours(1)), cache_(loop_, Options(), servers_.Hooks()) {}
+  static LeafCacheOptions Options() {
+    LeafCacheOptions o;
+    o.datacenter = "dc1";
+    return o;
+  }
+  Result<LeafCache::Leaf> Get(uint64_t min_index = 0, std::chrono::nanoseconds wait = 10min) {
+    std::optional<Result<LeafCache::Leaf>> got;
+    cache_.GetLeaf("web", min_index, wait, [&](Result<LeafCache::Leaf> r) { got = std::move(r); });
+    EXPECT_TRUE(got.has_value()) << "the leaf should be answered at once";
+    return got ? std::move(*got) : Result<LeafCache::Leaf>(Internal("no answer"));
+  }
+
+  ManualLoop loop_;
+  FakeServers servers_;
+  LeafCache cache_;
+};
+
+TEST_F(LeafCacheTest, IssuesOnceAndServesFromTheCache) {
+  auto leaf = Get();
+  ASSERT_TRUE(leaf.ok()) << leaf.status().message();
+  EXPECT_EQ(leaf->cert["ServiceURI"],
+            "spiffe://11111111-2222-4333-8444-555555555555.consul/ns/default/dc/dc1/svc/web");
+  EXPECT_NE(leaf->cert["PrivateKeyPEM"].get<std::string>().find("EC PRIVATE KEY"),
+            std::string::npos);
+  EXPECT_EQ(leaf->cert["ModifyIndex"], leaf->index);
+  auto again = Get();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->index, leaf->index);
+  EXPECT_EQ(again->cert["SerialNumber"], leaf->cert["SerialNumber"]);
+  EXPECT_EQ(servers_.signs, 1);
+  EXPECT_EQ(cache_.size(), 1u);
+}
+
+TEST_F(LeafCacheTest, RenewsBetween60And90PercentOfTheLifetime) {
+  auto leaf = Get();
+  ASSERT_TRUE(leaf.ok());
+  std::optional<Result<LeafCache::Leaf>> woken;
+  cache_.GetLeaf("web", leaf->index, 2h, [&](Result<LeafCache::Leaf> r) { woken = std::move(r); });
+  EXPECT_FALSE(woken.has_value());
+  // Validity starts a minute in the past: 60 % of an hour is 35 minutes from now.
+  loop_.Advance(34min);
+  EXPECT_EQ(servers_.signs, 1);
+  EXPECT_FALSE(woken.has_value());
+  loop_.Advance(20min);  // past 90 %
+  EXPECT_EQ(servers_.signs, 2);
+  ASSERT_TRUE(woken.has_value());
+  ASSERT_TRUE(woken->ok());
+  EXPECT_GT((*woken)->index, leaf->index);
+  EXPECT_NE((*woken)->cert["SerialNumber"], leaf->cert["SerialNumber"]);
+}
+
+TEST_F(LeafCacheTest, ABlockedReadAnswersWithTheSameLeafWhenTheWaitEnds) {
+  auto leaf = Get();
+  ASSERT_TRUE(leaf.ok());
+  std::optional<Result<LeafCache::Leaf>> got;
+  cache_.GetLeaf("web", leaf->index, 5s, [&](Result<LeafCache::Leaf> r) { got = std::move(r); });
+  loop_.Advance(4s);
+  EXPECT_FALSE(got.has_value());
+  loop_.Advance(2s);
+  ASSERT_TRUE(got.has_value() && got->ok());
+  EXPECT_EQ((*got)->index, leaf->index);
+}
+
+TEST_F(LeafCacheTest, ARootChangeRenewsAtOnce) {
+  auto leaf = Get();
+  ASSERT_TRUE(leaf.ok());
+  std::optional<Result<LeafCache::Leaf>> woken;
+  cache_.GetLeaf("web", leaf->index, 1h, [&](Result<LeafCache::Leaf> r) { woken = std::move(r); });
+  servers_.Rotate();
+  ASSERT_TRUE(woken.has_value());
+  ASSERT_TRUE(woken->ok());
+  EXPECT_EQ(servers_.signs, 2);
+  // The new leaf is signed by the new root.
+  auto certs = x509::ParseCertificatesPem((*woken)->cert["CertPEM"].get<std::string>());
+  ASSERT_TRUE(certs.ok());
+  auto info = (*certs)[0].Info();
+  EXPECT_EQ(info.authority_key_id, servers_.roots().roots[0].signing_key_id);
+}
+
+TEST_F(LeafCacheTest, AFailedSigningIsReportedAndRetriedOnTheNextRead) {
+  servers_.fail_next = true;
+  auto failed = Get();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().message(), "Unexpected response code: 500 (boom)");
+  auto leaf = Get();
+  ASSERT_TRUE(leaf.ok()) << leaf.status().message();
+  EXPECT_EQ(servers_.signs, 2);
+}
+
+TEST_F(LeafCacheTest, AFailedRenewalKeepsServingTheCurrentLeaf) {
+  auto leaf = Get();
+  ASSERT_TRUE(leaf.ok());
+  servers_.failing = true;
+  loop_.Advance(54min);  // renewal attempted, failing, retried every second
+  EXPECT_GT(servers_.signs, 2);
+  auto still = Get();
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->index, leaf->index);
+  servers_.failing = false;
+  int before = servers_.signs;
+  loop_.Advance(2s);
+  EXPECT_EQ(servers_.signs, before + 1);
+  auto renewed = Get();
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_GT(renewed->index, leaf->index);
+}
+
+}  // namespace
+}  // namespace gangway::client
