@@ -297,6 +297,38 @@ class RotationTest(unittest.TestCase):
         self.assertIn("connect.ca_config: leaf cert TTL must be greater or equal than 1h0m0s",
                       str(cm.exception))
 
+    def test_csrs_for_another_trust_domain_or_with_two_uris_are_refused(self):
+        td = self.roots()["TrustDomain"]
+        d = tempfile.mkdtemp(prefix="gangway-csr-")
+        self.addCleanup(shutil.rmtree, d, True)
+
+        def csr(*uris):
+            out = os.path.join(d, "req.csr")
+            cp = subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                                 "ec_paramgen_curve:P-256", "-nodes", "-keyout", os.path.join(d, "k"),
+                                 "-subj", "/CN=web", "-addext",
+                                 "subjectAltName=" + ",".join("URI:" + u for u in uris), "-out", out],
+                                capture_output=True, text=True, timeout=30)
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            with open(out) as f:
+                return f.read()
+
+        def sign(pem):
+            return self.a.http("PUT", "/v1/internal/connect/ca/sign", json.dumps({"CSR": pem}).encode())
+        ok = "spiffe://%s/ns/default/dc/dc1/svc/web" % td
+        status, _, body = sign(csr(ok))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(uri_san(json.loads(body)["CertPEM"]), [ok])
+        status, _, body = sign(csr("spiffe://other.consul/ns/default/dc/dc1/svc/web"))
+        self.assertEqual(status, 400)
+        self.assertIn("SPIFFE ID in CSR from a different trust domain: other.consul, we are %s" % td,
+                      body.decode())
+        status, _, body = sign(csr(ok, "spiffe://%s/ns/default/dc/dc1/svc/db" % td))
+        self.assertEqual(status, 400)
+        self.assertIn("CSR SAN contains an invalid number of URIs: 2", body.decode())
+        status, _, body = sign("-----BEGIN CERTIFICATE REQUEST-----\ngarbage\n")
+        self.assertEqual(status, 400, body)
+
     def test_leaf_is_cached_and_blocks_until_renewed(self):
         first, index = self.leaf()
         again, index2 = self.leaf()
