@@ -13,3 +13,8 @@ ports {
   serf_lan = 8301
   serf_wan = 8302
 }
+# Connect: dc1 is the primary datacenter; its leader creates the CA root and trust domain.
+primary_datacenter = "dc1"
+connect {
+  enabled = true
+}

@@ -1,4 +1,5 @@
-# dc2's only server: bootstraps alone; dc1 finds it over the WAN.
+# dc2's only server: bootstraps alone; dc1 finds it over the WAN. Its CA is an intermediate
+# signed by dc1's root, so services in both datacenters share one trust domain.
 server     = true
 bootstrap  = true
 datacenter = "dc2"
@@ -8,4 +9,8 @@ ports {
   server   = 9300
   serf_lan = 9301
   serf_wan = 9302
+}
+primary_datacenter = "dc1"
+connect {
+  enabled = true
 }
