@@ -242,6 +242,34 @@ class RotationTest(unittest.TestCase):
         ok, out = openssl_verify(old_pem, first_cert(new_leaf["CertPEM"]), new_leaf["CertPEM"])
         self.assertTrue(ok, out)
 
+    def test_bring_your_own_root(self):
+        # The tutorial's "shared root CA": an operator's key and certificate become the root.
+        td = self.roots()["TrustDomain"]
+        d = tempfile.mkdtemp(prefix="gangway-byo-")
+        self.addCleanup(shutil.rmtree, d, True)
+        key, cert = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
+        cp = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                             "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                             "-days", "3650", "-subj", "/CN=Shared Root",
+                             "-addext", "basicConstraints=critical,CA:TRUE",
+                             "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+                             "-addext", "subjectAltName=URI:spiffe://" + td],
+                            capture_output=True, text=True, timeout=30)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        with open(key) as f:
+            key_pem = f.read()
+        with open(cert) as f:
+            cert_pem = f.read()
+        _, index = self.leaf()
+        status, _, body = self.put_config({"Provider": "consul",
+                                           "Config": {"PrivateKey": key_pem, "RootCert": cert_pem}})
+        self.assertEqual(status, 200, body)
+        active = [r for r in self.roots()["Roots"] if r["Active"]][0]
+        self.assertEqual(active["RootCert"].strip(), cert_pem.strip())
+        leaf, _ = self.leaf(index=index)
+        ok, out = openssl_verify(cert_pem, first_cert(leaf["CertPEM"]))
+        self.assertTrue(ok, out)
+
     def test_force_without_cross_signing(self):
         old_pem = self.pem()
         _, index = self.leaf()
