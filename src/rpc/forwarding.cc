@@ -90,6 +90,50 @@ void Forwarder::ForwardHttp(http::Request req, const std::string& dc,
                              std::to_string(hops) + " times already; refusing to forward again"));
     return;
   }
+  if (req.method == "GET" && req.Query("index")) {
+    // Identical blocking reads share one forwarded request: N watchers of a key behind this
+    // agent cost the server one parked query, not N (docs/rpc.md "Coalescing").
+    std::string key = dc + '\n' + req.target;
+    for (const auto& [k, v] : req.headers) key.append("\n").append(k).append(":").append(v);
+    auto& slot = coalesced_[key];
+    const bool first = slot == nullptr;
+    if (first) slot = std::make_shared<Coalesced>();
+    auto group = slot;
+    uint64_t id = group->next_id++;
+    group->replies.emplace_back(id, std::move(reply));
+    if (cancel) {
+      cancel->on_cancel = [this, key, weak = std::weak_ptr<Coalesced>(group), id] {
+        auto g = weak.lock();
+        if (!g) return;
+        auto& rs = g->replies;
+        rs.erase(std::remove_if(rs.begin(), rs.end(), [id](const auto& r) { return r.first == id; }),
+                 rs.end());
+        if (!rs.empty()) return;
+        // The last reader went away: stop the forwarded request too.
+        if (auto it = coalesced_.find(key); it != coalesced_.end() && it->second == g) {
+          coalesced_.erase(it);
+        }
+        if (g->upstream->on_cancel) g->upstream->on_cancel();
+      };
+    }
+    if (!first) return;
+    group->upstream = std::make_shared<http::Cancellation>();
+    cancel = group->upstream;
+    reply = [this, key, group](http::Response r) {
+      if (auto it = coalesced_.find(key); it != coalesced_.end() && it->second == group) {
+        coalesced_.erase(it);
+      }
+      auto replies = std::move(group->replies);
+      group->replies.clear();
+      for (size_t i = 0; i < replies.size(); ++i) {
+        if (i + 1 == replies.size()) {
+          replies[i].second(std::move(r));
+        } else {
+          replies[i].second(r);
+        }
+      }
+    };
+  }
   auto attempt = std::make_shared<HttpAttempt>();
   attempt->dc = dc;
   attempt->f.method = req.method;

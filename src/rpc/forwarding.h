@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "catalog/applier.h"
@@ -73,6 +75,12 @@ class Forwarder : public catalog::Applier {
     std::unique_ptr<Timer> retry;
     bool cancelled = false;
   };
+  // Blocking reads waiting on one forwarded request (keyed by datacenter, target, headers).
+  struct Coalesced {
+    std::vector<std::pair<uint64_t, http::Reply>> replies;
+    std::shared_ptr<http::Cancellation> upstream;
+    uint64_t next_id = 0;
+  };
   std::string Pick(const std::string& dc, Status* why);
   void TryHttp(const std::shared_ptr<HttpAttempt>& a);
 
@@ -81,6 +89,7 @@ class Forwarder : public catalog::Applier {
   ServerDirectory directory_;
   std::function<std::string()> leader_;
   size_t next_ = 0;
+  std::unordered_map<std::string, std::shared_ptr<Coalesced>> coalesced_;
 };
 
 // Registers "HTTP" (runs forwarded requests through `api`) and, when `applier` is set,

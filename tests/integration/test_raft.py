@@ -193,6 +193,39 @@ class RaftClusterTest(unittest.TestCase):
         self.assertEqual(c.servers[0].cli("kv", "get", "w/from-0").stdout, "v0\n")
 
 
+class CoalescedBlockingReadsTest(unittest.TestCase):
+    def test_identical_blocking_reads_through_a_client_all_wake(self):
+        c = Cluster(self, n_clients=1)
+        wait_until(c.leader, timeout=30, msg="a leader")
+        client = c.clients[0]
+        self.assertEqual(client.cli("kv", "put", "watched", "v0").returncode, 0)
+        _, headers, _ = client.http("GET", "/v1/kv/watched")
+        index = int(headers["X-Consul-Index"])
+        results = {}
+
+        def watch(i, wait):
+            st, h, body = client.http("GET", "/v1/kv/watched?raw&index=%d&wait=%s" % (index, wait),
+                                      timeout=60)
+            results[i] = (st, body, int(h.get("X-Consul-Index", 0)))
+        # 30 identical reads share one forwarded request; two others differ in their wait.
+        threads = [threading.Thread(target=watch, args=(i, "30s")) for i in range(30)]
+        threads += [threading.Thread(target=watch, args=(30 + i, "%ds" % (40 + i))) for i in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        self.assertEqual(results, {})  # all parked
+        self.assertEqual(client.cli("kv", "put", "watched", "v1").returncode, 0)
+        for t in threads:
+            t.join(20)
+        self.assertEqual(len(results), 32)
+        for i, (st, body, idx) in results.items():
+            self.assertEqual((st, body), (200, b"v1"), i)
+            self.assertGreater(idx, index)
+        # A short wait ends unchanged on its own, and the next read blocks afresh.
+        st, h, body = client.http("GET", "/v1/kv/watched?raw&index=%d&wait=1s" % idx, timeout=20)
+        self.assertEqual((st, body, int(h["X-Consul-Index"])), (200, b"v1", idx))
+
+
 class TwoDatacenterTest(unittest.TestCase):
     def test_cross_dc_reads_and_stale_reads_without_a_leader(self):
         dc1 = Cluster(self, n_clients=1, dc="dc1")
