@@ -96,9 +96,9 @@ void ConnectCA::CheckFederation() {
   for (const auto& dc : hooks_.datacenters()) {
     if (dc == options_.datacenter) continue;
     hooks_.roots(dc, kNoIndex, /*stale=*/true,
-                 [this, gen = generation_, dc, td = ours->roots.trust_domain](
+                 [this, gen = generation_, life = Life(), dc, td = ours->roots.trust_domain](
                      Result<nlohmann::json> doc, uint64_t) {
-                   if (gen != generation_ || !leader_ || !doc.ok() || !doc->is_object()) return;
+                   if (life.expired() || gen != generation_ || !leader_ || !doc.ok() || !doc->is_object()) return;
                    std::string theirs = doc->value("TrustDomain", "");
                    if (theirs.empty()) return;  // Connect off there, or not initialised yet
                    if (theirs == td) {
@@ -216,9 +216,9 @@ void ConnectCA::RetrySecondary(const std::string& why) {
 }
 
 void ConnectCA::SecondaryFetch(uint64_t min_index) {
-  PrimaryRoots(min_index, [this, gen = generation_](Result<nlohmann::json> doc,
+  PrimaryRoots(min_index, [this, gen = generation_, life = Life()](Result<nlohmann::json> doc,
                                                     uint64_t index) {
-    if (gen != generation_ || !leader_) return;
+    if (life.expired() || gen != generation_ || !leader_) return;
     if (!doc.ok()) {
       return RetrySecondary("cannot reach the primary datacenter '" +
                             options_.primary_datacenter + "': " + doc.status().message());
@@ -293,8 +293,8 @@ void ConnectCA::RenewIntermediate(const ca::IndexedCARoots& primary_roots) {
   }
   auto key = std::make_shared<x509::PrivateKey>(req->key);
   hooks_.sign_intermediate(
-      req->csr_pem, [this, gen = generation_, key, primary_roots, config](Result<std::string> pem) {
-        if (gen != generation_ || !leader_) return;
+      req->csr_pem, [this, gen = generation_, life = Life(), key, primary_roots, config](Result<std::string> pem) {
+        if (life.expired() || gen != generation_ || !leader_) return;
         renewing_ = false;
         if (!pem.ok()) {
           return RetrySecondary("the primary did not sign our intermediate: " +
@@ -314,8 +314,8 @@ void ConnectCA::RenewIntermediate(const ca::IndexedCARoots& primary_roots) {
         st.primary_datacenter = options_.primary_datacenter;
         auto ours = State();
         Store(config, st, ours ? ours->roots.index : 0,
-              [this, gen, index = primary_roots.index, td = primary_roots.trust_domain](Status s) {
-                if (gen != generation_ || !leader_) return;
+              [this, gen, life, index = primary_roots.index, td = primary_roots.trust_domain](Status s) {
+                if (life.expired() || gen != generation_ || !leader_) return;
                 if (!s.ok()) return RetrySecondary("failed to store the intermediate: " + s.message());
                 last_error_.clear();
                 LogInfo(kLog, "initialized secondary datacenter CA with provider: provider=consul "
@@ -364,8 +364,8 @@ void ConnectCA::SetConfig(ca::CAConfig next, std::function<void(Status)> done) {
   if (!primary()) {
     // A new key type for our intermediate: store the configuration, then have the primary sign
     // a new one.
-    Store(next, *st, st->roots.index, [this, done = std::move(done)](Status s) {
-      if (s.ok() && leader_) {
+    Store(next, *st, st->roots.index, [this, life = Life(), done = std::move(done)](Status s) {
+      if (s.ok() && !life.expired() && leader_) {
         ++generation_;
         renewing_ = false;
         retry_timer_.reset();
@@ -373,9 +373,9 @@ void ConnectCA::SetConfig(ca::CAConfig next, std::function<void(Status)> done) {
         // Forget the current intermediate's age: fetch the roots and renew.
         auto ours = State();
         if (ours) {
-          PrimaryRoots(kNoIndex, [this, gen = generation_](Result<nlohmann::json> doc,
+          PrimaryRoots(kNoIndex, [this, gen = generation_, life = Life()](Result<nlohmann::json> doc,
                                                            uint64_t index) {
-            if (gen != generation_ || !leader_) return;
+            if (life.expired() || gen != generation_ || !leader_) return;
             if (!doc.ok()) return RetrySecondary(doc.status().message());
             auto roots = ca::RootsFromJson(*doc, index);
             if (!roots.ok() || roots->Active() == nullptr) {

@@ -94,6 +94,11 @@ class ConnectCA {
   Result<const ca::SigningCA*> Signer();
   bool RateLimited();
 
+  // Callbacks of requests that outlive this object (they travel through the agent's API and
+  // RPC) hold a weak reference and do nothing once it has expired.
+  std::weak_ptr<int> Life() const { return life_; }
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);
+
   Loop& loop_;
   Server& server_;
   ConnectCAOptions options_;
