@@ -875,5 +875,233 @@ TEST(CommandTest, EventRejectsBadInputBeforeCallingTheAgent) {
   for (const Harness* h : {&noname, &tag, &re, &many}) EXPECT_TRUE(h->agent.requests.empty());
 }
 
+// ---------------------------------------------------------------------------------------------
+// connect ca
+
+// What Gangway's server answers: nlohmann's sorted keys, the Config map as the server encodes it.
+constexpr char kCaConfigJson[] =
+    R"({"Config":{"CSRMaxConcurrent":0,"CSRMaxPerSecond":50,"IntermediateCertTTL":"8760h",)"
+    R"("LeafCertTTL":"72h","PrivateKeyBits":256,"PrivateKeyType":"ec","RootCertTTL":"87600h"},)"
+    R"("CreateIndex":5,"ForceWithoutCrossSigning":false,"ModifyIndex":7,"Provider":"consul",)"
+    R"("State":null})";
+
+// A file in the test's temporary directory, removed when the test ends.
+struct TempFile {
+  std::string path;
+  TempFile(const std::string& name, const std::string& content) : path(testing::TempDir() + name) {
+    std::ofstream(path, std::ios::binary) << content;
+  }
+  ~TempFile() { std::remove(path.c_str()); }
+};
+
+TEST(ConnectCaTest, GetConfigPrintsTheStructAsConsulDoes) {
+  Harness h;
+  h.agent.On("GET /v1/connect/ca/configuration", 200, kCaConfigJson);
+  ASSERT_EQ(h.Run({"connect", "ca", "get-config"}), 0) << h.err.str();
+  // json.MarshalIndent(api.CAConfig, "", "\t"): the struct's field order, tabs, sorted Config.
+  EXPECT_EQ(h.out.str(),
+            "{\n"
+            "\t\"Provider\": \"consul\",\n"
+            "\t\"Config\": {\n"
+            "\t\t\"CSRMaxConcurrent\": 0,\n"
+            "\t\t\"CSRMaxPerSecond\": 50,\n"
+            "\t\t\"IntermediateCertTTL\": \"8760h\",\n"
+            "\t\t\"LeafCertTTL\": \"72h\",\n"
+            "\t\t\"PrivateKeyBits\": 256,\n"
+            "\t\t\"PrivateKeyType\": \"ec\",\n"
+            "\t\t\"RootCertTTL\": \"87600h\"\n"
+            "\t},\n"
+            "\t\"State\": null,\n"
+            "\t\"ForceWithoutCrossSigning\": false,\n"
+            "\t\"CreateIndex\": 5,\n"
+            "\t\"ModifyIndex\": 7\n"
+            "}\n");
+  EXPECT_EQ(h.err.str(), "");
+
+  Harness q;
+  q.vars["CONSUL_HTTP_TOKEN"] = "op";
+  q.agent.On("GET /v1/connect/ca/configuration?dc=dc2&stale", 200,
+             R"({"Provider":"consul","Config":{"LeafCertTTL":"24h","X":50.0,"Y":1e21},
+                 "State":{"k":"v"}})");
+  ASSERT_EQ(q.Run({"connect", "ca", "get-config", "-datacenter=dc2", "-stale"}), 0) << q.err.str();
+  EXPECT_EQ(q.Header(0, "X-Consul-Token"), "op");
+  EXPECT_EQ(q.out.str(),
+            "{\n\t\"Provider\": \"consul\",\n\t\"Config\": {\n\t\t\"LeafCertTTL\": \"24h\",\n"
+            "\t\t\"X\": 50,\n\t\t\"Y\": 1e+21\n\t},\n\t\"State\": {\n\t\t\"k\": \"v\"\n\t},\n"
+            "\t\"ForceWithoutCrossSigning\": false,\n\t\"CreateIndex\": 0,\n"
+            "\t\"ModifyIndex\": 0\n}\n");
+}
+
+TEST(ConnectCaTest, GetConfigErrors) {
+  Harness denied;
+  denied.agent.On("GET /v1/connect/ca/configuration", 403, "Permission denied");
+  EXPECT_EQ(denied.Run({"connect", "ca", "get-config"}), 1);
+  EXPECT_EQ(denied.out.str(), "");
+  EXPECT_EQ(denied.err.str(),
+            "Error querying CA configuration: Unexpected response code: 403 (Permission denied)\n");
+
+  Harness down;
+  down.agent.refuse = true;
+  EXPECT_EQ(down.Run({"connect", "ca", "get-config"}), 1);
+  EXPECT_EQ(down.err.str(),
+            "Error querying CA configuration: Get \"http://127.0.0.1:8500/v1/connect/ca/"
+            "configuration\": dial tcp 127.0.0.1:8500: connect: connection refused\n");
+
+  Harness garbled;
+  garbled.agent.On("GET /v1/connect/ca/configuration", 200, R"({"Provider":7})");
+  EXPECT_EQ(garbled.Run({"connect", "ca", "get-config"}), 1);
+  EXPECT_EQ(garbled.err.str(),
+            "Error querying CA configuration: json: cannot unmarshal number into Go struct "
+            "field CAConfig.Provider of type string\n");
+
+  Harness flag;
+  EXPECT_EQ(flag.Run({"connect", "ca", "get-config", "-format=json"}), 1);
+  EXPECT_EQ(flag.err.str().find("flag provided but not defined: -format\n\n"
+                                "Usage: gangway connect ca get-config [options]\n"),
+            0u)
+      << flag.err.str();
+  EXPECT_NE(flag.err.str().find("\nFailed to parse args: flag provided but not defined: "
+                                "-format\n"),
+            std::string::npos);
+  EXPECT_TRUE(flag.agent.requests.empty());
+}
+
+TEST(ConnectCaTest, SetConfigPutsTheFileThroughConsulsStruct) {
+  TempFile file("cli_test_ca.json", R"({
+    "Provider": "consul",
+    "Config": {"LeafCertTTL": "24h", "IntermediateCertTTL": "288h", "PrivateKeyBits": 256,
+               "RootCert": "<pem & more>"},
+    "ForceWithoutCrossSigning": true,
+    "unknown": "ignored"
+  })");
+  Harness h;
+  h.agent.On("PUT /v1/connect/ca/configuration", 200, "true");
+  ASSERT_EQ(h.Run({"connect", "ca", "set-config", "-config-file", file.path}), 0) << h.err.str();
+  EXPECT_EQ(h.out.str(), "Configuration updated!\n");
+  EXPECT_EQ(h.err.str(), "");
+  ASSERT_EQ(h.agent.requests.size(), 1u);
+  EXPECT_EQ(h.Header(0, "Content-Type"), "application/json");
+  // Consul's client re-encodes api.CAConfig; the file's ForceWithoutCrossSigning is replaced by
+  // the flag's value.
+  EXPECT_EQ(h.agent.requests[0].body,
+            R"({"Provider":"consul","Config":{"IntermediateCertTTL":"288h","LeafCertTTL":"24h",)"
+            R"("PrivateKeyBits":256,"RootCert":"\u003cpem \u0026 more\u003e"},"State":null,)"
+            R"("ForceWithoutCrossSigning":false,"CreateIndex":0,"ModifyIndex":0})"
+            "\n");
+
+  Harness force;
+  force.agent.On("PUT /v1/connect/ca/configuration?dc=dc2", 200, "true");
+  ASSERT_EQ(force.Run({"connect", "ca", "set-config", "-config-file=" + file.path,
+                       "-force-without-cross-signing", "-dc=dc2"}),
+            0)
+      << force.err.str();
+  EXPECT_TRUE(Json::parse(force.agent.requests.at(0).body)["ForceWithoutCrossSigning"]);
+}
+
+TEST(ConnectCaTest, SetConfigErrors) {
+  Harness none;
+  EXPECT_EQ(none.Run({"connect", "ca", "set-config"}), 1);
+  EXPECT_EQ(none.err.str(), "The -config-file flag is required\n");
+
+  Harness missing;
+  const std::string nowhere = testing::TempDir() + "cli_test_no_such_ca.json";
+  EXPECT_EQ(missing.Run({"connect", "ca", "set-config", "-config-file=" + nowhere}), 1);
+  EXPECT_EQ(missing.err.str(),
+            "Error reading config file: open " + nowhere + ": no such file or directory\n");
+
+  Harness dir;
+  EXPECT_EQ(dir.Run({"connect", "ca", "set-config", "-config-file=/"}), 1);
+  EXPECT_EQ(dir.err.str(), "Error reading config file: read /: is a directory\n");
+
+  TempFile bad("cli_test_bad_ca.json",
+               R"({"Provider": "consul", "Config": {"LeafCertTTL": "1h",}})");
+  Harness syntax;
+  EXPECT_EQ(syntax.Run({"connect", "ca", "set-config", "-config-file=" + bad.path}), 1);
+  EXPECT_EQ(syntax.err.str(),
+            "Error parsing config file: invalid character '}' looking for beginning of object "
+            "key string\n");
+
+  TempFile mistyped("cli_test_mistyped_ca.json",
+                    R"({"Provider": "consul", "Config": "LeafCertTTL=1h", "CreateIndex": -1})");
+  Harness type;
+  EXPECT_EQ(type.Run({"connect", "ca", "set-config", "-config-file=" + mistyped.path}), 1);
+  EXPECT_EQ(type.err.str(),
+            "Error parsing config file: json: cannot unmarshal string into Go struct field "
+            "CAConfig.Config of type map[string]interface {}\n");
+
+  TempFile state("cli_test_state_ca.json", R"({"State": {"id": 1}})");
+  Harness state_type;
+  EXPECT_EQ(state_type.Run({"connect", "ca", "set-config", "-config-file=" + state.path}), 1);
+  EXPECT_EQ(state_type.err.str(),
+            "Error parsing config file: json: cannot unmarshal number into Go struct field "
+            "CAConfig.State of type string\n");
+
+  TempFile top("cli_test_array_ca.json", "[]");
+  Harness array;
+  EXPECT_EQ(array.Run({"connect", "ca", "set-config", "-config-file=" + top.path}), 1);
+  EXPECT_EQ(array.err.str(),
+            "Error parsing config file: json: cannot unmarshal array into Go value of type "
+            "api.CAConfig\n");
+
+  for (const Harness* h : {&none, &missing, &dir, &syntax, &type, &state_type, &array}) {
+    EXPECT_EQ(h->out.str(), "");
+    EXPECT_TRUE(h->agent.requests.empty());
+  }
+
+  TempFile good("cli_test_good_ca.json",
+                R"({"Provider": "consul", "Config": {"LeafCertTTL": "10m"}})");
+  Harness rejected;
+  rejected.agent.On("PUT /v1/connect/ca/configuration", 400,
+                    "leaf cert TTL must be greater or equal than 1h0m0s\n");
+  EXPECT_EQ(rejected.Run({"connect", "ca", "set-config", "-config-file=" + good.path}), 1);
+  EXPECT_EQ(rejected.out.str(), "");
+  EXPECT_EQ(rejected.err.str(),
+            "Error setting CA configuration: Unexpected response code: 400 (leaf cert TTL must "
+            "be greater or equal than 1h0m0s)\n");
+
+  // The client is set up before -config-file is looked at, as in Consul.
+  Harness addr;
+  EXPECT_EQ(addr.Run({"connect", "ca", "set-config", "-http-addr=unix:///tmp/agent.sock"}), 1);
+  EXPECT_EQ(addr.err.str().find("Error initializing client: "), 0u) << addr.err.str();
+}
+
+TEST(ConnectCaTest, ParentsListTheirSubcommands) {
+  Harness ca;
+  EXPECT_EQ(ca.Run({"connect", "ca"}), 1);
+  EXPECT_EQ(ca.err.str().find("Usage: gangway connect ca <subcommand> [options] [args]\n"), 0u);
+  EXPECT_NE(
+      ca.err.str().find("documentation.\n\nSubcommands:\n"
+                        "    get-config    Display the current Connect Certificate Authority (CA) "
+                        "configuration\n"
+                        "    set-config    Modify the current Connect CA configuration\n"),
+      std::string::npos)
+      << ca.err.str();
+
+  Harness connect;
+  EXPECT_EQ(connect.Run({"connect"}), 1);
+  EXPECT_EQ(connect.err.str().find("Usage: gangway connect <subcommand> [options] [args]\n"), 0u);
+  EXPECT_NE(connect.err.str().find("\n\nSubcommands:\n    ca    Interact with the Gangway "
+                                   "Connect Certificate Authority (CA)\n"),
+            std::string::npos)
+      << connect.err.str();
+
+  Harness top;
+  EXPECT_EQ(top.Run({"--help"}), 0);
+  EXPECT_NE(top.out.str().find("    connect     Interact with Gangway Connect\n"),
+            std::string::npos)
+      << top.out.str();
+
+  Harness help;
+  EXPECT_EQ(help.Run({"connect", "ca", "set-config", "-h"}), 0);
+  EXPECT_EQ(help.out.str().find("Usage: gangway connect ca set-config [options]\n\n"
+                                "  Modifies the current Connect Certificate Authority (CA) "
+                                "configuration.\n"),
+            0u);
+  EXPECT_NE(help.out.str().find("  -config-file=<value>\n"), std::string::npos);
+  EXPECT_NE(help.out.str().find("  -force-without-cross-signing\n"), std::string::npos);
+  EXPECT_NE(help.out.str().find("  -stale\n"), std::string::npos);
+  for (const Harness* h : {&ca, &connect, &top, &help}) EXPECT_TRUE(h->agent.requests.empty());
+}
+
 }  // namespace
 }  // namespace gangway::cli
