@@ -368,5 +368,45 @@ class RotationTest(unittest.TestCase):
         self.assertEqual(int(headers["X-Consul-Index"]), index)
 
 
+class CAConfigCLITest(unittest.TestCase):
+    """`gangway connect ca get-config` / `set-config` against a real dev agent."""
+
+    def setUp(self):
+        self.a = Agent()
+        self.addCleanup(self.a.stop)
+        self.a.start([])
+        wait_until(lambda: (lambda r: r if r[0] == 200 and r[2]["ActiveRootID"] else None)(
+            self.a.json("GET", "/v1/connect/ca/roots")), timeout=20, msg="the dev agent's CA")
+
+    def test_get_config_then_set_config_round_trip(self):
+        cp = self.a.cli("connect", "ca", "get-config")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        # Consul prints api.CAConfig with tabs, in the struct's field order.
+        self.assertTrue(cp.stdout.startswith('{\n\t"Provider": "consul",\n\t"Config": {\n'),
+                        cp.stdout)
+        doc = json.loads(cp.stdout)
+        self.assertEqual(list(doc), ["Provider", "Config", "State", "ForceWithoutCrossSigning",
+                                     "CreateIndex", "ModifyIndex"])
+        self.assertEqual(doc["Config"]["LeafCertTTL"], "72h")
+
+        d = tempfile.mkdtemp(prefix="gangway-ca-cli-")
+        self.addCleanup(shutil.rmtree, d, True)
+        good = write_file(d, "ca.json", json.dumps(
+            {"Provider": "consul", "Config": {"LeafCertTTL": "24h", "IntermediateCertTTL": "288h"}}))
+        cp = self.a.cli("connect", "ca", "set-config", "-config-file", good)
+        self.assertEqual((cp.returncode, cp.stdout, cp.stderr), (0, "Configuration updated!\n", ""))
+        after = json.loads(self.a.cli("connect", "ca", "get-config").stdout)
+        self.assertEqual((after["Config"]["LeafCertTTL"], after["Config"]["IntermediateCertTTL"]),
+                         ("24h", "288h"))
+        self.assertGreater(after["ModifyIndex"], doc["ModifyIndex"])
+
+        short = write_file(d, "short.json", '{"Provider": "consul", "Config": {"LeafCertTTL": "30m"}}')
+        cp = self.a.cli("connect", "ca", "set-config", "-config-file", short)
+        self.assertEqual(cp.returncode, 1)
+        self.assertEqual(cp.stderr, "Error setting CA configuration: Unexpected response code: 400 "
+                                    "(leaf cert TTL must be greater or equal than 1h0m0s)\n")
+        self.assertEqual(json.loads(self.a.cli("connect", "ca", "get-config").stdout), after)
+
+
 if __name__ == "__main__":
     unittest.main()
