@@ -1,5 +1,6 @@
 #include "ca/ca.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -312,52 +313,27 @@ json ToJson(const IssuedCert& c) {
 
 namespace {
 
-// The names a leaf copies from its CSR, read straight from the request (x509::Csr::Info()
-// also prints the subject, which the signing path does not need).
-struct CsrNames {
-  std::string common_name;
-  std::vector<std::string> uris;
-  std::vector<GENERAL_NAME*> others;  // DNS and IP names, owned
-  CsrNames() = default;
-  CsrNames(const CsrNames&) = delete;
-  CsrNames& operator=(const CsrNames&) = delete;
-  ~CsrNames() {
-    for (GENERAL_NAME* g : others) GENERAL_NAME_free(g);
+GENERAL_NAME* MakeName(int type, std::string_view value) {
+  GENERAL_NAME* g = GENERAL_NAME_new();
+  ASN1_STRING* v = type == GEN_IPADD ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new();
+  if (g == nullptr || v == nullptr ||
+      ASN1_STRING_set(v, value.data(), static_cast<int>(value.size())) != 1) {
+    GENERAL_NAME_free(g);
+    ASN1_STRING_free(v);
+    return nullptr;
   }
-};
+  GENERAL_NAME_set0_value(g, type, v);
+  return g;
+}
 
-void ReadCsrNames(const x509::Csr& csr, CsrNames* out) {
-  X509_REQ* req = csr.native();
-  const X509_NAME* subject = X509_REQ_get_subject_name(req);
-  int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-  if (at >= 0) {
-    unsigned char* utf8 = nullptr;
-    int n = ASN1_STRING_to_UTF8(
-        &utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)));
-    if (n > 0) out->common_name.assign(reinterpret_cast<char*>(utf8), static_cast<size_t>(n));
-    OPENSSL_free(utf8);
+// A textual IP (as x509::Sans holds them, validated) as 4 or 16 bytes.
+std::string IpBytes(const std::string& text) {
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, text.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 4);
+  if (inet_pton(AF_INET6, text.c_str(), buf) == 1) {
+    return std::string(reinterpret_cast<char*>(buf), 16);
   }
-  STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req);
-  if (exts == nullptr) return;
-  for (int i = 0; i < sk_X509_EXTENSION_num(exts); ++i) {
-    X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts, i);
-    if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name) continue;
-    auto* names = static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext));
-    if (names == nullptr) continue;
-    for (int k = 0; k < sk_GENERAL_NAME_num(names); ++k) {
-      GENERAL_NAME* g = sk_GENERAL_NAME_value(names, k);
-      if (g->type == GEN_URI) {
-        const ASN1_STRING* u = g->d.uniformResourceIdentifier;
-        out->uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(u)),
-                               static_cast<size_t>(ASN1_STRING_length(u)));
-      } else if (g->type == GEN_DNS || g->type == GEN_IPADD) {
-        out->others.push_back(GENERAL_NAME_dup(g));
-      }
-    }
-    GENERAL_NAMES_free(names);
-  }
-  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  ERR_clear_error();
+  return "";
 }
 
 Result<SpiffeId> CheckLeafId(const std::vector<std::string>& uris, const LeafPolicy& policy) {
@@ -394,36 +370,6 @@ Result<SpiffeId> CheckLeafId(const std::vector<std::string>& uris, const LeafPol
       break;
   }
   return InvalidArgument("SPIFFE ID in CSR must be a service, mesh-gateway, or agent ID");
-}
-
-bool CopyPublicKey(X509_PUBKEY* from, X509_PUBKEY* to) {
-  ASN1_OBJECT* alg = nullptr;
-  const unsigned char* bits = nullptr;
-  int bits_len = 0;
-  X509_ALGOR* algor = nullptr;
-  if (from == nullptr || to == nullptr ||
-      X509_PUBKEY_get0_param(&alg, &bits, &bits_len, &algor, from) != 1 || bits_len <= 0) {
-    return false;
-  }
-  const ASN1_OBJECT* aobj = nullptr;
-  int ptype = V_ASN1_UNDEF;
-  const void* pval = nullptr;
-  X509_ALGOR_get0(&aobj, &ptype, &pval, algor);
-  void* param = nullptr;
-  if (ptype == V_ASN1_OBJECT) {
-    param = OBJ_dup(static_cast<const ASN1_OBJECT*>(pval));
-  } else if (ptype == V_ASN1_SEQUENCE) {
-    param = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(pval));
-  } else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF) {
-    return false;
-  }
-  auto* enc = static_cast<unsigned char*>(OPENSSL_memdup(bits, static_cast<size_t>(bits_len)));
-  if (enc == nullptr) return false;
-  if (X509_PUBKEY_set0_param(to, OBJ_dup(alg), ptype, param, enc, bits_len) != 1) {
-    OPENSSL_free(enc);
-    return false;
-  }
-  return true;
 }
 
 std::string Sha256(const unsigned char* data, size_t n, const EVP_MD* md) {
@@ -499,9 +445,7 @@ Status Prepare(SigningCA& ca) {
 }
 
 Result<SpiffeId> ValidateLeafCsr(const x509::Csr& csr, const LeafPolicy& policy) {
-  CsrNames names;
-  ReadCsrNames(csr, &names);
-  return CheckLeafId(names.uris, policy);
+  return CheckLeafId(csr.sans().uris, policy);
 }
 
 Result<IssuedCert> SignLeafCsr(const SigningCA& signer, const LeafPolicy& policy,
@@ -513,9 +457,7 @@ Result<IssuedCert> SignLeafCsr(const SigningCA& signer, const LeafPolicy& policy
 
 Result<IssuedCert> SignLeaf(const SigningCA& signer, const LeafPolicy& policy,
                             const x509::Csr& csr, const LeafOptions& options) {
-  CsrNames names;
-  ReadCsrNames(csr, &names);
-  auto id = CheckLeafId(names.uris, policy);
+  auto id = CheckLeafId(csr.sans().uris, policy);
   if (!id.ok()) return id.status();
   std::shared_ptr<const LeafTemplate> tmpl = signer.leaf_template;
   if (!tmpl) {
@@ -531,7 +473,7 @@ Result<IssuedCert> SignLeaf(const SigningCA& signer, const LeafPolicy& policy,
   const Time not_before = Seconds(options.now) - kBackdate;
   const Time not_after =
       not_before + std::chrono::duration_cast<std::chrono::seconds>(policy.leaf_ttl);
-  const std::string cn = names.common_name.empty() ? CommonNameFor(*id) : names.common_name;
+  const std::string cn = csr.common_name().empty() ? CommonNameFor(*id) : csr.common_name();
   const std::string uri = id->Uri();
 
   std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
@@ -543,9 +485,8 @@ Result<IssuedCert> SignLeaf(const SigningCA& signer, const LeafPolicy& policy,
   BN_free(bn);
   ok = ok && ASN1_TIME_set(X509_getm_notBefore(x), std::chrono::system_clock::to_time_t(not_before));
   ok = ok && ASN1_TIME_set(X509_getm_notAfter(x), std::chrono::system_clock::to_time_t(not_after));
-  // Copy the CSR's SubjectPublicKeyInfo field by field: X509_set_pubkey(EVP_PKEY) would run
-  // OpenSSL 3's provider encoder, which costs more than the signature.
-  ok = ok && CopyPublicKey(X509_REQ_get_X509_PUBKEY(csr.native()), X509_get_X509_PUBKEY(x));
+  // The CSR's SubjectPublicKeyInfo as received, not through the EVP_PKEY (see x509.h).
+  ok = ok && x509::SetPublicKeyInfo(x, csr.public_key_der()).ok();
   ok = ok && X509_NAME_add_entry_by_NID(X509_get_subject_name(x), NID_commonName, MBSTRING_UTF8,
                                         reinterpret_cast<const unsigned char*>(cn.data()),
                                         static_cast<int>(cn.size()), -1, 0) == 1;
@@ -555,7 +496,7 @@ Result<IssuedCert> SignLeaf(const SigningCA& signer, const LeafPolicy& policy,
 
   // SKID: SHA-256 of the SubjectPublicKeyInfo, as x509::KeyId.
   unsigned char* spki = nullptr;
-  int spki_len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(csr.native()), &spki);
+  int spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki);
   if (spki_len <= 0) return InvalidArgument("certificate request: unusable public key");
   std::string skid = Sha256(spki, static_cast<size_t>(spki_len), tmpl->sha256);
   OPENSSL_free(spki);
@@ -565,17 +506,20 @@ Result<IssuedCert> SignLeaf(const SigningCA& signer, const LeafPolicy& policy,
   ok = X509_add1_ext_i2d(x, NID_subject_key_identifier, skid_os, 0, X509V3_ADD_DEFAULT) == 1;
   ASN1_OCTET_STRING_free(skid_os);
 
+  // The SPIFFE URI, then the CSR's DNS names and IPs.
   GENERAL_NAMES* sans = sk_GENERAL_NAME_new_null();
-  GENERAL_NAME* u = GENERAL_NAME_new();
-  ASN1_IA5STRING* ia5 = ASN1_IA5STRING_new();
-  ASN1_STRING_set(ia5, uri.data(), static_cast<int>(uri.size()));
-  GENERAL_NAME_set0_value(u, GEN_URI, ia5);
-  sk_GENERAL_NAME_push(sans, u);
-  for (GENERAL_NAME*& g : names.others) {
-    sk_GENERAL_NAME_push(sans, g);
-    g = nullptr;  // now owned by `sans`
+  auto push = [&](GENERAL_NAME* g) {
+    if (g == nullptr || sk_GENERAL_NAME_push(sans, g) <= 0) {
+      GENERAL_NAME_free(g);
+      ok = false;
+    }
+  };
+  ok = ok && sans != nullptr;
+  if (ok) {
+    push(MakeName(GEN_URI, uri));
+    for (const std::string& d : csr.sans().dns) push(MakeName(GEN_DNS, d));
+    for (const std::string& ip : csr.sans().ips) push(MakeName(GEN_IPADD, IpBytes(ip)));
   }
-  std::erase(names.others, nullptr);
   ok = ok && X509_add1_ext_i2d(x, NID_subject_alt_name, sans, 0, X509V3_ADD_DEFAULT) == 1;
   GENERAL_NAMES_free(sans);
   ok = ok && X509_sign(x, signer.key.native(), tmpl->sha256) > 0;

@@ -16,7 +16,10 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+
+#include "x509/der.h"
 
 namespace gangway::x509 {
 
@@ -116,8 +119,7 @@ std::string IpBytes(const std::string& s) {
   return "";
 }
 
-std::string IpText(const ASN1_OCTET_STRING* o) {
-  std::string raw = Asn1String(o);
+std::string IpText(std::string_view raw) {
   char buf[INET6_ADDRSTRLEN] = {};
   if (raw.size() == 4) inet_ntop(AF_INET, raw.data(), buf, sizeof buf);
   else if (raw.size() == 16) inet_ntop(AF_INET6, raw.data(), buf, sizeof buf);
@@ -154,9 +156,18 @@ GenNamesPtr BuildSans(const Sans& sans) {
   return names;
 }
 
-// Reads SANs; an unsupported kind of name is an error when `strict`.
-Status ReadSans(const GENERAL_NAMES* names, Sans* out, bool strict) {
-  if (names == nullptr) return Status::Ok();
+// The GeneralName choices by tag number (GEN_* in OpenSSL).
+Status UnsupportedSan(int type) {
+  static const char* kNames[] = {"otherName", "email", "DNS", "x400Address", "dirName",
+                                 "ediPartyName", "URI", "IP", "registeredID"};
+  std::string kind = type >= 0 && type <= 8 ? kNames[type] : std::to_string(type);
+  return InvalidArgument("unsupported Subject Alternative Name of type " + kind +
+                         " (only DNS, IP and URI names are accepted)");
+}
+
+// Reads a certificate's SANs (names of other kinds are left out).
+void ReadSans(const GENERAL_NAMES* names, Sans* out) {
+  if (names == nullptr) return;
   for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
     int type = 0;
@@ -164,18 +175,11 @@ Status ReadSans(const GENERAL_NAMES* names, Sans* out, bool strict) {
     switch (type) {
       case GEN_DNS: out->dns.push_back(Asn1String(static_cast<ASN1_IA5STRING*>(v))); break;
       case GEN_URI: out->uris.push_back(Asn1String(static_cast<ASN1_IA5STRING*>(v))); break;
-      case GEN_IPADD: out->ips.push_back(IpText(static_cast<ASN1_OCTET_STRING*>(v))); break;
+      case GEN_IPADD: out->ips.push_back(IpText(Asn1String(static_cast<ASN1_OCTET_STRING*>(v)))); break;
       default:
-        if (strict) {
-          static const char* kNames[] = {"otherName", "email", "DNS", "x400Address", "dirName",
-                                         "ediPartyName", "URI", "IP", "registeredID"};
-          std::string kind = type >= 0 && type <= 8 ? kNames[type] : std::to_string(type);
-          return InvalidArgument("unsupported Subject Alternative Name of type " + kind +
-                                 " (only DNS, IP and URI names are accepted)");
-        }
+        break;
     }
   }
-  return Status::Ok();
 }
 
 Status SetSubject(X509_NAME* name, const Subject& s) {
@@ -531,7 +535,7 @@ CertInfo Certificate::Info() const {
   info.not_after = FromAsn1Time(X509_get0_notAfter(c));
   auto* names =
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(c, NID_subject_alt_name, nullptr, nullptr));
-  (void)ReadSans(names, &info.sans, false);
+  ReadSans(names, &info.sans);
   GENERAL_NAMES_free(names);
   if (auto* bc = static_cast<BASIC_CONSTRAINTS*>(
           X509_get_ext_d2i(c, NID_basic_constraints, nullptr, nullptr))) {
@@ -685,64 +689,421 @@ bool KeyMatchesCertificate(const PrivateKey& key, const Certificate& cert) {
 }
 
 // --- CSRs --------------------------------------------------------------------------------------
+//
+// A request is walked with der::Reader rather than d2i_X509_REQ: OpenSSL 3.0 decodes the public
+// key while parsing, through its provider decoder framework, which alone costs about twice the
+// ECDSA verification (bench/RESULTS.md, M4). The signature is checked over the
+// CertificationRequestInfo bytes exactly as received, so every field read from them is what
+// the key's holder signed.
 
-Csr::Csr(X509_REQ* req) : req_(req, X509_REQ_free) {}
+struct CsrData {
+  std::string der;
+  size_t spki_at = 0;  // SubjectPublicKeyInfo within `der`
+  size_t spki_len = 0;
+  std::string common_name;
+  Sans sans;
+  std::unique_ptr<X509_NAME, decltype(&X509_NAME_free)> subject{nullptr, X509_NAME_free};
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key{nullptr, EVP_PKEY_free};
+};
 
-EVP_PKEY* Csr::public_key() const { return X509_REQ_get0_pubkey(req_.get()); }
+namespace {
+
+using namespace std::string_view_literals;
+
+// Object identifiers, as the contents of their DER encoding.
+constexpr auto kOidEcPublicKey = "\x2a\x86\x48\xce\x3d\x02\x01"sv;              // 1.2.840.10045.2.1
+constexpr auto kOidExtensionRequest = "\x2a\x86\x48\x86\xf7\x0d\x01\x09\x0e"sv;  // 1.2.840.113549.1.9.14
+constexpr auto kOidMsExtensionRequest = "\x2b\x06\x01\x04\x01\x82\x37\x02\x01\x0e"sv;  // 1.3.6.1.4.1.311.2.1.14
+constexpr auto kOidSubjectAltName = "\x55\x1d\x11"sv;                            // 2.5.29.17
+constexpr auto kDerNull = "\x05\x00"sv;
+
+// The curves Go's crypto/x509 accepts.
+struct NamedCurve {
+  std::string_view oid;
+  const char* group;   // OpenSSL's name
+  size_t field_bytes;  // an uncompressed point is 0x04 || X || Y
+};
+constexpr NamedCurve kCurves[] = {
+    {"\x2b\x81\x04\x00\x21"sv, "secp224r1", 28},              // 1.3.132.0.33, P-224
+    {"\x2a\x86\x48\xce\x3d\x03\x01\x07"sv, "prime256v1", 32},  // 1.2.840.10045.3.1.7, P-256
+    {"\x2b\x81\x04\x00\x22"sv, "secp384r1", 48},              // 1.3.132.0.34, P-384
+    {"\x2b\x81\x04\x00\x23"sv, "secp521r1", 66},              // 1.3.132.0.35, P-521
+};
+constexpr size_t kNumCurves = std::size(kCurves);
+
+// The signature algorithms verified here; any other goes to X509_REQ_verify.
+constexpr const char* kDigestNames[] = {"SHA2-256", "SHA2-384", "SHA2-512"};
+struct SignatureAlgorithm {
+  std::string_view oid;
+  KeyType key;
+  size_t digest;  // index in kDigestNames
+};
+constexpr SignatureAlgorithm kSignatureAlgorithms[] = {
+    {"\x2a\x86\x48\xce\x3d\x04\x03\x02"sv, KeyType::kEc, 0},       // ecdsa-with-SHA256
+    {"\x2a\x86\x48\xce\x3d\x04\x03\x03"sv, KeyType::kEc, 1},       // ecdsa-with-SHA384
+    {"\x2a\x86\x48\xce\x3d\x04\x03\x04"sv, KeyType::kEc, 2},       // ecdsa-with-SHA512
+    {"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b"sv, KeyType::kRsa, 0},  // sha256WithRSAEncryption
+    {"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0c"sv, KeyType::kRsa, 1},  // sha384WithRSAEncryption
+    {"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0d"sv, KeyType::kRsa, 2},  // sha512WithRSAEncryption
+};
+
+// What every request check shares, made once per process: the digests, fetched (EVP_sha256()
+// would be looked up by name on every use), and each curve's domain parameters as a key
+// without a point. A request's EC key is a copy of one with the request's point set: ~4 us,
+// where EVP_PKEY_fromdata builds the group from scratch (~14 us) and d2i_PUBKEY goes through
+// the decoder framework (~150 us).
+class CsrCache {
+ public:
+  CsrCache() {
+    for (size_t i = 0; i < std::size(kDigestNames); ++i) {
+      digests_[i] = EVP_MD_fetch(nullptr, kDigestNames[i], nullptr);
+    }
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
+    for (size_t i = 0; i < kNumCurves; ++i) {
+      OSSL_PARAM params[] = {
+          OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                           const_cast<char*>(kCurves[i].group), 0),
+          OSSL_PARAM_construct_end()};
+      if (ctx == nullptr || EVP_PKEY_fromdata_init(ctx) != 1 ||
+          EVP_PKEY_fromdata(ctx, &curves_[i], EVP_PKEY_KEY_PARAMETERS, params) != 1) {
+        curves_[i] = nullptr;  // a build without the curve: its keys are refused
+      }
+    }
+    EVP_PKEY_CTX_free(ctx);
+    ERR_clear_error();
+  }
+  ~CsrCache() {
+    for (EVP_MD* md : digests_) EVP_MD_free(md);
+    for (EVP_PKEY* k : curves_) EVP_PKEY_free(k);
+  }
+  CsrCache(const CsrCache&) = delete;
+  CsrCache& operator=(const CsrCache&) = delete;
+
+  const EVP_MD* digest(size_t i) const { return digests_[i]; }
+  EVP_PKEY* curve(size_t i) const { return curves_[i]; }
+
+ private:
+  EVP_MD* digests_[std::size(kDigestNames)] = {};
+  EVP_PKEY* curves_[kNumCurves] = {};
+};
+
+const CsrCache& Cache() {
+  static const CsrCache cache;  // destroyed before OpenSSL's own atexit cleanup
+  return cache;
+}
+
+Status MalformedCsr(std::string_view what) {
+  return InvalidArgument("x509: malformed certificate request: " + std::string(what));
+}
+
+// An INTEGER's contents in their shortest form.
+bool ValidInteger(std::string_view c) {
+  if (c.empty()) return false;
+  if (c.size() == 1) return true;
+  const auto b0 = static_cast<uint8_t>(c[0]);
+  const auto b1 = static_cast<uint8_t>(c[1]);
+  return !(b0 == 0x00 && b1 < 0x80) && !(b0 == 0xff && b1 >= 0x80);
+}
+
+// An EC public key from an id-ecPublicKey AlgorithmIdentifier's parameters (`params`: what
+// follows the algorithm OID) and the key's bits. Go's texts for what Go also refuses.
+Status EcPublicKey(std::string_view params, std::string_view point, EVP_PKEY** out) {
+  der::Reader r(params);
+  der::Element oid;
+  if (!r.Read(der::kOid, &oid) || !r.empty()) {
+    return InvalidArgument("x509: unsupported elliptic curve");  // explicit or no parameters
+  }
+  size_t i = 0;
+  while (i < kNumCurves && kCurves[i].oid != oid.contents) ++i;
+  if (i == kNumCurves || Cache().curve(i) == nullptr) {
+    return InvalidArgument("x509: unsupported elliptic curve");
+  }
+  // Uncompressed only, as Go: this also keeps out the point at infinity ("\0"), which
+  // OpenSSL would take.
+  if (point.size() != 1 + 2 * kCurves[i].field_bytes || point[0] != 0x04) {
+    return InvalidArgument("x509: failed to unmarshal elliptic curve point");
+  }
+  EVP_PKEY* key = EVP_PKEY_dup(Cache().curve(i));
+  if (key == nullptr) return Internal("copying EC parameters: " + DrainOpenSslErrors());
+  // OpenSSL decodes the point and checks that it is on the curve.
+  if (EVP_PKEY_set1_encoded_public_key(key, reinterpret_cast<const unsigned char*>(point.data()),
+                                       point.size()) != 1) {
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return InvalidArgument("x509: failed to unmarshal elliptic curve point");
+  }
+  *out = key;
+  return Status::Ok();
+}
+
+// Any other key goes through OpenSSL's decoder; only RSA of 2048 bits or more is kept.
+Status OtherPublicKey(std::string_view spki, EVP_PKEY** out) {
+  const auto* p = reinterpret_cast<const unsigned char*>(spki.data());
+  EVP_PKEY* key = d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()));
+  if (key == nullptr || p != reinterpret_cast<const unsigned char*>(spki.data()) + spki.size()) {
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return InvalidArgument(
+        "certificate request: unsupported or malformed public key (only EC and RSA keys are "
+        "accepted)");
+  }
+  Status s = EVP_PKEY_is_a(key, "RSA")
+                 ? CheckKeyKind(key, "certificate request")
+                 : InvalidArgument(std::string("certificate request: unsupported key type ") +
+                                   EVP_PKEY_get0_type_name(key) +
+                                   " (only EC and RSA keys are accepted)");
+  if (!s.ok()) {
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return s;
+  }
+  *out = key;
+  return Status::Ok();
+}
+
+// GeneralNames (the value of a subjectAltName extension) into `out`.
+Status ReadCsrSans(std::string_view value, Sans* out) {
+  der::Reader r(value);
+  der::Element names;
+  if (!r.Read(der::kSequence, &names) || !r.empty()) {
+    return InvalidArgument("malformed Subject Alternative Name extension");
+  }
+  der::Reader n(names.contents);
+  while (!n.empty()) {
+    der::Element name;
+    if (!n.Next(&name)) return InvalidArgument("malformed Subject Alternative Name extension");
+    switch (name.tag) {
+      case der::ContextPrimitive(GEN_DNS): out->dns.emplace_back(name.contents); break;
+      case der::ContextPrimitive(GEN_URI): out->uris.emplace_back(name.contents); break;
+      case der::ContextPrimitive(GEN_IPADD): out->ips.push_back(IpText(name.contents)); break;
+      case der::ContextConstructed(GEN_OTHERNAME): return UnsupportedSan(GEN_OTHERNAME);
+      case der::ContextPrimitive(GEN_EMAIL): return UnsupportedSan(GEN_EMAIL);
+      case der::ContextConstructed(GEN_X400): return UnsupportedSan(GEN_X400);
+      case der::ContextConstructed(GEN_DIRNAME): return UnsupportedSan(GEN_DIRNAME);
+      case der::ContextConstructed(GEN_EDIPARTY): return UnsupportedSan(GEN_EDIPARTY);
+      case der::ContextPrimitive(GEN_RID): return UnsupportedSan(GEN_RID);
+      default: return InvalidArgument("malformed Subject Alternative Name extension");
+    }
+  }
+  return Status::Ok();
+}
+
+// The attributes of a request: the SANs of its extension requests (PKCS#9, or Microsoft's
+// older OID). Other attributes and extensions must be well formed and are ignored.
+Status ReadCsrAttributes(std::string_view attributes, Sans* out) {
+  der::Reader r(attributes);
+  bool have_sans = false;
+  while (!r.empty()) {
+    der::Element attr, type, values;
+    if (!r.Read(der::kSequence, &attr)) return MalformedCsr("bad attribute");
+    der::Reader a(attr.contents);
+    if (!a.Read(der::kOid, &type) || !a.Read(der::kSet, &values) || !a.empty()) {
+      return MalformedCsr("bad attribute");
+    }
+    if (type.contents != kOidExtensionRequest && type.contents != kOidMsExtensionRequest) {
+      continue;
+    }
+    der::Reader v(values.contents);
+    der::Element extensions;
+    if (v.empty()) continue;  // no value: no extensions
+    if (!v.Read(der::kSequence, &extensions) || !v.empty()) {
+      return MalformedCsr("bad extension request");
+    }
+    der::Reader e(extensions.contents);
+    while (!e.empty()) {
+      der::Element ext, oid, critical, value;
+      bool has_critical = false;
+      if (!e.Read(der::kSequence, &ext)) return MalformedCsr("bad extension");
+      der::Reader x(ext.contents);
+      if (!x.Read(der::kOid, &oid) || !x.ReadOptional(der::kBoolean, &critical, &has_critical) ||
+          (has_critical && critical.contents.size() != 1) ||
+          !x.Read(der::kOctetString, &value) || !x.empty()) {
+        return MalformedCsr("bad extension");
+      }
+      if (oid.contents != kOidSubjectAltName) continue;
+      // Two would leave it to the reader which one counts.
+      if (have_sans) {
+        return InvalidArgument(
+            "certificate request: more than one Subject Alternative Name extension");
+      }
+      have_sans = true;
+      if (Status s = ReadCsrSans(value.contents, out); !s.ok()) {
+        return InvalidArgument("certificate request: " + s.message());
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+bool VerifySignature(EVP_PKEY* key, const EVP_MD* md, std::string_view signed_bytes,
+                     std::string_view signature) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok = ctx != nullptr && EVP_DigestVerifyInit(ctx, nullptr, md, nullptr, key) == 1 &&
+            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
+                             signature.size(),
+                             reinterpret_cast<const unsigned char*>(signed_bytes.data()),
+                             signed_bytes.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (!ok) ERR_clear_error();
+  return ok;
+}
+
+// What OpenSSL verifies itself: RSASSA-PSS, SHA-1, parameters where none are expected.
+bool VerifyWithOpenSsl(std::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
+  bool ok = req != nullptr && p == reinterpret_cast<const unsigned char*>(der.data()) + der.size() &&
+            X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) == 1;
+  X509_REQ_free(req);
+  ERR_clear_error();
+  return ok;
+}
+
+// The request in `der`; its self-signature is checked unless we just made it (CreateCsr).
+Result<Csr> ParseCsr(std::string_view input, bool check_signature) {
+  if (input.size() > kMaxInput) return InvalidArgument("input too large");
+  auto data = std::make_shared<CsrData>();
+  data->der.assign(input);
+  const std::string_view der = data->der;
+
+  // CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm, signature }
+  der::Reader top(der);
+  der::Element request, info, algorithm, signature;
+  if (!top.Read(der::kSequence, &request)) return MalformedCsr("not a DER SEQUENCE");
+  if (!top.empty()) return InvalidArgument("x509: trailing data after the certificate request");
+  der::Reader r(request.contents);
+  if (!r.Read(der::kSequence, &info) || !r.Read(der::kSequence, &algorithm) ||
+      !r.Read(der::kBitString, &signature) || !r.empty()) {
+    return MalformedCsr("expected the request info, a signature algorithm and a signature");
+  }
+
+  // CertificationRequestInfo ::= SEQUENCE { version, subject, subjectPKInfo, [0] attributes }
+  der::Reader ri(info.contents);
+  der::Element version, subject, spki, attributes;
+  bool has_attributes = false;
+  if (!ri.Read(der::kInteger, &version) || !ValidInteger(version.contents)) {
+    return MalformedCsr("bad version");
+  }
+  if (!ri.Read(der::kSequence, &subject)) return MalformedCsr("bad subject");
+  if (!ri.Read(der::kSequence, &spki)) return MalformedCsr("bad public key info");
+  if (!ri.ReadOptional(der::ContextConstructed(0), &attributes, &has_attributes) || !ri.empty()) {
+    return MalformedCsr("bad attributes");
+  }
+
+  // The subject through OpenSSL (cheap: no provider lookups), for its string conversions.
+  const auto* p = reinterpret_cast<const unsigned char*>(subject.encoding.data());
+  data->subject.reset(d2i_X509_NAME(nullptr, &p, static_cast<long>(subject.encoding.size())));
+  if (data->subject == nullptr ||
+      p != reinterpret_cast<const unsigned char*>(subject.encoding.data()) +
+               subject.encoding.size()) {
+    ERR_clear_error();
+    return MalformedCsr("bad subject");
+  }
+  data->common_name = NameEntry(data->subject.get(), NID_commonName);
+
+  // SubjectPublicKeyInfo ::= SEQUENCE { AlgorithmIdentifier, BIT STRING }
+  der::Reader rs(spki.contents);
+  der::Element key_algorithm, key_bits, key_oid;
+  std::string_view key_bytes;
+  if (!rs.Read(der::kSequence, &key_algorithm) || !rs.Read(der::kBitString, &key_bits) ||
+      !rs.empty() || !der::BitStringBytes(key_bits.contents, &key_bytes)) {
+    return MalformedCsr("bad public key info");
+  }
+  der::Reader ra(key_algorithm.contents);
+  if (!ra.Read(der::kOid, &key_oid)) return MalformedCsr("bad public key algorithm");
+  EVP_PKEY* key = nullptr;
+  Status key_status = key_oid.contents == kOidEcPublicKey
+                          ? EcPublicKey(key_algorithm.contents.substr(key_oid.encoding.size()),
+                                        key_bytes, &key)
+                          : OtherPublicKey(spki.encoding, &key);
+  if (!key_status.ok()) return key_status;
+  data->key.reset(key);
+  data->spki_at = static_cast<size_t>(spki.encoding.data() - der.data());
+  data->spki_len = spki.encoding.size();
+
+  // AlgorithmIdentifier ::= SEQUENCE { OID, parameters OPTIONAL }, then the signature.
+  der::Reader rsa(algorithm.contents);
+  der::Element sig_oid;
+  std::string_view sig_bytes;
+  if (!rsa.Read(der::kOid, &sig_oid) || !der::BitStringBytes(signature.contents, &sig_bytes)) {
+    return MalformedCsr("bad signature");
+  }
+  const std::string_view sig_params = algorithm.contents.substr(sig_oid.encoding.size());
+
+  if (check_signature) {
+    const SignatureAlgorithm* alg = nullptr;
+    for (const auto& a : kSignatureAlgorithms) {
+      if (a.oid == sig_oid.contents) alg = &a;
+    }
+    // RFC 5758: no parameters for ECDSA; RFC 4055: NULL (or, in practice, none) for RSA.
+    if (alg != nullptr && Cache().digest(alg->digest) != nullptr &&
+        (sig_params.empty() || (alg->key == KeyType::kRsa && sig_params == kDerNull))) {
+      const KeyType key_type = key_oid.contents == kOidEcPublicKey ? KeyType::kEc : KeyType::kRsa;
+      if (alg->key != key_type) {
+        return InvalidArgument(
+            "x509: certificate request signature algorithm does not match its public key");
+      }
+      if (!VerifySignature(key, Cache().digest(alg->digest), info.encoding, sig_bytes)) {
+        return InvalidArgument("x509: certificate request signature is invalid");
+      }
+    } else if (!VerifyWithOpenSsl(der)) {
+      return InvalidArgument("x509: certificate request signature is invalid");
+    }
+  }
+
+  if (has_attributes) {
+    if (Status s = ReadCsrAttributes(attributes.contents, &data->sans); !s.ok()) return s;
+  }
+  if (Status s = ValidateSans(data->sans); !s.ok()) {
+    return InvalidArgument("certificate request: " + s.message());
+  }
+  return Csr(std::move(data));
+}
+
+const Sans kNoSans;
+const std::string kNoName;
+
+}  // namespace
+
+Csr::Csr(std::shared_ptr<const CsrData> data) : data_(std::move(data)) {}
+
+EVP_PKEY* Csr::public_key() const { return data_ ? data_->key.get() : nullptr; }
+
+std::string_view Csr::public_key_der() const {
+  if (!data_) return {};
+  return std::string_view(data_->der).substr(data_->spki_at, data_->spki_len);
+}
+
+const std::string& Csr::common_name() const { return data_ ? data_->common_name : kNoName; }
+
+const Sans& Csr::sans() const { return data_ ? data_->sans : kNoSans; }
 
 std::string Csr::ToPem() const {
+  if (!data_) return "";
   BioPtr b(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509_REQ(b.get(), req_.get());
+  PEM_write_bio(b.get(), "CERTIFICATE REQUEST", "",
+                reinterpret_cast<const unsigned char*>(data_->der.data()),
+                static_cast<long>(data_->der.size()));
   return BioString(b.get());
 }
 
-std::string Csr::ToDer() const {
-  unsigned char* der = nullptr;
-  int n = i2d_X509_REQ(req_.get(), &der);
-  if (n <= 0) return "";
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
-  OPENSSL_free(der);
-  return out;
-}
-
-namespace {
-Status CsrSans(X509_REQ* req, Sans* out) {
-  STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req);
-  Status st = Status::Ok();
-  for (int i = 0; exts != nullptr && i < sk_X509_EXTENSION_num(exts); ++i) {
-    X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts, i);
-    if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name) continue;
-    auto* names = static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext));
-    if (names == nullptr) {
-      st = InvalidArgument("malformed Subject Alternative Name extension");
-      break;
-    }
-    st = ReadSans(names, out, true);
-    GENERAL_NAMES_free(names);
-    if (!st.ok()) break;
-  }
-  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  ERR_clear_error();
-  return st;
-}
-}  // namespace
+std::string Csr::ToDer() const { return data_ ? data_->der : ""; }
 
 CsrInfo Csr::Info() const {
   CsrInfo info;
-  X509_REQ* r = req_.get();
-  if (r == nullptr) return info;
-  info.subject = NameOneLine(X509_REQ_get_subject_name(r));
-  info.common_name = NameEntry(X509_REQ_get_subject_name(r), NID_commonName);
-  (void)CsrSans(r, &info.sans);
-  info.key = SpecOf(X509_REQ_get0_pubkey(r));
+  if (!data_) return info;
+  info.subject = NameOneLine(data_->subject.get());
+  info.common_name = data_->common_name;
+  info.sans = data_->sans;
+  info.key = SpecOf(data_->key.get());
   return info;
 }
 
 Result<Csr> CreateCsr(const PrivateKey& key, const Subject& subject, const Sans& sans) {
   if (!key.valid()) return InvalidArgument("no key");
   if (Status s = ValidateSans(sans); !s.ok()) return s;
-  X509_REQ* raw = X509_REQ_new();
-  Csr csr(raw);
+  std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> req(X509_REQ_new(), X509_REQ_free);
+  X509_REQ* raw = req.get();
   X509_REQ_set_version(raw, 0);
   if (Status s = SetSubject(X509_REQ_get_subject_name(raw), subject); !s.ok()) return s;
   X509_REQ_set_pubkey(raw, key.native());
@@ -757,34 +1118,16 @@ Result<Csr> CreateCsr(const PrivateKey& key, const Subject& subject, const Sans&
   if (X509_REQ_sign(raw, key.native(), EVP_sha256()) <= 0) {
     return Internal("signing the CSR: " + DrainOpenSslErrors());
   }
+  unsigned char* der = nullptr;
+  int n = i2d_X509_REQ(raw, &der);
+  if (n <= 0) return Internal("encoding the CSR: " + DrainOpenSslErrors());
+  auto csr = ParseCsr(std::string_view(reinterpret_cast<char*>(der), static_cast<size_t>(n)),
+                      /*check_signature=*/false);
+  OPENSSL_free(der);
   return csr;
 }
 
-Result<Csr> ParseCsrDer(std::string_view der) {
-  if (der.size() > kMaxInput) return InvalidArgument("input too large");
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
-  X509_REQ* r = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
-  if (r == nullptr) {
-    return InvalidArgument("x509: malformed certificate request: " + DrainOpenSslErrors());
-  }
-  Csr csr(r);
-  if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
-    return InvalidArgument("x509: trailing data after the certificate request");
-  }
-  EVP_PKEY* pub = X509_REQ_get0_pubkey(r);
-  if (Status s = CheckKeyKind(pub, "certificate request"); !s.ok()) {
-    ERR_clear_error();
-    return s;
-  }
-  if (X509_REQ_verify(r, pub) != 1) {
-    ERR_clear_error();
-    return InvalidArgument("x509: certificate request signature is invalid");
-  }
-  Sans sans;
-  if (Status s = CsrSans(r, &sans); !s.ok()) return InvalidArgument("certificate request: " + s.message());
-  if (Status s = ValidateSans(sans); !s.ok()) return InvalidArgument("certificate request: " + s.message());
-  return csr;
-}
+Result<Csr> ParseCsrDer(std::string_view der) { return ParseCsr(der, /*check_signature=*/true); }
 
 Result<Csr> ParseCsrPem(std::string_view pem) {
   auto blocks = PemBlocks(pem);
@@ -794,6 +1137,48 @@ Result<Csr> ParseCsrPem(std::string_view pem) {
     return InvalidArgument("first PEM-block should be CERTIFICATE REQUEST type, got " + b.type);
   }
   return ParseCsrDer(b.der);
+}
+
+Status SetPublicKeyInfo(X509* cert, std::string_view spki_der) {
+  der::Reader r(spki_der);
+  der::Element spki, algorithm, bits;
+  std::string_view key;
+  bool ok = r.Read(der::kSequence, &spki) && r.empty();
+  der::Reader s(spki.contents);
+  ok = ok && s.Read(der::kSequence, &algorithm) && s.Read(der::kBitString, &bits) && s.empty() &&
+       der::BitStringBytes(bits.contents, &key) && !key.empty();
+  if (!ok) return InvalidArgument("malformed SubjectPublicKeyInfo");
+  const auto* p = reinterpret_cast<const unsigned char*>(algorithm.encoding.data());
+  std::unique_ptr<X509_ALGOR, decltype(&X509_ALGOR_free)> alg(
+      d2i_X509_ALGOR(nullptr, &p, static_cast<long>(algorithm.encoding.size())), X509_ALGOR_free);
+  if (alg == nullptr) {
+    ERR_clear_error();
+    return InvalidArgument("malformed SubjectPublicKeyInfo algorithm");
+  }
+  const ASN1_OBJECT* oid = nullptr;
+  int ptype = V_ASN1_UNDEF;
+  const void* pval = nullptr;
+  X509_ALGOR_get0(&oid, &ptype, &pval, alg.get());
+  void* param = nullptr;
+  if (ptype == V_ASN1_OBJECT) {
+    param = OBJ_dup(static_cast<const ASN1_OBJECT*>(pval));
+  } else if (ptype == V_ASN1_SEQUENCE) {
+    param = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(pval));
+  } else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF) {
+    return InvalidArgument("unsupported SubjectPublicKeyInfo parameters");
+  }
+  auto* enc = static_cast<unsigned char*>(OPENSSL_memdup(key.data(), key.size()));
+  ASN1_OBJECT* oid_copy = OBJ_dup(oid);
+  if (enc == nullptr || oid_copy == nullptr ||
+      X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), oid_copy, ptype, param, enc,
+                             static_cast<int>(key.size())) != 1) {
+    OPENSSL_free(enc);
+    ASN1_OBJECT_free(oid_copy);
+    if (ptype == V_ASN1_OBJECT) ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(param));
+    if (ptype == V_ASN1_SEQUENCE) ASN1_STRING_free(static_cast<ASN1_STRING*>(param));
+    return Internal("setting the public key: " + DrainOpenSslErrors());
+  }
+  return Status::Ok();
 }
 
 // --- Verification ------------------------------------------------------------------------------

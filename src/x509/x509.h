@@ -171,28 +171,44 @@ struct CsrInfo {
   KeySpec key;
 };
 
+struct CsrData;  // a parsed request (x509.cc)
+
+// A certificate request, read once when parsed: the fields a signer copies are plain values
+// here, so signing from it needs no further decoding.
 class Csr {
  public:
   Csr() = default;
-  explicit Csr(X509_REQ* req);
+  explicit Csr(std::shared_ptr<const CsrData> data);
 
-  bool valid() const { return req_ != nullptr; }
-  X509_REQ* native() const { return req_.get(); }
-  // The requested public key (owned by the CSR).
+  bool valid() const { return data_ != nullptr; }
+  // The requested public key (owned by the CSR; public half only).
   EVP_PKEY* public_key() const;
+  // The request's SubjectPublicKeyInfo, DER, as it was received.
+  std::string_view public_key_der() const;
+  // The subject's first common name as UTF-8 ("" when none).
+  const std::string& common_name() const;
+  // Its SANs, validated as ParseCsrDer describes.
+  const Sans& sans() const;
   std::string ToPem() const;
   std::string ToDer() const;
   CsrInfo Info() const;
 
  private:
-  std::shared_ptr<X509_REQ> req_;
+  std::shared_ptr<const CsrData> data_;
 };
 
 Result<Csr> CreateCsr(const PrivateKey& key, const Subject& subject, const Sans& sans);
-// Parses and checks a CSR: its self-signature must verify, its key must be EC or RSA, and its
-// SANs must be DNS, IP or URI names that pass validation. Anything else is an error saying why.
+// Parses and checks a CSR: DER only (no BER), its self-signature must verify, its key must be
+// RSA (2048 bits or more) or EC on P-224, P-256, P-384 or P-521 (as Go's crypto/x509 accepts)
+// with an uncompressed point on the curve, and its SANs (one extension at most) must be DNS,
+// IP or URI names that pass validation. Anything else is an error saying why.
 Result<Csr> ParseCsrPem(std::string_view pem);
 Result<Csr> ParseCsrDer(std::string_view der);
+
+// Sets `cert`'s SubjectPublicKeyInfo to `spki_der` (a Csr's public_key_der()) field by field.
+// X509_set_pubkey(EVP_PKEY) would run OpenSSL 3's provider encoder, which costs more than
+// signing the certificate.
+Status SetPublicKeyInfo(X509* cert, std::string_view spki_der);
 
 // --- Verification ------------------------------------------------------------------------------
 
