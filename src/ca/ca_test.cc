@@ -1,6 +1,7 @@
 #include "ca/ca.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -199,6 +200,55 @@ TEST(CALeafTest, TrustChecksRefuseBadCsrs) {
   EXPECT_EQ(SignLeafCsr(m->ca, Policy(), signing->ToPem(), {.now = Now()}).status().message(),
             "SPIFFE ID in CSR must be a service, mesh-gateway, or agent ID");
   EXPECT_FALSE(SignLeafCsr(m->ca, Policy(), "garbage", {.now = Now()}).ok());
+}
+
+TEST(CALeafTest, LeafCarriesTheCsrsKeyAndNames) {
+  auto m = CreateRoot(Defaults(), Opts());
+  ASSERT_TRUE(m.ok());
+  SigningCA signer = m->ca;
+  ASSERT_TRUE(Prepare(signer).ok());
+  for (int bits : {256, 384}) {
+    auto key = x509::GenerateKey({x509::KeyType::kEc, bits});
+    ASSERT_TRUE(key.ok());
+    const std::string uri = ServiceId(kTd, "default", "dc1", "web").Uri();
+    auto csr = x509::CreateCsr(*key, {.common_name = "web.example"},
+                               {.dns = {"web.service.consul", "web"},
+                                .ips = {"10.0.0.7", "fd00::7"},
+                                .uris = {uri}});
+    ASSERT_TRUE(csr.ok()) << csr.status().message();
+    auto leaf = SignLeafCsr(signer, Policy(), csr->ToPem(), {.now = Now()});
+    ASSERT_TRUE(leaf.ok()) << leaf.status().message();
+    auto certs = Certs(leaf->cert_pem);
+    ASSERT_EQ(certs.size(), 1u);
+    x509::CertInfo info = certs[0].Info();
+    EXPECT_EQ(info.common_name, "web.example");
+    EXPECT_EQ(info.sans.uris, std::vector<std::string>{uri});
+    EXPECT_EQ(info.sans.dns, (std::vector<std::string>{"web.service.consul", "web"}));
+    EXPECT_EQ(info.sans.ips, (std::vector<std::string>{"10.0.0.7", "fd00::7"}));
+    EXPECT_EQ(info.key.bits, bits);
+    EXPECT_TRUE(x509::KeyMatchesCertificate(*key, certs[0]));
+    EXPECT_EQ(info.subject_key_id, x509::KeyId(key->native()));
+    ExpectVerifies(leaf->cert_pem, m->root.root_cert);
+  }
+
+  // The self-signature is checked on the signing path: the same request with another URI.
+  auto key = x509::GenerateKey();
+  auto csr = x509::CreateCsr(*key, {.common_name = "web"},
+                             {.uris = {ServiceId(kTd, "default", "dc1", "web").Uri()}});
+  ASSERT_TRUE(csr.ok());
+  std::string der = csr->ToDer();
+  size_t at = der.find("/svc/web");
+  ASSERT_NE(at, std::string::npos);
+  der.replace(at, 8, "/svc/db1");
+  std::string b64(4 * ((der.size() + 2) / 3) + 1, '\0');
+  b64.resize(static_cast<size_t>(
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                      reinterpret_cast<const unsigned char*>(der.data()), static_cast<int>(der.size()))));
+  std::string pem = "-----BEGIN CERTIFICATE REQUEST-----\n";
+  for (size_t i = 0; i < b64.size(); i += 64) pem += b64.substr(i, 64) + "\n";
+  pem += "-----END CERTIFICATE REQUEST-----\n";
+  EXPECT_EQ(SignLeafCsr(signer, Policy(), pem, {.now = Now()}).status().message(),
+            "x509: certificate request signature is invalid");
 }
 
 TEST(CALeafTest, PreparedSignerExactTtlAndCallerSerial) {
