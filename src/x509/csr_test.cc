@@ -355,11 +355,13 @@ TEST(CsrParseTest, ExtensionsAndSans) {
     return Message(Request(RequestInfo(Spki(key.get()), attributes), key.get()));
   };
   const std::string uri = Uri("spiffe://td.consul/ns/default/dc/dc1/svc/web");
-  // Two SAN extensions, in one request or two.
+  // Two SAN extensions; two extension requests, even of both kinds.
   EXPECT_EQ(with(ExtensionRequest(SanExtension(uri) + SanExtension(Dns("a.consul")))),
             "certificate request: more than one Subject Alternative Name extension");
   EXPECT_EQ(with(ExtensionRequest(SanExtension(uri)) + ExtensionRequest(SanExtension(uri))),
-            "certificate request: more than one Subject Alternative Name extension");
+            "x509: malformed certificate request: more than one extension request");
+  EXPECT_EQ(with(ExtensionRequest(SanExtension(uri)) + ExtensionRequest("", kMsExtReq)),
+            "x509: malformed certificate request: more than one extension request");
   // Names we do not issue.
   EXPECT_EQ(with(ExtensionRequest(SanExtension(uri + Email("a@b.c")))),
             "certificate request: unsupported Subject Alternative Name of type email (only DNS, "
@@ -388,6 +390,10 @@ TEST(CsrParseTest, ExtensionsAndSans) {
   EXPECT_THAT(with(Seq(Oid(kExtReq) + Tlv(der::kSet, Tlv(der::kOctetString, "")))),
               HasSubstr("bad extension request"));
   EXPECT_THAT(with(Seq(Oid(kExtReq))), HasSubstr("bad attribute"));
+  // Malformed OIDs, even where nothing reads them.
+  EXPECT_THAT(with(Seq(Oid("\x2a\x80\x01"s) + Tlv(der::kSet, ""))), HasSubstr("bad attribute"));
+  EXPECT_THAT(with(ExtensionRequest(Seq(Oid("\x55\x1d\x8f"s) + Tlv(der::kOctetString, "")))),
+              HasSubstr("bad extension"));
   // A critical SAN and other extensions and attributes are fine.
   std::string critical_san = Seq(Oid("\x55\x1d\x11"s) + Tlv(der::kBoolean, "\xff") +
                                  Tlv(der::kOctetString, Seq(uri)));

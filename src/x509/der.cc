@@ -39,6 +39,23 @@ bool Reader::ReadOptional(uint8_t tag, Element* out, bool* present) {
   return *present;
 }
 
+bool Reader::ReadOid(Element* out) {
+  Element e;
+  if (PeekTag() != kOid || !Reader(in_).Next(&e) || !ValidOid(e.contents)) return false;
+  return Next(out);
+}
+
+bool ValidOid(std::string_view contents) {
+  if (contents.empty() || (static_cast<uint8_t>(contents.back()) & 0x80) != 0) return false;
+  bool first = true;  // at the first byte of a subidentifier
+  for (char c : contents) {
+    const auto b = static_cast<uint8_t>(c);
+    if (first && b == 0x80) return false;
+    first = (b & 0x80) == 0;
+  }
+  return true;
+}
+
 bool BitStringBytes(std::string_view contents, std::string_view* bytes) {
   if (contents.empty() || contents[0] != 0) return false;
   *bytes = contents.substr(1);

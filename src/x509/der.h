@@ -41,10 +41,16 @@ class Reader {
   // Reads the next element if it has identifier `tag`; `*present` says whether it did.
   // False only on malformed input.
   bool ReadOptional(uint8_t tag, Element* out, bool* present);
+  // Reads an OBJECT IDENTIFIER whose contents are well formed (see ValidOid).
+  bool ReadOid(Element* out);
 
  private:
   std::string_view in_;
 };
+
+// OBJECT IDENTIFIER contents: at least one subidentifier, each in base 128 without leading
+// 0x80 bytes, the last one complete.
+bool ValidOid(std::string_view contents);
 
 // The bytes of a BIT STRING's contents that has no unused bits (keys, signatures). False when
 // the contents are empty or declare unused bits.

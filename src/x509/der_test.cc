@@ -73,6 +73,26 @@ TEST(DerTest, ReadWantsTheTagAndOptionalMayBeAbsent) {
   EXPECT_FALSE(r2.ReadOptional(kBoolean, &e, &present));
 }
 
+TEST(DerTest, ObjectIdentifiers) {
+  EXPECT_TRUE(ValidOid("\x55\x1d\x11"s));                  // 2.5.29.17
+  EXPECT_TRUE(ValidOid("\x2a\x86\x48\xce\x3d\x02\x01"s));  // 1.2.840.10045.2.1
+  EXPECT_TRUE(ValidOid("\x00"s));
+  EXPECT_FALSE(ValidOid(""));
+  EXPECT_FALSE(ValidOid("\x2a\x86"s));      // the last subidentifier is cut
+  EXPECT_FALSE(ValidOid("\x2a\x80\x01"s));  // a leading 0x80: not the shortest form
+  EXPECT_FALSE(ValidOid("\x80\x01"s));
+
+  std::string in = "\x06\x03\x55\x1d\x11\x06\x02\x2a\x86\x02\x01\x00"s;
+  Reader r(in);
+  Element e;
+  ASSERT_TRUE(r.ReadOid(&e));
+  EXPECT_EQ(e.contents, "\x55\x1d\x11");
+  EXPECT_FALSE(r.ReadOid(&e));  // malformed contents
+  EXPECT_EQ(r.PeekTag(), kOid);  // and nothing consumed
+  ASSERT_TRUE(r.Next(&e));
+  EXPECT_FALSE(r.ReadOid(&e));  // an INTEGER
+}
+
 TEST(DerTest, BitStringsWithoutUnusedBits) {
   std::string_view bytes;
   const std::string key = "\x00\x04\x01\x02"s;

@@ -810,7 +810,7 @@ bool ValidInteger(std::string_view c) {
 Status EcPublicKey(std::string_view params, std::string_view point, EVP_PKEY** out) {
   der::Reader r(params);
   der::Element oid;
-  if (!r.Read(der::kOid, &oid) || !r.empty()) {
+  if (!r.ReadOid(&oid) || !r.empty()) {
     return InvalidArgument("x509: unsupported elliptic curve");  // explicit or no parameters
   }
   size_t i = 0;
@@ -888,21 +888,26 @@ Status ReadCsrSans(std::string_view value, Sans* out) {
   return Status::Ok();
 }
 
-// The attributes of a request: the SANs of its extension requests (PKCS#9, or Microsoft's
-// older OID). Other attributes and extensions must be well formed and are ignored.
+// The attributes of a request: the SANs of its extension request (PKCS#9, or Microsoft's
+// older OID; one at most). Other attributes and extensions must be well formed and are
+// ignored.
 Status ReadCsrAttributes(std::string_view attributes, Sans* out) {
   der::Reader r(attributes);
+  bool have_request = false;
   bool have_sans = false;
   while (!r.empty()) {
     der::Element attr, type, values;
     if (!r.Read(der::kSequence, &attr)) return MalformedCsr("bad attribute");
     der::Reader a(attr.contents);
-    if (!a.Read(der::kOid, &type) || !a.Read(der::kSet, &values) || !a.empty()) {
+    if (!a.ReadOid(&type) || !a.Read(der::kSet, &values) || !a.empty()) {
       return MalformedCsr("bad attribute");
     }
     if (type.contents != kOidExtensionRequest && type.contents != kOidMsExtensionRequest) {
       continue;
     }
+    // Two would leave it to the reader which one counts (OpenSSL reads one, Go all).
+    if (have_request) return MalformedCsr("more than one extension request");
+    have_request = true;
     der::Reader v(values.contents);
     der::Element extensions;
     if (v.empty()) continue;  // no value: no extensions
@@ -915,13 +920,12 @@ Status ReadCsrAttributes(std::string_view attributes, Sans* out) {
       bool has_critical = false;
       if (!e.Read(der::kSequence, &ext)) return MalformedCsr("bad extension");
       der::Reader x(ext.contents);
-      if (!x.Read(der::kOid, &oid) || !x.ReadOptional(der::kBoolean, &critical, &has_critical) ||
+      if (!x.ReadOid(&oid) || !x.ReadOptional(der::kBoolean, &critical, &has_critical) ||
           (has_critical && critical.contents.size() != 1) ||
           !x.Read(der::kOctetString, &value) || !x.empty()) {
         return MalformedCsr("bad extension");
       }
       if (oid.contents != kOidSubjectAltName) continue;
-      // Two would leave it to the reader which one counts.
       if (have_sans) {
         return InvalidArgument(
             "certificate request: more than one Subject Alternative Name extension");
@@ -1010,7 +1014,7 @@ Result<Csr> ParseCsr(std::string_view input, bool check_signature) {
     return MalformedCsr("bad public key info");
   }
   der::Reader ra(key_algorithm.contents);
-  if (!ra.Read(der::kOid, &key_oid)) return MalformedCsr("bad public key algorithm");
+  if (!ra.ReadOid(&key_oid)) return MalformedCsr("bad public key algorithm");
   EVP_PKEY* key = nullptr;
   Status key_status = key_oid.contents == kOidEcPublicKey
                           ? EcPublicKey(key_algorithm.contents.substr(key_oid.encoding.size()),
@@ -1025,7 +1029,7 @@ Result<Csr> ParseCsr(std::string_view input, bool check_signature) {
   der::Reader rsa(algorithm.contents);
   der::Element sig_oid;
   std::string_view sig_bytes;
-  if (!rsa.Read(der::kOid, &sig_oid) || !der::BitStringBytes(signature.contents, &sig_bytes)) {
+  if (!rsa.ReadOid(&sig_oid) || !der::BitStringBytes(signature.contents, &sig_bytes)) {
     return MalformedCsr("bad signature");
   }
   const std::string_view sig_params = algorithm.contents.substr(sig_oid.encoding.size());

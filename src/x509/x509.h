@@ -200,8 +200,9 @@ class Csr {
 Result<Csr> CreateCsr(const PrivateKey& key, const Subject& subject, const Sans& sans);
 // Parses and checks a CSR: DER only (no BER), its self-signature must verify, its key must be
 // RSA (2048 bits or more) or EC on P-224, P-256, P-384 or P-521 (as Go's crypto/x509 accepts)
-// with an uncompressed point on the curve, and its SANs (one extension at most) must be DNS,
-// IP or URI names that pass validation. Anything else is an error saying why.
+// with an uncompressed point on the curve, and its SANs (one extension request with one SAN
+// extension at most) must be DNS, IP or URI names that pass validation. Anything else is an
+// error saying why.
 Result<Csr> ParseCsrPem(std::string_view pem);
 Result<Csr> ParseCsrDer(std::string_view der);
 
