@@ -29,6 +29,14 @@ class WatchSet {
 
 using WatchId = uint64_t;
 
+class Store;
+
+namespace internal {
+// The snapshot as the first encoder wrote it: an nlohmann::json tree of the tables, then
+// Json::to_msgpack. Kept as the reference that tests hold the direct encoder to, byte for byte.
+std::string SnapshotThroughJson(const Store& store);
+}  // namespace internal
+
 class Store {
  public:
   Store();
@@ -86,6 +94,7 @@ class Store {
   Status Restore(std::string_view bytes);
 
  private:
+  friend std::string internal::SnapshotThroughJson(const Store& store);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
