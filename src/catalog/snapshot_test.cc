@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <stop_token>
 
 #include "catalog/internal/msgpack_writer.h"
 #include "catalog/store.h"
@@ -235,7 +236,13 @@ std::string Encoded(const Json& document) {
 }
 
 void ExpectBothEncodersAgree(const Store& store) {
-  EXPECT_TRUE(SameBytes(store.Snapshot(), internal::SnapshotThroughJson(store)));
+  std::string reference = internal::SnapshotThroughJson(store);
+  EXPECT_TRUE(SameBytes(store.Snapshot(), reference));
+  auto copy = store.CopyForSnapshot();
+  EXPECT_EQ(copy->LastIndex(), store.LastIndex());
+  auto encoded = copy->Encode();
+  ASSERT_TRUE(encoded.ok()) << encoded.status().message();
+  EXPECT_TRUE(SameBytes(*encoded, reference));
 }
 
 void ExpectRestoresToTheSameBytes(const Store& store) {
@@ -334,6 +341,59 @@ TEST(SnapshotEncoder, MatchesTheJsonTreeEncoderOnAStoreBuiltByCommands) {
   ExpectBothEncodersAgree(restored);
 }
 
+TEST(SnapshotEncoder, ACopyKeepsTheStateOfItsMomentWhileTheStoreMovesOn) {
+  Store store;
+  KVRequest kv;
+  kv.entry.key = "k";
+  kv.entry.value = "before";
+  ASSERT_TRUE(store.Apply(1, kv).status.ok());
+  std::string then = store.Snapshot();
+  auto copy = store.CopyForSnapshot();
+
+  kv.entry.value = "after";
+  ASSERT_TRUE(store.Apply(2, kv).status.ok());
+  KVRequest del;
+  del.op = KVOp::kDelete;
+  del.entry.key = "k";
+  ASSERT_TRUE(store.Apply(3, del).status.ok());
+  ASSERT_NE(store.Snapshot(), then);
+
+  auto encoded = copy->Encode();
+  ASSERT_TRUE(encoded.ok());
+  EXPECT_EQ(*encoded, then);
+  EXPECT_EQ(copy->LastIndex(), 1u);
+  Store restored;
+  ASSERT_TRUE(restored.Restore(*encoded).ok());
+  std::optional<KVEntry> e;
+  restored.KVGet(nullptr, "k", &e);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->value, "before");
+
+  // The copy outlives the store.
+  auto gone = std::make_unique<Store>();
+  ASSERT_TRUE(gone->Apply(1, kv).status.ok());
+  auto orphan = gone->CopyForSnapshot();
+  std::string last = gone->Snapshot();
+  gone.reset();
+  EXPECT_EQ(*orphan->Encode(), last);
+}
+
+TEST(SnapshotEncoder, StopsWhenAskedTo) {
+  Store store;
+  for (Index i = 1; i <= 5'000; ++i) {
+    KVRequest r;
+    r.entry.key = "k/" + std::to_string(i);
+    r.entry.value = "v";
+    ASSERT_TRUE(store.Apply(i, r).status.ok());
+  }
+  auto copy = store.CopyForSnapshot();
+  std::stop_source stop;
+  stop.request_stop();
+  auto encoded = copy->Encode(stop.get_token());
+  EXPECT_FALSE(encoded.ok());
+  EXPECT_EQ(*copy->Encode(), store.Snapshot());  // the copy is still whole
+}
+
 // Bytes written by the JSON-tree encoder before this one existed (the commands fuzz target's
 // seed snapshot): restored and encoded again, they come back unchanged.
 TEST(SnapshotEncoder, ReencodesAStoredSnapshotByteForByte) {
@@ -345,6 +405,7 @@ TEST(SnapshotEncoder, ReencodesAStoredSnapshotByteForByte) {
   Store store;
   ASSERT_TRUE(store.Restore(stored).ok());
   EXPECT_TRUE(SameBytes(store.Snapshot(), stored));
+  EXPECT_TRUE(SameBytes(*store.CopyForSnapshot()->Encode(), stored));
 }
 
 }  // namespace

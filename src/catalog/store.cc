@@ -92,15 +92,17 @@ ApplyResult Rejected(Status s) {
 
 }  // namespace
 
-// Everything a snapshot holds. Kept apart from the watches so Restore can build a new one and
-// swap it in whole.
-struct Tables {
+// Everything a snapshot holds, and nothing else: Store::CopyForSnapshot copies exactly this part
+// of the tables, so a new snapshot field belongs here (and in the snapshot encoders).
+struct SnapshotTables {
   Index last_index = 0;
 
   SortedMap<Node> nodes;
   SortedMap<SortedMap<NodeService>> services;  // node -> service ID -> instance
   SortedMap<SortedMap<HealthCheck>> checks;    // node -> check ID -> check
-  SortedMap<KVEntry> kvs;
+  // Entries are immutable once stored (a write stores a new one) and shared, so a copy of the
+  // table (CopyForSnapshot) copies a pointer per key, not the values.
+  SortedMap<std::shared_ptr<const KVEntry>> kvs;
   SortedMap<Index> tombstones;  // deleted KV key -> index of the delete
 
   // Table indexes: the last index that changed anything in the table.
@@ -121,8 +123,11 @@ struct Tables {
   Json ca_roots;
   Index ca_config_index = 0;
   Index ca_roots_index = 0;
+};
 
-  // Derived (rebuilt on Restore).
+// The store's state: the snapshot's tables and what is derived from them (rebuilt on Restore).
+// Kept apart from the watches so Restore can build a new one and swap it in whole.
+struct Tables : SnapshotTables {
   SortedMap<std::set<InstanceKey>> by_service;
   SortedMap<std::set<InstanceKey>> by_connect;
   SortedMap<std::string> node_ids;  // node ID -> node name
@@ -150,7 +155,7 @@ struct Tables {
   }
   const KVEntry* FindKV(std::string_view key) const {
     auto it = kvs.find(key);
-    return it == kvs.end() ? nullptr : &it->second;
+    return it == kvs.end() ? nullptr : it->second.get();
   }
 };
 
@@ -408,14 +413,14 @@ struct Store::Impl {
 
   struct KVUndo {
     std::string key;
-    std::optional<KVEntry> entry;
+    std::shared_ptr<const KVEntry> entry;  // null: absent
     std::optional<Index> tombstone;
   };
 
   void SaveUndo(std::vector<KVUndo>* undo, const std::string& key) {
     if (undo == nullptr) return;
-    KVUndo u{key, std::nullopt, std::nullopt};
-    if (const KVEntry* e = t.FindKV(key)) u.entry = *e;
+    KVUndo u{key, nullptr, std::nullopt};
+    if (auto it = t.kvs.find(key); it != t.kvs.end()) u.entry = it->second;
     if (auto it = t.tombstones.find(key); it != t.tombstones.end()) u.tombstone = it->second;
     undo->push_back(std::move(u));
   }
@@ -423,7 +428,7 @@ struct Store::Impl {
   void Rollback(std::vector<KVUndo>& undo) {
     for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
       if (it->entry) {
-        t.kvs[it->key] = *it->entry;
+        t.kvs[it->key] = it->entry;
       } else {
         t.kvs.erase(it->key);
       }
@@ -444,9 +449,9 @@ struct Store::Impl {
     auto it = t.kvs.find(in.key);
     if (it != t.kvs.end()) {
       // Sessions and lock indexes belong to lock operations, which a plain set keeps.
-      e.session = it->second.session;
-      e.lock_index = it->second.lock_index;
-      e.raft.create_index = it->second.raft.create_index;
+      e.session = it->second->session;
+      e.lock_index = it->second->lock_index;
+      e.raft.create_index = it->second->raft.create_index;
     } else {
       e.raft.create_index = ch.index;
     }
@@ -455,8 +460,8 @@ struct Store::Impl {
     t.kvs_index = ch.index;
     ch.kv_keys.push_back(in.key);
     auto& slot = t.kvs[in.key];
-    slot = std::move(e);
-    return slot;
+    slot = std::make_shared<const KVEntry>(std::move(e));
+    return *slot;
   }
 
   void KVDeleteOne(Changes& ch, std::vector<KVUndo>* undo, const std::string& key) {
@@ -634,7 +639,7 @@ struct Store::Impl {
         case KVOp::kGetTree:
           for (auto it = t.kvs.lower_bound(e.key);
                it != t.kvs.end() && it->first.starts_with(e.key); ++it) {
-            r.txn_results.push_back(it->second);
+            r.txn_results.push_back(*it->second);
           }
           break;
         case KVOp::kCheckIndex:
@@ -995,8 +1000,8 @@ Index Store::KVList(WatchSet* ws, std::string_view prefix, std::vector<KVEntry>*
   Index max = 0;
   for (auto it = s.t.kvs.lower_bound(prefix); it != s.t.kvs.end() && it->first.starts_with(prefix);
        ++it) {
-    out->push_back(it->second);
-    max = std::max(max, it->second.raft.modify_index);
+    out->push_back(*it->second);
+    max = std::max(max, it->second->raft.modify_index);
   }
   return s.KVTreeIndex(prefix, max);
 }
@@ -1010,7 +1015,7 @@ Index Store::KVKeys(WatchSet* ws, std::string_view prefix, std::string_view sepa
   for (auto it = s.t.kvs.lower_bound(prefix); it != s.t.kvs.end() && it->first.starts_with(prefix);
        ++it) {
     const std::string& key = it->first;
-    max = std::max(max, it->second.raft.modify_index);
+    max = std::max(max, it->second->raft.modify_index);
     size_t sep = separator.empty() ? std::string::npos : key.find(separator, prefix.size());
     if (sep == std::string::npos) {
       out->push_back(key);
@@ -1068,9 +1073,10 @@ Json IndexMap(const SortedMap<Index>& m) {
 // into both; snapshot_test.cc compares their bytes on a store that fills every field.
 class SnapshotWriter {
  public:
-  explicit SnapshotWriter(std::string* out) : w_(out) {}
+  SnapshotWriter(std::string* out, std::stop_token stop) : w_(out), stop_(std::move(stop)) {}
 
-  void Write(const Tables& t) {
+  // False when stop was requested before the end.
+  bool Write(const SnapshotTables& t) {
     const bool ca = !t.ca_config.is_null() || !t.ca_roots.is_null();
     w_.Map(ca ? 10 : 9);
     w_.Str("Checks");
@@ -1080,6 +1086,7 @@ class SnapshotWriter {
     for (const auto& [node, list] : t.checks) {
       for (const auto& [id, c] : list) {
         Check(c);
+        if (Stopped()) return false;
       }
     }
     if (ca) {
@@ -1111,7 +1118,8 @@ class SnapshotWriter {
     w_.Str("KVs");
     w_.Array(t.kvs.size());
     for (const auto& [key, e] : t.kvs) {
-      KV(e);
+      KV(*e);
+      if (Stopped()) return false;
     }
     w_.Str("LastIndex");
     w_.Uint(t.last_index);
@@ -1119,6 +1127,7 @@ class SnapshotWriter {
     w_.Array(t.nodes.size());
     for (const auto& [name, node] : t.nodes) {
       Node(node);
+      if (Stopped()) return false;
     }
     w_.Str("ServiceIndexes");
     IndexMap(t.service_indexes);
@@ -1133,21 +1142,26 @@ class SnapshotWriter {
         w_.Str(node);
         w_.Str("Service");
         Service(svc);
+        if (Stopped()) return false;
       }
     }
     w_.Str("Tombstones");
     IndexMap(t.tombstones);
+    return !stop_.stop_requested();
   }
 
   // What the snapshot of t will roughly take, to allocate the output once.
-  static size_t Estimate(const Tables& t) {
+  static size_t Estimate(const SnapshotTables& t) {
     size_t bytes = 4096 + 64 * t.tombstones.size();
-    for (const auto& [key, e] : t.kvs) bytes += 64 + key.size() + e.value.size() + e.session.size();
+    for (const auto& [key, e] : t.kvs) bytes += 64 + key.size() + e->value.size() + e->session.size();
     bytes += 512 * (t.nodes.size() + t.services.size() + t.checks.size());
     return bytes;
   }
 
  private:
+  // Checked every 1,024 records: a large store takes seconds to encode.
+  bool Stopped() { return (++records_ & 1023) == 0 && stop_.stop_requested(); }
+
   void IndexMap(const SortedMap<Index>& m) {
     w_.Map(m.size());
     for (const auto& [k, v] : m) {
@@ -1364,7 +1378,19 @@ class SnapshotWriter {
   }
 
   internal::MsgpackWriter w_;
+  std::stop_token stop_;
+  uint64_t records_ = 0;
 };
+
+// The snapshot format: one version byte, then the document.
+Result<std::string> EncodeSnapshot(const SnapshotTables& t, std::stop_token stop) {
+  std::string out;
+  out.reserve(SnapshotWriter::Estimate(t));
+  out.push_back(static_cast<char>(kSnapshotVersion));
+  SnapshotWriter writer(&out, std::move(stop));
+  if (!writer.Write(t)) return Unavailable("snapshot: encoding stopped");
+  return out;
+}
 
 Status ReadIndexMap(const Json& j, const char* what, SortedMap<Index>* out) {
   if (j.is_null()) return Status::Ok();
@@ -1396,7 +1422,7 @@ Json Store::Impl::SnapshotJson() const {
       checks.push_back(internal::HealthCheckToJson(c, Form::kStorage));
   }
   Json kvs = Json::array();
-  for (const auto& [key, e] : t.kvs) kvs.push_back(internal::KVEntryToJson(e, Form::kStorage));
+  for (const auto& [key, e] : t.kvs) kvs.push_back(internal::KVEntryToJson(*e, Form::kStorage));
   Json out = {
       {"LastIndex", t.last_index},
       {"Indexes",
@@ -1515,7 +1541,9 @@ Result<Tables> Store::Impl::TablesFromJson(const Json& j) {
     if (Status s = internal::DecodeKVEntryAt((**kvs)[i], path, &e); !s.ok()) return s;
     if (Status s = check_raft(e.raft, "key " + Quote(e.key)); !s.ok()) return s;
     std::string key = e.key;
-    if (!t.kvs.emplace(key, std::move(e)).second) return bad("key " + Quote(key) + " twice");
+    if (!t.kvs.emplace(key, std::make_shared<const KVEntry>(std::move(e))).second) {
+      return bad("key " + Quote(key) + " twice");
+    }
   }
 
   const Json kNull;
@@ -1555,13 +1583,21 @@ Result<Tables> Store::Impl::TablesFromJson(const Json& j) {
   return t;
 }
 
-// The snapshot format: one version byte, then the document.
-std::string Store::Snapshot() const {
-  std::string out;
-  out.reserve(SnapshotWriter::Estimate(impl_->t));
-  out.push_back(static_cast<char>(kSnapshotVersion));
-  SnapshotWriter(&out).Write(impl_->t);
-  return out;
+std::string Store::Snapshot() const { return *EncodeSnapshot(impl_->t, {}); }
+
+std::unique_ptr<SnapshotCopy> Store::CopyForSnapshot() const {
+  const SnapshotTables& tables = impl_->t;
+  return std::make_unique<SnapshotCopy>(std::make_unique<const SnapshotTables>(tables));
+}
+
+SnapshotCopy::SnapshotCopy(std::unique_ptr<const SnapshotTables> tables)
+    : tables_(std::move(tables)) {}
+SnapshotCopy::~SnapshotCopy() = default;
+
+Index SnapshotCopy::LastIndex() const { return tables_->last_index; }
+
+Result<std::string> SnapshotCopy::Encode(std::stop_token stop) const {
+  return EncodeSnapshot(*tables_, std::move(stop));
 }
 
 std::string internal::SnapshotThroughJson(const Store& store) {

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "catalog/commands.h"
 #include "catalog/types.h"
+#include "core/status.h"
 
 namespace gangway::catalog {
 
@@ -29,6 +31,7 @@ class WatchSet {
 
 using WatchId = uint64_t;
 
+struct SnapshotTables;  // store.cc
 class Store;
 
 namespace internal {
@@ -36,6 +39,26 @@ namespace internal {
 // Json::to_msgpack. Kept as the reference that tests hold the direct encoder to, byte for byte.
 std::string SnapshotThroughJson(const Store& store);
 }  // namespace internal
+
+// A point-in-time copy of a store's snapshot tables (Store::CopyForSnapshot): the nodes,
+// services, checks, KV entries, tombstones, indexes and CA documents, without watches or derived
+// indexes. Immutable and independent of the store, so it may be encoded and destroyed on any
+// thread while the store goes on applying.
+class SnapshotCopy {
+ public:
+  explicit SnapshotCopy(std::unique_ptr<const SnapshotTables> tables);
+  ~SnapshotCopy();
+  SnapshotCopy(const SnapshotCopy&) = delete;
+  SnapshotCopy& operator=(const SnapshotCopy&) = delete;
+
+  Index LastIndex() const;
+  // The snapshot bytes: exactly what Store::Snapshot() returned when the copy was taken. Fails
+  // only when stop is requested before it is done.
+  Result<std::string> Encode(std::stop_token stop = {}) const;
+
+ private:
+  std::unique_ptr<const SnapshotTables> tables_;
+};
 
 class Store {
  public:
@@ -92,6 +115,9 @@ class Store {
   // ---- Snapshots (Raft snapshot/restore). Restore replaces everything; watches all fire.
   std::string Snapshot() const;
   Status Restore(std::string_view bytes);
+  // Copies the snapshot tables for encoding elsewhere (see SnapshotCopy). It copies every node,
+  // service, check and KV entry: O(size of the store), but no encoding.
+  std::unique_ptr<SnapshotCopy> CopyForSnapshot() const;
 
  private:
   friend std::string internal::SnapshotThroughJson(const Store& store);
