@@ -26,13 +26,24 @@ using namespace gangway;               // NOLINT: a benchmark program
 using namespace gangway::consensus;    // NOLINT
 using Clock = std::chrono::steady_clock;
 
+class StringSource : public SnapshotSource {
+ public:
+  explicit StringSource(std::string bytes) : bytes_(std::move(bytes)) {}
+  Result<std::string> Encode(std::stop_token) override { return std::move(bytes_); }
+
+ private:
+  std::string bytes_;
+};
+
 class CountingFsm : public StateMachine {
  public:
   Result<std::string> Apply(uint64_t, std::string_view entry) override {
     bytes_ += entry.size();
     return std::string();
   }
-  Result<std::string> Snapshot() override { return std::to_string(bytes_); }
+  Result<std::unique_ptr<SnapshotSource>> BeginSnapshot() override {
+    return std::unique_ptr<SnapshotSource>(std::make_unique<StringSource>(std::to_string(bytes_)));
+  }
   Status Restore(std::string_view data) override {
     bytes_ = std::strtoull(std::string(data).c_str(), nullptr, 10);
     return Status::Ok();

@@ -17,6 +17,7 @@ extern "C" {
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -259,6 +260,44 @@ Result<uint64_t> ServerIdFromUuid(std::string_view uuid) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// One asynchronous snapshot (libraft's fsm version 3; docs/consensus.md, "Snapshots"): the raft
+// thread asks the owner for a copy of the state, a libuv worker waits for the copy and encodes
+// it, libraft writes the bytes, and snapshot_finalize drops the job on the raft thread. Held by
+// the raft thread (Core::snapshot_), the owner's closure and, through the Core, the worker.
+
+namespace {
+
+struct SnapshotJob {
+  uint64_t index = 0;  // libraft's last_applied when it asked
+  // Guarded by Shared::mu; changes are signalled on Shared::cv.
+  bool copied = false;     // the owner ran BeginSnapshot; `source` holds its outcome
+  bool abandoned = false;  // finalized (or given up) before the owner got to it: skip the copy
+  Result<std::unique_ptr<SnapshotSource>> source;
+  std::chrono::steady_clock::duration copy_time{};
+  // Written by the worker, then read by libraft until snapshot_finalize.
+  std::string bytes;
+  raft_buffer buf{};
+};
+
+// How long a worker waits for the owner's copy before it gives up on this snapshot (libraft
+// tries again after the next applied entry). The owner only delays it by the work queued ahead
+// of the copy; the bound matters when several nodes share a process and its owner thread waits
+// in one node's Shutdown while workers of the others wait for it (libuv's pool has 4 threads).
+constexpr auto kCopyWait = std::chrono::seconds(10);
+
+double Millis(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+std::string Fixed1(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", v);
+  return buf;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
 // Owner-side state. Closures posted by the raft thread hold it by shared_ptr, so it outlives the
 // RaftNode; `dead` (owner thread only) turns them into no-ops after Shutdown.
 
@@ -268,11 +307,13 @@ struct RaftNode::Shared {
   Loop& owner;
   StateMachine* fsm;
 
-  // Cross-thread: the command queue and the raft thread's waits for owner work.
+  // Cross-thread: the command queue and the raft thread's (and snapshot workers') waits for
+  // owner work.
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::function<void(Core&)>> queue;
   bool stopping = false;
+  std::stop_source stop;  // requested by Shutdown, with stopping: snapshot encoders give up
 
   // Owner thread only.
   bool dead = false;
@@ -639,13 +680,19 @@ class RaftNode::Core {
     // silently forgetting committed entries. A clear error at Start is safer.
     raft_uv_set_auto_recovery(&io_, false);
 
-    fsm_.version = 1;
+    // libraft 0.15's uv I/O implements async_work but still calls itself version 1, and raft_init
+    // refuses an fsm with snapshot_async over an io below version 2 (fixed upstream in "uv: set
+    // io version to 2", 0.17).
+    if (io_.version < 2 && io_.async_work != nullptr) io_.version = 2;
+
+    // Asynchronous snapshots (see FsmSnapshot): nothing waits for the state to be encoded.
+    fsm_.version = 3;
     fsm_.data = this;
     fsm_.apply = &Core::FsmApply;
     fsm_.snapshot = &Core::FsmSnapshot;
     fsm_.restore = &Core::FsmRestore;
-    fsm_.snapshot_finalize = nullptr;
-    fsm_.snapshot_async = nullptr;
+    fsm_.snapshot_finalize = &Core::FsmSnapshotFinalize;
+    fsm_.snapshot_async = &Core::FsmSnapshotAsync;
     rv = raft_init(&raft_, &io_, &fsm_, options_.id, options_.address.c_str());
     if (rv != 0) {
       std::string detail = raft_.errmsg[0] ? raft_.errmsg : raft_strerror(rv);
@@ -869,28 +916,106 @@ class RaftNode::Core {
     }
   }
 
+  // libraft's fsm->snapshot (raft thread): asks the owner for a copy of the state and returns
+  // at once, without buffers. The copy is taken on the owner after every entry up to
+  // last_applied has been applied there and before any later one (Post is FIFO).
   static int FsmSnapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
     auto* core = static_cast<Core*>(fsm->data);
+    *bufs = nullptr;
+    *n_bufs = 0;
+    if (core->closing_ || core->snapshot_) return RAFT_BUSY;  // "try later" to libraft
     auto s = core->shared_;
-    auto data = s->Hop<Result<std::string>>([s] { return s->fsm->Snapshot(); }, s);
-    if (!data) return RAFT_BUSY;  // shutting down; RAFT_BUSY is "try later" to libraft
-    if (!data->ok()) {
-      LogWarn(kLog, "state machine snapshot failed: " + data->status().message());
+    auto job = std::make_shared<SnapshotJob>();
+    job->index = core->raft_.last_applied;
+    {
+      std::lock_guard<std::mutex> l(s->mu);
+      if (s->stopping) return RAFT_BUSY;
+    }
+    s->owner.Post([s, job] {
+      if (s->dead) return;  // Shutdown began; the worker wakes on `stopping`
+      {
+        std::lock_guard<std::mutex> l(s->mu);
+        if (job->abandoned) return;
+      }
+      auto start = std::chrono::steady_clock::now();
+      auto source = s->fsm->BeginSnapshot();
+      auto took = std::chrono::steady_clock::now() - start;
+      {
+        std::lock_guard<std::mutex> l(s->mu);
+        job->source = std::move(source);
+        job->copy_time = took;
+        job->copied = true;
+      }
+      s->cv.notify_all();
+    });
+    core->snapshot_ = std::move(job);
+    return 0;
+  }
+
+  // libraft's fsm->snapshot_async, on a libuv worker thread: waits for the owner's copy, encodes
+  // it and hands the bytes to libraft. Touches only the job and the shared state's lock; the
+  // Core outlives it (the raft loop runs until this work's callback has run).
+  static int FsmSnapshotAsync(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
+    auto* core = static_cast<Core*>(fsm->data);
+    std::shared_ptr<SnapshotJob> job = core->snapshot_;  // set before libraft queued this work
+    Shared& s = *core->shared_;
+    std::unique_ptr<SnapshotSource> source;
+    std::chrono::steady_clock::duration copy_time{};
+    {
+      std::unique_lock<std::mutex> l(s.mu);
+      s.cv.wait_for(l, kCopyWait, [&] { return job->copied || s.stopping; });
+      if (s.stopping) {
+        job->abandoned = true;
+        return RAFT_CANCELED;
+      }
+      if (!job->copied) {
+        job->abandoned = true;
+        LogWarn(kLog, "snapshot at index " + std::to_string(job->index) +
+                          ": no copy of the state after " + std::to_string(kCopyWait.count()) +
+                          " s; trying again later");
+        return RAFT_BUSY;
+      }
+      if (!job->source.ok()) {
+        LogWarn(kLog, "state machine snapshot failed: " + job->source.status().message());
+        return RAFT_BUSY;
+      }
+      source = std::move(*job->source);
+      copy_time = job->copy_time;
+    }
+    auto start = std::chrono::steady_clock::now();
+    auto bytes = source ? source->Encode(s.stop.get_token())
+                        : Result<std::string>(Internal("no snapshot source"));
+    auto took = std::chrono::steady_clock::now() - start;
+    source.reset();  // the copy goes here, off the owner and raft threads
+    if (!bytes.ok()) {
+      if (!s.stop.stop_requested()) {
+        LogWarn(kLog, "state machine snapshot failed: " + bytes.status().message());
+      }
       return RAFT_BUSY;
     }
-    const std::string& bytes = data->value();
-    auto* array = static_cast<raft_buffer*>(raft_malloc(sizeof(raft_buffer)));
-    void* base = raft_malloc(std::max<size_t>(bytes.size(), 1));
-    if (array == nullptr || base == nullptr) {
-      raft_free(array);
-      raft_free(base);
-      return RAFT_NOMEM;
-    }
-    std::memcpy(base, bytes.data(), bytes.size());
-    array[0].base = base;
-    array[0].len = bytes.size();
-    *bufs = array;
+    job->bytes = std::move(*bytes);
+    job->buf.base = job->bytes.data();
+    job->buf.len = job->bytes.size();
+    *bufs = &job->buf;
     *n_bufs = 1;
+    LogInfo(kLog, "snapshot at index " + std::to_string(job->index) + ": state copied in " +
+                      Fixed1(Millis(copy_time)) + " ms on the owner thread, " +
+                      Fixed1(double(job->bytes.size()) / (1 << 20)) + " MiB encoded in " +
+                      Fixed1(Millis(took)) + " ms on a worker");
+    return 0;
+  }
+
+  // libraft's fsm->snapshot_finalize (raft thread), after every fsm->snapshot that returned 0:
+  // the snapshot is on disk, failed or was abandoned. The buffers are ours (version >= 2).
+  static int FsmSnapshotFinalize(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
+    auto* core = static_cast<Core*>(fsm->data);
+    if (core->snapshot_) {
+      std::lock_guard<std::mutex> l(core->shared_->mu);
+      core->snapshot_->abandoned = true;
+    }
+    core->snapshot_.reset();
+    *bufs = nullptr;
+    *n_bufs = 0;
     return 0;
   }
 
@@ -1151,6 +1276,7 @@ class RaftNode::Core {
   Status init_status_;
   OpResult start_result_;
   std::string restore_error_;
+  std::shared_ptr<SnapshotJob> snapshot_;  // the snapshot in progress, until finalize
 
   std::deque<Write> writes_;
   std::map<uint64_t, Inflight> inflight_;  // log index -> local Apply awaiting its commit
@@ -1292,6 +1418,7 @@ void RaftNode::Shutdown() {
       shared_->stopping = true;
       shared_->queue.push_back([](Core& core) { core.DoClose(); });
     }
+    shared_->stop.request_stop();
     shared_->cv.notify_all();
     uv_async_send(&core_->async);
     thread_.join();

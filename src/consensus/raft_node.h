@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -21,6 +22,18 @@ namespace internal {
 class HandoffInbox;
 }
 
+// A point-in-time copy of a state machine's state (StateMachine::BeginSnapshot), serialised
+// later on another thread while the owner goes on applying entries.
+class SnapshotSource {
+ public:
+  virtual ~SnapshotSource() = default;
+  // The snapshot bytes, which Restore must accept. Called at most once, on a libuv worker
+  // thread, concurrently with the owner's Apply calls: it may read only the copy. When stop is
+  // requested (the node is shutting down) it should give up soon with any error. The source
+  // may be destroyed on any thread.
+  virtual Result<std::string> Encode(std::stop_token stop) = 0;
+};
+
 // Implemented by the owner; called on the owner's loop thread only.
 class StateMachine {
  public:
@@ -30,8 +43,10 @@ class StateMachine {
   // entries in the same order. The result reaches the Apply caller on the leader; an error here
   // is a deterministic rejection and changes nothing else.
   virtual Result<std::string> Apply(uint64_t index, std::string_view entry) = 0;
-  // The whole state as of the last applied entry.
-  virtual Result<std::string> Snapshot() = 0;
+  // A copy of the whole state as of the last applied entry, independent of the live state: the
+  // next Apply may change anything once this returns. Keep it cheap (no encoding): the owner
+  // loop waits for it. An error skips this snapshot; libraft tries again after a later entry.
+  virtual Result<std::unique_ptr<SnapshotSource>> BeginSnapshot() = 0;
   // Replaces the whole state with a snapshot's. A failure leaves the state as it was.
   virtual Status Restore(std::string_view snapshot) = 0;
 };

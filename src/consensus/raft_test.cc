@@ -13,14 +13,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <stop_token>
+#include <thread>
 
 #include "consensus/handshake.h"
 #include "consensus/testing/raft_port_listener.h"
@@ -36,6 +40,30 @@ using testing::TestLoop;
 
 constexpr milliseconds kOpTimeout = seconds(30);
 
+// What the snapshot encoders of one RecordingFsm did, shared with the worker threads that run
+// them (and outliving the state machine). `hold` makes Encode wait until released or stopped.
+struct SnapshotLog {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  bool hold = false;
+  int encoding = 0;  // Encode calls in progress
+  int encoded = 0;   // Encode calls that returned the bytes
+  int stopped = 0;   // Encode calls that gave up because the node shut down
+  std::set<std::thread::id> threads;  // where Encode ran
+
+  void Release() {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      hold = false;
+    }
+    cv.notify_all();
+  }
+  int Encoding() {
+    std::lock_guard<std::mutex> l(mu);
+    return encoding;
+  }
+};
+
 // Records every entry it applies; its snapshot is the whole record, so a node that restored a
 // snapshot and replayed the log has exactly the same record as one that applied everything.
 class RecordingFsm : public StateMachine {
@@ -44,6 +72,38 @@ class RecordingFsm : public StateMachine {
     uint64_t index;
     std::string data;
     bool operator==(const Entry&) const = default;
+  };
+
+  // A copy of the record, encoded later on RaftNode's worker thread.
+  class Source : public SnapshotSource {
+   public:
+    Source(std::vector<Entry> entries, std::shared_ptr<SnapshotLog> log)
+        : entries_(std::move(entries)), log_(std::move(log)) {}
+
+    Result<std::string> Encode(std::stop_token stop) override {
+      {
+        std::unique_lock<std::mutex> l(log_->mu);
+        ++log_->encoding;
+        log_->threads.insert(std::this_thread::get_id());
+        log_->cv.wait(l, stop, [&] { return !log_->hold; });
+        --log_->encoding;
+        if (stop.stop_requested()) {
+          ++log_->stopped;
+          return Unavailable("stopped");
+        }
+      }
+      std::string out = "FSM1\n";
+      for (const auto& e : entries_) {
+        out += std::to_string(e.index) + " " + std::to_string(e.data.size()) + "\n" + e.data;
+      }
+      std::lock_guard<std::mutex> l(log_->mu);
+      ++log_->encoded;
+      return out;
+    }
+
+   private:
+    std::vector<Entry> entries_;
+    std::shared_ptr<SnapshotLog> log_;
   };
 
   Result<std::string> Apply(uint64_t index, std::string_view entry) override {
@@ -55,13 +115,10 @@ class RecordingFsm : public StateMachine {
     return "applied:" + std::to_string(index);
   }
 
-  Result<std::string> Snapshot() override {
+  Result<std::unique_ptr<SnapshotSource>> BeginSnapshot() override {
     ++snapshots;
-    std::string out = "FSM1\n";
-    for (const auto& e : entries) {
-      out += std::to_string(e.index) + " " + std::to_string(e.data.size()) + "\n" + e.data;
-    }
-    return out;
+    snapshot_threads.insert(std::this_thread::get_id());
+    return std::unique_ptr<SnapshotSource>(std::make_unique<Source>(entries, snapshot_log));
   }
 
   Status Restore(std::string_view data) override {
@@ -92,7 +149,9 @@ class RecordingFsm : public StateMachine {
   }
 
   std::vector<Entry> entries;
-  int snapshots = 0;
+  int snapshots = 0;  // BeginSnapshot calls
+  std::set<std::thread::id> snapshot_threads;  // where BeginSnapshot ran
+  std::shared_ptr<SnapshotLog> snapshot_log = std::make_shared<SnapshotLog>();
   int restores = 0;
   bool out_of_order = false;
 };
@@ -623,6 +682,137 @@ TEST_F(RaftNodeTest, RestoreRejectedByTheStateMachineFailsStart) {
       << r.status.message();
 }
 
+// The raft thread asks the owner for a copy of the state and carries on; a libuv worker encodes
+// the copy. While the encoding is held back, entries keep committing and applying; once it is
+// released the snapshot lands, and a restart starts from it.
+TEST_F(RaftNodeTest, SnapshotsAreEncodedOffTheOwnerThreadWhileEntriesCommit) {
+  options_.snapshot_threshold = 16;
+  options_.snapshot_trailing = 4;
+  Define(1);
+  ASSERT_TRUE(Open(1, ConfigOf({1})).ok());
+  ASSERT_EQ(WaitLeader(), 1u);
+  auto log = nodes_[1].fsm->snapshot_log;
+  log->hold = true;
+  ASSERT_EQ(ApplyAll(Numbered("a", 40)).size(), 40u);
+  ASSERT_TRUE(loop_.RunUntil([&] { return log->Encoding() == 1; }, seconds(10)));
+  EXPECT_EQ(nodes_[1].fsm->snapshots, 1);
+
+  auto held = std::chrono::steady_clock::now();
+  ASSERT_EQ(ApplyAll(Numbered("b", 200)).size(), 200u);
+  std::printf("200 entries committed and applied in %lld ms while a snapshot was encoding\n",
+              (long long)std::chrono::duration_cast<milliseconds>(
+                  std::chrono::steady_clock::now() - held)
+                  .count());
+  EXPECT_EQ(nodes_[1].fsm->entries.size(), 240u);
+  EXPECT_EQ(nodes_[1].raft->Info().snapshot_index, 0u);
+  EXPECT_EQ(nodes_[1].fsm->snapshots, 1);  // one snapshot at a time
+
+  log->Release();
+  ASSERT_TRUE(loop_.RunUntil([&] { return nodes_[1].raft->Info().snapshot_index > 0; },
+                             seconds(10)));
+  uint64_t first = nodes_[1].raft->Info().snapshot_index;
+  EXPECT_LE(first, 45u);  // the index it was asked at, not where the encoding finished
+  // The entries behind it are far past the threshold: the next applied entry brings another.
+  ASSERT_EQ(ApplyAll(Numbered("c", 1)).size(), 1u);
+  ASSERT_TRUE(loop_.RunUntil([&] { return nodes_[1].raft->Info().snapshot_index > first; },
+                             seconds(10)));
+  EXPECT_GE(nodes_[1].fsm->snapshots, 2);
+  EXPECT_EQ(nodes_[1].fsm->snapshot_threads,
+            std::set<std::thread::id>{std::this_thread::get_id()});
+  {
+    std::lock_guard<std::mutex> l(log->mu);
+    EXPECT_GE(log->encoded, 2);
+    EXPECT_EQ(log->threads.count(std::this_thread::get_id()), 0u);
+  }
+
+  // A restart restores the latest snapshot, then replays the log after it.
+  std::vector<RecordingFsm::Entry> before = nodes_[1].fsm->entries;
+  ASSERT_TRUE(Open(1, std::nullopt).ok());
+  EXPECT_EQ(nodes_[1].fsm->restores, 1);
+  ASSERT_EQ(WaitLeader(), 1u);
+  ASSERT_TRUE(loop_.RunUntil([&] { return nodes_[1].fsm->entries.size() >= before.size(); },
+                             seconds(10)));
+  EXPECT_EQ(nodes_[1].fsm->entries, before);
+}
+
+// Shutdown while a worker encodes a snapshot: the encoder is told to stop, Shutdown returns, and
+// the data dir starts again with every entry. (Under ASan, also: nothing is used after free.)
+TEST_F(RaftNodeTest, ShutdownWhileASnapshotIsEncodingStopsTheEncoder) {
+  options_.snapshot_threshold = 16;
+  options_.snapshot_trailing = 4;
+  Define(1);
+  ASSERT_TRUE(Open(1, ConfigOf({1})).ok());
+  ASSERT_EQ(WaitLeader(), 1u);
+  auto log = nodes_[1].fsm->snapshot_log;
+  log->hold = true;
+  ASSERT_EQ(ApplyAll(Numbered("a", 40)).size(), 40u);
+  ASSERT_TRUE(loop_.RunUntil([&] { return log->Encoding() == 1; }, seconds(10)));
+
+  auto t0 = std::chrono::steady_clock::now();
+  Stop(1);
+  auto took = std::chrono::steady_clock::now() - t0;
+  std::printf("shutdown during an encoding took %lld ms\n",
+              (long long)std::chrono::duration_cast<milliseconds>(took).count());
+  {
+    std::lock_guard<std::mutex> l(log->mu);
+    EXPECT_EQ(log->stopped, 1);
+    EXPECT_EQ(log->encoded, 0);
+  }
+  ASSERT_TRUE(Open(1, std::nullopt).ok());
+  EXPECT_EQ(nodes_[1].fsm->restores, 0);  // no snapshot was written
+  ASSERT_EQ(WaitLeader(), 1u);
+  EXPECT_TRUE(loop_.RunUntil([&] { return nodes_[1].fsm->entries.size() == 40; }, seconds(10)));
+}
+
+// Shutdown after the raft thread asked for a copy of the state that the owner has not taken yet
+// (the owner is the thread calling Shutdown): the waiting worker is released, the copy is never
+// taken, and Shutdown does not wait for the worker's bound on that wait.
+TEST_F(RaftNodeTest, ShutdownBeforeTheOwnerCopiedTheStateReleasesTheWorker) {
+  options_.snapshot_threshold = 16;
+  options_.snapshot_trailing = 4;
+  Define(1);
+  ASSERT_TRUE(Open(1, ConfigOf({1})).ok());
+  ASSERT_EQ(WaitLeader(), 1u);
+  RaftNode& raft = *nodes_[1].raft;
+  RecordingFsm& fsm = *nodes_[1].fsm;
+  const uint64_t threshold = options_.snapshot_threshold;
+  // One entry at a time, stopping the loop right after each one's outcome: libraft asks for a
+  // snapshot after applying an entry, so that request is left queued on the owner.
+  auto apply_one = [&](int i) {
+    auto r = std::make_shared<std::optional<ApplyResult>>();
+    raft.Apply("s" + std::to_string(i), [r](ApplyResult a) { *r = std::move(a); });
+    EXPECT_TRUE(loop_.RunUntil([&] { return r->has_value(); }, kOpTimeout));
+    EXPECT_TRUE(r->has_value() && (*r)->ok());
+    return r->has_value() ? (*r)->index : 0;
+  };
+  // The first snapshot shows where libraft asks: at the entry `threshold` past the last one.
+  int i = 0;
+  uint64_t last = 0;
+  while (fsm.snapshots == 0 && i < 100) {
+    last = apply_one(i++);
+    loop_.RunFor(milliseconds(20));
+  }
+  ASSERT_EQ(fsm.snapshots, 1);
+  ASSERT_TRUE(loop_.RunUntil([&] { return raft.Info().snapshot_index > 0; }, seconds(10)));
+  uint64_t snapshot = raft.Info().snapshot_index;
+  ASSERT_EQ(snapshot, last);
+  // The next request comes with the entry at snapshot + threshold.
+  while (last + 1 < snapshot + threshold) last = apply_one(i++);
+  loop_.RunFor(milliseconds(50));
+  ASSERT_EQ(fsm.snapshots, 1);
+  ASSERT_EQ(apply_one(i++), snapshot + threshold);
+  std::this_thread::sleep_for(milliseconds(100));  // the raft thread posts its request
+
+  auto t0 = std::chrono::steady_clock::now();
+  Stop(1);
+  auto took = std::chrono::steady_clock::now() - t0;
+  std::printf("shutdown with a copy requested took %lld ms\n",
+              (long long)std::chrono::duration_cast<milliseconds>(took).count());
+  EXPECT_LT(took, seconds(5));  // released by Shutdown, not by the 10 s bound
+  loop_.RunFor(milliseconds(50));  // the queued request runs now and must do nothing
+  EXPECT_EQ(fsm.snapshots, 1);
+}
+
 // ---- three nodes ----------------------------------------------------------------------------
 
 TEST_F(RaftClusterTest, ThreeNodesElectALeaderAndApplyInTheSameOrder) {
@@ -748,6 +938,50 @@ TEST_F(RaftClusterTest, SnapshotsThenRestartRestoresFromSnapshotAndLog) {
   ASSERT_TRUE(WaitConverged(800));
   EXPECT_TRUE(Contains(*nodes_[follower].fsm, acked));
   EXPECT_FALSE(nodes_[follower].fsm->out_of_order);
+}
+
+// A follower that was down while the others snapshotted (asynchronously) and compacted their
+// logs past its last entry catches up by InstallSnapshot.
+TEST_F(RaftClusterTest, FollowerBehindTheCompactedLogCatchesUpByInstallSnapshot) {
+  options_.snapshot_threshold = 64;
+  options_.snapshot_trailing = 16;
+  StartCluster({1, 2, 3});
+  uint64_t leader = WaitLeader();
+  ASSERT_NE(leader, 0u);
+  std::set<std::string> acked = ApplyAll(Numbered("early-", 10));
+  ASSERT_EQ(acked.size(), 10u);
+  ASSERT_TRUE(WaitConverged(10));
+  uint64_t follower = leader == 3 ? 2 : 3;
+  Stop(follower);
+  ASSERT_EQ(SnapshotFiles(nodes_[follower]), 0u);  // nothing of its own to start from
+
+  std::set<std::string> more = ApplyAll(Numbered("late-", 400));
+  ASSERT_EQ(more.size(), 400u);
+  acked.insert(more.begin(), more.end());
+  // libraft asks for a snapshot only as it applies entries, and not while one is in progress: a
+  // node still encoding when the last batch arrived waits for a further entry.
+  auto compacted = [&] {
+    for (auto& [id, n] : nodes_) {
+      if (n.raft && n.raft->Info().snapshot_index <= 100) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 20 && !loop_.RunUntil(compacted, milliseconds(500)); ++i) {
+    std::set<std::string> nudge = ApplyAll({"nudge-" + std::to_string(i)});
+    acked.insert(nudge.begin(), nudge.end());
+  }
+  ASSERT_TRUE(compacted());
+
+  ASSERT_TRUE(Open(follower, std::nullopt).ok());
+  EXPECT_EQ(nodes_[follower].fsm->restores, 0);
+  ASSERT_TRUE(WaitConverged(acked.size()));
+  EXPECT_GE(nodes_[follower].fsm->restores, 1);  // the leader's snapshot
+  EXPECT_TRUE(Contains(*nodes_[follower].fsm, acked));
+  EXPECT_FALSE(nodes_[follower].fsm->out_of_order);
+  for (auto& [id, n] : nodes_) {
+    std::lock_guard<std::mutex> l(n.fsm->snapshot_log->mu);
+    EXPECT_EQ(n.fsm->snapshot_log->threads.count(std::this_thread::get_id()), 0u) << id;
+  }
 }
 
 TEST_F(RaftClusterTest, AddVoterCatchesUpByInstallSnapshotAndRemoveShrinks) {

@@ -25,7 +25,9 @@ class CountingFsm : public StateMachine {
     entries.emplace_back(entry);
     return std::string("ok");
   }
-  Result<std::string> Snapshot() override { return std::string("unused"); }
+  Result<std::unique_ptr<SnapshotSource>> BeginSnapshot() override {
+    return Internal("no snapshots in this test");
+  }
   Status Restore(std::string_view) override { return Status::Ok(); }
   std::vector<std::string> entries;
 };

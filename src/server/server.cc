@@ -27,6 +27,17 @@ uint64_t RaftId(const std::string& node_id) {
 
 }  // namespace
 
+// A copy of the catalog's tables, encoded in the store's snapshot format on RaftNode's worker.
+class StoreSnapshotSource : public consensus::SnapshotSource {
+ public:
+  explicit StoreSnapshotSource(std::unique_ptr<catalog::SnapshotCopy> copy)
+      : copy_(std::move(copy)) {}
+  Result<std::string> Encode(std::stop_token stop) override { return copy_->Encode(stop); }
+
+ private:
+  std::unique_ptr<catalog::SnapshotCopy> copy_;
+};
+
 // The catalog as Raft's state machine: entries are encoded commands, the response is the
 // encoded ApplyResult, snapshots are the store's.
 class Server::Fsm : public consensus::StateMachine {
@@ -48,7 +59,10 @@ class Server::Fsm : public consensus::StateMachine {
     }
     return catalog::EncodeApplyResult(r);
   }
-  Result<std::string> Snapshot() override { return store_.Snapshot(); }
+  Result<std::unique_ptr<consensus::SnapshotSource>> BeginSnapshot() override {
+    return std::unique_ptr<consensus::SnapshotSource>(
+        std::make_unique<StoreSnapshotSource>(store_.CopyForSnapshot()));
+  }
   Status Restore(std::string_view snapshot) override { return store_.Restore(snapshot); }
 
  private:
