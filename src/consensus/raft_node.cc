@@ -16,6 +16,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <climits>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -229,6 +230,17 @@ Status ValidateOptions(const RaftOptions& o) {
   if (o.snapshot_threshold == 0) return InvalidArgument("raft: snapshot_threshold must be > 0");
   if (o.segment_size < (64u << 10)) return InvalidArgument("raft: segment_size must be >= 64 KiB");
   return Status::Ok();
+}
+
+unsigned SnapshotThreshold(const RaftOptions& options) {
+  // splitmix64: small ids (1, 2, 3 in tests) land far apart as well as random UUID prefixes.
+  uint64_t z = options.id + 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  uint64_t span = uint64_t(options.snapshot_threshold) / 8 + 1;
+  uint64_t threshold = uint64_t(options.snapshot_threshold) + z % span;
+  return unsigned(std::min<uint64_t>(threshold, UINT_MAX));
 }
 
 Result<uint64_t> ServerIdFromUuid(std::string_view uuid) {
@@ -703,7 +715,7 @@ class RaftNode::Core {
     raft_set_election_timeout(&raft_, unsigned(options_.election_timeout.count()));
     raft_set_heartbeat_timeout(&raft_, unsigned(options_.heartbeat_timeout.count()));
     raft_set_install_snapshot_timeout(&raft_, unsigned(options_.install_snapshot_timeout.count()));
-    raft_set_snapshot_threshold(&raft_, options_.snapshot_threshold);
+    raft_set_snapshot_threshold(&raft_, SnapshotThreshold(options_));
     raft_set_snapshot_trailing(&raft_, options_.snapshot_trailing);
     raft_set_pre_vote(&raft_, options_.pre_vote);
     return Status::Ok();

@@ -124,7 +124,10 @@ struct RaftOptions {
   std::chrono::milliseconds install_snapshot_timeout{2000};
   std::chrono::milliseconds connect_retry_delay{1000};  // TCP transport reconnect pause
   std::chrono::milliseconds poll_interval{20};          // freshness of Info() and callbacks
-  unsigned snapshot_threshold = 16384;  // entries since the last snapshot before a new one
+  // Entries since the last snapshot before a new one; each server adds an offset of up to 1/8 of
+  // it derived from its id (see SnapshotThreshold), so that a group's servers do not all
+  // snapshot at the same index.
+  unsigned snapshot_threshold = 16384;
   unsigned snapshot_trailing = 10240;   // entries kept in the log behind a snapshot
   size_t segment_size = 8 << 20;        // bytes fallocated per open log segment
   bool pre_vote = true;                 // a rejoining server cannot depose a healthy leader
@@ -150,6 +153,10 @@ Status ValidateOptions(const RaftOptions& options);
 
 // Maps a canonical UUID ("8-4-4-4-12" hex) to the server id made of its first 64 bits.
 Result<uint64_t> ServerIdFromUuid(std::string_view uuid);
+
+// The snapshot threshold a node uses: options.snapshot_threshold plus an offset in
+// [0, snapshot_threshold / 8] that a hash of options.id picks. Deterministic per server.
+unsigned SnapshotThreshold(const RaftOptions& options);
 
 class RaftNode {
  public:

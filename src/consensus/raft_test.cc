@@ -480,6 +480,24 @@ TEST(RaftOptionsTest, ServerIdFromUuidTakesTheFirst64Bits) {
   EXPECT_FALSE(ServerIdFromUuid("00000000-0000-0000-5b48-8ec93abf3e05").ok());
 }
 
+TEST(RaftOptionsTest, SnapshotThresholdsAreStaggeredPerServer) {
+  RaftOptions o;
+  o.snapshot_threshold = 16384;
+  std::set<unsigned> seen;
+  for (uint64_t id : {1ULL, 2ULL, 3ULL, 0x8f246b77f3e1ff88ULL, 0x1d3b5a7c9e0f2468ULL}) {
+    o.id = id;
+    unsigned t = SnapshotThreshold(o);
+    EXPECT_GE(t, 16384u) << id;
+    EXPECT_LE(t, 16384u + 2048u) << id;
+    EXPECT_EQ(SnapshotThreshold(o), t);  // deterministic
+    seen.insert(t);
+    std::printf("server %llx: snapshot every %u entries\n", (unsigned long long)id, t);
+  }
+  EXPECT_EQ(seen.size(), 5u);  // 2,049 offsets: these five happen to differ
+  o.snapshot_threshold = 7;  // below 8 there is no room for an offset
+  EXPECT_EQ(SnapshotThreshold(o), 7u);
+}
+
 TEST(RaftOptionsTest, StateNamesAreConsuls) {
   EXPECT_STREQ(RaftStateName(RaftState::kLeader), "Leader");
   EXPECT_STREQ(RaftStateName(RaftState::kFollower), "Follower");
@@ -775,7 +793,7 @@ TEST_F(RaftNodeTest, ShutdownBeforeTheOwnerCopiedTheStateReleasesTheWorker) {
   ASSERT_EQ(WaitLeader(), 1u);
   RaftNode& raft = *nodes_[1].raft;
   RecordingFsm& fsm = *nodes_[1].fsm;
-  const uint64_t threshold = options_.snapshot_threshold;
+  const uint64_t threshold = SnapshotThreshold(OptionsFor(nodes_[1]));
   // One entry at a time, stopping the loop right after each one's outcome: libraft asks for a
   // snapshot after applying an entry, so that request is left queued on the owner.
   auto apply_one = [&](int i) {
