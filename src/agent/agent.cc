@@ -199,6 +199,16 @@ int RunAgent(const std::vector<std::string>& args) {
       // As Consul: Raft shares the server RPC port (mode byte 0x01, docs/rpc.md).
       so.raft_address = so.rpc_address;
       so.raft.transport = consensus::RaftOptions::Transport::kHandoff;
+      if (rpc_tls->client.context) {
+        // As Consul: with TLS on outgoing RPC, Raft goes inside TLS too (0x03, the handshake,
+        // then 0x01). The raft thread asks; this loop dials, verifies and relays (docs/rpc.md).
+        so.raft.dial = [&loop, &rpc_client](std::string address,
+                                            std::function<void(int, std::string)> done) {
+          loop.Post([&rpc_client, address = std::move(address), done = std::move(done)]() mutable {
+            rpc_client.DialRaft(address, std::move(done));
+          });
+        };
+      }
     }
     server::ServerHooks hooks;
     // The servers of this datacenter as the LAN pool knows them.
@@ -543,7 +553,8 @@ int RunAgent(const std::vector<std::string>& args) {
         return;
       }
       if (!server->dev()) {
-        LogInfo("agent.server", "raft: started: address=" + server->options().raft_address);
+        LogInfo("agent.server", "raft: started: address=" + server->options().raft_address +
+                                    (server->options().raft.dial ? " tls=true" : ""));
       }
     });
   }

@@ -663,8 +663,8 @@ class RaftNode::Core {
     raft_uv_transport* transport = nullptr;
     int rv = 0;
     if (options_.transport == RaftOptions::Transport::kHandoff) {
-      handoff_ = std::make_unique<internal::HandoffTransport>(&loop_, inbox_,
-                                                              options_.handshake_timeout);
+      handoff_ = std::make_unique<internal::HandoffTransport>(
+          &loop_, inbox_, options_.handshake_timeout, options_.dial);
       transport = handoff_->get();
     } else {
       rv = raft_uv_tcp_init(&transport_, &loop_);

@@ -141,6 +141,15 @@ struct RaftOptions {
   Transport transport = Transport::kOwnPort;
   // kHandoff: the longest a dial (connect, handshake, answer) or an incoming handshake may take.
   std::chrono::milliseconds handshake_timeout{5000};
+  // kHandoff: how peers are dialed. Unset: TCP and the mode byte 0x01 (plaintext). Set (Raft
+  // inside TLS, docs/rpc.md): called on the raft thread with the peer's address, must not block,
+  // and calls done exactly once, on any thread, with a connected stream fd on which the mode
+  // byte(s) are already sent (the node takes it and writes the Raft handshake next), or with -1
+  // and the reason, which is logged. handshake_timeout bounds the whole dial; a late fd is
+  // closed. Ignored by kOwnPort.
+  using Dialer =
+      std::function<void(std::string address, std::function<void(int fd, std::string error)> done)>;
+  Dialer dial;
 
   // Consul-like timing: a dead leader is replaced within a few seconds.
   static RaftOptions Default() { return {}; }

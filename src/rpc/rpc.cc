@@ -1,17 +1,22 @@
 #include "rpc/rpc.h"
 
-#include <deque>
-#include <map>
-#include <set>
-
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <set>
+#include <vector>
 
 #include "core/log.h"
 #include "net/tls.h"
@@ -29,6 +34,7 @@ constexpr auto kConnectTimeout = std::chrono::seconds(5);
 // How long a refused connection stays open so its error frame reaches the dialer.
 constexpr auto kRefusalLinger = std::chrono::seconds(2);
 constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kRelayChunk = 64 * 1024;
 constexpr const char* kRequiresTls =
     "rpc: server requires TLS (verify_incoming); this agent must dial with TLS "
     "(tls.defaults.verify_outgoing and ca_file)";
@@ -151,6 +157,140 @@ class Writer {
   bool writing_ = false;
 };
 
+// Raft inside TLS (docs/rpc.md): copies bytes both ways between a TLS stream and one end of a
+// socketpair whose other end belongs to the Raft transport, which so sees a plain stream. One
+// read in flight per direction, and each chunk is written fully before the next read, so a slow
+// reader holds its writer back (and the socket buffers bound what is in between). Either side
+// closing, or any error, closes both. No close_notify (the Raft stream has its own framing).
+class RaftRelay;
+struct RelaySet {
+  std::set<std::shared_ptr<RaftRelay>> live;
+  void CloseAll();
+};
+
+class RaftRelay : public std::enable_shared_from_this<RaftRelay> {
+ public:
+  // `peer` names the other end in logs; `dialer`: we made the connection (the peer is a server).
+  // `owner` (the Server's or Client's state) is kept while the relay lives: the TLS stream uses
+  // its SSL context.
+  RaftRelay(std::unique_ptr<ByteStream> net, asio::local::stream_protocol::socket local,
+            std::string peer, bool dialer, std::weak_ptr<RelaySet> set, std::shared_ptr<void> owner)
+      : net_(std::move(net)),
+        local_(std::move(local)),
+        peer_(std::move(peer)),
+        dialer_(dialer),
+        set_(std::move(set)),
+        owner_(std::move(owner)),
+        from_net_(kRelayChunk),
+        from_local_(kRelayChunk) {}
+
+  void Start() {
+    if (auto s = set_.lock()) s->live.insert(shared_from_this());
+    FromNet();
+    FromLocal();
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    net_->Close();
+    ErrorCode ignored;
+    local_.close(ignored);
+    if (auto s = set_.lock()) s->live.erase(shared_from_this());
+  }
+
+ private:
+  void FromNet() {
+    auto self = shared_from_this();
+    net_->ReadSome(asio::buffer(from_net_), [self](ErrorCode ec, size_t n) {
+      if (self->closed_) return;
+      if (ec) {
+        self->NetError(ec);
+        return self->Close();
+      }
+      self->got_net_bytes_ = true;
+      asio::async_write(self->local_, asio::buffer(self->from_net_.data(), n),
+                        [self](ErrorCode wec, size_t) {
+                          if (self->closed_) return;
+                          if (wec) return self->Close();
+                          self->FromNet();
+                        });
+    });
+  }
+
+  void FromLocal() {
+    auto self = shared_from_this();
+    local_.async_read_some(asio::buffer(from_local_), [self](ErrorCode ec, size_t n) {
+      if (self->closed_) return;
+      if (ec) return self->Close();  // the Raft side closed its end
+      self->net_->WriteAll(asio::buffer(self->from_local_.data(), n),
+                           [self](ErrorCode wec, size_t) {
+                             if (self->closed_) return;
+                             if (wec) {
+                               self->NetError(wec);
+                               return self->Close();
+                             }
+                             self->FromLocal();
+                           });
+    });
+  }
+
+  // TLS failures are worth a line: with TLS 1.3 a server refusing the dialer's certificate is
+  // only heard here, after the handshake. A plain close (eof, truncation) is not.
+  void NetError(const ErrorCode& ec) {
+    if (!IsTlsError(ec) || ec == asio::ssl::error::stream_truncated) return;
+    std::string reason = x509::HandshakeFailureMessage(net_->ssl(), ec.message());
+    if (dialer_ && !got_net_bytes_) {
+      LogWarn("agent.rpc",
+              "rpc: TLS handshake with " + peer_ + " failed: " + reason + " (Raft connection)");
+    } else {
+      LogWarn("agent.rpc", "rpc: TLS error on the Raft connection " +
+                               std::string(dialer_ ? "to " : "from ") + peer_ + ": " + reason);
+    }
+  }
+
+  std::unique_ptr<ByteStream> net_;
+  asio::local::stream_protocol::socket local_;
+  std::string peer_;
+  bool dialer_;
+  std::weak_ptr<RelaySet> set_;
+  std::shared_ptr<void> owner_;
+  std::vector<char> from_net_, from_local_;
+  bool got_net_bytes_ = false;
+  bool closed_ = false;
+};
+
+void RelaySet::CloseAll() {
+  auto all = std::move(live);
+  live.clear();
+  for (auto& r : all) r->Close();
+}
+
+// Starts a relay for `net`: returns the Raft side's fd, or -1 with `error` set.
+int StartRelay(net::EventLoop& loop, std::unique_ptr<ByteStream> net, const std::string& peer,
+               bool dialer, const std::shared_ptr<RelaySet>& set, std::shared_ptr<void> owner,
+               std::string* error) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    *error = std::string("socketpair: ") + std::strerror(errno);
+    net->Close();
+    return -1;
+  }
+  asio::local::stream_protocol::socket local(loop.context());
+  ErrorCode ec;
+  local.assign(asio::local::stream_protocol(), fds[0], ec);
+  if (ec) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    *error = "relay: " + ec.message();
+    net->Close();
+    return -1;
+  }
+  std::make_shared<RaftRelay>(std::move(net), std::move(local), peer, dialer, set, std::move(owner))
+      ->Start();
+  return fds[1];
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -170,6 +310,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::map<std::string, MethodHandler> methods;
   Server::RaftHandler raft_handler;
   std::set<std::shared_ptr<ServerConn>> conns;
+  std::shared_ptr<RelaySet> relays = std::make_shared<RelaySet>();
   bool closed = false;
   Stats stats;
 
@@ -241,12 +382,10 @@ struct ServerConn : std::enable_shared_from_this<ServerConn> {
       uint8_t mode = static_cast<uint8_t>(data[0]);
       data.remove_prefix(1);
       if (mode == kModeTls && !tls) return StartTls();
-      if (mode == kModeRaft && tls) {
-        // Raft stays plaintext for now (docs/rpc.md): refuse rather than hand over a TLS stream.
-        return ProtocolError("rpc: Raft inside TLS (mode 0x03 then 0x01) is not supported; Raft "
-                             "connections are plaintext");
+      if (mode == kModeRaft && !tls && server->verify_incoming()) return RefusePlaintextRaft();
+      if (mode == kModeRaft && server->raft_handler) {
+        return tls ? RelayRaft(std::string(data)) : HandOff(std::string(data));
       }
-      if (mode == kModeRaft && server->raft_handler) return HandOff(std::string(data));
       if (mode != kModeGangway) {
         char hex[8];
         std::snprintf(hex, sizeof hex, "0x%02x", mode);
@@ -328,6 +467,37 @@ struct ServerConn : std::enable_shared_from_this<ServerConn> {
       ErrorCode ignored;
       self->stream->lowest().shutdown(tcp::socket::shutdown_send, ignored);
     });
+  }
+
+  // verify_incoming and a plaintext 0x01. No error frame: a Raft dialer reads a one-byte answer,
+  // and a frame's first byte (0x00) would read as "accepted". It sees the connection close.
+  void RefusePlaintextRaft() {
+    ++server->stats.plaintext_refused;
+    LogWarn("agent.rpc", "rpc: refusing a plaintext Raft connection (mode 0x01) from " + remote +
+                             ": verify_incoming is set; the peer must use TLS for Raft "
+                             "(verify_outgoing, mode 0x03 then 0x01)");
+    Close();
+  }
+
+  // Raft inside TLS: the connection leaves the server's connections for a relay, and the Raft
+  // handler gets the other end of its socketpair with the bytes read after the inner mode byte.
+  // The relay takes the TLS stream itself, so whatever OpenSSL has buffered is not lost.
+  void RelayRaft(std::string already_read) {
+    closed = true;
+    mode_timer.reset();
+    auto self = shared_from_this();
+    server->conns.erase(self);
+    std::string error;
+    int fd = StartRelay(server->loop, std::move(stream), remote, /*dialer=*/false, server->relays,
+                        server, &error);
+    stream = std::make_unique<TcpStream>(tcp::socket(server->loop.context()));
+    if (fd < 0) {
+      LogWarn("agent.rpc", "rpc: cannot relay a Raft connection from " + remote + ": " + error);
+      return;
+    }
+    ++server->stats.raft_relayed;
+    LogDebug("agent.rpc", "rpc: Raft connection over TLS from " + remote);
+    server->raft_handler(fd, std::move(already_read));
   }
 
   // The connection leaves the server: its fd and the bytes read after the mode byte go to the
@@ -460,6 +630,7 @@ void Server::Close() {
   impl_->acceptor.close(ec);
   auto conns = impl_->conns;
   for (auto& c : conns) c->Close();
+  impl_->relays->CloseAll();
 }
 
 Server::Stats Server::stats() const { return impl_->stats; }
@@ -468,6 +639,7 @@ Server::Stats Server::stats() const { return impl_->stats; }
 // Client
 
 struct ClientConn;
+struct RaftDial;
 
 struct Client::Impl {
   Impl(net::EventLoop& l, ClientTls t) : loop(l), tls(std::move(t)) {
@@ -477,7 +649,95 @@ struct Client::Impl {
   ClientTls tls;
   std::unique_ptr<asio::ssl::context> asio_tls;
   std::map<std::string, std::shared_ptr<ClientConn>> conns;
+  std::set<std::shared_ptr<RaftDial>> raft_dials;  // in progress
+  std::shared_ptr<RelaySet> relays = std::make_shared<RelaySet>();
   bool closed = false;
+};
+
+// One Client::DialRaft: TCP, 0x03, the client handshake, the inner 0x01, then a relay.
+struct RaftDial : std::enable_shared_from_this<RaftDial> {
+  RaftDial(std::shared_ptr<Client::Impl> c, std::string addr, Client::RaftDialDone d)
+      : client(std::move(c)),
+        address(std::move(addr)),
+        done(std::move(d)),
+        stream(std::make_unique<TcpStream>(tcp::socket(client->loop.context()))) {}
+
+  std::shared_ptr<Client::Impl> client;
+  std::string address;
+  Client::RaftDialDone done;
+  std::unique_ptr<ByteStream> stream;
+  std::unique_ptr<Timer> timer;
+  bool finished = false;
+
+  void Start(const tcp::endpoint& ep) {
+    auto self = shared_from_this();
+    client->raft_dials.insert(self);
+    std::weak_ptr<RaftDial> weak = self;
+    // One deadline for connect, handshake and the inner mode byte, as a call's connection has.
+    timer = client->loop.After(kConnectTimeout, [weak] {
+      if (auto d = weak.lock()) d->Fail("rpc: connecting to " + d->address + " timed out");
+    });
+    stream->lowest().async_connect(ep, [self](ErrorCode ec) {
+      if (self->finished) return;
+      if (ec) return self->Fail("rpc: dial " + self->address + ": " + ec.message());
+      self->stream->lowest().set_option(tcp::no_delay(true), ec);
+      static const char kTls = static_cast<char>(kModeTls);
+      self->stream->WriteAll(asio::buffer(&kTls, 1), [self](ErrorCode wec, size_t) {
+        if (self->finished) return;
+        if (wec) return self->Fail("rpc: write to " + self->address + ": " + wec.message());
+        self->Handshake();
+      });
+    });
+  }
+
+  void Handshake() {
+    auto secure = std::make_unique<TlsStream>(std::move(stream->lowest()), *client->asio_tls);
+    const ClientTls& t = client->tls;
+    Status prepared =
+        x509::PrepareClientSsl(secure->ssl(), x509::RpcServerName(t.datacenter, t.domain),
+                               t.context->settings().verify_server_hostname);
+    TlsStream* raw = secure.get();
+    stream = std::move(secure);
+    if (!prepared.ok()) return Fail("rpc: TLS to " + address + ": " + prepared.message());
+    auto self = shared_from_this();
+    raw->Handshake(asio::ssl::stream_base::client, [self](ErrorCode ec) {
+      if (self->finished) return;
+      if (ec) {
+        return self->Fail("rpc: TLS handshake with " + self->address + " failed: " +
+                          x509::HandshakeFailureMessage(self->stream->ssl(), ec.message()));
+      }
+      static const char kRaft = static_cast<char>(kModeRaft);
+      self->stream->WriteAll(asio::buffer(&kRaft, 1), [self](ErrorCode wec, size_t) {
+        if (self->finished) return;
+        if (wec) return self->Fail("rpc: write to " + self->address + ": " + wec.message());
+        self->Relay();
+      });
+    });
+  }
+
+  void Relay() {
+    std::string error;
+    int fd = StartRelay(client->loop, std::move(stream), address, /*dialer=*/true, client->relays,
+                        client, &error);
+    stream = std::make_unique<TcpStream>(tcp::socket(client->loop.context()));
+    if (fd < 0) return Fail("rpc: Raft connection to " + address + ": " + error);
+    Finish(fd, "");
+  }
+
+  void Fail(const std::string& why) {
+    if (finished) return;
+    stream->Close();
+    Finish(-1, why);
+  }
+
+  void Finish(int fd, std::string error) {
+    finished = true;
+    timer.reset();
+    auto self = shared_from_this();
+    client->raft_dials.erase(self);
+    auto d = std::move(done);
+    d(fd, std::move(error));
+  }
 };
 
 struct ClientConn : std::enable_shared_from_this<ClientConn> {
@@ -712,11 +972,26 @@ std::function<void()> Client::Call(const std::string& address, const std::string
   };
 }
 
+void Client::DialRaft(const std::string& address, RaftDialDone done) {
+  auto fail_later = [&](std::string why) {
+    impl_->loop.Post([done = std::move(done), why = std::move(why)] { done(-1, why); });
+  };
+  if (impl_->closed) return fail_later("rpc: client closed");
+  if (!impl_->asio_tls)
+    return fail_later("rpc: Raft dial without TLS (the Raft transport dials plaintext itself)");
+  auto ep = ParseEndpoint(address);
+  if (!ep.ok()) return fail_later(ep.status().message());
+  std::make_shared<RaftDial>(impl_, address, std::move(done))->Start(*ep);
+}
+
 void Client::Close() {
   if (!impl_ || impl_->closed) return;
   impl_->closed = true;
   auto conns = impl_->conns;
   for (auto& [addr, c] : conns) c->Fail(Unavailable("rpc: client closed"));
+  auto dials = impl_->raft_dials;
+  for (auto& d : dials) d->Fail("rpc: client closed");
+  impl_->relays->CloseAll();
 }
 
 }  // namespace gangway::rpc

@@ -53,8 +53,11 @@ class Server {
   void Register(const std::string& method, MethodHandler handler);
   // Connections whose mode byte is 0x01 (Raft): the socket is released from the server and its
   // fd handed over, with the bytes already read after the mode byte; the handler owns the fd.
-  // Runs on the loop. Without a handler such connections are closed as an unknown mode. Raft
-  // inside TLS is not supported: 0x03 then 0x01 is closed with a warning.
+  // Runs on the loop. Without a handler such connections are closed as an unknown mode.
+  // Raft inside TLS (0x03, handshake, inner 0x01): the handler gets one end of a socketpair and
+  // the bytes read after the inner mode byte; the server relays between the TLS stream and the
+  // other end on the loop until either side closes (Close closes relays too). With
+  // verify_incoming, a plaintext 0x01 is refused (logged) and closed.
   using RaftHandler = std::function<void(int fd, std::string already_read)>;
   void SetRaftHandler(RaftHandler handler);
   // Binds and starts accepting; returns the bound port (useful with port 0).
@@ -67,7 +70,8 @@ class Server {
     uint64_t calls = 0;
     uint64_t protocol_errors = 0;
     uint64_t tls_handshake_errors = 0;
-    uint64_t plaintext_refused = 0;  // 'G' without TLS under verify_incoming
+    uint64_t plaintext_refused = 0;  // 'G' or 0x01 without TLS under verify_incoming
+    uint64_t raft_relayed = 0;       // Raft connections inside TLS handed over through a relay
   };
   Stats stats() const;
 
@@ -96,7 +100,20 @@ class Client {
                              std::function<void(Result<std::string>)> done,
                              const std::string& datacenter = "");
 
-  // Fails every call in flight and closes all connections. Idempotent.
+  // Raft inside TLS (docs/rpc.md, "Raft (mode 0x01)"), for the Raft transport's dials: connects
+  // to the server at "ip:port", writes 0x03, does the client side of the handshake as Call does
+  // (the server name is server.<this client's datacenter>.<domain>), writes the inner mode byte
+  // 0x01, then relays on the loop between the TLS stream and one end of a socketpair. done(fd, "")
+  // gives the other end (the caller owns it; the next bytes it writes are the Raft handshake), or
+  // done(-1, error) with Call's texts ("rpc: TLS handshake with <address> failed: <reason>", "rpc:
+  // connecting to <address> timed out", ...). A refusal that reaches the relay after the
+  // handshake (TLS 1.3: the server rejecting our certificate) closes the fd and is logged. Needs
+  // a TLS context. done runs on the loop, never inside the call.
+  using RaftDialDone = std::function<void(int fd, std::string error)>;
+  void DialRaft(const std::string& address, RaftDialDone done);
+
+  // Fails every call in flight (and Raft dials in progress) and closes all connections, relays
+  // included. Idempotent.
   void Close();
 
   struct Impl;

@@ -490,5 +490,200 @@ TEST_F(RpcTlsTest, TlsToAServerWithoutTlsIsRefusedClearly) {
   EXPECT_THAT(log, HasSubstr("TLS is not configured on this server"));
 }
 
+// Raft inside TLS: 0x03, handshake, inner 0x01. The server relays the TLS stream to one end of a
+// socketpair given to the Raft handler; DialRaft gives the dialer the other end of its own relay.
+class RaftTlsTest : public RpcTlsTest {
+ protected:
+  // Reads exactly n bytes while the loop runs (the relays live on it).
+  std::string ReadN(int fd, size_t n) {
+    std::string got;
+    RunUntil([&] {
+      char b[256];
+      ssize_t r = recv(fd, b, std::min(sizeof b, n - got.size()), MSG_DONTWAIT);
+      if (r > 0) got.append(b, size_t(r));
+      return got.size() == n || r == 0;
+    });
+    return got;
+  }
+
+  bool ClosedByPeer(int fd) {
+    return RunUntil([&] {
+      char b[64];
+      ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+      return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    });
+  }
+
+  std::pair<int, std::string> Dial() {
+    std::optional<std::pair<int, std::string>> got;
+    client_->DialRaft(addr_, [&](int fd, std::string error) { got.emplace(fd, std::move(error)); });
+    if (!RunUntil([&] { return got.has_value(); })) return {-1, "test: no answer"};
+    return *got;
+  }
+
+  std::vector<std::pair<int, std::string>> handed_;
+};
+
+TEST_F(RaftTlsTest, RaftInsideTlsIsRelayedBothWays) {
+  StartServer(/*verify_incoming=*/true);
+  server_->SetRaftHandler(
+      [&](int fd, std::string rest) { handed_.emplace_back(fd, std::move(rest)); });
+  StartClient(good_, &good_);
+  auto [fd, error] = Dial();
+  ASSERT_GE(fd, 0) << error;
+  // The first bytes may arrive with the inner mode byte (already_read) or after it.
+  ASSERT_EQ(send(fd, "hello", 5, MSG_NOSIGNAL), 5);
+  ASSERT_TRUE(RunUntil([&] { return !handed_.empty(); }));
+  int raft = handed_[0].first;
+  std::string got = handed_[0].second;
+  got += ReadN(raft, 5 - got.size());
+  EXPECT_EQ(got, "hello");
+  ASSERT_EQ(send(raft, "\x00", 1, MSG_NOSIGNAL), 1);
+  EXPECT_EQ(ReadN(fd, 1), std::string(1, '\0'));
+  // More than a relay chunk in one go, checked byte for byte.
+  std::string big(300 * 1024, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = char(i * 7 + i / 1000);
+  size_t sent = 0;
+  std::string received;
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        if (sent < big.size()) {
+          ssize_t n = send(fd, big.data() + sent, big.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+          if (n > 0) sent += size_t(n);
+        }
+        char b[65536];
+        ssize_t n = recv(raft, b, sizeof b, MSG_DONTWAIT);
+        if (n > 0) received.append(b, size_t(n));
+        return received.size() == big.size();
+      },
+      10000ms));
+  EXPECT_TRUE(received == big);
+  EXPECT_EQ(server_->stats().raft_relayed, 1u);
+  EXPECT_EQ(server_->stats().tls_handshake_errors, 0u);
+  // The dialer's side closing closes the Raft handler's end.
+  close(fd);
+  EXPECT_TRUE(ClosedByPeer(raft));
+  close(raft);
+
+  // And the other way: the handler closing closes the dialer's end; the port still serves RPC.
+  auto [fd2, error2] = Dial();
+  ASSERT_GE(fd2, 0) << error2;
+  ASSERT_EQ(send(fd2, "x", 1, MSG_NOSIGNAL), 1);
+  ASSERT_TRUE(RunUntil([&] { return handed_.size() == 2; }));
+  close(handed_[1].first);
+  EXPECT_TRUE(ClosedByPeer(fd2));
+  close(fd2);
+  auto r = CallSync("rpc");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(server_->stats().raft_relayed, 2u);
+}
+
+TEST_F(RaftTlsTest, VerifyIncomingRefusesPlaintextRaftSayingWhy) {
+  StartServer(/*verify_incoming=*/true);
+  server_->SetRaftHandler(
+      [&](int fd, std::string rest) { handed_.emplace_back(fd, std::move(rest)); });
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(addr_.substr(addr_.rfind(':') + 1))));
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ::testing::internal::CaptureStderr();
+  ASSERT_EQ(send(fd, "\x01hello", 6, 0), 6);
+  EXPECT_TRUE(ClosedByPeer(fd));
+  std::string log = Settle();
+  close(fd);
+  EXPECT_TRUE(handed_.empty());
+  EXPECT_EQ(server_->stats().plaintext_refused, 1u);
+  EXPECT_THAT(log,
+              HasSubstr("rpc: refusing a plaintext Raft connection (mode 0x01) from 127.0.0.1:"));
+  EXPECT_THAT(log, HasSubstr("the peer must use TLS"));
+}
+
+TEST_F(RaftTlsTest, WithoutVerifyIncomingBothRaftModesReachTheHandler) {
+  StartServer(/*verify_incoming=*/false);
+  server_->SetRaftHandler(
+      [&](int fd, std::string rest) { handed_.emplace_back(fd, std::move(rest)); });
+  StartClient(good_, nullptr);
+  auto [fd, error] = Dial();
+  ASSERT_GE(fd, 0) << error;
+  ASSERT_EQ(send(fd, "t", 1, MSG_NOSIGNAL), 1);
+  int plain = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(addr_.substr(addr_.rfind(':') + 1))));
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  ASSERT_EQ(connect(plain, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(send(plain, "\x01p", 2, 0), 2);
+  ASSERT_TRUE(RunUntil([&] { return handed_.size() == 2; }));
+  EXPECT_EQ(server_->stats().raft_relayed, 1u);
+  for (auto& [h, rest] : handed_) close(h);
+  close(fd);
+  close(plain);
+}
+
+TEST_F(RaftTlsTest, DialFailuresCarryTheTlsReason) {
+  StartServer(/*verify_incoming=*/true);
+  server_->SetRaftHandler(
+      [&](int fd, std::string rest) { handed_.emplace_back(fd, std::move(rest)); });
+  // Trusting another CA: the handshake fails on our side, with Go's words and the expected CA.
+  StartClient(other_, &other_);
+  auto [fd, error] = Dial();
+  EXPECT_EQ(fd, -1);
+  EXPECT_THAT(error, HasSubstr("rpc: TLS handshake with " + addr_ +
+                               " failed: tls: failed to verify certificate: x509: certificate "
+                               "signed by unknown authority"));
+  EXPECT_THAT(error, HasSubstr("expected CA \"" + other_.ca_name + "\""));
+  // Our certificate from another CA: with TLS 1.3 our side of the handshake completes and the
+  // server's refusal arrives at the relay, which closes the fd and logs the reason.
+  client_->Close();
+  StartClient(good_, &other_);
+  ::testing::internal::CaptureStderr();
+  auto [late, late_error] = Dial();
+  if (late >= 0) {
+    send(late, "x", 1, MSG_NOSIGNAL);  // may fail already
+    EXPECT_TRUE(ClosedByPeer(late));
+    close(late);
+  }
+  std::string log = Settle();
+  EXPECT_THAT(late >= 0 ? log : late_error,
+              HasSubstr("rpc: TLS handshake with " + addr_ + " failed: "));
+  EXPECT_THAT(log, HasSubstr("unknown authority"));  // the server's side
+  // Nothing listening.
+  client_->Close();
+  StartClient(good_, &good_);
+  std::string live = addr_;
+  server_->Close();
+  auto [fd2, error2] = Dial();
+  EXPECT_EQ(fd2, -1);
+  EXPECT_THAT(error2, HasSubstr("rpc: dial " + live + ": "));
+  // Without TLS there is nothing to dial with; a closed client refuses.
+  client_ = std::make_unique<Client>(loop_);
+  auto [fd3, error3] = Dial();
+  EXPECT_EQ(fd3, -1);
+  EXPECT_THAT(error3, HasSubstr("without TLS"));
+  client_->Close();
+  auto [fd4, error4] = Dial();
+  EXPECT_EQ(fd4, -1);
+  EXPECT_EQ(error4, "rpc: client closed");
+  EXPECT_TRUE(handed_.empty());
+}
+
+TEST_F(RaftTlsTest, ClosingTheClientClosesItsRelays) {
+  StartServer(/*verify_incoming=*/true);
+  server_->SetRaftHandler(
+      [&](int fd, std::string rest) { handed_.emplace_back(fd, std::move(rest)); });
+  StartClient(good_, &good_);
+  auto [fd, error] = Dial();
+  ASSERT_GE(fd, 0) << error;
+  ASSERT_EQ(send(fd, "x", 1, MSG_NOSIGNAL), 1);
+  ASSERT_TRUE(RunUntil([&] { return handed_.size() == 1; }));
+  client_->Close();
+  EXPECT_TRUE(ClosedByPeer(fd));
+  EXPECT_TRUE(ClosedByPeer(handed_[0].first));  // through the server's relay
+  close(fd);
+  close(handed_[0].first);
+}
+
 }  // namespace
 }  // namespace gangway::rpc

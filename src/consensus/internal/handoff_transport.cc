@@ -38,9 +38,14 @@ bool ParseAddress(const char* address, sockaddr_in* out) {
 std::string PeerText(int fd) {
   sockaddr_in sa{};
   socklen_t len = sizeof sa;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0 || sa.sin_family != AF_INET) {
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
     return "fd " + std::to_string(fd);
   }
+  if (sa.sin_family == AF_UNIX) {
+    // One end of a socketpair: the RPC server relays a Raft connection inside TLS to it.
+    return "a TLS relay (fd " + std::to_string(fd) + ")";
+  }
+  if (sa.sin_family != AF_INET) return "fd " + std::to_string(fd);
   char ip[INET_ADDRSTRLEN] = "?";
   inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof ip);
   return std::string(ip) + ":" + std::to_string(ntohs(sa.sin_port));
@@ -74,14 +79,27 @@ void HandoffInbox::Push(int fd, std::string already_read) {
   uv_async_send(wake_);
 }
 
+void DialResults::Push(uint64_t dial, int fd, std::string error) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (wake_ == nullptr) {
+    l.unlock();
+    if (fd >= 0) close(fd);
+    return;
+  }
+  queue_.push_back(Result{dial, fd, std::move(error)});
+  uv_async_send(wake_);  // under the lock, as in HandoffInbox::Push
+}
+
 // An outgoing connection until libraft gets its stream. Both handles point back here.
 struct HandoffTransport::Dial {
   HandoffTransport* t = nullptr;
   raft_uv_connect* req = nullptr;
-  uv_tcp_t* tcp = nullptr;
+  uv_tcp_t* tcp = nullptr;  // null while a Dialer is at work
   uv_connect_t connect{};
   uv_write_t write{};
   uv_timer_t timer{};
+  uint64_t id = 0;  // matches a Dialer's result to this dial
+  std::string address;
   char answer = 1;
   bool aborting = false;
   bool handed_over = false;
@@ -108,8 +126,11 @@ struct HandoffTransport::Incoming {
 };
 
 HandoffTransport::HandoffTransport(uv_loop_t* loop, std::shared_ptr<HandoffInbox> inbox,
-                                   std::chrono::milliseconds timeout)
-    : loop_(loop), inbox_(std::move(inbox)), timeout_ms_(uint64_t(timeout.count())) {
+                                   std::chrono::milliseconds timeout, Dialer dialer)
+    : loop_(loop),
+      inbox_(std::move(inbox)),
+      timeout_ms_(uint64_t(timeout.count())),
+      dialer_(std::move(dialer)) {
   transport_.impl = this;
   transport_.init = &HandoffTransport::Init;
   transport_.listen = &HandoffTransport::Listen;
@@ -125,6 +146,15 @@ HandoffTransport::~HandoffTransport() {
     left.swap(inbox_->queue_);
   }
   for (auto& c : left) close(c.fd);
+  std::deque<DialResults::Result> results;
+  {
+    std::lock_guard<std::mutex> l(dialed_->mu_);
+    if (dialed_->wake_ == &wake_) dialed_->wake_ = nullptr;
+    results.swap(dialed_->queue_);
+  }
+  for (auto& r : results) {
+    if (r.fd >= 0) close(r.fd);
+  }
 }
 
 int HandoffTransport::Init(raft_uv_transport* rt, raft_id id, const char* address) {
@@ -136,7 +166,8 @@ int HandoffTransport::Init(raft_uv_transport* rt, raft_id id, const char* addres
   }
   t->id_ = id;
   t->address_ = address;
-  t->hello_ = std::string(1, char(kRaftModeByte)) + EncodeHandshake(id, address);
+  t->handshake_ = EncodeHandshake(id, address);
+  t->hello_ = std::string(1, char(kRaftModeByte)) + t->handshake_;
   int rv = uv_async_init(t->loop_, &t->wake_, [](uv_async_t* h) {
     static_cast<HandoffTransport*>(h->data)->Drain();
   });
@@ -146,6 +177,8 @@ int HandoffTransport::Init(raft_uv_transport* rt, raft_id id, const char* addres
   }
   t->wake_.data = t;
   t->wake_open_ = true;
+  std::lock_guard<std::mutex> l(t->dialed_->mu_);
+  t->dialed_->wake_ = &t->wake_;
   return 0;
 }
 
@@ -163,6 +196,7 @@ int HandoffTransport::Connect(raft_uv_transport* rt, raft_uv_connect* req, raft_
                               const char* address, raft_uv_connect_cb cb) {
   auto* t = Self(rt);
   if (t->closing_) return RAFT_CANCELED;
+  if (t->dialer_) return t->ConnectThroughDialer(req, address, cb);
   sockaddr_in sa{};
   if (!ParseAddress(address, &sa)) {
     std::snprintf(rt->errmsg, sizeof rt->errmsg, "peer address \"%s\" is not a.b.c.d:port",
@@ -175,6 +209,7 @@ int HandoffTransport::Connect(raft_uv_transport* rt, raft_uv_connect* req, raft_
   d->t = t;
   d->req = req;
   d->tcp = tcp;
+  d->address = address;
   tcp->data = d.get();
   d->connect.data = d.get();
   d->write.data = d.get();
@@ -185,50 +220,9 @@ int HandoffTransport::Connect(raft_uv_transport* rt, raft_uv_connect* req, raft_
       &d->connect, tcp, reinterpret_cast<const sockaddr*>(&sa), [](uv_connect_t* c, int status) {
         auto* d = static_cast<Dial*>(c->data);
         if (d->aborting) return;  // cancelled by our uv_close
-        if (status != 0) {
-          std::snprintf(d->t->transport_.errmsg, sizeof d->t->transport_.errmsg,
-                        "connect: %s", uv_strerror(status));
-          return d->t->AbortDial(d, RAFT_NOCONNECTION);
-        }
+        if (status != 0) return d->t->DialFailed(d, std::string("connect: ") + uv_strerror(status));
         uv_tcp_nodelay(d->tcp, 1);
-        uv_buf_t hello = uv_buf_init(d->t->hello_.data(), unsigned(d->t->hello_.size()));
-        int rv = uv_write(&d->write, AsStream(d->tcp), &hello, 1, [](uv_write_t* w, int status) {
-          auto* d = static_cast<Dial*>(w->data);
-          if (d->aborting) return;
-          if (status != 0) return d->t->AbortDial(d, RAFT_NOCONNECTION);
-          // The peer answers one byte and sends nothing else on this connection, and we send
-          // nothing before the answer: reading exactly one byte leaves the stream clean for
-          // libraft.
-          int rv = uv_read_start(
-              AsStream(d->tcp),
-              [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-                auto* d = static_cast<Dial*>(h->data);
-                *buf = uv_buf_init(&d->answer, 1);
-              },
-              [](uv_stream_t* s, ssize_t n, const uv_buf_t*) {
-                auto* d = static_cast<Dial*>(s->data);
-                if (d->aborting || n == 0) return;
-                if (n < 0 || d->answer != kHandshakeAccepted) {
-                  std::snprintf(d->t->transport_.errmsg, sizeof d->t->transport_.errmsg,
-                                "the peer refused the raft handshake");
-                  return d->t->AbortDial(d, RAFT_NOCONNECTION);
-                }
-                uv_read_stop(s);
-                uv_timer_stop(&d->timer);
-                d->handed_over = true;
-                d->open_handles = 1;  // the timer; the stream is libraft's now
-                uv_close(AsHandle(&d->timer), [](uv_handle_t* h) {
-                  auto* d = static_cast<Dial*>(h->data);
-                  HandoffTransport* t = d->t;
-                  t->dials_.erase(d);
-                  t->MaybeFireClose();
-                });
-                s->data = nullptr;
-                d->req->cb(d->req, s, 0);
-              });
-          if (rv != 0) d->t->AbortDial(d, RAFT_NOCONNECTION);
-        });
-        if (rv != 0) d->t->AbortDial(d, RAFT_NOCONNECTION);
+        d->t->SendHandshake(d, &d->t->hello_);
       });
   if (rv != 0) {
     std::snprintf(rt->errmsg, sizeof rt->errmsg, "connect: %s", uv_strerror(rv));
@@ -236,19 +230,135 @@ int HandoffTransport::Connect(raft_uv_transport* rt, raft_uv_connect* req, raft_
     return RAFT_NOCONNECTION;
   }
   uv_timer_init(t->loop_, &d->timer);
-  uv_timer_start(
-      &d->timer,
-      [](uv_timer_t* timer) {
-        auto* d = static_cast<Dial*>(timer->data);
-        std::snprintf(d->t->transport_.errmsg, sizeof d->t->transport_.errmsg,
-                      "raft handshake timed out");
-        d->t->AbortDial(d, RAFT_NOCONNECTION);
-      },
-      t->timeout_ms_, 0);
+  uv_timer_start(&d->timer, DialTimedOut, t->timeout_ms_, 0);
   d->open_handles = 2;
   Dial* key = d.get();
   t->dials_[key] = std::move(d);
   return 0;
+}
+
+// The Dialer connects (Raft inside TLS, through the RPC module) and its result comes back through
+// dialed_ and wake_; until then the dial has its timer only.
+int HandoffTransport::ConnectThroughDialer(raft_uv_connect* req, const char* address,
+                                           raft_uv_connect_cb cb) {
+  auto d = std::make_unique<Dial>();
+  d->t = this;
+  d->req = req;
+  d->id = ++next_dial_;
+  d->address = address;
+  d->write.data = d.get();
+  d->timer.data = d.get();
+  req->cb = cb;
+  uv_timer_init(loop_, &d->timer);
+  uv_timer_start(&d->timer, DialTimedOut, timeout_ms_, 0);
+  d->open_handles = 1;
+  uint64_t id = d->id;
+  Dial* key = d.get();
+  dials_[key] = std::move(d);
+  dialer_(address, [results = dialed_, id](int fd, std::string error) {
+    results->Push(id, fd, std::move(error));
+  });
+  return 0;
+}
+
+void HandoffTransport::Dialed(uint64_t id, int fd, std::string error) {
+  Dial* d = nullptr;
+  for (auto& [key, owned] : dials_) {
+    if (key->id == id) d = key;
+  }
+  if (d == nullptr || d->aborting || d->tcp != nullptr) {
+    // Timed out or cancelled meanwhile: nobody wants the connection.
+    if (fd >= 0) close(fd);
+    return;
+  }
+  if (fd < 0) return DialFailed(d, error.empty() ? std::string("dial failed") : error);
+  uv_tcp_t* tcp = NewTcp(loop_);
+  if (tcp == nullptr) {
+    close(fd);
+    return DialFailed(d, "out of memory");
+  }
+  int rv = uv_tcp_open(tcp, fd);
+  if (rv != 0) {
+    uv_close(AsHandle(tcp), [](uv_handle_t* h) { raft_free(h); });
+    close(fd);
+    return DialFailed(d, std::string("adopting the dialed connection: ") + uv_strerror(rv));
+  }
+  d->tcp = tcp;
+  tcp->data = d;
+  d->open_handles = 2;
+  SendHandshake(d, &handshake_);
+}
+
+// On a connected stream: our handshake (after the mode byte, ours or the Dialer's), then the
+// one-byte answer, then the stream is libraft's.
+void HandoffTransport::SendHandshake(Dial* d, std::string* bytes) {
+  uv_buf_t hello = uv_buf_init(bytes->data(), unsigned(bytes->size()));
+  int rv = uv_write(&d->write, AsStream(d->tcp), &hello, 1, [](uv_write_t* w, int status) {
+    auto* d = static_cast<Dial*>(w->data);
+    if (d->aborting) return;
+    if (status != 0) {
+      return d->t->DialFailed(d, std::string("sending the raft handshake: ") + uv_strerror(status));
+    }
+    // The peer answers one byte and sends nothing else on this connection, and we send
+    // nothing before the answer: reading exactly one byte leaves the stream clean for
+    // libraft.
+    int rv = uv_read_start(
+        AsStream(d->tcp),
+        [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+          auto* d = static_cast<Dial*>(h->data);
+          *buf = uv_buf_init(&d->answer, 1);
+        },
+        [](uv_stream_t* s, ssize_t n, const uv_buf_t*) {
+          auto* d = static_cast<Dial*>(s->data);
+          if (d->aborting || n == 0) return;
+          if (n < 0) {
+            return d->t->DialFailed(
+                d, "the peer closed the connection without answering the raft handshake" +
+                       (n == UV_EOF ? std::string() : std::string(": ") + uv_strerror(int(n))));
+          }
+          if (d->answer != kHandshakeAccepted) {
+            return d->t->DialFailed(d, "the peer refused the raft handshake");
+          }
+          uv_read_stop(s);
+          uv_timer_stop(&d->timer);
+          d->handed_over = true;
+          d->open_handles = 1;  // the timer; the stream is libraft's now
+          HandoffTransport* t = d->t;
+          if (t->dial_errors_.erase(d->address) > 0) {
+            LogInfo(kLog, "connected to peer " + d->address + " again");
+          }
+          uv_close(AsHandle(&d->timer), [](uv_handle_t* h) {
+            auto* d = static_cast<Dial*>(h->data);
+            HandoffTransport* t = d->t;
+            t->dials_.erase(d);
+            t->MaybeFireClose();
+          });
+          s->data = nullptr;
+          d->req->cb(d->req, s, 0);
+        });
+    if (rv != 0) d->t->DialFailed(d, std::string("reading the answer: ") + uv_strerror(rv));
+  });
+  if (rv != 0) DialFailed(d, std::string("sending the raft handshake: ") + uv_strerror(rv));
+}
+
+void HandoffTransport::DialTimedOut(uv_timer_t* timer) {
+  auto* d = static_cast<Dial*>(timer->data);
+  std::string ms = std::to_string(d->t->timeout_ms_) + " ms";
+  d->t->DialFailed(
+      d, d->tcp == nullptr ? "no connection within " + ms : "raft handshake timed out after " + ms);
+}
+
+// libraft hears of the failure (and retries after connect_retry_delay); the log hears of it once
+// per peer until a dial to that peer succeeds again.
+void HandoffTransport::DialFailed(Dial* d, const std::string& why) {
+  if (d->aborting || d->handed_over) return;
+  std::snprintf(transport_.errmsg, sizeof transport_.errmsg, "%s", why.c_str());
+  std::string& last = dial_errors_[d->address];
+  if (last != why) {
+    last = why;
+    LogWarn(kLog, "cannot connect to peer " + d->address + ": " + why + " (retrying)");
+  }
+  AbortDial(d, RAFT_NOCONNECTION);
 }
 
 // As libraft's own TCP transport does: close the handle, and call back (stream NULL) only once
@@ -264,18 +374,24 @@ void HandoffTransport::AbortDial(Dial* d, int status) {
     HandoffTransport* t = d->t;
     raft_uv_connect* req = d->req;
     int status = d->status;
-    raft_free(d->tcp);
+    if (d->tcp != nullptr) raft_free(d->tcp);
     t->dials_.erase(d);
     req->cb(req, nullptr, status);
     t->MaybeFireClose();
   };
-  uv_close(AsHandle(d->tcp), closed);
+  if (d->tcp != nullptr) uv_close(AsHandle(d->tcp), closed);
   uv_close(AsHandle(&d->timer), closed);
 }
 
 // ---- incoming ----
 
 void HandoffTransport::Drain() {
+  std::deque<DialResults::Result> results;
+  {
+    std::lock_guard<std::mutex> l(dialed_->mu_);
+    results.swap(dialed_->queue_);
+  }
+  for (auto& r : results) Dialed(r.dial, r.fd, std::move(r.error));
   std::deque<HandoffInbox::Conn> q;
   {
     std::lock_guard<std::mutex> l(inbox_->mu_);
@@ -430,6 +546,15 @@ void HandoffTransport::Close(raft_uv_transport* rt, raft_uv_transport_close_cb c
     left.swap(t->inbox_->queue_);
   }
   for (auto& c : left) close(c.fd);
+  std::deque<DialResults::Result> results;
+  {
+    std::lock_guard<std::mutex> l(t->dialed_->mu_);
+    t->dialed_->wake_ = nullptr;
+    results.swap(t->dialed_->queue_);
+  }
+  for (auto& r : results) {
+    if (r.fd >= 0) close(r.fd);
+  }
   if (t->wake_open_) {
     uv_close(AsHandle(&t->wake_), [](uv_handle_t* h) {
       auto* t = static_cast<HandoffTransport*>(h->data);

@@ -1,7 +1,8 @@
 // HandoffTransport: a raft_uv_transport for libraft 0.15 that carries Raft on the server RPC port
-// (docs/consensus.md, "Transport"). It dials peers itself (mode byte 0x01 + handshake) and owns
-// no listening socket: connections accepted by the RPC server arrive through a HandoffInbox.
-// Everything but HandoffInbox::Push runs on the raft thread.
+// (docs/consensus.md, "Transport"). It dials peers itself (mode byte 0x01 + handshake), or through
+// a Dialer (Raft inside TLS: the dialer hands back a connected fd), and owns no listening socket:
+// connections accepted by the RPC server arrive through a HandoffInbox. Everything but
+// HandoffInbox::Push and the Dialer's completions runs on the raft thread.
 #pragma once
 
 #include <uv.h>
@@ -13,6 +14,7 @@ extern "C" {
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,11 +43,36 @@ class HandoffInbox {
   std::deque<Conn> queue_;
 };
 
+// RaftOptions::dial: called on the raft thread with a peer's address; calls done exactly once,
+// on any thread, with a connected stream fd whose mode byte(s) are already sent, or -1 and why.
+using Dialer =
+    std::function<void(std::string address, std::function<void(int fd, std::string error)> done)>;
+
+// What Dialers hand back, on its way to the raft thread. Shared with the Dialer's completions,
+// which may outlive the transport: a result that finds no transport closes its fd.
+class DialResults {
+ public:
+  // Any thread. Takes ownership of fd (when >= 0).
+  void Push(uint64_t dial, int fd, std::string error);
+
+ private:
+  friend class HandoffTransport;
+  struct Result {
+    uint64_t dial;
+    int fd;
+    std::string error;
+  };
+  std::mutex mu_;
+  uv_async_t* wake_ = nullptr;  // set from Init until Close
+  std::deque<Result> queue_;
+};
+
 class HandoffTransport {
  public:
-  // timeout bounds a dial (TCP connect, handshake, answer) and an incoming handshake.
+  // timeout bounds a dial (TCP connect or the Dialer, handshake, answer) and an incoming
+  // handshake. Without a dialer, peers are dialed over plain TCP with the mode byte 0x01.
   HandoffTransport(uv_loop_t* loop, std::shared_ptr<HandoffInbox> inbox,
-                   std::chrono::milliseconds timeout);
+                   std::chrono::milliseconds timeout, Dialer dialer = nullptr);
   ~HandoffTransport();
   HandoffTransport(const HandoffTransport&) = delete;
   HandoffTransport& operator=(const HandoffTransport&) = delete;
@@ -63,6 +90,11 @@ class HandoffTransport {
                      raft_uv_connect_cb cb);
   static void Close(raft_uv_transport* t, raft_uv_transport_close_cb cb);
 
+  static void DialTimedOut(uv_timer_t* timer);
+  int ConnectThroughDialer(raft_uv_connect* req, const char* address, raft_uv_connect_cb cb);
+  void Dialed(uint64_t dial, int fd, std::string error);
+  void SendHandshake(Dial* d, std::string* bytes);
+  void DialFailed(Dial* d, const std::string& why);
   void Drain();
   void Adopt(int fd, std::string already_read);
   void ContinueHandshake(Incoming* in);
@@ -78,7 +110,14 @@ class HandoffTransport {
   uint64_t timeout_ms_;
   raft_id id_ = 0;
   std::string address_;
-  std::string hello_;  // mode byte + our handshake, sent on every dial
+  std::string hello_;      // mode byte + our handshake, sent on every dial of our own
+  std::string handshake_;  // our handshake alone, sent on what the dialer connected
+  Dialer dialer_;
+  std::shared_ptr<DialResults> dialed_ = std::make_shared<DialResults>();
+  uint64_t next_dial_ = 0;
+  // Per peer address, the last dial failure logged; cleared once a dial succeeds. A peer that
+  // stays unreachable is logged once, not at every retry.
+  std::unordered_map<std::string, std::string> dial_errors_;
 
   uv_async_t wake_{};
   bool wake_open_ = false;
