@@ -161,6 +161,9 @@ int RunAgent(const std::vector<std::string>& args) {
     return 1;
   }
   net::EventLoop loop;
+  // Key generation for Connect (roots, intermediates, leaves) runs here, off the control loop.
+  // Declared after the loop and before the roles: destroyed after them, before the loop.
+  Workers workers(1);
   std::unique_ptr<server::Server> server;
   ClientWriter client_writer;
   rpc::Client rpc_client(loop, rpc_tls->client);
@@ -236,7 +239,7 @@ int RunAgent(const std::vector<std::string>& args) {
           }
         }
         return std::vector<std::string>(dcs.begin(), dcs.end());
-      }));
+      }), &workers);
     }
     rpc_server->SetRaftHandler([srv = server.get()](int fd, std::string rest) {
       srv->AcceptRaftConnection(fd, std::move(rest));
@@ -492,7 +495,7 @@ int RunAgent(const std::vector<std::string>& args) {
   // Connect leaves and roots for local proxies; every agent serves them, signed by a server.
   client::LeafCacheOptions leaf_options;
   leaf_options.datacenter = cfg.datacenter;
-  client::LeafCache leaves(loop, leaf_options, LeafCacheHooksVia(&api_ptr));
+  client::LeafCache leaves(loop, leaf_options, LeafCacheHooksVia(&api_ptr), &workers);
   backend.leaves = &leaves;
   api::HttpApi api_with_gossip(backend);
   api_ptr = &api_with_gossip;

@@ -13,8 +13,9 @@ constexpr const char* kLog = "agent.cache.leaf";
 
 }  // namespace
 
-LeafCache::LeafCache(Loop& loop, LeafCacheOptions options, LeafCacheHooks hooks)
-    : loop_(loop), options_(std::move(options)), hooks_(std::move(hooks)) {}
+LeafCache::LeafCache(Loop& loop, LeafCacheOptions options, LeafCacheHooks hooks,
+                     Workers* workers)
+    : loop_(loop), options_(std::move(options)), hooks_(std::move(hooks)), workers_(workers) {}
 
 LeafCache::~LeafCache() { *alive_ = false; }
 
@@ -154,26 +155,33 @@ void LeafCache::Issue(const std::shared_ptr<Entry>& e) {
   }
   e->issuing = true;
   ca::SpiffeId id = ca::ServiceId(trust_domain_, "default", options_.datacenter, e->service);
-  auto req = ca::GenerateLeafCsr(id, key_spec_);
-  if (!req.ok()) {
-    e->issuing = false;
-    return Issued(e, req.status());
-  }
-  std::string key_pem = req->key.ToPem();
-  std::string root = active_root_id_;
-  hooks_.sign(req->csr_pem, [this, alive = alive_, e, key_pem, root](Result<nlohmann::json> cert) {
+  auto make = [id, spec = key_spec_] { return ca::GenerateLeafCsr(id, spec); };
+  auto sign = [this, alive = alive_, e, root = active_root_id_](Result<ca::LeafRequest> req) {
     if (!*alive) return;
-    e->issuing = false;
-    if (!cert.ok()) return Issued(e, cert.status());
-    Leaf leaf;
-    leaf.cert = std::move(*cert);
-    leaf.cert["PrivateKeyPEM"] = key_pem;
-    leaf.index = next_index_++;
-    leaf.cert["CreateIndex"] = leaf.index;
-    leaf.cert["ModifyIndex"] = leaf.index;
-    e->issued_for_root = root;
-    Issued(e, std::move(leaf));
-  });
+    if (!req.ok()) {
+      e->issuing = false;
+      return Issued(e, req.status());
+    }
+    std::string key_pem = req->key.ToPem();
+    hooks_.sign(req->csr_pem, [this, alive, e, key_pem, root](Result<nlohmann::json> cert) {
+      if (!*alive) return;
+      e->issuing = false;
+      if (!cert.ok()) return Issued(e, cert.status());
+      Leaf leaf;
+      leaf.cert = std::move(*cert);
+      leaf.cert["PrivateKeyPEM"] = key_pem;
+      leaf.index = next_index_++;
+      leaf.cert["CreateIndex"] = leaf.index;
+      leaf.cert["ModifyIndex"] = leaf.index;
+      e->issued_for_root = root;
+      Issued(e, std::move(leaf));
+    });
+  };
+  if (workers_ != nullptr) {
+    workers_->Run(loop_, std::move(make), std::move(sign));
+  } else {
+    sign(make());
+  }
 }
 
 void LeafCache::Issued(const std::shared_ptr<Entry>& e, Result<Leaf> leaf) {

@@ -19,6 +19,7 @@
 #include "ca/ca.h"
 #include "core/loop.h"
 #include "core/status.h"
+#include "core/workers.h"
 
 namespace gangway::client {
 
@@ -43,7 +44,10 @@ struct LeafCacheHooks {
 
 class LeafCache {
  public:
-  LeafCache(Loop& loop, LeafCacheOptions options, LeafCacheHooks hooks);
+  // `workers`: where keys and CSRs are made (an RSA key takes tens of milliseconds); null: on
+  // the loop, inline.
+  LeafCache(Loop& loop, LeafCacheOptions options, LeafCacheHooks hooks,
+            Workers* workers = nullptr);
   ~LeafCache();
 
   struct Leaf {
@@ -93,6 +97,7 @@ class LeafCache {
   Loop& loop_;
   LeafCacheOptions options_;
   LeafCacheHooks hooks_;
+  Workers* workers_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::mt19937_64 rng_{std::random_device{}()};
 

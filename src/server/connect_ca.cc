@@ -22,8 +22,13 @@ ca::Time Now() { return std::chrono::system_clock::now(); }
 
 }  // namespace
 
-ConnectCA::ConnectCA(Loop& loop, Server& server, ConnectCAOptions options, ConnectCAHooks hooks)
-    : loop_(loop), server_(server), options_(std::move(options)), hooks_(std::move(hooks)) {}
+ConnectCA::ConnectCA(Loop& loop, Server& server, ConnectCAOptions options, ConnectCAHooks hooks,
+                     Workers* workers)
+    : loop_(loop),
+      server_(server),
+      options_(std::move(options)),
+      hooks_(std::move(hooks)),
+      workers_(workers) {}
 
 ConnectCA::~ConnectCA() = default;
 
@@ -164,29 +169,33 @@ void ConnectCA::InitializePrimary() {
   ro.cluster_id = config.cluster_id;
   ro.serial = 1;
   ro.now = Now();
-  auto made = ca::CreateRoot(config, ro);
-  if (!made.ok()) {
-    last_error_ = "failed to create the CA root: " + made.status().message();
-    LogError(kLog, last_error_);
-    return;
-  }
-  ca::CAState st;
-  st.roots.active_root_id = made->root.id;
-  st.roots.trust_domain = ca::TrustDomainForCluster(config.cluster_id);
-  st.roots.roots.push_back(made->root);
-  st.signing_cert_pem = made->ca.cert.ToPem();
-  st.signing_key_pem = made->ca.key.ToPem();
-  st.next_serial = 2;
-  Store(config, st, 0, [this, td = st.roots.trust_domain](Status s) {
-    if (!s.ok()) {
-      last_error_ = "failed to store the CA root: " + s.message();
-      LogError(kLog, last_error_);
-      return;
-    }
-    last_error_.clear();
-    LogInfo(kLog, "initialized primary datacenter CA with provider: provider=consul trust_domain=" +
-                      td);
-  });
+  RunWork([config, ro] { return ca::CreateRoot(config, ro); },
+          [this, gen = generation_, life = Life(), config](Result<ca::RootMaterial> made) {
+            if (life.expired() || gen != generation_ || !leader_) return;
+            if (!made.ok()) {
+              last_error_ = "failed to create the CA root: " + made.status().message();
+              LogError(kLog, last_error_);
+              return;
+            }
+            ca::CAState st;
+            st.roots.active_root_id = made->root.id;
+            st.roots.trust_domain = ca::TrustDomainForCluster(config.cluster_id);
+            st.roots.roots.push_back(made->root);
+            st.signing_cert_pem = made->ca.cert.ToPem();
+            st.signing_key_pem = made->ca.key.ToPem();
+            st.next_serial = 2;
+            Store(config, st, 0, [this, life, td = st.roots.trust_domain](Status s) {
+              if (life.expired()) return;
+              if (!s.ok()) {
+                last_error_ = "failed to store the CA root: " + s.message();
+                LogError(kLog, last_error_);
+                return;
+              }
+              last_error_.clear();
+              LogInfo(kLog, "initialized primary datacenter CA with provider: provider=consul "
+                            "trust_domain=" + td);
+            });
+          });
 }
 
 Result<std::string> ConnectCA::SignIntermediate(std::string_view csr_pem) {
@@ -286,11 +295,23 @@ void ConnectCA::RenewIntermediate(const ca::IndexedCARoots& primary_roots) {
   const ca::CARoot* active = primary_roots.Active();
   // Our configuration follows the primary's cluster; the key settings are our own.
   config.cluster_id = active->external_trust_domain;
-  auto req = ca::GenerateIntermediateCsr(config, primary_roots.trust_domain);
-  if (!req.ok()) {
-    renewing_ = false;
-    return RetrySecondary("cannot make an intermediate CSR: " + req.status().message());
-  }
+  RunWork([config, td = primary_roots.trust_domain] {
+            return ca::GenerateIntermediateCsr(config, td);
+          },
+          [this, gen = generation_, life = Life(), primary_roots,
+           config](Result<ca::IntermediateRequest> req) {
+            if (life.expired() || gen != generation_ || !leader_) return;
+            if (!req.ok()) {
+              renewing_ = false;
+              return RetrySecondary("cannot make an intermediate CSR: " + req.status().message());
+            }
+            SendIntermediateCsr(primary_roots, config, std::move(*req));
+          });
+}
+
+void ConnectCA::SendIntermediateCsr(const ca::IndexedCARoots& primary_roots,
+                                    const ca::CAConfig& config, ca::IntermediateRequest req_value) {
+  auto req = &req_value;
   auto key = std::make_shared<x509::PrivateKey>(req->key);
   hooks_.sign_intermediate(
       req->csr_pem, [this, gen = generation_, life = Life(), key, primary_roots, config](Result<std::string> pem) {
@@ -395,17 +416,22 @@ void ConnectCA::SetConfig(ca::CAConfig next, std::function<void(Status)> done) {
   ro.cluster_id = next.cluster_id;
   ro.serial = st->next_serial;
   ro.now = Now();
-  auto rotation = ca::RotateRoot(st->roots, *old, next, ro);
-  if (!rotation.ok()) return done(rotation.status());
-  ca::CAState rotated = *st;
-  rotated.roots = rotation->roots;
-  rotated.signing_cert_pem = rotation->signer.cert.ToPem();
-  rotated.signing_key_pem = rotation->signer.key.ToPem();
-  rotated.next_serial = st->next_serial + 1;
-  LogInfo(kLog, "rotating the CA root: new root " + rotation->new_root.root.id +
-                    (rotation->cross_signed_pem.empty() ? " (without cross-signing)"
-                                                        : " cross-signed by the old root"));
-  Store(next, rotated, st->roots.index, std::move(done));
+  RunWork([roots = st->roots, old = *old, next, ro] { return ca::RotateRoot(roots, old, next, ro); },
+          [this, life = Life(), st = *st, next, done = std::move(done)](
+              Result<ca::Rotation> rotation) mutable {
+            if (life.expired()) return done(Unavailable("agent shutting down"));
+            if (!rotation.ok()) return done(rotation.status());
+            ca::CAState rotated = st;
+            rotated.roots = rotation->roots;
+            rotated.signing_cert_pem = rotation->signer.cert.ToPem();
+            rotated.signing_key_pem = rotation->signer.key.ToPem();
+            rotated.next_serial = st.next_serial + 1;
+            LogInfo(kLog, "rotating the CA root: new root " + rotation->new_root.root.id +
+                              (rotation->cross_signed_pem.empty() ? " (without cross-signing)"
+                                                                  : " cross-signed by the old root"));
+            // CAS on the roots' index: a change made while the key was being made wins.
+            Store(next, rotated, st.roots.index, std::move(done));
+          });
 }
 
 // ---- leaves

@@ -19,6 +19,7 @@
 #include "ca/state.h"
 #include "core/loop.h"
 #include "core/status.h"
+#include "core/workers.h"
 
 namespace gangway::server {
 
@@ -51,7 +52,9 @@ struct ConnectCAHooks {
 
 class ConnectCA {
  public:
-  ConnectCA(Loop& loop, Server& server, ConnectCAOptions options, ConnectCAHooks hooks);
+  // `workers`: where keys are made (root, rotation, intermediate); null: inline on the loop.
+  ConnectCA(Loop& loop, Server& server, ConnectCAOptions options, ConnectCAHooks hooks,
+            Workers* workers = nullptr);
   ~ConnectCA();
 
   bool primary() const;
@@ -84,6 +87,16 @@ class ConnectCA {
   void SecondaryFetch(uint64_t min_index);
   void SecondaryGotRoots(const nlohmann::json& doc, uint64_t index);
   void RenewIntermediate(const ca::IndexedCARoots& primary);
+  void SendIntermediateCsr(const ca::IndexedCARoots& primary, const ca::CAConfig& config,
+                           ca::IntermediateRequest req);
+  template <typename Work, typename Done>
+  void RunWork(Work work, Done done) {
+    if (workers_ != nullptr) {
+      workers_->Run(loop_, std::move(work), std::move(done));
+    } else {
+      done(work());
+    }
+  }
   void RetrySecondary(const std::string& why);
   void ScheduleMaintenance();
   void CheckFederation();
@@ -103,6 +116,7 @@ class ConnectCA {
   Server& server_;
   ConnectCAOptions options_;
   ConnectCAHooks hooks_;
+  Workers* workers_;
   bool leader_ = false;
   uint64_t generation_ = 0;  // bumped on every leadership change: stale callbacks stop
   bool renewing_ = false;

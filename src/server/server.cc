@@ -80,8 +80,8 @@ Server::Server(Loop& loop, ServerOptions options, ServerHooks hooks)
 
 Server::~Server() { Shutdown(); }
 
-void Server::EnableConnectCA(ConnectCAOptions options, ConnectCAHooks hooks) {
-  ca_ = std::make_unique<ConnectCA>(loop_, *this, std::move(options), std::move(hooks));
+void Server::EnableConnectCA(ConnectCAOptions options, ConnectCAHooks hooks, Workers* workers) {
+  ca_ = std::make_unique<ConnectCA>(loop_, *this, std::move(options), std::move(hooks), workers);
 }
 
 void Server::DevLeadershipAcquired() {

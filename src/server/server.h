@@ -99,7 +99,7 @@ class Server : public catalog::Applier {
   void Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) override;
 
   // Connect (connect.enabled): the datacenter's CA. Call before Start.
-  void EnableConnectCA(ConnectCAOptions options, ConnectCAHooks hooks);
+  void EnableConnectCA(ConnectCAOptions options, ConnectCAHooks hooks, Workers* workers = nullptr);
   // Null unless Connect is enabled.
   ConnectCA* connect_ca() { return ca_.get(); }
   // Dev mode has no elections: the agent says when this single server starts leading.
