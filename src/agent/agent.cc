@@ -211,6 +211,11 @@ int RunAgent(const std::vector<std::string>& args) {
             rpc_client.DialRaft(address, std::move(done));
           });
         };
+      } else if (InternalRpcTlsSettings(cfg).verify_incoming) {
+        // Peers with verify_incoming refuse plaintext Raft, and this server would dial it.
+        LogWarn("agent.server", "verify_incoming is set but verify_outgoing is not: this server "
+                                "dials Raft without TLS, which servers with verify_incoming "
+                                "refuse; set verify_outgoing = true (tls.internal_rpc or tls.defaults)");
       }
     }
     server::ServerHooks hooks;

@@ -120,6 +120,16 @@ class RpcTLSTest(unittest.TestCase):
                                      r"verify_incoming is set", self.server.stderr_text()),
                    timeout=5, msg=lambda: self.server.output()[-3000:])
 
+    def test_a_server_with_verify_incoming_only_warns_that_its_raft_dials_are_plaintext(self):
+        conf = self.write("half.hcl", tls_block(self.pki["ca"], self.pki["server_cert"],
+                                                self.pki["server_key"], verify_incoming=True,
+                                                verify_outgoing=False, verify_server_hostname=False))
+        a = Agent(node=unique_node("rpctls-half"), dev=False)
+        self.addCleanup(a.stop)
+        a.start(["-server", "-bootstrap"], conf)
+        wait_until(lambda: "verify_incoming is set but verify_outgoing is not" in a.stderr_text(),
+                   timeout=10, msg=lambda: a.output()[-3000:])
+
     def test_bad_rpc_tls_files_stop_the_server_naming_the_file(self):
         missing = os.path.join(self.tmp, "nope.pem")
         conf = self.write("bad.hcl", tls_block(missing, self.pki["server_cert"],
