@@ -38,6 +38,16 @@ def first_cert(pem):
     return pem[:pem.index(end) + len(end)] + "\n"
 
 
+def dev_agent_with_ca(tc):
+    """A -dev agent (Connect on by default) once its CA has a root."""
+    a = Agent()
+    tc.addCleanup(a.stop)
+    a.start([])
+    wait_until(lambda: (lambda r: r if r[0] == 200 and r[2]["ActiveRootID"] else None)(
+        a.json("GET", "/v1/connect/ca/roots")), timeout=20, msg="the dev agent's CA")
+    return a
+
+
 class DC:
     """One server (with Connect on) and optionally one client agent of a datacenter."""
 
@@ -192,11 +202,7 @@ class TrustDomainMismatchTest(unittest.TestCase):
 
 class RotationTest(unittest.TestCase):
     def setUp(self):
-        self.a = Agent()
-        self.addCleanup(self.a.stop)
-        self.a.start([])
-        wait_until(lambda: (lambda r: r if r[0] == 200 and r[2]["ActiveRootID"] else None)(
-            self.a.json("GET", "/v1/connect/ca/roots")), timeout=20, msg="the dev agent's CA")
+        self.a = dev_agent_with_ca(self)
 
     def roots(self):
         return self.a.json("GET", "/v1/connect/ca/roots")[2]
@@ -372,11 +378,7 @@ class CAConfigCLITest(unittest.TestCase):
     """`gangway connect ca get-config` / `set-config` against a real dev agent."""
 
     def setUp(self):
-        self.a = Agent()
-        self.addCleanup(self.a.stop)
-        self.a.start([])
-        wait_until(lambda: (lambda r: r if r[0] == 200 and r[2]["ActiveRootID"] else None)(
-            self.a.json("GET", "/v1/connect/ca/roots")), timeout=20, msg="the dev agent's CA")
+        self.a = dev_agent_with_ca(self)
 
     def test_get_config_then_set_config_round_trip(self):
         cp = self.a.cli("connect", "ca", "get-config")
