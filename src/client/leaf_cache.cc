@@ -129,6 +129,8 @@ void LeafCache::GetLeaf(const std::string& service, uint64_t min_index,
     slot->service = service;
   }
   auto e = slot;
+  e->last_used = loop_.Now();
+  if (!sweep_) sweep_ = loop_.After(options_.sweep_interval, [this] { Sweep(); });
   if (!e->leaf) {
     e->first.push_back(std::move(done));
     if (!e->issuing) Issue(e);
@@ -139,6 +141,24 @@ void LeafCache::GetLeaf(const std::string& service, uint64_t min_index,
   w->min_index = min_index;
   w->leaf_done = std::move(done);
   Park(&e->waiters, w, wait, [e](Waiter& w) { w.leaf_done(*e->leaf); });
+}
+
+void LeafCache::Sweep() {
+  sweep_.reset();
+  const auto now = loop_.Now();
+  for (auto it = leaves_.begin(); it != leaves_.end();) {
+    Entry& e = *it->second;
+    bool waiting = !e.first.empty() ||
+                   std::any_of(e.waiters.begin(), e.waiters.end(),
+                               [](const std::shared_ptr<Waiter>& w) { return !w->done; });
+    if (!waiting && !e.issuing && now - e.last_used >= options_.unused_ttl) {
+      e.renew.reset();  // no more renewals for a leaf nobody uses
+      it = leaves_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!leaves_.empty()) sweep_ = loop_.After(options_.sweep_interval, [this] { Sweep(); });
 }
 
 void LeafCache::Issue(const std::shared_ptr<Entry>& e) {

@@ -30,6 +30,9 @@ struct LeafCacheOptions {
   double renew_max = 0.9;
   // Retry after a failed signing or roots fetch.
   std::chrono::milliseconds retry{1000};
+  // A leaf nobody asked for this long is dropped (Consul's cache: 72 h), checked this often.
+  std::chrono::hours unused_ttl{72};
+  std::chrono::minutes sweep_interval{60};
 };
 
 struct LeafCacheHooks {
@@ -82,6 +85,7 @@ class LeafCache {
     std::vector<std::shared_ptr<Waiter>> waiters;
     std::vector<LeafCallback> first;  // waiting for the first leaf (or its error)
     std::unique_ptr<Timer> renew;
+    std::chrono::steady_clock::time_point last_used{};
   };
 
   void WatchRoots(uint64_t min_index);
@@ -91,6 +95,7 @@ class LeafCache {
   void ScheduleRenewal(const std::shared_ptr<Entry>& e);
   void WakeLeafWaiters(Entry& e);
   void WakeRootsWaiters();
+  void Sweep();
   void Park(std::vector<std::shared_ptr<Waiter>>* list, std::shared_ptr<Waiter> w,
             std::chrono::nanoseconds wait, std::function<void(Waiter&)> on_timeout);
 
@@ -114,6 +119,7 @@ class LeafCache {
   std::unique_ptr<Timer> roots_retry_;
 
   std::map<std::string, std::shared_ptr<Entry>> leaves_;
+  std::unique_ptr<Timer> sweep_;
   uint64_t next_index_ = 1;
 };
 

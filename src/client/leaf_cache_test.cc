@@ -229,5 +229,28 @@ TEST_F(LeafCacheTest, AFailedRenewalKeepsServingTheCurrentLeaf) {
   EXPECT_GT(renewed->index, leaf->index);
 }
 
+TEST_F(LeafCacheTest, ALeafNobodyAsksForIn72HoursIsDropped) {
+  auto leaf = Get();
+  ASSERT_TRUE(leaf.ok());
+  loop_.Advance(71h);
+  EXPECT_EQ(cache_.size(), 1u);
+  auto again = Get();  // used: its 72 hours start again
+  ASSERT_TRUE(again.ok());
+  loop_.Advance(71h);
+  EXPECT_EQ(cache_.size(), 1u);
+  int signs = servers_.signs;
+  loop_.Advance(3h);
+  EXPECT_EQ(cache_.size(), 0u);
+  loop_.Advance(10h);  // and it is no longer renewed
+  EXPECT_LE(servers_.signs, signs + 3);
+  const int after_drop = servers_.signs;
+  loop_.Advance(10h);
+  EXPECT_EQ(servers_.signs, after_drop);
+  // Asking again issues a new one.
+  auto fresh = Get();
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(servers_.signs, after_drop + 1);
+}
+
 }  // namespace
 }  // namespace gangway::client
