@@ -171,6 +171,17 @@ class MultiDatacenterCATest(unittest.TestCase):
         # The old leaf still verifies with the chain it was issued with.
         ok, out = openssl_verify(dc2.roots_pem(), first_cert(api["CertPEM"]), api["CertPEM"])
         self.assertTrue(ok, out)
+        # A new key type in dc2's own configuration: dc2 asks dc1 for a new intermediate.
+        before = dc2.active()["SigningKeyID"]
+        status, _, body = dc2.server.http("PUT", "/v1/connect/ca/configuration", json.dumps(
+            {"Provider": "consul", "Config": {"PrivateKeyType": "ec", "PrivateKeyBits": 521}}).encode())
+        self.assertEqual(status, 200, body)
+        root = wait_until(lambda: (lambda a: a if a and a["SigningKeyID"] != before else None)(dc2.active()),
+                          timeout=60, msg="dc2's new intermediate")
+        cp = subprocess.run(["openssl", "x509", "-noout", "-text"], input=root["IntermediateCerts"][-1],
+                            capture_output=True, text=True, timeout=30)
+        self.assertIn("P-521", cp.stdout)
+        self.assertEqual(root["ID"], new_root["ID"])
 
 
 class TrustDomainMismatchTest(unittest.TestCase):
