@@ -502,6 +502,7 @@ int RunAgent(const std::vector<std::string>& args) {
   leaf_options.datacenter = cfg.datacenter;
   client::LeafCache leaves(loop, leaf_options, LeafCacheHooksVia(&api_ptr), &workers);
   backend.leaves = &leaves;
+  backend.workers = &workers;
   api::HttpApi api_with_gossip(backend);
   api_ptr = &api_with_gossip;
   if (rpc_server) {

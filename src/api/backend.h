@@ -39,6 +39,7 @@ struct Backend {
   gossip::Pool* wan = nullptr;  // servers only
   client::UserEventBuffer* user_events = nullptr;  // events this agent received
   client::LeafCache* leaves = nullptr;  // Connect roots and leaves; null when Connect is off
+  Workers* workers = nullptr;  // CPU-heavy work off the loop (snapshot encoding); null: inline
   AgentInfo info;
   std::function<void()> shutdown;  // /v1/agent/leave
   // Sends a request to a server of the datacenter (docs/rpc.md); null: nothing to forward to.

@@ -38,22 +38,42 @@ void RemovePeer(Call& call) {
 void Snapshot(Call& call) {
   auto* s = call.backend.server;
   if (call.req.method == "GET") {
-    codec::SnapshotArchive a;
-    a.state = s->Snapshot();
-    a.meta.index = s->RaftIndex();
-    a.meta.term = s->RaftTerm();
-    a.meta.datacenter = call.backend.info.datacenter;
+    // The copy is taken here, at one index; encoding it and its archive (checksum included)
+    // runs on a worker so the control loop keeps serving (hundreds of ms on a large store).
+    std::shared_ptr<const catalog::SnapshotCopy> copy = s->store().CopyForSnapshot();
+    codec::SnapshotMeta meta;
+    meta.index = copy->LastIndex();
+    meta.term = s->RaftTerm();
+    meta.datacenter = call.backend.info.datacenter;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
-    a.meta.id = std::to_string(a.meta.term) + "-" + std::to_string(a.meta.index) + "-" +
-                std::to_string(ms);
-    http::Response r;
-    r.status = 200;
-    r.body = codec::EncodeSnapshotArchive(a);
-    r.Set("Content-Type", "application/octet-stream");
-    SetMetaHeaders(call.backend, a.meta.index, &r);
-    return call.Respond(std::move(r));
+    meta.id = std::to_string(meta.term) + "-" + std::to_string(meta.index) + "-" +
+              std::to_string(ms);
+    auto encode = [copy, meta]() -> Result<std::string> {
+      auto state = copy->Encode();
+      if (!state.ok()) return state.status();
+      codec::SnapshotArchive a;
+      a.meta = meta;
+      a.state = std::move(*state);
+      return codec::EncodeSnapshotArchive(a);
+    };
+    auto respond = [backend = &call.backend, reply = std::move(call.reply),
+                    index = meta.index](Result<std::string> body) {
+      if (!body.ok()) return reply(StatusResponse(body.status()));
+      http::Response r;
+      r.status = 200;
+      r.body = std::move(*body);
+      r.Set("Content-Type", "application/octet-stream");
+      SetMetaHeaders(*backend, index, &r);
+      reply(std::move(r));
+    };
+    if (call.backend.workers != nullptr && call.backend.loop != nullptr) {
+      call.backend.workers->Run(*call.backend.loop, std::move(encode), std::move(respond));
+    } else {
+      respond(encode());
+    }
+    return;
   }
   auto archive = codec::DecodeSnapshotArchive(call.req.body);
   if (!archive.ok()) return call.Error(400, "Failed to read snapshot: " + archive.status().message());
