@@ -309,7 +309,10 @@ TEST(SerfSim, TagUpdatePropagatesAndOversizedTagsAreRefused) {
     }
     return true;
   };
-  ASSERT_TRUE(c.loop().RunUntil(everyone_sees, seconds(10), milliseconds(50)));
+  // Gossip carries the update to most members at once, but with 5 members a node misses every
+  // one of the ~16 transmissions about 1 % of the time (seed 4467663571001959000); memberlist's
+  // push-pull (every 30 s on the LAN) then brings it, so allow two push-pull rounds.
+  ASSERT_TRUE(c.loop().RunUntil(everyone_sees, seconds(60), milliseconds(50)));
   c.loop().RunFor(seconds(2));
   EXPECT_TRUE(done.ok()) << done.message();
   for (int o = 0; o < 5; ++o) {
@@ -409,8 +412,10 @@ TEST(SerfSim, ForceLeaveTurnsAFailedMemberIntoLeftAndPruneForgetsIt) {
   for (int o : others) EXPECT_EQ(c.node(o).Events(MemberEventType::kLeave, NodeName(4)), 1);
 
   c.serf(1).RemoveFailedNode(NodeName(3), /*prune=*/true, [](Status) {});
+  // As above, the intent can miss a node (about one seed in a few hundred); that node then
+  // forgets the member when its reconnect timeout (90 s here) reaps it, as Serf does.
   ASSERT_TRUE(
-      c.loop().RunUntil([&] { return c.NobodyKnows(others, 3); }, seconds(70), milliseconds(20)));
+      c.loop().RunUntil([&] { return c.NobodyKnows(others, 3); }, seconds(150), milliseconds(20)));
   for (int o : others) EXPECT_EQ(c.node(o).Events(MemberEventType::kReap, NodeName(3)), 1);
 }
 
@@ -471,9 +476,19 @@ TEST(SerfSim, UserEventsReachEveryNodeExactlyOnce) {
     sent.insert(name);
     c.loop().RunFor(milliseconds(300));
   }
-  // Same name and payload from two nodes at different times: two distinct events.
+  // Same name and payload from two nodes at different times: two distinct events. Serf tells
+  // events apart by Lamport time, name and payload, so the second is distinct only once its
+  // sender has seen the first (its event clock has moved past it); gossip alone misses a node
+  // now and then, and push/pull brings the event within a round.
   ASSERT_TRUE(c.serf(0).UserEvent("restart", std::nullopt, true).ok());
-  c.loop().RunFor(seconds(1));
+  ASSERT_TRUE(c.loop().RunUntil(
+      [&] {
+        for (const UserEvent& e : c.node(3).user_events) {
+          if (e.name == "restart") return true;
+        }
+        return false;
+      },
+      seconds(60), milliseconds(20)));
   ASSERT_TRUE(c.serf(3).UserEvent("restart", std::nullopt, true).ok());
   // Gossip plus a couple of push/pulls, which carry the event buffer again.
   c.loop().RunFor(seconds(75));
