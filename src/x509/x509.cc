@@ -1292,9 +1292,11 @@ Status VerifyCertificate(const Certificate& leaf, const std::vector<Certificate>
                                                                        X509_STORE_CTX_free);
   X509_STORE_CTX_init(ctx.get(), store.get(), leaf.native(), untrusted);
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-  if (o.at) {
-    X509_VERIFY_PARAM_set_time(param, std::chrono::system_clock::to_time_t(*o.at));
-  }
+  // Always our clock: OpenSSL's default is time(), which on Linux reads the coarse clock and
+  // can lag system_clock by a few milliseconds, so a certificate made this very second (its
+  // NotBefore from system_clock) would be "not yet valid" for a moment.
+  X509_VERIFY_PARAM_set_time(
+      param, std::chrono::system_clock::to_time_t(o.at.value_or(std::chrono::system_clock::now())));
   if (!o.dns_name.empty()) X509_VERIFY_PARAM_set1_host(param, o.dns_name.c_str(), 0);
   if (o.server_auth) X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_SERVER);
   if (o.client_auth) X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);

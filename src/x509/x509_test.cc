@@ -152,6 +152,30 @@ TEST(X509Test, ChainThroughIntermediateAndExpiry) {
               HasSubstr("x509: certificate has expired or is not yet valid: current time"));
 }
 
+// A CA made in the first millisecond of a second (its NotBefore that second) verifies at once:
+// OpenSSL's own clock (time(), the kernel's coarse clock) can still read the second before.
+TEST(X509Test, ACertificateMadeThisSecondIsValidAtOnce) {
+  auto key = GenerateKey();
+  ASSERT_TRUE(key.ok());
+  for (int round = 0; round < 3; ++round) {
+    // Spin until a new second has just begun.
+    auto since_second = [] {
+      auto now = std::chrono::system_clock::now().time_since_epoch();
+      return now - std::chrono::duration_cast<std::chrono::seconds>(now);
+    };
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (since_second() > std::chrono::microseconds(200) &&
+           std::chrono::steady_clock::now() < deadline) {
+    }
+    CAOptions o;
+    o.subject.common_name = "fresh";
+    auto ca = CreateCA(*key, o);
+    ASSERT_TRUE(ca.ok()) << ca.status().message();
+    Status s = VerifyCertificate(*ca, {}, {*ca});
+    EXPECT_TRUE(s.ok()) << s.message();
+  }
+}
+
 TEST(X509Test, RsaKeys) {
   for (int bits : {2048, 4096}) {
     if (bits == 4096 && std::getenv("GANGWAY_SLOW_TESTS") == nullptr) continue;
