@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "x509/der.h"
 #include "x509/x509.h"
 
 namespace {
@@ -24,19 +25,7 @@ void Check(bool ok) {
   if (!ok) std::abort();
 }
 
-std::string Tlv(uint8_t tag, std::string_view contents) {
-  std::string out(1, static_cast<char>(tag));
-  size_t n = contents.size();
-  if (n < 0x80) {
-    out += static_cast<char>(n);
-  } else {
-    std::string len;
-    for (; n > 0; n >>= 8) len.insert(len.begin(), static_cast<char>(n & 0xff));
-    out += static_cast<char>(0x80 | len.size());
-    out += len;
-  }
-  return out + std::string(contents);
-}
+using x509::der::Tlv;
 
 struct Signer {
   EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");

@@ -24,19 +24,7 @@ using namespace std::string_literals;
 
 // --- Forging requests --------------------------------------------------------------------------
 
-std::string Tlv(uint8_t tag, std::string_view contents) {
-  std::string out(1, static_cast<char>(tag));
-  size_t n = contents.size();
-  if (n < 0x80) {
-    out += static_cast<char>(n);
-  } else {
-    std::string len;
-    for (; n > 0; n >>= 8) len.insert(len.begin(), static_cast<char>(n & 0xff));
-    out += static_cast<char>(0x80 | len.size());
-    out += len;
-  }
-  return out + std::string(contents);
-}
+using der::Tlv;
 
 std::string Seq(std::string_view c) { return Tlv(der::kSequence, c); }
 std::string Oid(std::string_view c) { return Tlv(der::kOid, c); }

@@ -56,6 +56,20 @@ bool ValidOid(std::string_view contents) {
   return true;
 }
 
+std::string Tlv(uint8_t tag, std::string_view contents) {
+  std::string out(1, static_cast<char>(tag));
+  size_t n = contents.size();
+  if (n < 0x80) {
+    out += static_cast<char>(n);
+  } else {
+    std::string len;
+    for (; n > 0; n >>= 8) len.insert(len.begin(), static_cast<char>(n & 0xff));
+    out += static_cast<char>(0x80 | len.size());
+    out += len;
+  }
+  return out.append(contents);
+}
+
 bool BitStringBytes(std::string_view contents, std::string_view* bytes) {
   if (contents.empty() || contents[0] != 0) return false;
   *bytes = contents.substr(1);

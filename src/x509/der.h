@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace gangway::x509::der {
@@ -55,5 +56,9 @@ bool ValidOid(std::string_view contents);
 // The bytes of a BIT STRING's contents that has no unused bits (keys, signatures). False when
 // the contents are empty or declare unused bits.
 bool BitStringBytes(std::string_view contents, std::string_view* bytes);
+
+// One DER element: `tag`, the definite length of `contents` (short or long form), `contents`.
+// For building structures by hand (tests, fuzz seeds); the reader above is what parses.
+std::string Tlv(uint8_t tag, std::string_view contents);
 
 }  // namespace gangway::x509::der
