@@ -106,6 +106,11 @@ std::unique_ptr<Command> NewParentCommand(std::string synopsis, std::string help
   return std::make_unique<Parent>(std::move(synopsis), std::move(help));
 }
 
+int Fail(Environment& env, const std::string& message) {
+  *env.err << message << "\n";
+  return 1;
+}
+
 int FlagError(Environment& env, const Status& parse_error, const Command& cmd) {
   *env.err << parse_error.message() << "\n\n" << cmd.Help() << "\n";
   return 1;

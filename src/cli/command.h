@@ -105,4 +105,7 @@ std::unique_ptr<Command> NewParentCommand(std::string synopsis, std::string help
 // Prints "<parse error>\n\n<help>" to stderr as Consul's commands do on a bad flag.
 int FlagError(Environment& env, const Status& parse_error, const Command& cmd);
 
+// Prints `message` and a newline to stderr; returns 1, the exit code of a failed command.
+int Fail(Environment& env, const std::string& message);
+
 }  // namespace gangway::cli

@@ -190,27 +190,23 @@ class GetConfigCommand : public Command {
   int Run(const std::vector<std::string>& args) override {
     if (Status st = flags_.Parse(args); !st.ok()) {
       FlagError(env_, st, *this);
-      return Fail("Failed to parse args: " + st.message());
+      return Fail(env_, "Failed to parse args: " + st.message());
     }
     auto client = ApiClient::Create(http_, env_);
-    if (!client.ok()) return Fail("Error initializing client: " + client.status().message());
+    if (!client.ok()) return Fail(env_, "Error initializing client: " + client.status().message());
     auto body = client->Get(kPath);
-    if (!body.ok()) return Fail("Error querying CA configuration: " + body.status().message());
+    if (!body.ok()) return Fail(env_, "Error querying CA configuration: " + body.status().message());
     // Go's json.Decoder reports an empty body as io.EOF.
     if (body->find_first_not_of(" \t\r\n") == std::string::npos) {
-      return Fail("Error querying CA configuration: EOF");
+      return Fail(env_, "Error querying CA configuration: EOF");
     }
     auto config = DecodeCAConfig(*body);
-    if (!config.ok()) return Fail("Error querying CA configuration: " + config.status().message());
+    if (!config.ok()) return Fail(env_, "Error querying CA configuration: " + config.status().message());
     *env_.out << GoMarshal(config->Fields(), "\t") << "\n";
     return 0;
   }
 
  private:
-  int Fail(const std::string& message) {
-    *env_.err << message << "\n";
-    return 1;
-  }
   Environment& env_;
   FlagSet flags_;
   HttpFlags http_;
@@ -237,30 +233,26 @@ class SetConfigCommand : public Command {
   int Run(const std::vector<std::string>& args) override {
     if (Status st = flags_.Parse(args); !st.ok()) {
       FlagError(env_, st, *this);
-      return Fail("Failed to parse args: " + st.message());
+      return Fail(env_, "Failed to parse args: " + st.message());
     }
     // Consul's order: the client (address, token file) is checked before the flags' values.
     auto client = ApiClient::Create(http_, env_);
-    if (!client.ok()) return Fail("Error initializing client: " + client.status().message());
-    if (config_file_.empty()) return Fail("The -config-file flag is required");
+    if (!client.ok()) return Fail(env_, "Error initializing client: " + client.status().message());
+    if (config_file_.empty()) return Fail(env_, "The -config-file flag is required");
     auto text = ReadFile(config_file_);
-    if (!text.ok()) return Fail("Error reading config file: " + text.status().message());
+    if (!text.ok()) return Fail(env_, "Error reading config file: " + text.status().message());
     auto config = DecodeCAConfig(*text);
-    if (!config.ok()) return Fail("Error parsing config file: " + config.status().message());
+    if (!config.ok()) return Fail(env_, "Error parsing config file: " + config.status().message());
     // As Consul: the flag decides, whatever the file says.
     config->force_without_cross_signing = force_;
     // Go's json.Encoder, which the API client uses for request bodies, ends with a newline.
     auto r = client->Put(kPath, {}, GoMarshal(config->Fields()) + "\n");
-    if (!r.ok()) return Fail("Error setting CA configuration: " + r.status().message());
+    if (!r.ok()) return Fail(env_, "Error setting CA configuration: " + r.status().message());
     *env_.out << "Configuration updated!\n";
     return 0;
   }
 
  private:
-  int Fail(const std::string& message) {
-    *env_.err << message << "\n";
-    return 1;
-  }
   Environment& env_;
   FlagSet flags_;
   HttpFlags http_;

@@ -51,9 +51,9 @@ class SnapshotCommand : public Command {
     const std::string file = flags_.Args()[0];
     if (mode_ == Mode::kInspect) {
       auto bytes = ReadWholeFile(file);
-      if (!bytes.ok()) return Fail("Error opening snapshot file: " + bytes.status().message());
+      if (!bytes.ok()) return Fail(env_, "Error opening snapshot file: " + bytes.status().message());
       auto a = codec::DecodeSnapshotArchive(*bytes);
-      if (!a.ok()) return Fail("Error inspecting snapshot: " + a.status().message());
+      if (!a.ok()) return Fail(env_, "Error inspecting snapshot: " + a.status().message());
       *env_.out << AlignPairs({{" ID", a->meta.id},
                                {" Size", std::to_string(a->meta.size)},
                                {" Index", std::to_string(a->meta.index)},
@@ -64,45 +64,41 @@ class SnapshotCommand : public Command {
       return 0;
     }
     auto client = ApiClient::Create(http_, env_);
-    if (!client.ok()) return Fail("Error initializing client: " + client.status().message());
+    if (!client.ok()) return Fail(env_, "Error initializing client: " + client.status().message());
     if (mode_ == Mode::kSave) {
       auto r = client->Send("GET", "/v1/snapshot");
-      if (!r.ok()) return Fail("Error saving snapshot: " + r.status().message());
+      if (!r.ok()) return Fail(env_, "Error saving snapshot: " + r.status().message());
       if (r->status != 200) {
-        return Fail("Error saving snapshot: " + UnexpectedResponse(*r).message());
+        return Fail(env_, "Error saving snapshot: " + UnexpectedResponse(*r).message());
       }
       // Verify before anything is written: a snapshot that cannot be restored is no backup.
       auto a = codec::DecodeSnapshotArchive(r->body);
-      if (!a.ok()) return Fail("Error verifying snapshot: " + a.status().message());
+      if (!a.ok()) return Fail(env_, "Error verifying snapshot: " + a.status().message());
       std::string tmp = file + ".tmp";
       {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         out << r->body;
-        if (!out) return Fail("Error writing snapshot file " + tmp);
+        if (!out) return Fail(env_, "Error writing snapshot file " + tmp);
       }
       if (std::rename(tmp.c_str(), file.c_str()) != 0) {
-        return Fail("Error moving snapshot file into place: " + file);
+        return Fail(env_, "Error moving snapshot file into place: " + file);
       }
       *env_.out << "Saved and verified snapshot to index " << a->meta.index << "\n";
       return 0;
     }
     auto bytes = ReadWholeFile(file);
-    if (!bytes.ok()) return Fail("Error opening snapshot file: " + bytes.status().message());
+    if (!bytes.ok()) return Fail(env_, "Error opening snapshot file: " + bytes.status().message());
     if (auto a = codec::DecodeSnapshotArchive(*bytes); !a.ok()) {
-      return Fail("Error restoring snapshot: " + a.status().message());
+      return Fail(env_, "Error restoring snapshot: " + a.status().message());
     }
     auto r = client->Send("PUT", "/v1/snapshot", {}, std::move(*bytes));
-    if (!r.ok()) return Fail("Error restoring snapshot: " + r.status().message());
-    if (r->status != 200) return Fail("Error restoring snapshot: " + UnexpectedResponse(*r).message());
+    if (!r.ok()) return Fail(env_, "Error restoring snapshot: " + r.status().message());
+    if (r->status != 200) return Fail(env_, "Error restoring snapshot: " + UnexpectedResponse(*r).message());
     *env_.out << "Restored snapshot\n";
     return 0;
   }
 
  private:
-  int Fail(const std::string& msg) {
-    *env_.err << msg << "\n";
-    return 1;
-  }
   Environment& env_;
   Mode mode_;
   FlagSet flags_;

@@ -108,7 +108,7 @@ class TlsCaCreateCommand : public Command {
       }
     }
     auto key = x509::GenerateKey();
-    if (!key.ok()) return Fail(key.status());
+    if (!key.ok()) return Fail(env_, key.status().message());
     x509::CAOptions o;
     o.validity = std::chrono::hours(24 * days_);
     o.subject = {.common_name = "", .organization = "HashiCorp Inc.", .country = "US",
@@ -116,7 +116,7 @@ class TlsCaCreateCommand : public Command {
                  .street_address = "101 Second Street", .postal_code = "94105"};
     // The serial is chosen here so the default name can carry it, as Consul's does.
     o.serial = x509::RandomSerialNumber();
-    if (o.serial.empty()) return Fail(Internal("reading random data failed"));
+    if (o.serial.empty()) return Fail(env_, "reading random data failed");
     o.subject.common_name = common_name_.empty()
                                 ? "Consul Agent CA " + x509::SerialDecimal(o.serial)
                                 : common_name_;
@@ -127,20 +127,15 @@ class TlsCaCreateCommand : public Command {
     }
     if (!cluster_id_.empty()) o.uris = {"spiffe://" + cluster_id_ + "." + domain_};
     auto ca = x509::CreateCA(*key, o);
-    if (!ca.ok()) return Fail(ca.status());
-    if (Status s = WriteNewFile(cert_file, ca->ToPem(), 0666); !s.ok()) return Fail(s);
+    if (!ca.ok()) return Fail(env_, ca.status().message());
+    if (Status s = WriteNewFile(cert_file, ca->ToPem(), 0666); !s.ok()) return Fail(env_, s.message());
     *env_.out << "==> Saved " << cert_file << "\n";
-    if (Status s = WriteNewFile(key_file, key->ToPem(), 0600); !s.ok()) return Fail(s);
+    if (Status s = WriteNewFile(key_file, key->ToPem(), 0600); !s.ok()) return Fail(env_, s.message());
     *env_.out << "==> Saved " << key_file << "\n";
     return 0;
   }
 
  private:
-  int Fail(const Status& s) {
-    *env_.err << s.message() << "\n";
-    return 1;
-  }
-
   Environment& env_;
   FlagSet flags_;
   int64_t days_ = 1825;
@@ -201,13 +196,13 @@ class TlsCertCreateCommand : public Command {
       *env_.err << "Too many arguments (expected 0, got " << flags_.Args().size() << ")\n";
       return 1;
     }
-    if (ca_.empty()) return Fail("Please provide the ca");
-    if (key_.empty()) return Fail("Please provide the key");
+    if (ca_.empty()) return Fail(env_, "Please provide the ca");
+    if (key_.empty()) return Fail(env_, "Please provide the key");
     if (int(server_) + int(client_) + int(cli_) != 1) {
-      return Fail("Please provide either -server, -client, or -cli");
+      return Fail(env_, "Please provide either -server, -client, or -cli");
     }
-    if (!node_.empty() && !server_) return Fail("-node requires -server");
-    if (days_ <= 0) return Fail("-days must be a positive number of days");
+    if (!node_.empty() && !server_) return Fail(env_, "-node requires -server");
+    if (days_ <= 0) return Fail(env_, "-days must be a positive number of days");
 
     x509::CertOptions o;
     for (const auto& d : dnsnames_) {
@@ -251,14 +246,14 @@ class TlsCertCreateCommand : public Command {
         break;
       }
     }
-    if (cert_file.empty()) return Fail("Could not find a filename that doesn't already exist");
+    if (cert_file.empty()) return Fail(env_, "Could not find a filename that doesn't already exist");
 
     std::string ca_file = ReplaceDomain(ca_, domain_);
     std::string ca_key_file = ReplaceDomain(key_, domain_);
     auto ca_pem = x509::ReadFile(ca_file);
-    if (!ca_pem.ok()) return Fail("Error reading CA: " + ca_pem.status().message());
+    if (!ca_pem.ok()) return Fail(env_, "Error reading CA: " + ca_pem.status().message());
     auto ca_key_pem = x509::ReadFile(ca_key_file);
-    if (!ca_key_pem.ok()) return Fail("Error reading CA key: " + ca_key_pem.status().message());
+    if (!ca_key_pem.ok()) return Fail(env_, "Error reading CA key: " + ca_key_pem.status().message());
     if (server_) {
       *env_.out << "==> WARNING: Server Certificates grants authority to become a\n"
                    "    server and access all state in the cluster including root keys\n"
@@ -268,28 +263,24 @@ class TlsCertCreateCommand : public Command {
     *env_.out << "==> Using " << ca_file << " and " << ca_key_file << "\n";
 
     auto ca_key = x509::ParsePrivateKeyPem(*ca_key_pem);
-    if (!ca_key.ok()) return Fail(ca_key_file + ": " + ca_key.status().message());
+    if (!ca_key.ok()) return Fail(env_, ca_key_file + ": " + ca_key.status().message());
     auto ca = x509::ParseCertificatePem(*ca_pem);
-    if (!ca.ok()) return Fail("failed to parse CA: " + ca_file + ": " + ca.status().message());
+    if (!ca.ok()) return Fail(env_, "failed to parse CA: " + ca_file + ": " + ca.status().message());
     auto key = x509::GenerateKey();
-    if (!key.ok()) return Fail("failed to generate private key: " + key.status().message());
+    if (!key.ok()) return Fail(env_, "failed to generate private key: " + key.status().message());
     auto cert = x509::SignCertificate(key->native(), o, *ca, *ca_key);
-    if (!cert.ok()) return Fail("failed to create certificate: " + cert.status().message());
+    if (!cert.ok()) return Fail(env_, "failed to create certificate: " + cert.status().message());
     if (Status s = x509::VerifyCertificate(*cert, {}, {*ca}, {.dns_name = name}); !s.ok()) {
-      return Fail(s.message());
+      return Fail(env_, s.message());
     }
-    if (Status s = WriteNewFile(cert_file, cert->ToPem(), 0666); !s.ok()) return Fail(s.message());
+    if (Status s = WriteNewFile(cert_file, cert->ToPem(), 0666); !s.ok()) return Fail(env_, s.message());
     *env_.out << "==> Saved " << cert_file << "\n";
-    if (Status s = WriteNewFile(key_file, key->ToPem(), 0600); !s.ok()) return Fail(s.message());
+    if (Status s = WriteNewFile(key_file, key->ToPem(), 0600); !s.ok()) return Fail(env_, s.message());
     *env_.out << "==> Saved " << key_file << "\n";
     return 0;
   }
 
  private:
-  int Fail(const std::string& msg) {
-    *env_.err << msg << "\n";
-    return 1;
-  }
 
   Environment& env_;
   FlagSet flags_;
