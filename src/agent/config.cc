@@ -12,6 +12,7 @@
 #include "core/duration.h"
 #include "core/log.h"
 #include "core/strings.h"
+#include "core/uuid.h"
 
 namespace gangway::agent {
 
@@ -372,24 +373,6 @@ std::string Hostname() {
   return buf;
 }
 
-std::string RandomUUID() {
-  unsigned char b[16];
-  FILE* f = std::fopen("/dev/urandom", "rb");
-  size_t n = f ? std::fread(b, 1, sizeof b, f) : 0;
-  if (f) std::fclose(f);
-  if (n != sizeof b) {
-    for (auto& c : b) c = static_cast<unsigned char>(std::rand());
-  }
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  char out[37];
-  std::snprintf(out, sizeof out,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                b[15]);
-  return out;
-}
-
 struct LoadedDoc {
   codec::Document doc;
 };
@@ -664,7 +647,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   if (cfg.node_name.empty()) cfg.node_name = Hostname();
   Get(merged, "/node_id", &cfg.node_id);
   cfg.node_id_configured = !cfg.node_id.empty();
-  if (cfg.node_id.empty()) cfg.node_id = RandomUUID();
+  if (cfg.node_id.empty()) cfg.node_id = NewUuid();
   Get(merged, "/node_meta", &cfg.node_meta);
   Get(merged, "/data_dir", &cfg.data_dir);
   Get(merged, "/bind_addr", &cfg.bind_addr);

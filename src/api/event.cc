@@ -3,6 +3,7 @@
 // client::UserEventBuffer, which the list endpoint reads and blocks on.
 #include "api/http_api.h"
 #include "core/base64.h"
+#include "core/uuid.h"
 
 namespace gangway::api {
 namespace {
@@ -31,7 +32,7 @@ void EventFire(Call& call) {
   if (Status s = client::ValidateUserEvent(e); !s.ok()) return call.Error(400, s.message());
   gossip::Pool* lan = call.backend.lan;
   if (lan == nullptr) return call.Error(500, "LAN gossip is disabled");
-  e.id = client::NewUuid();
+  e.id = NewUuid();
   e.version = client::kUserEventVersion;
   Status s = lan->serf().UserEvent(std::string(client::kUserEventPrefix) + e.name,
                                    client::EncodeUserEvent(e), false);

@@ -3,6 +3,8 @@
 #include <ctime>
 #include <exception>
 
+#include "core/uuid.h"
+
 namespace gangway::ca {
 namespace {
 
@@ -104,20 +106,7 @@ Result<IndexedCARoots> RootsFromJson(const json& doc, uint64_t index) {
   return roots;
 }
 
-std::string NewClusterId() {
-  std::string raw = x509::RandomSerialNumber();
-  while (raw.size() < 16) raw.insert(raw.begin(), '\0');
-  raw[6] = static_cast<char>((raw[6] & 0x0f) | 0x40);  // version 4
-  raw[8] = static_cast<char>((raw[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += kHex[(static_cast<unsigned char>(raw[i]) >> 4) & 0xf];
-    out += kHex[static_cast<unsigned char>(raw[i]) & 0xf];
-  }
-  return out;
-}
+std::string NewClusterId() { return NewUuid(); }
 
 Result<CAState> StateFromStorage(const json& doc, uint64_t index) {
   auto roots = RootsFromJson(doc, index);

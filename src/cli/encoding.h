@@ -1,5 +1,5 @@
-// URL escaping for request targets built from user input (KV keys, service and node names), and
-// base64 for KV values. Pure; any thread.
+// URL escaping for request targets built from user input (KV keys, service and node names).
+// Pure; any thread.
 #pragma once
 
 #include <optional>
@@ -15,9 +15,5 @@ std::string EscapePath(std::string_view path);
 std::string EscapePathSegment(std::string_view segment);
 // Percent-encodes a query value (only unreserved characters stay; space becomes %20).
 std::string EscapeQueryValue(std::string_view value);
-
-std::string Base64Encode(std::string_view bytes);
-// Standard alphabet with padding; whitespace is not accepted. nullopt when malformed.
-std::optional<std::string> Base64Decode(std::string_view text);
 
 }  // namespace gangway::cli

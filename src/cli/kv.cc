@@ -9,6 +9,7 @@
 #include "cli/encoding.h"
 #include "cli/flags.h"
 #include "cli/table.h"
+#include "core/base64.h"
 
 namespace gangway::cli {
 
@@ -45,7 +46,7 @@ Result<std::vector<Pair>> DecodePairs(const Json& j) {
     p.key = JsonString(e, "Key");
     if (auto v = e.find("Value"); v != e.end() && v->is_string()) {
       auto decoded = Base64Decode(v->get<std::string>());
-      if (!decoded) return Internal("invalid base64 Value for key " + p.key + " in the answer");
+      if (!decoded.ok()) return Internal("invalid base64 Value for key " + p.key + " in the answer");
       p.value = std::move(*decoded);
     }
     p.flags = static_cast<uint64_t>(JsonInt(e, "Flags"));
@@ -265,7 +266,7 @@ class KvPutCommand : public Command {
     std::string body = std::move(*data);
     if (base64_) {
       auto decoded = Base64Decode(body);
-      if (!decoded) {
+      if (!decoded.ok()) {
         *env_.err << "Error! Cannot base 64 decode data: illegal base64 data\n";
         return 1;
       }

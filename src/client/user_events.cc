@@ -1,10 +1,11 @@
 #include "client/user_events.h"
 
-#include <random>
 #include <regex>
 
 #include "codec/msgpack.h"
+#include "core/endian.h"
 #include "core/log.h"
+#include "core/uuid.h"
 
 namespace gangway::client {
 
@@ -33,10 +34,6 @@ bool Search(const std::regex& re, const std::string& text) {
     // Backtracking limits (error_complexity / error_stack): no match rather than a crash.
     return false;
   }
-}
-
-bool IsHex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 }  // namespace
@@ -125,42 +122,11 @@ Status ValidateUserEvent(const UserEvent& e) {
 }
 
 std::optional<uint64_t> UuidToUint64(std::string_view uuid) {
-  if (uuid.size() != 36) return std::nullopt;
-  for (size_t i = 0; i < uuid.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? uuid[i] != '-' : !IsHex(uuid[i])) return std::nullopt;
-  }
-  auto hex = [](std::string_view parts) {
-    uint64_t v = 0;
-    for (char c : parts) {
-      if (c == '-') continue;
-      int d = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-      v = (v << 4) | static_cast<uint64_t>(d);
-    }
-    return v;
-  };
-  // The first 16 hex digits (8-4-4) and the last 16 (4-12).
-  return hex(uuid.substr(0, 18)) ^ hex(uuid.substr(19));
-}
-
-std::string NewUuid() {
-  std::random_device rd;
-  unsigned char b[16];
-  for (size_t i = 0; i < sizeof b; i += 4) {
-    uint32_t v = rd();
-    for (size_t j = 0; j < 4; ++j) b[i + j] = static_cast<unsigned char>(v >> (8 * j));
-  }
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (size_t i = 0; i < sizeof b; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0xf]);
-  }
-  return out;
+  auto b = ParseUuid(uuid);
+  if (!b) return std::nullopt;
+  std::string_view bytes(reinterpret_cast<const char*>(b->data()), b->size());
+  // The first 8 bytes (8-4-4 hex digits) xor the last 8 (4-12).
+  return LoadBigEndian(bytes, 8) ^ LoadBigEndian(bytes.substr(8), 8);
 }
 
 bool MatchesFilters(const UserEvent& e, std::string_view node_name,

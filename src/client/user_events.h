@@ -62,8 +62,6 @@ Status ValidateUserEvent(const UserEvent& event);
 // Consul's uuidToUint64: the XOR of the UUID's two 64-bit halves; nullopt if `uuid` is not in
 // the 8-4-4-4-12 hex form.
 std::optional<uint64_t> UuidToUint64(std::string_view uuid);
-// A random (version 4) UUID from the OS's randomness.
-std::string NewUuid();
 
 // A service registered on this agent, as the filters see it.
 struct FilterService {

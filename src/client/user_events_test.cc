@@ -131,14 +131,6 @@ TEST(UserEventTest, UuidToUint64MatchesConsul) {
   EXPECT_FALSE(UuidToUint64("0f8d1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5g"));
 }
 
-TEST(UserEventTest, NewUuidIsVersion4AndUnique) {
-  std::string a = NewUuid(), b = NewUuid();
-  EXPECT_TRUE(UuidToUint64(a));
-  EXPECT_NE(a, b);
-  EXPECT_EQ(a[14], '4');
-  EXPECT_NE(std::string("89ab").find(a[19]), std::string::npos);
-}
-
 TEST(UserEventFilterTest, NodeServiceAndTagFilters) {
   const std::vector<FilterService> services = {{"api", {"v1", "primary"}}, {"db-1", {}}};
   UserEvent e;

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "core/endian.h"
+
 namespace gangway::codec::msgpack {
 
 const Value* Value::Find(std::string_view key) const {
@@ -17,9 +19,7 @@ const Value* Value::Find(std::string_view key) const {
 // ----------------------------------------------------------------------------------------------
 // Writer
 
-void Writer::Be(uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) Byte(static_cast<uint8_t>(v >> (8 * i)));
-}
+void Writer::Be(uint64_t v, int bytes) { AppendBigEndian(out_, v, static_cast<size_t>(bytes)); }
 
 void Writer::Nil() { Byte(0xc0); }
 void Writer::Bool(bool b) { Byte(b ? 0xc3 : 0xc2); }
@@ -190,8 +190,7 @@ Status Reader::Enter() {
 }
 
 uint64_t Reader::Be(size_t n) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<uint8_t>(data_[pos_ + i]);
+  uint64_t v = LoadBigEndian(std::string_view(data_).substr(pos_), n);
   pos_ += n;
   return v;
 }

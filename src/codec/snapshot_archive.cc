@@ -1,4 +1,5 @@
 #include "codec/snapshot_archive.h"
+#include "core/endian.h"
 
 #include <openssl/sha.h>
 
@@ -11,15 +12,7 @@ namespace {
 constexpr std::string_view kMagic("GWSNAP\x00\x01", 8);
 constexpr size_t kMaxMeta = 64 * 1024;
 
-void PutBe(std::string* out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
 
-uint64_t GetBe(std::string_view b, size_t at, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(b[at + i]);
-  return v;
-}
 
 std::string Sha256(std::string_view data) {
   unsigned char d[SHA256_DIGEST_LENGTH];
@@ -35,9 +28,9 @@ std::string EncodeSnapshotArchive(const SnapshotArchive& a) {
                          {"Version", a.meta.version}, {"Datacenter", a.meta.datacenter}};
   std::string m = meta.dump();
   std::string out(kMagic);
-  PutBe(&out, m.size(), 4);
+  AppendBigEndian(&out, m.size(), 4);
   out += m;
-  PutBe(&out, a.state.size(), 8);
+  AppendBigEndian(&out, a.state.size(), 8);
   out += a.state;
   out += Sha256(out);
   return out;
@@ -52,13 +45,13 @@ Result<SnapshotArchive> DecodeSnapshotArchive(std::string_view b) {
   }
   if (b.size() < kMagic.size() + 4 + 8 + 32) return bad("truncated");
   size_t at = kMagic.size();
-  uint64_t meta_len = GetBe(b, at, 4);
+  uint64_t meta_len = LoadBigEndian(b.substr(at), 4);
   at += 4;
   if (meta_len > kMaxMeta || meta_len > b.size() - at) return bad("metadata length runs past the end");
   std::string_view meta_text = b.substr(at, meta_len);
   at += meta_len;
   if (b.size() - at < 8 + 32) return bad("truncated");
-  uint64_t state_len = GetBe(b, at, 8);
+  uint64_t state_len = LoadBigEndian(b.substr(at), 8);
   at += 8;
   if (state_len != b.size() - at - 32) {
     return bad("state length " + std::to_string(state_len) + " does not match the file (" +

@@ -30,7 +30,9 @@ extern "C" {
 #include "consensus/entry.h"
 #include "consensus/internal/handoff_transport.h"
 #include "consensus/internal/nodelay_transport.h"
+#include "core/endian.h"
 #include "core/log.h"
+#include "core/uuid.h"
 
 namespace gangway::consensus {
 
@@ -244,29 +246,10 @@ unsigned SnapshotThreshold(const RaftOptions& options) {
 }
 
 Result<uint64_t> ServerIdFromUuid(std::string_view uuid) {
-  auto bad = [&] {
-    return InvalidArgument("raft: \"" + std::string(uuid) + "\" is not a UUID");
-  };
-  if (uuid.size() != 36) return bad();
-  uint64_t id = 0;
-  for (size_t i = 0; i < uuid.size(); ++i) {
-    char ch = uuid[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (ch != '-') return bad();
-      continue;
-    }
-    int v;
-    if (ch >= '0' && ch <= '9') {
-      v = ch - '0';
-    } else if (ch >= 'a' && ch <= 'f') {
-      v = ch - 'a' + 10;
-    } else if (ch >= 'A' && ch <= 'F') {
-      v = ch - 'A' + 10;
-    } else {
-      return bad();
-    }
-    if (i < 18) id = (id << 4) | uint64_t(v);
-  }
+  auto bytes = ParseUuid(uuid);
+  if (!bytes) return InvalidArgument("raft: \"" + std::string(uuid) + "\" is not a UUID");
+  // The first 8 bytes (16 hex digits), big-endian.
+  uint64_t id = LoadBigEndian(std::string_view(reinterpret_cast<const char*>(bytes->data()), 8), 8);
   if (id == 0) return InvalidArgument("raft: UUID " + std::string(uuid) + " maps to server id 0");
   return id;
 }

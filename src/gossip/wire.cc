@@ -1,4 +1,5 @@
 #include "gossip/wire.h"
+#include "core/endian.h"
 
 #include <limits>
 
@@ -26,14 +27,6 @@ struct Overloaded : Ts... {
 template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
-void PutBe32(std::string* out, uint32_t v) {
-  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint32_t GetBe32(std::string_view b) {
-  uint32_t v = 0;
-  for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(b[i]);
-  return v;
-}
 
 // ---- field readers: any integer width, nil as the zero value, as go-msgpack decodes.
 
@@ -457,7 +450,7 @@ Result<std::string> WrapPacket(std::string body, std::string_view label, bool la
   if (crc) {
     inner.reserve(body.size() + 5);
     inner.push_back(static_cast<char>(MessageType::kHasCrc));
-    PutBe32(&inner, Crc32Ieee(body));
+    AppendBigEndian32(&inner, Crc32Ieee(body));
     inner.append(body);
   } else {
     inner = std::move(body);
@@ -927,7 +920,7 @@ Result<Packet> DecodePacket(std::string_view data, const PacketOptions& o) {
 
   if (data.size() >= 5 &&
       static_cast<uint8_t>(data[0]) == static_cast<uint8_t>(MessageType::kHasCrc)) {
-    const uint32_t want = GetBe32(data.substr(1, 4));
+    const uint32_t want = LoadBigEndian32(data.substr(1, 4));
     const uint32_t got = Crc32Ieee(data.substr(5));
     if (want != got) {
       return InvalidArgument("gossip: invalid checksum for UDP packet: " + std::to_string(got) +
@@ -1001,7 +994,7 @@ Result<std::optional<StreamFrame>> DecodeStream(std::string_view in, const Strea
       return InvalidArgument("gossip: remote state is encrypted and encryption is not configured");
     }
     if (in.size() - pos < 5) return Incomplete();
-    const uint32_t len = GetBe32(in.substr(pos + 1, 4));
+    const uint32_t len = LoadBigEndian32(in.substr(pos + 1, 4));
     if (len > o.limits.max_push_state_bytes) {
       return Status(Code::kTooLarge,
                     "gossip: remote node state is larger than limit (" + std::to_string(len) + ")");
@@ -1065,7 +1058,7 @@ Result<std::string> EncodeStream(const StreamFrame& f, const Keyring* keyring,
   }
   std::string header;
   header.push_back(static_cast<char>(MessageType::kEncrypt));
-  PutBe32(&header, static_cast<uint32_t>(sealed_len));
+  AppendBigEndian32(&header, static_cast<uint32_t>(sealed_len));
   std::string aad = header + f.label;
   Nonce nonce{};
   GW_RETURN_IF_ERROR(nonces->Next(&nonce));

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "catalog/types.h"
+#include "core/endian.h"
 
 namespace gangway::catalog::internal {
 
@@ -96,9 +97,7 @@ class MsgpackWriter {
 
   template <typename T>
   void BigEndian(T v) {
-    char buf[sizeof(T)];
-    for (size_t i = 0; i < sizeof(T); ++i) buf[i] = char(uint8_t(v >> (8 * (sizeof(T) - 1 - i))));
-    out_->append(buf, sizeof(T));
+    AppendBigEndian(out_, static_cast<uint64_t>(v), sizeof(T));
   }
 
   void Header(size_t n, uint8_t fix, uint8_t b16, uint8_t b32) {
