@@ -36,67 +36,23 @@ catalog::Json AgentCheckJson(const catalog::HealthCheck& c) {
 }
 
 // Agent-local endpoints block on a content hash (?hash=) instead of a Raft index.
-struct LocalWaiter : std::enable_shared_from_this<LocalWaiter> {
-  Backend* backend;
-  std::function<http::Response()> fn;
-  std::string hash;
-  http::Reply reply;
-  std::unique_ptr<Timer> timer;
-  uint64_t watch = 0;
-  bool done = false;
-
-  void Finish() {
-    if (done) return;
-    done = true;
-    if (watch) backend->agent->UnwatchLocal(watch);
-    timer.reset();
-    auto r = fn();
-    r.Set("X-Consul-ContentHash", ContentHash(r.body));
-    auto rep = std::move(reply);
-    rep(std::move(r));
-  }
-  void Arm() {
-    auto self = shared_from_this();
-    watch = backend->agent->WatchLocal([self] {
-      self->watch = 0;
-      if (self->done) return;
-      auto r = self->fn();
-      if (ContentHash(r.body) != self->hash) {
-        self->Finish();
-      } else {
-        self->Arm();
-      }
-    });
-  }
-};
-
 void LocalBlocking(Call& call, std::function<http::Response()> fn) {
   auto hash = call.req.Query("hash");
-  http::Response r = fn();
-  std::string current = ContentHash(r.body);
-  if (!hash || *hash != current) {
-    r.Set("X-Consul-ContentHash", current);
-    return call.Respond(std::move(r));
-  }
-  auto w = std::make_shared<LocalWaiter>();
-  w->backend = &call.backend;
-  w->fn = std::move(fn);
-  w->hash = current;
-  w->reply = std::move(call.reply);
-  w->Arm();
-  std::weak_ptr<LocalWaiter> weak = w;
-  w->timer = call.backend.loop->After(call.opts.wait, [weak] {
-    if (auto s = weak.lock()) s->Finish();
-  });
-  if (call.cancel) {
-    call.cancel->on_cancel = [weak] {
-      auto s = weak.lock();
-      if (!s || s->done) return;
-      s->done = true;
-      if (s->watch) s->backend->agent->UnwatchLocal(s->watch);
-      s->timer.reset();
-    };
-  }
+  client::LocalAgent* agent = call.backend.agent;
+  WatchHooks hooks;
+  hooks.watch = [agent](const catalog::WatchSet&, std::function<void()> fire) {
+    return agent->WatchLocal(std::move(fire));
+  };
+  hooks.unwatch = [agent](catalog::WatchId id) { agent->UnwatchLocal(id); };
+  auto run = [hash, fn = std::move(fn)](bool final_run, catalog::WatchSet*, http::Response* r) {
+    *r = fn();
+    std::string current = ContentHash(r->body);
+    if (!final_run && hash && *hash == current) return false;
+    r->Set("X-Consul-ContentHash", current);
+    return true;
+  };
+  Park(call.backend, call.opts.wait, std::move(hooks), std::move(run), std::move(call.cancel),
+       std::move(call.reply));
 }
 
 catalog::Json MemberJson(const Backend& b) {

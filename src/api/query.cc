@@ -74,7 +74,10 @@ http::Response StatusResponse(const Status& s) {
     case Code::kPermissionDenied: code = 403; break;
     case Code::kMethodNotAllowed: code = 405; break;
     case Code::kTooLarge: code = 413; break;
+    case Code::kRateLimited: code = 429; break;
     case Code::kUnavailable:
+    case Code::kNoLeader:
+    case Code::kPeerUnreachable:
     case Code::kInternal: code = 500; break;
   }
   return ErrorResponse(code, s.message());
@@ -82,45 +85,32 @@ http::Response StatusResponse(const Status& s) {
 
 namespace {
 
-// One pending blocking query. Holds itself alive through the store watch / timer callbacks.
+// One parked request. Holds itself alive through the watch / timer callbacks.
 struct Waiter : std::enable_shared_from_this<Waiter> {
-  Backend* backend;
   WatchHooks hooks;
-  QueryOptions opts;
-  QueryFn fn;
+  ParkedRunFn run;
   http::Reply reply;
   std::unique_ptr<Timer> timer;
   catalog::WatchId watch = 0;
   bool done = false;
 
-  void Finish(http::Response r, catalog::Index index) {
-    if (done) return;
-    done = true;
-    if (watch) hooks.unwatch(watch);
-    watch = 0;
-    timer.reset();
-    SetMetaHeaders(*backend, index, &r);
-    auto rep = std::move(reply);
-    rep(std::move(r));
-  }
-
-  void Cancel() {
-    if (done) return;
+  void Release() {
     done = true;
     if (watch) hooks.unwatch(watch);
     watch = 0;
     timer.reset();
   }
 
-  // Runs the query; replies when the result is newer than the client's index.
+  // Runs the read; replies when it says the answer is ready, otherwise waits for a change.
   void Run(bool final_run) {
     if (done) return;
     watch = 0;
     catalog::WatchSet ws;
     http::Response r;
-    catalog::Index index = fn(&ws, &r);
-    if (final_run || index > opts.min_index || index < opts.min_index || r.status != 200) {
-      Finish(std::move(r), index);
+    if (run(final_run, &ws, &r)) {
+      Release();
+      auto rep = std::move(reply);
+      rep(std::move(r));
       return;
     }
     auto self = shared_from_this();
@@ -132,6 +122,29 @@ struct Waiter : std::enable_shared_from_this<Waiter> {
 };
 
 }  // namespace
+
+void Park(Backend& backend, std::chrono::nanoseconds wait, WatchHooks hooks, ParkedRunFn run,
+          std::shared_ptr<http::Cancellation> cancel, http::Reply reply) {
+  auto w = std::make_shared<Waiter>();
+  w->hooks = std::move(hooks);
+  w->run = std::move(run);
+  w->reply = std::move(reply);
+  w->Run(false);
+  if (w->done) return;
+  // Consul adds up to wait/16 of random jitter so many watchers do not return in lockstep.
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto jitter_max = wait.count() / 16;
+  if (jitter_max > 0) wait += std::chrono::nanoseconds(rng() % static_cast<uint64_t>(jitter_max));
+  std::weak_ptr<Waiter> weak = w;
+  w->timer = backend.loop->After(wait, [weak] {
+    if (auto s = weak.lock()) s->Run(true);
+  });
+  if (cancel) {
+    cancel->on_cancel = [weak] {
+      if (auto s = weak.lock(); s && !s->done) s->Release();
+    };
+  }
+}
 
 void Blocking(Backend& backend, const QueryOptions& opts, QueryFn fn,
               std::shared_ptr<http::Cancellation> cancel, http::Reply reply) {
@@ -156,28 +169,15 @@ void BlockingWith(Backend& backend, const QueryOptions& opts, WatchHooks hooks, 
     reply(std::move(r));
     return;
   }
-  auto w = std::make_shared<Waiter>();
-  w->backend = &backend;
-  w->hooks = std::move(hooks);
-  w->opts = opts;
-  w->fn = std::move(fn);
-  w->reply = std::move(reply);
-  w->Run(false);
-  if (w->done) return;
-  // Consul adds up to wait/16 of random jitter so many watchers do not return in lockstep.
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto jitter_max = opts.wait.count() / 16;
-  std::chrono::nanoseconds wait = opts.wait;
-  if (jitter_max > 0) wait += std::chrono::nanoseconds(rng() % static_cast<uint64_t>(jitter_max));
-  std::weak_ptr<Waiter> weak = w;
-  w->timer = backend.loop->After(wait, [weak] {
-    if (auto s = weak.lock()) s->Run(true);
-  });
-  if (cancel) {
-    cancel->on_cancel = [weak] {
-      if (auto s = weak.lock()) s->Cancel();
-    };
-  }
+  // Ready when the index moved (either way: a restored snapshot can take it back) or on error.
+  auto run = [&backend, min_index = opts.min_index, fn = std::move(fn)](
+                 bool final_run, catalog::WatchSet* ws, http::Response* r) {
+    catalog::Index index = fn(ws, r);
+    if (!final_run && index == min_index && r->status == 200) return false;
+    SetMetaHeaders(backend, index, r);
+    return true;
+  };
+  Park(backend, opts.wait, std::move(hooks), std::move(run), std::move(cancel), std::move(reply));
 }
 
 }  // namespace gangway::api

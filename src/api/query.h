@@ -52,6 +52,17 @@ struct WatchHooks {
 void BlockingWith(Backend& backend, const QueryOptions& opts, WatchHooks hooks, QueryFn fn,
                   std::shared_ptr<http::Cancellation> cancel, http::Reply reply);
 
+// A parked request's read: fills the response (and the WatchSet with what it read) and says
+// whether the answer is ready. final_run: the wait is over, answer whatever it is.
+using ParkedRunFn =
+    std::function<bool(bool final_run, catalog::WatchSet* ws, http::Response* out)>;
+
+// The waiting shared by every blocking form (index, content hash): runs `run` now and after each
+// change that `hooks` report, until it is ready, the wait (plus Consul's jitter of up to wait/16)
+// ends, or the client goes away.
+void Park(Backend& backend, std::chrono::nanoseconds wait, WatchHooks hooks, ParkedRunFn run,
+          std::shared_ptr<http::Cancellation> cancel, http::Reply reply);
+
 // Sets X-Consul-Index, -KnownLeader, -LastContact and friends.
 void SetMetaHeaders(const Backend& backend, catalog::Index index, http::Response* r);
 
