@@ -95,9 +95,6 @@ void Sign(Call& call) {
   if (!ReadCsr(call, &csr)) return;
   auto cert = ca->Sign(csr);
   if (!cert.ok()) {
-    if (cert.status().message() == "Rate limit reached, try again later") {
-      return call.Error(429, cert.status().message());
-    }
     return call.Fail(cert.status());
   }
   call.Json(ca::ToJson(*cert));

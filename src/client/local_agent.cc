@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/check.h"
 #include "core/log.h"
 
 namespace gangway::client {
@@ -197,7 +198,10 @@ Status LocalAgent::RemoveService(const std::string& id) {
   for (const auto& [sid, s] : services_) {
     if (s.sidecar_parent == id) sidecars.push_back(sid);
   }
-  for (const auto& sid : sidecars) RemoveService(sid);
+  for (const auto& sid : sidecars) {
+    Status removed = RemoveService(sid);  // listed from services_ just above
+    GANGWAY_CHECK(removed.ok()) << removed.message();
+  }
   RefreshAliasChecks();
   Changed();
   return Status::Ok();
@@ -384,9 +388,11 @@ void LocalAgent::SetNodeMaintenance(bool enable, const std::string& reason) {
     r.name = "Node Maintenance Mode";
     r.notes = reason.empty() ? kDefaultNodeMaintReason : reason;
     r.status = catalog::kCritical;
-    AddCheck(r);
+    Status added = AddCheck(r);  // a node check with a fixed, valid definition
+    GANGWAY_CHECK(added.ok()) << added.message();
   } else if (checks_.count(kNodeMaint)) {
-    RemoveCheck(kNodeMaint);
+    Status removed = RemoveCheck(kNodeMaint);
+    GANGWAY_CHECK(removed.ok()) << removed.message();
   }
 }
 
@@ -579,7 +585,8 @@ void LocalAgent::Reap() {
   for (const auto& sid : doomed) {
     if (!services_.count(sid)) continue;
     LogInfo("agent", "Check for service has been critical for too long; deregistered service: service=" + sid);
-    RemoveService(sid);
+    Status removed = RemoveService(sid);
+    GANGWAY_CHECK(removed.ok()) << removed.message();
   }
 }
 

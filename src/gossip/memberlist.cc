@@ -499,7 +499,7 @@ void Memberlist::Gossip() {
     if (msgs.empty()) return;
     stats_.gossip_messages_sent += msgs.size();
     const Node target = t->node;
-    SendRaw(target.addr, &target, std::move(msgs));
+    LogSendFailure("gossip", target.addr, SendRaw(target.addr, &target, std::move(msgs)));
   }
 }
 
@@ -603,7 +603,7 @@ void Memberlist::ProbeDirectTimeout() {
     // Only protocol >= 4 peers know to nack.
     ind.nack = peer.pmax() >= 4;
     if (ind.nack) ++p.expected_nacks;
-    SendMsg(peer.addr, &peer, ind);
+    LogSendFailure("indirect ping", peer.addr, SendMsg(peer.addr, &peer, ind));
   }
 
   // Also try TCP, which gets through where UDP is filtered or lossy; it must finish by the
@@ -793,8 +793,9 @@ void Memberlist::CorrectStaleAccusation(const Address& to, const NodeEntry& e) {
   // Only an alive node can be vouched for; a suspect one is in doubt here too.
   if (!options_.correct_stale_accusations || e.node.state != NodeState::kAlive) return;
   const Node& n = e.node;
-  SendMsg(to, nullptr,
-          Alive{n.incarnation, n.name, n.addr.ip, n.addr.port, n.meta, VsnString(n.vsn)});
+  LogSendFailure("alive", to,
+                 SendMsg(to, nullptr,
+                         Alive{n.incarnation, n.name, n.addr.ip, n.addr.port, n.meta, VsnString(n.vsn)}));
 }
 
 void Memberlist::SuspectNode(const Suspect& s, const Address* from) {
@@ -1009,6 +1010,11 @@ std::vector<Message> Memberlist::GetBroadcasts(size_t overhead, size_t limit) {
   return out;
 }
 
+void Memberlist::LogSendFailure(std::string_view what, const Address& to, const Status& s) {
+  // UDP is best effort and the protocol tolerates loss; memberlist logs and goes on.
+  if (!s.ok()) LogError(kLog, "Failed to send " + std::string(what) + " to " + to.ToString() + ": " + s.message());
+}
+
 Status Memberlist::SendMsg(const Address& to, const Node* node, Message msg) {
   auto encoded = EncodeMessage(msg);
   if (!encoded.ok()) return encoded.status();
@@ -1111,7 +1117,7 @@ void Memberlist::HandlePing(const Address& from, const Ping& p) {
   if (!p.source_addr.empty() && p.source_port != 0) {
     if (auto a = Address::FromIp(p.source_addr, p.source_port); a.ok()) to = *a;
   }
-  SendMsg(to, nullptr, ack);
+  LogSendFailure("ack", to, SendMsg(to, nullptr, ack));
 }
 
 void Memberlist::HandleIndirectPing(const Address& from, const IndirectPing& ind) {
@@ -1130,15 +1136,16 @@ void Memberlist::HandleIndirectPing(const Address& from, const IndirectPing& ind
   SetAckHandler(
       local_seq,
       [this, reply_to, their_seq](std::string_view, TimePoint) {
-        SendMsg(reply_to, nullptr, Ack{their_seq, std::nullopt});
+        LogSendFailure("ack", reply_to, SendMsg(reply_to, nullptr, Ack{their_seq, std::nullopt}));
       },
       nullptr,
       [this, reply_to, their_seq, nack] {
-        if (nack) SendMsg(reply_to, nullptr, Nack{their_seq});
+        if (nack) LogSendFailure("nack", reply_to, SendMsg(reply_to, nullptr, Nack{their_seq}));
       },
       options_.probe_timeout);
-  SendMsg(*target, nullptr,
-          Ping{local_seq, ind.node, advertise_.ip, advertise_.port, options_.name});
+  LogSendFailure("ping", *target,
+                 SendMsg(*target, nullptr,
+                         Ping{local_seq, ind.node, advertise_.ip, advertise_.port, options_.name}));
 }
 
 void Memberlist::HandleAck(const Ack& ack, TimePoint at) {

@@ -381,6 +381,8 @@ class Memberlist {
   Status SendMsg(const Address& to, const Node* node, Message msg);
   // Sends the messages as they are: one bare, several as compounds of at most 255.
   Status SendRaw(const Address& to, const Node* node, std::vector<Message> msgs);
+  // Where a send's failure changes nothing but the log (SWIM tolerates lost packets).
+  void LogSendFailure(std::string_view what, const Address& to, const Status& s);
   void QueueBroadcast(const std::string& node, const Message& m, std::function<void()> notify);
   size_t PacketOverhead() const;
 

@@ -57,7 +57,7 @@ std::string Forwarder::Pick(const std::string& dc, Status* why) {
   // A server asked about its own datacenter: the leader answers.
   if (leader_ && dc == directory_.datacenter()) {
     std::string leader = leader_();
-    if (leader.empty()) *why = Unavailable("No cluster leader");
+    if (leader.empty()) *why = NoLeader();
     return leader;
   }
   // A client agent has no WAN pool: its own servers forward on.

@@ -1,5 +1,6 @@
 #include "rpc/frame.h"
 
+#include "core/endian.h"
 #include "codec/msgpack.h"
 
 namespace gangway::rpc {
@@ -8,15 +9,7 @@ namespace msgpack = codec::msgpack;
 
 namespace {
 
-void PutBe(std::string* out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
 
-uint64_t GetBe(std::string_view b, size_t at, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(b[at + i]);
-  return v;
-}
 
 const char* KindName(uint8_t k) {
   switch (k) {
@@ -93,9 +86,9 @@ std::string EncodeFrame(const Frame& f) {
   if (f.kind == FrameKind::kError) payload += 1;
   if (f.kind == FrameKind::kCancel) payload = 0;
   out.reserve(kFrameHeader + payload);
-  PutBe(&out, 1 + 8 + payload, 4);
+  AppendBigEndian(&out, 1 + 8 + payload, 4);
   out.push_back(static_cast<char>(f.kind));
-  PutBe(&out, f.seq, 8);
+  AppendBigEndian(&out, f.seq, 8);
   switch (f.kind) {
     case FrameKind::kRequest:
       out.push_back(static_cast<char>(f.method.size()));
@@ -124,7 +117,7 @@ Result<std::optional<Frame>> FrameDecoder::Next() {
   std::string_view b(buf_);
   b.remove_prefix(pos_);
   if (b.size() < 4) return std::optional<Frame>();
-  uint64_t len = GetBe(b, 0, 4);
+  uint64_t len = LoadBigEndian(b, 4);
   if (len < 9) return fail("frame length " + std::to_string(len) + " is below the 9-byte minimum");
   if (len > kMaxFrame) {
     return fail("frame length " + std::to_string(len) + " exceeds the limit of " +
@@ -138,7 +131,7 @@ Result<std::optional<Frame>> FrameDecoder::Next() {
     return fail("unknown frame kind " + std::to_string(kind));
   }
   f.kind = static_cast<FrameKind>(kind);
-  f.seq = GetBe(body, 1, 8);
+  f.seq = LoadBigEndian(body.substr(1), 8);
   std::string_view payload = body.substr(9);
   switch (f.kind) {
     case FrameKind::kRequest: {
@@ -159,7 +152,7 @@ Result<std::optional<Frame>> FrameDecoder::Next() {
     case FrameKind::kError: {
       if (payload.empty()) return fail("error frame without a code");
       uint8_t code = static_cast<uint8_t>(payload[0]);
-      if (code == 0 || code > static_cast<uint8_t>(Code::kInternal)) {
+      if (code == 0 || code > static_cast<uint8_t>(kLastCode)) {
         return fail("error frame with unknown code " + std::to_string(code));
       }
       f.code = static_cast<Code>(code);
@@ -180,10 +173,7 @@ Result<std::optional<Frame>> FrameDecoder::Next() {
 }
 
 bool Retryable(const Status& s) {
-  const std::string& m = s.message();
-  return m == "No cluster leader" || m.rfind("rpc: dial", 0) == 0 ||
-         m.rfind("rpc: connection", 0) == 0 || m.rfind("rpc: write", 0) == 0 ||
-         m.rfind("rpc: connecting", 0) == 0;
+  return s.code() == Code::kNoLeader || s.code() == Code::kPeerUnreachable;
 }
 
 std::string EncodeForwardedRequest(const ForwardedRequest& r) {

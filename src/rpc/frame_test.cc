@@ -9,7 +9,9 @@ TEST(FrameTest, EveryKindRoundTrips) {
   std::vector<Frame> frames = {
       {FrameKind::kRequest, 1, "HTTP", Code::kOk, std::string("body\0bytes", 10)},
       {FrameKind::kResponse, 0xfffffffffffffffeULL, "", Code::kOk, ""},
-      {FrameKind::kError, 7, "", Code::kUnavailable, "No cluster leader"},
+      {FrameKind::kError, 7, "", Code::kNoLeader, "No cluster leader"},
+      {FrameKind::kError, 8, "", Code::kRateLimited, "Rate limit reached, try again later"},
+      {FrameKind::kError, 10, "", Code::kPeerUnreachable, "rpc: dial 127.0.0.1:8300: refused"},
       {FrameKind::kCancel, 9, "", Code::kOk, ""},
   };
   std::string stream;
@@ -103,6 +105,16 @@ TEST(FrameTest, BadForwardedBodiesAreRefused) {
   std::string enc = EncodeForwardedResponse(r);
   enc[8] = 0x7f;  // Status 200 -> a fixint outside 100..599? (cc c8 -> the byte after the key)
   EXPECT_FALSE(DecodeForwardedResponse(std::string("\x81\xa6Status\x05", 9)).ok());
+}
+
+// Callers retry by code, whatever the text says: a remote server's "No cluster leader" arrives
+// with its code in the error frame.
+TEST(FrameTest, RetryableByCodeNotText) {
+  EXPECT_TRUE(Retryable(NoLeader()));
+  EXPECT_TRUE(Retryable(PeerUnreachable("rpc: connection to 10.0.0.1:8300 closed: EOF")));
+  EXPECT_FALSE(Retryable(Unavailable("No cluster leader")));
+  EXPECT_FALSE(Retryable(RateLimited("Rate limit reached, try again later")));
+  EXPECT_FALSE(Retryable(InvalidArgument("rpc: dial is not a method")));
 }
 
 }  // namespace

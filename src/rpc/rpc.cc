@@ -770,12 +770,12 @@ struct ClientConn : std::enable_shared_from_this<ClientConn> {
     std::weak_ptr<ClientConn> weak = self;
     connect_timer = client->loop.After(kConnectTimeout, [weak] {
       if (auto c = weak.lock(); c && !c->connected) {
-        c->Fail(Unavailable("rpc: connecting to " + c->address + " timed out"));
+        c->Fail(PeerUnreachable("rpc: connecting to " + c->address + " timed out"));
       }
     });
     stream->lowest().async_connect(ep, [self](boost::system::error_code ec) {
       if (self->closed) return;
-      if (ec) return self->Fail(Unavailable("rpc: dial " + self->address + ": " + ec.message()));
+      if (ec) return self->Fail(PeerUnreachable("rpc: dial " + self->address + ": " + ec.message()));
       self->stream->lowest().set_option(tcp::no_delay(true), ec);
       if (self->client->asio_tls) return self->StartTls();
       self->Ready();
@@ -788,7 +788,7 @@ struct ClientConn : std::enable_shared_from_this<ClientConn> {
     static const char kTls = static_cast<char>(kModeTls);
     stream->WriteAll(asio::buffer(&kTls, 1), [self](ErrorCode ec, size_t) {
       if (self->closed) return;
-      if (ec) return self->Fail(Unavailable("rpc: write to " + self->address + ": " + ec.message()));
+      if (ec) return self->Fail(PeerUnreachable("rpc: write to " + self->address + ": " + ec.message()));
       auto secure = std::make_unique<TlsStream>(std::move(self->stream->lowest()),
                                                 *self->client->asio_tls);
       const ClientTls& t = self->client->tls;
@@ -836,7 +836,7 @@ struct ClientConn : std::enable_shared_from_this<ClientConn> {
       if (self->stream->ssl() && !self->got_bytes && IsTlsError(ec)) {
         return self->Fail(self->TlsFailure(ec));
       }
-      self->Fail(Unavailable("rpc: write to " + self->address + ": " + ec.message()));
+      self->Fail(PeerUnreachable("rpc: write to " + self->address + ": " + ec.message()));
     });
   }
 
@@ -849,7 +849,7 @@ struct ClientConn : std::enable_shared_from_this<ClientConn> {
             ec != asio::ssl::error::stream_truncated) {
           return self->Fail(self->TlsFailure(ec));
         }
-        return self->Fail(Unavailable("rpc: connection to " + self->address + " closed: " +
+        return self->Fail(PeerUnreachable("rpc: connection to " + self->address + " closed: " +
                                       (ec == asio::error::eof ? "end of stream" : ec.message())));
       }
       self->got_bytes = true;

@@ -469,7 +469,7 @@ Result<const ca::SigningCA*> ConnectCA::Signer() {
 }
 
 Result<ca::IssuedCert> ConnectCA::Sign(std::string_view csr_pem) {
-  if (RateLimited()) return Unavailable("Rate limit reached, try again later");
+  if (RateLimited()) return ::gangway::RateLimited("Rate limit reached, try again later");
   auto signer = Signer();
   if (!signer.ok()) return signer.status();
   ca::LeafPolicy policy;

@@ -284,7 +284,7 @@ void Server::ApplyHeld(catalog::Command cmd, std::function<void(catalog::ApplyRe
   if (!raft_ || !IsLeader()) {
     std::string leader = LeaderRpcAddress();
     if (leader.empty() || !hooks_.forward_apply) {
-      return retry_or_fail(std::move(cmd), std::move(done), Unavailable("No cluster leader"));
+      return retry_or_fail(std::move(cmd), std::move(done), NoLeader());
     }
     catalog::Command copy = cmd;
     return hooks_.forward_apply(
@@ -300,7 +300,7 @@ void Server::ApplyHeld(catalog::Command cmd, std::function<void(catalog::ApplyRe
     if (!r.ok()) {
       switch (r.error) {
         case consensus::Error::kNotLeader:
-          return done(Failed(Unavailable("No cluster leader")));
+          return done(Failed(NoLeader()));
         case consensus::Error::kLeadershipLost:
           return done(Failed(Unavailable("leadership lost while committing log")));
         default:
@@ -346,9 +346,9 @@ std::string Server::LeaderRpcAddress() const {
 
 void Server::VerifyLeader(std::function<void(Status)> done) {
   if (options_.dev) return done(Status::Ok());
-  if (!raft_ || !IsLeader()) return done(Unavailable("No cluster leader"));
+  if (!raft_ || !IsLeader()) return done(NoLeader());
   raft_->Barrier([done = std::move(done)](consensus::OpResult r) {
-    done(r.ok() ? Status::Ok() : Unavailable("No cluster leader"));
+    done(r.ok() ? Status::Ok() : NoLeader());
   });
 }
 
@@ -416,7 +416,7 @@ void Server::RemovePeer(const std::string& id, const std::string& address,
     }
     return done(NotFound("address \"" + what + "\" was not found in the Raft configuration"));
   }
-  if (!raft_) return done(Unavailable("No cluster leader"));
+  if (!raft_) return done(NoLeader());
   for (const auto& m : raft_->GetConfiguration()) {
     auto who = FindServer(m.id);
     bool match = (!id.empty() && ((who && who->node_id == id) || std::to_string(m.id) == id)) ||
