@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build test test-unit test-asan demo bench clean
+.PHONY: deps configure build test test-unit test-asan test-tsan check-layering demo bench clean
 
 deps:
 	@scripts/install-deps
@@ -31,6 +31,16 @@ test-asan: deps
 	cmake --build --preset debug -j $(JOBS)
 	ctest --preset debug -j $(JOBS)
 
+# Unit tests under ThreadSanitizer (the "tsan" preset: RelWithDebInfo + TSan, unit-labelled tests).
+test-tsan: deps
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS)
+	ctest --preset tsan -j $(JOBS)
+
+# Every include in src/ against the module graph in src/layering.txt.
+check-layering:
+	@scripts/check-layering
+
 demo: build
 	scripts/demo $(BUILD)/tools/gangway
 
@@ -38,4 +48,4 @@ bench: build
 	bench/run-all $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-tsan
