@@ -168,7 +168,8 @@ class Validator {
     std::string at = Index("Clusters", i);
     Required(at + ".Name", cl.name);
     for (size_t j = 0; j < i; ++j) {
-      if (c_.clusters[j].name == cl.name)
+      // Without case: sni_cluster looks a cluster up by the (lowercased) SNI.
+      if (EqualsNoCase(c_.clusters[j].name, cl.name))
         Fail(at + ".Name", "duplicate cluster name " + Quote(cl.name));
     }
     if (cl.tls == Cluster::Tls::kOriginate) {

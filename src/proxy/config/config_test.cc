@@ -51,6 +51,14 @@ TEST(ValidateTest, NamesTheOffendingField) {
        [] { return Sidecar([](Config& c) { c.clusters[2].name = c.clusters[1].name; }); },
        "Clusters[2].Name: duplicate cluster name "
        "\"api.default.dc1.internal.11111111-2222-3333-4444-555555555555.consul\""},
+      {"duplicate cluster without case",
+       [] {
+         return Sidecar([](Config& c) {
+           c.clusters.emplace_back();
+           c.clusters.back().name = "LOCAL_APP";
+         });
+       },
+       "Clusters[3].Name: duplicate cluster name \"LOCAL_APP\""},
       {"listener port", [] { return Sidecar([](Config& c) { c.listeners[0].port = 65536; }); },
        "Listeners[0].Port: 65536 is not in 0..65535"},
       {"negative port", [] { return Sidecar([](Config& c) { c.listeners[0].port = -1; }); },

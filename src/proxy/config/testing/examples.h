@@ -36,7 +36,7 @@ inline Config SidecarExample() {
   pub.chains.push_back({{}, FilterChain::Action::kTerminateTls, "local_app"});
   Listener api{"upstream:api", "127.0.0.1", 9191, Listener::Kind::kUpstream, {}};
   api.chains.push_back({{}, FilterChain::Action::kOriginateTls, Sni("api", "dc1")});
-  Listener db{"upstream:db", "127.0.0.1", 9192, Listener::Kind::kUpstream, {}};
+  Listener db{"upstream:db?dc=dc2", "127.0.0.1", 9192, Listener::Kind::kUpstream, {}};
   db.chains.push_back({{}, FilterChain::Action::kOriginateTls, Sni("db", "dc2")});
   c.listeners = {pub, api, db};
 
