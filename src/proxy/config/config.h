@@ -1,7 +1,6 @@
-// The control→data contract: one complete, immutable snapshot of what a sidecar proxy or mesh
-// gateway does (listeners → filter chains → clusters → endpoints, leaf, roots, authz). Built by
-// proxycfg, served by the agent, applied by the proxy; plain values, any thread.
-// docs/proxy-config.md.
+// The control-to-data contract (docs/proxy-config.md): one immutable snapshot of what a sidecar
+// or mesh gateway does: listeners, filter chains, clusters, endpoints, leaf, roots, authz. Built
+// by proxycfg, served by the agent, applied by the proxy; plain values, any thread.
 #pragma once
 
 #include <chrono>
