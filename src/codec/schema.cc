@@ -14,13 +14,6 @@ using Json = nlohmann::json;
 
 namespace {
 
-// Users who write snake_case (config files) get suggestions in snake_case; CamelCase (API
-// bodies) in CamelCase.
-bool SnakeStyle(std::string_view key) {
-  if (key.find('_') != std::string_view::npos) return true;
-  return std::none_of(key.begin(), key.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
-}
-
 std::string EscapeToken(std::string_view key) {
   std::string out;
   for (char c : key) {
@@ -64,6 +57,11 @@ std::string_view Spelling(const Field& f, bool snake) {
 }
 
 }  // namespace
+
+bool IsSnakeStyle(std::string_view key) {
+  if (key.find('_') != std::string_view::npos) return true;
+  return std::none_of(key.begin(), key.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
 
 std::string FoldKey(std::string_view key) {
   std::string out;
@@ -176,7 +174,7 @@ Status SchemaReader::Unknown(std::string_view key, const Loc& loc, const Loc& at
   std::string msg = "invalid config key " + QuoteValue(at.path) + Where(at);
   for (size_t i = 0; !near.empty() && i < names.size(); ++i) {
     if (names[i] != near) continue;
-    std::string spelled(Spelling(schema.fields[i], !folded || SnakeStyle(key)));
+    std::string spelled(Spelling(schema.fields[i], !folded || IsSnakeStyle(key)));
     if (style_.suggest_path && !loc.path.empty()) spelled = loc.path + "." + spelled;
     msg += "; did you mean " + QuoteValue(spelled) + "?";
     break;
@@ -190,7 +188,7 @@ Status SchemaReader::ReadObject(const Json& obj, const Loc& loc, const Schema& s
   const bool folded = schema.match == KeyMatch::kFolded;
   bool snake_keys = !obj.empty();
   for (const auto& [key, value] : obj.items()) {
-    snake_keys = snake_keys && SnakeStyle(key);
+    snake_keys = snake_keys && IsSnakeStyle(key);
     const std::string want = folded ? FoldKey(key) : key;
     const Field* field = nullptr;
     for (const Field& f : schema.fields) {

@@ -77,6 +77,10 @@ struct MessageStyle {
 // "lower, '_' dropped": the key under which kFolded tables compare names.
 std::string FoldKey(std::string_view key);
 
+// True for keys written snake_case or all lowercase: suggestions to their writer use the
+// config-file spelling, to others Consul's API spelling.
+bool IsSnakeStyle(std::string_view key);
+
 // Quotes a user string for a message: JSON-escaped, valid UTF-8, cut after 60 bytes with "...".
 std::string QuoteValue(std::string_view s);
 
