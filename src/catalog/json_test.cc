@@ -251,5 +251,35 @@ TEST(CatalogJson, InvalidUtf8IsReplacedLikeGo) {
   EXPECT_EQ(KVEntryToJson(e)["Key"], "\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
+TEST(CatalogJson, ProxyConfigRoundTrips) {
+  Json api = {{"DestinationServiceName", "web"},
+              {"LocalServicePort", 8080},
+              {"Mode", "transparent"},
+              {"Config", {{"protocol", "http"}}},
+              {"Upstreams",
+               {{{"DestinationType", "service"},
+                 {"DestinationName", "db"},
+                 {"Datacenter", "dc2"},
+                 {"LocalBindPort", 9191},
+                 {"MeshGateway", {{"Mode", "local"}}},
+                 {"CentrallyConfigured", true}}}},
+              {"MeshGateway", Json::object()},
+              {"Expose", {{"Checks", true}, {"Paths", {{{"Path", "/m"}, {"LocalPathPort", 80}}}}}},
+              {"TransparentProxy", {{"OutboundListenerPort", 15001}}},
+              {"EnvoyExtensions", {{{"Name", "x"}}}}};
+  auto p = ProxyConfigFromJson(api);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->upstreams.at(0).local_bind_port, 9191);
+  EXPECT_EQ(p->mesh_gateway, MeshGatewayConfig{});  // given, empty: kept
+  EXPECT_EQ(ProxyConfigToJson(*p), api);
+  // Keys match case-insensitively, as Go's decoder does; a wrong type names the field.
+  auto lower = ProxyConfigFromJson({{"upstreams", {{{"destinationname", "db"}}}}});
+  ASSERT_TRUE(lower.ok());
+  EXPECT_EQ(lower->upstreams.at(0).destination_name, "db");
+  auto bad = ProxyConfigFromJson({{"Upstreams", {{{"LocalBindPort", "x"}}}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "Upstreams[0].LocalBindPort: expected an integer, got string");
+}
+
 }  // namespace
 }  // namespace gangway::catalog

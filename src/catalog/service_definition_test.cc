@@ -637,5 +637,77 @@ TEST(ServiceDefinitionErrorTest, MessagesStayValidUtf8) {
   EXPECT_THAT(msg, HasSubstr("...\""));
 }
 
+TEST(ServiceDefinitionTest, TypedUpstreamErrorsNameKeyAndLine) {
+  constexpr const char* kUpstreamHcl = R"hcl(service {
+  name = "web"
+  connect {
+    sidecar_service {
+      proxy {
+        upstreams {
+          destination_name = "api"
+          local_bind_port  = "x"
+        }
+      }
+    }
+  }
+}
+)hcl";
+  auto bad = DecodeServicesFile(Hcl(kUpstreamHcl));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "service.connect.sidecar_service.proxy.upstreams.local_bind_port: expected a number, "
+            "got string \"x\" (line 8 of web.hcl)");
+  std::string typo = kUpstreamHcl;
+  typo.replace(typo.find("local_bind_port  = \"x\""), 22, "local_bind_prot = 9191");
+  auto unknown = DecodeServicesFile(Hcl(typo));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().message(),
+            // Long paths are cut at 60 bytes, as every quoted value in a message is.
+            "invalid config key \"service.connect.sidecar_service.proxy.upstreams.local_bind_p...\" "
+            "(line 8 of web.hcl); did you mean \"local_bind_port\"?");
+}
+
+TEST(ServiceDefinitionTest, TypedProxyFields) {
+  auto regs = MustDecodeFile(Hcl(R"hcl(service {
+  name = "web"
+  port = 8080
+  connect {
+    sidecar_service {
+      proxy {
+        mode = "transparent"
+        mesh_gateway { mode = "local" }
+        upstreams = [
+          { destination_name = "api", datacenter = "dc2", local_bind_port = 9191,
+            mesh_gateway { mode = "remote" }, config { protocol = "http" } },
+          { destination_type = "prepared_query", destination_name = "q",
+            local_bind_socket_path = "/tmp/q.sock" },
+        ]
+      }
+    }
+  }
+}
+)hcl"));
+  ASSERT_EQ(regs.size(), 1u);
+  ASSERT_NE(regs[0].sidecar, nullptr);
+  ASSERT_TRUE(regs[0].sidecar->service.proxy.has_value());
+  const ProxyConfig& p = *regs[0].sidecar->service.proxy;
+  EXPECT_EQ(p.mode, "transparent");
+  EXPECT_EQ(p.mesh_gateway, MeshGatewayConfig{"local"});
+  ASSERT_EQ(p.upstreams.size(), 2u);
+  EXPECT_EQ(p.upstreams[0].destination_type, "service");  // Consul's default
+  EXPECT_EQ(p.upstreams[0].destination_name, "api");
+  EXPECT_EQ(p.upstreams[0].datacenter, "dc2");
+  EXPECT_EQ(p.upstreams[0].local_bind_port, 9191);
+  EXPECT_EQ(p.upstreams[0].mesh_gateway, MeshGatewayConfig{"remote"});
+  EXPECT_EQ(p.upstreams[0].config, (Json{{"protocol", "http"}}));
+  EXPECT_EQ(p.upstreams[1].destination_type, "prepared_query");
+  EXPECT_EQ(p.upstreams[1].local_bind_socket_path, "/tmp/q.sock");
+  // The API body the CLI sends decodes to the same value.
+  auto again = DecodeServiceRegistration(ServiceRegistrationToApiJson(regs[0]));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  ASSERT_NE(again->sidecar, nullptr);
+  EXPECT_EQ(again->sidecar->service.proxy, regs[0].sidecar->service.proxy);
+}
+
 }  // namespace
 }  // namespace gangway::catalog
