@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "codec/document.h"
+#include "codec/schema.h"
 #include "core/duration.h"
 #include "core/log.h"
 #include "core/strings.h"
@@ -20,280 +21,190 @@ namespace {
 
 using Json = nlohmann::json;
 
-// ---- Schema: which keys exist and what they hold. -------------------------------------------
+// ---- Schema: which keys exist and what they hold (codec/schema.h). -------------------------
 
-enum class Kind { kString, kBool, kInt, kStringList, kDuration, kStringMap, kObject, kOpaque,
-                  kServices, kChecks };
+using codec::Field;
+using codec::FieldType;
+using codec::KeyMatch;
+using codec::Schema;
 
-struct Field;
-using Fields = std::map<std::string, Field>;
-struct Field {
-  Kind kind;
-  std::shared_ptr<Fields> fields;  // kObject
+// Consul's wording: "invalid config key \"ports.htpp\" (a.hcl:3); did you mean \"ports.http\"?".
+constexpr codec::MessageStyle kConfigStyle{.file_colon_line = true, .suggest_path = true};
+
+constexpr Field kAddressesFields[] = {
+    {"dns", {}, FieldType::kString},
+    {"grpc", {}, FieldType::kString},
+    {"grpc_tls", {}, FieldType::kString},
+    {"http", {}, FieldType::kString},
+    {"https", {}, FieldType::kString},
 };
-
-Field F(Kind k) { return Field{k, nullptr}; }
-Field Obj(Fields f) { return Field{Kind::kObject, std::make_shared<Fields>(std::move(f))}; }
-
+constexpr Schema kAddresses{kAddressesFields, KeyMatch::kExact, true};
+constexpr Field kPortsFields[] = {
+    {"dns", {}, FieldType::kInt},
+    {"expose_max_port", {}, FieldType::kInt},
+    {"expose_min_port", {}, FieldType::kInt},
+    {"grpc", {}, FieldType::kInt},
+    {"grpc_tls", {}, FieldType::kInt},
+    {"http", {}, FieldType::kInt},
+    {"https", {}, FieldType::kInt},
+    {"raft", {}, FieldType::kInt},
+    {"serf_lan", {}, FieldType::kInt},
+    {"serf_wan", {}, FieldType::kInt},
+    {"server", {}, FieldType::kInt},
+    {"sidecar_max_port", {}, FieldType::kInt},
+    {"sidecar_min_port", {}, FieldType::kInt},
+};
+constexpr Schema kPorts{kPortsFields, KeyMatch::kExact, true};
+constexpr Field kConnectFields[] = {
+    {"ca_config", {}, FieldType::kOpaque},
+    {"ca_provider", {}, FieldType::kString},
+    {"enable_mesh_gateway_wan_federation", {}, FieldType::kBool},
+    {"enabled", {}, FieldType::kBool},
+};
+constexpr Schema kConnect{kConnectFields, KeyMatch::kExact, true};
 // Consul's gossip_lan / gossip_wan: memberlist knobs over the pool's profile.
-Field GossipFields() {
-  return Obj({{"gossip_nodes", F(Kind::kInt)},       {"gossip_interval", F(Kind::kDuration)},
-              {"probe_interval", F(Kind::kDuration)}, {"probe_timeout", F(Kind::kDuration)},
-              {"retransmit_mult", F(Kind::kInt)},    {"suspicion_mult", F(Kind::kInt)}});
-}
+constexpr Field kGossipFields[] = {
+    {"gossip_interval", {}, FieldType::kDuration},
+    {"gossip_nodes", {}, FieldType::kInt},
+    {"probe_interval", {}, FieldType::kDuration},
+    {"probe_timeout", {}, FieldType::kDuration},
+    {"retransmit_mult", {}, FieldType::kInt},
+    {"suspicion_mult", {}, FieldType::kInt},
+};
+constexpr Schema kGossip{kGossipFields, KeyMatch::kExact, true};
+constexpr Field kTlsBlockFields[] = {
+    {"ca_file", {}, FieldType::kString},
+    {"ca_path", {}, FieldType::kString},
+    {"cert_file", {}, FieldType::kString},
+    {"key_file", {}, FieldType::kString},
+    {"tls_cipher_suites", {}, FieldType::kString},
+    {"tls_min_version", {}, FieldType::kString},
+    {"use_auto_cert", {}, FieldType::kBool},
+    {"verify_incoming", {}, FieldType::kBool},
+    {"verify_outgoing", {}, FieldType::kBool},
+    {"verify_server_hostname", {}, FieldType::kBool},
+};
+constexpr Schema kTlsBlock{kTlsBlockFields, KeyMatch::kExact, true};
+constexpr Field kTlsFields[] = {
+    {"defaults", {}, FieldType::kObject, &kTlsBlock},
+    {"grpc", {}, FieldType::kObject, &kTlsBlock},
+    {"https", {}, FieldType::kObject, &kTlsBlock},
+    {"internal_rpc", {}, FieldType::kObject, &kTlsBlock},
+};
+constexpr Schema kTls{kTlsFields, KeyMatch::kExact, true};
 
-Fields TLSBlock() {
-  return {{"ca_file", F(Kind::kString)},          {"ca_path", F(Kind::kString)},
-          {"cert_file", F(Kind::kString)},        {"key_file", F(Kind::kString)},
-          {"verify_incoming", F(Kind::kBool)},    {"verify_outgoing", F(Kind::kBool)},
-          {"verify_server_hostname", F(Kind::kBool)}, {"tls_min_version", F(Kind::kString)},
-          {"tls_cipher_suites", F(Kind::kString)}, {"use_auto_cert", F(Kind::kBool)}};
-}
-
-const Fields& Schema() {
-  static const Fields kSchema = [] {
-    Fields s = {
-        {"acl", F(Kind::kOpaque)},
-        {"addresses", Obj({{"dns", F(Kind::kString)}, {"http", F(Kind::kString)},
-                           {"https", F(Kind::kString)}, {"grpc", F(Kind::kString)},
-                           {"grpc_tls", F(Kind::kString)}})},
-        {"advertise_addr", F(Kind::kString)},
-        {"advertise_addr_ipv4", F(Kind::kString)},
-        {"advertise_addr_ipv6", F(Kind::kString)},
-        {"advertise_addr_wan", F(Kind::kString)},
-        {"advertise_reconnect_timeout", F(Kind::kDuration)},
-        {"auto_config", F(Kind::kOpaque)},
-        {"auto_encrypt", F(Kind::kOpaque)},
-        {"auto_reload_config", F(Kind::kBool)},
-        {"autopilot", F(Kind::kOpaque)},
-        {"bind_addr", F(Kind::kString)},
-        {"bootstrap", F(Kind::kBool)},
-        {"bootstrap_expect", F(Kind::kInt)},
-        {"ca_file", F(Kind::kString)},
-        {"ca_path", F(Kind::kString)},
-        {"cert_file", F(Kind::kString)},
-        {"check", F(Kind::kChecks)},
-        {"checks", F(Kind::kChecks)},
-        {"check_output_max_size", F(Kind::kInt)},
-        {"client_addr", F(Kind::kString)},
-        {"config_entries", F(Kind::kOpaque)},
-        {"connect", Obj({{"enabled", F(Kind::kBool)},
-                         {"ca_provider", F(Kind::kString)},
-                         {"ca_config", F(Kind::kOpaque)},
-                         {"enable_mesh_gateway_wan_federation", F(Kind::kBool)}})},
-        {"datacenter", F(Kind::kString)},
-        {"data_dir", F(Kind::kString)},
-        {"default_query_time", F(Kind::kDuration)},
-        {"disable_host_node_id", F(Kind::kBool)},
-        {"disable_primary_gateway_fallback", F(Kind::kBool)},
-        {"disable_remote_exec", F(Kind::kBool)},
-        {"disable_update_check", F(Kind::kBool)},
-        {"dns_config", F(Kind::kOpaque)},
-        {"domain", F(Kind::kString)},
-        {"alt_domain", F(Kind::kString)},
-        {"enable_central_service_config", F(Kind::kBool)},
-        {"enable_debug", F(Kind::kBool)},
-        {"enable_local_script_checks", F(Kind::kBool)},
-        {"enable_script_checks", F(Kind::kBool)},
-        {"enable_syslog", F(Kind::kBool)},
-        {"encrypt", F(Kind::kString)},
-        {"encrypt_verify_incoming", F(Kind::kBool)},
-        {"encrypt_verify_outgoing", F(Kind::kBool)},
-        {"gossip_lan", GossipFields()},
-        {"gossip_wan", GossipFields()},
-        {"http_config", F(Kind::kOpaque)},
-        {"key_file", F(Kind::kString)},
-        {"leave_on_terminate", F(Kind::kBool)},
-        {"limits", F(Kind::kOpaque)},
-        {"log_file", F(Kind::kString)},
-        {"log_json", F(Kind::kBool)},
-        {"log_level", F(Kind::kString)},
-        {"log_rotate_bytes", F(Kind::kInt)},
-        {"log_rotate_duration", F(Kind::kDuration)},
-        {"log_rotate_max_files", F(Kind::kInt)},
-        {"max_query_time", F(Kind::kDuration)},
-        {"node_id", F(Kind::kString)},
-        {"node_meta", F(Kind::kStringMap)},
-        {"node_name", F(Kind::kString)},
-        {"performance", F(Kind::kOpaque)},
-        {"pid_file", F(Kind::kString)},
-        {"ports", Obj({{"dns", F(Kind::kInt)}, {"http", F(Kind::kInt)}, {"https", F(Kind::kInt)},
-                       {"grpc", F(Kind::kInt)}, {"grpc_tls", F(Kind::kInt)},
-                       {"serf_lan", F(Kind::kInt)}, {"serf_wan", F(Kind::kInt)},
-                       {"server", F(Kind::kInt)}, {"raft", F(Kind::kInt)},
-                       {"sidecar_min_port", F(Kind::kInt)},
-                       {"sidecar_max_port", F(Kind::kInt)}, {"expose_min_port", F(Kind::kInt)},
-                       {"expose_max_port", F(Kind::kInt)}})},
-        {"primary_datacenter", F(Kind::kString)},
-        {"primary_gateways", F(Kind::kStringList)},
-        {"primary_gateways_interval", F(Kind::kDuration)},
-        {"raft_protocol", F(Kind::kInt)},
-        {"reconnect_timeout", F(Kind::kDuration)},
-        {"reconnect_timeout_wan", F(Kind::kDuration)},
-        {"recursors", F(Kind::kStringList)},
-        {"rejoin_after_leave", F(Kind::kBool)},
-        {"retry_interval", F(Kind::kDuration)},
-        {"retry_interval_wan", F(Kind::kDuration)},
-        {"retry_join", F(Kind::kStringList)},
-        {"retry_join_wan", F(Kind::kStringList)},
-        {"retry_max", F(Kind::kInt)},
-        {"retry_max_wan", F(Kind::kInt)},
-        {"segment", F(Kind::kString)},
-        {"serf_lan", F(Kind::kString)},
-        {"serf_wan", F(Kind::kString)},
-        {"server", F(Kind::kBool)},
-        {"service", F(Kind::kServices)},
-        {"services", F(Kind::kServices)},
-        {"skip_leave_on_interrupt", F(Kind::kBool)},
-        {"start_join", F(Kind::kStringList)},
-        {"start_join_wan", F(Kind::kStringList)},
-        {"syslog_facility", F(Kind::kString)},
-        {"telemetry", F(Kind::kOpaque)},
-        {"tls", Obj({{"defaults", Obj(TLSBlock())}, {"internal_rpc", Obj(TLSBlock())},
-                     {"https", Obj(TLSBlock())}, {"grpc", Obj(TLSBlock())}})},
-        {"translate_wan_addrs", F(Kind::kBool)},
-        {"ui", F(Kind::kBool)},
-        {"ui_config", F(Kind::kOpaque)},
-        {"verify_incoming", F(Kind::kBool)},
-        {"verify_incoming_https", F(Kind::kBool)},
-        {"verify_incoming_rpc", F(Kind::kBool)},
-        {"verify_outgoing", F(Kind::kBool)},
-        {"verify_server_hostname", F(Kind::kBool)},
-    };
-    return s;
-  }();
-  return kSchema;
-}
-
-std::string TypeName(const Json& v) {
-  switch (v.type()) {
-    case Json::value_t::string: return "string \"" + v.get<std::string>() + "\"";
-    case Json::value_t::boolean: return v.get<bool>() ? "bool true" : "bool false";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
-    case Json::value_t::number_float: return "number " + v.dump();
-    case Json::value_t::array: return "a list";
-    case Json::value_t::object: return "an object";
-    case Json::value_t::null: return "null";
-    default: return "a value";
-  }
-}
-
-std::string Where(const codec::Document* doc, const std::string& pointer) {
-  if (!doc) return "";
-  std::string w = doc->Where(pointer);
-  return w.empty() ? "" : " (" + w + ")";
-}
-
-// Checks types and normalizes weakly typed values in place (Consul decodes config weakly:
-// "3" is a valid int, "true" a valid bool, a single string a valid list).
-Status CheckValue(const Field& field, Json* v, const std::string& path, const codec::Document* doc,
-                  const std::string& pointer);
-
-Status CheckObject(const Fields& fields, Json* obj, const std::string& path,
-                   const codec::Document* doc, const std::string& pointer) {
-  if (!obj->is_object()) {
-    // HCL blocks given twice arrive as a list of objects: merge them.
-    if (obj->is_array() && std::all_of(obj->begin(), obj->end(), [](const Json& e) { return e.is_object(); })) {
-      Json merged = Json::object();
-      for (auto& e : *obj) merged.merge_patch(e);
-      *obj = merged;
-    } else {
-      return InvalidArgument(path + ": expected an object, got " + TypeName(*obj) + Where(doc, pointer));
-    }
-  }
-  std::vector<std::string> names;
-  for (const auto& [k, f] : fields) names.push_back(k);
-  for (auto& [k, v] : obj->items()) {
-    std::string full = path.empty() ? k : path + "." + k;
-    std::string ptr = pointer + "/" + k;
-    auto it = fields.find(k);
-    if (it == fields.end()) {
-      std::string msg = "invalid config key \"" + full + "\"" + Where(doc, ptr);
-      std::string near = Nearest(k, names);
-      if (!near.empty()) {
-        msg += "; did you mean \"" + (path.empty() ? near : path + "." + near) + "\"?";
-      }
-      return InvalidArgument(msg);
-    }
-    Status s = CheckValue(it->second, &v, full, doc, ptr);
-    if (!s.ok()) return s;
-  }
-  return Status::Ok();
-}
-
-Status CheckValue(const Field& field, Json* v, const std::string& path, const codec::Document* doc,
-                  const std::string& pointer) {
-  auto wrong = [&](const char* expected) {
-    return InvalidArgument(path + ": expected " + expected + ", got " + TypeName(*v) +
-                           Where(doc, pointer));
-  };
-  switch (field.kind) {
-    case Kind::kString:
-      if (v->is_number() || v->is_boolean()) *v = v->is_string() ? *v : Json(v->dump());
-      if (!v->is_string()) return wrong("a string");
-      return Status::Ok();
-    case Kind::kBool:
-      if (v->is_string()) {
-        std::string s = ToLower(v->get<std::string>());
-        if (s == "true" || s == "1") *v = true;
-        else if (s == "false" || s == "0") *v = false;
-      }
-      if (!v->is_boolean()) return wrong("true or false");
-      return Status::Ok();
-    case Kind::kInt:
-      if (v->is_string()) {
-        std::string s = v->get<std::string>();
-        if (!s.empty() && s.size() < 12 &&
-            s.find_first_not_of("-0123456789") == std::string::npos) {
-          try {
-            *v = std::stoll(s);
-          } catch (...) {
-          }
-        }
-      }
-      if (v->is_number_float() && v->get<double>() == static_cast<double>(v->get<int64_t>())) {
-        *v = v->get<int64_t>();
-      }
-      if (!v->is_number_integer()) return wrong("an integer");
-      return Status::Ok();
-    case Kind::kDuration: {
-      if (v->is_number_integer()) return Status::Ok();
-      if (!v->is_string()) return wrong("a duration such as \"30s\"");
-      auto d = ParseDuration(v->get<std::string>());
-      if (!d.ok()) return InvalidArgument(path + ": " + d.status().message() + Where(doc, pointer));
-      return Status::Ok();
-    }
-    case Kind::kStringList:
-      if (v->is_string()) *v = Json::array({*v});
-      if (!v->is_array()) return wrong("a list of strings");
-      for (auto& e : *v) {
-        if (!e.is_string()) return wrong("a list of strings");
-      }
-      return Status::Ok();
-    case Kind::kStringMap:
-      if (v->is_array() && std::all_of(v->begin(), v->end(), [](const Json& e) { return e.is_object(); })) {
-        Json merged = Json::object();
-        for (auto& e : *v) merged.merge_patch(e);
-        *v = merged;
-      }
-      if (!v->is_object()) return wrong("a map of strings");
-      for (auto& [k, e] : v->items()) {
-        if (!e.is_string()) {
-          return InvalidArgument(path + "." + k + ": expected a string, got " + TypeName(e) +
-                                 Where(doc, pointer + "/" + k));
-        }
-      }
-      return Status::Ok();
-    case Kind::kObject:
-      return CheckObject(*field.fields, v, path, doc, pointer);
-    case Kind::kOpaque:
-    case Kind::kServices:
-    case Kind::kChecks:
-      return Status::Ok();
-  }
-  return Status::Ok();
-}
+// The top level. service(s) and check(s) are decoded by catalog's service definitions.
+constexpr Field kAgentFields[] = {
+    {"acl", {}, FieldType::kOpaque},
+    {"addresses", {}, FieldType::kObject, &kAddresses},
+    {"advertise_addr", {}, FieldType::kString},
+    {"advertise_addr_ipv4", {}, FieldType::kString},
+    {"advertise_addr_ipv6", {}, FieldType::kString},
+    {"advertise_addr_wan", {}, FieldType::kString},
+    {"advertise_reconnect_timeout", {}, FieldType::kDuration},
+    {"alt_domain", {}, FieldType::kString},
+    {"auto_config", {}, FieldType::kOpaque},
+    {"auto_encrypt", {}, FieldType::kOpaque},
+    {"auto_reload_config", {}, FieldType::kBool},
+    {"autopilot", {}, FieldType::kOpaque},
+    {"bind_addr", {}, FieldType::kString},
+    {"bootstrap", {}, FieldType::kBool},
+    {"bootstrap_expect", {}, FieldType::kInt},
+    {"ca_config", {}, FieldType::kOpaque},
+    {"ca_file", {}, FieldType::kString},
+    {"ca_path", {}, FieldType::kString},
+    {"ca_provider", {}, FieldType::kString},
+    {"cert_file", {}, FieldType::kString},
+    {"check", {}, FieldType::kAny},
+    {"check_output_max_size", {}, FieldType::kInt},
+    {"checks", {}, FieldType::kAny},
+    {"client_addr", {}, FieldType::kString},
+    {"config_entries", {}, FieldType::kOpaque},
+    {"connect", {}, FieldType::kObject, &kConnect},
+    {"data_dir", {}, FieldType::kString},
+    {"datacenter", {}, FieldType::kString},
+    {"default_query_time", {}, FieldType::kDuration},
+    {"disable_host_node_id", {}, FieldType::kBool},
+    {"disable_primary_gateway_fallback", {}, FieldType::kBool},
+    {"disable_remote_exec", {}, FieldType::kBool},
+    {"disable_update_check", {}, FieldType::kBool},
+    {"dns", {}, FieldType::kInt},
+    {"dns_config", {}, FieldType::kOpaque},
+    {"domain", {}, FieldType::kString},
+    {"enable_central_service_config", {}, FieldType::kBool},
+    {"enable_debug", {}, FieldType::kBool},
+    {"enable_local_script_checks", {}, FieldType::kBool},
+    {"enable_mesh_gateway_wan_federation", {}, FieldType::kBool},
+    {"enable_script_checks", {}, FieldType::kBool},
+    {"enable_syslog", {}, FieldType::kBool},
+    {"enabled", {}, FieldType::kBool},
+    {"encrypt", {}, FieldType::kString},
+    {"encrypt_verify_incoming", {}, FieldType::kBool},
+    {"encrypt_verify_outgoing", {}, FieldType::kBool},
+    {"expose_max_port", {}, FieldType::kInt},
+    {"expose_min_port", {}, FieldType::kInt},
+    {"gossip_lan", {}, FieldType::kObject, &kGossip},
+    {"gossip_wan", {}, FieldType::kObject, &kGossip},
+    {"grpc", {}, FieldType::kInt},
+    {"grpc_tls", {}, FieldType::kInt},
+    {"http", {}, FieldType::kInt},
+    {"http_config", {}, FieldType::kOpaque},
+    {"https", {}, FieldType::kInt},
+    {"key_file", {}, FieldType::kString},
+    {"leave_on_terminate", {}, FieldType::kBool},
+    {"limits", {}, FieldType::kOpaque},
+    {"log_file", {}, FieldType::kString},
+    {"log_json", {}, FieldType::kBool},
+    {"log_level", {}, FieldType::kString},
+    {"log_rotate_bytes", {}, FieldType::kInt},
+    {"log_rotate_duration", {}, FieldType::kDuration},
+    {"log_rotate_max_files", {}, FieldType::kInt},
+    {"max_query_time", {}, FieldType::kDuration},
+    {"node_id", {}, FieldType::kString},
+    {"node_meta", {}, FieldType::kStringMap},
+    {"node_name", {}, FieldType::kString},
+    {"performance", {}, FieldType::kOpaque},
+    {"pid_file", {}, FieldType::kString},
+    {"ports", {}, FieldType::kObject, &kPorts},
+    {"primary_datacenter", {}, FieldType::kString},
+    {"primary_gateways", {}, FieldType::kStringList},
+    {"primary_gateways_interval", {}, FieldType::kDuration},
+    {"raft", {}, FieldType::kInt},
+    {"raft_protocol", {}, FieldType::kInt},
+    {"reconnect_timeout", {}, FieldType::kDuration},
+    {"reconnect_timeout_wan", {}, FieldType::kDuration},
+    {"recursors", {}, FieldType::kStringList},
+    {"rejoin_after_leave", {}, FieldType::kBool},
+    {"retry_interval", {}, FieldType::kDuration},
+    {"retry_interval_wan", {}, FieldType::kDuration},
+    {"retry_join", {}, FieldType::kStringList},
+    {"retry_join_wan", {}, FieldType::kStringList},
+    {"retry_max", {}, FieldType::kInt},
+    {"retry_max_wan", {}, FieldType::kInt},
+    {"segment", {}, FieldType::kString},
+    {"serf_lan", {}, FieldType::kString},
+    {"serf_wan", {}, FieldType::kString},
+    {"server", {}, FieldType::kBool},
+    {"service", {}, FieldType::kAny},
+    {"services", {}, FieldType::kAny},
+    {"sidecar_max_port", {}, FieldType::kInt},
+    {"sidecar_min_port", {}, FieldType::kInt},
+    {"skip_leave_on_interrupt", {}, FieldType::kBool},
+    {"start_join", {}, FieldType::kStringList},
+    {"start_join_wan", {}, FieldType::kStringList},
+    {"syslog_facility", {}, FieldType::kString},
+    {"telemetry", {}, FieldType::kOpaque},
+    {"tls", {}, FieldType::kObject, &kTls},
+    {"translate_wan_addrs", {}, FieldType::kBool},
+    {"ui", {}, FieldType::kBool},
+    {"ui_config", {}, FieldType::kOpaque},
+    {"verify_incoming", {}, FieldType::kBool},
+    {"verify_incoming_https", {}, FieldType::kBool},
+    {"verify_incoming_rpc", {}, FieldType::kBool},
+    {"verify_outgoing", {}, FieldType::kBool},
+    {"verify_server_hostname", {}, FieldType::kBool},
+};
+constexpr Schema kAgent{kAgentFields, KeyMatch::kExact, true};
 
 // Merges b into a: objects recursively, services/checks lists appended, anything else replaced.
 void Merge(Json* a, const Json& b) {
@@ -310,59 +221,59 @@ void Merge(Json* a, const Json& b) {
 struct FlagSpec {
   const char* name;
   const char* pointer;  // JSON pointer in the config document
-  Kind kind;
+  FieldType kind;
   bool append = false;
 };
 
 const std::vector<FlagSpec>& Flags() {
   static const std::vector<FlagSpec> kFlags = {
-      {"server", "/server", Kind::kBool},
-      {"bootstrap", "/bootstrap", Kind::kBool},
-      {"bootstrap-expect", "/bootstrap_expect", Kind::kInt},
-      {"datacenter", "/datacenter", Kind::kString},
-      {"primary-datacenter", "/primary_datacenter", Kind::kString},
-      {"node", "/node_name", Kind::kString},
-      {"node-id", "/node_id", Kind::kString},
-      {"bind", "/bind_addr", Kind::kString},
-      {"client", "/client_addr", Kind::kString},
-      {"advertise", "/advertise_addr", Kind::kString},
-      {"advertise-wan", "/advertise_addr_wan", Kind::kString},
-      {"data-dir", "/data_dir", Kind::kString},
-      {"domain", "/domain", Kind::kString},
-      {"alt-domain", "/alt_domain", Kind::kString},
-      {"encrypt", "/encrypt", Kind::kString},
-      {"log-level", "/log_level", Kind::kString},
-      {"log-json", "/log_json", Kind::kBool},
-      {"log-file", "/log_file", Kind::kString},
-      {"pid-file", "/pid_file", Kind::kString},
-      {"ui", "/ui", Kind::kBool},
-      {"http-port", "/ports/http", Kind::kInt},
-      {"https-port", "/ports/https", Kind::kInt},
-      {"dns-port", "/ports/dns", Kind::kInt},
-      {"grpc-port", "/ports/grpc", Kind::kInt},
-      {"grpc-tls-port", "/ports/grpc_tls", Kind::kInt},
-      {"server-port", "/ports/server", Kind::kInt},
-      {"raft-port", "/ports/raft", Kind::kInt},
-      {"serf-lan-port", "/ports/serf_lan", Kind::kInt},
-      {"serf-wan-port", "/ports/serf_wan", Kind::kInt},
-      {"join", "/start_join", Kind::kStringList, true},
-      {"join-wan", "/start_join_wan", Kind::kStringList, true},
-      {"retry-join", "/retry_join", Kind::kStringList, true},
-      {"retry-join-wan", "/retry_join_wan", Kind::kStringList, true},
-      {"retry-interval", "/retry_interval", Kind::kDuration},
-      {"retry-interval-wan", "/retry_interval_wan", Kind::kDuration},
-      {"retry-max", "/retry_max", Kind::kInt},
-      {"retry-max-wan", "/retry_max_wan", Kind::kInt},
-      {"recursor", "/recursors", Kind::kStringList, true},
-      {"disable-host-node-id", "/disable_host_node_id", Kind::kBool},
-      {"rejoin", "/rejoin_after_leave", Kind::kBool},
-      {"raft-protocol", "/raft_protocol", Kind::kInt},
-      {"segment", "/segment", Kind::kString},
-      {"auto-reload-config", "/auto_reload_config", Kind::kBool},
-      {"enable-script-checks", "/enable_script_checks", Kind::kBool},
-      {"enable-local-script-checks", "/enable_local_script_checks", Kind::kBool},
-      {"default-query-time", "/default_query_time", Kind::kDuration},
-      {"max-query-time", "/max_query_time", Kind::kDuration},
+      {"server", "/server", FieldType::kBool},
+      {"bootstrap", "/bootstrap", FieldType::kBool},
+      {"bootstrap-expect", "/bootstrap_expect", FieldType::kInt},
+      {"datacenter", "/datacenter", FieldType::kString},
+      {"primary-datacenter", "/primary_datacenter", FieldType::kString},
+      {"node", "/node_name", FieldType::kString},
+      {"node-id", "/node_id", FieldType::kString},
+      {"bind", "/bind_addr", FieldType::kString},
+      {"client", "/client_addr", FieldType::kString},
+      {"advertise", "/advertise_addr", FieldType::kString},
+      {"advertise-wan", "/advertise_addr_wan", FieldType::kString},
+      {"data-dir", "/data_dir", FieldType::kString},
+      {"domain", "/domain", FieldType::kString},
+      {"alt-domain", "/alt_domain", FieldType::kString},
+      {"encrypt", "/encrypt", FieldType::kString},
+      {"log-level", "/log_level", FieldType::kString},
+      {"log-json", "/log_json", FieldType::kBool},
+      {"log-file", "/log_file", FieldType::kString},
+      {"pid-file", "/pid_file", FieldType::kString},
+      {"ui", "/ui", FieldType::kBool},
+      {"http-port", "/ports/http", FieldType::kInt},
+      {"https-port", "/ports/https", FieldType::kInt},
+      {"dns-port", "/ports/dns", FieldType::kInt},
+      {"grpc-port", "/ports/grpc", FieldType::kInt},
+      {"grpc-tls-port", "/ports/grpc_tls", FieldType::kInt},
+      {"server-port", "/ports/server", FieldType::kInt},
+      {"raft-port", "/ports/raft", FieldType::kInt},
+      {"serf-lan-port", "/ports/serf_lan", FieldType::kInt},
+      {"serf-wan-port", "/ports/serf_wan", FieldType::kInt},
+      {"join", "/start_join", FieldType::kStringList, true},
+      {"join-wan", "/start_join_wan", FieldType::kStringList, true},
+      {"retry-join", "/retry_join", FieldType::kStringList, true},
+      {"retry-join-wan", "/retry_join_wan", FieldType::kStringList, true},
+      {"retry-interval", "/retry_interval", FieldType::kDuration},
+      {"retry-interval-wan", "/retry_interval_wan", FieldType::kDuration},
+      {"retry-max", "/retry_max", FieldType::kInt},
+      {"retry-max-wan", "/retry_max_wan", FieldType::kInt},
+      {"recursor", "/recursors", FieldType::kStringList, true},
+      {"disable-host-node-id", "/disable_host_node_id", FieldType::kBool},
+      {"rejoin", "/rejoin_after_leave", FieldType::kBool},
+      {"raft-protocol", "/raft_protocol", FieldType::kInt},
+      {"segment", "/segment", FieldType::kString},
+      {"auto-reload-config", "/auto_reload_config", FieldType::kBool},
+      {"enable-script-checks", "/enable_script_checks", FieldType::kBool},
+      {"enable-local-script-checks", "/enable_local_script_checks", FieldType::kBool},
+      {"default-query-time", "/default_query_time", FieldType::kDuration},
+      {"max-query-time", "/max_query_time", FieldType::kDuration},
   };
   return kFlags;
 }
@@ -411,7 +322,7 @@ Status DecodeDocument(const codec::Document& doc, Json* merged, Config* cfg) {
     return InvalidArgument(doc.file + ": expected an object at the top level");
   }
   Json value = doc.value;
-  Status s = CheckObject(Schema(), &value, "", &doc, "");
+  Status s = codec::SchemaReader(&doc, kConfigStyle).CheckObject(kAgent, &value, codec::Loc{});
   if (!s.ok()) return s;
   if (value.contains("service") || value.contains("services")) {
     codec::Document sub;
@@ -553,7 +464,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     }
     if (!spec) return InvalidArgument("flag provided but not defined: -" + name + "\n\n" + AgentUsage());
     Json::json_pointer ptr(spec->pointer);
-    if (spec->kind == Kind::kBool) {
+    if (spec->kind == FieldType::kBool) {
       bool b = true;
       if (value) {
         std::string l = ToLower(*value);
@@ -565,7 +476,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     }
     auto v = need_value();
     if (!v.ok()) return v.status();
-    if (spec->kind == Kind::kInt) {
+    if (spec->kind == FieldType::kInt) {
       if (v->empty() || v->find_first_not_of("-0123456789") != std::string::npos || v->size() > 10) {
         return InvalidArgument("invalid value \"" + *v + "\" for flag -" + name + ": parse error");
       }

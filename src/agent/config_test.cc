@@ -85,6 +85,28 @@ TEST_F(ConfigTest, UnknownNestedKey) {
   EXPECT_NE(c.status().message().find("ports.http"), std::string::npos) << c.status().message();
 }
 
+TEST_F(ConfigTest, ServiceUpstreamErrorsNameFileLineAndSuggestion) {
+  auto f = Write("svc.hcl",
+                 "service {\n  name = \"web\"\n  connect { sidecar_service { proxy {\n"
+                 "    upstreams { destination_name = \"api\"\n      local_bind_prot = 1 }\n"
+                 "  } } }\n}\n");
+  auto c = LoadConfig({"-dev", "-config-file", f});
+  ASSERT_FALSE(c.ok());
+  const auto& m = c.status().message();
+  EXPECT_NE(m.find("invalid config key \"service.connect."), std::string::npos) << m;
+  EXPECT_NE(m.find("line 5 of " + f), std::string::npos) << m;
+  EXPECT_NE(m.find("did you mean \"local_bind_port\""), std::string::npos) << m;
+}
+
+TEST_F(ConfigTest, RepeatedBlocksMergeAndWeakValuesConvert) {
+  auto f = Write("w.hcl", "ports { http = \"8600\" }\nports { dns = 8601 }\nserver = \"true\"\n");
+  auto c = LoadConfig({"-dev", "-config-file", f});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->ports.http, 8600);
+  EXPECT_EQ(c->ports.dns, 8601);
+  EXPECT_TRUE(c->server);
+}
+
 TEST_F(ConfigTest, WrongTypeNamed) {
   auto f = Write("t.hcl", "server = \"maybe\"\n");
   auto c = LoadConfig({"-dev", "-config-file", f});

@@ -70,10 +70,14 @@ std::vector<std::pair<std::string, Command>> Samples() {
   svc.socket_path = "/run/web.sock";
   svc.weights = {10, 2};
   svc.enable_tag_override = true;
-  svc.proxy = {{"DestinationServiceName", "web"},
-               {"LocalServicePort", 8080},
-               {"Config", {{"protocol", "http"}, {"nested", {{"list", {1, 2.5, "x", nullptr}}}}}},
-               {"Upstreams", {{{"DestinationName", "db"}, {"LocalBindPort", 9191}}}}};
+  svc.proxy = ProxyConfig{
+      .destination_service_name = "web",
+      .local_service_port = 8080,
+      .config = {{"protocol", "http"}, {"nested", {{"list", {1, 2.5, "x", nullptr}}}}},
+      .upstreams = {Upstream{.destination_name = "db", .local_bind_port = 9191}},
+      .mesh_gateway = MeshGatewayConfig{"local"},
+      .expose = ExposeConfig{.checks = true, .paths = {{21500, "/metrics", 8080, "http"}}},
+      .transparent_proxy = TransparentProxyConfig{15001, true}};
   svc.connect = {{"Native", false}};
   full.service = svc;
   HealthCheck http;

@@ -343,6 +343,87 @@ Json TaggedAddressesJson(const std::map<std::string, ServiceAddress>& m, Form fo
 
 Json WeightsJson(const Weights& w) { return {{"Passing", w.passing}, {"Warning", w.warning}}; }
 
+Json MeshGatewayJson(const MeshGatewayConfig& m, Form form) {
+  Json j = Json::object();
+  if (!m.mode.empty()) j["Mode"] = Str(m.mode, form);
+  return j;
+}
+
+// Consul tags every field of Upstream omitempty; nested structs are rendered when they were given.
+Json UpstreamJson(const Upstream& u, Form form) {
+  Json j = Json::object();
+  auto str = [&](const char* k, const std::string& v) {
+    if (!v.empty()) j[k] = Str(v, form);
+  };
+  str("DestinationType", u.destination_type);
+  str("DestinationNamespace", u.destination_namespace);
+  str("DestinationPartition", u.destination_partition);
+  str("DestinationPeer", u.destination_peer);
+  str("DestinationName", u.destination_name);
+  str("Datacenter", u.datacenter);
+  str("LocalBindAddress", u.local_bind_address);
+  if (u.local_bind_port != 0) j["LocalBindPort"] = u.local_bind_port;
+  str("LocalBindSocketPath", u.local_bind_socket_path);
+  str("LocalBindSocketMode", u.local_bind_socket_mode);
+  if (!u.config.is_null()) j["Config"] = Opaque(u.config, form);
+  if (u.mesh_gateway) j["MeshGateway"] = MeshGatewayJson(*u.mesh_gateway, form);
+  if (u.centrally_configured) j["CentrallyConfigured"] = true;
+  return j;
+}
+
+Json ExposeJson(const ExposeConfig& e, Form form) {
+  Json j = Json::object();
+  if (e.checks) j["Checks"] = true;
+  if (e.paths.empty()) return j;
+  Json paths = Json::array();
+  for (const ExposePath& p : e.paths) {
+    Json pj = Json::object();
+    if (p.listener_port != 0) pj["ListenerPort"] = p.listener_port;
+    if (!p.path.empty()) pj["Path"] = Str(p.path, form);
+    if (p.local_path_port != 0) pj["LocalPathPort"] = p.local_path_port;
+    if (!p.protocol.empty()) pj["Protocol"] = Str(p.protocol, form);
+    paths.push_back(std::move(pj));
+  }
+  j["Paths"] = std::move(paths);
+  return j;
+}
+
+}  // namespace
+
+Json ProxyConfigToJson(const ProxyConfig& p, Form form) {
+  Json j = Json::object();
+  auto str = [&](const char* k, const std::string& v) {
+    if (!v.empty()) j[k] = Str(v, form);
+  };
+  str("DestinationServiceName", p.destination_service_name);
+  str("DestinationServiceID", p.destination_service_id);
+  str("LocalServiceAddress", p.local_service_address);
+  if (p.local_service_port != 0) j["LocalServicePort"] = p.local_service_port;
+  str("LocalServiceSocketPath", p.local_service_socket_path);
+  str("Mode", p.mode);
+  if (!p.config.is_null()) j["Config"] = Opaque(p.config, form);
+  if (!p.upstreams.empty()) {
+    Json list = Json::array();
+    for (const Upstream& u : p.upstreams) list.push_back(UpstreamJson(u, form));
+    j["Upstreams"] = std::move(list);
+  }
+  if (p.mesh_gateway) j["MeshGateway"] = MeshGatewayJson(*p.mesh_gateway, form);
+  if (p.expose) j["Expose"] = ExposeJson(*p.expose, form);
+  if (p.transparent_proxy) {
+    Json t = Json::object();
+    if (p.transparent_proxy->outbound_listener_port != 0) {
+      t["OutboundListenerPort"] = p.transparent_proxy->outbound_listener_port;
+    }
+    if (p.transparent_proxy->dialed_directly) t["DialedDirectly"] = true;
+    j["TransparentProxy"] = std::move(t);
+  }
+  if (!p.access_logs.is_null()) j["AccessLogs"] = Opaque(p.access_logs, form);
+  if (!p.envoy_extensions.is_null()) j["EnvoyExtensions"] = Opaque(p.envoy_extensions, form);
+  return j;
+}
+
+namespace {
+
 }  // namespace
 
 Json NodeServiceToJson(const NodeService& s, Form form) {
@@ -363,7 +444,7 @@ Json NodeServiceToJson(const NodeService& s, Form form) {
   if (!s.tagged_addresses.empty())
     j["TaggedAddresses"] = TaggedAddressesJson(s.tagged_addresses, form);
   if (!s.socket_path.empty()) j["SocketPath"] = Str(s.socket_path, form);
-  if (!s.proxy.is_null()) j["Proxy"] = Opaque(s.proxy, form);
+  if (s.proxy) j["Proxy"] = ProxyConfigToJson(*s.proxy, form);
   if (!s.connect.is_null()) j["Connect"] = Opaque(s.connect, form);
   return j;
 }
@@ -445,6 +526,115 @@ Status DecodeNode(const Json& j, const std::string& path, Node* n) {
   return r.status();
 }
 
+Status DecodeMeshGateway(const FieldReader& parent, std::optional<MeshGatewayConfig>* out) {
+  const Json* v = parent.Find("MeshGateway");
+  if (v == nullptr) return Status::Ok();
+  FieldReader r(*v, parent.Path("MeshGateway"));
+  MeshGatewayConfig m;
+  r.String("Mode", &m.mode);
+  if (r.ok()) *out = m;
+  return r.status();
+}
+
+// Any JSON value of one shape, kept verbatim (null when absent).
+Status Verbatim(FieldReader* r, std::string_view key, bool list, Json* out) {
+  const Json* v = r->Find(key);
+  if (v == nullptr) return Status::Ok();
+  if (list ? !v->is_array() : !v->is_object()) {
+    r->Fail(key, std::string(list ? "expected an array, got " : "expected an object, got ") +
+                     TypeName(*v));
+    return r->status();
+  }
+  *out = *v;
+  return Status::Ok();
+}
+
+Status DecodeUpstream(const Json& j, const std::string& path, Upstream* u) {
+  FieldReader r(j, path);
+  r.String("DestinationType", &u->destination_type)
+      .String("DestinationNamespace", &u->destination_namespace)
+      .String("DestinationPartition", &u->destination_partition)
+      .String("DestinationPeer", &u->destination_peer)
+      .String("DestinationName", &u->destination_name)
+      .String("Datacenter", &u->datacenter)
+      .String("LocalBindAddress", &u->local_bind_address)
+      .Int("LocalBindPort", &u->local_bind_port)
+      .String("LocalBindSocketPath", &u->local_bind_socket_path)
+      .String("LocalBindSocketMode", &u->local_bind_socket_mode)
+      .Object("Config", &u->config)
+      .Bool("CentrallyConfigured", &u->centrally_configured);
+  if (!r.ok()) return r.status();
+  return DecodeMeshGateway(r, &u->mesh_gateway);
+}
+
+Status DecodeExpose(const FieldReader& parent, std::optional<ExposeConfig>* out) {
+  const Json* v = parent.Find("Expose");
+  if (v == nullptr) return Status::Ok();
+  FieldReader r(*v, parent.Path("Expose"));
+  ExposeConfig e;
+  r.Bool("Checks", &e.checks);
+  if (!r.ok()) return r.status();
+  if (const Json* paths = r.Find("Paths")) {
+    if (!paths->is_array()) {
+      r.Fail("Paths", std::string("expected an array, got ") + TypeName(*paths));
+      return r.status();
+    }
+    for (size_t i = 0; i < paths->size(); ++i) {
+      ExposePath p;
+      FieldReader pr((*paths)[i], r.Path("Paths") + "[" + std::to_string(i) + "]");
+      pr.Int("ListenerPort", &p.listener_port)
+          .String("Path", &p.path)
+          .Int("LocalPathPort", &p.local_path_port)
+          .String("Protocol", &p.protocol);
+      if (!pr.ok()) return pr.status();
+      e.paths.push_back(std::move(p));
+    }
+  }
+  *out = std::move(e);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecodeProxyConfigAt(const Json& j, const std::string& path, ProxyConfig* p) {
+  FieldReader r(j, path);
+  r.String("DestinationServiceName", &p->destination_service_name)
+      .String("DestinationServiceID", &p->destination_service_id)
+      .String("LocalServiceAddress", &p->local_service_address)
+      .Int("LocalServicePort", &p->local_service_port)
+      .String("LocalServiceSocketPath", &p->local_service_socket_path)
+      .String("Mode", &p->mode)
+      .Object("Config", &p->config)
+      .Object("AccessLogs", &p->access_logs);
+  if (!r.ok()) return r.status();
+  if (Status s = Verbatim(&r, "EnvoyExtensions", true, &p->envoy_extensions); !s.ok()) return s;
+  if (const Json* ups = r.Find("Upstreams")) {
+    if (!ups->is_array()) {
+      r.Fail("Upstreams", std::string("expected an array, got ") + TypeName(*ups));
+      return r.status();
+    }
+    for (size_t i = 0; i < ups->size(); ++i) {
+      Upstream u;
+      Status s = DecodeUpstream((*ups)[i], r.Path("Upstreams") + "[" + std::to_string(i) + "]", &u);
+      if (!s.ok()) return s;
+      p->upstreams.push_back(std::move(u));
+    }
+  }
+  if (Status s = DecodeMeshGateway(r, &p->mesh_gateway); !s.ok()) return s;
+  if (Status s = DecodeExpose(r, &p->expose); !s.ok()) return s;
+  if (const Json* t = r.Find("TransparentProxy")) {
+    FieldReader tr(*t, r.Path("TransparentProxy"));
+    TransparentProxyConfig tp;
+    tr.Int("OutboundListenerPort", &tp.outbound_listener_port)
+        .Bool("DialedDirectly", &tp.dialed_directly);
+    if (!tr.ok()) return tr.status();
+    p->transparent_proxy = tp;
+  }
+  return Status::Ok();
+}
+
+namespace {
+
 Status DecodeNodeService(const Json& j, const std::string& path, NodeService* s) {
   FieldReader r(j, path);
   r.String("Kind", &s->kind)
@@ -456,11 +646,16 @@ Status DecodeNodeService(const Json& j, const std::string& path, NodeService* s)
       .Int("Port", &s->port)
       .String("SocketPath", &s->socket_path)
       .Bool("EnableTagOverride", &s->enable_tag_override)
-      .Object("Proxy", &s->proxy)
       .Object("Connect", &s->connect)
       .Uint64("CreateIndex", &s->raft.create_index)
       .Uint64("ModifyIndex", &s->raft.modify_index);
   if (!r.ok()) return r.status();
+  if (const Json* proxy = r.Find("Proxy")) {
+    ProxyConfig p;
+    Status ps = DecodeProxyConfigAt(*proxy, r.Path("Proxy"), &p);
+    if (!ps.ok()) return ps;
+    s->proxy = std::move(p);
+  }
   if (const Json* tagged = r.Find("TaggedAddresses")) {
     FieldReader t(*tagged, r.Path("TaggedAddresses"));
     if (!t.ok()) return t.status();
@@ -584,6 +779,7 @@ using internal::Form;
 
 Json NodeToJson(const Node& n) { return internal::NodeToJson(n, Form::kApi); }
 Json NodeServiceToJson(const NodeService& s) { return internal::NodeServiceToJson(s, Form::kApi); }
+Json ProxyConfigToJson(const ProxyConfig& p) { return internal::ProxyConfigToJson(p, Form::kApi); }
 Json CheckDefinitionToJson(const CheckDefinition& d) {
   return internal::CheckDefinitionToJson(d, Form::kApi);
 }
@@ -630,6 +826,9 @@ Json CheckServiceNodeToJson(const CheckServiceNode& csn) {
 Result<Node> NodeFromJson(const Json& j) { return internal::Decode(j, internal::DecodeNode); }
 Result<NodeService> NodeServiceFromJson(const Json& j) {
   return internal::Decode(j, internal::DecodeNodeService);
+}
+Result<ProxyConfig> ProxyConfigFromJson(const Json& j) {
+  return internal::Decode(j, internal::DecodeProxyConfigAt);
 }
 Result<CheckDefinition> CheckDefinitionFromJson(const Json& j) {
   return internal::Decode(j, internal::DecodeCheckDefinition);

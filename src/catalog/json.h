@@ -11,6 +11,7 @@ namespace gangway::catalog {
 // U+FFFD), so dump() never throws on them.
 Json NodeToJson(const Node& n);
 Json NodeServiceToJson(const NodeService& s);          // agent/health "Service" shape
+Json ProxyConfigToJson(const ProxyConfig& p);          // "Proxy"; unset fields omitted
 Json CheckDefinitionToJson(const CheckDefinition& d);  // empty fields omitted; Go durations
 Json HealthCheckToJson(const HealthCheck& c);
 Json KVEntryToJson(const KVEntry& e);                      // Value base64, null when empty
@@ -23,6 +24,7 @@ Json CheckServiceNodeToJson(const CheckServiceNode& csn);  // {Node, Service, Ch
 // nanoseconds; KV Value is base64.
 Result<Node> NodeFromJson(const Json& j);
 Result<NodeService> NodeServiceFromJson(const Json& j);
+Result<ProxyConfig> ProxyConfigFromJson(const Json& j);
 Result<CheckDefinition> CheckDefinitionFromJson(const Json& j);
 Result<HealthCheck> HealthCheckFromJson(const Json& j);
 Result<KVEntry> KVEntryFromJson(const Json& j);

@@ -59,7 +59,7 @@ TEST(CatalogJson, NodeServiceOmitsWhatConsulOmits) {
   gw.kind = "mesh-gateway";
   gw.tagged_addresses = {{"wan", {"198.18.0.1", 443}}};
   gw.socket_path = "/tmp/s.sock";
-  gw.proxy = {{"Config", {{"envoy_gateway_no_default_bind", true}}}};
+  gw.proxy = ProxyConfig{.config = {{"envoy_gateway_no_default_bind", true}}};
   gw.connect = Json::object();
   j = NodeServiceToJson(gw);
   EXPECT_EQ(j["Kind"], "mesh-gateway");
@@ -162,7 +162,7 @@ TEST(CatalogJson, ServiceNodeRowShape) {
   EXPECT_EQ(j["ServiceName"], "redis");
   EXPECT_EQ(j["CreateIndex"], 9);  // the service's indexes, as in Consul
   sn.service.kind = "connect-proxy";
-  sn.service.proxy = {{"DestinationServiceName", "redis"}};
+  sn.service.proxy = ProxyConfig{.destination_service_name = "redis"};
   sn.service.tagged_addresses = {{"lan", {"10.1.10.12", 8000}}};
   j = ServiceNodeToJson(sn);
   EXPECT_EQ(j["ServiceKind"], "connect-proxy");
@@ -239,7 +239,7 @@ TEST(CatalogJson, InvalidUtf8IsReplacedLikeGo) {
   NodeService s = SampleService();
   s.service = "bad\xff\xc3(";
   s.meta = {{"k\xe2\x82", "ok \xe2\x82\xac"}};
-  s.proxy = {{"Config", {{"x", std::string("\xed\xa0\x80")}}}};  // a UTF-16 surrogate
+  s.proxy = ProxyConfig{.config = {{"x", std::string("\xed\xa0\x80")}}};  // a UTF-16 surrogate
   Json j = NodeServiceToJson(s);
   std::string dumped;
   ASSERT_NO_THROW(dumped = j.dump());
@@ -249,6 +249,36 @@ TEST(CatalogJson, InvalidUtf8IsReplacedLikeGo) {
   KVEntry e;
   e.key = "\xc0\xaf";  // overlong '/'
   EXPECT_EQ(KVEntryToJson(e)["Key"], "\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(CatalogJson, ProxyConfigRoundTrips) {
+  Json api = {{"DestinationServiceName", "web"},
+              {"LocalServicePort", 8080},
+              {"Mode", "transparent"},
+              {"Config", {{"protocol", "http"}}},
+              {"Upstreams",
+               {{{"DestinationType", "service"},
+                 {"DestinationName", "db"},
+                 {"Datacenter", "dc2"},
+                 {"LocalBindPort", 9191},
+                 {"MeshGateway", {{"Mode", "local"}}},
+                 {"CentrallyConfigured", true}}}},
+              {"MeshGateway", Json::object()},
+              {"Expose", {{"Checks", true}, {"Paths", {{{"Path", "/m"}, {"LocalPathPort", 80}}}}}},
+              {"TransparentProxy", {{"OutboundListenerPort", 15001}}},
+              {"EnvoyExtensions", {{{"Name", "x"}}}}};
+  auto p = ProxyConfigFromJson(api);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->upstreams.at(0).local_bind_port, 9191);
+  EXPECT_EQ(p->mesh_gateway, MeshGatewayConfig{});  // given, empty: kept
+  EXPECT_EQ(ProxyConfigToJson(*p), api);
+  // Keys match case-insensitively, as Go's decoder does; a wrong type names the field.
+  auto lower = ProxyConfigFromJson({{"upstreams", {{{"destinationname", "db"}}}}});
+  ASSERT_TRUE(lower.ok());
+  EXPECT_EQ(lower->upstreams.at(0).destination_name, "db");
+  auto bad = ProxyConfigFromJson({{"Upstreams", {{{"LocalBindPort", "x"}}}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "Upstreams[0].LocalBindPort: expected an integer, got string");
 }
 
 }  // namespace

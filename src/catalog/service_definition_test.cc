@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "catalog/json.h"
 #include "codec/testing/tutorial_files.h"
 
 namespace gangway::catalog {
@@ -10,6 +11,9 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+
+// The proxy in its API shape (null when the service has none), for whole-value comparisons.
+Json ProxyJson(const NodeService& s) { return s.proxy ? ProxyConfigToJson(*s.proxy) : Json(); }
 
 codec::Document Json5(std::string_view text, std::string file = "web.json") {
   auto doc = codec::ParseJson(text, std::move(file));
@@ -65,7 +69,7 @@ TEST(ServiceDefinitionTest, TutorialMeshGatewayFile) {
   EXPECT_EQ(s.kind, "mesh-gateway");
   EXPECT_EQ(s.service, "mesh-gateway");
   EXPECT_EQ(s.port, 8443);
-  EXPECT_TRUE(s.proxy.is_null());
+  EXPECT_FALSE(s.proxy.has_value());
   EXPECT_EQ(regs[0].sidecar, nullptr);
   // The only note is about the comments.
   ASSERT_EQ(regs[0].notes.size(), 1u);
@@ -83,7 +87,7 @@ TEST(ServiceDefinitionTest, TutorialMeshGatewayUpstreamFile) {
   EXPECT_EQ(r.service.service, "mesh-gateway-upstream-dc2");
   EXPECT_EQ(r.service.port, 8443);
   ASSERT_NE(r.sidecar, nullptr);
-  EXPECT_EQ(r.sidecar->service.proxy, Json::parse(R"({"Upstreams": [{
+  EXPECT_EQ(ProxyJson(r.sidecar->service), Json::parse(R"({"Upstreams": [{
       "DestinationType": "service", "DestinationName": "mesh-gateway", "Datacenter": "dc2"}]})"));
   ASSERT_EQ(r.notes.size(), 3u);
   EXPECT_THAT(r.notes[0], HasSubstr("comments are not valid JSON"));
@@ -109,7 +113,7 @@ TEST(ServiceDefinitionTest, PackageNameAloneBecomesDestinationName) {
       "proxy": {"upstreams": [{"package_name": "api", "local_bind_port": 9191}]}}}}})"));
   ASSERT_EQ(regs.size(), 1u);
   ASSERT_NE(regs[0].sidecar, nullptr);
-  EXPECT_EQ(regs[0].sidecar->service.proxy["Upstreams"][0]["DestinationName"], "api");
+  EXPECT_EQ(ProxyJson(regs[0].sidecar->service)["Upstreams"][0]["DestinationName"], "api");
   EXPECT_THAT(regs[0].notes, ElementsAre("web.json:2: upstream field \"package_name\" is not a "
                                          "Consul field; read as \"destination_name\": \"api\""));
 }
@@ -199,7 +203,7 @@ TEST(ServiceDefinitionTest, ApiBodyWithSidecarAndUpstreams) {
   ASSERT_NE(r.sidecar, nullptr);
   EXPECT_EQ(r.sidecar->service.port, 21000);
   EXPECT_EQ(r.sidecar->service.service, "");  // defaults are the agent's job
-  EXPECT_EQ(r.sidecar->service.proxy, Json::parse(R"({
+  EXPECT_EQ(ProxyJson(r.sidecar->service), Json::parse(R"({
     "Config": {"protocol": "http", "envoy_stats_bind_addr": "0.0.0.0:9102"},
     "Upstreams": [
       {"DestinationType": "service", "DestinationName": "api", "Datacenter": "dc2",
@@ -279,7 +283,7 @@ TEST(ServiceDefinitionTest, SnakeCaseHclFile) {
   EXPECT_EQ(web.checks[1].definition.tcp, "localhost:8080");
   ASSERT_NE(web.sidecar, nullptr);
   // One `upstreams` block is a list of one; keys are stored in Consul's API spelling.
-  EXPECT_EQ(web.sidecar->service.proxy, Json::parse(R"({"LocalServicePort": 8080, "Upstreams": [
+  EXPECT_EQ(ProxyJson(web.sidecar->service), Json::parse(R"({"LocalServicePort": 8080, "Upstreams": [
       {"DestinationType": "service", "DestinationName": "api", "Datacenter": "dc2",
        "LocalBindPort": 9191, "MeshGateway": {"Mode": "local"}}]})"));
   EXPECT_EQ(regs[1].service.port, 9090);  // "9090" decoded weakly, as Consul's config does
@@ -296,7 +300,7 @@ TEST(ServiceDefinitionTest, KeysMatchIgnoringCaseAndUnderscores) {
                        key + R"(": "api", "local_bind_port": 1}]}}}})";
     ServiceRegistration r = MustDecodeBody(body);
     ASSERT_NE(r.sidecar, nullptr) << key;
-    EXPECT_EQ(r.sidecar->service.proxy["Upstreams"][0]["DestinationName"], "api") << key;
+    EXPECT_EQ(ProxyJson(r.sidecar->service)["Upstreams"][0]["DestinationName"], "api") << key;
   }
 }
 
@@ -316,12 +320,12 @@ TEST(ServiceDefinitionTest, GatewaysAndProxies) {
       "Proxy": {"Config": {"envoy_gateway_no_default_bind": true},
                 "MeshGateway": {"Mode": "local"}}})");
   EXPECT_EQ(gw.service.kind, "mesh-gateway");
-  EXPECT_EQ(gw.service.proxy["Config"]["envoy_gateway_no_default_bind"], true);
+  EXPECT_EQ(ProxyJson(gw.service)["Config"]["envoy_gateway_no_default_bind"], true);
   ServiceRegistration proxy = MustDecodeBody(R"({"Kind": "connect-proxy", "Name": "web-proxy",
       "Port": 21000, "Proxy": {"DestinationServiceName": "web", "LocalServicePort": 8080,
       "Mode": "transparent", "TransparentProxy": {"OutboundListenerPort": 15001,
       "DialedDirectly": true}}})");
-  EXPECT_EQ(proxy.service.proxy["TransparentProxy"]["OutboundListenerPort"], 15001);
+  EXPECT_EQ(ProxyJson(proxy.service)["TransparentProxy"]["OutboundListenerPort"], 15001);
   ServiceRegistration ingress = MustDecodeBody(R"({"Kind": "ingress-gateway", "Name": "in"})");
   EXPECT_EQ(ingress.service.port, 0);  // ingress gateways may omit the port
 }
@@ -631,6 +635,78 @@ TEST(ServiceDefinitionErrorTest, MessagesStayValidUtf8) {
   std::string msg = BodyError(R"({"Name": "web", "Port": ")" + name + R"("})");
   EXPECT_NO_THROW(Json(msg).dump()) << msg;
   EXPECT_THAT(msg, HasSubstr("...\""));
+}
+
+TEST(ServiceDefinitionTest, TypedUpstreamErrorsNameKeyAndLine) {
+  constexpr const char* kUpstreamHcl = R"hcl(service {
+  name = "web"
+  connect {
+    sidecar_service {
+      proxy {
+        upstreams {
+          destination_name = "api"
+          local_bind_port  = "x"
+        }
+      }
+    }
+  }
+}
+)hcl";
+  auto bad = DecodeServicesFile(Hcl(kUpstreamHcl));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "service.connect.sidecar_service.proxy.upstreams.local_bind_port: expected a number, "
+            "got string \"x\" (line 8 of web.hcl)");
+  std::string typo = kUpstreamHcl;
+  typo.replace(typo.find("local_bind_port  = \"x\""), 22, "local_bind_prot = 9191");
+  auto unknown = DecodeServicesFile(Hcl(typo));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().message(),
+            // Long paths are cut at 60 bytes, as every quoted value in a message is.
+            "invalid config key \"service.connect.sidecar_service.proxy.upstreams.local_bind_p...\" "
+            "(line 8 of web.hcl); did you mean \"local_bind_port\"?");
+}
+
+TEST(ServiceDefinitionTest, TypedProxyFields) {
+  auto regs = MustDecodeFile(Hcl(R"hcl(service {
+  name = "web"
+  port = 8080
+  connect {
+    sidecar_service {
+      proxy {
+        mode = "transparent"
+        mesh_gateway { mode = "local" }
+        upstreams = [
+          { destination_name = "api", datacenter = "dc2", local_bind_port = 9191,
+            mesh_gateway { mode = "remote" }, config { protocol = "http" } },
+          { destination_type = "prepared_query", destination_name = "q",
+            local_bind_socket_path = "/tmp/q.sock" },
+        ]
+      }
+    }
+  }
+}
+)hcl"));
+  ASSERT_EQ(regs.size(), 1u);
+  ASSERT_NE(regs[0].sidecar, nullptr);
+  ASSERT_TRUE(regs[0].sidecar->service.proxy.has_value());
+  const ProxyConfig& p = *regs[0].sidecar->service.proxy;
+  EXPECT_EQ(p.mode, "transparent");
+  EXPECT_EQ(p.mesh_gateway, MeshGatewayConfig{"local"});
+  ASSERT_EQ(p.upstreams.size(), 2u);
+  EXPECT_EQ(p.upstreams[0].destination_type, "service");  // Consul's default
+  EXPECT_EQ(p.upstreams[0].destination_name, "api");
+  EXPECT_EQ(p.upstreams[0].datacenter, "dc2");
+  EXPECT_EQ(p.upstreams[0].local_bind_port, 9191);
+  EXPECT_EQ(p.upstreams[0].mesh_gateway, MeshGatewayConfig{"remote"});
+  EXPECT_EQ(p.upstreams[0].config, (Json{{"protocol", "http"}}));
+  EXPECT_EQ(p.upstreams[1].destination_type, "prepared_query");
+  EXPECT_EQ(p.upstreams[1].local_bind_socket_path, "/tmp/q.sock");
+  // The API body the CLI sends decodes to the same value.
+  auto again = DecodeServiceRegistration(ServiceRegistrationToApiJson(regs[0]));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  ASSERT_NE(again->sidecar, nullptr);
+  EXPECT_EQ(again->sidecar->service.proxy, regs[0].sidecar->service.proxy);
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ std::string ServiceKey(std::string_view s) { return Key("service", s); }
 std::string ConnectKey(std::string_view s) { return Key("connect", s); }
 std::string CheckStateKey(std::string_view s) { return Key("checks/state", s); }
 
-// Case-insensitive member lookup in user JSON (Proxy and Connect keep the keys users sent).
+// Case-insensitive member lookup in user JSON (Connect keeps the keys users sent).
 const Json* Member(const Json& obj, std::string_view key) {
   if (!obj.is_object()) return nullptr;
   for (auto it = obj.begin(); it != obj.end(); ++it) {
@@ -73,9 +73,8 @@ const Json* Member(const Json& obj, std::string_view key) {
 std::vector<std::string> ConnectNames(const NodeService& s) {
   std::vector<std::string> out;
   if (s.kind == "connect-proxy") {
-    const Json* dest = Member(s.proxy, "DestinationServiceName");
-    if (dest != nullptr && dest->is_string() && !dest->get_ref<const std::string&>().empty()) {
-      out.push_back(dest->get<std::string>());
+    if (s.proxy && !s.proxy->destination_service_name.empty()) {
+      out.push_back(s.proxy->destination_service_name);
     }
   }
   const Json* native = Member(s.connect, "Native");
@@ -1207,7 +1206,7 @@ class SnapshotWriter {
   // internal::NodeServiceToJson(s, Form::kStorage)
   void Service(const NodeService& s) {
     const bool kind = !s.kind.empty(), tagged = !s.tagged_addresses.empty(),
-               socket = !s.socket_path.empty(), proxy = !s.proxy.is_null(),
+               socket = !s.socket_path.empty(), proxy = s.proxy.has_value(),
                connect = !s.connect.is_null();
     w_.Map(10 + kind + tagged + socket + proxy + connect);
     w_.Str("Address");
@@ -1234,7 +1233,7 @@ class SnapshotWriter {
     w_.Int(s.port);
     if (proxy) {
       w_.Str("Proxy");
-      w_.Value(s.proxy);
+      w_.Value(internal::ProxyConfigToJson(*s.proxy, internal::Form::kStorage));
     }
     w_.Str("Service");
     w_.Str(s.service);

@@ -352,7 +352,7 @@ TEST_F(StoreTest, ServicesUnionTagsAndRowsAreSorted) {
 TEST_F(StoreTest, ConnectReadsFindProxiesAndNativeInstances) {
   NodeService proxy = MakeService("web1-sidecar-proxy", "web-sidecar-proxy", 21000);
   proxy.kind = "connect-proxy";
-  proxy.proxy = {{"DestinationServiceName", "web"}, {"DestinationServiceID", "web1"}};
+  proxy.proxy = ProxyConfig{.destination_service_name = "web", .destination_service_id = "web1"};
   NodeService native = MakeService("web2", "web", 8443);
   native.connect = {{"Native", true}};
   NodeService gateway = MakeService("gw", "gateway", 8443);
@@ -668,7 +668,7 @@ TEST_F(StoreTest, ServiceWatchesFireForTheirServiceOnly) {
 
   NodeService proxy = MakeService("web1-proxy", "web-sidecar-proxy", 21000);
   proxy.kind = "connect-proxy";
-  proxy.proxy = {{"DestinationServiceName", "web"}};
+  proxy.proxy = ProxyConfig{.destination_service_name = "web"};
   MustApply(Reg(MakeNode("n2"), proxy));
   EXPECT_EQ(*web_connect, 1);
   EXPECT_EQ(*db, 0);
@@ -843,7 +843,7 @@ TEST_F(StoreTest, ConnectCADocumentsAreVersionedAndWatched) {
 TEST_F(StoreTest, SnapshotRestoreRoundTrip) {
   NodeService proxy = MakeService("web1-proxy", "web-sidecar-proxy", 21000);
   proxy.kind = "connect-proxy";
-  proxy.proxy = {{"DestinationServiceName", "web"}, {"Config", {{"protocol", "http"}}}};
+  proxy.proxy = ProxyConfig{.destination_service_name = "web", .config = {{"protocol", "http"}}};
   HealthCheck http = MakeCheck("n1", "http", kPassing, "web1");
   http.definition.http = "http://localhost/health";
   http.definition.interval_ns = 10'000'000'000;

@@ -51,6 +51,72 @@ struct Weights {
   bool operator==(const Weights&) const = default;
 };
 
+// MeshGateway{Mode}: how traffic to another datacenter travels: "" (inherit), "none", "local" or
+// "remote" (consul-behaviour.md §1.3).
+struct MeshGatewayConfig {
+  std::string mode;
+  bool operator==(const MeshGatewayConfig&) const = default;
+};
+
+// Expose.Paths[]: an HTTP path of the local service made reachable without mTLS.
+struct ExposePath {
+  int listener_port = 0;
+  std::string path;
+  int local_path_port = 0;
+  std::string protocol;  // "", "http" or "http2"
+  bool operator==(const ExposePath&) const = default;
+};
+
+struct ExposeConfig {
+  bool checks = false;
+  std::vector<ExposePath> paths;
+  bool operator==(const ExposeConfig&) const = default;
+};
+
+struct TransparentProxyConfig {
+  int outbound_listener_port = 0;
+  bool dialed_directly = false;
+  bool operator==(const TransparentProxyConfig&) const = default;
+};
+
+// One upstream of a sidecar (Consul's structs.Upstream). Absent optionals and empty strings are
+// not rendered, so a stored upstream reads back as it was written.
+struct Upstream {
+  std::string destination_type;  // "service" (default) or "prepared_query"
+  std::string destination_namespace;
+  std::string destination_partition;
+  std::string destination_peer;
+  std::string destination_name;
+  std::string datacenter;
+  std::string local_bind_address;
+  int local_bind_port = 0;
+  std::string local_bind_socket_path;
+  std::string local_bind_socket_mode;
+  Json config;  // opaque object (protocol, connect_timeout_ms, ...), or null
+  std::optional<MeshGatewayConfig> mesh_gateway;
+  bool centrally_configured = false;
+  bool operator==(const Upstream&) const = default;
+};
+
+// A proxy's registration (Consul's AgentServiceConnectProxyConfig), on connect-proxy instances
+// and gateways.
+struct ProxyConfig {
+  std::string destination_service_name;
+  std::string destination_service_id;
+  std::string local_service_address;
+  int local_service_port = 0;
+  std::string local_service_socket_path;
+  std::string mode;  // "", "direct" or "transparent"
+  Json config;       // opaque object, or null
+  std::vector<Upstream> upstreams;
+  std::optional<MeshGatewayConfig> mesh_gateway;
+  std::optional<ExposeConfig> expose;
+  std::optional<TransparentProxyConfig> transparent_proxy;
+  Json access_logs;       // opaque object, or null
+  Json envoy_extensions;  // opaque list, or null
+  bool operator==(const ProxyConfig&) const = default;
+};
+
 // One service instance on one node (Consul's structs.NodeService).
 struct NodeService {
   std::string kind;  // "", "connect-proxy", "mesh-gateway", ...
@@ -64,8 +130,8 @@ struct NodeService {
   std::string socket_path;
   Weights weights;
   bool enable_tag_override = false;
-  // ConnectProxyConfig and ServiceConnect in Consul's API JSON shape (CamelCase keys), or null.
-  Json proxy;
+  std::optional<ProxyConfig> proxy;  // absent on typical services
+  // ServiceConnect in Consul's API JSON shape (CamelCase keys), or null.
   Json connect;
   RaftIndex raft;
   bool operator==(const NodeService&) const = default;

@@ -119,11 +119,11 @@ Status LocalAgent::AddService(catalog::ServiceRegistration reg, bool replace_exi
                            std::to_string(options_.sidecar_max_port));
       }
     }
-    if (!p.proxy.is_object()) p.proxy = catalog::Json::object();
-    p.proxy["DestinationServiceName"] = svc.service;
-    p.proxy["DestinationServiceID"] = svc.id;
-    if (!p.proxy.contains("LocalServiceAddress")) p.proxy["LocalServiceAddress"] = "127.0.0.1";
-    if (!p.proxy.contains("LocalServicePort")) p.proxy["LocalServicePort"] = svc.port;
+    catalog::ProxyConfig& proxy = p.proxy ? *p.proxy : p.proxy.emplace();
+    proxy.destination_service_name = svc.service;
+    proxy.destination_service_id = svc.id;
+    if (proxy.local_service_address.empty()) proxy.local_service_address = "127.0.0.1";
+    if (proxy.local_service_port == 0) proxy.local_service_port = svc.port;
     if (sc.checks.empty()) {
       std::string addr = p.address.empty() ? "127.0.0.1" : p.address;
       catalog::CheckRegistration listening;

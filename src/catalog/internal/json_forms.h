@@ -19,6 +19,7 @@ enum class Form { kApi, kStorage };
 
 Json NodeToJson(const Node& n, Form form);
 Json NodeServiceToJson(const NodeService& s, Form form);
+Json ProxyConfigToJson(const ProxyConfig& p, Form form);
 Json CheckDefinitionToJson(const CheckDefinition& d, Form form);
 Json HealthCheckToJson(const HealthCheck& c, Form form);
 Json KVEntryToJson(const KVEntry& e, Form form);
@@ -26,6 +27,7 @@ Json KVEntryToJson(const KVEntry& e, Form form);
 // Decoders for both forms; `path` prefixes field names in messages ("Service", "Checks[2]").
 Status DecodeNodeAt(const Json& j, const std::string& path, Node* out);
 Status DecodeNodeServiceAt(const Json& j, const std::string& path, NodeService* out);
+Status DecodeProxyConfigAt(const Json& j, const std::string& path, ProxyConfig* out);
 Status DecodeHealthCheckAt(const Json& j, const std::string& path, HealthCheck* out);
 Status DecodeKVEntryAt(const Json& j, const std::string& path, KVEntry* out);
 
