@@ -25,7 +25,8 @@ struct World {
     lo.node_id = "00000000-0000-4000-8000-000000000000";
     lo.datacenter = "dc1";
     lo.address = "127.0.0.1";
-    agent = std::make_unique<client::LocalAgent>(loop, *srv, &srv->store(), lo);
+    agent = std::make_unique<client::LocalAgent>(loop, client::MakeNetProber(loop), *srv,
+                                                 &srv->store(), lo);
     api::Backend b;
     b.loop = &loop;
     b.server = srv.get();

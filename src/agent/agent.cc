@@ -260,7 +260,8 @@ int RunAgent(const std::vector<std::string>& args) {
   lo.sidecar_min_port = cfg.ports.sidecar_min_port;
   lo.sidecar_max_port = cfg.ports.sidecar_max_port;
   catalog::Applier& writer = server ? static_cast<catalog::Applier&>(*server) : client_writer;
-  client::LocalAgent local(loop, writer, server ? &server->store() : nullptr, lo);
+  client::LocalAgent local(loop, client::MakeNetProber(loop), writer,
+                           server ? &server->store() : nullptr, lo);
   if (server) server->SetLeaderKnownHook([&local] { local.FullSync(); });
 
   bool stopping = false;

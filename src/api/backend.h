@@ -9,9 +9,9 @@
 #include "client/leaf_cache.h"
 #include "client/local_agent.h"
 #include "client/user_events.h"
+#include "core/loop.h"
 #include "gossip/pool.h"
 #include "http/message.h"
-#include "net/event_loop.h"
 #include "server/server.h"
 
 namespace gangway::api {
@@ -32,7 +32,7 @@ struct AgentInfo {
 };
 
 struct Backend {
-  net::EventLoop* loop = nullptr;
+  Loop* loop = nullptr;  // the agent's net::EventLoop; a testing::SimLoop in tests
   server::Server* server = nullptr;       // null on client agents
   client::LocalAgent* agent = nullptr;
   gossip::Pool* lan = nullptr;  // every agent

@@ -31,8 +31,9 @@ std::string StatusHandler::OnResult(const std::string& raw) {
   return "";
 }
 
-CheckRunner::CheckRunner(net::EventLoop& loop, catalog::CheckRegistration def, Report report)
+CheckRunner::CheckRunner(Loop& loop, Prober& prober, catalog::CheckRegistration def, Report report)
     : loop_(loop),
+      prober_(prober),
       def_(std::move(def)),
       report_(std::move(report)),
       handler_(def_.success_before_passing, def_.failures_before_warning,
@@ -99,7 +100,7 @@ void CheckRunner::RunOnce() {
       Outcome(catalog::kCritical, "invalid TCP check address \"" + target + "\"");
       return;
     }
-    net::ProbeTcp(loop_, host, port, timeout, [this, alive, target](Status s) {
+    prober_.ProbeTcp(host, port, timeout, [this, alive, target](Status s) {
       if (alive.expired()) return;
       if (s.ok()) {
         Outcome(catalog::kPassing, "TCP connect " + target + ": Success");
@@ -122,7 +123,7 @@ void CheckRunner::RunOnce() {
     for (const auto& v : values) req.headers.emplace_back(name, v);
   }
   std::string method = req.method;
-  http::FetchAsync(loop_, std::move(req), [this, alive, url, method](Result<http::Response> r) {
+  prober_.FetchHttp(std::move(req), [this, alive, url, method](Result<http::Response> r) {
     if (alive.expired()) return;
     if (!r.ok()) {
       Outcome(catalog::kCritical, method + " \"" + url + "\": " + r.status().message());

@@ -1,6 +1,7 @@
 // Health checks the agent runs itself: TTL, HTTP and TCP, with Consul's thresholds
 // (SuccessBeforePassing, FailuresBeforeWarning, FailuresBeforeCritical). A CheckRunner reports
-// status transitions through a callback; it owns its timers. Loop thread only.
+// status transitions through a callback; it owns its timers and probes through a Prober it does
+// not own. Loop thread only.
 #pragma once
 
 #include <functional>
@@ -8,7 +9,8 @@
 #include <string>
 
 #include "catalog/service_definition.h"
-#include "net/event_loop.h"
+#include "client/prober.h"
+#include "core/loop.h"
 
 namespace gangway::client {
 
@@ -34,7 +36,8 @@ class CheckRunner {
  public:
   using Report = std::function<void(const std::string& status, const std::string& output)>;
 
-  CheckRunner(net::EventLoop& loop, catalog::CheckRegistration def, Report report);
+  // `loop` and `prober` must outlive the runner.
+  CheckRunner(Loop& loop, Prober& prober, catalog::CheckRegistration def, Report report);
   ~CheckRunner();
 
   void Start();
@@ -48,7 +51,8 @@ class CheckRunner {
   void RunOnce();
   void Outcome(const std::string& status, const std::string& output);
 
-  net::EventLoop& loop_;
+  Loop& loop_;
+  Prober& prober_;
   catalog::CheckRegistration def_;
   Report report_;
   StatusHandler handler_;

@@ -2,50 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include <deque>
-#include <map>
-
 #include "ca/state.h"
+#include "core/testing/sim_loop.h"
 
 namespace gangway::client {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Virtual time: timers run when the test advances the clock.
-class ManualLoop : public Loop {
- public:
-  void Post(std::function<void()> fn) override { posted_.push_back(std::move(fn)); }
-  std::unique_ptr<Timer> After(std::chrono::nanoseconds d, std::function<void()> fn) override {
-    auto alive = std::make_shared<bool>(true);
-    timers_.emplace(now_ + d, [alive, fn = std::move(fn)] {
-      if (*alive) fn();
-    });
-    struct T : Timer {
-      explicit T(std::shared_ptr<bool> a) : alive(std::move(a)) {}
-      ~T() override { *alive = false; }
-      std::shared_ptr<bool> alive;
-    };
-    return std::make_unique<T>(alive);
-  }
-  std::chrono::steady_clock::time_point Now() const override { return now_; }
-  void Advance(std::chrono::nanoseconds d) {
-    auto until = now_ + d;
-    while (!timers_.empty() && timers_.begin()->first <= until) {
-      auto it = timers_.begin();
-      now_ = it->first;
-      auto fn = std::move(it->second);
-      timers_.erase(it);
-      fn();
-    }
-    now_ = until;
-  }
-
- private:
-  std::chrono::steady_clock::time_point now_{};
-  std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> timers_;
-  std::deque<std::function<void()>> posted_;
-};
 
 // A CA standing in for the servers: roots answered from a real root, CSRs signed with it.
 class FakeServers {
@@ -134,7 +97,7 @@ class LeafCacheTest : public ::testing::Test {
     return got ? std::move(*got) : Result<LeafCache::Leaf>(Internal("no answer"));
   }
 
-  ManualLoop loop_;
+  gangway::testing::SimLoop loop_;
   FakeServers servers_;
   LeafCache cache_;
 };
@@ -162,10 +125,10 @@ TEST_F(LeafCacheTest, RenewsBetween60And90PercentOfTheLifetime) {
   cache_.GetLeaf("web", leaf->index, 2h, [&](Result<LeafCache::Leaf> r) { woken = std::move(r); });
   EXPECT_FALSE(woken.has_value());
   // Validity starts a minute in the past: 60 % of an hour is 35 minutes from now.
-  loop_.Advance(34min);
+  loop_.RunFor(34min);
   EXPECT_EQ(servers_.signs, 1);
   EXPECT_FALSE(woken.has_value());
-  loop_.Advance(20min);  // past 90 %
+  loop_.RunFor(20min);  // past 90 %
   EXPECT_EQ(servers_.signs, 2);
   ASSERT_TRUE(woken.has_value());
   ASSERT_TRUE(woken->ok());
@@ -178,9 +141,9 @@ TEST_F(LeafCacheTest, ABlockedReadAnswersWithTheSameLeafWhenTheWaitEnds) {
   ASSERT_TRUE(leaf.ok());
   std::optional<Result<LeafCache::Leaf>> got;
   cache_.GetLeaf("web", leaf->index, 5s, [&](Result<LeafCache::Leaf> r) { got = std::move(r); });
-  loop_.Advance(4s);
+  loop_.RunFor(4s);
   EXPECT_FALSE(got.has_value());
-  loop_.Advance(2s);
+  loop_.RunFor(2s);
   ASSERT_TRUE(got.has_value() && got->ok());
   EXPECT_EQ((*got)->index, leaf->index);
 }
@@ -215,14 +178,14 @@ TEST_F(LeafCacheTest, AFailedRenewalKeepsServingTheCurrentLeaf) {
   auto leaf = Get();
   ASSERT_TRUE(leaf.ok());
   servers_.failing = true;
-  loop_.Advance(54min);  // renewal attempted, failing, retried every second
+  loop_.RunFor(54min);  // renewal attempted, failing, retried every second
   EXPECT_GT(servers_.signs, 2);
   auto still = Get();
   ASSERT_TRUE(still.ok());
   EXPECT_EQ(still->index, leaf->index);
   servers_.failing = false;
   int before = servers_.signs;
-  loop_.Advance(2s);
+  loop_.RunFor(2s);
   EXPECT_EQ(servers_.signs, before + 1);
   auto renewed = Get();
   ASSERT_TRUE(renewed.ok());
@@ -232,19 +195,19 @@ TEST_F(LeafCacheTest, AFailedRenewalKeepsServingTheCurrentLeaf) {
 TEST_F(LeafCacheTest, ALeafNobodyAsksForIn72HoursIsDropped) {
   auto leaf = Get();
   ASSERT_TRUE(leaf.ok());
-  loop_.Advance(71h);
+  loop_.RunFor(71h);
   EXPECT_EQ(cache_.size(), 1u);
   auto again = Get();  // used: its 72 hours start again
   ASSERT_TRUE(again.ok());
-  loop_.Advance(71h);
+  loop_.RunFor(71h);
   EXPECT_EQ(cache_.size(), 1u);
   int signs = servers_.signs;
-  loop_.Advance(3h);
+  loop_.RunFor(3h);
   EXPECT_EQ(cache_.size(), 0u);
-  loop_.Advance(10h);  // and it is no longer renewed
+  loop_.RunFor(10h);  // and it is no longer renewed
   EXPECT_LE(servers_.signs, signs + 3);
   const int after_drop = servers_.signs;
-  loop_.Advance(10h);
+  loop_.RunFor(10h);
   EXPECT_EQ(servers_.signs, after_drop);
   // Asking again issues a new one.
   auto fresh = Get();

@@ -32,9 +32,10 @@ int Severity(const std::string& status) {
 }
 }  // namespace
 
-LocalAgent::LocalAgent(net::EventLoop& loop, catalog::Applier& writer, const catalog::Store* catalog,
-                       LocalAgentOptions options)
+LocalAgent::LocalAgent(Loop& loop, std::unique_ptr<Prober> prober, catalog::Applier& writer,
+                       const catalog::Store* catalog, LocalAgentOptions options)
     : loop_(loop),
+      prober_(std::move(prober)),
       writer_(writer),
       catalog_(catalog),
       options_(std::move(options)),
@@ -261,7 +262,7 @@ Status LocalAgent::AddCheckLocked(catalog::CheckRegistration reg, const catalog:
   if (lc.check.type == "ttl" || lc.check.type == "http" || lc.check.type == "tcp") {
     std::string id = reg.check_id;
     lc.runner = std::make_unique<CheckRunner>(
-        loop_, reg, [this, id](const std::string& status, const std::string& output) {
+        loop_, *prober_, reg, [this, id](const std::string& status, const std::string& output) {
           UpdateCheckStatus(id, status, output);
         });
     lc.runner->Start();

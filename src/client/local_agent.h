@@ -14,7 +14,8 @@
 #include "catalog/service_definition.h"
 #include "catalog/store.h"
 #include "client/checks.h"
-#include "net/event_loop.h"
+#include "client/prober.h"
+#include "core/loop.h"
 
 namespace gangway::client {
 
@@ -49,9 +50,10 @@ struct LocalCheck {
 
 class LocalAgent {
  public:
-  // `writer` carries writes to the servers; `catalog` (may be null) is read for full syncs.
-  LocalAgent(net::EventLoop& loop, catalog::Applier& writer, const catalog::Store* catalog,
-             LocalAgentOptions options);
+  // `prober` runs the HTTP and TCP checks (MakeNetProber on the agent's loop); `writer` carries
+  // writes to the servers; `catalog` (may be null) is read for full syncs.
+  LocalAgent(Loop& loop, std::unique_ptr<Prober> prober, catalog::Applier& writer,
+             const catalog::Store* catalog, LocalAgentOptions options);
   ~LocalAgent();
 
   // Registers the node and starts anti-entropy and the reaper (serfHealth is the leader's).
@@ -97,7 +99,8 @@ class LocalAgent {
   void Reap();
   catalog::Node NodeRecord() const;
 
-  net::EventLoop& loop_;
+  Loop& loop_;
+  std::unique_ptr<Prober> prober_;
   catalog::Applier& writer_;
   const catalog::Store* catalog_;
   LocalAgentOptions options_;

@@ -1,7 +1,7 @@
-// Simulated time and network for gossip tests: one virtual clock drives many nodes in one
-// process; packets and streams travel in memory with loss, delay, jitter, partitions and
+// Simulated network for gossip tests: one simulated clock (core's SimLoop) drives many nodes in
+// one process; packets and streams travel in memory with loss, delay, jitter, partitions and
 // crashes, every choice drawn from a seeded Random, so a run replays exactly from its seed.
-// Single-threaded (SimLoop::Post excepted); test code only.
+// Single-threaded; test code only (gangway_gossip_testing).
 #pragma once
 
 #include <chrono>
@@ -9,8 +9,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <queue>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -18,8 +16,8 @@
 #include <vector>
 
 #include "core/duration.h"
-#include "core/loop.h"
 #include "core/random.h"
+#include "core/testing/sim_loop.h"
 #include "gossip/security.h"
 #include "gossip/transport.h"
 
@@ -27,51 +25,8 @@ namespace gangway::gossip::testing {
 
 using TimePoint = std::chrono::steady_clock::time_point;
 
-// A Loop on virtual time. Nothing happens until Run* is called; then events run in time order
-// (ties in the order they were scheduled) and Now() jumps from one event to the next.
-class SimLoop final : public Loop {
- public:
-  SimLoop();
-  ~SimLoop() override;
-
-  void Post(std::function<void()> fn) override;  // any thread
-  std::unique_ptr<Timer> After(std::chrono::nanoseconds d, std::function<void()> fn) override;
-  TimePoint Now() const override { return now_; }
-  // Like After, without a handle: the event cannot be cancelled.
-  void Defer(Duration d, std::function<void()> fn);
-
-  // Runs every event due up to and including `deadline`; Now() is `deadline` afterwards.
-  void RunUntil(TimePoint deadline);
-  void RunFor(Duration d) { RunUntil(now_ + d); }
-  // Runs until pred() holds, checking it every `step` of virtual time, for at most `limit`.
-  // Returns whether it held.
-  bool RunUntil(const std::function<bool()>& pred, Duration limit,
-                Duration step = std::chrono::milliseconds(100));
-
-  uint64_t events_run() const { return events_run_; }
-  size_t pending() const;
-
- private:
-  struct Slot {
-    std::function<void()> fn;
-    bool cancelled = false;
-  };
-  struct Entry {
-    TimePoint at;
-    uint64_t seq;
-    std::shared_ptr<Slot> slot;
-    bool operator>(const Entry& o) const { return at != o.at ? at > o.at : seq > o.seq; }
-  };
-  class SimTimer;
-
-  std::shared_ptr<Slot> Schedule(TimePoint at, std::function<void()> fn);
-
-  TimePoint now_;
-  mutable std::mutex mu_;
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap_;
-  uint64_t next_seq_ = 0;
-  uint64_t events_run_ = 0;
-};
+// The shared simulated-time loop (core/testing/sim_loop.h) drives the network and the nodes.
+using SimLoop = gangway::testing::SimLoop;
 
 // Properties of one direction of a link.
 struct LinkOptions {

@@ -1,0 +1,127 @@
+// Fakes for in-process tests of the client role on a simulated loop: a Prober whose answers the
+// test sets per target, and an Applier that writes into a real catalog::Store. Both answer
+// through Post, as the network and the servers do. Loop thread only; test code only.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "catalog/applier.h"
+#include "catalog/store.h"
+#include "client/prober.h"
+#include "core/loop.h"
+
+namespace gangway::client::testing {
+
+class FakeProber final : public Prober {
+ public:
+  explicit FakeProber(Loop& loop) : loop_(loop) {}
+
+  // Answers for TCP probes of "host:port" (unset: connection refused).
+  void SetTcp(const std::string& addr, Status answer) { tcp_[addr] = std::move(answer); }
+  // Answers for HTTP requests to "host:port/target" (unset: connection refused).
+  void SetHttp(const std::string& key, int code, std::string body = "") {
+    http::Response r;
+    r.status = code;
+    r.body = std::move(body);
+    http_.insert_or_assign(key, Result<http::Response>(std::move(r)));
+  }
+  void SetHttpError(const std::string& key, Status error) {
+    http_.insert_or_assign(key, Result<http::Response>(std::move(error)));
+  }
+  // While held, probes wait until Release() (a slow endpoint).
+  void Hold() { hold_ = true; }
+  void Release() {
+    hold_ = false;
+    auto held = std::move(held_);
+    held_.clear();
+    for (auto& fn : held) loop_.Post(std::move(fn));
+  }
+  size_t held() const { return held_.size(); }
+
+  void ProbeTcp(const std::string& host, int port, std::chrono::nanoseconds timeout,
+                std::function<void(Status)> done) override {
+    std::string addr = host + ":" + std::to_string(port);
+    tcp_probes_.push_back(addr);
+    last_timeout_ = timeout;
+    auto it = tcp_.find(addr);
+    Status answer =
+        it != tcp_.end() ? it->second : Unavailable("dial tcp " + addr + ": connection refused");
+    Answer([done = std::move(done), answer] { done(answer); });
+  }
+
+  void FetchHttp(http::ClientRequest req,
+                 std::function<void(Result<http::Response>)> done) override {
+    std::string key = req.host + ":" + std::to_string(req.port) + req.target;
+    auto it = http_.find(key);
+    Result<http::Response> answer =
+        it != http_.end() ? it->second
+                          : Result<http::Response>(Unavailable("dial tcp: connection refused"));
+    requests_.push_back(std::move(req));
+    Answer([done = std::move(done), answer = std::move(answer)] { done(answer); });
+  }
+
+  const std::vector<std::string>& tcp_probes() const { return tcp_probes_; }
+  const std::vector<http::ClientRequest>& requests() const { return requests_; }
+  std::chrono::nanoseconds last_timeout() const { return last_timeout_; }
+
+ private:
+  void Answer(std::function<void()> fn) {
+    if (hold_) {
+      held_.push_back(std::move(fn));
+    } else {
+      loop_.Post(std::move(fn));
+    }
+  }
+
+  Loop& loop_;
+  std::map<std::string, Status> tcp_;
+  std::map<std::string, Result<http::Response>> http_;
+  bool hold_ = false;
+  std::vector<std::function<void()>> held_;
+  std::vector<std::string> tcp_probes_;
+  std::vector<http::ClientRequest> requests_;
+  std::chrono::nanoseconds last_timeout_{0};
+};
+
+// The servers as the agent sees them: writes applied in order to a real Store, answered later on
+// the loop. While failing, every write is rejected with `failure` and changes nothing.
+class StoreApplier final : public catalog::Applier {
+ public:
+  explicit StoreApplier(Loop& loop) : loop_(loop) {}
+
+  void Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) override {
+    commands_.push_back(cmd);
+    catalog::ApplyResult r;
+    if (!failure_.ok()) {
+      r.status = failure_;
+    } else {
+      r = store_.Apply(++index_, cmd);
+    }
+    loop_.Post([done = std::move(done), r = std::move(r)] { done(r); });
+  }
+
+  void Fail(Status failure) { failure_ = std::move(failure); }
+  void Heal() { failure_ = Status::Ok(); }
+
+  catalog::Store& store() { return store_; }
+  // Every write the agent sent, applied or not.
+  const std::vector<catalog::Command>& commands() const { return commands_; }
+  // Writes one command directly, as another writer would (the agent does not see it).
+  catalog::ApplyResult ApplyDirect(const catalog::Command& cmd) {
+    return store_.Apply(++index_, cmd);
+  }
+
+ private:
+  Loop& loop_;
+  catalog::Store store_;
+  catalog::Index index_ = 0;
+  Status failure_ = Status::Ok();
+  std::vector<catalog::Command> commands_;
+};
+
+}  // namespace gangway::client::testing
