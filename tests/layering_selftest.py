@@ -48,6 +48,11 @@ class LayeringCheck(unittest.TestCase):
                          "catalog/testing/fake.h": '#include "agent/agent.h"\n'})
         self.assertEqual(code, 0, out)
 
+    def test_production_code_may_not_include_testing(self):
+        code, out = run({"client/checks.cc": '#include "core/testing/sim_loop.h"\n'})
+        self.assertEqual(code, 1, out)
+        self.assertIn("test-only", out)
+
     def test_unlisted_module_fails(self):
         code, out = run({"newthing/a.cc": "int x;\n"})
         self.assertEqual(code, 1, out)
