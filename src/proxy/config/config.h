@@ -1,0 +1,166 @@
+// The control→data contract: one complete, immutable snapshot of what a sidecar proxy or mesh
+// gateway does (listeners → filter chains → clusters → endpoints, leaf, roots, authz). Built by
+// proxycfg, served by the agent, applied by the proxy; plain values, any thread.
+// docs/proxy-config.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace gangway::proxy {
+
+// One address a cluster may send a connection to.
+struct Endpoint {
+  enum class Health { kPassing, kWarning, kCritical };
+
+  std::string address;  // IP literal or DNS name (a gateway's WAN address may be a hostname)
+  int port = 0;         // 1..65535
+  Health health = Health::kPassing;  // the proxy never picks a kCritical endpoint
+  std::string node;                  // catalog node name, for logs only
+
+  bool operator==(const Endpoint&) const = default;
+};
+
+// Where a filter chain sends its connections, and how it talks to them.
+struct Cluster {
+  enum class Tls { kNone, kOriginate };
+  // Consul's service-resolver LoadBalancer.Policy names (round_robin, least_request).
+  enum class Lb { kRoundRobin, kLeastRequest };
+
+  // Target SNI ("api.default.dc2.internal.<td>"), a gateway's whole-DC name
+  // ("dc2.internal.<td>"), or "local_app".
+  std::string name;
+  // kOriginate: mTLS with our leaf, sending `sni`, accepting only a server whose URI SAN is one of
+  // `spiffe_ids`. kNone: bytes pass as they come.
+  Tls tls = Tls::kNone;
+  std::string sni;
+  std::vector<std::string> spiffe_ids;
+  std::chrono::milliseconds connect_timeout{5000};
+  Lb lb = Lb::kRoundRobin;
+  // Clusters tried, in order, when this one has no usable endpoint (a resolver's Failover). Each
+  // names a cluster with the same `tls` and no failover of its own.
+  std::vector<std::string> failover;
+  std::vector<Endpoint> endpoints;
+
+  bool operator==(const Cluster&) const = default;
+};
+
+struct FilterChain {
+  enum class Action {
+    kTerminateTls,  // sidecar public listener: mTLS with the leaf, verify and authorize the
+                    // client, then plaintext to `cluster` (the local app)
+    kOriginateTls,  // sidecar upstream listener: plaintext in, mTLS out to `cluster`
+    kTcpProxy,      // gateway: bytes untouched to `cluster`
+    kSniCluster,    // gateway: bytes untouched to the cluster named by the SNI; closed if none
+  };
+
+  // SNI match: exact names, or "*.<suffix>" (one or more leading labels). Empty: any SNI,
+  // including none. Compared without case.
+  std::vector<std::string> server_names;
+  Action action = Action::kTcpProxy;
+  std::string cluster;  // empty for kSniCluster
+
+  bool operator==(const FilterChain&) const = default;
+};
+
+struct Listener {
+  enum class Kind { kPublic, kUpstream, kGateway };
+
+  std::string name;     // unique within the config; stable across versions (the proxy keeps a
+                        // listener whose name, address and port did not change)
+  std::string address;  // IP literal to bind
+  int port = 0;         // 0..65535; 0 binds any free port (tests)
+  Kind kind = Kind::kPublic;
+  std::vector<FilterChain> chains;
+
+  bool operator==(const Listener&) const = default;
+};
+
+// The sidecar's own certificate; a mesh gateway has none.
+struct Leaf {
+  std::string cert_pem;
+  std::string private_key_pem;
+  std::string spiffe_id;
+  std::string valid_before;  // RFC 3339, as Consul's leaf API gives it
+
+  bool operator==(const Leaf&) const = default;
+};
+
+// One compiled intention. `source` is a SPIFFE ID in which a whole path segment (or the trust
+// domain) may be "*": "spiffe://<td>/ns/default/dc/*/svc/web".
+struct AuthzRule {
+  std::string source;
+  bool allow = false;
+  int precedence = 0;  // Consul's intention precedence, 1..9
+  std::string id;      // the intention it came from, for the deny reason; may be empty
+
+  bool operator==(const AuthzRule&) const = default;
+};
+
+// Rules in evaluation order (precedence descending, deny before allow at equal precedence): the
+// first whose source matches decides; none matching means default_allow.
+struct Authz {
+  bool default_allow = true;
+  std::vector<AuthzRule> rules;
+
+  bool operator==(const Authz&) const = default;
+};
+
+struct Config {
+  enum class Kind { kConnectProxy, kMeshGateway };
+
+  uint64_t version = 0;  // >= 1, strictly increasing per proxy; the endpoint's X-Consul-Index
+  Kind kind = Kind::kConnectProxy;
+  std::string proxy_id;
+  std::string service;  // the sidecar's destination service, or the gateway's service name
+  std::string datacenter;
+  std::string trust_domain;
+  std::optional<Leaf> leaf;  // required for a connect-proxy; absent for a mesh gateway
+  std::vector<std::string> roots_pem;
+  std::vector<Listener> listeners;
+  std::vector<Cluster> clusters;
+  Authz authz;
+
+  // Linear; the proxy indexes clusters by name when it applies a snapshot.
+  const Cluster* FindCluster(std::string_view name) const;
+
+  bool operator==(const Config&) const = default;
+};
+
+// Checks every rule of docs/proxy-config.md. The message names the offending field by its JSON
+// path, e.g. `Listeners[1].FilterChains[0].Cluster: no cluster named "x"`.
+Status Validate(const Config& config);
+
+// True when `pattern` (an exact name or "*.<suffix>") matches `sni`, ignoring case. A wildcard
+// needs at least one label before the suffix: "*.b.c" matches "a.b.c" and "x.a.b.c", not "b.c".
+bool ServerNameMatches(std::string_view pattern, std::string_view sni);
+
+// The chain of `listener` for a connection with this SNI ("" when the client sent none): an exact
+// name wins, then the longest matching wildcard, then the chain with no server_names; nullptr
+// when none matches (the connection is closed).
+const FilterChain* MatchChain(const Listener& listener, std::string_view sni);
+
+// True when `id` matches an AuthzRule source pattern segment by segment ("*" matches exactly one
+// non-empty segment). The scheme and segments other than "*" compare exactly, except the trust
+// domain, which compares without case.
+bool SourceMatches(std::string_view pattern, std::string_view id);
+
+// The first rule matching `spiffe_id`, or nullptr (then authz.default_allow decides).
+const AuthzRule* MatchRule(const Authz& authz, std::string_view spiffe_id);
+bool Allowed(const Authz& authz, std::string_view spiffe_id);
+
+// Wire names of the enums, as docs/proxy-config.md lists them.
+std::string_view KindName(Config::Kind kind);
+std::string_view ListenerKindName(Listener::Kind kind);
+std::string_view ActionName(FilterChain::Action action);
+std::string_view TlsName(Cluster::Tls tls);
+std::string_view LbName(Cluster::Lb lb);
+std::string_view HealthName(Endpoint::Health health);
+
+}  // namespace gangway::proxy

@@ -1,0 +1,191 @@
+#include "proxy/config/json.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "proxy/config/testing/examples.h"
+
+namespace gangway::proxy {
+namespace {
+
+using OJson = nlohmann::ordered_json;
+
+std::string GoldenPath(const std::string& name) {
+  return std::string(GANGWAY_TESTDATA_DIR) + "/proxy-config/" + name;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Compares the encoder's output with the golden file byte for byte. With GANGWAY_UPDATE_GOLDEN=1
+// the file is rewritten instead (then review the diff).
+void ExpectGolden(const Config& config, const std::string& name) {
+  std::string encoded = EncodeConfig(config);
+  if (std::getenv("GANGWAY_UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(GoldenPath(name), std::ios::binary) << encoded;
+  }
+  std::string golden = ReadFile(GoldenPath(name));
+  ASSERT_FALSE(golden.empty()) << "missing " << GoldenPath(name);
+  EXPECT_EQ(encoded, golden) << name << " differs from EncodeConfig output";
+
+  Result<Config> decoded = DecodeConfig(golden);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_TRUE(*decoded == config) << name << " does not decode to the config it was made from";
+}
+
+TEST(ConfigJsonTest, SidecarGolden) { ExpectGolden(testing::SidecarExample(), "sidecar.json"); }
+
+TEST(ConfigJsonTest, GatewayGolden) {
+  ExpectGolden(testing::GatewayExample(), "mesh-gateway.json");
+}
+
+TEST(ConfigJsonTest, RoundTripsEdgeValues) {
+  Config c = testing::SidecarExample();
+  c.version = std::numeric_limits<uint64_t>::max();
+  c.listeners[0].port = 0;
+  c.clusters[1].failover = {c.clusters[2].name};
+  c.clusters[1].connect_timeout = std::chrono::milliseconds(1);
+  c.clusters[0].endpoints[0].node = "n\u00f6de \"quoted\"\n\t\\";
+  c.leaf->valid_before = "2030-01-02T03:04:05.123456789+02:00";
+  c.roots_pem.push_back("second root");
+  c.authz.rules.clear();
+  ASSERT_EQ(Validate(c).message(), "");
+  std::string encoded = EncodeConfig(c);
+  Result<Config> back = DecodeConfig(encoded);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(*back == c);
+  EXPECT_EQ(EncodeConfig(*back), encoded);
+}
+
+// Go's decoder matches keys without case; so does ours, and the result is the same config.
+TEST(ConfigJsonTest, KeysMatchWithoutCase) {
+  std::string golden = ReadFile(GoldenPath("sidecar.json"));
+  ASSERT_FALSE(golden.empty());
+  std::function<void(OJson&)> lower = [&](OJson& j) {
+    if (j.is_array()) {
+      for (auto& e : j) lower(e);
+    } else if (j.is_object()) {
+      OJson out = OJson::object();
+      for (auto& [k, v] : j.items()) {
+        lower(v);
+        std::string key = k;
+        for (char& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        out[key] = v;
+      }
+      j = out;
+    }
+  };
+  OJson j = OJson::parse(golden);
+  lower(j);
+  std::string text = j.dump();
+  ASSERT_NE(text.find("\"proxyid\""), std::string::npos);
+  Result<Config> decoded = DecodeConfig(text);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_TRUE(*decoded == testing::SidecarExample());
+}
+
+TEST(ConfigJsonTest, OptionalArraysAndLeaf) {
+  OJson j = OJson::parse(EncodeConfig(testing::GatewayExample()));
+  j.erase("Leaf");
+  j.erase("RootsPEM");
+  j["Clusters"][0]["Failover"] = nullptr;
+  j["Clusters"][0].erase("SpiffeIDs");
+  j["Listeners"][0]["FilterChains"][2].erase("ServerNames");
+  j["Authz"].erase("Rules");
+  Result<Config> decoded = DecodeConfig(j.dump());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_TRUE(*decoded == testing::GatewayExample());
+}
+
+struct ErrorCase {
+  const char* what;
+  std::function<void(OJson&)> edit;
+  const char* message;
+};
+
+TEST(ConfigJsonTest, ErrorsNameTheKey) {
+  const ErrorCase cases[] = {
+      {"unknown key", [](OJson& j) { j["Listeners"][0]["Prot"] = 1; },
+       "Listeners[0].Prot: unknown key (did you mean \"Port\"?)"},
+      {"unknown top key", [](OJson& j) { j["Routes"] = OJson::array(); }, "Routes: unknown key"},
+      {"same key in two cases", [](OJson& j) { j["version"] = 43; },
+       "version: duplicate key (also given as \"Version\"; keys match without case)"},
+      {"string port", [](OJson& j) { j["Listeners"][0]["Port"] = "21000"; },
+       "Listeners[0].Port: expected an integer, found a string"},
+      {"fraction port", [](OJson& j) { j["Listeners"][0]["Port"] = 1.5; },
+       "Listeners[0].Port: expected an integer, found a number with a fraction or exponent"},
+      {"huge port", [](OJson& j) { j["Listeners"][0]["Port"] = 99999999999; },
+       "Listeners[0].Port: 99999999999 is out of range"},
+      {"port range", [](OJson& j) { j["Listeners"][0]["Port"] = 70000; },
+       "Listeners[0].Port: 70000 is not in 0..65535"},
+      {"negative version", [](OJson& j) { j["Version"] = -1; }, "Version: -1 is negative"},
+      {"string version", [](OJson& j) { j["Version"] = "42"; },
+       "Version: expected an integer, found a string"},
+      {"unknown kind", [](OJson& j) { j["Kind"] = "sidecar"; },
+       "Kind: expected one of \"connect-proxy\", \"mesh-gateway\", found \"sidecar\""},
+      {"kind case", [](OJson& j) { j["Kind"] = "Connect-Proxy"; },
+       "Kind: expected one of \"connect-proxy\", \"mesh-gateway\", found \"Connect-Proxy\""},
+      {"missing action", [](OJson& j) { j["Listeners"][0]["FilterChains"][0].erase("Action"); },
+       "Listeners[0].FilterChains[0].Action: required key is missing"},
+      {"bad action", [](OJson& j) { j["Listeners"][1]["FilterChains"][0]["Action"] = "proxy"; },
+       "Listeners[1].FilterChains[0].Action: expected one of \"terminate_tls\", "
+       "\"originate_tls\", \"tcp_proxy\", \"sni_cluster\", found \"proxy\""},
+      {"missing health", [](OJson& j) { j["Clusters"][1]["Endpoints"][1].erase("Health"); },
+       "Clusters[1].Endpoints[1].Health: required key is missing"},
+      {"bad health", [](OJson& j) { j["Clusters"][1]["Endpoints"][1]["Health"] = "ok"; },
+       "Clusters[1].Endpoints[1].Health: expected one of \"passing\", \"warning\", "
+       "\"critical\", found \"ok\""},
+      {"leaf scalar", [](OJson& j) { j["Leaf"] = 5; },
+       "Leaf: expected an object, found an integer"},
+      {"leaf key", [](OJson& j) { j["Leaf"]["CertPM"] = ""; },
+       "Leaf.CertPM: unknown key (did you mean \"CertPEM\"?)"},
+      {"listeners object", [](OJson& j) { j["Listeners"] = OJson::object(); },
+       "Listeners: expected an array, found an object"},
+      {"listener scalar", [](OJson& j) { j["Listeners"][2] = true; },
+       "Listeners[2]: expected an object, found a boolean"},
+      {"server name number",
+       [](OJson& j) { j["Listeners"][0]["FilterChains"][0]["ServerNames"] = {1}; },
+       "Listeners[0].FilterChains[0].ServerNames[0]: expected a string, found an integer"},
+      {"null string", [](OJson& j) { j["Clusters"][0]["SNI"] = nullptr; },
+       "Clusters[0].SNI: expected a string, found null"},
+      {"missing authz", [](OJson& j) { j.erase("Authz"); }, "Authz: required key is missing"},
+      {"allow as string", [](OJson& j) { j["Authz"]["Rules"][0]["Allow"] = "false"; },
+       "Authz.Rules[0].Allow: expected a boolean, found a string"},
+      {"timeout as string", [](OJson& j) { j["Clusters"][2]["ConnectTimeoutMs"] = "10s"; },
+       "Clusters[2].ConnectTimeoutMs: expected an integer, found a string"},
+      {"validation runs", [](OJson& j) { j["Listeners"][1]["FilterChains"][0]["Cluster"] = "x"; },
+       "Listeners[1].FilterChains[0].Cluster: no cluster named \"x\""},
+  };
+  const std::string golden = EncodeConfig(testing::SidecarExample());
+  for (const ErrorCase& c : cases) {
+    OJson j = OJson::parse(golden);
+    c.edit(j);
+    Result<Config> r = DecodeConfig(j.dump(2));
+    ASSERT_FALSE(r.ok()) << c.what;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << c.what;
+    EXPECT_EQ(r.status().message(), c.message) << c.what;
+  }
+}
+
+TEST(ConfigJsonTest, SyntaxErrorsAndNonObjects) {
+  EXPECT_EQ(DecodeConfig("[]").status().message(), "expected an object, found an array");
+  EXPECT_EQ(DecodeConfig("null").status().message(), "expected an object, found null");
+  for (std::string_view bad : {"", "{", "{\"Version\": 1,}", "{\"Version\" 1}", "\xff"}) {
+    Result<Config> r = DecodeConfig(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("line"), std::string::npos) << r.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace gangway::proxy

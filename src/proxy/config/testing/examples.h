@@ -1,0 +1,110 @@
+// The two configs of testdata/proxy-config/ built in code: a sidecar with a same-DC upstream and a
+// dc2 upstream through the local gateway, and a dc1 mesh gateway. Tests only; any thread.
+#pragma once
+
+#include <string>
+
+#include "proxy/config/config.h"
+
+namespace gangway::proxy::testing {
+
+inline constexpr char kTrustDomain[] = "11111111-2222-3333-4444-555555555555.consul";
+
+inline std::string Sni(const std::string& service, const std::string& dc) {
+  return service + ".default." + dc + ".internal." + kTrustDomain;
+}
+
+inline std::string SpiffeId(const std::string& service, const std::string& dc) {
+  return std::string("spiffe://") + kTrustDomain + "/ns/default/dc/" + dc + "/svc/" + service;
+}
+
+// web's sidecar in dc1: api in dc1 directly, db in dc2 with mesh gateway mode "local".
+inline Config SidecarExample() {
+  Config c;
+  c.version = 42;
+  c.kind = Config::Kind::kConnectProxy;
+  c.proxy_id = "web-sidecar-proxy";
+  c.service = "web";
+  c.datacenter = "dc1";
+  c.trust_domain = kTrustDomain;
+  c.leaf = Leaf{"-----BEGIN CERTIFICATE-----\nMIIBweb\n-----END CERTIFICATE-----\n",
+                "-----BEGIN EC PRIVATE KEY-----\nMHcweb\n-----END EC PRIVATE KEY-----\n",
+                SpiffeId("web", "dc1"), "2030-01-02T03:04:05Z"};
+  c.roots_pem = {"-----BEGIN CERTIFICATE-----\nMIIBroot\n-----END CERTIFICATE-----\n"};
+
+  Listener pub{"public_listener", "0.0.0.0", 21000, Listener::Kind::kPublic, {}};
+  pub.chains.push_back({{}, FilterChain::Action::kTerminateTls, "local_app"});
+  Listener api{"upstream:api", "127.0.0.1", 9191, Listener::Kind::kUpstream, {}};
+  api.chains.push_back({{}, FilterChain::Action::kOriginateTls, Sni("api", "dc1")});
+  Listener db{"upstream:db", "127.0.0.1", 9192, Listener::Kind::kUpstream, {}};
+  db.chains.push_back({{}, FilterChain::Action::kOriginateTls, Sni("db", "dc2")});
+  c.listeners = {pub, api, db};
+
+  Cluster app;
+  app.name = "local_app";
+  app.endpoints = {{"127.0.0.1", 8080, Endpoint::Health::kPassing, "node-1"}};
+  Cluster api_cluster;
+  api_cluster.name = Sni("api", "dc1");
+  api_cluster.tls = Cluster::Tls::kOriginate;
+  api_cluster.sni = api_cluster.name;
+  api_cluster.spiffe_ids = {SpiffeId("api", "dc1")};
+  api_cluster.endpoints = {{"10.0.1.5", 21000, Endpoint::Health::kPassing, "node-2"},
+                           {"10.0.1.6", 21000, Endpoint::Health::kWarning, "node-3"}};
+  Cluster db_cluster;
+  db_cluster.name = Sni("db", "dc2");
+  db_cluster.tls = Cluster::Tls::kOriginate;
+  db_cluster.sni = db_cluster.name;
+  db_cluster.spiffe_ids = {SpiffeId("db", "dc2")};
+  db_cluster.connect_timeout = std::chrono::milliseconds(10000);
+  db_cluster.lb = Cluster::Lb::kLeastRequest;
+  // Mode "local": the first hop is dc1's gateway at its LAN address.
+  db_cluster.endpoints = {{"10.0.1.10", 8443, Endpoint::Health::kPassing, "gw-node-1"}};
+  c.clusters = {app, api_cluster, db_cluster};
+
+  c.authz.default_allow = false;
+  c.authz.rules = {
+      {std::string("spiffe://") + kTrustDomain + "/ns/default/dc/*/svc/admin", false, 9,
+       "admin-web"},
+      {std::string("spiffe://") + kTrustDomain + "/ns/default/dc/*/svc/*", true, 8, ""},
+  };
+  return c;
+}
+
+// dc1's gateway: a LAN and a WAN listener, each with a chain per remote DC and the SNI catch-all.
+inline Config GatewayExample() {
+  Config c;
+  c.version = 7;
+  c.kind = Config::Kind::kMeshGateway;
+  c.proxy_id = "mesh-gateway";
+  c.service = "mesh-gateway";
+  c.datacenter = "dc1";
+  c.trust_domain = kTrustDomain;
+  const std::string dc2 = std::string("dc2.internal.") + kTrustDomain;
+  const std::string dc3 = std::string("dc3.internal.") + kTrustDomain;
+  std::vector<FilterChain> chains = {
+      {{"*." + dc2}, FilterChain::Action::kTcpProxy, dc2},
+      {{"*." + dc3}, FilterChain::Action::kTcpProxy, dc3},
+      {{}, FilterChain::Action::kSniCluster, ""},
+  };
+  c.listeners = {{"lan", "10.0.1.10", 8443, Listener::Kind::kGateway, chains},
+                 {"wan", "192.0.2.10", 8443, Listener::Kind::kGateway, chains}};
+
+  Cluster to_dc2;
+  to_dc2.name = dc2;
+  to_dc2.endpoints = {{"198.51.100.20", 8443, Endpoint::Health::kPassing, "dc2-gw-1"},
+                      {"198.51.100.21", 8443, Endpoint::Health::kCritical, "dc2-gw-2"}};
+  Cluster to_dc3;
+  to_dc3.name = dc3;
+  to_dc3.endpoints = {{"gw.dc3.example.com", 443, Endpoint::Health::kPassing, "dc3-gw-1"}};
+  Cluster api;
+  api.name = Sni("api", "dc1");
+  api.endpoints = {{"10.0.1.5", 21000, Endpoint::Health::kPassing, "node-2"},
+                   {"10.0.1.6", 21000, Endpoint::Health::kWarning, "node-3"}};
+  Cluster web;
+  web.name = Sni("web", "dc1");
+  web.endpoints = {{"10.0.1.4", 21000, Endpoint::Health::kPassing, "node-1"}};
+  c.clusters = {to_dc2, to_dc3, api, web};
+  return c;
+}
+
+}  // namespace gangway::proxy::testing
