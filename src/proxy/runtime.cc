@@ -3,6 +3,7 @@
 #include "proxy/runtime.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -639,6 +640,9 @@ Status Runtime::Start(const RuntimeOptions& options) {
   Impl& rt = *impl_;
   if (rt.started) return InvalidArgument("proxy runtime already started");
   rt.options = options;
+  // splice(2) into a socket the peer reset raises SIGPIPE (it has no MSG_NOSIGNAL); a proxy must
+  // see EPIPE instead of dying.
+  ::signal(SIGPIPE, SIG_IGN);
   int n = options.workers > 0 ? options.workers
                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   std::optional<ListenSockets> admin;

@@ -37,6 +37,7 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
 
   // Starts the workers and the admin endpoint. No listener is open until the first Apply.
+  // Ignores SIGPIPE for the process (splice(2) cannot be told not to raise it).
   Status Start(const RuntimeOptions& options);
 
   // Applies a config: Validate()s it, builds its TLS contexts once, opens new listeners (and
