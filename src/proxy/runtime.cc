@@ -1,0 +1,842 @@
+// The one translation unit of the proxy that instantiates Asio templates (sockets, TLS streams,
+// coroutines): everything protocol-shaped lives in plain files beside it.
+#include "proxy/runtime.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cctype>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "core/log.h"
+#include "proxy/admin.h"
+#include "proxy/authz.h"
+#include "proxy/balancer.h"
+#include "proxy/listen_socket.h"
+#include "proxy/tls.h"
+
+namespace gangway::proxy {
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto kRelaxed = std::memory_order_relaxed;
+constexpr std::string_view kLog = "proxy";
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string PeerOf(const tcp::socket& s) {
+  error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return "?";
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// One applied config with everything derived from it once: TLS contexts, cluster states and
+// the counters its listeners and clusters bump. Immutable once posted; shared by the workers
+// and by every connection that started under it.
+struct Snapshot {
+  std::shared_ptr<const Config> config;
+  std::shared_ptr<const MeshTls> tls;  // null without a leaf (a mesh gateway)
+  std::unique_ptr<ssl::context> server_ctx;
+  std::unique_ptr<ssl::context> client_ctx;
+  std::map<std::string, std::unique_ptr<ClusterState>, std::less<>> clusters;  // lower-case name
+  std::map<std::string, const Listener*, std::less<>> listeners;
+  std::map<std::string, std::shared_ptr<ListenerCounters>, std::less<>> listener_counters;
+
+  ClusterState* FindCluster(std::string_view name) const {
+    auto it = clusters.find(Lower(name));
+    return it == clusters.end() ? nullptr : it->second.get();
+  }
+};
+
+struct Connection;
+struct State;
+
+struct Worker {
+  State* rt = nullptr;
+  int index = 0;
+  std::unique_ptr<asio::io_context> io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  std::shared_ptr<const Snapshot> current;
+  std::map<std::string, std::shared_ptr<tcp::acceptor>> acceptors;
+  std::shared_ptr<tcp::acceptor> admin;
+  std::unordered_map<uint64_t, Connection*> connections;
+  uint64_t next_id = 0;
+  std::thread thread;
+
+  ~Worker() {
+    // Acceptors and pending handlers need the io_context; the io_context's pending handlers
+    // (connection frames) need `connections`. So: acceptors, then the io_context, then the rest.
+    acceptors.clear();
+    admin.reset();
+    guard.reset();
+    io.reset();
+  }
+};
+
+// Everything the runtime shares between its owner thread and its workers.
+struct State {
+  RuntimeOptions options;
+  std::vector<std::unique_ptr<Worker>> workers;
+  bool started = false;
+  bool stopped = false;
+  std::atomic<bool> ready{false};
+  int admin_port = 0;
+
+  // Owner thread only.
+  struct Bound {
+    std::string address;
+    int requested_port = 0;
+  };
+  std::map<std::string, Bound> bound;
+  std::shared_ptr<const Snapshot> current;
+
+  // Any thread, under mu.
+  mutable std::mutex mu;
+  std::map<std::string, int, std::less<>> ports;
+  std::map<std::string, std::shared_ptr<ListenerCounters>, std::less<>> listener_counters;
+  std::map<std::string, std::shared_ptr<ClusterCounters>, std::less<>> cluster_counters;
+  std::atomic<uint64_t> version{0};
+
+  std::atomic<int64_t> active{0};
+  std::atomic<uint64_t> connection_errors{0};
+  std::mutex drain_mu;
+  std::condition_variable drained;
+
+  void ConnectionEnded() {
+    if (active.fetch_sub(1) == 1) {
+      std::lock_guard lock(drain_mu);
+      drained.notify_all();
+    }
+  }
+
+  RuntimeStats Stats() const {
+    RuntimeStats out;
+    out.version = version.load();
+    out.active_connections = active.load();
+    out.connection_errors = connection_errors.load();
+    std::lock_guard lock(mu);
+    for (const auto& [name, c] : listener_counters) {
+      out.listeners.push_back(Read(name, *c));
+      auto it = ports.find(name);
+      out.listeners.back().port = it == ports.end() ? 0 : it->second;
+    }
+    for (const auto& [name, c] : cluster_counters) out.clusters.push_back(Read(name, *c));
+    return out;
+  }
+};
+
+// One downstream connection and, once dialed, its upstream. Lives in its coroutine's frame and
+// on its worker's list, so Drain can close its sockets.
+struct Connection {
+  Worker* w;
+  uint64_t id;
+  std::shared_ptr<const Snapshot> snap;
+  const Listener* listener;
+  ListenerCounters* lc;
+  tcp::socket down;
+  tcp::socket up;
+  std::string peer;
+  ClusterState* cluster = nullptr;  // the cluster of the endpoint dialed
+  size_t endpoint = 0;
+
+  Connection(Worker* worker, std::shared_ptr<const Snapshot> s, const Listener* l,
+             tcp::socket socket)
+      : w(worker),
+        id(++worker->next_id),
+        snap(std::move(s)),
+        listener(l),
+        lc(snap->listener_counters.at(l->name).get()),
+        down(std::move(socket)),
+        up(*worker->io),
+        peer(PeerOf(down)) {
+    w->connections[id] = this;
+    w->rt->active.fetch_add(1);
+    lc->accepted.fetch_add(1, kRelaxed);
+    lc->active.fetch_add(1, kRelaxed);
+  }
+
+  ~Connection() {
+    if (cluster != nullptr) {
+      cluster->Release(endpoint);
+      cluster->counters().active.fetch_sub(1, kRelaxed);
+    }
+    lc->active.fetch_sub(1, kRelaxed);
+    w->connections.erase(id);
+    w->rt->ConnectionEnded();
+  }
+
+  void Close() {
+    error_code ignored;
+    down.close(ignored);
+    up.close(ignored);
+  }
+
+  void Refuse(RefuseReason reason, std::string_view detail) {
+    lc->Refuse(reason);
+    LogWarn(kLog, "listener=" + listener->name + " peer=" + peer + " refused: " +
+                      std::string(RefuseReasonName(reason)) + ": " + std::string(detail));
+    Close();
+  }
+};
+
+// Dials an endpoint of `primary` (or of its failover clusters when it has no healthy one), each
+// at most once, each within its cluster's connect timeout. nullopt on success.
+asio::awaitable<std::optional<RefuseReason>> Dial(Connection& c, ClusterState* primary) {
+  std::vector<std::pair<ClusterState*, size_t>> candidates;
+  for (size_t i : primary->PickOrder()) candidates.emplace_back(primary, i);
+  if (candidates.empty()) {
+    for (const auto& name : primary->cluster().failover) {
+      ClusterState* fo = c.snap->FindCluster(name);
+      if (fo == nullptr) continue;
+      for (size_t i : fo->PickOrder()) candidates.emplace_back(fo, i);
+    }
+  }
+  if (candidates.empty()) {
+    c.Refuse(RefuseReason::kNoHealthyEndpoint, "cluster " + primary->cluster().name);
+    co_return RefuseReason::kNoHealthyEndpoint;
+  }
+  auto ex = co_await asio::this_coro::executor;
+  std::string tried;
+  for (auto [cs, i] : candidates) {
+    const Endpoint& ep = cs->cluster().endpoints[i];
+    std::string where = ep.address + ":" + std::to_string(ep.port);
+    asio::steady_timer timer(ex);
+    timer.expires_after(cs->cluster().connect_timeout);
+    error_code ec;
+    std::vector<tcp::endpoint> targets;
+    auto address = asio::ip::make_address(ep.address, ec);
+    if (!ec) {
+      targets.emplace_back(address, static_cast<uint16_t>(ep.port));
+    } else {
+      tcp::resolver resolver(ex);
+      auto r = co_await (resolver.async_resolve(ep.address, std::to_string(ep.port), kTuple) ||
+                         timer.async_wait(kTuple));
+      if (r.index() == 0) {
+        auto& [rec, results] = std::get<0>(r);
+        ec = rec;
+        for (const auto& entry : results) targets.push_back(entry.endpoint());
+      } else {
+        ec = asio::error::timed_out;
+      }
+    }
+    for (const auto& target : targets) {
+      c.up = tcp::socket(ex);
+      auto r = co_await (c.up.async_connect(target, kTuple) || timer.async_wait(kTuple));
+      ec = r.index() == 0 ? std::get<0>(std::get<0>(r)) : error_code(asio::error::timed_out);
+      if (!ec) break;
+    }
+    if (!ec && !targets.empty()) {
+      c.cluster = cs;
+      c.endpoint = i;
+      cs->Acquire(i);
+      cs->counters().connections.fetch_add(1, kRelaxed);
+      cs->counters().active.fetch_add(1, kRelaxed);
+      error_code ignored;
+      c.up.set_option(tcp::no_delay(true), ignored);
+      co_return std::nullopt;
+    }
+    cs->counters().connect_failures.fetch_add(1, kRelaxed);
+    error_code ignored;
+    c.up.close(ignored);
+    LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + cs->cluster().name +
+                       " endpoint " + where + ": connect failed: " + ec.message());
+    tried += (tried.empty() ? "" : ", ") + where + " (" + ec.message() + ")";
+  }
+  c.Refuse(RefuseReason::kConnectFailed, "cluster " + primary->cluster().name + ": " + tried);
+  co_return RefuseReason::kConnectFailed;
+}
+
+// Copies src → dst until src ends. On a clean end, half-closes a plain dst and leaves the other
+// direction running; a TLS dst cannot be half-closed without a concurrent shutdown, so (as
+// Consul's built-in proxy does) the whole connection closes then, as it does on any error.
+template <typename Src, typename Dst>
+asio::awaitable<void> Pump(Connection& c, Src& src, Dst& dst, bool dst_is_tls,
+                           std::atomic<uint64_t>& read_counter,
+                           std::atomic<uint64_t>& write_counter) {
+  std::vector<char> buf(16 * 1024);
+  error_code ec;
+  for (;;) {
+    auto [rec, n] = co_await src.async_read_some(asio::buffer(buf), kTuple);
+    if (n > 0) {
+      read_counter.fetch_add(n, kRelaxed);
+      auto [wec, written] = co_await asio::async_write(dst, asio::buffer(buf.data(), n), kTuple);
+      write_counter.fetch_add(written, kRelaxed);
+      if (wec) {
+        ec = wec;
+        break;
+      }
+    }
+    if (rec) {
+      ec = rec;
+      break;
+    }
+  }
+  bool clean = ec == asio::error::eof || ec == ssl::error::stream_truncated;
+  if (clean && !dst_is_tls) {
+    error_code ignored;
+    if constexpr (std::is_same_v<Dst, tcp::socket>) {
+      dst.shutdown(tcp::socket::shutdown_send, ignored);
+    } else {
+      dst.next_layer().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  } else {
+    c.Close();
+  }
+}
+
+// Moves bytes src → dst through a pipe with splice(2), so they never enter user space; falls
+// back to Pump when no pipe can be had. Half-closes dst at src's end.
+asio::awaitable<void> Splice(Connection& c, tcp::socket& src, tcp::socket& dst,
+                             std::atomic<uint64_t>& read_counter,
+                             std::atomic<uint64_t>& write_counter) {
+#ifdef __linux__
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+    co_await Pump(c, src, dst, false, read_counter, write_counter);
+    co_return;
+  }
+  error_code ec;
+  src.native_non_blocking(true, ec);
+  dst.native_non_blocking(true, ec);
+  bool clean = false;
+  bool failed = false;
+  constexpr size_t kChunk = 64 * 1024;
+  while (!failed) {
+    ssize_t n = ::splice(src.native_handle(), nullptr, pipe_fds[1], nullptr, kChunk,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n == 0) {
+      clean = true;
+      break;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        auto [wec] = co_await src.async_wait(tcp::socket::wait_read, kTuple);
+        if (wec) break;
+        continue;
+      }
+      if (errno == EINTR) continue;
+      break;
+    }
+    read_counter.fetch_add(static_cast<uint64_t>(n), kRelaxed);
+    size_t in_pipe = static_cast<size_t>(n);
+    while (in_pipe > 0) {
+      ssize_t m = ::splice(pipe_fds[0], nullptr, dst.native_handle(), nullptr, in_pipe,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (m < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          auto [wec] = co_await dst.async_wait(tcp::socket::wait_write, kTuple);
+          if (wec) {
+            failed = true;
+            break;
+          }
+          continue;
+        }
+        if (errno == EINTR) continue;
+        failed = true;
+        break;
+      }
+      in_pipe -= static_cast<size_t>(m);
+      write_counter.fetch_add(static_cast<uint64_t>(m), kRelaxed);
+    }
+  }
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  if (clean) {
+    error_code ignored;
+    dst.shutdown(tcp::socket::shutdown_send, ignored);
+  } else {
+    c.Close();
+  }
+#else
+  co_await Pump(c, src, dst, false, read_counter, write_counter);
+#endif
+}
+
+const FilterChain* PlainChain(const Listener& listener) {
+  if (const FilterChain* chain = MatchChain(listener, "")) return chain;
+  return listener.chains.empty() ? nullptr : &listener.chains.front();
+}
+
+// kTerminateTls: mTLS server with the leaf, verify and authorize the client, plaintext to the
+// local app.
+asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
+                                   std::chrono::milliseconds timeout) {
+  const Snapshot& snap = *c.snap;
+  if (!snap.server_ctx) co_return c.Refuse(RefuseReason::kInternal, "no leaf to terminate TLS");
+  ssl::stream<tcp::socket&> tls(c.down, *snap.server_ctx);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(timeout);
+  auto r = co_await (tls.async_handshake(ssl::stream_base::server, kTuple) ||
+                     timer.async_wait(kTuple));
+  if (r.index() == 1) co_return c.Refuse(RefuseReason::kTlsHandshake, "handshake timed out");
+  if (auto [ec] = std::get<0>(r); ec) {
+    std::string verify = PeerVerifyError(tls.native_handle());
+    if (!verify.empty()) co_return c.Refuse(RefuseReason::kUntrustedPeer, verify);
+    if (ec.category() == asio::error::get_ssl_category() &&
+        IsNoPeerCertificateError(static_cast<unsigned long>(ec.value()))) {
+      co_return c.Refuse(RefuseReason::kNoClientCertificate, ec.message());
+    }
+    co_return c.Refuse(RefuseReason::kTlsHandshake, ec.message());
+  }
+  std::string id = PeerSpiffeId(tls.native_handle());
+  if (id.empty()) co_return c.Refuse(RefuseReason::kBadSpiffeId, "no spiffe:// URI SAN");
+  std::string_view td = TrustDomainOf(id);
+  if (!SameTrustDomain(td, snap.config->trust_domain)) {
+    co_return c.Refuse(RefuseReason::kForeignTrustDomain,
+                       id + " is from trust domain \"" + std::string(td) + "\", ours is \"" +
+                           snap.config->trust_domain + "\"");
+  }
+  AuthzDecision decision = Authorize(snap.config->authz, id);
+  if (!decision.allowed) co_return c.Refuse(RefuseReason::kUnauthorized, id + ": " + decision.reason);
+  ClusterState* cluster = snap.FindCluster(chain.cluster);
+  if (cluster == nullptr) co_return c.Refuse(RefuseReason::kUnknownCluster, chain.cluster);
+  if (co_await Dial(c, cluster)) co_return;
+  ClusterCounters& cc = cluster->counters();
+  co_await (Pump(c, tls, c.up, false, c.lc->bytes_in, cc.bytes_sent) &&
+            Pump(c, c.up, tls, true, cc.bytes_received, c.lc->bytes_out));
+}
+
+// kOriginateTls: plaintext from the local app, mTLS with the leaf to the cluster, whose server
+// must present one of the cluster's SPIFFE IDs.
+asio::awaitable<void> OriginateTls(Connection& c, const FilterChain& chain,
+                                   std::chrono::milliseconds timeout) {
+  const Snapshot& snap = *c.snap;
+  if (!snap.client_ctx) co_return c.Refuse(RefuseReason::kInternal, "no leaf to originate TLS");
+  ClusterState* primary = snap.FindCluster(chain.cluster);
+  if (primary == nullptr) co_return c.Refuse(RefuseReason::kUnknownCluster, chain.cluster);
+  if (co_await Dial(c, primary)) co_return;
+  const Cluster& cluster = c.cluster->cluster();
+  ssl::stream<tcp::socket&> tls(c.up, *snap.client_ctx);
+  if (!cluster.sni.empty()) SSL_set_tlsext_host_name(tls.native_handle(), cluster.sni.c_str());
+  snap.tls->PrepareClient(tls.native_handle(), cluster.name);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(timeout);
+  auto r = co_await (tls.async_handshake(ssl::stream_base::client, kTuple) ||
+                     timer.async_wait(kTuple));
+  if (r.index() == 1) co_return c.Refuse(RefuseReason::kUpstreamTls, "handshake timed out");
+  if (auto [ec] = std::get<0>(r); ec) {
+    std::string verify = PeerVerifyError(tls.native_handle());
+    co_return c.Refuse(RefuseReason::kUpstreamTls,
+                       "cluster " + cluster.name + ": " + (verify.empty() ? ec.message() : verify));
+  }
+  std::string id = PeerSpiffeId(tls.native_handle());
+  bool expected = cluster.spiffe_ids.empty() && !id.empty();
+  std::string want;
+  for (const auto& pattern : cluster.spiffe_ids) {
+    if (!id.empty() && SourceMatches(pattern, id)) expected = true;
+    want += (want.empty() ? "" : ", ") + pattern;
+  }
+  if (!expected) {
+    co_return c.Refuse(RefuseReason::kWrongServerIdentity,
+                       "cluster " + cluster.name + ": expected " + want + ", got " +
+                           (id.empty() ? "no SPIFFE ID" : id));
+  }
+  if (SSL_session_reused(tls.native_handle())) {
+    c.cluster->counters().tls_resumed.fetch_add(1, kRelaxed);
+  }
+  ClusterCounters& cc = c.cluster->counters();
+  co_await (Pump(c, c.down, tls, true, c.lc->bytes_in, cc.bytes_sent) &&
+            Pump(c, tls, c.down, false, cc.bytes_received, c.lc->bytes_out));
+}
+
+struct HelloRead {
+  net::PeekResult result;
+  error_code ec;  // the connection ended first
+};
+
+asio::awaitable<HelloRead> ReadHello(tcp::socket& s, std::vector<uint8_t>& buf,
+                                     const net::HelloLimits& limits) {
+  for (;;) {
+    net::PeekResult r = net::ParseClientHello(buf, limits);
+    if (!r.need_more()) co_return HelloRead{std::move(r), {}};
+    size_t have = buf.size();
+    buf.resize(std::max(r.need_at_least, have + 2048));
+    auto [ec, n] = co_await s.async_read_some(asio::buffer(buf.data() + have, buf.size() - have),
+                                              kTuple);
+    buf.resize(have + n);
+    if (ec) co_return HelloRead{std::move(r), ec};
+  }
+}
+
+// kTcpProxy / kSniCluster: route by the ClientHello's SNI, forward its bytes unchanged, then
+// splice both ways. The gateway holds no key and decrypts nothing.
+asio::awaitable<void> RouteBySni(Connection& c, const RuntimeOptions& options) {
+  std::vector<uint8_t> buf;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(options.handshake_timeout);
+  auto r = co_await (ReadHello(c.down, buf, options.hello_limits) || timer.async_wait(kTuple));
+  if (r.index() == 1) {
+    co_return c.Refuse(RefuseReason::kHelloTimeout,
+                       "no ClientHello within " + std::to_string(options.handshake_timeout.count()) +
+                           " ms (" + std::to_string(buf.size()) + " bytes)");
+  }
+  HelloRead& hello = std::get<0>(r);
+  if (hello.result.kind == net::PeekResult::Kind::kError) {
+    c.lc->hello_errors[static_cast<size_t>(hello.result.error)].fetch_add(1, kRelaxed);
+    co_return c.Refuse(RefuseReason::kBadClientHello,
+                       std::string(net::HelloErrorName(hello.result.error)) + ": " +
+                           hello.result.message);
+  }
+  if (!hello.result.ok()) {
+    co_return c.Refuse(RefuseReason::kBadClientHello,
+                       "connection ended before a complete ClientHello: " + hello.ec.message());
+  }
+  const std::string& sni = hello.result.hello.sni;
+  const FilterChain* chain = MatchChain(*c.listener, sni);
+  if (chain == nullptr) co_return c.Refuse(RefuseReason::kNoChain, "sni \"" + sni + "\"");
+  ClusterState* cluster = nullptr;
+  if (chain->action == FilterChain::Action::kSniCluster) {
+    cluster = c.snap->FindCluster(sni);
+    if (cluster == nullptr) {
+      co_return c.Refuse(RefuseReason::kUnknownCluster, "no cluster for sni \"" + sni + "\"");
+    }
+  } else if (chain->action == FilterChain::Action::kTcpProxy) {
+    cluster = c.snap->FindCluster(chain->cluster);
+    if (cluster == nullptr) co_return c.Refuse(RefuseReason::kUnknownCluster, chain->cluster);
+  } else {
+    co_return c.Refuse(RefuseReason::kInternal,
+                       "gateway chain action " + std::string(ActionName(chain->action)));
+  }
+  if (co_await Dial(c, cluster)) co_return;
+  ClusterCounters& cc = c.cluster->counters();
+  c.lc->bytes_in.fetch_add(buf.size(), kRelaxed);
+  auto [wec, written] = co_await asio::async_write(c.up, asio::buffer(buf), kTuple);
+  cc.bytes_sent.fetch_add(written, kRelaxed);
+  if (wec) {
+    c.Close();
+    co_return;
+  }
+  co_await (Splice(c, c.down, c.up, c.lc->bytes_in, cc.bytes_sent) &&
+            Splice(c, c.up, c.down, cc.bytes_received, c.lc->bytes_out));
+}
+
+asio::awaitable<void> Serve(Worker* w, std::shared_ptr<const Snapshot> snap,
+                            const Listener* listener, tcp::socket socket) {
+  Connection c(w, std::move(snap), listener, std::move(socket));
+  const RuntimeOptions& options = w->rt->options;
+  try {
+    error_code ignored;
+    c.down.set_option(tcp::no_delay(true), ignored);
+    if (listener->kind == Listener::Kind::kGateway) {
+      co_await RouteBySni(c, options);
+    } else {
+      const FilterChain* chain = PlainChain(*listener);
+      if (chain == nullptr) {
+        c.Refuse(RefuseReason::kNoChain, "listener has no chain");
+      } else if (chain->action == FilterChain::Action::kTerminateTls) {
+        co_await TerminateTls(c, *chain, options.handshake_timeout);
+      } else if (chain->action == FilterChain::Action::kOriginateTls) {
+        co_await OriginateTls(c, *chain, options.handshake_timeout);
+      } else {
+        c.Refuse(RefuseReason::kInternal,
+                 "chain action " + std::string(ActionName(chain->action)) + " needs a gateway");
+      }
+    }
+  } catch (const std::exception& e) {
+    w->rt->connection_errors.fetch_add(1);
+    c.lc->Refuse(RefuseReason::kInternal);
+    LogError(kLog, "listener=" + listener->name + " peer=" + c.peer + " error: " + e.what());
+    c.Close();
+  }
+}
+
+asio::awaitable<void> AcceptLoop(Worker* w, std::string name,
+                                 std::shared_ptr<tcp::acceptor> acceptor) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor->async_accept(kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+      LogWarn(kLog, "listener=" + name + " accept failed: " + ec.message());
+      // Out of descriptors and the like: back off instead of spinning.
+      asio::steady_timer pause(*w->io, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kTuple);
+      if (!acceptor->is_open()) co_return;
+      continue;
+    }
+    std::shared_ptr<const Snapshot> snap = w->current;
+    auto it = snap->listeners.find(name);
+    if (it == snap->listeners.end()) continue;  // closed since; drop it
+    asio::co_spawn(*w->io, Serve(w, snap, it->second, std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> AdminSession(State* rt, tcp::socket socket) {
+  try {
+    std::string head;
+    asio::steady_timer timer(socket.get_executor(), std::chrono::seconds(5));
+    auto r = co_await (
+        asio::async_read_until(socket, asio::dynamic_buffer(head, kMaxAdminRequest), "\r\n\r\n",
+                               kTuple) ||
+        timer.async_wait(kTuple));
+    if (r.index() == 1) co_return;
+    std::string response = HandleAdminRequest(
+        head, [rt] { return rt->Stats(); }, rt->ready.load());
+    co_await asio::async_write(socket, asio::buffer(response), kTuple);
+    error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+  } catch (const std::exception& e) {
+    LogWarn(kLog, std::string("admin: ") + e.what());
+  }
+}
+
+asio::awaitable<void> AdminLoop(State* rt, std::shared_ptr<tcp::acceptor> acceptor) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor->async_accept(kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+      continue;
+    }
+    asio::co_spawn(acceptor->get_executor(), AdminSession(rt, std::move(socket)), asio::detached);
+  }
+}
+
+void CloseAcceptor(tcp::acceptor& a) {
+  error_code ignored;
+  a.close(ignored);
+}
+
+}  // namespace
+
+struct Runtime::Impl : State {};
+
+Runtime::Runtime() : impl_(std::make_unique<Impl>()) {}
+
+Runtime::~Runtime() {
+  if (impl_->started && !impl_->stopped) Drain(std::chrono::steady_clock::now());
+}
+
+Status Runtime::Start(const RuntimeOptions& options) {
+  Impl& rt = *impl_;
+  if (rt.started) return InvalidArgument("proxy runtime already started");
+  rt.options = options;
+  // splice(2) into a socket the peer reset raises SIGPIPE (it has no MSG_NOSIGNAL); a proxy must
+  // see EPIPE instead of dying.
+  ::signal(SIGPIPE, SIG_IGN);
+  int n = options.workers > 0 ? options.workers
+                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  std::optional<ListenSockets> admin;
+  if (options.admin_port >= 0) {
+    auto opened = OpenListenSockets(options.admin_address, options.admin_port, 1);
+    if (!opened.ok()) return Status(opened.status().code(), "admin: " + opened.status().message());
+    admin = std::move(*opened);
+    rt.admin_port = admin->port;
+  }
+  for (int i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->rt = &rt;
+    w->index = i;
+    w->io = std::make_unique<asio::io_context>(1);
+    w->guard.emplace(w->io->get_executor());
+    rt.workers.push_back(std::move(w));
+  }
+  if (admin) {
+    Worker& w0 = *rt.workers[0];
+    w0.admin = std::make_shared<tcp::acceptor>(*w0.io);
+    error_code ec;
+    w0.admin->assign(admin->v6 ? tcp::v6() : tcp::v4(), admin->fds[0], ec);
+    if (ec) return Internal("admin: " + ec.message());
+    asio::co_spawn(*w0.io, AdminLoop(&rt, w0.admin), asio::detached);
+  }
+  for (auto& w : rt.workers) {
+    Worker* worker = w.get();
+    w->thread = std::thread([worker] { worker->io->run(); });
+  }
+  rt.started = true;
+  LogInfo(kLog, "runtime started: " + std::to_string(n) + " workers, admin " +
+                    (admin ? options.admin_address + ":" + std::to_string(rt.admin_port)
+                           : std::string("off")));
+  return Status::Ok();
+}
+
+Status Runtime::Apply(std::shared_ptr<const Config> config) {
+  Impl& rt = *impl_;
+  if (!rt.started || rt.stopped) return Unavailable("proxy runtime is not running");
+  if (!config) return InvalidArgument("no config");
+  if (rt.current && config->version <= rt.current->config->version) {
+    LogInfo(kLog, "config version " + std::to_string(config->version) + " ignored: version " +
+                      std::to_string(rt.current->config->version) + " is applied");
+    return Status::Ok();
+  }
+  if (Status s = Validate(*config); !s.ok()) return s;
+
+  auto snap = std::make_shared<Snapshot>();
+  snap->config = config;
+  if (config->leaf) {
+    auto tls = MeshTls::Build(*config);
+    if (!tls.ok()) return tls.status();
+    snap->tls = *tls;
+    SSL_CTX_up_ref(snap->tls->server());
+    snap->server_ctx = std::make_unique<ssl::context>(snap->tls->server());
+    SSL_CTX_up_ref(snap->tls->client());
+    snap->client_ctx = std::make_unique<ssl::context>(snap->tls->client());
+  }
+  {
+    std::lock_guard lock(rt.mu);
+    for (const auto& cluster : config->clusters) {
+      auto& counters = rt.cluster_counters[cluster.name];
+      if (!counters) counters = std::make_shared<ClusterCounters>();
+      snap->clusters[Lower(cluster.name)] = std::make_unique<ClusterState>(cluster, counters);
+    }
+    for (const auto& listener : config->listeners) {
+      auto& counters = rt.listener_counters[listener.name];
+      if (!counters) counters = std::make_shared<ListenerCounters>();
+      snap->listeners[listener.name] = &listener;
+      snap->listener_counters[listener.name] = counters;
+    }
+  }
+
+  // Open what is new or moved before touching anything, so a bind error changes nothing.
+  struct Open {
+    std::string name;
+    ListenSockets sockets;
+  };
+  std::vector<Open> opens;
+  std::vector<std::string> closes;
+  const int n = static_cast<int>(rt.workers.size());
+  for (const auto& listener : config->listeners) {
+    auto it = rt.bound.find(listener.name);
+    if (it != rt.bound.end() && it->second.address == listener.address &&
+        it->second.requested_port == listener.port) {
+      continue;
+    }
+    auto sockets = OpenListenSockets(listener.address, listener.port, n);
+    if (!sockets.ok()) {
+      for (auto& o : opens) CloseFds(o.sockets.fds);
+      return Status(sockets.status().code(),
+                    "listener " + listener.name + ": " + sockets.status().message());
+    }
+    if (it != rt.bound.end()) closes.push_back(listener.name);
+    opens.push_back({listener.name, std::move(*sockets)});
+  }
+  for (const auto& [name, b] : rt.bound) {
+    if (!snap->listeners.count(name)) closes.push_back(name);
+  }
+
+  for (int i = 0; i < n; ++i) {
+    Worker* w = rt.workers[i].get();
+    std::vector<std::pair<std::string, std::pair<int, bool>>> mine;
+    for (const auto& o : opens) mine.push_back({o.name, {o.sockets.fds[i], o.sockets.v6}});
+    asio::post(*w->io, [w, snap, closes, mine = std::move(mine)] {
+      for (const auto& name : closes) {
+        auto it = w->acceptors.find(name);
+        if (it == w->acceptors.end()) continue;
+        CloseAcceptor(*it->second);
+        w->acceptors.erase(it);
+      }
+      w->current = snap;
+      for (const auto& [name, fd] : mine) {
+        auto acceptor = std::make_shared<tcp::acceptor>(*w->io);
+        error_code ec;
+        acceptor->assign(fd.second ? tcp::v6() : tcp::v4(), fd.first, ec);
+        if (ec) {
+          ::close(fd.first);
+          LogError(kLog, "listener=" + name + ": " + ec.message());
+          continue;
+        }
+        w->acceptors[name] = acceptor;
+        asio::co_spawn(*w->io, AcceptLoop(w, name, acceptor), asio::detached);
+      }
+    });
+  }
+
+  {
+    std::lock_guard lock(rt.mu);
+    for (const auto& name : closes) {
+      rt.bound.erase(name);
+      rt.ports.erase(name);
+    }
+    for (const auto& o : opens) {
+      const Listener* l = snap->listeners.at(o.name);
+      rt.bound[o.name] = {l->address, l->port};
+      rt.ports[o.name] = o.sockets.port;
+      LogInfo(kLog, "listener=" + o.name + " listening on " + l->address + ":" +
+                        std::to_string(o.sockets.port));
+    }
+  }
+  rt.current = snap;
+  rt.version.store(config->version);
+  rt.ready.store(true);
+  return Status::Ok();
+}
+
+RuntimeStats Runtime::Stats() const { return impl_->Stats(); }
+
+int Runtime::ListenerPort(std::string_view name) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->ports.find(name);
+  return it == impl_->ports.end() ? 0 : it->second;
+}
+
+int Runtime::AdminPort() const { return impl_->admin_port; }
+
+uint64_t Runtime::version() const { return impl_->version.load(); }
+
+void Runtime::Drain(std::chrono::steady_clock::time_point deadline) {
+  Impl& rt = *impl_;
+  if (!rt.started || rt.stopped) return;
+  rt.ready.store(false);
+  for (auto& w : rt.workers) {
+    Worker* worker = w.get();
+    asio::post(*worker->io, [worker] {
+      for (auto& [name, acceptor] : worker->acceptors) CloseAcceptor(*acceptor);
+      worker->acceptors.clear();
+    });
+  }
+  {
+    std::lock_guard lock(rt.mu);
+    rt.ports.clear();
+  }
+  rt.bound.clear();
+  {
+    std::unique_lock lock(rt.drain_mu);
+    rt.drained.wait_until(lock, deadline, [&rt] { return rt.active.load() == 0; });
+  }
+  int64_t left = rt.active.load();
+  if (left > 0) LogInfo(kLog, "drain deadline: closing " + std::to_string(left) + " connections");
+  for (auto& w : rt.workers) {
+    Worker* worker = w.get();
+    asio::post(*worker->io, [worker] {
+      for (auto& [id, c] : worker->connections) c->Close();
+      if (worker->admin) CloseAcceptor(*worker->admin);
+      worker->guard.reset();
+    });
+  }
+  for (auto& w : rt.workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  rt.workers.clear();
+  rt.stopped = true;
+}
+
+}  // namespace gangway::proxy

@@ -1,0 +1,495 @@
+// End to end over real sockets on 127.0.0.1 and real mTLS: sidecars, gateways, refusals, config
+// reloads and drain, each runtime with its own worker threads.
+#include "proxy/runtime.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <future>
+
+#include "proxy/testing/harness.h"
+
+namespace gangway::proxy {
+namespace {
+
+using testing::ClosedPort;
+using testing::ConnectTcp;
+using testing::EchoServer;
+using testing::Identity;
+using testing::ReadN;
+using testing::ReadsEof;
+using testing::TestCa;
+using testing::TlsClient;
+using testing::WaitFor;
+using testing::WriteAll;
+
+constexpr char kTd[] = "11111111-2222-3333-4444-555555555555.consul";
+constexpr char kForeignTd[] = "99999999-8888-7777-6666-555555555555.consul";
+
+std::string Sni(const std::string& svc, const std::string& dc = "dc1") {
+  return svc + ".default." + dc + ".internal." + kTd;
+}
+
+// One CA and the leaves every test uses, made once (key generation is the slow part).
+struct Pki {
+  TestCa ca{kTd};
+  TestCa foreign{kForeignTd};
+  Identity web = ca.Leaf("web");
+  Identity api = ca.Leaf("api", "dc2");
+  Identity foreign_web = foreign.Leaf("web");
+};
+const Pki& Certs() {
+  static const Pki* pki = new Pki();
+  return *pki;
+}
+
+Endpoint Local(int port, Endpoint::Health health = Endpoint::Health::kPassing) {
+  Endpoint e;
+  e.address = "127.0.0.1";
+  e.port = port;
+  e.health = health;
+  return e;
+}
+
+Config Base(uint64_t version, const std::string& service, const Identity* leaf) {
+  Config c;
+  c.version = version;
+  c.kind = leaf ? Config::Kind::kConnectProxy : Config::Kind::kMeshGateway;
+  c.proxy_id = service + (leaf ? "-sidecar-proxy" : "");
+  c.service = service;
+  c.datacenter = "dc1";
+  c.trust_domain = kTd;
+  if (leaf) {
+    c.leaf = Leaf{leaf->cert_pem, leaf->key_pem, leaf->spiffe_id, "2099-01-01T00:00:00Z"};
+    c.roots_pem = {Certs().ca.root_pem()};
+  }
+  return c;
+}
+
+// A sidecar's public listener terminating mTLS in front of its app at `app_port`.
+void AddPublic(Config& c, int app_port) {
+  Listener l;
+  l.name = "public";
+  l.address = "127.0.0.1";
+  l.kind = Listener::Kind::kPublic;
+  l.chains.push_back({{}, FilterChain::Action::kTerminateTls, "local_app"});
+  c.listeners.push_back(l);
+  Cluster app;
+  app.name = "local_app";
+  app.endpoints = {Local(app_port)};
+  c.clusters.push_back(app);
+}
+
+// api's sidecar: its public listener in front of the app at `app_port`.
+Config ApiSidecar(uint64_t version, int app_port) {
+  Config c = Base(version, "api", &Certs().api);
+  AddPublic(c, app_port);
+  return c;
+}
+
+// web's sidecar: an upstream listener "api" originating mTLS to `endpoints` for api's SNI.
+Config WebSidecar(uint64_t version, std::vector<Endpoint> endpoints,
+                  std::vector<std::string> spiffe_ids = {}) {
+  Config c = Base(version, "web", &Certs().web);
+  AddPublic(c, ClosedPort());
+  Listener l;
+  l.name = "upstream-api";
+  l.address = "127.0.0.1";
+  l.kind = Listener::Kind::kUpstream;
+  l.chains.push_back({{}, FilterChain::Action::kOriginateTls, Sni("api", "dc2")});
+  c.listeners.push_back(l);
+  Cluster api;
+  api.name = Sni("api", "dc2");
+  api.tls = Cluster::Tls::kOriginate;
+  api.sni = api.name;
+  api.spiffe_ids =
+      spiffe_ids.empty() ? std::vector<std::string>{Certs().api.spiffe_id} : spiffe_ids;
+  api.connect_timeout = std::chrono::milliseconds(2000);
+  api.endpoints = std::move(endpoints);
+  c.clusters.push_back(api);
+  return c;
+}
+
+// A mesh gateway: "*.dc2.internal.<td>" to `remote_port` (dc2's gateway) when set, and every
+// other SNI to the cluster it names, whose endpoints `local` lists.
+Config Gateway(uint64_t version, std::vector<std::pair<std::string, std::vector<Endpoint>>> local,
+               int remote_port = 0) {
+  Config c = Base(version, "mesh-gateway", nullptr);
+  Listener l;
+  l.name = "gateway";
+  l.address = "127.0.0.1";
+  l.kind = Listener::Kind::kGateway;
+  if (remote_port != 0) {
+    std::string dc2 = std::string("dc2.internal.") + kTd;
+    l.chains.push_back({{"*." + dc2}, FilterChain::Action::kTcpProxy, dc2});
+    Cluster remote;
+    remote.name = dc2;
+    remote.endpoints = {Local(remote_port)};
+    c.clusters.push_back(remote);
+  }
+  l.chains.push_back({{}, FilterChain::Action::kSniCluster, ""});
+  c.listeners.push_back(l);
+  for (auto& [name, endpoints] : local) {
+    Cluster cl;
+    cl.name = name;
+    cl.endpoints = std::move(endpoints);
+    c.clusters.push_back(cl);
+  }
+  return c;
+}
+
+std::shared_ptr<const Config> Share(Config c) { return std::make_shared<const Config>(std::move(c)); }
+
+class Proxy {
+ public:
+  explicit Proxy(Config config, int admin_port = -1) {
+    RuntimeOptions options;
+    options.workers = 2;
+    options.admin_port = admin_port;
+    options.handshake_timeout = std::chrono::milliseconds(3000);
+    Status s = runtime.Start(options);
+    EXPECT_TRUE(s.ok()) << s.message();
+    s = runtime.Apply(Share(std::move(config)));
+    EXPECT_TRUE(s.ok()) << s.message();
+  }
+  int Port(std::string_view listener) const { return runtime.ListenerPort(listener); }
+  ListenerStats Listener(std::string_view name) const {
+    RuntimeStats s = runtime.Stats();
+    const ListenerStats* l = s.Listener(name);
+    return l ? *l : ListenerStats{};
+  }
+  ClusterStats Cluster(std::string_view name) const {
+    RuntimeStats s = runtime.Stats();
+    const ClusterStats* c = s.Cluster(name);
+    return c ? *c : ClusterStats{};
+  }
+  bool WaitRefused(std::string_view listener, RefuseReason reason, uint64_t n = 1) const {
+    return WaitFor([&] { return Listener(listener).Refused(reason) >= n; });
+  }
+
+  Runtime runtime;
+};
+
+// Sends `payload` into `port` and expects it echoed back.
+void ExpectEcho(int port, const std::string& payload) {
+  int fd = ConnectTcp(port);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(WriteAll(fd, payload));
+  EXPECT_EQ(ReadN(fd, payload.size()), payload);
+  ::close(fd);
+}
+
+std::string Payload(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + i % 26);
+  return s;
+}
+
+TEST(ProxyRuntime, SidecarToSidecarRoundTrips) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}));
+
+  ExpectEcho(web.Port("upstream-api"), Payload(100000));
+  ExpectEcho(web.Port("upstream-api"), "second");
+
+  EXPECT_TRUE(WaitFor([&] { return api.Listener("public").bytes_out >= 100006; }));
+  EXPECT_EQ(api.Listener("public").accepted, 2u);
+  EXPECT_EQ(api.Listener("public").RefusedTotal(), 0u);
+  ClusterStats c = web.Cluster(Sni("api", "dc2"));
+  EXPECT_EQ(c.connections, 2u);
+  EXPECT_EQ(c.bytes_sent, 100006u);
+}
+
+TEST(ProxyRuntime, ThroughOneGatewayBySni) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy gw(Gateway(1, {{Sni("api", "dc2"), {Local(api.Port("public"))}}}));
+  Proxy web(WebSidecar(1, {Local(gw.Port("gateway"))}));
+
+  std::string payload = Payload(300000);
+  ExpectEcho(web.Port("upstream-api"), payload);
+  EXPECT_TRUE(WaitFor([&] {
+    ClusterStats c = gw.Cluster(Sni("api", "dc2"));
+    return c.bytes_received >= payload.size() && gw.Listener("gateway").bytes_out >= payload.size();
+  }));
+  ClusterStats c = gw.Cluster(Sni("api", "dc2"));
+  EXPECT_EQ(c.connections, 1u);
+  // TLS overhead on top of the payload, both ways; the gateway saw ciphertext only.
+  EXPECT_GT(c.bytes_sent, payload.size());
+  EXPECT_GT(gw.Listener("gateway").bytes_in, payload.size());
+}
+
+TEST(ProxyRuntime, ThroughTwoGatewaysInARow) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy gw2(Gateway(1, {{Sni("api", "dc2"), {Local(api.Port("public"))}}}));
+  Proxy gw1(Gateway(1, {}, gw2.Port("gateway")));
+  Proxy web(WebSidecar(1, {Local(gw1.Port("gateway"))}));
+
+  ExpectEcho(web.Port("upstream-api"), Payload(50000));
+  std::string dc2 = std::string("dc2.internal.") + kTd;
+  EXPECT_TRUE(WaitFor([&] { return gw1.Cluster(dc2).bytes_received >= 50000; }));
+  EXPECT_EQ(gw1.Cluster(dc2).connections, 1u);
+  EXPECT_EQ(gw2.Cluster(Sni("api", "dc2")).connections, 1u);
+}
+
+TEST(ProxyRuntime, PublicListenerRefusesBadClients) {
+  EchoServer echo;
+  Config config = ApiSidecar(1, echo.port());
+  // The foreign CA is trusted here, so only the trust-domain check can refuse its leaf.
+  config.roots_pem.push_back(Certs().foreign.root_pem());
+  Proxy api(std::move(config));
+  int port = api.Port("public");
+  std::vector<std::string> roots = {Certs().ca.root_pem()};
+  {
+    TlsClient anonymous(port, Sni("api", "dc2"), nullptr, roots);
+    anonymous.Write("x");
+    EXPECT_EQ(anonymous.Read(1), "");
+  }
+  EXPECT_TRUE(api.WaitRefused("public", RefuseReason::kNoClientCertificate));
+  {
+    TlsClient foreign(port, Sni("api", "dc2"), &Certs().foreign_web, roots);
+    foreign.Write("x");
+    EXPECT_EQ(foreign.Read(1), "");
+  }
+  EXPECT_TRUE(api.WaitRefused("public", RefuseReason::kForeignTrustDomain));
+  {
+    // Signed by a CA nobody here trusts.
+    TestCa stranger(kTd);
+    Identity leaf = stranger.Leaf("web");
+    TlsClient untrusted(port, Sni("api", "dc2"), &leaf, roots);
+    untrusted.Write("x");
+    EXPECT_EQ(untrusted.Read(1), "");
+  }
+  EXPECT_TRUE(api.WaitRefused("public", RefuseReason::kUntrustedPeer));
+  {
+    TlsClient good(port, Sni("api", "dc2"), &Certs().web, roots);
+    ASSERT_TRUE(good.Write("still serving"));
+    EXPECT_EQ(good.Read(13), "still serving");
+  }
+  ListenerStats s = api.Listener("public");
+  EXPECT_EQ(s.RefusedTotal(), 3u);
+  EXPECT_EQ(s.accepted, 4u);
+}
+
+TEST(ProxyRuntime, IntentionDenyIsRefusedAtThePublicListener) {
+  EchoServer echo;
+  Config config = ApiSidecar(1, echo.port());
+  config.authz.default_allow = false;
+  config.authz.rules.push_back({Certs().web.spiffe_id, false, 9, "deny-web"});
+  Proxy api(std::move(config));
+  TlsClient web(api.Port("public"), Sni("api", "dc2"), &Certs().web, {Certs().ca.root_pem()});
+  web.Write("x");
+  EXPECT_EQ(web.Read(1), "");
+  EXPECT_TRUE(api.WaitRefused("public", RefuseReason::kUnauthorized));
+}
+
+TEST(ProxyRuntime, UpstreamRefusesAServerWithTheWrongIdentity) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  std::string db = std::string("spiffe://") + kTd + "/ns/default/dc/dc2/svc/db";
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}, {db}));
+  int fd = ConnectTcp(web.Port("upstream-api"));
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(ReadsEof(fd));
+  ::close(fd);
+  EXPECT_TRUE(web.WaitRefused("upstream-api", RefuseReason::kWrongServerIdentity));
+}
+
+TEST(ProxyRuntime, GatewayRefusesWhatItCannotRoute) {
+  EchoServer echo;
+  Proxy gw(Gateway(1, {{Sni("api", "dc2"), {Local(echo.port())}},
+                       {Sni("db", "dc2"), {Local(echo.port(), Endpoint::Health::kCritical)}}}));
+  int port = gw.Port("gateway");
+  {
+    TlsClient unknown(port, Sni("nope", "dc2"), nullptr, {});
+    EXPECT_FALSE(unknown.handshake_ok());
+  }
+  EXPECT_TRUE(gw.WaitRefused("gateway", RefuseReason::kUnknownCluster));
+  {
+    TlsClient sick(port, Sni("db", "dc2"), nullptr, {});
+    EXPECT_FALSE(sick.handshake_ok());
+  }
+  EXPECT_TRUE(gw.WaitRefused("gateway", RefuseReason::kNoHealthyEndpoint));
+  {
+    int fd = ConnectTcp(port);
+    WriteAll(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_TRUE(ReadsEof(fd));
+    ::close(fd);
+  }
+  EXPECT_TRUE(gw.WaitRefused("gateway", RefuseReason::kBadClientHello, 1));
+  {
+    // A record header and a handshake header announcing a 16 MiB ClientHello.
+    const unsigned char oversized[] = {0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0xff, 0xff, 0xff};
+    int fd = ConnectTcp(port);
+    WriteAll(fd, std::string_view(reinterpret_cast<const char*>(oversized), sizeof(oversized)));
+    EXPECT_TRUE(ReadsEof(fd));
+    ::close(fd);
+  }
+  EXPECT_TRUE(gw.WaitRefused("gateway", RefuseReason::kBadClientHello, 2));
+  ListenerStats s = gw.Listener("gateway");
+  EXPECT_EQ(s.hello_errors[static_cast<size_t>(net::HelloError::kNotHandshake)], 1u);
+  EXPECT_EQ(s.hello_errors[static_cast<size_t>(net::HelloError::kTooLarge)], 1u);
+  // Nothing reached the backend, and a good client still gets through.
+  EXPECT_EQ(gw.Cluster(Sni("api", "dc2")).connections, 0u);
+  {
+    TlsClient good(port, Sni("api", "dc2"), nullptr, {});
+    // The echo app answers the ClientHello with itself, which is no ServerHello; what matters is
+    // that the gateway forwarded it.
+    EXPECT_FALSE(good.handshake_ok());
+  }
+  EXPECT_TRUE(WaitFor([&] { return gw.Cluster(Sni("api", "dc2")).connections == 1; }));
+  EXPECT_EQ(gw.Listener("gateway").RefusedTotal(), 4u);
+}
+
+TEST(ProxyRuntime, GatewayClosesAClientThatSendsNoHelloInTime) {
+  EchoServer echo;
+  Proxy gw(Gateway(1, {{Sni("api", "dc2"), {Local(echo.port())}}}));
+  int fd = ConnectTcp(gw.Port("gateway"));
+  WriteAll(fd, std::string("\x16\x03\x01", 3));  // the start of a record, then silence
+  EXPECT_TRUE(ReadsEof(fd));
+  ::close(fd);
+  EXPECT_TRUE(gw.WaitRefused("gateway", RefuseReason::kHelloTimeout));
+}
+
+TEST(ProxyRuntime, ConnectFailureMovesToTheNextEndpoint) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy web(WebSidecar(1, {Local(ClosedPort()), Local(api.Port("public"))}));
+  ExpectEcho(web.Port("upstream-api"), "hello");
+  ClusterStats c = web.Cluster(Sni("api", "dc2"));
+  EXPECT_EQ(c.connect_failures, 1u);
+  EXPECT_EQ(c.connections, 1u);
+  EXPECT_EQ(web.Listener("upstream-api").RefusedTotal(), 0u);
+
+  // Every endpoint down: refused as a connect failure.
+  Status s = web.runtime.Apply(Share(WebSidecar(2, {Local(ClosedPort())})));
+  ASSERT_TRUE(s.ok()) << s.message();
+  int fd = ConnectTcp(web.Port("upstream-api"));
+  EXPECT_TRUE(ReadsEof(fd));
+  ::close(fd);
+  EXPECT_TRUE(web.WaitRefused("upstream-api", RefuseReason::kConnectFailed));
+}
+
+TEST(ProxyRuntime, NoHealthyEndpointIsRefusedWithItsReason) {
+  Proxy web(WebSidecar(1, {Local(ClosedPort(), Endpoint::Health::kCritical)}));
+  int fd = ConnectTcp(web.Port("upstream-api"));
+  EXPECT_TRUE(ReadsEof(fd));
+  ::close(fd);
+  EXPECT_TRUE(web.WaitRefused("upstream-api", RefuseReason::kNoHealthyEndpoint));
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).connect_failures, 0u);
+}
+
+TEST(ProxyRuntime, NewConfigLeavesEstablishedConnectionsAlone) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}));
+  int old_port = web.Port("upstream-api");
+  int fd = ConnectTcp(old_port);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(WriteAll(fd, "before"));
+  ASSERT_EQ(ReadN(fd, 6), "before");
+
+  // Version 2 renames the listener: the old one closes, a new one opens.
+  Config v2 = WebSidecar(2, {Local(api.Port("public"))});
+  v2.listeners[1].name = "upstream-api-2";
+  ASSERT_EQ(v2.listeners[1].kind, Listener::Kind::kUpstream);
+  ASSERT_TRUE(web.runtime.Apply(Share(v2)).ok());
+  EXPECT_EQ(web.runtime.version(), 2u);
+  EXPECT_EQ(web.Port("upstream-api"), 0);
+  EXPECT_TRUE(WaitFor([&] {
+    int probe = ConnectTcp(old_port);
+    if (probe < 0) return true;
+    ::close(probe);
+    return false;
+  }));
+  // The established connection still carries bytes, under the config it started with.
+  ASSERT_TRUE(WriteAll(fd, "after"));
+  EXPECT_EQ(ReadN(fd, 5), "after");
+  ::close(fd);
+  ExpectEcho(web.Port("upstream-api-2"), "new listener");
+
+  // An older or equal version is ignored.
+  Config stale = WebSidecar(2, {Local(api.Port("public"))});
+  ASSERT_TRUE(web.runtime.Apply(Share(stale)).ok());
+  EXPECT_EQ(web.Port("upstream-api"), 0);
+  EXPECT_NE(web.Port("upstream-api-2"), 0);
+}
+
+TEST(ProxyRuntime, ApplyRefusesAnInvalidConfigAndKeepsTheOldOne) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Config bad = ApiSidecar(2, echo.port());
+  bad.leaf->private_key_pem = Certs().web.key_pem;  // not the certificate's key
+  EXPECT_FALSE(api.runtime.Apply(Share(bad)).ok());
+  EXPECT_EQ(api.runtime.version(), 1u);
+  TlsClient web(api.Port("public"), Sni("api", "dc2"), &Certs().web, {Certs().ca.root_pem()});
+  ASSERT_TRUE(web.Write("ok"));
+  EXPECT_EQ(web.Read(2), "ok");
+}
+
+TEST(ProxyRuntime, DrainLetsConnectionsFinishThenClosesTheRest) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}));
+  int port = web.Port("upstream-api");
+  int fd = ConnectTcp(port);
+  ASSERT_TRUE(WriteAll(fd, "one"));
+  ASSERT_EQ(ReadN(fd, 3), "one");
+
+  auto drained = std::async(std::launch::async, [&] {
+    web.runtime.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  });
+  // Listeners close at once; the open connection keeps working until the client is done.
+  EXPECT_TRUE(WaitFor([&] {
+    int probe = ConnectTcp(port);
+    if (probe < 0) return true;
+    ::close(probe);
+    return false;
+  }));
+  ASSERT_TRUE(WriteAll(fd, "two"));
+  EXPECT_EQ(ReadN(fd, 3), "two");
+  ::close(fd);
+  EXPECT_EQ(drained.wait_for(std::chrono::seconds(4)), std::future_status::ready);
+
+  // A connection that never finishes is closed at the deadline.
+  ASSERT_TRUE(WaitFor([&] { return api.Listener("public").active == 0; }));
+  uint64_t accepted = api.Listener("public").accepted;
+  int idle = ConnectTcp(api.Port("public"));
+  ASSERT_GE(idle, 0);
+  ASSERT_TRUE(WaitFor([&] {
+    ListenerStats l = api.Listener("public");
+    return l.accepted == accepted + 1 && l.active == 1;
+  }));
+  auto start = std::chrono::steady_clock::now();
+  api.runtime.Drain(start + std::chrono::milliseconds(200));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+  EXPECT_TRUE(ReadsEof(idle));
+  ::close(idle);
+}
+
+TEST(ProxyRuntime, AdminServesStatsAndReady) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(7, echo.port()), 0);
+  int port = api.runtime.AdminPort();
+  ASSERT_GT(port, 0);
+  auto get = [&](const std::string& path) {
+    int fd = ConnectTcp(port);
+    WriteAll(fd, "GET " + path + " HTTP/1.0\r\n\r\n");
+    std::string all;
+    for (std::string chunk; !(chunk = ReadN(fd, 4096)).empty();) all += chunk;
+    ::close(fd);
+    return all;
+  };
+  std::string ready = get("/ready");
+  EXPECT_NE(ready.find("200 OK"), std::string::npos) << ready;
+  std::string stats = get("/stats");
+  EXPECT_NE(stats.find("\"Version\": 7"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"public\""), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"local_app\""), std::string::npos) << stats;
+  EXPECT_NE(get("/nope").find("404"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gangway::proxy
