@@ -176,10 +176,11 @@ TEST_F(LocalAgentTest, SidecarServiceIsExpandedWithDefaultsAndChecks) {
   EXPECT_EQ(proxy.service, "web-sidecar-proxy");
   EXPECT_EQ(proxy.port, 21000);  // first of the sidecar range
   EXPECT_EQ(proxy.tags, std::vector<std::string>{"v1"});
-  EXPECT_EQ(proxy.proxy.at("DestinationServiceName"), "web");
-  EXPECT_EQ(proxy.proxy.at("DestinationServiceID"), "web");
-  EXPECT_EQ(proxy.proxy.at("LocalServiceAddress"), "127.0.0.1");
-  EXPECT_EQ(proxy.proxy.at("LocalServicePort"), 8080);
+  ASSERT_TRUE(proxy.proxy.has_value());
+  EXPECT_EQ(proxy.proxy->destination_service_name, "web");
+  EXPECT_EQ(proxy.proxy->destination_service_id, "web");
+  EXPECT_EQ(proxy.proxy->local_service_address, "127.0.0.1");
+  EXPECT_EQ(proxy.proxy->local_service_port, 8080);
   EXPECT_TRUE(agent_->services().at("web").service.connect.is_object());
 
   // Its checks: the proxy's port must accept connections, and it mirrors web's health.
