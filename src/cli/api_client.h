@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "core/status.h"
 #include "http/message.h"
 #include "x509/tls_context.h"

@@ -7,7 +7,7 @@
 #include "cli/api_client.h"
 #include "cli/command.h"
 #include "cli/encoding.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/table.h"
 
 namespace gangway::cli {

@@ -8,7 +8,7 @@
 
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/go_json.h"
 #include "core/strings.h"
 

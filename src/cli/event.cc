@@ -5,7 +5,7 @@
 #include "cli/api_client.h"
 #include "cli/command.h"
 #include "cli/encoding.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 
 namespace gangway::cli {
 

@@ -2,7 +2,7 @@
 // (/v1/operator/keyring). Output and exit codes follow `consul keyring`.
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 
 namespace gangway::cli {
 

@@ -2,7 +2,7 @@
 // (PUT /v1/agent/leave).
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 
 namespace gangway::cli {
 

@@ -5,7 +5,7 @@
 #include <regex>
 
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/table.h"
 
 namespace gangway::cli {

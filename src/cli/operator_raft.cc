@@ -2,7 +2,7 @@
 // DELETE /v1/operator/raft/peer), with Consul's output.
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/table.h"
 
 namespace gangway::cli {

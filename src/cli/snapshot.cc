@@ -4,7 +4,7 @@
 
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/table.h"
 #include "codec/snapshot_archive.h"
 

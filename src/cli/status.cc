@@ -6,7 +6,7 @@
 
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/members.h"
 #include "cli/table.h"
 
