@@ -69,7 +69,7 @@ class KeyringCommand : public Command {
       *env_.err << "Error validating local-only: local-only can only be set for list requests\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error connecting to Gangway agent: " << client.status().message() << "\n";
       return 1;

@@ -119,7 +119,7 @@ class KvGetCommand : public Command {
       *env_.err << "Error! Missing KEY argument\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) return ConnectError(env_, client.status());
 
     if (keys_) {
@@ -275,7 +275,7 @@ class KvPutCommand : public Command {
       *env_.err << "Error! Missing -session (required with -acquire and -release)\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) return ConnectError(env_, client.status());
 
     Params params;
@@ -405,7 +405,7 @@ class KvDeleteCommand : public Command {
       *env_.err << "Cannot specify both -cas and -recurse!\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) return ConnectError(env_, client.status());
 
     if (recurse_) {
