@@ -2,10 +2,14 @@
 
 #include <memory>
 
+#include "apiclient/response.h"
+
 namespace gangway::agent {
 namespace {
 
 using Json = nlohmann::json;
+using apiclient::IndexOf;
+using apiclient::JsonBody;
 
 // How long a blocking roots query waits before answering unchanged (then it is simply re-armed).
 constexpr const char* kRootsWait = "5m";
@@ -22,26 +26,6 @@ void Request(http::Handler* const* api, std::string method, std::string target, 
                  [done = std::move(done)](http::Response r) { done(r); });
 }
 
-// The JSON body of a 200, else an error carrying the status and body as Consul's API client
-// reports them.
-Result<Json> Body(const http::Response& r) {
-  if (r.status != 200) {
-    std::string body = r.body;
-    while (!body.empty() && body.back() == '\n') body.pop_back();
-    return Unavailable("Unexpected response code: " + std::to_string(r.status) + " (" + body + ")");
-  }
-  Json j = Json::parse(r.body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Internal("malformed JSON in a response from a server");
-  return j;
-}
-
-uint64_t IndexOf(const http::Response& r) {
-  for (const auto& [k, v] : r.headers) {
-    if (k == "X-Consul-Index") return std::strtoull(v.c_str(), nullptr, 10);
-  }
-  return 0;
-}
-
 void Roots(http::Handler* const* api, const std::string& dc, uint64_t min_index, bool stale,
            std::function<void(Result<Json>, uint64_t)> done) {
   std::string target = "/v1/connect/ca/roots";
@@ -56,7 +40,7 @@ void Roots(http::Handler* const* api, const std::string& dc, uint64_t min_index,
   }
   if (min_index > 0) target += sep + "index=" + std::to_string(min_index) + "&wait=" + kRootsWait;
   Request(api, "GET", target, "", [done = std::move(done)](const http::Response& r) {
-    auto body = Body(r);
+    auto body = JsonBody(r);
     if (!body.ok()) return done(body.status(), 0);
     done(std::move(*body), IndexOf(r));
   });
@@ -66,7 +50,7 @@ void SignCsr(http::Handler* const* api, const std::string& target, std::string c
              std::function<void(Result<Json>)> done) {
   Json body = {{"CSR", std::move(csr)}};
   Request(api, "PUT", target, body.dump(),
-          [done = std::move(done)](const http::Response& r) { done(Body(r)); });
+          [done = std::move(done)](const http::Response& r) { done(JsonBody(r)); });
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include "cli/api_client.h"
 #include "cli/command.h"
 #include "cli/encoding.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/table.h"
 
 namespace gangway::cli {
@@ -55,7 +55,7 @@ class DatacentersCommand : public Command {
   int Run(const std::vector<std::string>& args) override {
     if (Status st = flags_.Parse(args); !st.ok()) return FlagError(env_, st, *this);
     if (!flags_.Args().empty()) return TooManyArgs(env_, flags_.Args().size());
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error connecting to Gangway agent: " << client.status().message() << "\n";
       return 1;
@@ -117,7 +117,7 @@ class NodesCommand : public Command {
   int Run(const std::vector<std::string>& args) override {
     if (Status st = flags_.Parse(args); !st.ok()) return FlagError(env_, st, *this);
     if (!flags_.Args().empty()) return TooManyArgs(env_, flags_.Args().size());
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error connecting to Gangway agent: " << client.status().message() << "\n";
       return 1;
@@ -202,7 +202,7 @@ class ServicesCommand : public Command {
   int Run(const std::vector<std::string>& args) override {
     if (Status st = flags_.Parse(args); !st.ok()) return FlagError(env_, st, *this);
     if (!flags_.Args().empty()) return TooManyArgs(env_, flags_.Args().size());
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error connecting to Gangway agent: " << client.status().message() << "\n";
       return 1;

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "apiclient/client.h"
+#include "apiclient/config.h"
 #include "core/status.h"
 #include "http/client.h"
 
@@ -16,9 +18,9 @@ namespace gangway::cli {
 
 // Sends one HTTP request to the agent and waits for the answer (http::Fetch in production; a
 // canned responder in tests).
-using Transport = std::function<Result<http::Response>(const http::ClientRequest&)>;
+using apiclient::Transport;
 // Reads an environment variable; nullopt when unset.
-using GetEnv = std::function<std::optional<std::string>(const std::string&)>;
+using apiclient::GetEnv;
 
 // Everything a command touches outside its arguments, so tests can run commands without a
 // process environment, a terminal or an agent.

@@ -8,7 +8,7 @@
 
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/go_json.h"
 #include "core/strings.h"
 
@@ -192,7 +192,7 @@ class GetConfigCommand : public Command {
       FlagError(env_, st, *this);
       return Fail(env_, "Failed to parse args: " + st.message());
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) return Fail(env_, "Error initializing client: " + client.status().message());
     auto body = client->Get(kPath);
     if (!body.ok()) return Fail(env_, "Error querying CA configuration: " + body.status().message());
@@ -236,7 +236,7 @@ class SetConfigCommand : public Command {
       return Fail(env_, "Failed to parse args: " + st.message());
     }
     // Consul's order: the client (address, token file) is checked before the flags' values.
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) return Fail(env_, "Error initializing client: " + client.status().message());
     if (config_file_.empty()) return Fail(env_, "The -config-file flag is required");
     auto text = ReadFile(config_file_);

@@ -1,19 +1,13 @@
-// URL escaping for request targets built from user input (KV keys, service and node names).
-// Pure; any thread.
+// The URL escaping of request targets built from user input (KV keys, service and node names),
+// which lives in apiclient, under the names the commands use. Pure; any thread.
 #pragma once
 
-#include <optional>
-#include <string>
-#include <string_view>
+#include "apiclient/escape.h"
 
 namespace gangway::cli {
 
-// Percent-encodes a URL path, keeping '/' (a KV key "a b/c?d" becomes "a%20b/c%3Fd"). Keeps
-// RFC 3986 unreserved characters and the sub-delimiters Go's url.URL leaves alone in paths.
-std::string EscapePath(std::string_view path);
-// As EscapePath, but '/' is encoded too: for a single segment such as a service ID.
-std::string EscapePathSegment(std::string_view segment);
-// Percent-encodes a query value (only unreserved characters stay; space becomes %20).
-std::string EscapeQueryValue(std::string_view value);
+using apiclient::EscapePath;
+using apiclient::EscapePathSegment;
+using apiclient::EscapeQueryValue;
 
 }  // namespace gangway::cli

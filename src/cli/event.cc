@@ -5,7 +5,7 @@
 #include "cli/api_client.h"
 #include "cli/command.h"
 #include "cli/encoding.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 
 namespace gangway::cli {
 
@@ -60,7 +60,7 @@ class EventCommand : public Command {
     }
     std::string payload = rest.empty() ? std::string() : rest[0];
 
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error connecting to Gangway agent: " << client.status().message() << "\n";
       return 1;

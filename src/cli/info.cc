@@ -5,7 +5,7 @@
 
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 
 namespace gangway::cli {
 
@@ -32,7 +32,7 @@ class InfoCommand : public Command {
 
   int Run(const std::vector<std::string>& args) override {
     if (Status st = flags_.Parse(args); !st.ok()) return FlagError(env_, st, *this);
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error connecting to Gangway agent: " << client.status().message() << "\n";
       return 1;

@@ -3,7 +3,7 @@
 #include "cli/api_client.h"
 #include "cli/command.h"
 #include "cli/encoding.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 
 namespace gangway::cli {
 
@@ -31,7 +31,7 @@ class JoinCommand : public Command {
       *env_.err << "At least one address to join must be specified.\n" << Help() << "\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error connecting to Gangway agent: " << client.status().message() << "\n";
       return 1;

@@ -2,7 +2,7 @@
 #include <openssl/rand.h>
 
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "core/base64.h"
 
 namespace gangway::cli {

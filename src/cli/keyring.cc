@@ -2,7 +2,7 @@
 // (/v1/operator/keyring). Output and exit codes follow `consul keyring`.
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 
 namespace gangway::cli {
 
@@ -69,7 +69,7 @@ class KeyringCommand : public Command {
       *env_.err << "Error validating local-only: local-only can only be set for list requests\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error connecting to Gangway agent: " << client.status().message() << "\n";
       return 1;

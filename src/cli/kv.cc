@@ -7,7 +7,7 @@
 #include "cli/api_client.h"
 #include "cli/command.h"
 #include "cli/encoding.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/table.h"
 #include "core/base64.h"
 
@@ -120,7 +120,7 @@ class KvGetCommand : public Command {
       *env_.err << "Error! Missing KEY argument\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) return ConnectError(env_, client.status());
 
     if (keys_) {
@@ -276,7 +276,7 @@ class KvPutCommand : public Command {
       *env_.err << "Error! Missing -session (required with -acquire and -release)\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) return ConnectError(env_, client.status());
 
     Params params;
@@ -406,7 +406,7 @@ class KvDeleteCommand : public Command {
       *env_.err << "Cannot specify both -cas and -recurse!\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) return ConnectError(env_, client.status());
 
     if (recurse_) {

@@ -2,7 +2,7 @@
 // (PUT /v1/agent/leave).
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 
 namespace gangway::cli {
 
@@ -31,7 +31,7 @@ class LeaveCommand : public Command {
       *env_.err << "]\n" << Help() << "\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error connecting to Gangway agent: " << client.status().message() << "\n";
       return 1;

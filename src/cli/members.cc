@@ -5,7 +5,7 @@
 #include <regex>
 
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/table.h"
 
 namespace gangway::cli {
@@ -146,7 +146,7 @@ class MembersCommand : public Command {
       *env_.err << "Too many arguments (expected 0, got " << flags_.Args().size() << ")\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error connecting to Gangway agent: " << client.status().message() << "\n";
       return 1;

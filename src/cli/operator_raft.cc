@@ -2,7 +2,7 @@
 // DELETE /v1/operator/raft/peer), with Consul's output.
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/table.h"
 
 namespace gangway::cli {
@@ -19,7 +19,7 @@ class ListPeersCommand : public Command {
   }
   int Run(const std::vector<std::string>& args) override {
     if (Status st = flags_.Parse(args); !st.ok()) return FlagError(env_, st, *this);
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error initializing client: " << client.status().message() << "\n";
       return 1;
@@ -75,7 +75,7 @@ class RemovePeerCommand : public Command {
                 << "\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error initializing client: " << client.status().message() << "\n";
       return 1;

@@ -9,7 +9,7 @@
 #include "cli/api_client.h"
 #include "cli/command.h"
 #include "cli/encoding.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/table.h"
 #include "codec/document.h"
 
@@ -118,7 +118,7 @@ class RegisterCommand : public Command {
       bodies.push_back(std::move(*body));
       names.push_back(name_);
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) return ConnectError(env_, client.status());
     for (size_t i = 0; i < bodies.size(); ++i) {
       auto r = client->Put("/v1/agent/service/register", {}, bodies[i].dump());
@@ -226,7 +226,7 @@ class DeregisterCommand : public Command {
     } else {
       ids.push_back(id_);
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) return ConnectError(env_, client.status());
     for (const auto& id : ids) {
       auto r = client->Put("/v1/agent/service/deregister/" + EscapePathSegment(id));
@@ -276,7 +276,7 @@ class ServicesListCommand : public Command {
                 << Help() << "\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) return ConnectError(env_, client.status());
     auto all = client->GetJson("/v1/catalog/services");
     if (!all.ok()) {

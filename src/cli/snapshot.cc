@@ -4,7 +4,7 @@
 
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/table.h"
 #include "codec/snapshot_archive.h"
 
@@ -63,7 +63,7 @@ class SnapshotCommand : public Command {
                 << "\n";
       return 0;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) return Fail(env_, "Error initializing client: " + client.status().message());
     if (mode_ == Mode::kSave) {
       auto r = client->Send("GET", "/v1/snapshot");

@@ -6,7 +6,7 @@
 
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "cli/members.h"
 #include "cli/table.h"
 
@@ -79,7 +79,7 @@ class StatusCommand : public Command {
       *env_.err << "Invalid format: " << format_ << " (must be \"text\" or \"json\")\n";
       return 1;
     }
-    auto client = ApiClient::Create(http_, env_);
+    auto client = NewApiClient(http_, env_);
     if (!client.ok()) {
       *env_.err << "Error connecting to Gangway agent: " << client.status().message() << "\n";
       return 1;

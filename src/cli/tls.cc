@@ -10,7 +10,7 @@
 #include <ostream>
 
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 #include "x509/x509.h"
 
 namespace gangway::cli {

@@ -1,7 +1,7 @@
 // gangway version: what this binary is. Needs no agent.
 #include "cli/api_client.h"
 #include "cli/command.h"
-#include "cli/flags.h"
+#include "core/flags.h"
 
 #ifndef GANGWAY_VERSION
 #define GANGWAY_VERSION "0.0.0"

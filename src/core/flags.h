@@ -1,7 +1,7 @@
 // Go-style command-line flags, as Consul's commands parse them with Go's "flag" package: one or
 // two dashes, "-name=value" or "-name value", booleans as "-name" or "-name=true", and parsing
-// stops at the first non-flag argument (or after "--"). A FlagSet belongs to one command run;
-// single-threaded.
+// stops at the first non-flag argument (or after "--"). Shared by every entry point (the CLI's
+// commands, the proxy process). A FlagSet belongs to one command run; single-threaded.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,7 @@
 
 #include "core/status.h"
 
-namespace gangway::cli {
+namespace gangway {
 
 class FlagSet {
  public:
@@ -77,4 +77,4 @@ bool ParseGoBool(std::string_view text, bool* out);
 bool ParseGoInt(std::string_view text, int64_t* out);
 bool ParseGoUint(std::string_view text, uint64_t* out);
 
-}  // namespace gangway::cli
+}  // namespace gangway

@@ -1,8 +1,6 @@
-#include "cli/encoding.h"
+#include "apiclient/escape.h"
 
-#include <cstdint>
-
-namespace gangway::cli {
+namespace gangway::apiclient {
 
 namespace {
 
@@ -72,4 +70,4 @@ std::string EscapeQueryValue(std::string_view value) {
   return out;
 }
 
-}  // namespace gangway::cli
+}  // namespace gangway::apiclient

@@ -1,9 +1,9 @@
-#include "cli/flags.h"
+#include "core/flags.h"
 
 #include <algorithm>
 #include <limits>
 
-namespace gangway::cli {
+namespace gangway {
 
 namespace {
 
@@ -271,4 +271,4 @@ std::string FlagSet::Usage() const {
   return out;
 }
 
-}  // namespace gangway::cli
+}  // namespace gangway
