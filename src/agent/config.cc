@@ -405,12 +405,22 @@ Options:
 )";
 }
 
-Result<Config> LoadConfig(const std::vector<std::string>& args) {
-  Config cfg;
-  Json flags = Json::object();
+namespace {
+
+// The agent's command line: Consul's flags, the config sources in order, and -dev.
+struct CommandLine {
+  Json flags = Json::object();       // flag values at their config keys
   std::vector<std::string> sources;  // "file:<p>", "dir:<p>", "hcl:<text>"
   bool dev = false;
   std::string config_format;
+};
+
+Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
+  CommandLine cl;
+  Json& flags = cl.flags;
+  std::vector<std::string>& sources = cl.sources;
+  bool& dev = cl.dev;
+  std::string& config_format = cl.config_format;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
     if (a == "-" || a.size() < 2 || a[0] != '-') {
@@ -489,8 +499,19 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     }
   }
 
+  return cl;
+}
+
+// The documents of every source, over the dev-mode defaults, decoded into `merged` (the
+// configuration as JSON, later keys winning) and the parts of `cfg` decoding fills.
+Status LoadSources(const CommandLine& cl, Config* out, Json* merged_out) {
+  Config& cfg = *out;
+  const std::vector<std::string>& sources = cl.sources;
+  const std::string& config_format = cl.config_format;
+  const bool dev = cl.dev;
   // Dev-mode defaults come first; files and flags override them.
-  Json merged = Json::object();
+  Json& merged = *merged_out;
+  merged = Json::object();
   if (dev) {
     cfg.dev = true;
     merged = {{"server", true},
@@ -542,11 +563,17 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   {
     codec::Document fd;
     fd.file = "command-line flags";
-    fd.value = flags;
+    fd.value = cl.flags;
     Status s = DecodeDocument(fd, &merged, &cfg);
     if (!s.ok()) return s;
   }
 
+  return Status::Ok();
+}
+
+// The settings read from the merged configuration, Consul's defaults applied.
+Status ReadSettings(const Json& merged, Config* out) {
+  Config& cfg = *out;
   Get(merged, "/server", &cfg.server);
   Get(merged, "/bootstrap", &cfg.bootstrap);
   Get(merged, "/bootstrap_expect", &cfg.bootstrap_expect);
@@ -648,6 +675,12 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     }
   }
 
+  return Status::Ok();
+}
+
+// gossip_lan / gossip_wan tuning (docs/gossip-profiles.md).
+Status ReadGossipTuning(const Json& merged, Config* out) {
+  Config& cfg = *out;
   for (auto [base, t] : {std::pair{"gossip_lan", &cfg.gossip_lan}, {"gossip_wan", &cfg.gossip_wan}}) {
     std::string b = std::string("/") + base + "/";
     Get(merged, (b + "gossip_nodes").c_str(), &t->gossip_nodes);
@@ -679,6 +712,12 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     }
   }
 
+  return Status::Ok();
+}
+
+Status Validate(Config* out) {
+  Config& cfg = *out;
+  auto& p = cfg.ports;
   // Validation, with Consul's wording where it has one.
   if (LogLevel level; !ParseLogLevel(cfg.log_level, &level)) {
     return InvalidArgument("log_level: unknown level \"" + cfg.log_level +
@@ -717,6 +756,20 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   if (cfg.advertise_addr.empty()) {
     cfg.advertise_addr = cfg.bind_addr == "0.0.0.0" ? "127.0.0.1" : cfg.bind_addr;
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Config> LoadConfig(const std::vector<std::string>& args) {
+  auto cl = ParseCommandLine(args);
+  if (!cl.ok()) return cl.status();
+  Config cfg;
+  Json merged;
+  if (Status s = LoadSources(*cl, &cfg, &merged); !s.ok()) return s;
+  if (Status s = ReadSettings(merged, &cfg); !s.ok()) return s;
+  if (Status s = ReadGossipTuning(merged, &cfg); !s.ok()) return s;
+  if (Status s = Validate(&cfg); !s.ok()) return s;
   cfg.merged = merged;
   return cfg;
 }

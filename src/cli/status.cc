@@ -50,6 +50,33 @@ std::string Plural(int n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
+// Connect CA: our trust domain and every joined datacenter's; a difference means a datacenter
+// bootstrapped its own CA (a wrong or missing primary_datacenter).
+struct TrustView {
+  std::string td;                             // ours; empty without Connect
+  std::map<std::string, std::string> others;  // datacenter -> its trust domain
+  std::vector<std::string> mismatched;        // datacenters whose trust domain is not ours
+};
+
+TrustView ReadTrust(ApiClient& client, const std::string& dc, const std::vector<std::string>& joined) {
+  TrustView v;
+  if (auto r = client.GetJson("/v1/connect/ca/roots"); r.ok() && r->is_object()) {
+    v.td = JsonString(*r, "TrustDomain");
+  }
+  if (v.td.empty()) return v;
+  for (const auto& other : joined) {
+    if (other == dc) continue;
+    auto r = client.GetJson("/v1/connect/ca/roots", {{"dc", other}, {"stale", ""}});
+    if (r.ok() && r->is_object() && !JsonString(*r, "TrustDomain").empty()) {
+      v.others[other] = JsonString(*r, "TrustDomain");
+    }
+  }
+  for (const auto& [name, other_td] : v.others) {
+    if (other_td != v.td) v.mismatched.push_back(name);
+  }
+  return v;
+}
+
 class StatusCommand : public Command {
  public:
   explicit StatusCommand(Environment& env) : env_(env) {
@@ -137,26 +164,10 @@ class StatusCommand : public Command {
       }
     }
 
-    // Connect CA: our trust domain and every joined datacenter's; a difference means a
-    // datacenter bootstrapped its own CA (a wrong or missing primary_datacenter).
-    std::string td;
-    std::map<std::string, std::string> other_tds;
-    if (auto r = client->GetJson("/v1/connect/ca/roots"); r.ok() && r->is_object()) {
-      td = JsonString(*r, "TrustDomain");
-    }
-    if (!td.empty()) {
-      for (const auto& other : joined) {
-        if (other == dc) continue;
-        auto r = client->GetJson("/v1/connect/ca/roots", {{"dc", other}, {"stale", ""}});
-        if (r.ok() && r->is_object() && !JsonString(*r, "TrustDomain").empty()) {
-          other_tds[other] = JsonString(*r, "TrustDomain");
-        }
-      }
-    }
-    std::vector<std::string> mismatched;
-    for (const auto& [name, other_td] : other_tds) {
-      if (other_td != td) mismatched.push_back(name);
-    }
+    TrustView trust = ReadTrust(*client, dc, joined);
+    const std::string& td = trust.td;
+    std::map<std::string, std::string>& other_tds = trust.others;
+    const std::vector<std::string>& mismatched = trust.mismatched;
 
     if (format_ == "json") {
       Json out = {{"Node", JsonString(config, "NodeName")},
