@@ -1,0 +1,337 @@
+#include "proxycfg/compile.h"
+
+#include <algorithm>
+#include <cctype>
+#include <tuple>
+#include <utility>
+
+#include "proxycfg/internal/names.h"
+
+namespace gangway::proxycfg {
+namespace {
+
+using catalog::CheckServiceNode;
+using proxy::Cluster;
+using proxy::Endpoint;
+using proxy::FilterChain;
+using proxy::Listener;
+
+constexpr char kConnectProxy[] = "connect-proxy";
+constexpr char kMeshGateway[] = "mesh-gateway";
+constexpr char kLocalApp[] = "local_app";
+
+enum class GatewayMode { kNone, kLocal, kRemote };
+
+// "" means "not set at this layer" and is left to the caller.
+Result<GatewayMode> ParseMode(const std::string& mode) {
+  if (mode == "none") return GatewayMode::kNone;
+  if (mode == "local") return GatewayMode::kLocal;
+  if (mode == "remote") return GatewayMode::kRemote;
+  return InvalidArgument("Invalid Mesh Gateway Mode: \"" + mode + "\"");
+}
+
+// consul-behaviour.md §1.3: the upstream's own mode, then the proxy's, then proxy-defaults, then
+// none. Every layer that is set must be valid, even one a higher layer overrides: the operator
+// wrote it and would not learn of the typo otherwise.
+Result<GatewayMode> EffectiveMode(const catalog::Upstream& upstream,
+                                  const catalog::ProxyConfig& proxy,
+                                  const std::string& default_mode) {
+  const std::string* layers[] = {
+      upstream.mesh_gateway ? &upstream.mesh_gateway->mode : nullptr,
+      proxy.mesh_gateway ? &proxy.mesh_gateway->mode : nullptr,
+      &default_mode,
+  };
+  std::optional<GatewayMode> chosen;
+  for (const std::string* layer : layers) {
+    if (layer == nullptr || layer->empty()) continue;
+    Result<GatewayMode> mode = ParseMode(*layer);
+    if (!mode.ok()) return mode.status();
+    if (!chosen) chosen = *mode;
+  }
+  return chosen.value_or(GatewayMode::kNone);
+}
+
+// Sorted so that the same instances in another order give the same config (rule 2 of
+// docs/proxy-config.md compares whole configs).
+std::vector<Endpoint> Endpoints(const std::vector<CheckServiceNode>& instances, bool wan) {
+  std::vector<Endpoint> out;
+  out.reserve(instances.size());
+  for (const CheckServiceNode& instance : instances) {
+    catalog::ServiceAddress addr = BestAddress(instance, wan);
+    out.push_back(Endpoint{addr.address, addr.port, HealthOf(instance), instance.node.node});
+  }
+  std::sort(out.begin(), out.end(), [](const Endpoint& a, const Endpoint& b) {
+    return std::tie(a.node, a.address, a.port) < std::tie(b.node, b.address, b.port);
+  });
+  return out;
+}
+
+template <typename Key>
+const std::vector<CheckServiceNode>& Lookup(const std::map<Key, std::vector<CheckServiceNode>>& map,
+                                            const Key& key) {
+  static const std::vector<CheckServiceNode> kNone;
+  auto it = map.find(key);
+  return it == map.end() ? kNone : it->second;
+}
+
+// Adds `cluster`, or checks that an equal one is already there: several upstreams may reach one
+// target, and they then share its cluster.
+Status AddCluster(std::map<std::string, Cluster>& clusters, Cluster cluster,
+                  const std::string& upstream_id) {
+  auto [it, inserted] = clusters.emplace(cluster.name, cluster);
+  if (!inserted && !(it->second == cluster)) {
+    return InvalidArgument("upstream \"" + upstream_id + "\" reaches " + cluster.name +
+                           " as another upstream does, but through other endpoints (a different"
+                           " mesh gateway mode)");
+  }
+  return Status::Ok();
+}
+
+Status CheckUpstream(const catalog::Upstream& u, const std::string& id) {
+  auto refuse = [&](const std::string& what) {
+    return InvalidArgument("upstream \"" + id + "\": " + what + " is not supported");
+  };
+  if (!u.destination_type.empty() && u.destination_type != "service") {
+    return refuse("DestinationType \"" + u.destination_type + "\"");
+  }
+  if (u.destination_name.empty()) {
+    return InvalidArgument("upstream \"" + id + "\": DestinationName is required");
+  }
+  if (!u.destination_peer.empty()) return refuse("DestinationPeer");
+  if (!u.local_bind_socket_path.empty()) return refuse("LocalBindSocketPath");
+  if (!u.destination_namespace.empty() && u.destination_namespace != "default") {
+    return refuse("DestinationNamespace \"" + u.destination_namespace + "\"");
+  }
+  if (!u.destination_partition.empty() && u.destination_partition != "default") {
+    return refuse("DestinationPartition \"" + u.destination_partition + "\"");
+  }
+  return Status::Ok();
+}
+
+Result<proxy::Config> CompileSidecar(const Inputs& in, proxy::Config config) {
+  const catalog::NodeService& reg = in.proxy;
+  if (!reg.proxy || reg.proxy->destination_service_name.empty()) {
+    return InvalidArgument("connect-proxy \"" + reg.id +
+                           "\": Proxy.DestinationServiceName is "
+                           "required");
+  }
+  const catalog::ProxyConfig& pc = *reg.proxy;
+  if (!in.leaf) {
+    return InvalidArgument("connect-proxy \"" + reg.id + "\": no leaf certificate for \"" +
+                           pc.destination_service_name + "\" yet");
+  }
+  config.service = pc.destination_service_name;
+  config.leaf = in.leaf;
+  config.roots_pem = in.roots_pem;
+
+  std::map<std::string, Cluster> clusters;
+  Cluster local_app;
+  local_app.name = kLocalApp;
+  int app_port = pc.local_service_port != 0 ? pc.local_service_port : in.destination_port;
+  if (app_port == 0) {
+    return InvalidArgument("connect-proxy \"" + reg.id +
+                           "\": no local service port (neither "
+                           "Proxy.LocalServicePort nor the port of \"" +
+                           pc.destination_service_name + "\")");
+  }
+  local_app.endpoints.push_back(
+      Endpoint{pc.local_service_address.empty() ? "127.0.0.1" : pc.local_service_address, app_port,
+               Endpoint::Health::kPassing, in.node});
+  clusters.emplace(local_app.name, local_app);
+
+  Listener pub;
+  pub.name = "public_listener";
+  pub.address = reg.address.empty() ? "0.0.0.0" : reg.address;
+  pub.port = reg.port;
+  pub.kind = Listener::Kind::kPublic;
+  pub.chains.push_back(FilterChain{{}, FilterChain::Action::kTerminateTls, kLocalApp});
+  config.listeners.push_back(std::move(pub));
+
+  for (const catalog::Upstream& u : pc.upstreams) {
+    // Consul's upstream ID: the destination, with "?dc=" when the upstream names a datacenter.
+    std::string id = u.destination_name;
+    if (!u.datacenter.empty()) id += "?dc=" + u.datacenter;
+    if (Status s = CheckUpstream(u, id); !s.ok()) return s;
+    Result<GatewayMode> mode = EffectiveMode(u, pc, in.default_mesh_gateway_mode);
+    if (!mode.ok()) return mode.status();
+
+    const std::string dc = u.datacenter.empty() ? in.datacenter : u.datacenter;
+    Cluster target;
+    target.name = internal::TargetSni(u.destination_name, dc, in.trust_domain);
+    target.tls = Cluster::Tls::kOriginate;
+    target.sni = target.name;
+    target.spiffe_ids = {internal::ServiceSpiffeId(u.destination_name, dc, in.trust_domain)};
+    const auto& sidecars = Lookup(in.upstream_endpoints, UpstreamKey{u.destination_name, dc});
+    if (dc == in.datacenter) {
+      target.endpoints = Endpoints(sidecars, /*wan=*/false);
+    } else if (*mode == GatewayMode::kLocal) {
+      target.endpoints = Endpoints(Lookup(in.gateways, in.datacenter), /*wan=*/false);
+    } else if (*mode == GatewayMode::kRemote) {
+      target.endpoints = Endpoints(Lookup(in.gateways, dc), /*wan=*/true);
+    } else {
+      target.endpoints = Endpoints(sidecars, /*wan=*/true);
+    }
+
+    Listener listener;
+    listener.name = "upstream:" + id;
+    listener.address = u.local_bind_address.empty() ? "127.0.0.1" : u.local_bind_address;
+    listener.port = u.local_bind_port;
+    listener.kind = Listener::Kind::kUpstream;
+    listener.chains.push_back(FilterChain{{}, FilterChain::Action::kOriginateTls, target.name});
+    config.listeners.push_back(std::move(listener));
+    if (Status s = AddCluster(clusters, std::move(target), id); !s.ok()) return s;
+  }
+  for (auto& [name, cluster] : clusters) config.clusters.push_back(std::move(cluster));
+  return config;
+}
+
+// Reads `{"Address": ..., "Port": ...}` (keys without case, as Consul's decoder reads them).
+Result<Listener> BindAddress(const std::string& name, const catalog::Json& value) {
+  const std::string where = "envoy_gateway_bind_addresses." + name;
+  if (!value.is_object()) return InvalidArgument(where + ": expected an object");
+  Listener l;
+  l.name = name;
+  for (const auto& [key, v] : value.items()) {
+    std::string lower = key;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lower == "address" && v.is_string()) {
+      l.address = v.get<std::string>();
+    } else if (lower == "port" && v.is_number_integer()) {
+      l.port = v.get<int>();
+    } else {
+      return InvalidArgument(where + "." + key +
+                             ": expected Address (a string) or Port (an "
+                             "integer)");
+    }
+  }
+  return l;
+}
+
+// docs/proxy-config.md, "A mesh gateway": explicit bind addresses, else the tagged addresses,
+// else the registration's own address.
+Result<std::vector<Listener>> GatewayListeners(const catalog::NodeService& reg) {
+  std::vector<Listener> out;
+  const catalog::Json* opaque = reg.proxy ? &reg.proxy->config : nullptr;
+  if (opaque != nullptr && opaque->is_object()) {
+    auto binds = opaque->find("envoy_gateway_bind_addresses");
+    if (binds != opaque->end() && binds->is_object() && !binds->empty()) {
+      for (const auto& [name, value] : binds->items()) {  // sorted by key
+        Result<Listener> l = BindAddress(name, value);
+        if (!l.ok()) return l.status();
+        out.push_back(std::move(*l));
+      }
+      return out;
+    }
+    auto tagged = opaque->find("envoy_gateway_bind_tagged_addresses");
+    if (tagged != opaque->end() && tagged->is_boolean() && tagged->get<bool>()) {
+      for (const char* name : {"lan", "wan"}) {
+        auto it = reg.tagged_addresses.find(name);
+        if (it == reg.tagged_addresses.end()) continue;
+        Listener l;
+        l.name = name;
+        l.address = it->second.address;
+        l.port = it->second.port;
+        out.push_back(std::move(l));
+      }
+      if (!out.empty()) return out;
+    }
+  }
+  Listener l;
+  l.name = "default";
+  l.address = reg.address.empty() ? "0.0.0.0" : reg.address;
+  l.port = reg.port;
+  out.push_back(std::move(l));
+  return out;
+}
+
+Result<proxy::Config> CompileGateway(const Inputs& in, proxy::Config config) {
+  config.service = in.proxy.service;
+  Result<std::vector<Listener>> listeners = GatewayListeners(in.proxy);
+  if (!listeners.ok()) return listeners.status();
+
+  std::map<std::string, Cluster> clusters;
+  std::vector<FilterChain> chains;
+  for (const auto& [dc, gateways] : in.gateways) {  // sorted by datacenter
+    if (dc == in.datacenter) continue;
+    Cluster remote;
+    remote.name = internal::DatacenterSni(dc, in.trust_domain);
+    remote.endpoints = Endpoints(gateways, /*wan=*/true);
+    chains.push_back(
+        FilterChain{{"*." + remote.name}, FilterChain::Action::kTcpProxy, remote.name});
+    clusters.emplace(remote.name, std::move(remote));
+  }
+  chains.push_back(FilterChain{{}, FilterChain::Action::kSniCluster, ""});
+  for (const auto& [service, sidecars] : in.local_services) {
+    if (sidecars.empty()) continue;  // no cluster: an SNI for it is closed, as an unknown one is
+    Cluster local;
+    local.name = internal::TargetSni(service, in.datacenter, in.trust_domain);
+    local.endpoints = Endpoints(sidecars, /*wan=*/false);
+    clusters.emplace(local.name, std::move(local));
+  }
+
+  for (Listener& l : *listeners) {
+    l.kind = Listener::Kind::kGateway;
+    l.chains = chains;
+    config.listeners.push_back(std::move(l));
+  }
+  for (auto& [name, cluster] : clusters) config.clusters.push_back(std::move(cluster));
+  return config;
+}
+
+}  // namespace
+
+Endpoint::Health HealthOf(const CheckServiceNode& instance) {
+  Endpoint::Health worst = Endpoint::Health::kPassing;
+  for (const catalog::HealthCheck& check : instance.checks) {
+    if (check.status == catalog::kPassing) continue;
+    if (check.status == catalog::kWarning) {
+      worst = std::max(worst, Endpoint::Health::kWarning);
+    } else {
+      return Endpoint::Health::kCritical;  // critical, maintenance, or a status we do not know
+    }
+  }
+  return worst;
+}
+
+catalog::ServiceAddress BestAddress(const CheckServiceNode& instance, bool wan) {
+  const catalog::NodeService& svc = instance.service;
+  if (wan) {
+    auto it = svc.tagged_addresses.find("wan");
+    if (it != svc.tagged_addresses.end() && !it->second.address.empty()) {
+      return {it->second.address, it->second.port != 0 ? it->second.port : svc.port};
+    }
+  }
+  if (!svc.address.empty()) return {svc.address, svc.port};
+  if (wan) {
+    auto it = instance.node.tagged_addresses.find("wan");
+    if (it != instance.node.tagged_addresses.end() && !it->second.empty()) {
+      return {it->second, svc.port};
+    }
+  }
+  return {instance.node.address, svc.port};
+}
+
+Result<proxy::Config> Compile(const Inputs& in, uint64_t version) {
+  proxy::Config config;
+  config.version = version;
+  config.proxy_id = in.proxy.id;
+  config.datacenter = in.datacenter;
+  config.trust_domain = in.trust_domain;
+
+  const bool sidecar = in.proxy.kind == kConnectProxy;
+  if (!sidecar && in.proxy.kind != kMeshGateway) {
+    return InvalidArgument("service \"" + in.proxy.id + "\" has kind \"" + in.proxy.kind +
+                           "\"; only connect-proxy and mesh-gateway proxies are compiled");
+  }
+  config.kind = sidecar ? proxy::Config::Kind::kConnectProxy : proxy::Config::Kind::kMeshGateway;
+  Result<proxy::Config> out =
+      sidecar ? CompileSidecar(in, std::move(config)) : CompileGateway(in, std::move(config));
+  if (!out.ok()) return out;
+  if (Status s = proxy::Validate(*out); !s.ok()) {
+    return InvalidArgument("proxy \"" + in.proxy.id + "\": " + s.message());
+  }
+  return out;
+}
+
+}  // namespace gangway::proxycfg

@@ -1,0 +1,69 @@
+// The proxy-configuration compiler: turns what the agent's watches gathered for one local proxy
+// (a connect-proxy sidecar or a mesh gateway) into the proxy::Config it serves
+// (docs/proxy-config.md, "What proxycfg emits"). Pure: no sockets, no clocks; any thread.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/types.h"
+#include "core/status.h"
+#include "proxy/config/config.h"
+
+namespace gangway::proxycfg {
+
+// Which upstream endpoint set: a destination service in one datacenter.
+struct UpstreamKey {
+  std::string service;
+  std::string datacenter;
+
+  auto operator<=>(const UpstreamKey&) const = default;
+  bool operator==(const UpstreamKey&) const = default;
+};
+
+// Everything the watches gathered for one proxy. Health-query results keep their checks (node
+// checks included): an endpoint's health is the worst of them.
+struct Inputs {
+  // The local registration: Kind "connect-proxy" (with Proxy.DestinationServiceName) or
+  // "mesh-gateway".
+  catalog::NodeService proxy;
+  std::string node;  // the local agent's node name, written on the local_app endpoint
+  // Sidecars: the port of the service the sidecar fronts, used when Proxy.LocalServicePort is 0.
+  int destination_port = 0;
+  std::string datacenter;
+  std::string trust_domain;
+  std::optional<proxy::Leaf> leaf;  // sidecars only; required for them
+  std::vector<std::string> roots_pem;
+  // Sidecars: per upstream target (destination name, datacenter), that service's connect
+  // endpoints (its sidecars) in that datacenter. A missing key means no instance.
+  std::map<UpstreamKey, std::vector<catalog::CheckServiceNode>> upstream_endpoints;
+  // Mesh gateways per datacenter, the local one included. For a gateway, every key other than
+  // the local DC is a remote DC that gets a chain and a cluster, even with no instance.
+  std::map<std::string, std::vector<catalog::CheckServiceNode>> gateways;
+  // Gateways only: the local Connect-capable services' sidecars, by destination service name.
+  std::map<std::string, std::vector<catalog::CheckServiceNode>> local_services;
+  // proxy-defaults MeshGateway.Mode; "" until config entries are compiled ([M6]).
+  std::string default_mesh_gateway_mode;
+};
+
+// The config for `inputs.proxy` at `version` (>= 1), checked by proxy::Validate. Errors: a kind
+// other than connect-proxy or mesh-gateway, a sidecar without destination service or leaf, an
+// upstream kind the data plane does not carry (prepared query, peer, unix socket), a mesh gateway
+// mode other than "", none, local, remote (`Invalid Mesh Gateway Mode: "<x>"`), and whatever
+// Validate refuses.
+Result<proxy::Config> Compile(const Inputs& inputs, uint64_t version);
+
+// The worst of an instance's checks (maintenance and unknown statuses count as critical); passing
+// when it has none.
+proxy::Endpoint::Health HealthOf(const catalog::CheckServiceNode& instance);
+
+// Consul's CheckServiceNode.BestAddress: LAN is the service address, else the node address; WAN
+// is the service's `wan` tagged address, else the service address, else the node's `wan` tagged
+// address, else the node address. The port is the service's unless the tagged address has one.
+catalog::ServiceAddress BestAddress(const catalog::CheckServiceNode& instance, bool wan);
+
+}  // namespace gangway::proxycfg

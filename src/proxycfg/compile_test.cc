@@ -1,0 +1,520 @@
+#include "proxycfg/compile.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "proxy/config/json.h"
+
+namespace gangway::proxycfg {
+namespace {
+
+using catalog::CheckServiceNode;
+using proxy::Cluster;
+using proxy::Endpoint;
+using proxy::FilterChain;
+using proxy::Listener;
+
+constexpr char kTd[] = "11111111-2222-3333-4444-555555555555.consul";
+
+std::string GoldenPath(const std::string& name) {
+  return std::string(GANGWAY_TESTDATA_DIR) + "/proxycfg/" + name;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Byte-for-byte against the codec's output; GANGWAY_UPDATE_GOLDEN=1 rewrites the file (then
+// review the diff). The golden file must also decode, i.e. the proxy would accept it.
+void ExpectGolden(const proxy::Config& config, const std::string& name) {
+  std::string encoded = proxy::EncodeConfig(config);
+  if (std::getenv("GANGWAY_UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(GoldenPath(name), std::ios::binary) << encoded;
+  }
+  std::string golden = ReadFile(GoldenPath(name));
+  ASSERT_FALSE(golden.empty()) << "missing " << GoldenPath(name);
+  EXPECT_EQ(encoded, golden) << name << " differs from the compiled config";
+  Result<proxy::Config> decoded = proxy::DecodeConfig(golden);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_TRUE(*decoded == config);
+}
+
+catalog::HealthCheck Check(const std::string& node, const std::string& status,
+                           const std::string& service_id = "") {
+  catalog::HealthCheck c;
+  c.node = node;
+  c.check_id = service_id.empty() ? "serfHealth" : "service:" + service_id;
+  c.status = status;
+  c.service_id = service_id;
+  return c;
+}
+
+// One instance with a passing node check and a service check of `status`.
+CheckServiceNode Instance(const std::string& node, const std::string& node_addr,
+                          const std::string& kind, const std::string& service,
+                          const std::string& addr, int port,
+                          const std::string& status = catalog::kPassing) {
+  CheckServiceNode n;
+  n.node.node = node;
+  n.node.address = node_addr;
+  n.service.kind = kind;
+  n.service.id = service;
+  n.service.service = service;
+  n.service.address = addr;
+  n.service.port = port;
+  n.checks.push_back(Check(node, catalog::kPassing));
+  n.checks.push_back(Check(node, status, service));
+  return n;
+}
+
+CheckServiceNode Sidecar(const std::string& node, const std::string& node_addr,
+                         const std::string& service, const std::string& addr, int port,
+                         const std::string& status = catalog::kPassing) {
+  return Instance(node, node_addr, "connect-proxy", service + "-sidecar-proxy", addr, port, status);
+}
+
+CheckServiceNode Gateway(const std::string& node, const std::string& lan, const std::string& wan,
+                         const std::string& status = catalog::kPassing) {
+  CheckServiceNode n = Instance(node, lan, "mesh-gateway", "mesh-gateway", lan, 8443, status);
+  n.service.tagged_addresses["lan"] = {lan, 8443};
+  n.service.tagged_addresses["wan"] = {wan, 443};
+  return n;
+}
+
+catalog::Upstream Up(const std::string& name, const std::string& dc, int port,
+                     const std::string& mode = "") {
+  catalog::Upstream u;
+  u.destination_name = name;
+  u.datacenter = dc;
+  u.local_bind_port = port;
+  if (!mode.empty()) u.mesh_gateway = catalog::MeshGatewayConfig{mode};
+  return u;
+}
+
+// The gateways of three DCs: dc1 (local), dc2, and dc3, whose only gateway is critical.
+std::map<std::string, std::vector<CheckServiceNode>> ThreeDcGateways() {
+  return {
+      {"dc1", {Gateway("gw-dc1", "10.1.0.5", "198.51.100.1")}},
+      {"dc2",
+       {Gateway("gw-dc2-b", "10.2.0.6", "198.51.100.22"),
+        Gateway("gw-dc2-a", "10.2.0.5", "198.51.100.21")}},
+      {"dc3", {Gateway("gw-dc3", "10.3.0.5", "gw.dc3.example.com", catalog::kCritical)}},
+  };
+}
+
+// web's sidecar on node-1 in dc1, with upstreams api (same DC) and db in dc2.
+Inputs SidecarInputs(const std::string& proxy_mode = "", const std::string& db_mode = "") {
+  Inputs in;
+  in.proxy.kind = "connect-proxy";
+  in.proxy.id = "web-sidecar-proxy";
+  in.proxy.service = "web-sidecar-proxy";
+  in.proxy.port = 21000;
+  in.proxy.proxy.emplace();
+  in.proxy.proxy->destination_service_name = "web";
+  in.proxy.proxy->destination_service_id = "web";
+  if (!proxy_mode.empty()) in.proxy.proxy->mesh_gateway = catalog::MeshGatewayConfig{proxy_mode};
+  in.proxy.proxy->upstreams = {Up("api", "", 9191), Up("db", "dc2", 9192, db_mode)};
+  in.node = "node-1";
+  in.destination_port = 8080;
+  in.datacenter = "dc1";
+  in.trust_domain = kTd;
+  in.leaf = proxy::Leaf{"-----BEGIN CERTIFICATE-----\nweb\n-----END CERTIFICATE-----\n",
+                        "-----BEGIN EC PRIVATE KEY-----\nweb\n-----END EC PRIVATE KEY-----\n",
+                        std::string("spiffe://") + kTd + "/ns/default/dc/dc1/svc/web",
+                        "2030-01-02T03:04:05Z"};
+  in.roots_pem = {"-----BEGIN CERTIFICATE-----\nroot\n-----END CERTIFICATE-----\n"};
+  in.upstream_endpoints[{"api", "dc1"}] = {
+      Sidecar("node-3", "10.1.0.13", "api", "", 21000),
+      Sidecar("node-2", "10.1.0.12", "api", "10.1.1.12", 21001, catalog::kWarning),
+  };
+  CheckServiceNode db = Sidecar("db-node", "10.2.0.30", "db", "", 21000);
+  db.node.tagged_addresses["wan"] = "203.0.113.30";
+  in.upstream_endpoints[{"db", "dc2"}] = {db};
+  in.gateways = ThreeDcGateways();
+  return in;
+}
+
+const Cluster& ClusterNamed(const proxy::Config& config, const std::string& name) {
+  const Cluster* c = config.FindCluster(name);
+  EXPECT_NE(c, nullptr) << "no cluster " << name;
+  static const Cluster kMissing;
+  return c != nullptr ? *c : kMissing;
+}
+
+std::string DbCluster() { return std::string("db.default.dc2.internal.") + kTd; }
+
+std::vector<std::string> Addresses(const Cluster& c) {
+  std::vector<std::string> out;
+  for (const Endpoint& e : c.endpoints) out.push_back(e.address + ":" + std::to_string(e.port));
+  return out;
+}
+
+using Strings = std::vector<std::string>;
+
+TEST(CompileSidecarTest, ModeLocalGolden) {
+  Result<proxy::Config> c = Compile(SidecarInputs("local"), 7);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ExpectGolden(*c, "sidecar-local.json");
+}
+
+TEST(CompileSidecarTest, ModeRemoteGolden) {
+  Result<proxy::Config> c = Compile(SidecarInputs("remote"), 7);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ExpectGolden(*c, "sidecar-remote.json");
+}
+
+TEST(CompileSidecarTest, ModeNoneGolden) {
+  Result<proxy::Config> c = Compile(SidecarInputs(""), 7);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ExpectGolden(*c, "sidecar-none.json");
+}
+
+TEST(CompileSidecarTest, ListenersAndLocalApp) {
+  Result<proxy::Config> c = Compile(SidecarInputs(), 3);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->version, 3u);
+  EXPECT_EQ(c->service, "web");
+  ASSERT_EQ(c->listeners.size(), 3u);
+  EXPECT_EQ(c->listeners[0].name, "public_listener");
+  EXPECT_EQ(c->listeners[0].address, "0.0.0.0");
+  EXPECT_EQ(c->listeners[0].port, 21000);
+  EXPECT_EQ(c->listeners[0].chains[0].action, FilterChain::Action::kTerminateTls);
+  // Consul's upstream IDs: "?dc=" only when the upstream names a datacenter.
+  EXPECT_EQ(c->listeners[1].name, "upstream:api");
+  EXPECT_EQ(c->listeners[1].address, "127.0.0.1");
+  EXPECT_EQ(c->listeners[1].port, 9191);
+  EXPECT_EQ(c->listeners[2].name, "upstream:db?dc=dc2");
+  EXPECT_EQ(c->listeners[2].chains[0].cluster, DbCluster());
+  EXPECT_EQ(Addresses(ClusterNamed(*c, "local_app")), Strings{"127.0.0.1:8080"});
+
+  // Same DC: the target's sidecars at LAN addresses; the SNI and SPIFFE ID are the target's.
+  const Cluster& api = ClusterNamed(*c, std::string("api.default.dc1.internal.") + kTd);
+  EXPECT_EQ(api.tls, Cluster::Tls::kOriginate);
+  EXPECT_EQ(api.sni, api.name);
+  EXPECT_EQ(api.spiffe_ids, Strings{std::string("spiffe://") + kTd + "/ns/default/dc/dc1/svc/api"});
+  EXPECT_EQ(Addresses(api), (Strings{"10.1.1.12:21001", "10.1.0.13:21000"}));
+}
+
+TEST(CompileSidecarTest, ExplicitLocalServiceAndBindAddresses) {
+  Inputs in = SidecarInputs();
+  in.proxy.address = "10.1.0.11";
+  in.proxy.proxy->local_service_address = "127.0.0.2";
+  in.proxy.proxy->local_service_port = 9090;
+  in.proxy.proxy->upstreams[0].local_bind_address = "127.0.0.3";
+  Result<proxy::Config> c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->listeners[0].address, "10.1.0.11");
+  EXPECT_EQ(c->listeners[1].address, "127.0.0.3");
+  EXPECT_EQ(Addresses(ClusterNamed(*c, "local_app")), Strings{"127.0.0.2:9090"});
+}
+
+// Upstream > proxy > proxy-defaults > none (consul-behaviour.md §1.3).
+TEST(CompileSidecarTest, GatewayModePrecedence) {
+  const Strings local_gw{"10.1.0.5:8443"};
+  const Strings remote_gw{"198.51.100.21:443", "198.51.100.22:443"};
+  const Strings db_wan{"203.0.113.30:21000"};
+  struct Case {
+    std::string upstream, proxy, defaults;
+    Strings want;
+  };
+  const Case cases[] = {
+      {"", "", "", db_wan},
+      {"", "", "local", local_gw},
+      {"", "", "remote", remote_gw},
+      {"", "local", "remote", local_gw},
+      {"", "none", "remote", db_wan},
+      {"remote", "local", "none", remote_gw},
+      {"none", "local", "remote", db_wan},
+      {"local", "", "remote", local_gw},
+  };
+  for (const Case& k : cases) {
+    Inputs in = SidecarInputs(k.proxy, k.upstream);
+    in.default_mesh_gateway_mode = k.defaults;
+    Result<proxy::Config> c = Compile(in, 1);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    const Cluster& db = ClusterNamed(*c, DbCluster());
+    EXPECT_EQ(Addresses(db), k.want)
+        << "upstream=" << k.upstream << " proxy=" << k.proxy << " defaults=" << k.defaults;
+    // Whatever the first hop, the TLS session is with db's sidecar.
+    EXPECT_EQ(db.sni, DbCluster());
+    EXPECT_EQ(db.spiffe_ids, Strings{std::string("spiffe://") + kTd + "/ns/default/dc/dc2/svc/db"});
+  }
+}
+
+TEST(CompileSidecarTest, ModeIgnoredInLocalDatacenter) {
+  Inputs in = SidecarInputs("remote");
+  in.proxy.proxy->upstreams[0].mesh_gateway = catalog::MeshGatewayConfig{"local"};
+  Result<proxy::Config> c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(Addresses(ClusterNamed(*c, std::string("api.default.dc1.internal.") + kTd)),
+            (Strings{"10.1.1.12:21001", "10.1.0.13:21000"}));
+}
+
+TEST(CompileSidecarTest, CriticalRemoteGatewayIsMarkedCritical) {
+  Inputs in = SidecarInputs("remote");
+  in.proxy.proxy->upstreams.push_back(Up("cache", "dc3", 9193));
+  Result<proxy::Config> c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const Cluster& cache = ClusterNamed(*c, std::string("cache.default.dc3.internal.") + kTd);
+  ASSERT_EQ(cache.endpoints.size(), 1u);
+  EXPECT_EQ(cache.endpoints[0].address, "gw.dc3.example.com");
+  EXPECT_EQ(cache.endpoints[0].health, Endpoint::Health::kCritical);
+}
+
+TEST(CompileSidecarTest, NoInstancesGivesEmptyCluster) {
+  Inputs in = SidecarInputs("remote");
+  in.proxy.proxy->upstreams.push_back(Up("cache", "dc9", 9193));
+  Result<proxy::Config> c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(ClusterNamed(*c, std::string("cache.default.dc9.internal.") + kTd).endpoints.empty());
+}
+
+TEST(CompileSidecarTest, UpstreamsToOneTargetShareItsCluster) {
+  Inputs in = SidecarInputs();
+  in.proxy.proxy->upstreams.push_back(Up("api", "dc1", 9200));
+  Result<proxy::Config> c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->listeners.size(), 4u);
+  EXPECT_EQ(c->listeners[3].name, "upstream:api?dc=dc1");
+  EXPECT_EQ(c->listeners[3].chains[0].cluster, c->listeners[1].chains[0].cluster);
+  EXPECT_EQ(c->clusters.size(), 3u);  // local_app, api, db
+
+  // The same target through different first hops cannot be one cluster.
+  in.proxy.proxy->upstreams.push_back(Up("db", "dc2", 9201, "remote"));
+  Result<proxy::Config> bad = Compile(in, 1);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("upstream \"db?dc=dc2\" reaches db.default.dc2"),
+            std::string::npos)
+      << bad.status().message();
+}
+
+TEST(CompileSidecarTest, EndpointOrderDoesNotDependOnInputOrder) {
+  Inputs a = SidecarInputs("remote");
+  Inputs b = a;
+  std::reverse(b.upstream_endpoints[{"api", "dc1"}].begin(),
+               b.upstream_endpoints[{"api", "dc1"}].end());
+  std::reverse(b.gateways["dc2"].begin(), b.gateways["dc2"].end());
+  Result<proxy::Config> ca = Compile(a, 1);
+  Result<proxy::Config> cb = Compile(b, 1);
+  ASSERT_TRUE(ca.ok() && cb.ok());
+  EXPECT_TRUE(*ca == *cb);
+}
+
+TEST(CompileErrorTest, InvalidModeAtEachLayer) {
+  for (int layer = 0; layer < 3; ++layer) {
+    Inputs in = SidecarInputs(layer == 1 ? "Local" : "", layer == 0 ? "Local" : "");
+    if (layer == 2) in.default_mesh_gateway_mode = "Local";
+    Result<proxy::Config> c = Compile(in, 1);
+    ASSERT_FALSE(c.ok()) << "layer " << layer;
+    EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(c.status().message(), "Invalid Mesh Gateway Mode: \"Local\"") << "layer " << layer;
+  }
+  // An invalid lower layer is an error even when a higher one overrides it.
+  Inputs in = SidecarInputs("bogus", "remote");
+  Result<proxy::Config> c = Compile(in, 1);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "Invalid Mesh Gateway Mode: \"bogus\"");
+}
+
+TEST(CompileErrorTest, Refusals) {
+  auto message = [](const Inputs& in) {
+    Result<proxy::Config> c = Compile(in, 1);
+    return c.ok() ? std::string("ok") : c.status().message();
+  };
+  Inputs typical = SidecarInputs();
+  typical.proxy.kind = "";
+  EXPECT_NE(message(typical).find("has kind \"\""), std::string::npos);
+
+  Inputs no_leaf = SidecarInputs();
+  no_leaf.leaf.reset();
+  EXPECT_EQ(message(no_leaf),
+            "connect-proxy \"web-sidecar-proxy\": no leaf certificate for "
+            "\"web\" yet");
+
+  Inputs no_dest = SidecarInputs();
+  no_dest.proxy.proxy->destination_service_name.clear();
+  EXPECT_NE(message(no_dest).find("Proxy.DestinationServiceName is required"), std::string::npos);
+
+  Inputs query = SidecarInputs();
+  query.proxy.proxy->upstreams[0].destination_type = "prepared_query";
+  EXPECT_EQ(message(query),
+            "upstream \"api\": DestinationType \"prepared_query\" is not supported");
+
+  Inputs peer = SidecarInputs();
+  peer.proxy.proxy->upstreams[1].destination_peer = "other";
+  EXPECT_EQ(message(peer), "upstream \"db?dc=dc2\": DestinationPeer is not supported");
+
+  // What Validate refuses comes back with the proxy's ID and the JSON path.
+  Inputs no_roots = SidecarInputs();
+  no_roots.roots_pem.clear();
+  std::string m = message(no_roots);
+  EXPECT_EQ(m.rfind("proxy \"web-sidecar-proxy\": ", 0), 0u) << m;
+  EXPECT_NE(m.find("RootsPEM"), std::string::npos) << m;
+
+  Inputs no_port = SidecarInputs();
+  no_port.destination_port = 0;
+  EXPECT_EQ(message(no_port),
+            "connect-proxy \"web-sidecar-proxy\": no local service port "
+            "(neither Proxy.LocalServicePort nor the port of \"web\")");
+
+  Inputs clash = SidecarInputs();
+  clash.proxy.proxy->upstreams[1].local_bind_port = 9191;
+  EXPECT_NE(message(clash), "ok");
+}
+
+TEST(HealthTest, WorstCheckWins) {
+  auto health = [](std::vector<std::string> statuses) {
+    CheckServiceNode n;
+    for (const std::string& s : statuses) n.checks.push_back(Check("n", s, "svc"));
+    return HealthOf(n);
+  };
+  EXPECT_EQ(health({}), Endpoint::Health::kPassing);
+  EXPECT_EQ(health({"passing", "passing"}), Endpoint::Health::kPassing);
+  EXPECT_EQ(health({"passing", "warning"}), Endpoint::Health::kWarning);
+  EXPECT_EQ(health({"warning", "critical", "passing"}), Endpoint::Health::kCritical);
+  EXPECT_EQ(health({"passing", "maintenance"}), Endpoint::Health::kCritical);
+  EXPECT_EQ(health({"unknown-status"}), Endpoint::Health::kCritical);
+
+  // A node check counts as much as a service check.
+  CheckServiceNode n = Sidecar("node-9", "10.0.0.9", "api", "", 21000);
+  n.checks[0].status = catalog::kCritical;
+  EXPECT_EQ(HealthOf(n), Endpoint::Health::kCritical);
+}
+
+TEST(BestAddressTest, LanAndWan) {
+  CheckServiceNode n = Sidecar("node-9", "10.0.0.9", "api", "", 21000);
+  auto addr = [&](bool wan) {
+    catalog::ServiceAddress a = BestAddress(n, wan);
+    return a.address + ":" + std::to_string(a.port);
+  };
+  EXPECT_EQ(addr(false), "10.0.0.9:21000");
+  EXPECT_EQ(addr(true), "10.0.0.9:21000");
+  n.node.tagged_addresses["wan"] = "203.0.113.9";
+  EXPECT_EQ(addr(false), "10.0.0.9:21000");
+  EXPECT_EQ(addr(true), "203.0.113.9:21000");
+  n.service.address = "10.0.1.9";
+  EXPECT_EQ(addr(false), "10.0.1.9:21000");
+  EXPECT_EQ(addr(true), "10.0.1.9:21000");
+  n.service.tagged_addresses["wan"] = {"lb.example.com", 443};
+  EXPECT_EQ(addr(false), "10.0.1.9:21000");
+  EXPECT_EQ(addr(true), "lb.example.com:443");
+}
+
+// The dc1 gateway: remote dc2 and dc3, local services api and web (and db, with no instance).
+Inputs GatewayInputs() {
+  Inputs in;
+  in.proxy.kind = "mesh-gateway";
+  in.proxy.id = "mesh-gateway";
+  in.proxy.service = "mesh-gateway";
+  in.proxy.address = "10.1.0.5";
+  in.proxy.port = 8443;
+  in.proxy.tagged_addresses["lan"] = {"10.1.0.5", 8443};
+  in.proxy.tagged_addresses["wan"] = {"198.51.100.1", 443};
+  in.node = "gw-dc1";
+  in.datacenter = "dc1";
+  in.trust_domain = kTd;
+  in.roots_pem = {"-----BEGIN CERTIFICATE-----\nroot\n-----END CERTIFICATE-----\n"};
+  in.gateways = ThreeDcGateways();
+  in.local_services["web"] = {Sidecar("node-1", "10.1.0.11", "web", "", 21000)};
+  in.local_services["api"] = {
+      Sidecar("node-3", "10.1.0.13", "api", "", 21000, catalog::kCritical),
+      Sidecar("node-2", "10.1.0.12", "api", "", 21000),
+  };
+  in.local_services["db"] = {};
+  return in;
+}
+
+TEST(CompileGatewayTest, TwoRemoteDatacentersGolden) {
+  Result<proxy::Config> c = Compile(GatewayInputs(), 11);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ExpectGolden(*c, "mesh-gateway.json");
+}
+
+TEST(CompileGatewayTest, Shape) {
+  Result<proxy::Config> c = Compile(GatewayInputs(), 11);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->kind, proxy::Config::Kind::kMeshGateway);
+  EXPECT_FALSE(c->leaf.has_value());
+  EXPECT_TRUE(c->roots_pem.empty());
+  ASSERT_EQ(c->listeners.size(), 1u);
+  const Listener& l = c->listeners[0];
+  EXPECT_EQ(l.name, "default");
+  EXPECT_EQ(l.address, "10.1.0.5");
+  EXPECT_EQ(l.kind, Listener::Kind::kGateway);
+  ASSERT_EQ(l.chains.size(), 3u);
+  const std::string dc2 = std::string("dc2.internal.") + kTd;
+  EXPECT_EQ(l.chains[0].server_names, Strings{"*." + dc2});
+  EXPECT_EQ(l.chains[0].cluster, dc2);
+  EXPECT_EQ(l.chains[2].action, FilterChain::Action::kSniCluster);
+  EXPECT_TRUE(l.chains[2].server_names.empty());
+
+  // dc2's gateways at their WAN addresses, no TLS on the gateway.
+  const Cluster& remote = ClusterNamed(*c, dc2);
+  EXPECT_EQ(remote.tls, Cluster::Tls::kNone);
+  EXPECT_EQ(Addresses(remote), (Strings{"198.51.100.21:443", "198.51.100.22:443"}));
+  EXPECT_EQ(ClusterNamed(*c, std::string("dc3.internal.") + kTd).endpoints[0].health,
+            Endpoint::Health::kCritical);
+
+  // Local services by SNI, their sidecars at LAN addresses; none for a service with no instance.
+  const Cluster& api = ClusterNamed(*c, std::string("api.default.dc1.internal.") + kTd);
+  ASSERT_EQ(api.endpoints.size(), 2u);
+  EXPECT_EQ(api.endpoints[0].node, "node-2");
+  EXPECT_EQ(api.endpoints[1].health, Endpoint::Health::kCritical);
+  EXPECT_EQ(c->FindCluster(std::string("db.default.dc1.internal.") + kTd), nullptr);
+}
+
+TEST(CompileGatewayTest, RemoteDatacenterWithoutGatewaysStillGetsItsChain) {
+  Inputs in = GatewayInputs();
+  in.gateways["dc4"] = {};
+  Result<proxy::Config> c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->listeners[0].chains.size(), 4u);
+  EXPECT_TRUE(ClusterNamed(*c, std::string("dc4.internal.") + kTd).endpoints.empty());
+}
+
+TEST(CompileGatewayTest, BindAddresses) {
+  Inputs in = GatewayInputs();
+  in.proxy.address = "";
+  Result<proxy::Config> c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->listeners[0].address, "0.0.0.0");
+
+  in.proxy.proxy.emplace();
+  in.proxy.proxy->config = {{"envoy_gateway_bind_tagged_addresses", true}};
+  c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->listeners.size(), 2u);
+  EXPECT_EQ(c->listeners[0].name, "lan");
+  EXPECT_EQ(c->listeners[1].name, "wan");
+  EXPECT_EQ(c->listeners[1].address, "198.51.100.1");
+  EXPECT_EQ(c->listeners[1].port, 443);
+  EXPECT_EQ(c->listeners[0].chains, c->listeners[1].chains);
+
+  in.proxy.proxy->config["envoy_gateway_bind_addresses"] = {
+      {"public", {{"Address", "0.0.0.0"}, {"Port", 8444}}},
+      {"inside", {{"address", "127.0.0.1"}, {"port", 8445}}}};
+  c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->listeners.size(), 2u);
+  EXPECT_EQ(c->listeners[0].name, "inside");
+  EXPECT_EQ(c->listeners[0].port, 8445);
+  EXPECT_EQ(c->listeners[1].name, "public");
+  EXPECT_EQ(c->listeners[1].address, "0.0.0.0");
+
+  in.proxy.proxy->config["envoy_gateway_bind_addresses"]["public"]["Port"] = "8444";
+  c = Compile(in, 1);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("envoy_gateway_bind_addresses.public.Port"),
+            std::string::npos)
+      << c.status().message();
+}
+
+}  // namespace
+}  // namespace gangway::proxycfg
