@@ -19,7 +19,8 @@ class Regexp {
  public:
   // Compiles `pattern`. A bad pattern gives InvalidArgument worded as Go's regexp.Compile error,
   // e.g. "error parsing regexp: missing closing ]: `[a`"; so does one whose program would not
-  // fit RE2's memory budget ("expression too large").
+  // fit a 1 MiB budget ("expression too large"). Matching costs at most the subject's length
+  // times the program's size, so that budget also bounds the cost per subject byte.
   static Result<Regexp> Compile(std::string_view pattern);
 
   Regexp(Regexp&&) noexcept;
