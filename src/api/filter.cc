@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
-#include <exception>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <regex>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/regexp.h"
 
 namespace gangway::api {
 namespace internal {
@@ -29,7 +29,7 @@ struct FilterNode {
   bool negate = false;
   std::vector<std::string> path;
   std::string value;
-  std::optional<std::regex> re;  // kMatches
+  std::optional<Regexp> re;  // kMatches
 };
 
 struct FilterProgram {
@@ -43,16 +43,6 @@ namespace {
 using internal::FilterNode;
 using internal::MatchOp;
 using Json = nlohmann::json;
-
-// Go's regexp is RE2 (linear time, no back-references). libstdc++'s polynomial mode gives the
-// same guarantee: a breadth-first executor whose stack does not grow with the subject, and
-// back-references refused at compile time. Elsewhere we fall back to the default executor.
-#if defined(__GLIBCXX__)
-constexpr auto kRegexFlags =
-    std::regex::ECMAScript | std::regex::nosubs | std::regex_constants::__polynomial;
-#else
-constexpr auto kRegexFlags = std::regex::ECMAScript | std::regex::nosubs;
-#endif
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -68,97 +58,6 @@ std::string Quote(std::string_view s) {
   }
   out += '"';
   return out;
-}
-
-// The compiled automaton grows with every counted repetition ("(a?){1000}" is a thousand copies),
-// and matching costs automaton size times subject length, so patterns are limited by their
-// expanded size rather than their text. Realistic filters ("^web-[0-9]+$") are far below it.
-constexpr size_t kMaxRegexSize = 256;
-constexpr size_t kRegexSizeCap = kMaxRegexSize + 1;
-
-// Estimates the number of atoms a pattern expands to once repetitions are unrolled; saturates just
-// above the limit. An overestimate only refuses odd patterns; std::regex still validates syntax.
-size_t RegexSize(std::string_view re) {
-  auto add = [](size_t a, size_t b) { return std::min(a + b, kRegexSizeCap); };
-  auto mul = [](size_t a, size_t b) {
-    return (a != 0 && b > kRegexSizeCap / a) ? kRegexSizeCap : std::min(a * b, kRegexSizeCap);
-  };
-  struct Frame {
-    size_t total = 0;
-    size_t last = 0;  // size of the item a quantifier would repeat
-  };
-  std::vector<Frame> stack(1);
-  for (size_t i = 0; i < re.size(); ++i) {
-    Frame& f = stack.back();
-    char c = re[i];
-    size_t item = 1;
-    if (c == '(') {
-      // Counted on opening too: std::regex compiles groups recursively, and a run of unclosed
-      // '(' would otherwise cost nothing here.
-      stack.push_back(Frame{1, 0});
-      continue;
-    }
-    if (c == ')') {
-      if (stack.size() == 1) continue;  // unbalanced: std::regex reports it
-      item = add(stack.back().total, 2);
-      stack.pop_back();
-      stack.back().total = add(stack.back().total, item);
-      stack.back().last = item;
-      continue;
-    }
-    if (c == '{') {
-      size_t j = i + 1, lo = 0, hi = 0;
-      bool comma = false, digits = false;
-      for (; j < re.size() && (IsDigit(re[j]) || (re[j] == ',' && !comma)); ++j) {
-        if (re[j] == ',') {
-          comma = true;
-          continue;
-        }
-        digits = true;
-        size_t& bound = comma ? hi : lo;
-        bound = std::min(bound * 10 + static_cast<size_t>(re[j] - '0'), kRegexSizeCap);
-      }
-      // std::regex reads these numbers into a long without checking for overflow.
-      if (lo > kMaxRegexSize || hi > kMaxRegexSize) return kRegexSizeCap;
-      if (digits && j < re.size() && re[j] == '}') {
-        size_t count = std::max({lo, hi, comma && hi == 0 ? lo + 1 : 0, size_t{1}});
-        f.total = add(f.total, mul(f.last, count - 1));
-        f.last = mul(f.last, count);
-        i = j;
-        continue;
-      }
-    } else if (c == '\\') {
-      // Likewise the digits of "\\123" (a back-reference, refused later, but parsed first).
-      size_t n = 0;
-      for (size_t j = i + 1; j < re.size() && IsDigit(re[j]); ++j) {
-        n = std::min(n * 10 + static_cast<size_t>(re[j] - '0'), kRegexSizeCap);
-      }
-      if (n > kMaxRegexSize) return kRegexSizeCap;
-      ++i;
-    } else if (c == '[') {
-      // A class is one atom. The first ']' closes it here even where the syntax would take it
-      // literally ("[]a]"): the rest then counts as atoms, an overestimate.
-      size_t j = i + 1;
-      for (; j < re.size() && re[j] != ']'; ++j) {
-        if (re[j] != '\\') continue;
-        size_t n = 0;
-        for (size_t k = j + 1; k < re.size() && IsDigit(re[k]); ++k) {
-          n = std::min(n * 10 + static_cast<size_t>(re[k] - '0'), kRegexSizeCap);
-        }
-        if (n > kMaxRegexSize) return kRegexSizeCap;
-        ++j;
-      }
-      i = j;
-    } else if (c == '*' || c == '+' || c == '?' || c == '|') {
-      f.total = add(f.total, 1);
-      continue;
-    }
-    f.total = add(f.total, item);
-    f.last = item;
-  }
-  size_t total = 0;
-  for (const Frame& f : stack) total = add(total, f.total);
-  return total;
 }
 
 class Parser {
@@ -336,21 +235,13 @@ class Parser {
     node->path = std::move(path);
     node->value = std::move(value);
     if (op == MatchOp::kMatches) {
-      if (RegexSize(node->value) > kMaxRegexSize) {
-        Fail(value_at, "regular expression " + Quote(node->value) + " is too large: more than " +
-                           std::to_string(kMaxRegexSize) + " atoms once repetitions are expanded");
+      auto re = Regexp::Compile(node->value);
+      if (!re.ok()) {
+        Fail(value_at, "Failed to compile regular expression " + Quote(node->value) + ": " +
+                           re.status().message());
         return nullptr;
       }
-      try {
-        std::regex check(node->value, kRegexFlags);  // the pattern alone must be valid
-        // One anchored pass instead of regex_search's restart at every offset, which is
-        // quadratic in the subject length.
-        node->re.emplace("[\\s\\S]*(?:" + node->value + ")[\\s\\S]*", kRegexFlags);
-      } catch (const std::exception& e) {
-        Fail(value_at,
-             "Failed to compile regular expression " + Quote(node->value) + ": " + e.what());
-        return nullptr;
-      }
+      node->re.emplace(std::move(*re));
     }
     return node;
   }
@@ -709,13 +600,9 @@ Truth IsEmpty(const Json& v) {
   }
 }
 
-Truth RegexMatches(const Json& v, const std::regex& re) {
+Truth RegexMatches(const Json& v, const Regexp& re) {
   if (!v.is_string()) return Truth::kNotApplicable;
-  try {
-    return Of(std::regex_match(v.get_ref<const std::string&>(), re));
-  } catch (const std::exception&) {
-    return Truth::kNotApplicable;  // the library gave up (complexity): no match, not a crash
-  }
+  return Of(re.Search(v.get_ref<const std::string&>()));
 }
 
 bool IsIndex(const std::string& s) {

@@ -33,9 +33,8 @@ struct FilterProgram;
 //     holds when it holds for any element; for in/contains the reached values form the list.
 //   * == / != coerce the literal to the field's JSON type (number, bool per Go's ParseBool,
 //     string). in/contains: list membership, map key presence, or substring. is empty: empty
-//     string, list or map. matches: unanchored ECMAScript regex search on a string, compiled at
-//     Parse; like Go's RE2 it runs in linear time and has no back-references, and a pattern may
-//     expand to at most 256 atoms once counted repetitions are unrolled.
+//     string, list or map. matches: unanchored search on a string with a Go regexp (RE2, linear
+//     time, no back-references; core/regexp.h), compiled at Parse.
 //   * Every negated form (!=, not in, not contains, not matches, is not empty) is exactly the
 //     negation of its positive form, so "X != v" and "not X == v" always agree.
 //   * A selector that reaches nothing (missing key, null, path through a scalar) is absent:

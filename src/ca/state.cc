@@ -1,5 +1,6 @@
 #include "ca/state.h"
 
+#include <chrono>
 #include <ctime>
 #include <exception>
 
@@ -60,7 +61,27 @@ Result<Time> ParseTime(std::string_view text) {
   if (end == nullptr || *end != '\0') {
     return InvalidArgument("CA state: bad time \"" + s + "\"");
   }
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  // Time counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11. A stored time outside that
+  // (a document from elsewhere, or corrupt) would overflow from_time_t's multiplication.
+  using std::chrono::seconds;
+  const auto lo = std::chrono::ceil<seconds>(Time::min().time_since_epoch()).count();
+  const auto hi = std::chrono::floor<seconds>(Time::max().time_since_epoch()).count();
+  auto out_of_range = [&] {
+    return InvalidArgument("CA state: time \"" + s + "\" is out of range: times must lie between " +
+                           FormatTime(Time(seconds(lo))) + " and " + FormatTime(Time(seconds(hi))));
+  };
+  // The year first, so that timegm never sees one it cannot represent either.
+  if (tm.tm_year < 1677 - 1900 || tm.tm_year > 2262 - 1900) return out_of_range();
+  const std::tm fields = tm;
+  const std::time_t t = timegm(&tm);
+  // timegm normalises what strptime let through ("02-31", second 60); Go's time.Parse refuses
+  // such dates, and so do we.
+  if (tm.tm_year != fields.tm_year || tm.tm_mon != fields.tm_mon || tm.tm_mday != fields.tm_mday ||
+      tm.tm_hour != fields.tm_hour || tm.tm_min != fields.tm_min || tm.tm_sec != fields.tm_sec) {
+    return InvalidArgument("CA state: bad time \"" + s + "\": no such date");
+  }
+  if (t < lo || t > hi) return out_of_range();
+  return std::chrono::system_clock::from_time_t(t);
 }
 
 Result<SigningCA> CAState::Signer() const {

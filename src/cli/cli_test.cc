@@ -110,7 +110,18 @@ TEST(MembersTest, StatusFilter) {
   auto none = FormatMembers(Json::parse(kMembersJson), false, "^leaving$");
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(*none, "");
-  EXPECT_FALSE(FormatMembers(Json::parse(kMembersJson), false, "(").ok());
+  auto both = FormatMembers(Json::parse(kMembersJson), false, "^(alive|failed)$");
+  ASSERT_TRUE(both.ok());
+  EXPECT_NE(both->find("srv-a"), std::string::npos);
+  EXPECT_NE(both->find("srv-b"), std::string::npos);
+  // Go's regexp syntax and wording, as `consul members -status`.
+  auto bad = FormatMembers(Json::parse(kMembersJson), false, "(");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "Failed to compile status regexp: error parsing regexp: missing closing ): `(`");
+  auto perl_class = FormatMembers(Json::parse(kMembersJson), false, R"(^\pL+$)");
+  ASSERT_TRUE(perl_class.ok()) << perl_class.status().message();
+  EXPECT_NE(perl_class->find("srv-a"), std::string::npos);
   EXPECT_EQ(MemberStatusName(0), "none");
   EXPECT_EQ(MemberStatusName(2), "leaving");
 }
@@ -736,7 +747,8 @@ TEST(CommandTest, EventRejectsBadInputBeforeCallingTheAgent) {
   EXPECT_EQ(tag.err.str(), "Cannot provide tag filter without service filter.\n");
   Harness re;
   EXPECT_EQ(re.Run({"event", "-name=x", "-node=web["}), 1);
-  EXPECT_EQ(re.err.str().find("Failed to compile node filter regexp: "), 0u) << re.err.str();
+  EXPECT_EQ(re.err.str(),
+            "Failed to compile node filter regexp: error parsing regexp: missing closing ]: `[`\n");
   Harness many;
   EXPECT_EQ(many.Run({"event", "-name=x", "a", "b"}), 1);
   EXPECT_EQ(many.err.str().find("Too many command line arguments.\n\nUsage:"), 0u);

@@ -1,11 +1,10 @@
 // gangway event: fires a user event across the datacenter (PUT /v1/event/fire/<name>), as
 // `consul event` does.
-#include <regex>
-
 #include "cli/api_client.h"
 #include "cli/command.h"
 #include "cli/encoding.h"
 #include "core/flags.h"
+#include "core/regexp.h"
 
 namespace gangway::cli {
 
@@ -42,10 +41,9 @@ class EventCommand : public Command {
         {&node_, "node"}, {&service_, "service"}, {&tag_, "tag"}};
     for (const auto& [pattern, what] : filters) {
       if (pattern->empty()) continue;
-      try {
-        std::regex re(*pattern, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        *env_.err << "Failed to compile " << what << " filter regexp: " << e.what() << "\n";
+      if (auto re = Regexp::Compile(*pattern); !re.ok()) {
+        *env_.err << "Failed to compile " << what << " filter regexp: " << re.status().message()
+                  << "\n";
         return 1;
       }
     }

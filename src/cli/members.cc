@@ -2,11 +2,11 @@
 #include "cli/members.h"
 
 #include <algorithm>
-#include <regex>
 
 #include "cli/command.h"
 #include "core/flags.h"
 #include "cli/table.h"
+#include "core/regexp.h"
 
 namespace gangway::cli {
 
@@ -72,17 +72,13 @@ std::string MemberStatusName(int64_t status) {
 
 Result<std::string> FormatMembers(const Json& members, bool detailed,
                                   const std::string& status_regexp) {
-  std::regex re;
-  try {
-    re = std::regex(status_regexp, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    return InvalidArgument("Failed to compile status regexp: " + std::string(e.what()));
-  }
+  auto re = Regexp::Compile(status_regexp);
+  if (!re.ok()) return InvalidArgument("Failed to compile status regexp: " + re.status().message());
   std::vector<const Json*> list;
   if (members.is_array()) {
     for (const auto& m : members) {
       if (!m.is_object()) continue;
-      if (!std::regex_search(MemberStatusName(JsonInt(m, "Status")), re)) continue;
+      if (!re->Search(MemberStatusName(JsonInt(m, "Status")))) continue;
       list.push_back(&m);
     }
   }

@@ -1,10 +1,10 @@
 #include "client/user_events.h"
 
-#include <regex>
 
 #include "codec/msgpack.h"
 #include "core/endian.h"
 #include "core/log.h"
+#include "core/regexp.h"
 #include "core/uuid.h"
 
 namespace gangway::client {
@@ -12,29 +12,6 @@ namespace gangway::client {
 namespace {
 
 constexpr char kLog[] = "agent";
-
-// Compiles a filter; a message naming what is wrong on failure.
-Result<std::regex> CompileFilter(const std::string& pattern) {
-  if (pattern.size() > kMaxFilterLength) {
-    return InvalidArgument("pattern is " + std::to_string(pattern.size()) +
-                           " bytes long, the limit is " + std::to_string(kMaxFilterLength));
-  }
-  try {
-    return std::regex(pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    return InvalidArgument(std::string("error parsing regexp: ") + e.what() + ": `" + pattern +
-                           "`");
-  }
-}
-
-bool Search(const std::regex& re, const std::string& text) {
-  try {
-    return std::regex_search(text, re);
-  } catch (const std::regex_error&) {
-    // Backtracking limits (error_complexity / error_stack): no match rather than a crash.
-    return false;
-  }
-}
 
 }  // namespace
 
@@ -114,7 +91,7 @@ Status ValidateUserEvent(const UserEvent& e) {
       {&e.node_filter, "node"}, {&e.service_filter, "service"}, {&e.tag_filter, "tag"}};
   for (const auto& [pattern, what] : filters) {
     if (pattern->empty()) continue;
-    if (auto re = CompileFilter(*pattern); !re.ok()) {
+    if (auto re = Regexp::Compile(*pattern); !re.ok()) {
       return InvalidArgument(std::string("Invalid ") + what + " filter: " + re.status().message());
     }
   }
@@ -132,24 +109,24 @@ std::optional<uint64_t> UuidToUint64(std::string_view uuid) {
 bool MatchesFilters(const UserEvent& e, std::string_view node_name,
                     const std::vector<FilterService>& services) {
   if (!e.node_filter.empty()) {
-    auto re = CompileFilter(e.node_filter);
+    auto re = Regexp::Compile(e.node_filter);
     if (!re.ok()) {
       LogError(kLog, "Failed to parse node filter for event: filter=" + e.node_filter +
                          " event=" + e.name + " error=\"" + re.status().message() + "\"");
       return false;
     }
-    if (!Search(*re, std::string(node_name))) return false;
+    if (!re->Search(node_name)) return false;
   }
   if (e.service_filter.empty()) return true;
-  auto svc = CompileFilter(e.service_filter);
+  auto svc = Regexp::Compile(e.service_filter);
   if (!svc.ok()) {
     LogError(kLog, "Failed to parse service filter for event: filter=" + e.service_filter +
                        " event=" + e.name + " error=\"" + svc.status().message() + "\"");
     return false;
   }
-  std::optional<std::regex> tag;
+  std::optional<Regexp> tag;
   if (!e.tag_filter.empty()) {
-    auto t = CompileFilter(e.tag_filter);
+    auto t = Regexp::Compile(e.tag_filter);
     if (!t.ok()) {
       LogError(kLog, "Failed to parse tag filter for event: filter=" + e.tag_filter +
                          " event=" + e.name + " error=\"" + t.status().message() + "\"");
@@ -158,10 +135,10 @@ bool MatchesFilters(const UserEvent& e, std::string_view node_name,
     tag = std::move(*t);
   }
   for (const FilterService& s : services) {
-    if (!Search(*svc, s.id)) continue;
+    if (!svc->Search(s.id)) continue;
     if (!tag) return true;
     for (const std::string& t : s.tags) {
-      if (Search(*tag, t)) return true;
+      if (tag->Search(t)) return true;
     }
   }
   return false;

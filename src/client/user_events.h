@@ -26,9 +26,6 @@ inline constexpr std::string_view kUserEventPrefix = "consul:event:";
 inline constexpr int kUserEventVersion = 1;
 // How many events an agent keeps (Consul: 256).
 inline constexpr size_t kUserEventBufferSize = 256;
-// Filters are regular expressions from users and peers; longer ones are refused, which bounds
-// the cost of compiling them (std::regex has no linear-time guarantee, unlike Go's RE2).
-inline constexpr size_t kMaxFilterLength = 256;
 // Consul's remote-exec event name; gangway does not run remote commands.
 inline constexpr std::string_view kRemoteExecName = "_rexec";
 
@@ -71,8 +68,9 @@ struct FilterService {
 
 // Whether this agent should keep the event (Consul's shouldProcessUserEvent): the node filter
 // must match the node name and, with a service filter, some local service ID must match it and
-// (with a tag filter) one of that service's tags. Regexes search (unanchored), as Go's
-// MatchString. A filter that does not compile matches nothing.
+// (with a tag filter) one of that service's tags. Filters come from any LAN peer: they are Go
+// regexps (core/regexp.h, linear time) that search unanchored, as Go's MatchString. A filter that
+// does not compile matches nothing.
 bool MatchesFilters(const UserEvent& event, std::string_view node_name,
                     const std::vector<FilterService>& services);
 

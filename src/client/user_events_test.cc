@@ -115,9 +115,15 @@ TEST(UserEventTest, ValidateUsesConsulsMessages) {
   e = Sample();
   e.service_filter = "(";
   EXPECT_EQ(ValidateUserEvent(e).message().find("Invalid service filter:"), 0u);
+  // Go's regexp wording, as Consul's "Invalid node filter: %v".
   e = Sample();
-  e.node_filter = std::string(kMaxFilterLength + 1, 'a');
-  EXPECT_NE(ValidateUserEvent(e).message().find("the limit is 256"), std::string::npos);
+  e.tag_filter = "a**";
+  EXPECT_EQ(ValidateUserEvent(e).message(),
+            "Invalid tag filter: error parsing regexp: invalid nested repetition operator: `**`");
+  // No length limit beyond the event's own, as in Consul: matching is linear in any case.
+  e = Sample();
+  e.node_filter = "^(" + std::string(500, 'a') + "|web-[0-9]+)$";
+  EXPECT_TRUE(ValidateUserEvent(e).ok()) << ValidateUserEvent(e).message();
 }
 
 TEST(UserEventTest, UuidToUint64MatchesConsul) {
@@ -169,6 +175,34 @@ TEST(UserEventFilterTest, NodeServiceAndTagFilters) {
   e.node_filter.clear();
   e.service_filter = "[";
   EXPECT_FALSE(MatchesFilters(e, "n", services));
+}
+
+// Regression: the fuzzer's event with node filter ".*+*'*]" made std::regex backtrack without
+// end on the node name, so any LAN peer could pin an agent's CPU. Filters are RE2 now: that
+// pattern is refused as Go refuses it, and valid patterns that backtrack exponentially in a
+// backtracking engine run in linear time on long names.
+TEST(UserEventFilterTest, RegexHangFromFuzzedNodeFilter) {
+  const std::vector<FilterService> services = {{"web", {"v1"}}};
+  UserEvent e = Sample();
+  e.node_filter = ".*+*'*]";
+  EXPECT_FALSE(MatchesFilters(e, "node-1", services));
+  EXPECT_EQ(ValidateUserEvent(e).message().find(
+                "Invalid node filter: error parsing regexp: invalid nested repetition operator"),
+            0u)
+      << ValidateUserEvent(e).message();
+
+  const std::string long_name(100000, 'a');
+  e.service_filter.clear();
+  e.tag_filter.clear();
+  for (const char* filter : {"(a*)*b", "(a|aa)*c", "^(a+)+$x"}) {
+    e.node_filter = filter;
+    EXPECT_FALSE(MatchesFilters(e, long_name, services)) << filter;
+  }
+  e.node_filter = "(a|aa)*$";
+  EXPECT_TRUE(MatchesFilters(e, long_name, services));
+  e.node_filter.clear();
+  e.service_filter = "(w*)*x";
+  EXPECT_FALSE(MatchesFilters(e, "n", {{std::string(100000, 'w'), {}}}));
 }
 
 TEST(UserEventBufferTest, KeepsOnlyConsulEventsThatPassFilters) {

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <regex>
 #include <utility>
 
 #include "core/base64.h"
 #include "core/log.h"
+#include "core/regexp.h"
 
 namespace gangway::gossip {
 
@@ -16,9 +16,6 @@ constexpr std::string_view kLog = "serf";
 // The smallest a base64 key can encode to inside a list-keys response: bounds how many keys
 // one response can hold (serf's minEncodedKeyLength).
 constexpr size_t kMinEncodedKeyLength = 25;
-// Tag filter regular expressions arrive from any peer; keep their compiled size small.
-constexpr size_t kMaxFilterRegexBytes = 256;
-constexpr uint64_t kMaxFilterRegexExpansion = 10000;
 
 constexpr std::string_view kPingQuery = "ping";
 constexpr std::string_view kConflictQuery = "conflict";
@@ -52,55 +49,15 @@ bool SameEvent(const serf::EventEntry& a, const serf::EventEntry& b) {
   return a.name == b.name && a.payload.value_or(std::string()) == b.payload.value_or(std::string());
 }
 
-// Go's regexp is RE2 (linear time). libstdc++'s polynomial executor has the same guarantee; the
-// pattern's unrolled size is bounded separately because counted repetitions multiply it.
-#if defined(__GLIBCXX__)
-constexpr auto kRegexFlags =
-    std::regex::ECMAScript | std::regex::nosubs | std::regex_constants::__polynomial;
-#else
-constexpr auto kRegexFlags = std::regex::ECMAScript | std::regex::nosubs;
-#endif
-
-// A pessimistic bound on the automaton size: pattern length times every repetition bound.
-bool RegexTooBig(std::string_view re) {
-  if (re.size() > kMaxFilterRegexBytes) return true;
-  uint64_t factor = re.size() + 1;
-  for (size_t i = 0; i < re.size(); ++i) {
-    if (re[i] == '\\') {
-      ++i;
-      continue;
-    }
-    if (re[i] != '{') continue;
-    uint64_t bound = 0;
-    for (size_t j = i + 1; j < re.size() && re[j] != '}'; ++j) {
-      if (re[j] >= '0' && re[j] <= '9') {
-        const uint64_t digit = static_cast<uint64_t>(re[j] - '0');
-        bound = std::min<uint64_t>(bound * 10 + digit, kMaxFilterRegexExpansion + 1);
-      } else if (re[j] == ',') {
-        bound = std::max<uint64_t>(bound, 1);
-      } else {
-        break;
-      }
-    }
-    factor *= std::max<uint64_t>(bound, 1);
-    if (factor > kMaxFilterRegexExpansion) return true;
-  }
-  return false;
-}
-
-// Go's regexp.MatchString: an unanchored search. A bad or oversized pattern never matches.
+// Serf's regexp.MatchString on a tag filter from any peer: RE2, as Go's regexp, so matching is
+// linear in the tag's length whatever the pattern. A bad pattern never matches.
 bool RegexSearch(const std::string& expr, const std::string& value) {
-  if (RegexTooBig(expr)) {
-    LogWarn(kLog, "Query tag filter is too complex, not matching: " + expr.substr(0, 64));
+  auto re = Regexp::Compile(expr);
+  if (!re.ok()) {
+    LogWarn(kLog, "failed to compile filter regex (" + expr + "): " + re.status().message());
     return false;
   }
-  try {
-    const std::regex re(expr, kRegexFlags);
-    return std::regex_search(value, re);
-  } catch (const std::exception& e) {
-    LogWarn(kLog, "Failed to compile query tag filter '" + expr + "': " + e.what());
-    return false;
-  }
+  return re->Search(value);
 }
 
 }  // namespace

@@ -10,8 +10,6 @@
 //
 // Deliberate differences from Go serf:
 //  * No snapshot file and no event coalescing (yet); the owner gets every member event.
-//  * Tag filters of queries use std::regex (ECMAScript) rather than Go's RE2; patterns longer
-//    than 256 bytes never match.
 //  * No Vivaldi coordinates: acks carry no payload, which peers accept (§11.8).
 #pragma once
 

@@ -603,6 +603,28 @@ TEST(SerfSim, QueryFiltersRespondersAndAcksWhenAsked) {
   EXPECT_TRUE(named.acks.empty());
   EXPECT_EQ(Sorted(named.responses), (std::vector<std::string>{NodeName(3), NodeName(4)}));
   EXPECT_EQ(named.finished, 1);
+
+  // Tag filters are Go regexps (RE2): Go's classes work, and a pattern that does not compile
+  // (this one once hung std::regex) matches no node.
+  QueryResult go_syntax;
+  QueryParams letters;
+  letters.filter_tags = {{"role", R"(^\pL{3}$)"}};
+  letters.request_ack = true;
+  q = c.serf(3).Query("whoami", std::nullopt, letters, Record(&go_syntax));
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  c.loop().RunUntil((*q)->deadline() + seconds(1));
+  EXPECT_EQ(Sorted(go_syntax.responses), web);
+
+  QueryResult bad;
+  QueryParams bad_filter;
+  bad_filter.filter_tags = {{"role", ".*+*'*]"}};
+  bad_filter.request_ack = true;
+  q = c.serf(0).Query("whoami", std::nullopt, bad_filter, Record(&bad));
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  c.loop().RunUntil((*q)->deadline() + seconds(1));
+  EXPECT_TRUE(bad.acks.empty());
+  EXPECT_TRUE(bad.responses.empty());
+  EXPECT_EQ(bad.finished, 1);
 }
 
 TEST(SerfSim, AnswersAreTakenOnlyUntilTheDeadline) {
