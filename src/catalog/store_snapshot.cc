@@ -354,15 +354,159 @@ Result<std::string> EncodeSnapshot(const SnapshotTables& t, std::stop_token stop
   return out;
 }
 
-Status ReadIndexMap(const Json& j, const char* what, SortedMap<Index>* out) {
+Status ReadIndexMap(const Json& j, const std::string& what, SortedMap<Index>* out) {
   if (j.is_null()) return Status::Ok();
-  if (!j.is_object()) return InvalidArgument(std::string(what) + ": expected a map");
+  if (!j.is_object()) return InvalidArgument(what + ": expected a map");
   for (const auto& [k, v] : j.items()) {
-    if (!v.is_number_unsigned()) {
-      return InvalidArgument(std::string(what) + "." + k + ": expected an index");
-    }
+    if (!v.is_number_unsigned()) return InvalidArgument(what + "." + k + ": expected an index");
     (*out)[k] = v.get<Index>();
   }
+  return Status::Ok();
+}
+
+// ---- Decoding, one section at a time in the order the checks need: a service's node must be
+// read before it, a check's service before the check.
+
+Status SnapshotError(const std::string& what) { return InvalidArgument("snapshot: " + what); }
+
+// A record's indexes may not pass the snapshot's last index.
+Status CheckRaft(const RaftIndex& raft, Index last_index, const std::string& what) {
+  if (raft.create_index > raft.modify_index || raft.modify_index > last_index) {
+    return SnapshotError(what + " has indexes beyond the snapshot's last index");
+  }
+  return Status::Ok();
+}
+
+std::string ItemPath(const char* list, size_t i) {
+  return std::string("snapshot.") + list + "[" + std::to_string(i) + "]";
+}
+
+Status ReadTableIndexes(const internal::FieldReader& r, Tables* t) {
+  const Json* idx = r.Find("Indexes");
+  if (idx == nullptr) return Status::Ok();
+  internal::FieldReader ir(*idx, "snapshot.Indexes");
+  ir.Uint64("nodes", &t->nodes_index)
+      .Uint64("services", &t->services_index)
+      .Uint64("checks", &t->checks_index)
+      .Uint64("kvs", &t->kvs_index)
+      .Uint64("service_extinction", &t->service_extinction_index);
+  return ir.status();
+}
+
+Status ReadNodes(const Json& list, Tables* t) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    Node n;
+    if (Status s = internal::DecodeNodeAt(list[i], ItemPath("Nodes", i), &n); !s.ok()) return s;
+    if (n.node.empty()) return SnapshotError("node without a name");
+    if (Status s = CheckRaft(n.raft, t->last_index, "node " + Quote(n.node)); !s.ok()) return s;
+    if (!n.id.empty() && !t->node_ids.emplace(n.id, n.node).second) {
+      return SnapshotError("node ID " + Quote(n.id) + " used twice");
+    }
+    std::string name = n.node;
+    if (!t->nodes.emplace(name, std::move(n)).second) {
+      return SnapshotError("node " + Quote(name) + " twice");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadServices(const Json& list, Tables* t) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = ItemPath("Services", i);
+    internal::FieldReader sr(list[i], path);
+    std::string node;
+    sr.String("Node", &node);
+    if (!sr.ok()) return sr.status();
+    NodeService svc;
+    const Json* body = sr.Find("Service");
+    if (body == nullptr) return SnapshotError("service entry without a service");
+    if (Status s = internal::DecodeNodeServiceAt(*body, path + ".Service", &svc); !s.ok()) return s;
+    if (t->nodes.count(node) == 0) return SnapshotError("service on unknown node " + Quote(node));
+    if (svc.id.empty() || svc.service.empty()) {
+      return SnapshotError("service without an ID or name");
+    }
+    if (Status s = CheckRaft(svc.raft, t->last_index, "service " + Quote(svc.id)); !s.ok()) {
+      return s;
+    }
+    auto& instances = t->services[node];
+    if (instances.count(svc.id) > 0) return SnapshotError("service " + Quote(svc.id) + " twice");
+    t->IndexInstance(node, svc);
+    std::string id = svc.id;
+    instances.emplace(id, std::move(svc));
+  }
+  return Status::Ok();
+}
+
+Status ReadChecks(const Json& list, Tables* t) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    HealthCheck c;
+    if (Status s = internal::DecodeHealthCheckAt(list[i], ItemPath("Checks", i), &c); !s.ok()) {
+      return s;
+    }
+    if (t->nodes.count(c.node) == 0) return SnapshotError("check on unknown node " + Quote(c.node));
+    if (c.check_id.empty()) return SnapshotError("check without an ID");
+    if (!c.service_id.empty() && t->FindService(c.node, c.service_id) == nullptr) {
+      return SnapshotError("check " + Quote(c.check_id) + " of unknown service " +
+                           Quote(c.service_id));
+    }
+    if (Status s = CheckRaft(c.raft, t->last_index, "check " + Quote(c.check_id)); !s.ok()) {
+      return s;
+    }
+    std::string id = c.check_id;
+    if (!t->checks[c.node].emplace(id, std::move(c)).second) {
+      return SnapshotError("check " + Quote(id) + " twice");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadKVs(const Json& list, Tables* t) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    KVEntry e;
+    if (Status s = internal::DecodeKVEntryAt(list[i], ItemPath("KVs", i), &e); !s.ok()) return s;
+    if (Status s = CheckRaft(e.raft, t->last_index, "key " + Quote(e.key)); !s.ok()) return s;
+    std::string key = e.key;
+    if (!t->kvs.emplace(key, std::make_shared<const KVEntry>(std::move(e))).second) {
+      return SnapshotError("key " + Quote(key) + " twice");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadIndexMaps(const internal::FieldReader& r, Tables* t) {
+  static const Json kNull;
+  const std::pair<const char*, SortedMap<Index>*> maps[] = {
+      {"Tombstones", &t->tombstones},
+      {"ServiceIndexes", &t->service_indexes},
+      {"ConnectIndexes", &t->connect_indexes},
+  };
+  for (const auto& [name, out] : maps) {
+    const Json* v = r.Find(name);
+    if (Status s = ReadIndexMap(v == nullptr ? kNull : *v, std::string("snapshot.") + name, out);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadConnectCA(const internal::FieldReader& r, Tables* t) {
+  const Json* ca = r.Find("ConnectCA");
+  if (ca == nullptr) return Status::Ok();
+  internal::FieldReader cr(*ca, "snapshot.ConnectCA");
+  cr.Uint64("ConfigIndex", &t->ca_config_index).Uint64("RootsIndex", &t->ca_roots_index);
+  if (!cr.ok()) return cr.status();
+  const Json* config = cr.Find("Config");
+  const Json* roots = cr.Find("Roots");
+  if (config != nullptr && !config->is_object()) {
+    return SnapshotError("ConnectCA.Config is not a map");
+  }
+  if (roots != nullptr &&
+      (!roots->is_object() || !roots->contains("Roots") || !(*roots)["Roots"].is_array())) {
+    return SnapshotError("ConnectCA.Roots is not a roots document");
+  }
+  if (config != nullptr) t->ca_config = *config;
+  if (roots != nullptr) t->ca_roots = *roots;
   return Status::Ok();
 }
 
@@ -416,131 +560,23 @@ Result<Tables> Store::Impl::TablesFromJson(const Json& j) {
   internal::FieldReader r(j, "snapshot");
   r.Uint64("LastIndex", &t.last_index);
   if (!r.ok()) return r.status();
-  if (const Json* idx = r.Find("Indexes")) {
-    internal::FieldReader ir(*idx, "snapshot.Indexes");
-    ir.Uint64("nodes", &t.nodes_index)
-        .Uint64("services", &t.services_index)
-        .Uint64("checks", &t.checks_index)
-        .Uint64("kvs", &t.kvs_index)
-        .Uint64("service_extinction", &t.service_extinction_index);
-    if (!ir.ok()) return ir.status();
-  }
-  auto list = [&](const char* name) -> Result<const Json*> {
-    static const Json kEmpty = Json::array();
-    const Json* v = r.Find(name);
-    if (v == nullptr) return &kEmpty;
-    if (!v->is_array())
+  if (Status s = ReadTableIndexes(r, &t); !s.ok()) return s;
+  using ListReader = Status (*)(const Json&, Tables*);
+  const std::pair<const char*, ListReader> lists[] = {
+      {"Nodes", ReadNodes}, {"Services", ReadServices}, {"Checks", ReadChecks}, {"KVs", ReadKVs}};
+  for (const auto& [name, read] : lists) {
+    const Json* list = r.Find(name);
+    if (list == nullptr) continue;  // an absent list is empty
+    if (!list->is_array()) {
       return InvalidArgument(std::string("snapshot.") + name + ": expected a list");
-    return v;
-  };
-  auto bad = [](const std::string& what) { return InvalidArgument("snapshot: " + what); };
-  auto check_raft = [&](const RaftIndex& raft, const std::string& what) -> Status {
-    if (raft.create_index > raft.modify_index || raft.modify_index > t.last_index) {
-      return bad(what + " has indexes beyond the snapshot's last index");
     }
-    return Status::Ok();
-  };
-
-  auto nodes = list("Nodes");
-  if (!nodes.ok()) return nodes.status();
-  for (size_t i = 0; i < (*nodes)->size(); ++i) {
-    Node n;
-    std::string path = "snapshot.Nodes[" + std::to_string(i) + "]";
-    if (Status s = internal::DecodeNodeAt((**nodes)[i], path, &n); !s.ok()) return s;
-    if (n.node.empty()) return bad("node without a name");
-    if (Status s = check_raft(n.raft, "node " + Quote(n.node)); !s.ok()) return s;
-    if (!n.id.empty() && !t.node_ids.emplace(n.id, n.node).second) {
-      return bad("node ID " + Quote(n.id) + " used twice");
-    }
-    std::string name = n.node;
-    if (!t.nodes.emplace(name, std::move(n)).second) return bad("node " + Quote(name) + " twice");
+    if (Status s = read(*list, &t); !s.ok()) return s;
   }
-
-  auto services = list("Services");
-  if (!services.ok()) return services.status();
-  for (size_t i = 0; i < (*services)->size(); ++i) {
-    std::string path = "snapshot.Services[" + std::to_string(i) + "]";
-    internal::FieldReader sr((**services)[i], path);
-    std::string node;
-    sr.String("Node", &node);
-    if (!sr.ok()) return sr.status();
-    NodeService svc;
-    const Json* body = sr.Find("Service");
-    if (body == nullptr) return bad("service entry without a service");
-    if (Status s = internal::DecodeNodeServiceAt(*body, path + ".Service", &svc); !s.ok()) return s;
-    if (t.nodes.count(node) == 0) return bad("service on unknown node " + Quote(node));
-    if (svc.id.empty() || svc.service.empty()) return bad("service without an ID or name");
-    if (Status s = check_raft(svc.raft, "service " + Quote(svc.id)); !s.ok()) return s;
-    auto& instances = t.services[node];
-    if (instances.count(svc.id) > 0) return bad("service " + Quote(svc.id) + " twice");
-    t.IndexInstance(node, svc);
-    std::string id = svc.id;
-    instances.emplace(id, std::move(svc));
-  }
-
-  auto checks = list("Checks");
-  if (!checks.ok()) return checks.status();
-  for (size_t i = 0; i < (*checks)->size(); ++i) {
-    HealthCheck c;
-    std::string path = "snapshot.Checks[" + std::to_string(i) + "]";
-    if (Status s = internal::DecodeHealthCheckAt((**checks)[i], path, &c); !s.ok()) return s;
-    if (t.nodes.count(c.node) == 0) return bad("check on unknown node " + Quote(c.node));
-    if (c.check_id.empty()) return bad("check without an ID");
-    if (!c.service_id.empty() && t.FindService(c.node, c.service_id) == nullptr) {
-      return bad("check " + Quote(c.check_id) + " of unknown service " + Quote(c.service_id));
-    }
-    if (Status s = check_raft(c.raft, "check " + Quote(c.check_id)); !s.ok()) return s;
-    std::string id = c.check_id;
-    if (!t.checks[c.node].emplace(id, std::move(c)).second)
-      return bad("check " + Quote(id) + " twice");
-  }
-
-  auto kvs = list("KVs");
-  if (!kvs.ok()) return kvs.status();
-  for (size_t i = 0; i < (*kvs)->size(); ++i) {
-    KVEntry e;
-    std::string path = "snapshot.KVs[" + std::to_string(i) + "]";
-    if (Status s = internal::DecodeKVEntryAt((**kvs)[i], path, &e); !s.ok()) return s;
-    if (Status s = check_raft(e.raft, "key " + Quote(e.key)); !s.ok()) return s;
-    std::string key = e.key;
-    if (!t.kvs.emplace(key, std::make_shared<const KVEntry>(std::move(e))).second) {
-      return bad("key " + Quote(key) + " twice");
-    }
-  }
-
-  const Json kNull;
-  auto map = [&](const char* name) -> const Json& {
-    const Json* v = r.Find(name);
-    return v == nullptr ? kNull : *v;
-  };
-  if (Status s = ReadIndexMap(map("Tombstones"), "snapshot.Tombstones", &t.tombstones); !s.ok()) {
-    return s;
-  }
-  if (Status s = ReadIndexMap(map("ServiceIndexes"), "snapshot.ServiceIndexes", &t.service_indexes);
-      !s.ok()) {
-    return s;
-  }
-  if (Status s = ReadIndexMap(map("ConnectIndexes"), "snapshot.ConnectIndexes", &t.connect_indexes);
-      !s.ok()) {
-    return s;
-  }
-  if (const Json* ca = r.Find("ConnectCA")) {
-    internal::FieldReader cr(*ca, "snapshot.ConnectCA");
-    cr.Uint64("ConfigIndex", &t.ca_config_index).Uint64("RootsIndex", &t.ca_roots_index);
-    if (!cr.ok()) return cr.status();
-    const Json* config = cr.Find("Config");
-    const Json* roots = cr.Find("Roots");
-    if (config != nullptr && !config->is_object()) return bad("ConnectCA.Config is not a map");
-    if (roots != nullptr &&
-        (!roots->is_object() || !roots->contains("Roots") || !(*roots)["Roots"].is_array())) {
-      return bad("ConnectCA.Roots is not a roots document");
-    }
-    if (config != nullptr) t.ca_config = *config;
-    if (roots != nullptr) t.ca_roots = *roots;
-  }
+  if (Status s = ReadIndexMaps(r, &t); !s.ok()) return s;
+  if (Status s = ReadConnectCA(r, &t); !s.ok()) return s;
   for (Index i : {t.nodes_index, t.services_index, t.checks_index, t.kvs_index,
                   t.service_extinction_index, t.ca_config_index, t.ca_roots_index}) {
-    if (i > t.last_index) return bad("table index beyond the snapshot's last index");
+    if (i > t.last_index) return SnapshotError("table index beyond the snapshot's last index");
   }
   return t;
 }
