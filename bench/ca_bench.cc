@@ -54,7 +54,7 @@ int main() {
   auto root = ca::CreateRoot(ca::CAConfig{}, {.cluster_id = cluster, .now = now});
   if (!root.ok()) return 1;
   const ca::LeafPolicy policy{.trust_domain = td, .datacenter = "dc1"};
-  auto req = ca::GenerateLeafCsr(ca::ServiceId(td, "default", "dc1", "web"));
+  auto req = ca::GenerateLeafCsr(identity::ServiceId(td, "default", "dc1", "web"));
   const std::string csr_pem = req->csr_pem;
   auto csr = x509::ParseCsrPem(csr_pem);
 
@@ -74,7 +74,7 @@ int main() {
   });
   x509::CertOptions o;
   o.subject.common_name = "web.svc.default.11111111.consul";
-  o.sans.uris = {ca::ServiceId(td, "default", "dc1", "web").Uri()};
+  o.sans.uris = {identity::ServiceId(td, "default", "dc1", "web").Uri()};
   o.server_auth = o.client_auth = true;
   Run("  part: x509::SignCertificate", [&] {
     return x509::SignCertificate(csr->public_key(), o, root->ca.cert, root->ca.key).ok();
@@ -118,7 +118,7 @@ int main() {
     return ok;
   });
   Run("agent: GenerateLeafCsr (keygen+CSR)", [&] {
-    return ca::GenerateLeafCsr(ca::ServiceId(td, "default", "dc1", "web")).ok();
+    return ca::GenerateLeafCsr(identity::ServiceId(td, "default", "dc1", "web")).ok();
   });
   return 0;
 }

@@ -43,8 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(cert.ok());
   x509::CertInfo info = cert->Info();
   Check(info.sans.uris.size() == 1 && info.sans.uris[0] == id->Uri());
-  auto parsed = ca::ParseSpiffeId(info.sans.uris[0]);
-  Check(parsed.ok() && ca::CanSign(ca::SigningId(policy.trust_domain), *parsed) ==
-                           (parsed->kind != ca::SpiffeKind::kAgent));
+  auto parsed = identity::ParseSpiffeId(info.sans.uris[0]);
+  Check(parsed.ok() && identity::CanSign(identity::SigningId(policy.trust_domain), *parsed) ==
+                           (parsed->kind != identity::SpiffeKind::kAgent));
   return 0;
 }

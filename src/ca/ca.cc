@@ -13,6 +13,15 @@
 #include "core/strings.h"
 
 namespace gangway::ca {
+
+using identity::CanSign;
+using identity::CommonNameFor;
+using identity::ParseSpiffeId;
+using identity::SigningId;
+using identity::SpiffeId;
+using identity::SpiffeKind;
+using identity::TrustDomainForCluster;
+
 namespace {
 
 using nlohmann::json;

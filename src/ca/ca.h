@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "ca/config.h"
-#include "ca/spiffe.h"
 #include "core/status.h"
+#include "identity/spiffe.h"
 #include "x509/x509.h"
 
 namespace gangway::ca {
@@ -156,7 +156,7 @@ struct LeafPolicy {
 // allowed kind, our trust domain ("SPIFFE ID in CSR from a different trust domain: X, we are
 // Y") and our datacenter. Agent IDs are re-homed to our trust domain, as Consul does for
 // auto-encrypt. Returns the ID to put in the certificate.
-Result<SpiffeId> ValidateLeafCsr(const x509::Csr& csr, const LeafPolicy& policy);
+Result<identity::SpiffeId> ValidateLeafCsr(const x509::Csr& csr, const LeafPolicy& policy);
 
 struct LeafOptions {
   Time now;
@@ -176,7 +176,7 @@ struct LeafRequest {
   x509::PrivateKey key;
   std::string csr_pem;
 };
-Result<LeafRequest> GenerateLeafCsr(const SpiffeId& id, const x509::KeySpec& spec = {},
+Result<LeafRequest> GenerateLeafCsr(const identity::SpiffeId& id, const x509::KeySpec& spec = {},
                                     const std::vector<std::string>& dns_sans = {});
 
 // --- Rotation -------------------------------------------------------------------------------

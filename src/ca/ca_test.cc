@@ -10,6 +10,12 @@
 namespace gangway::ca {
 namespace {
 
+using identity::AgentId;
+using identity::MeshGatewayId;
+using identity::ServerId;
+using identity::ServiceId;
+using identity::SpiffeId;
+
 using std::chrono::hours;
 
 constexpr char kCluster[] = "11111111-2222-3333-4444-555555555555";

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "ca/spiffe.h"
 #include "ca/state.h"
 #include "core/log.h"
+#include "identity/spiffe.h"
 
 namespace gangway::client {
 namespace {
@@ -174,7 +174,8 @@ void LeafCache::Issue(const std::shared_ptr<Entry>& e) {
     return Issued(e, Unavailable("CA is not initialized yet: no active root"));
   }
   e->issuing = true;
-  ca::SpiffeId id = ca::ServiceId(trust_domain_, "default", options_.datacenter, e->service);
+  identity::SpiffeId id =
+      identity::ServiceId(trust_domain_, "default", options_.datacenter, e->service);
   auto make = [id, spec = key_spec_] { return ca::GenerateLeafCsr(id, spec); };
   auto sign = [this, alive = alive_, e, root = active_root_id_](Result<ca::LeafRequest> req) {
     if (!*alive) return;

@@ -4,6 +4,7 @@
 
 #include "ca/state.h"
 #include "core/testing/sim_loop.h"
+#include "identity/trust_domain.h"
 
 namespace gangway::client {
 namespace {
@@ -27,7 +28,7 @@ class FakeServers {
     signer_ = m->ca;
     ASSERT_TRUE(ca::Prepare(signer_).ok());
     roots_.active_root_id = m->root.id;
-    roots_.trust_domain = ca::TrustDomainForCluster(config.cluster_id);
+    roots_.trust_domain = identity::TrustDomainForCluster(config.cluster_id);
     roots_.roots = {m->root};
     ++index_;
     // Answer a parked blocking roots query, as the server does when the roots change.

@@ -5,7 +5,8 @@
 #include <tuple>
 #include <utility>
 
-#include "proxycfg/internal/names.h"
+#include "identity/sni.h"
+#include "identity/spiffe.h"
 
 namespace gangway::proxycfg {
 namespace {
@@ -157,10 +158,10 @@ Result<proxy::Config> CompileSidecar(const Inputs& in, proxy::Config config) {
 
     const std::string dc = u.datacenter.empty() ? in.datacenter : u.datacenter;
     Cluster target;
-    target.name = internal::TargetSni(u.destination_name, dc, in.trust_domain);
+    target.name = identity::ServiceSni(u.destination_name, "", "default", dc, in.trust_domain);
     target.tls = Cluster::Tls::kOriginate;
     target.sni = target.name;
-    target.spiffe_ids = {internal::ServiceSpiffeId(u.destination_name, dc, in.trust_domain)};
+    target.spiffe_ids = {identity::ServiceId(in.trust_domain, "default", dc, u.destination_name).Uri()};
     const auto& sidecars = Lookup(in.upstream_endpoints, UpstreamKey{u.destination_name, dc});
     if (dc == in.datacenter) {
       target.endpoints = Endpoints(sidecars, /*wan=*/false);
@@ -255,7 +256,7 @@ Result<proxy::Config> CompileGateway(const Inputs& in, proxy::Config config) {
   for (const auto& [dc, gateways] : in.gateways) {  // sorted by datacenter
     if (dc == in.datacenter) continue;
     Cluster remote;
-    remote.name = internal::DatacenterSni(dc, in.trust_domain);
+    remote.name = identity::DatacenterSni(dc, in.trust_domain);
     remote.endpoints = Endpoints(gateways, /*wan=*/true);
     chains.push_back(
         FilterChain{{"*." + remote.name}, FilterChain::Action::kTcpProxy, remote.name});
@@ -265,7 +266,7 @@ Result<proxy::Config> CompileGateway(const Inputs& in, proxy::Config config) {
   for (const auto& [service, sidecars] : in.local_services) {
     if (sidecars.empty()) continue;  // no cluster: an SNI for it is closed, as an unknown one is
     Cluster local;
-    local.name = internal::TargetSni(service, in.datacenter, in.trust_domain);
+    local.name = identity::ServiceSni(service, "", "default", in.datacenter, in.trust_domain);
     local.endpoints = Endpoints(sidecars, /*wan=*/false);
     clusters.emplace(local.name, std::move(local));
   }

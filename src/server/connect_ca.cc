@@ -4,6 +4,7 @@
 
 #include "catalog/commands.h"
 #include "core/log.h"
+#include "identity/trust_domain.h"
 #include "server/server.h"
 
 namespace gangway::server {
@@ -179,7 +180,7 @@ void ConnectCA::InitializePrimary() {
             }
             ca::CAState st;
             st.roots.active_root_id = made->root.id;
-            st.roots.trust_domain = ca::TrustDomainForCluster(config.cluster_id);
+            st.roots.trust_domain = identity::TrustDomainForCluster(config.cluster_id);
             st.roots.roots.push_back(made->root);
             st.signing_cert_pem = made->ca.cert.ToPem();
             st.signing_key_pem = made->ca.key.ToPem();

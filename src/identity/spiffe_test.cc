@@ -1,8 +1,8 @@
-#include "ca/spiffe.h"
+#include "identity/spiffe.h"
 
 #include <gtest/gtest.h>
 
-namespace gangway::ca {
+namespace gangway::identity {
 namespace {
 
 constexpr char kTd[] = "11111111-2222-3333-4444-555555555555.consul";
@@ -65,4 +65,4 @@ TEST(SpiffeTest, CommonNames) {
 }
 
 }  // namespace
-}  // namespace gangway::ca
+}  // namespace gangway::identity

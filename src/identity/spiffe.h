@@ -6,8 +6,9 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "identity/trust_domain.h"
 
-namespace gangway::ca {
+namespace gangway::identity {
 
 enum class SpiffeKind { kSigning, kService, kAgent, kServer, kMeshGateway };
 
@@ -24,9 +25,6 @@ struct SpiffeId {
   std::string Uri() const;
   bool operator==(const SpiffeId&) const = default;
 };
-
-// "<cluster-id>.consul": the trust domain does not follow the DNS domain.
-std::string TrustDomainForCluster(std::string_view cluster_id);
 
 SpiffeId SigningId(std::string_view trust_domain);
 SpiffeId ServiceId(std::string_view trust_domain, std::string_view ns, std::string_view dc,
@@ -49,4 +47,4 @@ bool CanSign(const SpiffeId& signing, const SpiffeId& id);
 // "mesh-gateway.<dc>.<td8>.consul" (td8: the first 8 characters of the trust domain).
 std::string CommonNameFor(const SpiffeId& id);
 
-}  // namespace gangway::ca
+}  // namespace gangway::identity

@@ -1,11 +1,11 @@
-#include "ca/spiffe.h"
+#include "identity/spiffe.h"
 
 #include <cctype>
 #include <vector>
 
 #include "core/strings.h"
 
-namespace gangway::ca {
+namespace gangway::identity {
 namespace {
 
 std::string Escape(std::string_view s) {
@@ -39,10 +39,6 @@ Status NotExpected(std::string_view uri) {
 }
 
 }  // namespace
-
-std::string TrustDomainForCluster(std::string_view cluster_id) {
-  return std::string(cluster_id) + ".consul";
-}
 
 std::string SpiffeId::Uri() const {
   std::string uri = "spiffe://" + host;
@@ -162,7 +158,7 @@ bool CanSign(const SpiffeId& signing, const SpiffeId& id) {
     case SpiffeKind::kService:
     case SpiffeKind::kServer:
     case SpiffeKind::kMeshGateway:
-      return ToLower(signing.host) == ToLower(id.host);
+      return SameTrustDomain(signing.host, id.host);
     case SpiffeKind::kAgent:
       return false;  // agent IDs are re-homed into our trust domain instead (see SignLeaf)
   }
@@ -195,4 +191,4 @@ std::string CommonNameFor(const SpiffeId& id) {
   return "";
 }
 
-}  // namespace gangway::ca
+}  // namespace gangway::identity
