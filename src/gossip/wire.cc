@@ -293,8 +293,7 @@ Message DecodeUdp(std::string_view bytes, DecodeContext* ctx) {
       rest.remove_prefix(2 * n);
       ++ctx->depth;
       for (size_t i = 0; i < n; ++i) {
-        const size_t len =
-            (static_cast<uint8_t>(lengths[2 * i]) << 8) | static_cast<uint8_t>(lengths[2 * i + 1]);
+        const size_t len = LoadBigEndian(lengths.substr(2 * i), 2);
         if (rest.size() < len) {
           c.truncated = n - i;
           break;

@@ -1,5 +1,7 @@
 #include "x509/der.h"
 
+#include "core/endian.h"
+
 namespace gangway::x509::der {
 
 bool Reader::Next(Element* out) {
@@ -14,8 +16,7 @@ bool Reader::Next(Element* out) {
     // 0x80 is BER's indefinite length; four length bytes are far beyond any input we take.
     if (n == 0 || n > 4 || in_.size() < 2 + n) return false;
     if (byte(2) == 0) return false;  // a leading zero: not the shortest form
-    length = 0;
-    for (size_t i = 0; i < n; ++i) length = (length << 8) | byte(2 + i);
+    length = LoadBigEndian(in_.substr(2, n), n);
     if (length < 0x80) return false;  // fits the short form
     header += n;
   }
