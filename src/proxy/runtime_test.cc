@@ -201,6 +201,30 @@ TEST(ProxyRuntime, SidecarToSidecarRoundTrips) {
   EXPECT_EQ(c.bytes_sent, 100006u);
 }
 
+// The second connection through the same upstream resumes the first one's TLS session, and
+// the resumed session still carries web's certificate: api's listener only lets web in (the
+// default denies), so a resumed session without the client's identity would be refused.
+TEST(ProxyRuntime, SecondConnectionResumesTheSession) {
+  EchoServer echo;
+  Config api_config = ApiSidecar(1, echo.port());
+  api_config.authz.default_allow = false;
+  api_config.authz.rules.push_back({Certs().web.spiffe_id, true, 9, "allow-web"});
+  Proxy api(std::move(api_config));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}));
+
+  ExpectEcho(web.Port("upstream-api"), "first");
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).tls_resumed, 0u);
+  ExpectEcho(web.Port("upstream-api"), "second");
+  ExpectEcho(web.Port("upstream-api"), "third");
+
+  ClusterStats c = web.Cluster(Sni("api", "dc2"));
+  EXPECT_EQ(c.connections, 3u);
+  EXPECT_EQ(c.tls_resumed, 2u);
+  EXPECT_TRUE(WaitFor([&] { return api.Listener("public").bytes_out >= 16; }));
+  EXPECT_EQ(api.Listener("public").accepted, 3u);
+  EXPECT_EQ(api.Listener("public").RefusedTotal(), 0u);
+}
+
 TEST(ProxyRuntime, ThroughOneGatewayBySni) {
   EchoServer echo;
   Proxy api(ApiSidecar(1, echo.port()));

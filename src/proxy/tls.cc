@@ -14,12 +14,16 @@ int SlotIndex() {
   return index;
 }
 
-// Called by OpenSSL for every session (TLS 1.3: every ticket) a server gives a client.
+// Called by OpenSSL for every session (TLS 1.3: every ticket) a server gives a client. The slot
+// keeps a copy: `session` stays the connection's live session, and SSL_free marks that one not
+// resumable when the connection never sent close_notify, which is how proxied connections
+// usually end. Sharing it made every stored ticket unusable by the next connection. The ticket
+// itself stays valid: a TLS 1.3 ticket does not depend on how its connection closed.
 int OnNewSession(SSL* ssl, SSL_SESSION* session) {
   auto* slot = static_cast<SessionSlot*>(SSL_get_ex_data(ssl, SlotIndex()));
-  if (slot == nullptr) return 0;  // OpenSSL keeps ownership
-  slot->Store(session);
-  return 1;
+  if (slot == nullptr) return 0;
+  if (SSL_SESSION* copy = SSL_SESSION_dup(session)) slot->Store(copy);
+  return 0;  // OpenSSL keeps (and releases) its reference to `session`
 }
 
 std::shared_ptr<SSL_CTX> NewContext(const SSL_METHOD* method) {
