@@ -2,8 +2,11 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS ?=
 
-.PHONY: deps configure build test test-unit test-asan demo bench clean
+.PHONY: deps configure build test test-unit test-asan fuzz demo bench clean
 
 deps:
 	@scripts/install-deps
@@ -31,6 +34,16 @@ test-asan: deps
 	cmake --build --preset debug -j $(JOBS)
 	ctest --preset debug -j $(JOBS)
 
+# Real fuzzing (fuzz/README.md): a clang + libFuzzer + ASan/UBSan build in $(FUZZ_BUILD), then
+# every target (or FUZZ_TARGETS) for FUZZ_SECONDS each on a scratch copy of its corpus. Findings
+# stay in $(FUZZ_BUILD)/findings/<target>/; fails if any target found something.
+$(FUZZ_BUILD)/build.ninja: | deps
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ -DGANGWAY_LIBFUZZER=ON -DGANGWAY_BENCH=OFF
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	FUZZ_JOBS=$(JOBS) fuzz/run-all $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 demo: build
 	scripts/demo $(BUILD)/tools/gangway
 
@@ -38,4 +51,4 @@ bench: build
 	bench/run-all $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)
