@@ -2,8 +2,11 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS ?=
 
-.PHONY: deps configure build test test-unit test-asan test-tsan check-layering demo bench clean
+.PHONY: deps configure build test test-unit test-asan test-tsan check-layering fuzz demo bench clean
 
 deps:
 	@scripts/install-deps
@@ -41,6 +44,16 @@ test-tsan: deps
 check-layering:
 	@scripts/check-layering
 
+# Real fuzzing (fuzz/README.md): a clang + libFuzzer + ASan/UBSan build in $(FUZZ_BUILD), then
+# every target (or FUZZ_TARGETS) for FUZZ_SECONDS each on a scratch copy of its corpus. Findings
+# stay in $(FUZZ_BUILD)/findings/<target>/; fails if any target found something.
+$(FUZZ_BUILD)/build.ninja: | deps
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ -DGANGWAY_LIBFUZZER=ON -DGANGWAY_BENCH=OFF
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	FUZZ_JOBS=$(JOBS) fuzz/run-all $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 demo: build
 	scripts/demo $(BUILD)/tools/gangway
 
@@ -48,4 +61,4 @@ bench: build
 	bench/run-all $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan $(FUZZ_BUILD)
