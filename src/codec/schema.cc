@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "codec/internal/text.h"
 #include "core/duration.h"
 #include "core/strings.h"
 
@@ -13,20 +14,6 @@ namespace gangway::codec {
 using Json = nlohmann::json;
 
 namespace {
-
-std::string EscapeToken(std::string_view key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 std::string UnescapeToken(std::string_view raw) {
   std::string tok;
@@ -110,7 +97,7 @@ std::string DescribeValue(const Json& v) {
 
 Loc Loc::Key(std::string_view key) const {
   return {path.empty() ? std::string(key) : path + "." + std::string(key),
-          pointer + "/" + EscapeToken(key)};
+          pointer + "/" + internal::EscapePointerToken(key)};
 }
 
 Loc Loc::Index(size_t i) const {
