@@ -17,7 +17,14 @@ LeafCache::LeafCache(Loop& loop, LeafCacheOptions options, LeafCacheHooks hooks,
                      Workers* workers)
     : loop_(loop), options_(std::move(options)), hooks_(std::move(hooks)), workers_(workers) {}
 
-LeafCache::~LeafCache() { *alive_ = false; }
+LeafCache::~LeafCache() {
+  *alive_ = false;
+  // A pending renewal's callback holds its entry, and the entry holds the timer: cancel them so
+  // the entries go with the cache.
+  for (auto& [service, e] : leaves_) e->renew.reset();
+  roots_retry_.reset();
+  sweep_.reset();
+}
 
 // ---- waiting
 

@@ -61,28 +61,26 @@ catalog::Node LocalAgent::NodeRecord() const {
 
 void LocalAgent::Start() {
   ScheduleSync();
-  std::weak_ptr<bool> alive = alive_;
-  std::function<void()> periodic;
-  auto arm_sync = std::make_shared<std::function<void()>>();
-  *arm_sync = [this, alive, arm_sync] {
+  ArmFullSync();
+  ArmReap();
+}
+
+// Each timer re-arms the next from its own callback: no closure owns itself, so nothing outlives
+// the agent (the timers are members and cancel when it goes).
+void LocalAgent::ArmFullSync() {
+  sync_timer_ = loop_.After(options_.sync_interval, [this, alive = std::weak_ptr<bool>(alive_)] {
     if (alive.expired()) return;
-    sync_timer_ = loop_.After(options_.sync_interval, [this, alive, arm_sync] {
-      if (alive.expired()) return;
-      FullSync();
-      (*arm_sync)();
-    });
-  };
-  (*arm_sync)();
-  auto arm_reap = std::make_shared<std::function<void()>>();
-  *arm_reap = [this, alive, arm_reap] {
+    FullSync();
+    ArmFullSync();
+  });
+}
+
+void LocalAgent::ArmReap() {
+  reap_timer_ = loop_.After(options_.reap_interval, [this, alive = std::weak_ptr<bool>(alive_)] {
     if (alive.expired()) return;
-    reap_timer_ = loop_.After(options_.reap_interval, [this, alive, arm_reap] {
-      if (alive.expired()) return;
-      Reap();
-      (*arm_reap)();
-    });
-  };
-  (*arm_reap)();
+    Reap();
+    ArmReap();
+  });
 }
 
 int LocalAgent::AllocateSidecarPort() const {

@@ -97,6 +97,8 @@ class LocalAgent {
   void Changed();
   void ScheduleSync();
   void Reap();
+  void ArmFullSync();  // FullSync every sync_interval
+  void ArmReap();      // Reap every reap_interval
   catalog::Node NodeRecord() const;
 
   Loop& loop_;
