@@ -101,6 +101,28 @@ void ServiceHealth(Call& call, bool connect) {
 void Service(Call& call) { ServiceHealth(call, false); }
 void Connect(Call& call) { ServiceHealth(call, true); }
 
+// GET /v1/internal/service-dump?kind=<kind>: every instance of every service of one kind with its
+// checks, in the health endpoints' form (Consul's Internal.ServiceDump by ServiceKind). Mesh
+// gateways find each other's instances with it, across datacenters with ?dc=.
+void ServiceDump(Call& call) {
+  auto kind = call.req.Query("kind");
+  if (!kind) return call.Error(400, "Missing ?kind (a service kind such as mesh-gateway)");
+  auto* store = &call.backend.server->store();
+  FilterPtr f;
+  if (!ParseFilter(call, &f)) return;
+  Blocking(call.backend, call.opts,
+           [store, kind = *kind, f](catalog::WatchSet* ws, http::Response* out) {
+             std::vector<catalog::CheckServiceNode> rows;
+             auto idx = store->ServiceDump(ws, kind, &rows);
+             catalog::Json arr = catalog::Json::array();
+             for (const auto& row : rows) arr.push_back(catalog::CheckServiceNodeToJson(row));
+             FilterArray(f, &arr);
+             *out = JsonResponse(arr);
+             return idx;
+           },
+           call.cancel, std::move(call.reply));
+}
+
 }  // namespace
 
 void AddHealthRoutes(std::vector<Route>* routes) {
@@ -109,6 +131,7 @@ void AddHealthRoutes(std::vector<Route>* routes) {
   routes->push_back({"/v1/health/state/", {"GET"}, State, true});
   routes->push_back({"/v1/health/service/", {"GET"}, Service, true});
   routes->push_back({"/v1/health/connect/", {"GET"}, Connect, true});
+  routes->push_back({"/v1/internal/service-dump", {"GET"}, ServiceDump, true});
 }
 
 }  // namespace gangway::api

@@ -95,6 +95,9 @@ class Store {
   Index ChecksInState(WatchSet* ws, std::string_view state, std::vector<HealthCheck>* out) const;
   Index CheckServiceNodes(WatchSet* ws, std::string_view service, bool connect,
                           std::vector<CheckServiceNode>* out) const;
+  // Every instance of every service of `kind` ("mesh-gateway", "connect-proxy", ...) with its
+  // checks, sorted by service name then node then ID (Consul's Internal.ServiceDump by kind).
+  Index ServiceDump(WatchSet* ws, std::string_view kind, std::vector<CheckServiceNode>* out) const;
 
   Index KVGet(WatchSet* ws, std::string_view key, std::optional<KVEntry>* out) const;
   Index KVList(WatchSet* ws, std::string_view prefix, std::vector<KVEntry>* out) const;

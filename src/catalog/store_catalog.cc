@@ -427,27 +427,46 @@ Index Store::ChecksInState(WatchSet* ws, std::string_view state,
   return s.Clamp(s.t.checks_index);
 }
 
+// Node checks first, then the instance's own: the order Consul's health endpoints give.
+CheckServiceNode Store::Impl::WithChecks(const InstanceKey& key) const {
+  ServiceNode row = Row(key);
+  CheckServiceNode csn{std::move(row.node), std::move(row.service), {}};
+  if (auto checks = t.checks.find(key.first); checks != t.checks.end()) {
+    for (const auto& [id, c] : checks->second) {
+      if (c.service_id.empty()) csn.checks.push_back(c);
+    }
+    for (const auto& [id, c] : checks->second) {
+      if (!c.service_id.empty() && c.service_id == key.second) csn.checks.push_back(c);
+    }
+  }
+  return csn;
+}
+
 Index Store::CheckServiceNodes(WatchSet* ws, std::string_view service, bool connect,
                                std::vector<CheckServiceNode>* out) const {
   const Impl& s = *impl_;
   Impl::AddKey(ws, connect ? ConnectKey(service) : ServiceKey(service));
   out->clear();
   if (const auto* instances = s.Instances(service, connect)) {
-    for (const auto& key : *instances) {
-      ServiceNode row = s.Row(key);
-      CheckServiceNode csn{std::move(row.node), std::move(row.service), {}};
-      if (auto checks = s.t.checks.find(key.first); checks != s.t.checks.end()) {
-        for (const auto& [id, c] : checks->second) {
-          if (c.service_id.empty()) csn.checks.push_back(c);
-        }
-        for (const auto& [id, c] : checks->second) {
-          if (!c.service_id.empty() && c.service_id == key.second) csn.checks.push_back(c);
-        }
-      }
-      out->push_back(std::move(csn));
-    }
+    for (const auto& key : *instances) out->push_back(s.WithChecks(key));
   }
   return s.ServiceIndex(service, connect, !out->empty(), /*checks=*/true);
+}
+
+Index Store::ServiceDump(WatchSet* ws, std::string_view kind,
+                         std::vector<CheckServiceNode>* out) const {
+  const Impl& s = *impl_;
+  Impl::AddKey(ws, std::string(kServicesKey));
+  Impl::AddKey(ws, std::string(kNodesKey));
+  Impl::AddKey(ws, std::string(kChecksKey));
+  out->clear();
+  for (const auto& [name, instances] : s.t.by_service) {
+    for (const auto& key : instances) {
+      const NodeService* svc = s.t.FindService(key.first, key.second);
+      if (svc != nullptr && svc->kind == kind) out->push_back(s.WithChecks(key));
+    }
+  }
+  return s.Clamp(std::max({s.t.services_index, s.t.nodes_index, s.t.checks_index}));
 }
 
 }  // namespace gangway::catalog

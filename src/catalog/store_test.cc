@@ -373,6 +373,34 @@ TEST_F(StoreTest, ConnectReadsFindProxiesAndNativeInstances) {
   EXPECT_EQ(rows.size(), 2u);  // web1 and web2
 }
 
+TEST_F(StoreTest, ServiceDumpListsOneKindWithChecksAndWakesOnCheckChanges) {
+  NodeService gw1 = MakeService("gw1", "mesh-gateway", 8443);
+  gw1.kind = "mesh-gateway";
+  NodeService gw2 = MakeService("gw2", "other-gateway", 8443);
+  gw2.kind = "mesh-gateway";
+  MustApply(Reg(MakeNode("n2"), gw1, {MakeCheck("n2", "gw1-tcp", kCritical, "gw1")}));
+  MustApply(Reg(MakeNode("n1"), gw2));
+  MustApply(Reg(MakeNode("n1"), MakeService("web1", "web")));
+  std::vector<CheckServiceNode> rows;
+  WatchSet ws;
+  store_.ServiceDump(&ws, "mesh-gateway", &rows);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].service.id, "gw1");  // by service name first
+  ASSERT_EQ(rows[0].checks.size(), 1u);
+  EXPECT_EQ(rows[0].checks[0].status, kCritical);
+  EXPECT_EQ(rows[1].service.id, "gw2");
+  store_.ServiceDump(nullptr, "", &rows);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].service.id, "web1");
+  store_.ServiceDump(nullptr, "terminating-gateway", &rows);
+  EXPECT_TRUE(rows.empty());
+
+  bool fired = false;
+  store_.Watch(ws, [&] { fired = true; });
+  MustApply(Reg(MakeNode("n2"), gw1, {MakeCheck("n2", "gw1-tcp", kPassing, "gw1")}));
+  EXPECT_TRUE(fired);
+}
+
 TEST_F(StoreTest, CheckServiceNodesListNodeChecksFirst) {
   MustApply(Reg(MakeNode("n1"), MakeService("web1", "web"),
                 {MakeCheck("n1", "a-web", kPassing, "web1"), MakeCheck("n1", "z-node", kWarning)}));

@@ -195,6 +195,7 @@ struct Store::Impl {
   void MoveServiceIndexes(Changes& ch);
 
   ServiceNode Row(const InstanceKey& key) const;
+  CheckServiceNode WithChecks(const InstanceKey& key) const;
   const std::set<InstanceKey>* Instances(std::string_view service, bool connect) const;
   Index ServiceIndex(std::string_view service, bool connect, bool exists, bool checks) const;
 

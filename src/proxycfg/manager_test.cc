@@ -1,0 +1,337 @@
+#include "proxycfg/manager.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/testing/sim_loop.h"
+#include "proxy/config/json.h"
+
+namespace gangway::proxycfg {
+namespace {
+
+using catalog::CheckServiceNode;
+using Nodes = std::vector<CheckServiceNode>;
+using K = HealthQuery::Kind;
+
+constexpr char kTd[] = "11111111-2222-3333-4444-555555555555.consul";
+
+// DataSources whose answers the test gives: every live subscription is listed, and Answer*
+// calls its callback as a real watch would (on the loop).
+class FakeSources : public DataSources {
+ public:
+  explicit FakeSources(testing::SimLoop& loop) : loop_(loop) {}
+
+  template <typename T>
+  struct Sub : Subscription {
+    Sub(FakeSources* s, std::string key, Callback<T> cb) : s(s), key(std::move(key)) {
+      s->live_[this->key] = [cb = std::move(cb)](const void* v, const Status* err) {
+        if (err != nullptr) return cb(*err);
+        cb(*static_cast<const T*>(v));
+      };
+    }
+    ~Sub() override { s->live_.erase(key); }
+    FakeSources* s;
+    std::string key;
+  };
+
+  static std::string Key(const HealthQuery& q) {
+    const char* kinds[] = {"connect", "service", "dump"};
+    return std::string(kinds[static_cast<int>(q.kind)]) + ":" + q.name + "@" + q.datacenter;
+  }
+
+  std::unique_ptr<Subscription> Health(const HealthQuery& q, Callback<Nodes> cb) override {
+    return std::make_unique<Sub<Nodes>>(this, Key(q), std::move(cb));
+  }
+  std::unique_ptr<Subscription> Datacenters(Callback<std::vector<std::string>> cb) override {
+    return std::make_unique<Sub<std::vector<std::string>>>(this, "dcs", std::move(cb));
+  }
+  std::unique_ptr<Subscription> ConnectRoots(Callback<Roots> cb) override {
+    return std::make_unique<Sub<Roots>>(this, "roots", std::move(cb));
+  }
+  std::unique_ptr<Subscription> Leaf(const std::string& service,
+                                     Callback<proxy::Leaf> cb) override {
+    return std::make_unique<Sub<proxy::Leaf>>(this, "leaf:" + service, std::move(cb));
+  }
+
+  bool Live(const std::string& key) const { return live_.count(key) > 0; }
+  std::vector<std::string> LiveKeys() const {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : live_) out.push_back(k);
+    return out;
+  }
+
+  template <typename T>
+  void Answer(const std::string& key, T value) {
+    ASSERT_TRUE(Live(key)) << "nobody watches " << key;
+    live_.at(key)(&value, nullptr);
+    loop_.RunPending();
+  }
+  void Fail(const std::string& key, const Status& error) {
+    ASSERT_TRUE(Live(key)) << "nobody watches " << key;
+    live_.at(key)(nullptr, &error);
+    loop_.RunPending();
+  }
+
+ private:
+  testing::SimLoop& loop_;
+  std::map<std::string, std::function<void(const void*, const Status*)>> live_;
+};
+
+CheckServiceNode Instance(const std::string& node, const std::string& addr,
+                          const std::string& kind, const std::string& service, int port) {
+  CheckServiceNode n;
+  n.node.node = node;
+  n.node.address = addr;
+  n.service.kind = kind;
+  n.service.id = service;
+  n.service.service = service;
+  n.service.port = port;
+  return n;
+}
+
+CheckServiceNode Sidecar(const std::string& node, const std::string& addr,
+                         const std::string& dest, int port) {
+  CheckServiceNode n = Instance(node, addr, "connect-proxy", dest + "-sidecar-proxy", port);
+  n.service.proxy.emplace();
+  n.service.proxy->destination_service_name = dest;
+  return n;
+}
+
+CheckServiceNode Gateway(const std::string& node, const std::string& lan, const std::string& wan,
+                         const std::string& name = "mesh-gateway") {
+  CheckServiceNode n = Instance(node, lan, "mesh-gateway", name, 8443);
+  n.service.tagged_addresses["wan"] = {wan, 8443};
+  return n;
+}
+
+LocalProxy WebSidecar() {
+  LocalProxy p;
+  p.service.kind = "connect-proxy";
+  p.service.id = "web-sidecar-proxy";
+  p.service.service = "web-sidecar-proxy";
+  p.service.port = 21000;
+  p.service.proxy.emplace();
+  p.service.proxy->destination_service_name = "web";
+  p.service.proxy->destination_service_id = "web";
+  catalog::Upstream api;
+  api.destination_name = "api";
+  api.datacenter = "dc2";
+  api.local_bind_port = 9191;
+  api.mesh_gateway = catalog::MeshGatewayConfig{"local"};
+  p.service.proxy->upstreams.push_back(api);
+  p.destination_port = 8080;
+  return p;
+}
+
+LocalProxy MeshGateway() {
+  LocalProxy p;
+  p.service.kind = "mesh-gateway";
+  p.service.id = "mesh-gateway";
+  p.service.service = "mesh-gateway";
+  p.service.port = 8443;
+  return p;
+}
+
+Roots TestRoots() { return Roots{kTd, {"-----BEGIN CERTIFICATE-----\nroot\n-----END CERTIFICATE-----\n"}}; }
+
+proxy::Leaf WebLeaf(const std::string& serial = "1") {
+  return proxy::Leaf{"-----BEGIN CERTIFICATE-----\nweb" + serial + "\n-----END CERTIFICATE-----\n",
+                     "-----BEGIN EC PRIVATE KEY-----\nweb\n-----END EC PRIVATE KEY-----\n",
+                     std::string("spiffe://") + kTd + "/ns/default/dc/dc1/svc/web",
+                     "2030-01-01T00:00:00Z"};
+}
+
+class ManagerTest : public ::testing::Test {
+ protected:
+  ManagerTest() : sources_(loop_) {
+    ManagerOptions o;
+    o.node = "node-1";
+    o.datacenter = "dc1";
+    o.first_version = 1000;
+    manager_ = std::make_unique<Manager>(loop_, sources_, o);
+  }
+
+  const proxy::Cluster* ClusterOf(const std::string& id, const std::string& name) {
+    const Published* p = manager_->Find(id);
+    if (p == nullptr || !p->config) return nullptr;
+    return p->config->FindCluster(name);
+  }
+
+  testing::SimLoop loop_;
+  FakeSources sources_;
+  std::unique_ptr<Manager> manager_;
+};
+
+TEST_F(ManagerTest, SidecarWaitsForLeafAndRootsThenPublishesAndRecompilesOnChange) {
+  manager_->Sync({WebSidecar()});
+  loop_.RunPending();
+  EXPECT_THAT(sources_.LiveKeys(),
+              ::testing::UnorderedElementsAre("roots", "leaf:web", "connect:api@dc2",
+                                              "dump:mesh-gateway@dc2", "dump:mesh-gateway@dc1"));
+  const Published* p = manager_->Find("web-sidecar-proxy");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->version, 0u);
+  EXPECT_EQ(p->waiting_for, "the CA roots, the leaf certificate");
+  EXPECT_EQ(manager_->Find("web"), nullptr);
+
+  int woken = 0;
+  manager_->Watch("web-sidecar-proxy", [&] { ++woken; });
+  sources_.Answer("roots", TestRoots());
+  EXPECT_EQ(woken, 0);
+  sources_.Answer("leaf:web", WebLeaf());
+  EXPECT_EQ(woken, 1);
+  ASSERT_EQ(p->version, 1000u);
+  ASSERT_TRUE(p->config);
+  EXPECT_EQ(p->config->leaf->cert_pem, WebLeaf().cert_pem);
+  // The JSON served is the codec's form of the same config.
+  auto decoded = proxy::DecodeConfig(p->json);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_TRUE(*decoded == *p->config);
+  // local mode: api's cluster goes to dc1's gateways, none known yet.
+  const std::string api_sni = std::string("api.default.dc2.internal.") + kTd;
+  ASSERT_NE(ClusterOf("web-sidecar-proxy", api_sni), nullptr);
+  EXPECT_TRUE(ClusterOf("web-sidecar-proxy", api_sni)->endpoints.empty());
+
+  manager_->Watch("web-sidecar-proxy", [&] { ++woken; });
+  sources_.Answer("dump:mesh-gateway@dc1", Nodes{Gateway("gw1", "10.1.0.5", "198.51.100.1")});
+  EXPECT_EQ(woken, 2);
+  EXPECT_EQ(p->version, 1001u);
+  ASSERT_EQ(ClusterOf("web-sidecar-proxy", api_sni)->endpoints.size(), 1u);
+  EXPECT_EQ(ClusterOf("web-sidecar-proxy", api_sni)->endpoints[0].address, "10.1.0.5");
+
+  // An answer that changes nothing this proxy uses publishes nothing (rule 2).
+  sources_.Answer("dump:mesh-gateway@dc2", Nodes{Gateway("gw2", "10.2.0.5", "198.51.100.2")});
+  EXPECT_EQ(p->version, 1001u);
+  // A renewed leaf does.
+  sources_.Answer("leaf:web", WebLeaf("2"));
+  EXPECT_EQ(p->version, 1002u);
+}
+
+TEST_F(ManagerTest, AFailedWatchKeepsTheLastConfig) {
+  manager_->Sync({WebSidecar()});
+  loop_.RunPending();
+  sources_.Answer("roots", TestRoots());
+  sources_.Answer("leaf:web", WebLeaf());
+  const Published* p = manager_->Find("web-sidecar-proxy");
+  ASSERT_EQ(p->version, 1000u);
+  sources_.Fail("dump:mesh-gateway@dc1", Unavailable("No path to datacenter"));
+  sources_.Fail("leaf:web", Unavailable("no leader"));
+  EXPECT_EQ(p->version, 1000u);
+  EXPECT_TRUE(p->config->leaf.has_value());
+}
+
+TEST_F(ManagerTest, ACompileErrorIsReportedAndTheLastGoodConfigKept) {
+  manager_->Sync({WebSidecar()});
+  loop_.RunPending();
+  sources_.Answer("roots", TestRoots());
+  sources_.Answer("leaf:web", WebLeaf());
+  LocalProxy bad = WebSidecar();
+  bad.service.proxy->mesh_gateway = catalog::MeshGatewayConfig{"sideways"};
+  int woken = 0;
+  manager_->Watch("web-sidecar-proxy", [&] { ++woken; });
+  manager_->Sync({bad});
+  loop_.RunPending();
+  const Published* p = manager_->Find("web-sidecar-proxy");
+  EXPECT_EQ(p->version, 1000u);
+  EXPECT_THAT(p->error, ::testing::HasSubstr("Invalid Mesh Gateway Mode: \"sideways\""));
+  EXPECT_EQ(woken, 1);
+  manager_->Sync({WebSidecar()});
+  loop_.RunPending();
+  EXPECT_EQ(p->error, "");
+  EXPECT_EQ(p->version, 1000u);  // back to the config it has
+}
+
+TEST_F(ManagerTest, RemovingAProxyStopsItsWatchesAndWakesItsWaiters) {
+  manager_->Sync({WebSidecar(), MeshGateway()});
+  loop_.RunPending();
+  EXPECT_EQ(manager_->size(), 2u);
+  bool woken = false;
+  manager_->Watch("web-sidecar-proxy", [&] { woken = true; });
+  manager_->Sync({MeshGateway()});
+  EXPECT_TRUE(woken);
+  EXPECT_EQ(manager_->Find("web-sidecar-proxy"), nullptr);
+  EXPECT_FALSE(sources_.Live("leaf:web"));
+  EXPECT_FALSE(sources_.Live("connect:api@dc2"));
+  // A typical service is not a proxy.
+  LocalProxy typical;
+  typical.service.id = "web";
+  typical.service.service = "web";
+  manager_->Sync({typical});
+  EXPECT_EQ(manager_->size(), 0u);
+}
+
+TEST_F(ManagerTest, GatewayFollowsTheDatacenterListAndRoutesLocalSidecars) {
+  manager_->Sync({MeshGateway()});
+  loop_.RunPending();
+  EXPECT_THAT(sources_.LiveKeys(),
+              ::testing::UnorderedElementsAre("roots", "dcs", "dump:connect-proxy@dc1",
+                                              "dump:mesh-gateway@dc1",
+                                              "dump:mesh-gateway-upstream@dc1"));
+  sources_.Answer("roots", TestRoots());
+  sources_.Answer("dump:connect-proxy@dc1", Nodes{Sidecar("n1", "10.1.0.7", "api", 21000)});
+  sources_.Answer("dump:mesh-gateway@dc1", Nodes{Gateway("gw1", "10.1.0.5", "198.51.100.1")});
+  sources_.Answer("dump:mesh-gateway-upstream@dc1", Nodes{});
+  const Published* p = manager_->Find("mesh-gateway");
+  EXPECT_EQ(p->waiting_for, "the datacenter list");
+  sources_.Answer("dcs", std::vector<std::string>{"dc1", "dc2"});
+  EXPECT_TRUE(sources_.Live("dump:mesh-gateway@dc2"));
+  ASSERT_TRUE(p->config);
+  const std::string dc2 = std::string("dc2.internal.") + kTd;
+  const std::string api = std::string("api.default.dc1.internal.") + kTd;
+  ASSERT_NE(ClusterOf("mesh-gateway", dc2), nullptr);
+  EXPECT_TRUE(ClusterOf("mesh-gateway", dc2)->endpoints.empty());
+  ASSERT_NE(ClusterOf("mesh-gateway", api), nullptr);
+  EXPECT_EQ(ClusterOf("mesh-gateway", api)->endpoints.at(0).address, "10.1.0.7");
+
+  sources_.Answer("dump:mesh-gateway@dc2", Nodes{Gateway("gw2", "10.2.0.5", "198.51.100.2")});
+  ASSERT_EQ(ClusterOf("mesh-gateway", dc2)->endpoints.size(), 1u);
+  EXPECT_EQ(ClusterOf("mesh-gateway", dc2)->endpoints[0].address, "198.51.100.2");
+
+  // dc2 leaves the list: its watch stops and its chain goes.
+  sources_.Answer("dcs", std::vector<std::string>{"dc1"});
+  EXPECT_FALSE(sources_.Live("dump:mesh-gateway@dc2"));
+  EXPECT_EQ(ClusterOf("mesh-gateway", dc2), nullptr);
+}
+
+TEST_F(ManagerTest, GatewayReadsTheTutorialsStaticRoute) {
+  manager_->Sync({MeshGateway()});
+  loop_.RunPending();
+  sources_.Answer("roots", TestRoots());
+  sources_.Answer("dcs", std::vector<std::string>{"dc1"});
+  sources_.Answer("dump:mesh-gateway@dc1", Nodes{});
+  // dc1-mesh-gateway-upstream-dc2.json: the route and its sidecar with the upstream.
+  CheckServiceNode route = Instance("n1", "10.1.0.9", "mesh-gateway-upstream",
+                                    "mesh-gateway-upstream-dc2", 8443);
+  CheckServiceNode route_sidecar = Sidecar("n1", "10.1.0.9", "mesh-gateway-upstream-dc2", 21001);
+  catalog::Upstream up;
+  up.destination_name = "mesh-gateway";
+  up.datacenter = "dc2";
+  route_sidecar.service.proxy->upstreams.push_back(up);
+  sources_.Answer("dump:connect-proxy@dc1", Nodes{route_sidecar});
+  sources_.Answer("dump:mesh-gateway-upstream@dc1", Nodes{route});
+  // dc2 is known through the route alone, and only its "mesh-gateway" instances count.
+  ASSERT_TRUE(sources_.Live("dump:mesh-gateway@dc2"));
+  sources_.Answer("dump:mesh-gateway@dc2",
+                  Nodes{Gateway("gw2", "10.2.0.5", "198.51.100.2"),
+                        Gateway("gw3", "10.2.0.6", "198.51.100.3", "other-gateway")});
+  const std::string dc2 = std::string("dc2.internal.") + kTd;
+  const proxy::Cluster* c = ClusterOf("mesh-gateway", dc2);
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->endpoints.size(), 1u);
+  EXPECT_EQ(c->endpoints[0].address, "198.51.100.2");
+  // The route's own sidecar fronts nothing: no cluster for it.
+  const std::string route_sni =
+      std::string("mesh-gateway-upstream-dc2.default.dc1.internal.") + kTd;
+  EXPECT_EQ(ClusterOf("mesh-gateway", route_sni), nullptr);
+
+  // A route with an address is a static endpoint of its own.
+  route.service.address = "203.0.113.9";
+  sources_.Answer("dump:mesh-gateway-upstream@dc1", Nodes{route});
+  c = ClusterOf("mesh-gateway", dc2);
+  ASSERT_EQ(c->endpoints.size(), 2u);
+  EXPECT_EQ(c->endpoints[1].address, "203.0.113.9");
+  EXPECT_EQ(c->endpoints[1].port, 8443);
+}
+
+}  // namespace
+}  // namespace gangway::proxycfg
