@@ -10,6 +10,7 @@
 #include "agent/connect.h"
 #include "agent/federation.h"
 #include "agent/joiner.h"
+#include "agent/proxy_sources.h"
 #include "agent/tls.h"
 #include "api/http_api.h"
 #include "client/local_agent.h"
@@ -18,6 +19,7 @@
 #include "core/log.h"
 #include "gossip/pool.h"
 #include "http/server.h"
+#include "proxycfg/manager.h"
 #include "rpc/forwarding.h"
 #include "rpc/rpc.h"
 #include "server/membership.h"
@@ -108,7 +110,8 @@ Agent::~Agent() = default;
 int Agent::Run() {
   static constexpr Phase kPhases[] = {
       &Agent::Prepare,     &Agent::StartServer, &Agent::StartLocal, &Agent::Announce,
-      &Agent::StartGossip, &Agent::StartApi,    &Agent::StartRoles, &Agent::StartJoins,
+      &Agent::StartGossip, &Agent::StartApi,    &Agent::StartProxies, &Agent::StartRoles,
+      &Agent::StartJoins,
   };
   for (Phase phase : kPhases) {
     if (!(this->*phase)().ok()) return 1;
@@ -443,6 +446,38 @@ Status Agent::StartApi() {
     return LogAndRefuse(s);
   }
   return Status::Ok();
+}
+
+Status Agent::StartProxies() {
+  proxy_sources_ = std::make_unique<ProxySources>(loop_, &api_handler_, leaves_.get());
+  proxycfg::ManagerOptions options;
+  options.node = cfg_.node_name;
+  options.datacenter = cfg_.datacenter;
+  options.first_version = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  proxies_ = std::make_unique<proxycfg::Manager>(loop_, *proxy_sources_, options);
+  api_->backend().proxies = proxies_.get();
+  SyncProxies();
+  return Status::Ok();
+}
+
+// Hands the local proxy registrations to proxycfg, now and after every local change.
+void Agent::SyncProxies() {
+  std::vector<proxycfg::LocalProxy> proxies;
+  const auto& services = local_->services();
+  for (const auto& [id, s] : services) {
+    if (s.service.kind != "connect-proxy" && s.service.kind != "mesh-gateway") continue;
+    proxycfg::LocalProxy p{s.service, 0};
+    if (s.service.proxy) {
+      auto dest = services.find(s.service.proxy->destination_service_id);
+      if (dest != services.end()) p.destination_port = dest->second.service.port;
+    }
+    proxies.push_back(std::move(p));
+  }
+  proxies_->Sync(proxies);
+  local_->WatchLocal([this] { SyncProxies(); });
 }
 
 Status Agent::StartRoles() {

@@ -37,6 +37,9 @@ namespace gangway::http {
 class Server;
 class Handler;
 }  // namespace gangway::http
+namespace gangway::proxycfg {
+class Manager;
+}  // namespace gangway::proxycfg
 namespace gangway::rpc {
 class Client;
 class Forwarder;
@@ -52,6 +55,7 @@ namespace gangway::agent {
 
 class Joiner;
 class LanRefusals;
+class ProxySources;
 struct RpcTls;
 
 // `gangway agent ...`: loads the configuration, runs an Agent; returns the process exit code.
@@ -81,9 +85,12 @@ class Agent {
   Status Announce();     // the startup banner and configuration warnings
   Status StartGossip();  // gossip: the LAN pool, and the WAN pool on servers
   Status StartApi();     // API: forwarding, user events, Connect leaves, HTTP(S) listeners
+  Status StartProxies();  // proxycfg: the configs of local sidecars and gateways
   Status StartRoles();   // start: the server's Raft and reconcile, local services and checks
   Status StartJoins();   // start: start_join/retry_join and their WAN forms
   void Stop();           // stop: listeners, server, RPC and pools, in that order
+
+  void SyncProxies();
 
   // Gossip.
   std::unique_ptr<gossip::Pool> StartPool(bool wan, const std::string& name, int port,
@@ -138,6 +145,8 @@ class Agent {
   std::unique_ptr<client::UserEventBuffer> user_events_;
   std::unique_ptr<client::LeafCache> leaves_;
   std::unique_ptr<api::HttpApi> api_;
+  std::unique_ptr<ProxySources> proxy_sources_;
+  std::unique_ptr<proxycfg::Manager> proxies_;
   std::vector<std::unique_ptr<http::Server>> listeners_;
   std::vector<std::unique_ptr<Joiner>> joiners_;
 };

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "agent/loopback.h"
 #include "apiclient/response.h"
 
 namespace gangway::agent {
@@ -16,14 +17,8 @@ constexpr const char* kRootsWait = "5m";
 
 void Request(http::Handler* const* api, std::string method, std::string target, std::string body,
              std::function<void(const http::Response&)> done) {
-  http::Request req;
-  req.method = std::move(method);
-  req.target = std::move(target);
-  http::Request::ParseTarget(req.target, &req.path, &req.query);
-  req.body = std::move(body);
-  req.remote_address = "127.0.0.1";
-  (*api)->Handle(std::move(req), std::make_shared<http::Cancellation>(),
-                 [done = std::move(done)](http::Response r) { done(r); });
+  LoopbackRequest(api, std::move(method), std::move(target), std::move(body), nullptr,
+                  std::move(done));
 }
 
 void Roots(http::Handler* const* api, const std::string& dc, uint64_t min_index, bool stale,

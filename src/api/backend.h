@@ -12,6 +12,7 @@
 #include "core/loop.h"
 #include "gossip/pool.h"
 #include "http/message.h"
+#include "proxycfg/manager.h"
 #include "server/server.h"
 
 namespace gangway::api {
@@ -39,6 +40,7 @@ struct Backend {
   gossip::Pool* wan = nullptr;  // servers only
   client::UserEventBuffer* user_events = nullptr;  // events this agent received
   client::LeafCache* leaves = nullptr;  // Connect roots and leaves; null when Connect is off
+  proxycfg::Manager* proxies = nullptr;  // configs of the local proxies; null when Connect is off
   Workers* workers = nullptr;  // CPU-heavy work off the loop (snapshot encoding); null: inline
   AgentInfo info;
   std::function<void()> shutdown;  // /v1/agent/leave

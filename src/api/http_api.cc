@@ -15,6 +15,7 @@ HttpApi::HttpApi(Backend backend) : backend_(std::move(backend)) {
   AddHealthRoutes(&routes_);
   AddKVRoutes(&routes_);
   AddOperatorRoutes(&routes_);
+  AddProxyRoutes(&routes_);
   AddStatusRoutes(&routes_);
   AddRaftRoutes(&routes_);
   // Longest paths first so "/v1/agent/service/register" wins over "/v1/agent/service/".

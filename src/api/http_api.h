@@ -51,6 +51,7 @@ void AddEventRoutes(std::vector<Route>* routes);
 void AddHealthRoutes(std::vector<Route>* routes);
 void AddKVRoutes(std::vector<Route>* routes);
 void AddOperatorRoutes(std::vector<Route>* routes);
+void AddProxyRoutes(std::vector<Route>* routes);
 void AddStatusRoutes(std::vector<Route>* routes);
 void AddRaftRoutes(std::vector<Route>* routes);
 
