@@ -173,8 +173,8 @@ Result<ProcessOptions> BuildOptions(const RunFlags& flags, const apiclient::ApiC
   }
   // A sidecar rarely keeps more than a few threads busy; a big host's every core is too many.
   int hardware = static_cast<int>(std::thread::hardware_concurrency());
-  o.runtime.workers = flags.workers > 0 ? static_cast<int>(flags.workers)
-                                        : std::clamp(hardware, 1, 8);
+  o.runtime.workers =
+      flags.workers > 0 ? static_cast<int>(flags.workers) : std::clamp(hardware, 1, 8);
   auto drain = ParseDuration(flags.drain_timeout);
   if (!drain.ok() || drain->count() < 0) {
     return InvalidArgument("Invalid -drain-timeout \"" + flags.drain_timeout + "\"");
@@ -320,8 +320,8 @@ int RunProxyCommand(const std::vector<std::string>& args, CommandEnvironment& en
   }
   LogLevel level;
   if (!ParseLogLevel(run.log_level, &level)) {
-    return Fail(env, "Invalid -log-level \"" + run.log_level +
-                         "\": use trace, debug, info, warn or error");
+    return Fail(
+        env, "Invalid -log-level \"" + run.log_level + "\": use trace, debug, info, warn or error");
   }
   SetLogLevel(level);
 
@@ -341,16 +341,18 @@ int RunProxyCommand(const std::vector<std::string>& args, CommandEnvironment& en
       return Fail(env, "Gangway supports only mesh gateways so far: \"" + gateway +
                            "\" gateways cannot run yet");
     }
-    return Fail(env, "Gateway must be one of: terminating, mesh, or ingress (Gangway supports "
-                     "mesh so far)");
+    return Fail(env,
+                "Gateway must be one of: terminating, mesh, or ingress (Gangway supports "
+                "mesh so far)");
   }
   if (gw.service.empty()) gw.service = "mesh-gateway";
   if (!sidecar_for.empty() && !proxy_id.empty()) {
     return Fail(env, "Only one of -sidecar-for and -proxy-id may be given");
   }
   if (p.form == Form::kConnectProxy && sidecar_for.empty() && proxy_id.empty()) {
-    return Fail(env, "One of -sidecar-for or -proxy-id must be specified so that the proxy can "
-                     "configure itself.");
+    return Fail(env,
+                "One of -sidecar-for or -proxy-id must be specified so that the proxy can "
+                "configure itself.");
   }
   if (gw.register_service && gateway.empty()) {
     return Fail(env, "Auto-Registration can only be used for gateways");
@@ -361,8 +363,10 @@ int RunProxyCommand(const std::vector<std::string>& args, CommandEnvironment& en
     return Fail(env, "Error connecting to Gangway agent: " + client.status().message());
   }
   if (client->address().https) {
-    return Fail(env, "The proxy follows its configuration over plain HTTP; the agent address "
-                     "https://" + client->address().hostport + " is not supported yet");
+    return Fail(env,
+                "The proxy follows its configuration over plain HTTP; the agent address "
+                "https://" +
+                    client->address().hostport + " is not supported yet");
   }
 
   if (proxy_id.empty()) {
@@ -378,8 +382,7 @@ int RunProxyCommand(const std::vector<std::string>& args, CommandEnvironment& en
     } else if (!gateway.empty() && !gw.register_service) {
       auto services = client->GetJson("/v1/agent/services");
       if (!services.ok()) {
-        return Fail(env, "Failed looking up mesh-gateway services: " +
-                             services.status().message());
+        return Fail(env, "Failed looking up mesh-gateway services: " + services.status().message());
       }
       // Filter by name only when one was asked for: Consul's command takes the one there is.
       auto id = FindMeshGateway(*services, flags.IsSet("service") ? gw.service : "");
@@ -390,8 +393,9 @@ int RunProxyCommand(const std::vector<std::string>& args, CommandEnvironment& en
     }
   }
   if (proxy_id.empty()) {
-    return Fail(env, "No proxy ID specified. One of -proxy-id, -sidecar-for, or -gateway is "
-                     "required");
+    return Fail(env,
+                "No proxy ID specified. One of -proxy-id, -sidecar-for, or -gateway is "
+                "required");
   }
 
   // Check the flags that need no agent before registering anything.
@@ -411,8 +415,8 @@ int RunProxyCommand(const std::vector<std::string>& args, CommandEnvironment& en
     if (!body.ok()) return Fail(env, body.status().message());
     auto put = client->Put("/v1/agent/service/register", {}, body->dump());
     if (!put.ok()) {
-      return Fail(env, "Error registering service \"" + gw.service + "\": " +
-                           put.status().message());
+      return Fail(env,
+                  "Error registering service \"" + gw.service + "\": " + put.status().message());
     }
     *env.out << "Registered service: " << gw.service << "\n" << std::flush;
   }

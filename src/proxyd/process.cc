@@ -103,8 +103,8 @@ void ProxyProcess::OnAnswer(uint64_t /*index*/, const http::Response& response) 
       // The watch now blocks on the bad answer's index, so the same bad body is not fetched in
       // a loop; the next version the agent publishes arrives as usual.
       ++rejected_;
-      LogError(kLog, "config not applied, keeping version " + std::to_string(applied) + ": " +
-                         d.message);
+      LogError(kLog,
+               "config not applied, keeping version " + std::to_string(applied) + ": " + d.message);
       return;
     case ConfigDecision::Action::kApplyOlder:
       LogWarn(kLog, "proxy config version went backwards (" + std::to_string(d.config->version) +

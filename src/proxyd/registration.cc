@@ -15,8 +15,8 @@ Result<int> ParsePort(std::string_view port, std::string_view whole) {
                 std::all_of(port.begin(), port.end(), [](char c) { return std::isdigit(c); });
   int value = digits ? std::stoi(std::string(port)) : -1;
   if (value < 0 || value > 65535) {
-    return InvalidArgument("invalid port \"" + std::string(port) + "\" in \"" +
-                           std::string(whole) + "\"");
+    return InvalidArgument("invalid port \"" + std::string(port) + "\" in \"" + std::string(whole) +
+                           "\"");
   }
   return value;
 }
@@ -85,10 +85,15 @@ Result<Json> MeshGatewayRegistrationBody(const GatewayRegistration& r,
   auto address_json = [](const ServiceAddress& a) {
     return Json{{"Address", a.address}, {"Port", a.port}};
   };
-  auto bindable = [&](const ServiceAddress& a) { return !a.address.empty() && is_local(a.address); };
+  auto bindable = [&](const ServiceAddress& a) {
+    return !a.address.empty() && is_local(a.address);
+  };
 
-  Json body = {{"Kind", "mesh-gateway"}, {"Name", r.service},     {"ID", r.id.empty() ? r.service : r.id},
-               {"Address", lan.address}, {"Port", lan.port}};
+  Json body = {{"Kind", "mesh-gateway"},
+               {"Name", r.service},
+               {"ID", r.id.empty() ? r.service : r.id},
+               {"Address", lan.address},
+               {"Port", lan.port}};
   Json tagged = Json::object();
   if (!lan.address.empty()) tagged["lan"] = address_json(lan);
   if (!wan.address.empty()) tagged["wan"] = address_json(wan);
@@ -98,13 +103,13 @@ Result<Json> MeshGatewayRegistrationBody(const GatewayRegistration& r,
   if (!r.bind_addresses.empty()) {
     Json binds = Json::object();
     for (const auto& [name, a] : r.bind_addresses) binds[name] = address_json(a);
-    body["Proxy"] = {{"Config",
-                      {{"envoy_gateway_no_default_bind", true},
-                       {"envoy_gateway_bind_addresses", binds}}}};
+    body["Proxy"] = {
+        {"Config",
+         {{"envoy_gateway_no_default_bind", true}, {"envoy_gateway_bind_addresses", binds}}}};
   } else if (bindable(lan) && bindable(wan)) {
-    body["Proxy"] = {{"Config",
-                      {{"envoy_gateway_no_default_bind", true},
-                       {"envoy_gateway_bind_tagged_addresses", true}}}};
+    body["Proxy"] = {
+        {"Config",
+         {{"envoy_gateway_no_default_bind", true}, {"envoy_gateway_bind_tagged_addresses", true}}}};
   } else if (!lan.address.empty() && !bindable(lan)) {
     return InvalidArgument("The LAN address \"" + lan.address +
                            "\" will not be bindable. Either set a bindable address or override "
@@ -138,10 +143,9 @@ Result<std::string> FindSidecarProxy(const Json& services, std::string_view side
     std::sort(ids.begin(), ids.end());
     std::string list;
     for (const auto& id : ids) list += (list.empty() ? "" : ", ") + id;
-    return InvalidArgument("More than one sidecar proxy registered for " +
-                           std::string(sidecar_for) +
-                           ".\n    Start proxy with -proxy-id and one of the following IDs: " +
-                           list);
+    return InvalidArgument(
+        "More than one sidecar proxy registered for " + std::string(sidecar_for) +
+        ".\n    Start proxy with -proxy-id and one of the following IDs: " + list);
   }
   return ids.front();
 }

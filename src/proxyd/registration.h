@@ -35,10 +35,10 @@ std::string JoinHostPort(const std::string& host, int port);
 
 // What `connect envoy -gateway=mesh -register` was given.
 struct GatewayRegistration {
-  std::string service = "mesh-gateway";  // the registration's Name
-  std::string id;                        // its ID; the service name when empty
-  std::optional<ServiceAddress> lan;     // -address
-  std::optional<ServiceAddress> wan;     // -wan-address
+  std::string service = "mesh-gateway";                  // the registration's Name
+  std::string id;                                        // its ID; the service name when empty
+  std::optional<ServiceAddress> lan;                     // -address
+  std::optional<ServiceAddress> wan;                     // -wan-address
   std::map<std::string, ServiceAddress> bind_addresses;  // -bind-address name=ip:port
   std::string deregister_after_critical = "6h";
   bool expose_servers = false;  // Meta consul-wan-federation=1

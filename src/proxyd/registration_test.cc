@@ -8,9 +8,7 @@ namespace gangway::proxyd {
 namespace {
 
 IsLocalAddress LocalAre(std::vector<std::string> ips) {
-  return [ips](const std::string& a) {
-    return std::find(ips.begin(), ips.end(), a) != ips.end();
-  };
+  return [ips](const std::string& a) { return std::find(ips.begin(), ips.end(), a) != ips.end(); };
 }
 
 TEST(ServiceAddress, PortDefaultsTo8443) {
