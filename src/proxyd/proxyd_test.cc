@@ -347,6 +347,20 @@ TEST(ProxyCommand, RefusesWhatItCannotRun) {
   }
 }
 
+TEST(ProxyCommand, RegisterWithProxyIdKeepsTheServiceName) {
+  CommandRun run;
+  ASSERT_EQ(run.Run({"gateway", "mesh", "-register", "-service", "gw-east", "-proxy-id",
+                     "gw-east-1", "-deregister-after-critical", "1h"}),
+            0)
+      << run.err.str();
+  Json body = Json::parse(run.requests.at(0).body);
+  EXPECT_EQ(body["Name"], "gw-east");
+  EXPECT_EQ(body["ID"], "gw-east-1");
+  EXPECT_EQ(body["Check"]["DeregisterCriticalServiceAfter"], "1h");
+  ASSERT_TRUE(run.started);
+  EXPECT_EQ(run.started->proxy_id, "gw-east-1");
+}
+
 TEST(ProxyCommand, MeshGatewayFlagMeansGatewayMesh) {
   CommandRun run;
   ASSERT_EQ(run.Run({"connect", "envoy", "-mesh-gateway", "-register"}), 0) << run.err.str();
