@@ -28,6 +28,32 @@ class AgentListing : public Command {
   int Run(const std::vector<std::string>&) override { return 1; }
 };
 
+// The proxy commands are run by tools/main.cc too (src/proxyd/command.h: the CLI may not link
+// the data plane); they are listed here so "gangway --help" and "gangway connect" show them.
+class ProxyListing : public Command {
+ public:
+  ProxyListing(Environment& env, std::string synopsis, std::string usage)
+      : env_(env), synopsis_(std::move(synopsis)), usage_(std::move(usage)) {}
+  std::string Synopsis() const override { return synopsis_; }
+  std::string Help() const override { return usage_; }
+  int Run(const std::vector<std::string>&) override {
+    *env_.err << "The proxy is started by the gangway binary itself (\"" << usage_.substr(7)
+              << "\"); it cannot run from inside the CLI.\n";
+    return 1;
+  }
+
+ private:
+  Environment& env_;
+  std::string synopsis_;
+  std::string usage_;
+};
+
+CommandFactory Listing(std::string synopsis, std::string usage) {
+  return [synopsis, usage](Environment& env) -> std::unique_ptr<Command> {
+    return std::make_unique<ProxyListing>(env, synopsis, usage);
+  };
+}
+
 class Parent : public Command {
  public:
   Parent(std::string synopsis, std::string help)
@@ -127,7 +153,15 @@ const std::vector<CommandEntry>& Commands() {
       {"connect ca", NewConnectCaCommand},
       {"connect ca get-config", NewConnectCaGetConfigCommand},
       {"connect ca set-config", NewConnectCaSetConfigCommand},
+      {"connect envoy", Listing("Runs a mesh gateway or sidecar with Gangway's proxy (no Envoy)",
+                                "Usage: gangway connect envoy [options]")},
+      {"connect gateway", Listing("Runs a mesh gateway with Gangway's proxy",
+                                  "Usage: gangway connect gateway mesh [options]")},
+      {"connect proxy", Listing("Runs a Gangway Connect proxy",
+                                "Usage: gangway connect proxy [options]")},
       {"event", NewEventCommand},
+      {"gateway", Listing("Runs a mesh gateway with Gangway's proxy",
+                          "Usage: gangway gateway mesh [options]")},
       {"info", NewInfoCommand},
       {"join", NewJoinCommand},
       {"keygen", NewKeygenCommand},

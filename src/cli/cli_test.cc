@@ -960,8 +960,13 @@ TEST(ConnectCaTest, ParentsListTheirSubcommands) {
   Harness connect;
   EXPECT_EQ(connect.Run({"connect"}), 1);
   EXPECT_EQ(connect.err.str().find("Usage: gangway connect <subcommand> [options] [args]\n"), 0u);
-  EXPECT_NE(connect.err.str().find("\n\nSubcommands:\n    ca    Interact with the Gangway "
-                                   "Connect Certificate Authority (CA)\n"),
+  // The proxy commands are run by tools/main.cc; the CLI lists them.
+  EXPECT_NE(connect.err.str().find(
+                "\n\nSubcommands:\n"
+                "    ca         Interact with the Gangway Connect Certificate Authority (CA)\n"
+                "    envoy      Runs a mesh gateway or sidecar with Gangway's proxy (no Envoy)\n"
+                "    gateway    Runs a mesh gateway with Gangway's proxy\n"
+                "    proxy      Runs a Gangway Connect proxy\n"),
             std::string::npos)
       << connect.err.str();
 

@@ -679,11 +679,13 @@ Status Runtime::Start(const RuntimeOptions& options) {
   return Status::Ok();
 }
 
-Status Runtime::Apply(std::shared_ptr<const Config> config) {
+Status Runtime::Apply(std::shared_ptr<const Config> config, ApplyOrder order) {
   Impl& rt = *impl_;
   if (!rt.started || rt.stopped) return Unavailable("proxy runtime is not running");
   if (!config) return InvalidArgument("no config");
-  if (rt.current && config->version <= rt.current->config->version) {
+  if (rt.current && (config->version == rt.current->config->version ||
+                     (order == ApplyOrder::kNewerOnly &&
+                      config->version < rt.current->config->version))) {
     LogInfo(kLog, "config version " + std::to_string(config->version) + " ignored: version " +
                       std::to_string(rt.current->config->version) + " is applied");
     return Status::Ok();

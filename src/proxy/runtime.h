@@ -19,6 +19,10 @@
 
 namespace gangway::proxy {
 
+// Which versions Apply accepts. kAllowOlder is for the one case docs/proxy-config.md (rule 3) lets
+// a version go backwards: the agent restarted with its clock behind its previous run.
+enum class ApplyOrder { kNewerOnly, kAllowOlder };
+
 struct RuntimeOptions {
   int workers = 0;  // worker threads; 0: one per hardware thread
   // The admin endpoint (GET /stats, GET /ready). Port 0 picks a free port; -1 disables it.
@@ -43,9 +47,9 @@ class Runtime {
   // Applies a config: Validate()s it, builds its TLS contexts once, opens new listeners (and
   // rebinds those whose address or port changed), then posts the snapshot to every worker, which
   // closes the listeners that are gone. Established connections keep their own snapshot. A
-  // config whose version is not newer than the current one is ignored (ok). On an error nothing
-  // changes.
-  Status Apply(std::shared_ptr<const Config> config);
+  // config whose version is not newer than the current one is ignored (ok); with kAllowOlder only
+  // an equal version is. On an error nothing changes.
+  Status Apply(std::shared_ptr<const Config> config, ApplyOrder order = ApplyOrder::kNewerOnly);
 
   RuntimeStats Stats() const;
   // The port a listener is bound to (the kernel's pick for port 0); 0 when it is not open.

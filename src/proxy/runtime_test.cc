@@ -439,6 +439,15 @@ TEST(ProxyRuntime, NewConfigLeavesEstablishedConnectionsAlone) {
   ASSERT_TRUE(web.runtime.Apply(Share(stale)).ok());
   EXPECT_EQ(web.Port("upstream-api"), 0);
   EXPECT_NE(web.Port("upstream-api-2"), 0);
+  Config older = WebSidecar(1, {Local(api.Port("public"))});
+  ASSERT_TRUE(web.runtime.Apply(Share(older)).ok());
+  EXPECT_EQ(web.runtime.version(), 2u);
+
+  // Unless the caller allows it (an agent restarted with its clock behind): then it is applied.
+  ASSERT_TRUE(web.runtime.Apply(Share(older), ApplyOrder::kAllowOlder).ok());
+  EXPECT_EQ(web.runtime.version(), 1u);
+  EXPECT_NE(web.Port("upstream-api"), 0);
+  EXPECT_EQ(web.Port("upstream-api-2"), 0);
 }
 
 TEST(ProxyRuntime, ApplyRefusesAnInvalidConfigAndKeepsTheOldOne) {
