@@ -204,8 +204,9 @@ struct Connection {
 
   void Refuse(RefuseReason reason, std::string_view detail) {
     lc->Refuse(reason);
-    LogWarn(kLog, "listener=" + listener->name + " peer=" + peer + " refused: " +
-                      std::string(RefuseReasonName(reason)) + ": " + std::string(detail));
+    Log(reason == RefuseReason::kEmpty ? LogLevel::kDebug : LogLevel::kWarn, kLog,
+        "listener=" + listener->name + " peer=" + peer + " refused: " +
+            std::string(RefuseReasonName(reason)) + ": " + std::string(detail));
     Close();
   }
 };
@@ -394,9 +395,16 @@ asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
                                    std::chrono::milliseconds timeout) {
   const Snapshot& snap = *c.snap;
   if (!snap.server_ctx) co_return c.Refuse(RefuseReason::kInternal, "no leaf to terminate TLS");
-  ssl::stream<tcp::socket&> tls(c.down, *snap.server_ctx);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   timer.expires_after(timeout);
+  // A TCP health check connects and closes without a byte: not worth a warning.
+  auto first = co_await (c.down.async_wait(tcp::socket::wait_read, kTuple) ||
+                         timer.async_wait(kTuple));
+  if (first.index() == 1) co_return c.Refuse(RefuseReason::kTlsHandshake, "handshake timed out");
+  if (error_code ec; c.down.available(ec) == 0) {
+    co_return c.Refuse(RefuseReason::kEmpty, "closed before sending a byte");
+  }
+  ssl::stream<tcp::socket&> tls(c.down, *snap.server_ctx);
   auto r = co_await (tls.async_handshake(ssl::stream_base::server, kTuple) ||
                      timer.async_wait(kTuple));
   if (r.index() == 1) co_return c.Refuse(RefuseReason::kTlsHandshake, "handshake timed out");
@@ -507,6 +515,9 @@ asio::awaitable<void> RouteBySni(Connection& c, const RuntimeOptions& options) {
     co_return c.Refuse(RefuseReason::kBadClientHello,
                        std::string(net::HelloErrorName(hello.result.error)) + ": " +
                            hello.result.message);
+  }
+  if (!hello.result.ok() && buf.empty()) {
+    co_return c.Refuse(RefuseReason::kEmpty, "closed before sending a byte");
   }
   if (!hello.result.ok()) {
     co_return c.Refuse(RefuseReason::kBadClientHello,

@@ -21,6 +21,7 @@ std::string_view RefuseReasonName(RefuseReason reason) {
     case RefuseReason::kUpstreamTls: return "upstream_tls";
     case RefuseReason::kWrongServerIdentity: return "wrong_server_identity";
     case RefuseReason::kInternal: return "internal";
+    case RefuseReason::kEmpty: return "empty";
   }
   return "unknown";
 }

@@ -32,8 +32,10 @@ enum class RefuseReason {
   kUpstreamTls,          // the upstream TLS handshake failed (chain, alert, reset)
   kWrongServerIdentity,  // the upstream's SPIFFE ID is not one the cluster expects
   kInternal,             // an unexpected error inside the proxy (an exception, caught)
+  kEmpty,                // the peer closed without sending a byte (a TCP health check); logged
+                         // at debug level only
 };
-inline constexpr size_t kRefuseReasonCount = static_cast<size_t>(RefuseReason::kInternal) + 1;
+inline constexpr size_t kRefuseReasonCount = static_cast<size_t>(RefuseReason::kEmpty) + 1;
 inline constexpr size_t kHelloErrorCount = static_cast<size_t>(net::HelloError::kBadExtension) + 1;
 
 // Stable lower_snake names: "no_healthy_endpoint", "wrong_server_identity", ...

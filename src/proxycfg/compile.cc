@@ -229,6 +229,14 @@ Result<std::vector<Listener>> GatewayListeners(const catalog::NodeService& reg) 
       for (const char* name : {"lan", "wan"}) {
         auto it = reg.tagged_addresses.find(name);
         if (it == reg.tagged_addresses.end()) continue;
+        // Consul binds an address once: a WAN address equal to the LAN one (one host on one
+        // network) is the same listener.
+        const catalog::ServiceAddress& a = it->second;
+        if (std::any_of(out.begin(), out.end(), [&](const Listener& o) {
+              return o.address == a.address && o.port == a.port;
+            })) {
+          continue;
+        }
         Listener l;
         l.name = name;
         l.address = it->second.address;

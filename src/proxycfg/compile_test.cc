@@ -497,6 +497,14 @@ TEST(CompileGatewayTest, BindAddresses) {
   EXPECT_EQ(c->listeners[1].port, 443);
   EXPECT_EQ(c->listeners[0].chains, c->listeners[1].chains);
 
+  // One host on one network: the WAN address is the LAN one, bound once.
+  Inputs same = in;
+  same.proxy.tagged_addresses["wan"] = same.proxy.tagged_addresses["lan"];
+  c = Compile(same, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->listeners.size(), 1u);
+  EXPECT_EQ(c->listeners[0].name, "lan");
+
   in.proxy.proxy->config["envoy_gateway_bind_addresses"] = {
       {"public", {{"Address", "0.0.0.0"}, {"Port", 8444}}},
       {"inside", {{"address", "127.0.0.1"}, {"port", 8445}}}};
