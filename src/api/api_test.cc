@@ -7,6 +7,9 @@
 
 #include "api/testing/test_agent.h"
 #include "catalog/types.h"
+#include "proxy/config/json.h"
+#include "proxycfg/manager.h"
+#include "proxycfg/testing/fake_sources.h"
 
 namespace gangway::api {
 namespace {
@@ -72,6 +75,116 @@ TEST(ApiInProcess, BlockingQueryReturnsAfterTheWaitWithTheSameIndex) {
   ASSERT_TRUE(blocked->response.has_value());
   EXPECT_EQ(Header(*blocked->response, "X-Consul-Index"), index);
   EXPECT_LE(agent.loop().Now() - start, 17s);
+}
+
+TEST(ApiInProcess, ServiceDumpListsOneKindAndBlocks) {
+  TestAgent agent;
+  ASSERT_EQ(agent.Do("PUT", "/v1/agent/service/register",
+                     R"({"Name":"mesh-gateway","Kind":"mesh-gateway","Port":8443})")
+                .status,
+            200);
+  ASSERT_EQ(agent.Do("PUT", "/v1/agent/service/register", R"({"Name":"web","Port":80})").status,
+            200);
+  auto r = agent.Do("GET", "/v1/internal/service-dump?kind=mesh-gateway");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(Body(r).size(), 1u) << r.body;
+  EXPECT_EQ(Body(r)[0]["Service"]["Service"], "mesh-gateway");
+  EXPECT_TRUE(Body(r)[0]["Checks"].is_array());
+  EXPECT_EQ(agent.Do("GET", "/v1/internal/service-dump").status, 400);
+
+  auto blocked = agent.Send("GET", "/v1/internal/service-dump?kind=mesh-gateway&index=" +
+                                       Header(r, "X-Consul-Index") + "&wait=60s");
+  agent.loop().RunFor(5s);
+  EXPECT_FALSE(blocked->response.has_value());
+  ASSERT_EQ(agent.Do("PUT", "/v1/agent/service/register",
+                     R"({"Name":"gw2","Kind":"mesh-gateway","Port":8444})")
+                .status,
+            200);
+  agent.loop().RunPending();
+  ASSERT_TRUE(blocked->response.has_value());
+  EXPECT_EQ(Body(*blocked->response).size(), 2u);
+}
+
+// The proxy config endpoint over a Manager fed by a test's answers.
+class ProxyEndpointTest : public ::testing::Test {
+ protected:
+  ProxyEndpointTest() : sources_(agent_.loop()) {
+    proxycfg::ManagerOptions o;
+    o.node = "test";
+    o.datacenter = "dc1";
+    o.first_version = 500;
+    manager_ = std::make_unique<proxycfg::Manager>(agent_.loop(), sources_, o);
+    agent_.api().backend().proxies = manager_.get();
+    proxycfg::LocalProxy gw;
+    gw.service.kind = "mesh-gateway";
+    gw.service.id = "gw";
+    gw.service.service = "mesh-gateway";
+    gw.service.port = 8443;
+    manager_->Sync({gw});
+    agent_.loop().RunPending();
+  }
+
+  // Everything the gateway needs for its first config.
+  void AnswerAll() {
+    sources_.Answer("roots", proxycfg::Roots{"td.consul", {"-----BEGIN CERTIFICATE-----\nx\n"
+                                                           "-----END CERTIFICATE-----\n"}});
+    sources_.Answer("dcs", std::vector<std::string>{"dc1"});
+    for (const char* kind : {"connect-proxy", "mesh-gateway", "mesh-gateway-upstream"}) {
+      sources_.Answer(std::string("dump:") + kind + "@dc1", std::vector<catalog::CheckServiceNode>{});
+    }
+  }
+
+  TestAgent agent_;
+  proxycfg::testing::FakeSources sources_;
+  std::unique_ptr<proxycfg::Manager> manager_;
+};
+
+TEST_F(ProxyEndpointTest, WaitsForTheFirstConfigThenBlocksOnItsVersion) {
+  EXPECT_EQ(agent_.Do("GET", "/v1/agent/connect/proxy/nope").body,
+            "unknown proxy service ID: nope");
+  auto first = agent_.Send("GET", "/v1/agent/connect/proxy/gw");
+  agent_.loop().RunFor(30s);
+  EXPECT_FALSE(first->response.has_value());  // no config yet: it waits
+  AnswerAll();
+  ASSERT_TRUE(first->response.has_value());
+  ASSERT_EQ(first->response->status, 200) << first->response->body;
+  EXPECT_EQ(Header(*first->response, "X-Consul-Index"), "500");
+  auto config = proxy::DecodeConfig(first->response->body);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->version, 500u);
+
+  auto next = agent_.Send("GET", "/v1/agent/connect/proxy/gw?index=500&wait=60s");
+  agent_.loop().RunFor(10s);
+  EXPECT_FALSE(next->response.has_value());
+  sources_.Answer("dcs", std::vector<std::string>{"dc1", "dc2"});
+  ASSERT_TRUE(next->response.has_value());
+  EXPECT_EQ(Header(*next->response, "X-Consul-Index"), "501");
+
+  // Without a change the wait ends with the same version.
+  auto same = agent_.Send("GET", "/v1/agent/connect/proxy/gw?index=501&wait=10s");
+  agent_.loop().RunFor(11s);
+  ASSERT_TRUE(same->response.has_value());
+  EXPECT_EQ(same->response->status, 200);
+  EXPECT_EQ(Header(*same->response, "X-Consul-Index"), "501");
+}
+
+TEST_F(ProxyEndpointTest, NoConfigWhenTheWaitEndsOrTheCompileFails) {
+  auto r = agent_.Do("GET", "/v1/agent/connect/proxy/gw?wait=5s");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("waiting for the CA roots"), std::string::npos) << r.body;
+
+  proxycfg::LocalProxy bad;
+  bad.service.kind = "mesh-gateway";
+  bad.service.id = "gw";
+  bad.service.service = "mesh-gateway";
+  bad.service.port = 8443;
+  bad.service.proxy.emplace();
+  bad.service.proxy->config = {{"envoy_gateway_bind_addresses", {{"x", {{"Port", "no"}}}}}};
+  manager_->Sync({bad});
+  AnswerAll();
+  r = agent_.Do("GET", "/v1/agent/connect/proxy/gw");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("envoy_gateway_bind_addresses.x"), std::string::npos) << r.body;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "core/testing/sim_loop.h"
+#include "proxycfg/testing/fake_sources.h"
 #include "proxy/config/json.h"
 
 namespace gangway::proxycfg {
@@ -12,70 +13,9 @@ namespace {
 using catalog::CheckServiceNode;
 using Nodes = std::vector<CheckServiceNode>;
 using K = HealthQuery::Kind;
+using testing::FakeSources;
 
 constexpr char kTd[] = "11111111-2222-3333-4444-555555555555.consul";
-
-// DataSources whose answers the test gives: every live subscription is listed, and Answer*
-// calls its callback as a real watch would (on the loop).
-class FakeSources : public DataSources {
- public:
-  explicit FakeSources(testing::SimLoop& loop) : loop_(loop) {}
-
-  template <typename T>
-  struct Sub : Subscription {
-    Sub(FakeSources* s, std::string key, Callback<T> cb) : s(s), key(std::move(key)) {
-      s->live_[this->key] = [cb = std::move(cb)](const void* v, const Status* err) {
-        if (err != nullptr) return cb(*err);
-        cb(*static_cast<const T*>(v));
-      };
-    }
-    ~Sub() override { s->live_.erase(key); }
-    FakeSources* s;
-    std::string key;
-  };
-
-  static std::string Key(const HealthQuery& q) {
-    const char* kinds[] = {"connect", "service", "dump"};
-    return std::string(kinds[static_cast<int>(q.kind)]) + ":" + q.name + "@" + q.datacenter;
-  }
-
-  std::unique_ptr<Subscription> Health(const HealthQuery& q, Callback<Nodes> cb) override {
-    return std::make_unique<Sub<Nodes>>(this, Key(q), std::move(cb));
-  }
-  std::unique_ptr<Subscription> Datacenters(Callback<std::vector<std::string>> cb) override {
-    return std::make_unique<Sub<std::vector<std::string>>>(this, "dcs", std::move(cb));
-  }
-  std::unique_ptr<Subscription> ConnectRoots(Callback<Roots> cb) override {
-    return std::make_unique<Sub<Roots>>(this, "roots", std::move(cb));
-  }
-  std::unique_ptr<Subscription> Leaf(const std::string& service,
-                                     Callback<proxy::Leaf> cb) override {
-    return std::make_unique<Sub<proxy::Leaf>>(this, "leaf:" + service, std::move(cb));
-  }
-
-  bool Live(const std::string& key) const { return live_.count(key) > 0; }
-  std::vector<std::string> LiveKeys() const {
-    std::vector<std::string> out;
-    for (const auto& [k, v] : live_) out.push_back(k);
-    return out;
-  }
-
-  template <typename T>
-  void Answer(const std::string& key, T value) {
-    ASSERT_TRUE(Live(key)) << "nobody watches " << key;
-    live_.at(key)(&value, nullptr);
-    loop_.RunPending();
-  }
-  void Fail(const std::string& key, const Status& error) {
-    ASSERT_TRUE(Live(key)) << "nobody watches " << key;
-    live_.at(key)(nullptr, &error);
-    loop_.RunPending();
-  }
-
- private:
-  testing::SimLoop& loop_;
-  std::map<std::string, std::function<void(const void*, const Status*)>> live_;
-};
 
 CheckServiceNode Instance(const std::string& node, const std::string& addr,
                           const std::string& kind, const std::string& service, int port) {
@@ -157,7 +97,7 @@ class ManagerTest : public ::testing::Test {
     return p->config->FindCluster(name);
   }
 
-  testing::SimLoop loop_;
+  gangway::testing::SimLoop loop_;
   FakeSources sources_;
   std::unique_ptr<Manager> manager_;
 };

@@ -93,6 +93,7 @@ class TestAgent {
   server::Server& server() { return *server_; }
   client::LocalAgent& agent() { return *agent_; }
   client::testing::FakeProber& prober() { return *prober_; }
+  HttpApi& api() { return *api_; }
 
  private:
   gangway::testing::SimLoop loop_;

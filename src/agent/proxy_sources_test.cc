@@ -1,0 +1,56 @@
+#include "agent/proxy_sources.h"
+
+#include <gtest/gtest.h>
+
+namespace gangway::agent {
+namespace {
+
+using Json = nlohmann::json;
+using proxycfg::HealthQuery;
+
+TEST(ProxySourcesTest, HealthTargetsNameTheDatacenterAndEscape) {
+  EXPECT_EQ(HealthTarget({HealthQuery::Kind::kConnect, "api", "dc2"}),
+            "/v1/health/connect/api?dc=dc2");
+  EXPECT_EQ(HealthTarget({HealthQuery::Kind::kService, "a b", "dc1"}),
+            "/v1/health/service/a%20b?dc=dc1");
+  EXPECT_EQ(HealthTarget({HealthQuery::Kind::kDump, "mesh-gateway", "dc3"}),
+            "/v1/internal/service-dump?kind=mesh-gateway&dc=dc3");
+}
+
+TEST(ProxySourcesTest, RootsPutTheActiveOneFirstAndNeedOne) {
+  Json doc = {{"TrustDomain", "td.consul"},
+              {"Roots", {{{"RootCert", "old"}, {"Active", false}},
+                         {{"RootCert", "new"}, {"Active", true}}}}};
+  auto roots = ReadRoots(doc);
+  ASSERT_TRUE(roots.ok()) << roots.status().message();
+  EXPECT_EQ(roots->trust_domain, "td.consul");
+  EXPECT_EQ(roots->pems, (std::vector<std::string>{"new", "old"}));
+  EXPECT_FALSE(ReadRoots({{"TrustDomain", ""}, {"Roots", Json::array()}}).ok());
+  EXPECT_FALSE(ReadRoots(Json::array()).ok());
+}
+
+TEST(ProxySourcesTest, LeafNeedsCertKeyAndIdentity) {
+  Json cert = {{"CertPEM", "c"}, {"PrivateKeyPEM", "k"},
+               {"ServiceURI", "spiffe://td/ns/default/dc/dc1/svc/web"},
+               {"ValidBefore", "2030-01-01T00:00:00Z"}};
+  auto leaf = ReadLeaf(cert);
+  ASSERT_TRUE(leaf.ok());
+  EXPECT_EQ(leaf->spiffe_id, "spiffe://td/ns/default/dc/dc1/svc/web");
+  cert.erase("PrivateKeyPEM");
+  EXPECT_FALSE(ReadLeaf(cert).ok());
+}
+
+TEST(ProxySourcesTest, NodesAreReadFromTheHealthForm) {
+  Json rows = Json::parse(R"([{"Node": {"Node": "n1", "Address": "10.0.0.1"},
+      "Service": {"ID": "gw", "Service": "mesh-gateway", "Kind": "mesh-gateway", "Port": 8443},
+      "Checks": [{"Node": "n1", "CheckID": "c", "Status": "critical", "ServiceID": "gw"}]}])");
+  auto nodes = ReadNodes(rows);
+  ASSERT_TRUE(nodes.ok()) << nodes.status().message();
+  ASSERT_EQ(nodes->size(), 1u);
+  EXPECT_EQ((*nodes)[0].service.kind, "mesh-gateway");
+  EXPECT_EQ((*nodes)[0].checks.at(0).status, "critical");
+  EXPECT_FALSE(ReadNodes(Json::object()).ok());
+}
+
+}  // namespace
+}  // namespace gangway::agent
