@@ -1,15 +1,31 @@
-# A web service with a TTL check the demo keeps passing, and a Connect sidecar.
+# web, in dc1: the app on 8080 and its sidecar on 21000. The sidecar's upstream reaches api in
+# dc2 on 127.0.0.1:9191, through dc1's mesh gateway (mode "local"), which forwards to dc2's.
 service {
   name = "web"
   port = 8080
-  tags = ["v1", "primary"]
-  meta = { version = "1" }
+  tags = ["v1"]
   check {
-    id   = "web-ttl"
-    name = "web heartbeat"
-    ttl  = "30s"
+    name     = "web listening"
+    tcp      = "127.0.0.1:8080"
+    interval = "10s"
+    timeout  = "1s"
   }
   connect {
-    sidecar_service {}
+    sidecar_service {
+      address = "127.0.0.1"
+      port    = 21000
+      proxy {
+        upstreams = [
+          {
+            destination_name = "api"
+            datacenter       = "dc2"
+            local_bind_port  = 9191
+            mesh_gateway {
+              mode = "local"
+            }
+          }
+        ]
+      }
+    }
   }
 }
