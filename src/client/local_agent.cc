@@ -124,15 +124,20 @@ Status LocalAgent::AddService(catalog::ServiceRegistration reg, bool replace_exi
     if (proxy.local_service_address.empty()) proxy.local_service_address = "127.0.0.1";
     if (proxy.local_service_port == 0) proxy.local_service_port = svc.port;
     if (sc.checks.empty()) {
-      std::string addr = p.address.empty() ? "127.0.0.1" : p.address;
-      catalog::CheckRegistration listening;
-      listening.name = "Connect Sidecar Listening";
-      listening.definition.tcp = addr + ":" + std::to_string(p.port);
-      listening.definition.interval_ns = 10'000'000'000;
       catalog::CheckRegistration aliasing;
       aliasing.name = "Connect Sidecar Aliasing " + svc.id;
       aliasing.alias_service = svc.id;
-      sc.checks = {listening, aliasing};
+      sc.checks = {aliasing};
+      // A static route's sidecar (kind mesh-gateway-upstream) only carries the route's
+      // upstreams: no proxy runs for it, so there is no listener to check.
+      if (svc.kind != "mesh-gateway-upstream") {
+        std::string addr = p.address.empty() ? "127.0.0.1" : p.address;
+        catalog::CheckRegistration listening;
+        listening.name = "Connect Sidecar Listening";
+        listening.definition.tcp = addr + ":" + std::to_string(p.port);
+        listening.definition.interval_ns = 10'000'000'000;
+        sc.checks.insert(sc.checks.begin(), listening);
+      }
     }
     sidecar = std::move(sc);
     svc.connect = catalog::Json::object();

@@ -202,6 +202,24 @@ TEST_F(LocalAgentTest, SidecarServiceIsExpandedWithDefaultsAndChecks) {
   EXPECT_EQ(checks["service:web-sidecar-proxy:2"].output, "All checks passing.");
   EXPECT_EQ(CatalogServices()["web-sidecar-proxy"].kind, "connect-proxy");
 
+  // A static route's sidecar (the tutorial's mesh-gateway-upstream) runs no proxy: it gets no
+  // listening check that would stay critical, only the alias of its route.
+  catalog::ServiceRegistration route;
+  route.service.service = "mesh-gateway-upstream-dc2";
+  route.service.kind = "mesh-gateway-upstream";
+  route.service.port = 8443;
+  route.sidecar = std::make_unique<catalog::ServiceRegistration>();
+  ASSERT_TRUE(agent_->AddService(std::move(route), false).ok());
+  std::vector<std::string> route_checks;
+  for (const auto& [id, c] : agent_->checks()) {
+    if (c.check.service_id == "mesh-gateway-upstream-dc2-sidecar-proxy") {
+      route_checks.push_back(c.check.name);
+    }
+  }
+  EXPECT_EQ(route_checks,
+            std::vector<std::string>{"Connect Sidecar Aliasing mesh-gateway-upstream-dc2"});
+  ASSERT_TRUE(agent_->RemoveService("mesh-gateway-upstream-dc2").ok());
+
   // A second sidecar takes the next port; removing the parent removes its sidecar.
   catalog::ServiceRegistration api;
   api.service.service = "api";
