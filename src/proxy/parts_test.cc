@@ -1,9 +1,12 @@
-// The proxy's pure pieces: endpoint choice, the authorization seam, the admin responder.
+// The proxy's pure pieces: endpoint choice, the authorization seam, the admin responder, the
+// words of a failed certificate verification.
 #include <gtest/gtest.h>
+#include <openssl/x509_vfy.h>
 
 #include "proxy/admin.h"
 #include "proxy/authz.h"
 #include "proxy/balancer.h"
+#include "proxy/tls.h"
 
 namespace gangway::proxy {
 namespace {
@@ -65,6 +68,25 @@ TEST(Authorize, TrustDomainOfASpiffeId) {
   EXPECT_TRUE(SameTrustDomain("ABC.consul", "abc.CONSUL"));
   EXPECT_FALSE(SameTrustDomain("", ""));
   EXPECT_FALSE(SameTrustDomain("abc.consul", "abd.consul"));
+}
+
+TEST(VerifyFailure, NamesGosCauseAndBothTrustDomains) {
+  EXPECT_EQ(DescribeVerifyFailure(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+                                  "spiffe://b.consul/ns/default/dc/dc2/svc/api", "a.consul"),
+            "x509: certificate signed by unknown authority: the peer's certificate "
+            "spiffe://b.consul/ns/default/dc/dc2/svc/api is from trust domain b.consul, this "
+            "proxy trusts trust domain a.consul (unable to get local issuer certificate)");
+  // Same trust domain, unknown signer: roots out of date, not a second CA bootstrap.
+  EXPECT_EQ(DescribeVerifyFailure(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+                                  "spiffe://A.consul/ns/default/dc/dc1/svc/web", "a.consul"),
+            "x509: certificate signed by unknown authority: the peer's certificate "
+            "spiffe://A.consul/ns/default/dc/dc1/svc/web names trust domain A.consul, as this "
+            "proxy does, but no root it trusts signed it (self-signed certificate)");
+  EXPECT_EQ(DescribeVerifyFailure(X509_V_ERR_CERT_HAS_EXPIRED, "CN=Some CA", "a.consul"),
+            "x509: certificate has expired or is not yet valid: the peer's certificate has no "
+            "SPIFFE ID (issuer \"CN=Some CA\") (certificate has expired)");
+  EXPECT_EQ(DescribeVerifyFailure(X509_V_ERR_CERT_REVOKED, "", "a.consul"),
+            "certificate revoked: the peer's certificate could not be read");
 }
 
 TEST(Admin, FixedRoutesOnly) {

@@ -30,6 +30,7 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "identity/sni.h"
 #include "proxy/admin.h"
 #include "proxy/authz.h"
 #include "proxy/balancer.h"
@@ -202,11 +203,12 @@ struct Connection {
     up.close(ignored);
   }
 
+  // Logs before counting, so whoever sees the count can also read the line.
   void Refuse(RefuseReason reason, std::string_view detail) {
-    lc->Refuse(reason);
     Log(reason == RefuseReason::kEmpty ? LogLevel::kDebug : LogLevel::kWarn, kLog,
         "listener=" + listener->name + " peer=" + peer + " refused: " +
             std::string(RefuseReasonName(reason)) + ": " + std::string(detail));
+    lc->Refuse(reason);
     Close();
   }
 };
@@ -409,11 +411,19 @@ asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
                      timer.async_wait(kTuple));
   if (r.index() == 1) co_return c.Refuse(RefuseReason::kTlsHandshake, "handshake timed out");
   if (auto [ec] = std::get<0>(r); ec) {
-    std::string verify = PeerVerifyError(tls.native_handle());
+    const std::string& td = snap.config->trust_domain;
+    std::string verify = PeerVerifyError(tls.native_handle(), td);
     if (!verify.empty()) co_return c.Refuse(RefuseReason::kUntrustedPeer, verify);
-    if (ec.category() == asio::error::get_ssl_category() &&
-        IsNoPeerCertificateError(static_cast<unsigned long>(ec.value()))) {
-      co_return c.Refuse(RefuseReason::kNoClientCertificate, ec.message());
+    if (ec.category() == asio::error::get_ssl_category()) {
+      auto code = static_cast<unsigned long>(ec.value());
+      if (IsNoPeerCertificateError(code)) {
+        co_return c.Refuse(RefuseReason::kNoClientCertificate, ec.message());
+      }
+      if (IsUnknownCaAlert(code)) {
+        co_return c.Refuse(RefuseReason::kTlsHandshake,
+                           ec.message() + ": the client does not trust this proxy's certificate "
+                                          "(trust domain " + td + "); it trusts other roots");
+      }
     }
     co_return c.Refuse(RefuseReason::kTlsHandshake, ec.message());
   }
@@ -454,7 +464,7 @@ asio::awaitable<void> OriginateTls(Connection& c, const FilterChain& chain,
                      timer.async_wait(kTuple));
   if (r.index() == 1) co_return c.Refuse(RefuseReason::kUpstreamTls, "handshake timed out");
   if (auto [ec] = std::get<0>(r); ec) {
-    std::string verify = PeerVerifyError(tls.native_handle());
+    std::string verify = PeerVerifyError(tls.native_handle(), snap.config->trust_domain);
     co_return c.Refuse(RefuseReason::kUpstreamTls,
                        "cluster " + cluster.name + ": " + (verify.empty() ? ec.message() : verify));
   }
@@ -497,6 +507,22 @@ asio::awaitable<HelloRead> ReadHello(tcp::socket& s, std::vector<uint8_t>& buf,
   }
 }
 
+// A service SNI that names another trust domain, rebuilt in `trust_domain`; "" for any other
+// name. A datacenter that bootstrapped its own CA dials our services with its trust domain in
+// the SNI. Forwarding such a connection to the service it names lets the two sidecars fail the
+// handshake with the cause ("x509: certificate signed by unknown authority" and both trust
+// domains) rather than the client seeing a connection closed by the gateway. The gateway
+// decrypts nothing, so this lets no one in: the sidecar still verifies the client's chain.
+std::string ServiceSniInTrustDomain(std::string_view sni, std::string_view trust_domain) {
+  Result<identity::SniName> name = identity::ParseSni(sni);
+  if (!name.ok() || name->kind != identity::SniKind::kService ||
+      SameTrustDomain(name->domain, trust_domain)) {
+    return {};
+  }
+  name->domain = std::string(trust_domain);
+  return name->Name();
+}
+
 // kTcpProxy / kSniCluster: route by the ClientHello's SNI, forward its bytes unchanged, then
 // splice both ways. The gateway holds no key and decrypts nothing.
 asio::awaitable<void> RouteBySni(Connection& c, const RuntimeOptions& options) {
@@ -529,6 +555,17 @@ asio::awaitable<void> RouteBySni(Connection& c, const RuntimeOptions& options) {
   ClusterState* cluster = nullptr;
   if (chain->action == FilterChain::Action::kSniCluster) {
     cluster = c.snap->FindCluster(sni);
+    const std::string& td = c.snap->config->trust_domain;
+    if (std::string ours = ServiceSniInTrustDomain(sni, td); cluster == nullptr && !ours.empty()) {
+      cluster = c.snap->FindCluster(ours);
+      if (cluster != nullptr) {
+        Log(LogLevel::kWarn, kLog,
+            "listener=" + c.listener->name + " peer=" + c.peer + ": sni \"" + sni +
+                "\" names another trust domain than this gateway's (" + td +
+                "); forwarded to cluster " + cluster->cluster().name +
+                ", whose sidecar refuses it unless it trusts the client's roots");
+      }
+    }
     if (cluster == nullptr) {
       co_return c.Refuse(RefuseReason::kUnknownCluster, "no cluster for sni \"" + sni + "\"");
     }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <functional>
 #include <future>
 
 #include "proxy/testing/harness.h"
@@ -295,6 +296,75 @@ TEST(ProxyRuntime, PublicListenerRefusesBadClients) {
   ListenerStats s = api.Listener("public");
   EXPECT_EQ(s.RefusedTotal(), 3u);
   EXPECT_EQ(s.accepted, 4u);
+}
+
+// The log lines of whatever `body` makes the proxies refuse; `body` waits for the refusals.
+std::string LogOf(const std::function<void()>& body) {
+  ::testing::internal::CaptureStderr();
+  body();
+  return ::testing::internal::GetCapturedStderr();
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(ProxyRuntime, ClientFromAnotherCaIsRefusedNamingBothTrustDomains) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  std::string log = LogOf([&] {
+    TlsClient foreign(api.Port("public"), Sni("api", "dc2"), &Certs().foreign_web,
+                      {Certs().ca.root_pem()});
+    foreign.Write("x");
+    EXPECT_EQ(foreign.Read(1), "");
+    EXPECT_TRUE(api.WaitRefused("public", RefuseReason::kUntrustedPeer));
+  });
+  EXPECT_TRUE(Contains(log, "listener=public peer=127.0.0.1:")) << log;
+  EXPECT_TRUE(Contains(log, "refused: untrusted_peer: x509: certificate signed by unknown "
+                            "authority: the peer's certificate " +
+                                Certs().foreign_web.spiffe_id + " is from trust domain " +
+                                kForeignTd + ", this proxy trusts trust domain " + kTd))
+      << log;
+}
+
+// S6 in one process: dc2 bootstrapped its own CA. web (trust domain kTd) dials api through
+// dc2's gateway with an SNI in kTd; the gateway forwards it to api's sidecar (kForeignTd), and
+// both sidecars name the cause instead of a closed connection.
+TEST(ProxyRuntime, SeparateRootsFailWithTheCauseThroughAGateway) {
+  EchoServer echo;
+  static const Identity api_leaf = Certs().foreign.Leaf("api", "dc2");
+  Config api_config = Base(1, "api", &api_leaf);
+  api_config.trust_domain = kForeignTd;
+  api_config.roots_pem = {Certs().foreign.root_pem()};
+  AddPublic(api_config, echo.port());
+  Proxy api(std::move(api_config));
+  std::string foreign_api = std::string("api.default.dc2.internal.") + kForeignTd;
+  Config gw_config = Gateway(1, {{foreign_api, {Local(api.Port("public"))}}});
+  gw_config.trust_domain = kForeignTd;
+  Proxy gw(std::move(gw_config));
+  Proxy web(WebSidecar(1, {Local(gw.Port("gateway"))}));
+
+  std::string log = LogOf([&] {
+    int fd = ConnectTcp(web.Port("upstream-api"));
+    ASSERT_GE(fd, 0);
+    EXPECT_TRUE(ReadsEof(fd));
+    ::close(fd);
+    EXPECT_TRUE(web.WaitRefused("upstream-api", RefuseReason::kUpstreamTls));
+    EXPECT_TRUE(api.WaitRefused("public", RefuseReason::kTlsHandshake));
+  });
+  EXPECT_EQ(gw.Cluster(foreign_api).connections, 1u);
+  EXPECT_EQ(gw.Listener("gateway").RefusedTotal(), 0u);
+  EXPECT_TRUE(Contains(log, "names another trust domain than this gateway's")) << log;
+  EXPECT_TRUE(Contains(log, "refused: upstream_tls: cluster " + Sni("api", "dc2") +
+                                ": x509: certificate signed by unknown authority: the peer's "
+                                "certificate " + api_leaf.spiffe_id + " is from trust domain " +
+                                kForeignTd + ", this proxy trusts trust domain " + kTd))
+      << log;
+  // TLS 1.3: the client judges the server first, so api's sidecar only hears the alert.
+  EXPECT_TRUE(Contains(log, "refused: tls_handshake: tlsv1 alert unknown ca")) << log;
+  EXPECT_TRUE(Contains(log, "the client does not trust this proxy's certificate (trust domain " +
+                                std::string(kForeignTd) + ")"))
+      << log;
 }
 
 TEST(ProxyRuntime, IntentionDenyIsRefusedAtThePublicListener) {

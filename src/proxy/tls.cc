@@ -1,9 +1,11 @@
 #include "proxy/tls.h"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "proxy/authz.h"
 #include "x509/x509.h"
 
 namespace gangway::proxy {
@@ -24,6 +26,61 @@ int OnNewSession(SSL* ssl, SSL_SESSION* session) {
   if (slot == nullptr) return 0;
   if (SSL_SESSION* copy = SSL_SESSION_dup(session)) slot->Store(copy);
   return 0;  // OpenSSL keeps (and releases) its reference to `session`
+}
+
+// The peer's leaf certificate when its chain failed to verify. On a server OpenSSL drops the
+// client's certificate with the failed handshake, yet the refusal should say whose it was.
+void FreeLeaf(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*idx*/, long /*argl*/,
+              void* /*argp*/) {
+  X509_free(static_cast<X509*>(ptr));
+}
+
+int FailedLeafIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeLeaf);
+  return index;
+}
+
+// Keeps the leaf of the first chain that fails; the verdict stays OpenSSL's.
+int OnVerify(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok == 1) return 1;
+  auto* ssl = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  X509* leaf = X509_STORE_CTX_get0_cert(store);
+  if (ssl != nullptr && leaf != nullptr && SSL_get_ex_data(ssl, FailedLeafIndex()) == nullptr &&
+      X509_up_ref(leaf) == 1) {
+    if (SSL_set_ex_data(ssl, FailedLeafIndex(), leaf) != 1) X509_free(leaf);
+  }
+  return preverify_ok;
+}
+
+std::string SpiffeIdOf(X509* cert) {
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (names == nullptr) return {};
+  std::string id;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names) && id.empty(); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type != GEN_URI) continue;
+    const ASN1_STRING* uri = name->d.uniformResourceIdentifier;
+    std::string text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                     static_cast<size_t>(ASN1_STRING_length(uri)));
+    if (text.rfind("spiffe://", 0) == 0) id = std::move(text);
+  }
+  GENERAL_NAMES_free(names);
+  return id;
+}
+
+std::string IssuerOf(X509* cert) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio == nullptr) return {};
+  std::string out;
+  if (X509_NAME_print_ex(bio, X509_get_issuer_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio, &data);
+    if (n > 0) out.assign(data, static_cast<size_t>(n));
+  }
+  BIO_free(bio);
+  return out;
 }
 
 std::shared_ptr<SSL_CTX> NewContext(const SSL_METHOD* method) {
@@ -105,12 +162,12 @@ Result<std::shared_ptr<const MeshTls>> MeshTls::Build(const Config& config) {
   // intermediates (a secondary DC's leaves come with theirs). Resumption needs a session id
   // context once peers are verified, or OpenSSL refuses resumed sessions.
   SSL_CTX_set_verify(tls->server_.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                     nullptr);
+                     OnVerify);
   static const unsigned char kContext[] = "gangway-mesh";
   SSL_CTX_set_session_id_context(tls->server_.get(), kContext, sizeof(kContext) - 1);
 
   // Client: the server's chain must verify; its SPIFFE ID is checked after the handshake.
-  SSL_CTX_set_verify(tls->client_.get(), SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_verify(tls->client_.get(), SSL_VERIFY_PEER, OnVerify);
   SSL_CTX_set_session_cache_mode(tls->client_.get(),
                                  SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(tls->client_.get(), OnNewSession);
@@ -135,30 +192,64 @@ void MeshTls::PrepareClient(SSL* ssl, const std::string& cluster) const {
 std::string PeerSpiffeId(const SSL* ssl) {
   X509* peer = SSL_get0_peer_certificate(ssl);
   if (peer == nullptr) return {};
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(peer, NID_subject_alt_name, nullptr, nullptr));
-  if (names == nullptr) return {};
-  std::string id;
-  for (int i = 0; i < sk_GENERAL_NAME_num(names) && id.empty(); ++i) {
-    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
-    if (name->type != GEN_URI) continue;
-    const ASN1_STRING* uri = name->d.uniformResourceIdentifier;
-    std::string text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
-                     static_cast<size_t>(ASN1_STRING_length(uri)));
-    if (text.rfind("spiffe://", 0) == 0) id = std::move(text);
-  }
-  GENERAL_NAMES_free(names);
-  return id;
+  return SpiffeIdOf(peer);
 }
 
-std::string PeerVerifyError(const SSL* ssl) {
+std::string PeerVerifyError(const SSL* ssl, std::string_view trust_domain) {
   long result = SSL_get_verify_result(ssl);
   if (result == X509_V_OK) return {};
-  return X509_verify_cert_error_string(result);
+  auto* leaf = static_cast<X509*>(SSL_get_ex_data(ssl, FailedLeafIndex()));
+  if (leaf == nullptr) leaf = SSL_get0_peer_certificate(ssl);
+  std::string peer;
+  if (leaf != nullptr) {
+    peer = SpiffeIdOf(leaf);
+    if (peer.empty()) peer = IssuerOf(leaf);
+  }
+  return DescribeVerifyFailure(result, peer, trust_domain);
+}
+
+std::string DescribeVerifyFailure(long verify_result, std::string_view peer,
+                                  std::string_view trust_domain) {
+  std::string openssl = X509_verify_cert_error_string(verify_result);
+  std::string out;
+  switch (verify_result) {
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      out = "x509: certificate signed by unknown authority";
+      break;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      out = "x509: certificate has expired or is not yet valid";
+      break;
+    default:
+      out = openssl;
+      openssl.clear();
+  }
+  std::string_view peer_td = TrustDomainOf(peer);
+  if (peer.empty()) {
+    out += ": the peer's certificate could not be read";
+  } else if (peer_td.empty()) {
+    out += ": the peer's certificate has no SPIFFE ID (issuer \"" + std::string(peer) + "\")";
+  } else if (SameTrustDomain(peer_td, trust_domain)) {
+    out += ": the peer's certificate " + std::string(peer) + " names trust domain " +
+           std::string(peer_td) + ", as this proxy does, but no root it trusts signed it";
+  } else {
+    out += ": the peer's certificate " + std::string(peer) + " is from trust domain " +
+           std::string(peer_td) + ", this proxy trusts trust domain " + std::string(trust_domain);
+  }
+  if (!openssl.empty()) out += " (" + openssl + ")";
+  return out;
 }
 
 bool IsNoPeerCertificateError(unsigned long openssl_error) {
   return ERR_GET_REASON(openssl_error) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE;
+}
+
+bool IsUnknownCaAlert(unsigned long openssl_error) {
+  return ERR_GET_REASON(openssl_error) == SSL_R_TLSV1_ALERT_UNKNOWN_CA;
 }
 
 }  // namespace gangway::proxy

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "proxy/config/config.h"
@@ -55,10 +56,25 @@ class MeshTls {
 // the peer sent no certificate or it has none.
 std::string PeerSpiffeId(const SSL* ssl);
 
-// OpenSSL's verification result of the peer's chain on `ssl`, as text; "" when it verified.
-std::string PeerVerifyError(const SSL* ssl);
+// Why the peer's chain on `ssl` did not verify, "" when it did: DescribeVerifyFailure of
+// OpenSSL's result and the peer's certificate (kept by the contexts MeshTls builds even when
+// verification failed, when OpenSSL itself does not keep it).
+std::string PeerVerifyError(const SSL* ssl, std::string_view trust_domain);
+
+// The text of a failed verification, for the refusal's log line. An operator searches for Go's
+// words, so a chain that reaches no trusted root reads "x509: certificate signed by unknown
+// authority" (an expired one "x509: certificate has expired or is not yet valid"; other results
+// keep OpenSSL's text), followed by the trust domain the peer's certificate names (`peer` is its
+// SPIFFE ID, or without one its issuer) and `trust_domain`, the one this proxy trusts, and then
+// OpenSSL's own words for the result.
+std::string DescribeVerifyFailure(long verify_result, std::string_view peer,
+                                  std::string_view trust_domain);
 
 // Whether an OpenSSL error code (an asio ssl error's value) says the client sent no certificate.
 bool IsNoPeerCertificateError(unsigned long openssl_error);
+
+// Whether an OpenSSL error code says the peer refused our certificate as from an unknown CA (the
+// "unknown_ca" alert): the peer trusts other roots than ours.
+bool IsUnknownCaAlert(unsigned long openssl_error);
 
 }  // namespace gangway::proxy
