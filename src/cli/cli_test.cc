@@ -14,6 +14,7 @@
 #include "cli/encoding.h"
 #include "core/flags.h"
 #include "cli/members.h"
+#include "cli/trust.h"
 #include "cli/table.h"
 
 namespace gangway::cli {
@@ -616,6 +617,102 @@ TEST(CommandTest, StatusListsJoinedDatacenters) {
   EXPECT_NE(out.find("\nUnreachable:  dc3"), std::string::npos) << out;
   EXPECT_NE(out.find("\nWAN members:\nNode"), std::string::npos) << out;
   EXPECT_EQ(h.err.str().rfind("note: \"gangway status\" is a Gangway summary", 0), 0u);
+}
+
+// S6: dc2 bootstrapped its own CA; dc3 cannot be asked; dc4 shares ours.
+TEST(CommandTest, StatusNamesDatacentersThatDoNotShareTheTrustDomain) {
+  Harness h;
+  h.agent.On("GET /v1/agent/self", 200,
+             R"({"Config":{"Server":true,"Datacenter":"dc1","NodeName":"srv1",
+                           "PrimaryDatacenter":"dc1"}})");
+  h.agent.On("GET /v1/agent/members?wan=1", 200,
+             R"([{"Name":"srv1.dc1","Status":1,"Tags":{"role":"consul","dc":"dc1"}},
+                 {"Name":"srv1.dc2","Status":1,"Tags":{"role":"consul","dc":"dc2"}}])");
+  h.agent.On("GET /v1/catalog/datacenters", 200, R"(["dc1","dc2","dc3","dc4"])");
+  h.agent.On("GET /v1/connect/ca/roots", 200,
+             R"({"TrustDomain":"aaaa.consul","Roots":[{"ID":"11:11"}]})");
+  h.agent.On("GET /v1/connect/ca/roots?dc=dc2&stale", 200,
+             R"({"TrustDomain":"bbbb.consul","Roots":[{"ID":"22:22"}]})");
+  h.agent.On("GET /v1/connect/ca/roots?dc=dc3&stale", 500, "No path to datacenter");
+  h.agent.On("GET /v1/connect/ca/roots?dc=dc4&stale", 200,
+             R"({"TrustDomain":"AAAA.consul","Roots":[{"ID":"11:11"}]})");
+  EXPECT_EQ(h.Run({"status"}), 0) << h.err.str();
+  const std::string out = h.out.str();
+  EXPECT_NE(out.find("\nTrust domain:  aaaa.consul\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nConnect trust: dc1, dc4 share trust domain aaaa.consul\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\nConnect trust: dc2 does not trust dc1: x509: certificate signed by unknown "
+                     "authority (dc1 trust domain aaaa.consul, dc2 trust domain bbbb.consul); "
+                     "cross-datacenter connections between them fail. Fix: set "
+                     "primary_datacenter = \"dc1\" on dc2's servers and restart them, so dc2 "
+                     "takes an intermediate from dc1's root\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\nConnect trust: cannot read dc3's CA roots: Unexpected response code: 500 "
+                     "(No path to datacenter)\n"),
+            std::string::npos)
+      << out;
+
+  Harness j;
+  j.agent.routes = h.agent.routes;
+  EXPECT_EQ(j.Run({"status", "-format=json"}), 0) << j.err.str();
+  Json doc = Json::parse(j.out.str());
+  EXPECT_EQ(doc["ConnectCA"]["TrustDomainMismatch"], Json({"dc2"})) << j.out.str();
+  EXPECT_EQ(doc["ConnectCA"]["Datacenters"], Json({{"dc2", "bbbb.consul"}, {"dc4", "AAAA.consul"}}));
+  EXPECT_TRUE(doc["ConnectCA"]["Errors"].contains("dc3"));
+}
+
+TEST(ConnectTrust, LinesSayWhoSharesWhoDoesNotAndHowToFixIt) {
+  auto ca = [](std::string dc, std::string td, std::vector<std::string> roots = {}) {
+    DatacenterCA c;
+    c.datacenter = std::move(dc);
+    c.trust_domain = std::move(td);
+    c.root_ids = std::move(roots);
+    return c;
+  };
+  DatacenterCA dc1 = ca("dc1", "t1.consul", {"r1"});
+  EXPECT_EQ(ConnectTrustLines(dc1, {ca("dc2", "t1.consul")}, "dc1"),
+            std::vector<std::string>{"Connect trust: dc1, dc2 share trust domain t1.consul"});
+  // Nothing to compare, or no Connect here: no line.
+  EXPECT_TRUE(ConnectTrustLines(dc1, {}, "dc1").empty());
+  DatacenterCA off = ReadDatacenterCA(
+      "dc1", Unavailable("Unexpected response code: 500 (Connect must be enabled in order to use "
+                         "this endpoint)"));
+  EXPECT_TRUE(off.connect_disabled);
+  EXPECT_TRUE(ConnectTrustLines(off, {ca("dc2", "t1.consul")}, "dc1").empty());
+  EXPECT_EQ(ConnectTrustLines(ReadDatacenterCA("dc1", Unavailable("connection refused")), {}, "dc1"),
+            std::vector<std::string>{"Connect trust: cannot read dc1's CA roots: connection refused"});
+
+  // Asked from the wrong datacenter, the fix still goes to it.
+  DatacenterCA dc2 = ca("dc2", "t2.consul", {"r2"});
+  auto lines = ConnectTrustLines(dc2, {dc1}, "dc1");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0],
+            "Connect trust: dc2 does not trust dc1: x509: certificate signed by unknown authority "
+            "(dc2 trust domain t2.consul, dc1 trust domain t1.consul); cross-datacenter "
+            "connections between them fail. Fix: set primary_datacenter = \"dc1\" on dc2's "
+            "servers and restart them, so dc2 takes an intermediate from dc1's root");
+  // Two secondaries, neither the primary.
+  lines = ConnectTrustLines(ca("dc3", "t3.consul"), {dc2}, "dc1");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].rfind("Connect trust: dc3 and dc2 do not trust each other: x509: ", 0), 0u)
+      << lines[0];
+  EXPECT_NE(lines[0].find("Fix: set primary_datacenter = \"dc1\" on the servers of every "
+                          "datacenter"),
+            std::string::npos);
+  // A shared root under another trust domain is no x509 failure.
+  lines = ConnectTrustLines(dc1, {ca("dc2", "t2.consul", {"r0", "r1"})}, "dc1");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].find("x509"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("shares root r1 with dc1"), std::string::npos) << lines[0];
+
+  DatacenterCA read = ReadDatacenterCA(
+      "dc2", Json::parse(R"({"TrustDomain":"t2.consul","Roots":[{"ID":"a"},{"ID":"b"}]})"));
+  EXPECT_EQ(read.trust_domain, "t2.consul");
+  EXPECT_EQ(read.root_ids, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(read.error, "");
+  EXPECT_NE(ReadDatacenterCA("dc2", Json::parse(R"({"Roots":[]})")).error, "");
 }
 
 constexpr char kKeyringJson[] =

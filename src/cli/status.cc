@@ -1,7 +1,9 @@
 // gangway status: the tutorial's "consul status" (which real Consul does not have), answered as a
 // federation summary from read-only endpoints: this agent's datacenter and role, the Raft leader
 // and peers, and which datacenters it has joined over the WAN ("Joined WAN: dc1, dc2"). Always
-// ends with a note naming the Consul commands that show the same facts.
+// ends with a note naming the Consul commands that show the same facts. "Connect trust:" lines say
+// whether the other datacenters share this one's CA (cli/trust.h).
+#include <algorithm>
 #include <map>
 
 #include "cli/api_client.h"
@@ -9,6 +11,8 @@
 #include "core/flags.h"
 #include "cli/members.h"
 #include "cli/table.h"
+#include "cli/trust.h"
+#include "core/strings.h"
 
 namespace gangway::cli {
 
@@ -50,29 +54,28 @@ std::string Plural(int n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
-// Connect CA: our trust domain and every joined datacenter's; a difference means a datacenter
-// bootstrapped its own CA (a wrong or missing primary_datacenter).
+// Connect CA: ours and that of every other datacenter we know of (joined over the WAN or named
+// by the servers' catalog), read through the local agent.
 struct TrustView {
-  std::string td;                             // ours; empty without Connect
-  std::map<std::string, std::string> others;  // datacenter -> its trust domain
-  std::vector<std::string> mismatched;        // datacenters whose trust domain is not ours
+  DatacenterCA local;
+  std::vector<DatacenterCA> others;
 };
 
-TrustView ReadTrust(ApiClient& client, const std::string& dc, const std::vector<std::string>& joined) {
+TrustView ReadTrust(ApiClient& client, const std::string& dc, std::vector<std::string> known) {
   TrustView v;
-  if (auto r = client.GetJson("/v1/connect/ca/roots"); r.ok() && r->is_object()) {
-    v.td = JsonString(*r, "TrustDomain");
-  }
-  if (v.td.empty()) return v;
-  for (const auto& other : joined) {
-    if (other == dc) continue;
-    auto r = client.GetJson("/v1/connect/ca/roots", {{"dc", other}, {"stale", ""}});
-    if (r.ok() && r->is_object() && !JsonString(*r, "TrustDomain").empty()) {
-      v.others[other] = JsonString(*r, "TrustDomain");
+  v.local = ReadDatacenterCA(dc, client.GetJson("/v1/connect/ca/roots"));
+  if (v.local.trust_domain.empty()) return v;
+  if (auto d = client.GetJson("/v1/catalog/datacenters"); d.ok() && d->is_array()) {
+    for (const auto& name : *d) {
+      if (name.is_string()) known.push_back(name.get<std::string>());
     }
   }
-  for (const auto& [name, other_td] : v.others) {
-    if (other_td != v.td) v.mismatched.push_back(name);
+  std::sort(known.begin(), known.end());
+  known.erase(std::unique(known.begin(), known.end()), known.end());
+  for (const auto& other : known) {
+    if (other == dc) continue;
+    v.others.push_back(ReadDatacenterCA(
+        other, client.GetJson("/v1/connect/ca/roots", {{"dc", other}, {"stale", ""}})));
   }
   return v;
 }
@@ -91,6 +94,8 @@ class StatusCommand : public Command {
            "  Summarizes what this agent knows about federation: its datacenter and role,\n"
            "  the Raft leader and peers of its datacenter, its LAN pool, and the datacenters\n"
            "  joined over the WAN (\"Joined WAN\") with their servers alive and failed.\n"
+           "  With Connect on, \"Connect trust\" says whether every other datacenter shares\n"
+           "  this one's CA trust domain, and how to fix one that bootstrapped its own.\n"
            "  Consul has no such command; the same facts come from \"gangway members [-wan]\",\n"
            "  \"gangway catalog datacenters\" and \"gangway info\".\n\n" +
            flags_.Usage();
@@ -165,9 +170,9 @@ class StatusCommand : public Command {
     }
 
     TrustView trust = ReadTrust(*client, dc, joined);
-    const std::string& td = trust.td;
-    std::map<std::string, std::string>& other_tds = trust.others;
-    const std::vector<std::string>& mismatched = trust.mismatched;
+    const std::string& td = trust.local.trust_domain;
+    std::vector<std::string> trust_lines =
+        ConnectTrustLines(trust.local, trust.others, primary.empty() ? dc : primary);
 
     if (format_ == "json") {
       Json out = {{"Node", JsonString(config, "NodeName")},
@@ -184,11 +189,21 @@ class StatusCommand : public Command {
       out["WAN"] = wj;
       if (!leader_error.empty()) out["LeaderError"] = leader_error;
       if (!td.empty()) {
-        Json tds = Json::object();
-        for (const auto& [name, other_td] : other_tds) tds[name] = other_td;
+        Json tds = Json::object(), errors = Json::object();
+        std::vector<std::string> mismatched;
+        for (const auto& other : trust.others) {
+          if (!other.error.empty()) {
+            errors[other.datacenter] = other.error;
+            continue;
+          }
+          tds[other.datacenter] = other.trust_domain;
+          if (ToLower(other.trust_domain) != ToLower(td)) mismatched.push_back(other.datacenter);
+        }
         out["ConnectCA"] = {{"TrustDomain", td},
                             {"Datacenters", tds},
-                            {"TrustDomainMismatch", mismatched}};
+                            {"TrustDomainMismatch", mismatched},
+                            {"Errors", errors},
+                            {"Trust", trust_lines}};
       }
       *env_.out << out.dump(2) << "\n";
       return 0;
@@ -211,14 +226,7 @@ class StatusCommand : public Command {
     }
     if (!td.empty()) lines.emplace_back("Trust domain:", td);
     *env_.out << AlignPairs(lines, 2) << "\n";
-    for (const auto& name : mismatched) {
-      *env_.out << "WARNING: trust domain mismatch: datacenter " << name << " has trust domain "
-                << other_tds[name] << ", datacenter " << dc << " has " << td
-                << ".\n  One of them bootstrapped its own CA instead of taking an intermediate "
-                   "from the primary datacenter\n  (primary_datacenter must name the same "
-                   "datacenter everywhere); mesh traffic between them fails\n  with "
-                   "\"x509: certificate signed by unknown authority\".\n";
-    }
+    for (const auto& line : trust_lines) *env_.out << line << "\n";
     for (const auto& [name, sum] : dcs) {
       std::string text = "  " + name + ": " + Plural(sum.total, "server", "servers") + ", " +
                          std::to_string(sum.alive) + " alive";

@@ -200,11 +200,12 @@ class TrustDomainMismatchTest(unittest.TestCase):
 
         def status_warns():
             cp = dc1.server.cli("status")
-            return cp.stdout if "WARNING: trust domain mismatch" in cp.stdout else None
+            return cp.stdout if "Connect trust: dc3 does not trust dc1: " in cp.stdout else None
         out = wait_until(status_warns, timeout=30, msg="status warns")
         self.assertIn("Trust domain:  %s" % td1, out)
-        self.assertIn("datacenter dc3 has trust domain %s, datacenter dc1 has %s" % (td3, td1), out)
-        self.assertIn("x509: certificate signed by unknown authority", out)
+        self.assertIn("Connect trust: dc3 does not trust dc1: x509: certificate signed by unknown "
+                      "authority (dc1 trust domain %s, dc3 trust domain %s)" % (td1, td3), out)
+        self.assertIn('Fix: set primary_datacenter = "dc1" on dc3\'s servers', out)
         cp = dc1.server.cli("status", "-format=json")
         doc = json.loads(cp.stdout)
         self.assertEqual(doc["ConnectCA"]["TrustDomainMismatch"], ["dc3"])
