@@ -14,8 +14,8 @@
 #include "cli/encoding.h"
 #include "core/flags.h"
 #include "cli/members.h"
-#include "cli/trust.h"
 #include "cli/table.h"
+#include "cli/trust.h"
 
 namespace gangway::cli {
 namespace {
@@ -659,7 +659,8 @@ TEST(CommandTest, StatusNamesDatacentersThatDoNotShareTheTrustDomain) {
   EXPECT_EQ(j.Run({"status", "-format=json"}), 0) << j.err.str();
   Json doc = Json::parse(j.out.str());
   EXPECT_EQ(doc["ConnectCA"]["TrustDomainMismatch"], Json({"dc2"})) << j.out.str();
-  EXPECT_EQ(doc["ConnectCA"]["Datacenters"], Json({{"dc2", "bbbb.consul"}, {"dc4", "AAAA.consul"}}));
+  EXPECT_EQ(doc["ConnectCA"]["Datacenters"],
+            Json({{"dc2", "bbbb.consul"}, {"dc4", "AAAA.consul"}}));
   EXPECT_TRUE(doc["ConnectCA"]["Errors"].contains("dc3"));
 }
 
@@ -681,8 +682,9 @@ TEST(ConnectTrust, LinesSayWhoSharesWhoDoesNotAndHowToFixIt) {
                          "this endpoint)"));
   EXPECT_TRUE(off.connect_disabled);
   EXPECT_TRUE(ConnectTrustLines(off, {ca("dc2", "t1.consul")}, "dc1").empty());
-  EXPECT_EQ(ConnectTrustLines(ReadDatacenterCA("dc1", Unavailable("connection refused")), {}, "dc1"),
-            std::vector<std::string>{"Connect trust: cannot read dc1's CA roots: connection refused"});
+  EXPECT_EQ(
+      ConnectTrustLines(ReadDatacenterCA("dc1", Unavailable("connection refused")), {}, "dc1"),
+      std::vector<std::string>{"Connect trust: cannot read dc1's CA roots: connection refused"});
 
   // Asked from the wrong datacenter, the fix still goes to it.
   DatacenterCA dc2 = ca("dc2", "t2.consul", {"r2"});

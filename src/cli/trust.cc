@@ -39,8 +39,9 @@ std::string Untrusted(const DatacenterCA& local, const DatacenterCA& other,
             "'s servers and restart them, so " + wrong->datacenter +
             " takes an intermediate from " + primary + "'s root";
   } else {
-    text += "Fix: set primary_datacenter = \"" + primary + "\" on the servers of every "
-            "datacenter, so they all take intermediates from " + primary + "'s root";
+    text += "Fix: set primary_datacenter = \"" + primary +
+            "\" on the servers of every datacenter, so they all take intermediates from " +
+            primary + "'s root";
   }
   return text;
 }
@@ -78,8 +79,8 @@ std::vector<std::string> ConnectTrustLines(const DatacenterCA& local,
   std::vector<std::string> lines;
   if (local.trust_domain.empty()) {
     if (!local.error.empty() && !local.connect_disabled) {
-      lines.push_back("Connect trust: cannot read " + local.datacenter + "'s CA roots: " +
-                      local.error);
+      lines.push_back("Connect trust: cannot read " + local.datacenter +
+                      "'s CA roots: " + local.error);
     }
     return lines;
   }
@@ -105,8 +106,9 @@ std::vector<std::string> ConnectTrustLines(const DatacenterCA& local,
       problems.push_back(Untrusted(local, other, primary));
     }
   }
-  if (shared > 0) lines.push_back("Connect trust: " + sharing + " share trust domain " +
-                                  local.trust_domain);
+  if (shared > 0) {
+    lines.push_back("Connect trust: " + sharing + " share trust domain " + local.trust_domain);
+  }
   lines.insert(lines.end(), problems.begin(), problems.end());
   return lines;
 }

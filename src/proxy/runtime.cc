@@ -421,8 +421,8 @@ asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
       }
       if (IsUnknownCaAlert(code)) {
         co_return c.Refuse(RefuseReason::kTlsHandshake,
-                           ec.message() + ": the client does not trust this proxy's certificate "
-                                          "(trust domain " + td + "); it trusts other roots");
+                           ec.message() + ": the client does not trust this proxy's " +
+                               "certificate (trust domain " + td + "); it trusts other roots");
       }
     }
     co_return c.Refuse(RefuseReason::kTlsHandshake, ec.message());

@@ -320,10 +320,11 @@ TEST(ProxyRuntime, ClientFromAnotherCaIsRefusedNamingBothTrustDomains) {
     EXPECT_TRUE(api.WaitRefused("public", RefuseReason::kUntrustedPeer));
   });
   EXPECT_TRUE(Contains(log, "listener=public peer=127.0.0.1:")) << log;
-  EXPECT_TRUE(Contains(log, "refused: untrusted_peer: x509: certificate signed by unknown "
-                            "authority: the peer's certificate " +
-                                Certs().foreign_web.spiffe_id + " is from trust domain " +
-                                kForeignTd + ", this proxy trusts trust domain " + kTd))
+  EXPECT_TRUE(Contains(log,
+                       "refused: untrusted_peer: x509: certificate signed by unknown "
+                       "authority: the peer's certificate " +
+                           Certs().foreign_web.spiffe_id + " is from trust domain " + kForeignTd +
+                           ", this proxy trusts trust domain " + kTd))
       << log;
 }
 
@@ -357,8 +358,9 @@ TEST(ProxyRuntime, SeparateRootsFailWithTheCauseThroughAGateway) {
   EXPECT_TRUE(Contains(log, "names another trust domain than this gateway's")) << log;
   EXPECT_TRUE(Contains(log, "refused: upstream_tls: cluster " + Sni("api", "dc2") +
                                 ": x509: certificate signed by unknown authority: the peer's "
-                                "certificate " + api_leaf.spiffe_id + " is from trust domain " +
-                                kForeignTd + ", this proxy trusts trust domain " + kTd))
+                                "certificate " +
+                                api_leaf.spiffe_id + " is from trust domain " + kForeignTd +
+                                ", this proxy trusts trust domain " + kTd))
       << log;
   // TLS 1.3: the client judges the server first, so api's sidecar only hears the alert.
   EXPECT_TRUE(Contains(log, "refused: tls_handshake: tlsv1 alert unknown ca")) << log;

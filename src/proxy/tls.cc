@@ -43,8 +43,8 @@ int FailedLeafIndex() {
 // Keeps the leaf of the first chain that fails; the verdict stays OpenSSL's.
 int OnVerify(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok == 1) return 1;
-  auto* ssl = static_cast<SSL*>(
-      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   X509* leaf = X509_STORE_CTX_get0_cert(store);
   if (ssl != nullptr && leaf != nullptr && SSL_get_ex_data(ssl, FailedLeafIndex()) == nullptr &&
       X509_up_ref(leaf) == 1) {
@@ -54,8 +54,8 @@ int OnVerify(int preverify_ok, X509_STORE_CTX* store) {
 }
 
 std::string SpiffeIdOf(X509* cert) {
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (names == nullptr) return {};
   std::string id;
   for (int i = 0; i < sk_GENERAL_NAME_num(names) && id.empty(); ++i) {
