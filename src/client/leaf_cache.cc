@@ -203,6 +203,9 @@ void LeafCache::Issue(const std::shared_ptr<Entry>& e) {
       leaf.cert["ModifyIndex"] = leaf.index;
       e->issued_for_root = root;
       Issued(e, std::move(leaf));
+      // The active root changed while this leaf was being made (OnRoots could not start a
+      // renewal then): it may be signed by the old root, so make another one now.
+      if (!active_root_id_.empty() && root != active_root_id_) Issue(e);
     });
   };
   if (workers_ != nullptr) {

@@ -51,27 +51,40 @@ class FakeServers {
     };
     h.sign = [this](std::string csr, std::function<void(Result<nlohmann::json>)> done) {
       ++signs;
-      if (fail_next || failing) {
-        fail_next = false;
-        return done(Unavailable("Unexpected response code: 500 (boom)"));
+      if (hold_next) {
+        // Signed now by the current root, answered when the test calls `held` (a reply still
+        // on its way while the roots change).
+        hold_next = false;
+        held = [done = std::move(done), cert = SignNow(csr)]() mutable { done(std::move(cert)); };
+        return;
       }
-      ca::LeafPolicy p;
-      p.trust_domain = roots_.trust_domain;
-      p.datacenter = "dc1";
-      p.leaf_ttl = leaf_ttl_;
-      ca::LeafOptions o;
-      o.now = std::chrono::system_clock::now();
-      auto cert = ca::SignLeafCsr(signer_, p, csr, o);
-      if (!cert.ok()) return done(cert.status());
-      done(ca::ToJson(*cert));
+      done(SignNow(csr));
     };
     return h;
+  }
+
+  Result<nlohmann::json> SignNow(const std::string& csr) {
+    if (fail_next || failing) {
+      fail_next = false;
+      return Unavailable("Unexpected response code: 500 (boom)");
+    }
+    ca::LeafPolicy p;
+    p.trust_domain = roots_.trust_domain;
+    p.datacenter = "dc1";
+    p.leaf_ttl = leaf_ttl_;
+    ca::LeafOptions o;
+    o.now = std::chrono::system_clock::now();
+    auto cert = ca::SignLeafCsr(signer_, p, csr, o);
+    if (!cert.ok()) return cert.status();
+    return ca::ToJson(*cert);
   }
 
   int signs = 0;
   int roots_calls = 0;
   bool fail_next = false;
   bool failing = false;
+  bool hold_next = false;
+  std::function<void()> held;
   const ca::IndexedCARoots& roots() const { return roots_; }
 
  private:
@@ -163,6 +176,25 @@ TEST_F(LeafCacheTest, ARootChangeRenewsAtOnce) {
   ASSERT_TRUE(certs.ok());
   auto info = (*certs)[0].Info();
   EXPECT_EQ(info.authority_key_id, servers_.roots().roots[0].signing_key_id);
+}
+
+TEST_F(LeafCacheTest, ALeafSignedByTheOldRootWhileTheRootChangedIsRenewed) {
+  auto leaf = Get();
+  ASSERT_TRUE(leaf.ok());
+  // A renewal is signed by the old root, and its reply arrives after the roots changed.
+  servers_.hold_next = true;
+  loop_.RunFor(55min);  // past 90 % of the hour: the renewal has been asked for
+  ASSERT_EQ(servers_.signs, 2);
+  ASSERT_TRUE(servers_.held);
+  servers_.Rotate();
+  EXPECT_EQ(servers_.signs, 2) << "a renewal was in flight: the root change cannot start another";
+  servers_.held();
+  EXPECT_EQ(servers_.signs, 3) << "the old root's leaf is replaced at once";
+  auto now = Get();
+  ASSERT_TRUE(now.ok());
+  auto certs = x509::ParseCertificatesPem(now->cert["CertPEM"].get<std::string>());
+  ASSERT_TRUE(certs.ok());
+  EXPECT_EQ((*certs)[0].Info().authority_key_id, servers_.roots().roots[0].signing_key_id);
 }
 
 TEST_F(LeafCacheTest, AFailedSigningIsReportedAndRetriedOnTheNextRead) {
