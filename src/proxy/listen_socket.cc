@@ -26,6 +26,21 @@ Result<int> OpenOne(const sockaddr_storage& addr, socklen_t len, int backlog) {
   return fd;
 }
 
+// SO_REUSEPORT lets any process of the same user join a port that is already listening, and the
+// kernel would then share its connections with it. A plain bind first makes "in use" an error.
+Status CheckFree(const sockaddr_storage& addr, socklen_t len) {
+  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Internal(std::string("socket: ") + std::strerror(errno));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // TIME_WAIT is no conflict
+  int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), len);
+  int err = errno;
+  ::close(fd);
+  if (rc == 0) return Status::Ok();
+  if (err == EADDRINUSE) return Unavailable("address already in use (by another process?)");
+  return Unavailable(std::strerror(err));
+}
+
 }  // namespace
 
 Result<ListenSockets> OpenListenSockets(const std::string& address, int port, int count) {
@@ -47,6 +62,11 @@ Result<ListenSockets> OpenListenSockets(const std::string& address, int port, in
     return InvalidArgument("listen address \"" + address + "\" is not an IP literal");
   }
   std::string where = address + ":" + std::to_string(port);
+  if (port != 0) {
+    if (Status free = CheckFree(addr, len); !free.ok()) {
+      return Unavailable("listen " + where + ": " + free.message());
+    }
+  }
   for (int i = 0; i < count; ++i) {
     auto fd = OpenOne(addr, len, 1024);
     if (!fd.ok()) {

@@ -6,6 +6,7 @@
 #include "proxy/admin.h"
 #include "proxy/authz.h"
 #include "proxy/balancer.h"
+#include "proxy/listen_socket.h"
 #include "proxy/tls.h"
 
 namespace gangway::proxy {
@@ -87,6 +88,21 @@ TEST(VerifyFailure, NamesGosCauseAndBothTrustDomains) {
             "SPIFFE ID (issuer \"CN=Some CA\") (certificate has expired)");
   EXPECT_EQ(DescribeVerifyFailure(X509_V_ERR_CERT_REVOKED, "", "a.consul"),
             "certificate revoked: the peer's certificate could not be read");
+}
+
+TEST(ListenSockets, APortAnotherSocketListensOnIsRefusedEvenWithReusePort) {
+  // Another proxy of the same user, listening with SO_REUSEPORT as ours do.
+  auto other = OpenListenSockets("127.0.0.1", 0, 1);
+  ASSERT_TRUE(other.ok()) << other.status().message();
+  auto ours = OpenListenSockets("127.0.0.1", other->port, 2);
+  ASSERT_FALSE(ours.ok());
+  EXPECT_NE(ours.status().message().find("address already in use"), std::string::npos)
+      << ours.status().message();
+  CloseFds(other->fds);
+  auto again = OpenListenSockets("127.0.0.1", other->port, 2);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->fds.size(), 2u);
+  CloseFds(again->fds);
 }
 
 TEST(Admin, FixedRoutesOnly) {
