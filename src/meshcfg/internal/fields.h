@@ -100,7 +100,7 @@ void Fields(V& v, S& x) {
   v("MutualTLSMode", x.mutual_tls_mode);
   v.Always("MeshGateway", x.mesh_gateway);
   v.Always("Expose", x.expose);
-  v("AccessLogs", x.access_logs);
+  v.Always("AccessLogs", x.access_logs);
   v("EnvoyExtensions", x.envoy_extensions);
   v("FailoverPolicy", x.failover_policy);
   v("PrioritizeByLocality", x.prioritize_by_locality);
