@@ -198,7 +198,9 @@ Status Decoder::Read(const Json& v, const Loc& loc, T* out) const {
     }
     return r_.AsStringMap(v, loc, out);
   } else if constexpr (std::is_same_v<T, Json>) {
-    *out = v;  // opaque: kept verbatim
+    // Opaque: kept verbatim. An empty object or list is what the encoder leaves out, so it reads
+    // as the field's default, and an entry equals itself after a trip through its JSON.
+    if (!((v.is_object() || v.is_array()) && v.empty())) *out = v;
     return Status::Ok();
   } else if constexpr (IsOptional<T>::value) {
     typename T::value_type x{};
