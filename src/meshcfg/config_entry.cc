@@ -78,7 +78,9 @@ class SchemaBuilder {
 };
 
 template <typename T>
-concept Struct = requires(SchemaBuilder& b, T& t) { Fields(b, t); };
+concept Struct = requires(SchemaBuilder& b, T& t) {
+  Fields(b, t);
+};
 
 template <typename T>
 const codec::Schema& SchemaOf() {
@@ -326,8 +328,8 @@ Json ToJson(const T& v) {
   }
 }
 
-constexpr std::string_view kKinds[] = {kProxyDefaults,   kServiceDefaults, kServiceResolver,
-                                       kServiceRouter,   kServiceSplitter, kServiceIntentions,
+constexpr std::string_view kKinds[] = {kProxyDefaults, kServiceDefaults, kServiceResolver,
+                                       kServiceRouter, kServiceSplitter, kServiceIntentions,
                                        kMesh};
 
 template <typename T>
@@ -342,9 +344,7 @@ Result<ConfigEntry> DecodeAs(const codec::Document& doc) {
 }  // namespace
 }  // namespace internal
 
-std::string_view ConfigEntry::kind() const {
-  return internal::kKinds[value_.index()];
-}
+std::string_view ConfigEntry::kind() const { return internal::kKinds[value_.index()]; }
 
 const EntryCommon& ConfigEntry::common() const {
   return std::visit([](const auto& e) -> const EntryCommon& { return e; }, value_);

@@ -278,7 +278,7 @@ struct ServiceResolver : EntryCommon {
   std::map<std::string, ResolverSubset> subsets;
   std::optional<ResolverRedirect> redirect;
   std::map<std::string, ResolverFailover> failover;  // by subset name or "*"
-  Duration connect_timeout{0};  // 0: the chain's default (5s)
+  Duration connect_timeout{0};                       // 0: the chain's default (5s)
   Duration request_timeout{0};
   std::optional<PrioritizeByLocality> prioritize_by_locality;
   std::optional<LoadBalancer> load_balancer;
@@ -343,7 +343,7 @@ struct ServiceRouter : EntryCommon {
 // service-splitter
 
 struct Split {
-  double weight = 0;  // 0..100, resolution 0.01
+  double weight = 0;    // 0..100, resolution 0.01
   std::string service;  // "": the splitter's own service
   std::string service_subset;
   std::string namespace_;
@@ -385,8 +385,8 @@ struct SourceIntention {
   std::string sameness_group;
   std::string action;  // allow | deny; excludes permissions
   std::vector<IntentionPermission> permissions;
-  int precedence = 0;    // read only: computed by Normalize
-  std::string type;      // "consul"; set by Normalize when empty
+  int precedence = 0;  // read only: computed by Normalize
+  std::string type;    // "consul"; set by Normalize when empty
   std::string description;
   std::string legacy_id;  // set by the legacy intentions API
   StringMap legacy_meta;

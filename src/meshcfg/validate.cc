@@ -80,7 +80,8 @@ Status ValidateAccessLogs(const AccessLogsConfig& a) {
   if (!a.path.empty() && a.type != "file") {
     return Fail("path is only valid for file type access logs");
   }
-  if (a.type == "file" && a.path.empty()) return Fail("path must be specified when using file type access logs");
+  if (a.type == "file" && a.path.empty())
+    return Fail("path must be specified when using file type access logs");
   if (!a.json_format.empty() && !a.text_format.empty()) {
     return Fail("cannot specify both access log JSONFormat and TextFormat");
   }
@@ -166,20 +167,21 @@ Status ValidateUpstreamConfig(const std::string& prefix, const UpstreamConfig& u
     return Fail(prefix + ": Name cannot be a wildcard \"*\"; use Defaults instead");
   }
   if (u.connect_timeout_ms < 0) {
-    return Fail(prefix + ": invalid value for ConnectTimeoutMs: " +
-                std::to_string(u.connect_timeout_ms));
+    return Fail(prefix +
+                ": invalid value for ConnectTimeoutMs: " + std::to_string(u.connect_timeout_ms));
   }
   if (u.limits) {
-    for (const auto& [n, v] : {std::pair{"MaxConnections", u.limits->max_connections},
-                               std::pair{"MaxPendingRequests", u.limits->max_pending_requests},
-                               std::pair{"MaxConcurrentRequests",
-                                         u.limits->max_concurrent_requests}}) {
+    for (const auto& [n, v] :
+         {std::pair{"MaxConnections", u.limits->max_connections},
+          std::pair{"MaxPendingRequests", u.limits->max_pending_requests},
+          std::pair{"MaxConcurrentRequests", u.limits->max_concurrent_requests}}) {
       if (v && *v < 0) {
         return Fail(prefix + ": invalid value for Limits." + n + ": " + std::to_string(*v));
       }
     }
   }
-  if (!u.balance_outbound_connections.empty() && u.balance_outbound_connections != "exact_balance") {
+  if (!u.balance_outbound_connections.empty() &&
+      u.balance_outbound_connections != "exact_balance") {
     return Fail(prefix + ": invalid value for balance_outbound_connections: " +
                 u.balance_outbound_connections);
   }
@@ -232,8 +234,8 @@ Status ValidateServiceDefaults(const ServiceDefaults& e) {
   }
   if (e.upstream_config) {
     if (e.upstream_config->defaults) {
-      Status s = ValidateUpstreamConfig("error in upstream defaults", *e.upstream_config->defaults,
-                                        true);
+      Status s =
+          ValidateUpstreamConfig("error in upstream defaults", *e.upstream_config->defaults, true);
       if (!s.ok()) return s;
     }
     std::set<std::tuple<std::string, std::string, std::string, std::string>> seen;
@@ -286,8 +288,9 @@ Status ValidateLoadBalancer(const LoadBalancer& lb) {
   }
   bool hash_based = lb.policy == "ring_hash" || lb.policy == "maglev";
   if (!hash_based && !lb.hash_policies.empty()) {
-    return Fail("Bad LoadBalancer configuration: HashPolicies specified for non-hash-based Policy: " +
-                Q(lb.policy));
+    return Fail(
+        "Bad LoadBalancer configuration: HashPolicies specified for non-hash-based Policy: " +
+        Q(lb.policy));
   }
   for (size_t i = 0; i < lb.hash_policies.size(); ++i) {
     const HashPolicy& hp = lb.hash_policies[i];
@@ -339,9 +342,8 @@ Status ValidateServiceResolver(const ServiceResolver& e) {
     if (!InDefaultPartition(e.partition) && !r.datacenter.empty()) {
       return Fail("Cross-datacenter redirect is only supported in the default partition");
     }
-    if (!r.datacenter.empty() &&
-        (r.partition.empty() ? std::string("default") : r.partition) !=
-            (e.partition.empty() ? std::string("default") : e.partition)) {
+    if (!r.datacenter.empty() && (r.partition.empty() ? std::string("default") : r.partition) !=
+                                     (e.partition.empty() ? std::string("default") : e.partition)) {
       return Fail("Cross-datacenter and cross-partition redirect is not supported");
     }
     if (!e.failover.empty()) return Fail("Redirect and Failover cannot both be set");
@@ -380,8 +382,8 @@ Status ValidateServiceResolver(const ServiceResolver& e) {
     }
     if (!f.service_subset.empty() && (f.service.empty() || f.service == e.name) &&
         !is_subset(f.service_subset)) {
-      return Fail(prefix + ": ServiceSubset " + Q(f.service_subset) +
-                  " is not a valid subset of " + Q(f.service.empty() ? e.name : f.service));
+      return Fail(prefix + ": ServiceSubset " + Q(f.service_subset) + " is not a valid subset of " +
+                  Q(f.service.empty() ? e.name : f.service));
     }
     if (!f.datacenters.empty() && !f.targets.empty()) {
       return Fail(prefix + ": Targets cannot be set with Datacenters");
@@ -417,7 +419,8 @@ Status ValidateServiceResolver(const ServiceResolver& e) {
       if (dc.empty()) return Fail(prefix + ".Datacenters: found empty datacenter");
     }
     if (f.policy) {
-      if (Status s = ValidateFailoverPolicy(f.policy); !s.ok()) return Fail(prefix + ": " + s.message());
+      if (Status s = ValidateFailoverPolicy(f.policy); !s.ok())
+        return Fail(prefix + ": " + s.message());
     }
   }
   if (e.connect_timeout.count() < 0) {
@@ -432,10 +435,18 @@ Status ValidateServiceResolver(const ServiceResolver& e) {
 }
 
 bool IsValidRetryCondition(const std::string& r) {
-  static const std::set<std::string, std::less<>> kConditions = {
-      "5xx",       "gateway-error",      "reset",          "connect-failure",
-      "envoy-ratelimited", "retriable-4xx", "refused-stream", "cancelled",
-      "deadline-exceeded", "internal",   "resource-exhausted", "unavailable"};
+  static const std::set<std::string, std::less<>> kConditions = {"5xx",
+                                                                 "gateway-error",
+                                                                 "reset",
+                                                                 "connect-failure",
+                                                                 "envoy-ratelimited",
+                                                                 "retriable-4xx",
+                                                                 "refused-stream",
+                                                                 "cancelled",
+                                                                 "deadline-exceeded",
+                                                                 "internal",
+                                                                 "resource-exhausted",
+                                                                 "unavailable"};
   return kConditions.count(r) > 0;
 }
 
@@ -445,8 +456,7 @@ Status ValidateServiceRouter(const ServiceRouter& e) {
   for (size_t i = 0; i < e.routes.size(); ++i) {
     const Route& route = e.routes[i];
     const std::string r = "Route[" + std::to_string(i) + "]";
-    const RouteHttpMatch* http =
-        route.match && route.match->http ? &*route.match->http : nullptr;
+    const RouteHttpMatch* http = route.match && route.match->http ? &*route.match->http : nullptr;
     if (http) {
       int path_parts = 0;
       if (!http->path_exact.empty()) {
@@ -526,7 +536,8 @@ Status ValidateServiceSplitter(const ServiceSplitter& e) {
                   ", partition=" + Q(s.partition));
     }
     // float32 as Consul stores it, then scaled and rounded.
-    sum_scaled += static_cast<int64_t>(std::lround(static_cast<double>(static_cast<float>(s.weight) * 100.0f)));
+    sum_scaled += static_cast<int64_t>(
+        std::lround(static_cast<double>(static_cast<float>(s.weight) * 100.0f)));
   }
   if (sum_scaled != 100 * 100) {
     char buf[64];
@@ -616,8 +627,8 @@ Status ValidateServiceIntentions(const ServiceIntentions& e) {
 }
 
 Status ValidateTlsVersion(const std::string& field, const std::string& v) {
-  static const std::set<std::string, std::less<>> kVersions = {
-      "", "TLS_AUTO", "TLSv1_0", "TLSv1_1", "TLSv1_2", "TLSv1_3"};
+  static const std::set<std::string, std::less<>> kVersions = {"",        "TLS_AUTO", "TLSv1_0",
+                                                               "TLSv1_1", "TLSv1_2",  "TLSv1_3"};
   if (!kVersions.count(v)) return Fail(field + ": TLS version " + Q(v) + " is not supported");
   return Status::Ok();
 }
