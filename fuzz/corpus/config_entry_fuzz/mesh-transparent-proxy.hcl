@@ -1,0 +1,9 @@
+Kind = "mesh"
+TransparentProxy {
+  MeshDestinationsOnly = true
+}
+TLS {
+  Incoming {
+    TLSMinVersion = "TLSv1_2"
+  }
+}

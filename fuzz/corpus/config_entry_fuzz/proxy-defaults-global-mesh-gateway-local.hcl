@@ -1,0 +1,8 @@
+Kind = "proxy-defaults"
+Name = "global"
+Config {
+  protocol = "http"
+}
+MeshGateway {
+  Mode = "local"
+}

@@ -1,0 +1,8 @@
+Kind           = "service-resolver"
+Name           = "api"
+ConnectTimeout = "15s"
+Failover = {
+  "*" = {
+    Datacenters = ["dc2", "dc3"]
+  }
+}

@@ -1,0 +1,8 @@
+Kind = "service-resolver"
+Name = "api"
+Redirect {
+  Service = "other"
+}
+Failover = {
+  "*" = { Datacenters = ["dc2"] }
+}
