@@ -131,8 +131,12 @@ void ProxyProcess::OnError(const Status& error, Duration retry_in) {
   // One line per streak of failures, not one per retry. The watch's pause is retry_base after
   // the first failure of a streak (it resets its count on any good answer, including unchanged
   // ones this process never sees), so that marks a new streak too.
-  bool first = !failing_ || retry_in <= options_.watch.retry_base;
+  // A different error within a streak (the agent is back but no longer knows this proxy) is
+  // news as well.
+  bool first = !failing_ || retry_in <= options_.watch.retry_base ||
+               error.message() != last_error_;
   failing_ = true;
+  last_error_ = error.message();
   std::string text = "config query failed: " + error.message() + " (serving version " +
                      std::to_string(runtime_.version()) + "; retrying)";
   if (first) {

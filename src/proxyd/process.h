@@ -81,6 +81,7 @@ class ProxyProcess {
   std::unique_ptr<apiclient::Watch> watch_;  // loop thread only
   std::shared_ptr<void> signals_;
   bool failing_ = false;  // loop thread: inside a streak of failed queries
+  std::string last_error_;  // loop thread: the last failed query's message
   std::atomic<uint64_t> rejected_{0};
   std::atomic<uint64_t> failed_queries_{0};
 };
