@@ -9,6 +9,7 @@
 
 #include "codec/schema.h"
 #include "core/strings.h"
+#include "meshcfg/internal/encode.h"
 #include "meshcfg/internal/fields.h"
 
 namespace gangway::meshcfg {
@@ -342,6 +343,14 @@ Result<ConfigEntry> DecodeAs(const codec::Document& doc) {
 }
 
 }  // namespace
+
+Json EncodePart(const Route& v) { return ToJson(v); }
+Json EncodePart(const Split& v) { return ToJson(v); }
+Json EncodePart(const ResolverSubset& v) { return ToJson(v); }
+Json EncodePart(const LoadBalancer& v) { return ToJson(v); }
+Json EncodePart(const FailoverPolicy& v) { return ToJson(v); }
+Json EncodePart(const MeshGatewayConfig& v) { return ToJson(v); }
+
 }  // namespace internal
 
 std::string_view ConfigEntry::kind() const { return internal::kKinds[value_.index()]; }

@@ -316,6 +316,9 @@ struct RouteDestination {
   std::string service_subset;
   std::string namespace_;
   std::string partition;
+  // Beyond Consul (its issue 7688): the route's target in another datacenter, without a virtual
+  // service and a redirecting resolver. "": the datacenter the chain is evaluated in.
+  std::string datacenter;
   std::string prefix_rewrite;
   Duration request_timeout{0};
   Duration idle_timeout{0};

@@ -502,6 +502,9 @@ Status ValidateServiceRouter(const ServiceRouter& e) {
                     " cannot make use of PrefixRewrite without configuring either PathExact or "
                     "PathPrefix");
       }
+      if (!d.datacenter.empty() && !d.partition.empty() && d.partition != "default") {
+        return Fail(r + " cross-datacenter destination is only supported in the default partition");
+      }
       if (d.num_retries < 0) return Fail(r + " NumRetries must not be negative");
       for (const std::string& cond : d.retry_on) {
         if (!IsValidRetryCondition(cond)) {

@@ -285,6 +285,7 @@ void Fields(V& v, S& x) {
   v("ServiceSubset", x.service_subset);
   v("Namespace", x.namespace_);
   v("Partition", x.partition);
+  v("Datacenter", x.datacenter);
   v("PrefixRewrite", x.prefix_rewrite);
   v("RequestTimeout", x.request_timeout);
   v("IdleTimeout", x.idle_timeout);
