@@ -14,6 +14,7 @@
 #include "agent/tls.h"
 #include "api/http_api.h"
 #include "client/local_agent.h"
+#include "client/persisted_services.h"
 #include "client/user_events.h"
 #include "core/duration.h"
 #include "core/log.h"
@@ -238,6 +239,12 @@ Status Agent::StartLocal() {
   backend.loop = &loop_;
   backend.server = server_.get();
   backend.agent = local_.get();
+  // Consul keeps API registrations in data_dir/services; a -dev agent forgets them.
+  if (!cfg_.dev && !cfg_.data_dir.empty()) {
+    persisted_ = std::make_unique<client::PersistedServices>(
+        (std::filesystem::path(cfg_.data_dir) / "services").string());
+    backend.persisted = persisted_.get();
+  }
   backend.info.node_name = cfg_.node_name;
   backend.info.node_id = cfg_.node_id;
   backend.info.datacenter = cfg_.datacenter;
@@ -522,7 +529,31 @@ Status Agent::StartRoles() {
       return s;
     }
   }
+  RestorePersistedServices();
   return Status::Ok();
+}
+
+// Services registered through the API before a restart, unless a configuration file defines
+// the same ID (the file wins, as in Consul).
+void Agent::RestorePersistedServices() {
+  if (!persisted_) return;
+  std::vector<std::string> errors;
+  std::vector<catalog::ServiceRegistration> regs = persisted_->Load(&errors);
+  for (const std::string& e : errors) LogWarn("agent", "skipping a persisted service: " + e);
+  int restored = 0;
+  for (auto& reg : regs) {
+    std::string id = reg.service.id.empty() ? reg.service.service : reg.service.id;
+    if (local_->services().count(id)) continue;
+    if (Status s = local_->AddService(std::move(reg), false); !s.ok()) {
+      LogWarn("agent", "failed to restore persisted service \"" + id + "\": " + s.message());
+      continue;
+    }
+    ++restored;
+  }
+  if (restored > 0) {
+    LogInfo("agent", "restored " + std::to_string(restored) + " service(s) from " +
+                         persisted_->dir());
+  }
 }
 
 void Agent::ReconcileAll() {

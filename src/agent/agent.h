@@ -25,6 +25,7 @@ struct Backend;
 namespace gangway::client {
 class LeafCache;
 class LocalAgent;
+class PersistedServices;
 class UserEventBuffer;
 }  // namespace gangway::client
 namespace gangway::gossip {
@@ -91,6 +92,7 @@ class Agent {
   void Stop();           // stop: listeners, server, RPC and pools, in that order
 
   void SyncProxies();
+  void RestorePersistedServices();
 
   // Gossip.
   std::unique_ptr<gossip::Pool> StartPool(bool wan, const std::string& name, int port,
@@ -134,6 +136,7 @@ class Agent {
   bool reconcile_ready_ = false;          // the start phase has run: leadership may reconcile
   std::unique_ptr<Timer> reconcile_tick_;
   std::unique_ptr<client::LocalAgent> local_;
+  std::unique_ptr<client::PersistedServices> persisted_;
   bool stopping_ = false;
   std::unique_ptr<Timer> stop_timer_;
   std::unique_ptr<api::Backend> backend_;

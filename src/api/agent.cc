@@ -5,6 +5,7 @@
 #include "catalog/json.h"
 #include "catalog/service_definition.h"
 #include "core/duration.h"
+#include "core/log.h"
 
 namespace gangway::api {
 namespace {
@@ -203,14 +204,21 @@ void RegisterService(Call& call) {
   if (auto r = call.req.Query("replace-existing-checks")) {
     if (!ParseBool(*r, &replace)) return call.Error(400, "Invalid value for replace-existing-checks");
   }
+  const std::string id = reg->service.id.empty() ? reg->service.service : reg->service.id;
   Status s = call.backend.agent->AddService(std::move(*reg), replace);
   if (!s.ok()) return call.Fail(s);
+  if (call.backend.persisted != nullptr) {
+    if (Status saved = call.backend.persisted->Save(id, body); !saved.ok()) {
+      LogWarn("agent", "service registered but not persisted: " + saved.message());
+    }
+  }
   call.Respond(http::Response::Text(200, ""));
 }
 
 void DeregisterService(Call& call) {
   Status s = call.backend.agent->RemoveService(call.rest);
   if (!s.ok()) return call.Fail(s);
+  if (call.backend.persisted != nullptr) call.backend.persisted->Remove(call.rest);
   call.Respond(http::Response::Text(200, ""));
 }
 

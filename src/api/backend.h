@@ -8,6 +8,7 @@
 #include "catalog/types.h"
 #include "client/leaf_cache.h"
 #include "client/local_agent.h"
+#include "client/persisted_services.h"
 #include "client/user_events.h"
 #include "core/loop.h"
 #include "gossip/pool.h"
@@ -36,6 +37,8 @@ struct Backend {
   Loop* loop = nullptr;  // the agent's net::EventLoop; a testing::SimLoop in tests
   server::Server* server = nullptr;       // null on client agents
   client::LocalAgent* agent = nullptr;
+  // Where API registrations are kept across restarts; null on -dev agents.
+  client::PersistedServices* persisted = nullptr;
   gossip::Pool* lan = nullptr;  // every agent
   gossip::Pool* wan = nullptr;  // servers only
   client::UserEventBuffer* user_events = nullptr;  // events this agent received
