@@ -27,11 +27,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& cluster : config.clusters) {
       const auto* chain = gangway::proxy::MatchChain(listener, cluster.name);
       if (chain != nullptr && chain->action != gangway::proxy::FilterChain::Action::kSniCluster &&
+          chain->action != gangway::proxy::FilterChain::Action::kHttpRoute &&
           config.FindCluster(chain->cluster) == nullptr) {
         std::abort();  // Validate promised every chain's cluster exists
       }
     }
     for (const auto& chain : listener.chains) {
+      // Validate promised an http_route chain routes, and every route's clusters exist and
+      // split exactly 100 %.
+      if ((chain.action == gangway::proxy::FilterChain::Action::kHttpRoute) !=
+          chain.route.has_value()) {
+        std::abort();
+      }
+      if (chain.route) {
+        for (const auto& route : chain.route->routes) {
+          int sum = 0;
+          for (const auto& wc : route.clusters) {
+            if (config.FindCluster(wc.cluster) == nullptr) std::abort();
+            sum += wc.weight;
+          }
+          if (sum != 10000) std::abort();
+        }
+      }
       for (const auto& name : chain.server_names) {
         // An exact name always selects a chain that lists it (names are unique per listener).
         if (name.starts_with("*.")) continue;

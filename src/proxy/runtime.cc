@@ -14,18 +14,27 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
 #include <cctype>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -34,6 +43,7 @@
 #include "proxy/admin.h"
 #include "proxy/authz.h"
 #include "proxy/balancer.h"
+#include "proxy/http_router.h"
 #include "proxy/listen_socket.h"
 #include "proxy/tls.h"
 
@@ -42,6 +52,8 @@ namespace {
 
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using namespace asio::experimental::awaitable_operators;
@@ -65,6 +77,13 @@ std::string PeerOf(const tcp::socket& s) {
 // One applied config with everything derived from it once: TLS contexts, cluster states and
 // the counters its listeners and clusters bump. Immutable once posted; shared by the workers
 // and by every connection that started under it.
+// An http_route chain's router and its counters, built once per snapshot.
+struct RouteTable {
+  HttpRouter router;
+  std::vector<std::shared_ptr<RouteCounters>> counters;  // one per route
+  std::shared_ptr<RouteCounters> unmatched;              // requests no route took
+};
+
 struct Snapshot {
   std::shared_ptr<const Config> config;
   std::shared_ptr<const MeshTls> tls;  // null without a leaf (a mesh gateway)
@@ -73,6 +92,7 @@ struct Snapshot {
   std::map<std::string, std::unique_ptr<ClusterState>, std::less<>> clusters;  // lower-case name
   std::map<std::string, const Listener*, std::less<>> listeners;
   std::map<std::string, std::shared_ptr<ListenerCounters>, std::less<>> listener_counters;
+  std::map<const FilterChain*, std::unique_ptr<RouteTable>> routes;
 
   ClusterState* FindCluster(std::string_view name) const {
     auto it = clusters.find(Lower(name));
@@ -93,6 +113,7 @@ struct Worker {
   std::shared_ptr<tcp::acceptor> admin;
   std::unordered_map<uint64_t, Connection*> connections;
   uint64_t next_id = 0;
+  std::mt19937 rng{std::random_device{}()};  // splits' weighted picks
   std::thread thread;
 
   ~Worker() {
@@ -127,6 +148,7 @@ struct State {
   std::map<std::string, int, std::less<>> ports;
   std::map<std::string, std::shared_ptr<ListenerCounters>, std::less<>> listener_counters;
   std::map<std::string, std::shared_ptr<ClusterCounters>, std::less<>> cluster_counters;
+  std::map<std::string, std::shared_ptr<RouteCounters>, std::less<>> route_counters;
   std::atomic<uint64_t> version{0};
 
   std::atomic<int64_t> active{0};
@@ -153,6 +175,7 @@ struct State {
       out.listeners.back().port = it == ports.end() ? 0 : it->second;
     }
     for (const auto& [name, c] : cluster_counters) out.clusters.push_back(Read(name, *c));
+    for (const auto& [name, c] : route_counters) out.routes.push_back(Read(name, *c));
     return out;
   }
 };
@@ -170,6 +193,7 @@ struct Connection {
   std::string peer;
   ClusterState* cluster = nullptr;  // the cluster of the endpoint dialed
   size_t endpoint = 0;
+  std::function<void()> close_extra;  // closes what else the connection holds (L7 upstreams)
 
   Connection(Worker* worker, std::shared_ptr<const Snapshot> s, const Listener* l,
              tcp::socket socket)
@@ -201,6 +225,7 @@ struct Connection {
     error_code ignored;
     down.close(ignored);
     up.close(ignored);
+    if (close_extra) close_extra();
   }
 
   // Logs before counting, so whoever sees the count can also read the line.
@@ -213,65 +238,85 @@ struct Connection {
   }
 };
 
-// Dials an endpoint of `primary` (or of its failover clusters when it has no healthy one), each
-// at most once, each within its cluster's connect timeout. nullopt on success.
-asio::awaitable<std::optional<RefuseReason>> Dial(Connection& c, ClusterState* primary) {
+// The endpoints to try for `primary`, in order: its usable ones, or when it has none those of its
+// failover clusters.
+std::vector<std::pair<ClusterState*, size_t>> Candidates(const Snapshot& snap,
+                                                         ClusterState* primary) {
   std::vector<std::pair<ClusterState*, size_t>> candidates;
   for (size_t i : primary->PickOrder()) candidates.emplace_back(primary, i);
   if (candidates.empty()) {
     for (const auto& name : primary->cluster().failover) {
-      ClusterState* fo = c.snap->FindCluster(name);
+      ClusterState* fo = snap.FindCluster(name);
       if (fo == nullptr) continue;
       for (size_t i : fo->PickOrder()) candidates.emplace_back(fo, i);
     }
   }
+  return candidates;
+}
+
+// Connects `socket` to endpoint `i` of `cs` within the cluster's connect timeout, resolving a DNS
+// name first. Counts a failure on the cluster; a success is counted by the caller.
+asio::awaitable<error_code> ConnectEndpoint(tcp::socket& socket, ClusterState* cs, size_t i) {
+  auto ex = co_await asio::this_coro::executor;
+  const Endpoint& ep = cs->cluster().endpoints[i];
+  asio::steady_timer timer(ex);
+  timer.expires_after(cs->cluster().connect_timeout);
+  error_code ec;
+  std::vector<tcp::endpoint> targets;
+  auto address = asio::ip::make_address(ep.address, ec);
+  if (!ec) {
+    targets.emplace_back(address, static_cast<uint16_t>(ep.port));
+  } else {
+    tcp::resolver resolver(ex);
+    auto r = co_await (resolver.async_resolve(ep.address, std::to_string(ep.port), kTuple) ||
+                       timer.async_wait(kTuple));
+    if (r.index() == 0) {
+      auto& [rec, results] = std::get<0>(r);
+      ec = rec;
+      for (const auto& entry : results) targets.push_back(entry.endpoint());
+    } else {
+      ec = asio::error::timed_out;
+    }
+  }
+  for (const auto& target : targets) {
+    socket = tcp::socket(ex);
+    auto r = co_await (socket.async_connect(target, kTuple) || timer.async_wait(kTuple));
+    ec = r.index() == 0 ? std::get<0>(std::get<0>(r)) : error_code(asio::error::timed_out);
+    if (!ec) break;
+  }
+  if (!ec && targets.empty()) ec = asio::error::host_not_found;
+  if (ec) {
+    cs->counters().connect_failures.fetch_add(1, kRelaxed);
+    error_code ignored;
+    socket.close(ignored);
+    co_return ec;
+  }
+  error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  co_return ec;
+}
+
+// Dials an endpoint of `primary` (or of its failover clusters when it has no healthy one), each
+// at most once, each within its cluster's connect timeout. nullopt on success.
+asio::awaitable<std::optional<RefuseReason>> Dial(Connection& c, ClusterState* primary) {
+  std::vector<std::pair<ClusterState*, size_t>> candidates = Candidates(*c.snap, primary);
   if (candidates.empty()) {
     c.Refuse(RefuseReason::kNoHealthyEndpoint, "cluster " + primary->cluster().name);
     co_return RefuseReason::kNoHealthyEndpoint;
   }
-  auto ex = co_await asio::this_coro::executor;
   std::string tried;
   for (auto [cs, i] : candidates) {
     const Endpoint& ep = cs->cluster().endpoints[i];
     std::string where = ep.address + ":" + std::to_string(ep.port);
-    asio::steady_timer timer(ex);
-    timer.expires_after(cs->cluster().connect_timeout);
-    error_code ec;
-    std::vector<tcp::endpoint> targets;
-    auto address = asio::ip::make_address(ep.address, ec);
+    error_code ec = co_await ConnectEndpoint(c.up, cs, i);
     if (!ec) {
-      targets.emplace_back(address, static_cast<uint16_t>(ep.port));
-    } else {
-      tcp::resolver resolver(ex);
-      auto r = co_await (resolver.async_resolve(ep.address, std::to_string(ep.port), kTuple) ||
-                         timer.async_wait(kTuple));
-      if (r.index() == 0) {
-        auto& [rec, results] = std::get<0>(r);
-        ec = rec;
-        for (const auto& entry : results) targets.push_back(entry.endpoint());
-      } else {
-        ec = asio::error::timed_out;
-      }
-    }
-    for (const auto& target : targets) {
-      c.up = tcp::socket(ex);
-      auto r = co_await (c.up.async_connect(target, kTuple) || timer.async_wait(kTuple));
-      ec = r.index() == 0 ? std::get<0>(std::get<0>(r)) : error_code(asio::error::timed_out);
-      if (!ec) break;
-    }
-    if (!ec && !targets.empty()) {
       c.cluster = cs;
       c.endpoint = i;
       cs->Acquire(i);
       cs->counters().connections.fetch_add(1, kRelaxed);
       cs->counters().active.fetch_add(1, kRelaxed);
-      error_code ignored;
-      c.up.set_option(tcp::no_delay(true), ignored);
       co_return std::nullopt;
     }
-    cs->counters().connect_failures.fetch_add(1, kRelaxed);
-    error_code ignored;
-    c.up.close(ignored);
     LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + cs->cluster().name +
                        " endpoint " + where + ": connect failed: " + ec.message());
     tried += (tried.empty() ? "" : ", ") + where + " (" + ec.message() + ")";
@@ -445,28 +490,24 @@ asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
             Pump(c, c.up, tls, true, cc.bytes_received, c.lc->bytes_out));
 }
 
-// kOriginateTls: plaintext from the local app, mTLS with the leaf to the cluster, whose server
-// must present one of the cluster's SPIFFE IDs.
-asio::awaitable<void> OriginateTls(Connection& c, const FilterChain& chain,
-                                   std::chrono::milliseconds timeout) {
-  const Snapshot& snap = *c.snap;
-  if (!snap.client_ctx) co_return c.Refuse(RefuseReason::kInternal, "no leaf to originate TLS");
-  ClusterState* primary = snap.FindCluster(chain.cluster);
-  if (primary == nullptr) co_return c.Refuse(RefuseReason::kUnknownCluster, chain.cluster);
-  if (co_await Dial(c, primary)) co_return;
-  const Cluster& cluster = c.cluster->cluster();
-  ssl::stream<tcp::socket&> tls(c.up, *snap.client_ctx);
+// The client side of mTLS to a cluster: sends its SNI, verifies the chain against the roots and
+// accepts the server only with one of the cluster's SPIFFE IDs. nullopt on success.
+template <typename Stream>
+asio::awaitable<std::optional<std::pair<RefuseReason, std::string>>> UpstreamHandshake(
+    Stream& tls, const Snapshot& snap, ClusterState* cs, std::chrono::milliseconds timeout) {
+  using Failure = std::pair<RefuseReason, std::string>;
+  const Cluster& cluster = cs->cluster();
   if (!cluster.sni.empty()) SSL_set_tlsext_host_name(tls.native_handle(), cluster.sni.c_str());
   snap.tls->PrepareClient(tls.native_handle(), cluster.name);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   timer.expires_after(timeout);
   auto r = co_await (tls.async_handshake(ssl::stream_base::client, kTuple) ||
                      timer.async_wait(kTuple));
-  if (r.index() == 1) co_return c.Refuse(RefuseReason::kUpstreamTls, "handshake timed out");
+  if (r.index() == 1) co_return Failure{RefuseReason::kUpstreamTls, "handshake timed out"};
   if (auto [ec] = std::get<0>(r); ec) {
     std::string verify = PeerVerifyError(tls.native_handle(), snap.config->trust_domain);
-    co_return c.Refuse(RefuseReason::kUpstreamTls,
-                       "cluster " + cluster.name + ": " + (verify.empty() ? ec.message() : verify));
+    co_return Failure{RefuseReason::kUpstreamTls,
+                      "cluster " + cluster.name + ": " + (verify.empty() ? ec.message() : verify)};
   }
   std::string id = PeerSpiffeId(tls.native_handle());
   bool expected = cluster.spiffe_ids.empty() && !id.empty();
@@ -476,12 +517,26 @@ asio::awaitable<void> OriginateTls(Connection& c, const FilterChain& chain,
     want += (want.empty() ? "" : ", ") + pattern;
   }
   if (!expected) {
-    co_return c.Refuse(RefuseReason::kWrongServerIdentity,
-                       "cluster " + cluster.name + ": expected " + want + ", got " +
-                           (id.empty() ? "no SPIFFE ID" : id));
+    co_return Failure{RefuseReason::kWrongServerIdentity, "cluster " + cluster.name +
+                                                              ": expected " + want + ", got " +
+                                                              (id.empty() ? "no SPIFFE ID" : id)};
   }
-  if (SSL_session_reused(tls.native_handle())) {
-    c.cluster->counters().tls_resumed.fetch_add(1, kRelaxed);
+  if (SSL_session_reused(tls.native_handle())) cs->counters().tls_resumed.fetch_add(1, kRelaxed);
+  co_return std::nullopt;
+}
+
+// kOriginateTls: plaintext from the local app, mTLS with the leaf to the cluster, whose server
+// must present one of the cluster's SPIFFE IDs.
+asio::awaitable<void> OriginateTls(Connection& c, const FilterChain& chain,
+                                   std::chrono::milliseconds timeout) {
+  const Snapshot& snap = *c.snap;
+  if (!snap.client_ctx) co_return c.Refuse(RefuseReason::kInternal, "no leaf to originate TLS");
+  ClusterState* primary = snap.FindCluster(chain.cluster);
+  if (primary == nullptr) co_return c.Refuse(RefuseReason::kUnknownCluster, chain.cluster);
+  if (co_await Dial(c, primary)) co_return;
+  ssl::stream<tcp::socket&> tls(c.up, *snap.client_ctx);
+  if (auto failed = co_await UpstreamHandshake(tls, snap, c.cluster, timeout)) {
+    co_return c.Refuse(failed->first, failed->second);
   }
   ClusterCounters& cc = c.cluster->counters();
   co_await (Pump(c, c.down, tls, true, c.lc->bytes_in, cc.bytes_sent) &&
@@ -589,6 +644,313 @@ asio::awaitable<void> RouteBySni(Connection& c, const RuntimeOptions& options) {
             Splice(c, c.up, c.down, cc.bytes_received, c.lc->bytes_out));
 }
 
+// ---- kHttpRoute ----
+
+// One mTLS connection to an endpoint, kept for the next request of the same downstream
+// connection to the same cluster while the upstream keeps it alive.
+struct Upstream {
+  ClusterState* cs;
+  size_t endpoint;
+  ssl::stream<tcp::socket> tls;
+  beast::flat_buffer buf;
+
+  Upstream(ClusterState* cluster, size_t i, tcp::socket socket, ssl::context& ctx)
+      : cs(cluster), endpoint(i), tls(std::move(socket), ctx) {
+    cs->Acquire(i);
+    cs->counters().connections.fetch_add(1, kRelaxed);
+    cs->counters().active.fetch_add(1, kRelaxed);
+  }
+  ~Upstream() {
+    cs->Release(endpoint);
+    cs->counters().active.fetch_sub(1, kRelaxed);
+  }
+  void Close() {
+    error_code ignored;
+    tls.next_layer().close(ignored);
+  }
+};
+
+// The upstream connections of one downstream connection: idle ones by the cluster the route
+// picked, and the one a request is using, so Drain can close them all.
+struct UpstreamPool {
+  std::map<ClusterState*, std::unique_ptr<Upstream>> idle;
+  Upstream* busy = nullptr;
+
+  void CloseAll() {
+    for (auto& [cs, up] : idle) up->Close();
+    if (busy != nullptr) busy->Close();
+  }
+};
+
+constexpr char kNoHealthyUpstream[] = "no healthy upstream";
+constexpr char kConnectFailure[] =
+    "upstream connect error or disconnect/reset before headers. reset reason: connection failure";
+constexpr char kConnectionTermination[] =
+    "upstream connect error or disconnect/reset before headers. reset reason: connection "
+    "termination";
+constexpr char kUpstreamTimeout[] = "upstream request timeout";
+
+bool IsHttpParseError(const error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+// A response the proxy writes itself (404, 503, 504, ...): text/plain, as Envoy's. False when
+// the downstream write failed.
+asio::awaitable<bool> SendLocal(Connection& c, RouteCounters& rc, int status, std::string_view body,
+                                bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  res.set(http::field::content_type, "text/plain");
+  res.body() = std::string(body) + "\n";
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  rc.Respond(status);
+  auto [ec, n] = co_await http::async_write(c.down, res, kTuple);
+  c.lc->bytes_out.fetch_add(n, kRelaxed);
+  co_return !ec;
+}
+
+enum class Sent { kKeepGoing, kClose };
+
+// Sends one routed request upstream and relays the response: retries, the request timeout and
+// the response header changes. The request is whole (its body buffered), so any attempt may be
+// repeated.
+asio::awaitable<Sent> Forward(Connection& c, const Route& route, RouteCounters& rc,
+                              ClusterState* primary, HttpRequest& req, bool keep_alive,
+                              UpstreamPool& pool, std::chrono::milliseconds handshake_timeout) {
+  const Snapshot& snap = *c.snap;
+  auto ex = co_await asio::this_coro::executor;
+  auto candidates = Candidates(snap, primary);
+  if (candidates.empty()) {
+    LogDebug(kLog, "listener=" + c.listener->name + " cluster " + primary->cluster().name +
+                       ": no healthy upstream");
+    co_return co_await SendLocal(c, rc, 503, kNoHealthyUpstream, keep_alive) ? Sent::kKeepGoing
+                                                                             : Sent::kClose;
+  }
+  asio::steady_timer deadline(ex);
+  if (route.request_timeout.count() > 0) {
+    deadline.expires_after(route.request_timeout);
+  } else {
+    deadline.expires_at(asio::steady_timer::time_point::max());
+  }
+  const int attempts = 1 + std::max(0, route.num_retries);
+  size_t next = 0;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    if (attempt > 0) rc.retries.fetch_add(1, kRelaxed);
+    bool last = attempt + 1 == attempts;
+    std::unique_ptr<Upstream> up;
+    bool pooled = false;
+    if (auto it = pool.idle.find(primary); it != pool.idle.end()) {
+      up = std::move(it->second);
+      pool.idle.erase(it);
+      pooled = true;
+    } else {
+      auto [cs, i] = candidates[next++ % candidates.size()];
+      tcp::socket socket(ex);
+      error_code ec = co_await ConnectEndpoint(socket, cs, i);
+      std::string failure;
+      if (ec) {
+        failure = ec.message();
+      } else {
+        up = std::make_unique<Upstream>(cs, i, std::move(socket), *snap.client_ctx);
+        pool.busy = up.get();
+        auto failed = co_await UpstreamHandshake(up->tls, snap, cs, handshake_timeout);
+        pool.busy = nullptr;
+        if (failed) failure = failed->second;
+      }
+      if (!failure.empty()) {
+        const Endpoint& ep = cs->cluster().endpoints[i];
+        LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + cs->cluster().name +
+                           " endpoint " + ep.address + ":" + std::to_string(ep.port) + ": " +
+                           failure);
+        if (route.retry_on_connect_failure && !last) continue;
+        co_return co_await SendLocal(c, rc, 503, kConnectFailure, keep_alive) ? Sent::kKeepGoing
+                                                                              : Sent::kClose;
+      }
+    }
+    pool.busy = up.get();
+    ClusterCounters& cc = up->cs->counters();
+    auto w = co_await (http::async_write(up->tls, req, kTuple) || deadline.async_wait(kTuple));
+    bool timed_out = w.index() == 1;
+    error_code ec;
+    if (!timed_out) {
+      auto [wec, n] = std::get<0>(w);
+      ec = wec;
+      cc.bytes_sent.fetch_add(n, kRelaxed);
+    }
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    if (req.method() == http::verb::head) parser.skip(true);
+    if (!timed_out && !ec) {
+      auto r = co_await (http::async_read_header(up->tls, up->buf, parser, kTuple) ||
+                         deadline.async_wait(kTuple));
+      timed_out = r.index() == 1;
+      if (!timed_out) {
+        auto [rec, n] = std::get<0>(r);
+        ec = rec;
+        cc.bytes_received.fetch_add(n, kRelaxed);
+      }
+    }
+    if (timed_out) {
+      pool.busy = nullptr;
+      up->Close();
+      rc.timeouts.fetch_add(1, kRelaxed);
+      co_return co_await SendLocal(c, rc, 504, kUpstreamTimeout, keep_alive) ? Sent::kKeepGoing
+                                                                             : Sent::kClose;
+    }
+    if (ec) {
+      pool.busy = nullptr;
+      up->Close();
+      // An idle connection the upstream closed meanwhile: try a fresh one, as a retry would not
+      // be the request's fault.
+      if (pooled) {
+        --attempt;
+        continue;
+      }
+      co_return co_await SendLocal(c, rc, 503, kConnectionTermination, keep_alive)
+          ? Sent::kKeepGoing
+          : Sent::kClose;
+    }
+    auto& res = parser.get();
+    int status = res.result_int();
+    if (!last && std::find(route.retry_on_status_codes.begin(), route.retry_on_status_codes.end(),
+                           status) != route.retry_on_status_codes.end()) {
+      pool.busy = nullptr;
+      up->Close();  // its response body is not worth reading
+      continue;
+    }
+    bool upstream_keep_alive = res.keep_alive();
+    ApplyHeaderChanges(route.response_headers, res.base());
+    res.keep_alive(keep_alive);
+    rc.Respond(status);
+    // Beast's relay: read a piece of the body into `chunk`, write it on, until both are done.
+    std::vector<char> chunk(16 * 1024);
+    http::response_serializer<http::buffer_body> serializer(res);
+    bool failed = false;
+    do {
+      if (!parser.is_done()) {
+        res.body().data = chunk.data();
+        res.body().size = chunk.size();
+        auto r = co_await (http::async_read(up->tls, up->buf, parser, kTuple) ||
+                           deadline.async_wait(kTuple));
+        if (r.index() == 1) {
+          rc.timeouts.fetch_add(1, kRelaxed);
+          failed = true;
+          break;
+        }
+        auto [rec, n] = std::get<0>(r);
+        cc.bytes_received.fetch_add(n, kRelaxed);
+        if (rec == http::error::need_buffer) rec = {};
+        if (rec) {
+          failed = true;
+          break;
+        }
+        res.body().size = chunk.size() - res.body().size;
+        res.body().data = chunk.data();
+        res.body().more = !parser.is_done();
+      } else {
+        res.body().data = nullptr;
+        res.body().size = 0;
+        res.body().more = false;
+      }
+      auto [wec, n] = co_await http::async_write(c.down, serializer, kTuple);
+      c.lc->bytes_out.fetch_add(n, kRelaxed);
+      if (wec == http::error::need_buffer) wec = {};
+      if (wec) {
+        failed = true;
+        break;
+      }
+    } while (!parser.is_done() || !serializer.is_done());
+    pool.busy = nullptr;
+    // The head has gone downstream: a failure now can only end the connection.
+    if (failed) co_return Sent::kClose;
+    if (upstream_keep_alive) {
+      pool.idle[primary] = std::move(up);
+    }
+    co_return Sent::kKeepGoing;
+  }
+  co_return Sent::kClose;  // not reached: the last attempt always answers
+}
+
+// kHttpRoute: HTTP/1.1 requests from the local app, each routed by the chain's routes to a
+// cluster, over mTLS as kOriginateTls. Keep-alive downstream and upstream; a pipelined request
+// waits until the previous response has been written.
+asio::awaitable<void> RouteHttp(Connection& c, const FilterChain& chain,
+                                const RuntimeOptions& options) {
+  const Snapshot& snap = *c.snap;
+  if (!snap.client_ctx) co_return c.Refuse(RefuseReason::kInternal, "no leaf to originate TLS");
+  auto table_it = snap.routes.find(&chain);
+  if (table_it == snap.routes.end()) {
+    co_return c.Refuse(RefuseReason::kInternal, "http_route chain without a route table");
+  }
+  const RouteTable& table = *table_it->second;
+  UpstreamPool pool;
+  c.close_extra = [&pool] { pool.CloseAll(); };
+  beast::flat_buffer buf;
+  const HttpLimits limits;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(limits.header_bytes));
+    parser.body_limit(limits.body_bytes);
+    auto [hec, hn] = co_await http::async_read_header(c.down, buf, parser, kTuple);
+    c.lc->bytes_in.fetch_add(hn, kRelaxed);
+    error_code ec = hec;
+    if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
+      // curl waits a second for this before sending a body.
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      auto [wec, wn] = co_await asio::async_write(c.down, asio::buffer(kContinue), kTuple);
+      ec = wec;
+    }
+    if (!ec && !parser.is_done()) {
+      auto [bec, bn] = co_await http::async_read(c.down, buf, parser, kTuple);
+      c.lc->bytes_in.fetch_add(bn, kRelaxed);
+      ec = bec;
+    }
+    if (ec) {
+      if (IsHttpParseError(ec)) {
+        int status = StatusForParseError(ec);
+        LogDebug(kLog, "listener=" + c.listener->name + " peer=" + c.peer +
+                           ": bad request: " + ec.message());
+        table.unmatched->requests.fetch_add(1, kRelaxed);
+        co_await SendLocal(c, *table.unmatched, status, "bad request: " + ec.message(), false);
+      }
+      break;
+    }
+    HttpRequest req = parser.release();
+    req.erase(http::field::expect);
+    bool keep_alive = req.keep_alive();
+    int index = table.router.Match(req);
+    if (index < 0) {
+      table.unmatched->requests.fetch_add(1, kRelaxed);
+      if (!co_await SendLocal(c, *table.unmatched, 404, "no route matched this request",
+                              keep_alive)) {
+        break;
+      }
+    } else {
+      const Route& route = table.router.route(static_cast<size_t>(index));
+      RouteCounters& rc = *table.counters[static_cast<size_t>(index)];
+      rc.requests.fetch_add(1, kRelaxed);
+      uint32_t draw = std::uniform_int_distribution<uint32_t>(0, 9999)(c.w->rng);
+      ClusterState* primary = snap.FindCluster(HttpRouter::PickCluster(route, draw));
+      if (primary == nullptr) {
+        co_return c.Refuse(RefuseReason::kUnknownCluster, "route cluster not in the snapshot");
+      }
+      HttpRouter::PrepareUpstream(route, req);
+      Sent sent =
+          co_await Forward(c, route, rc, primary, req, keep_alive, pool, options.handshake_timeout);
+      if (sent == Sent::kClose) {
+        c.Close();
+        co_return;
+      }
+    }
+    if (!keep_alive) break;
+  }
+  error_code ignored;
+  c.down.shutdown(tcp::socket::shutdown_send, ignored);
+  c.close_extra = nullptr;
+  pool.CloseAll();
+}
+
 asio::awaitable<void> Serve(Worker* w, std::shared_ptr<const Snapshot> snap,
                             const Listener* listener, tcp::socket socket) {
   Connection c(w, std::move(snap), listener, std::move(socket));
@@ -606,6 +968,8 @@ asio::awaitable<void> Serve(Worker* w, std::shared_ptr<const Snapshot> snap,
         co_await TerminateTls(c, *chain, options.handshake_timeout);
       } else if (chain->action == FilterChain::Action::kOriginateTls) {
         co_await OriginateTls(c, *chain, options.handshake_timeout);
+      } else if (chain->action == FilterChain::Action::kHttpRoute) {
+        co_await RouteHttp(c, *chain, options);
       } else {
         c.Refuse(RefuseReason::kInternal,
                  "chain action " + std::string(ActionName(chain->action)) + " needs a gateway");
@@ -763,6 +1127,22 @@ Status Runtime::Apply(std::shared_ptr<const Config> config, ApplyOrder order) {
       if (!counters) counters = std::make_shared<ListenerCounters>();
       snap->listeners[listener.name] = &listener;
       snap->listener_counters[listener.name] = counters;
+      for (const auto& chain : listener.chains) {
+        if (!chain.route) continue;
+        Result<HttpRouter> router = HttpRouter::Build(*chain.route);
+        if (!router.ok()) return router.status();
+        auto table = std::make_unique<RouteTable>(RouteTable{std::move(*router), {}, nullptr});
+        auto counter = [&rt](const std::string& name) {
+          auto& c = rt.route_counters[name];
+          if (!c) c = std::make_shared<RouteCounters>();
+          return c;
+        };
+        for (size_t i = 0; i < chain.route->routes.size(); ++i) {
+          table->counters.push_back(counter(listener.name + "#" + std::to_string(i)));
+        }
+        table->unmatched = counter(listener.name + "#none");
+        snap->routes[&chain] = std::move(table);
+      }
     }
   }
 

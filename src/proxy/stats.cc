@@ -46,6 +46,24 @@ const ClusterStats* RuntimeStats::Cluster(std::string_view name) const {
   return nullptr;
 }
 
+const RouteStats* RuntimeStats::Route(std::string_view name) const {
+  for (const auto& r : routes) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+RouteStats Read(std::string name, const RouteCounters& c) {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  RouteStats s;
+  s.name = std::move(name);
+  s.requests = c.requests.load(kRelaxed);
+  for (size_t i = 0; i < s.responses.size(); ++i) s.responses[i] = c.responses[i].load(kRelaxed);
+  s.retries = c.retries.load(kRelaxed);
+  s.timeouts = c.timeouts.load(kRelaxed);
+  return s;
+}
+
 ListenerStats Read(std::string name, const ListenerCounters& c) {
   constexpr auto kRelaxed = std::memory_order_relaxed;
   ListenerStats s;
@@ -101,11 +119,23 @@ std::string StatsJson(const RuntimeStats& stats) {
                         {"BytesReceived", c.bytes_received},
                         {"TlsResumed", c.tls_resumed}};
   }
+  nlohmann::ordered_json routes = nlohmann::ordered_json::object();
+  for (const auto& r : stats.routes) {
+    nlohmann::ordered_json responses = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < r.responses.size(); ++i) {
+      responses[std::to_string(i + 1) + "xx"] = r.responses[i];
+    }
+    routes[r.name] = {{"Requests", r.requests},
+                      {"Responses", std::move(responses)},
+                      {"Retries", r.retries},
+                      {"Timeouts", r.timeouts}};
+  }
   nlohmann::ordered_json out = {{"Version", stats.version},
                                 {"ActiveConnections", stats.active_connections},
                                 {"ConnectionErrors", stats.connection_errors},
                                 {"Listeners", std::move(listeners)},
-                                {"Clusters", std::move(clusters)}};
+                                {"Clusters", std::move(clusters)},
+                                {"Routes", std::move(routes)}};
   return out.dump(2) + "\n";
 }
 

@@ -62,6 +62,20 @@ struct ClusterCounters {
   std::atomic<uint64_t> tls_resumed{0};     // kOriginate handshakes that resumed a session
 };
 
+// One route of an http_route chain (named "<listener>#<index>"), or the requests no route took
+// ("<listener>#none").
+struct RouteCounters {
+  std::atomic<uint64_t> requests{0};
+  std::array<std::atomic<uint64_t>, 5> responses{};  // by class (1xx..5xx) of the status sent
+  std::atomic<uint64_t> retries{0};                  // attempts after the first
+  std::atomic<uint64_t> timeouts{0};                 // RequestTimeoutMs passed
+
+  void Respond(int status) {
+    if (status >= 100 && status < 600) responses[status / 100 - 1].fetch_add(1, kRelaxed);
+  }
+  static constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
+};
+
 // Plain copies for callers.
 struct ListenerStats {
   std::string name;
@@ -87,12 +101,25 @@ struct ClusterStats {
   uint64_t tls_resumed = 0;
 };
 
+struct RouteStats {
+  std::string name;
+  uint64_t requests = 0;
+  std::array<uint64_t, 5> responses{};
+  uint64_t retries = 0;
+  uint64_t timeouts = 0;
+
+  uint64_t Class(int hundreds) const { return responses[hundreds - 1]; }  // Class(2): 2xx
+};
+
 struct RuntimeStats {
   uint64_t version = 0;  // the config applied last; 0 before the first
   int64_t active_connections = 0;
   uint64_t connection_errors = 0;  // exceptions caught at the top of a connection
   std::vector<ListenerStats> listeners;  // sorted by name
   std::vector<ClusterStats> clusters;    // sorted by name
+  std::vector<RouteStats> routes;        // sorted by name
+
+  const RouteStats* Route(std::string_view name) const;
 
   const ListenerStats* Listener(std::string_view name) const;
   const ClusterStats* Cluster(std::string_view name) const;
@@ -100,9 +127,10 @@ struct RuntimeStats {
 
 ListenerStats Read(std::string name, const ListenerCounters& c);
 ClusterStats Read(std::string name, const ClusterCounters& c);
+RouteStats Read(std::string name, const RouteCounters& c);
 
 // The admin endpoint's JSON: {"Version":N,"ActiveConnections":N,"Listeners":{name:{...}},
-// "Clusters":{name:{...}}}; refusal counters appear only when non-zero.
+// "Clusters":{name:{...}},"Routes":{name:{...}}}; refusal counters appear only when non-zero.
 std::string StatsJson(const RuntimeStats& stats);
 
 }  // namespace gangway::proxy

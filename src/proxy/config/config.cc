@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "core/regexp.h"
 #include "core/strings.h"
 
 namespace gangway::proxy {
@@ -91,6 +92,26 @@ bool IsSpiffeId(std::string_view id) {
   std::vector<std::string_view> segments;
   return SplitSpiffe(id, &segments) && id.find('*') == std::string_view::npos;
 }
+
+// RFC 9110 token characters: what a header name may be made of.
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A header value the proxy may write: no CR, LF or NUL, which would split or end the header.
+bool IsFieldValue(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+constexpr std::string_view kMethods[] = {"GET",    "HEAD",    "POST",    "PUT",  "PATCH",
+                                         "DELETE", "CONNECT", "OPTIONS", "TRACE"};
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -270,7 +291,7 @@ class Validator {
     using A = FilterChain::Action;
     static const std::map<Listener::Kind, std::set<A>> kAllowed = {
         {Listener::Kind::kPublic, {A::kTerminateTls}},
-        {Listener::Kind::kUpstream, {A::kOriginateTls}},
+        {Listener::Kind::kUpstream, {A::kOriginateTls, A::kHttpRoute}},
         {Listener::Kind::kGateway, {A::kTcpProxy, A::kSniCluster}},
     };
     if (kAllowed.at(l.kind).count(ch.action) == 0) {
@@ -278,7 +299,11 @@ class Validator {
                                std::string(ListenerKindName(l.kind)) + " listener");
       return;
     }
-    if (ch.action == A::kTerminateTls || ch.action == A::kOriginateTls) {
+    if (ch.action != A::kHttpRoute && ch.route) {
+      Fail(at + ".RouteConfig", "only an http_route chain has routes");
+    }
+    if (ch.action == A::kTerminateTls || ch.action == A::kOriginateTls ||
+        ch.action == A::kHttpRoute) {
       if (!c_.leaf) Fail(at + ".Action", std::string(ActionName(ch.action)) + " needs a Leaf");
       if (c_.roots_pem.empty()) {
         Fail(at + ".Action", std::string(ActionName(ch.action)) + " needs RootsPEM");
@@ -286,6 +311,15 @@ class Validator {
     }
     if (ch.action == A::kSniCluster) {
       if (!ch.cluster.empty()) Fail(at + ".Cluster", "must be empty: the SNI names the cluster");
+      return;
+    }
+    if (ch.action == A::kHttpRoute) {
+      if (!ch.cluster.empty()) Fail(at + ".Cluster", "must be empty: the routes name the clusters");
+      if (!ch.route) {
+        Fail(at + ".RouteConfig", "an http_route chain needs a RouteConfig");
+      } else {
+        CheckRoutes(*ch.route, at + ".RouteConfig");
+      }
       return;
     }
     const Cluster* cl = c_.FindCluster(ch.cluster);
@@ -299,6 +333,126 @@ class Validator {
       Fail(at + ".Cluster", std::string(ActionName(ch.action)) + " needs a cluster with TLS \"" +
                                 std::string(TlsName(want)) + "\"; " + Quote(cl->name) + " has \"" +
                                 std::string(TlsName(cl->tls)) + "\"");
+    }
+  }
+
+  void CheckPattern(const std::string& at, const std::string& pattern) {
+    Result<Regexp> re = Regexp::Compile(pattern);
+    // Matches are whole-value (Envoy's safe_regex); the anchored form must compile too.
+    if (re.ok()) re = Regexp::Compile("^(?:" + pattern + ")$");
+    if (!re.ok()) Fail(at, re.status().message());
+  }
+
+  void CheckHeaderChanges(const HeaderChanges& h, const std::string& at) {
+    auto check = [&](const std::vector<HeaderValue>& values, const std::string& key) {
+      for (size_t i = 0; i < values.size(); ++i) {
+        std::string hat = at + "." + Index(key, i);
+        if (!IsToken(values[i].name)) {
+          Fail(hat + ".Name", Quote(values[i].name) + " is not a header name");
+        }
+        if (!IsFieldValue(values[i].value)) {
+          Fail(hat + ".Value", "a header value may not hold CR, LF or NUL");
+        }
+      }
+    };
+    check(h.add, "Add");
+    check(h.set, "Set");
+    for (size_t i = 0; i < h.remove.size(); ++i) {
+      if (!IsToken(h.remove[i])) {
+        Fail(at + "." + Index("Remove", i), Quote(h.remove[i]) + " is not a header name");
+      }
+    }
+  }
+
+  void CheckMatch(const RouteMatch& m, const std::string& at) {
+    using P = RouteMatch::Path;
+    if (m.path_kind == P::kAny && !m.path.empty()) {
+      Fail(at + ".Path", "must be empty when PathMatch is \"any\"");
+    }
+    if ((m.path_kind == P::kExact || m.path_kind == P::kPrefix) && !m.path.starts_with("/")) {
+      Fail(at + ".Path", Quote(m.path) + " does not start with \"/\"");
+    }
+    if (m.path_kind == P::kRegex) CheckPattern(at + ".Path", m.path);
+    for (size_t i = 0; i < m.headers.size(); ++i) {
+      const HeaderMatch& h = m.headers[i];
+      std::string hat = at + "." + Index("Headers", i);
+      if (!IsToken(h.name)) Fail(hat + ".Name", Quote(h.name) + " is not a header name");
+      if (h.kind == HeaderMatch::Kind::kPresent && !h.value.empty()) {
+        Fail(hat + ".Value", "must be empty when Match is \"present\"");
+      }
+      if (h.kind == HeaderMatch::Kind::kRegex) CheckPattern(hat + ".Value", h.value);
+    }
+    for (size_t i = 0; i < m.query_params.size(); ++i) {
+      const QueryMatch& q = m.query_params[i];
+      std::string qat = at + "." + Index("QueryParams", i);
+      Required(qat + ".Name", q.name);
+      if (q.kind == QueryMatch::Kind::kPresent && !q.value.empty()) {
+        Fail(qat + ".Value", "must be empty when Match is \"present\"");
+      }
+      if (q.kind == QueryMatch::Kind::kRegex) CheckPattern(qat + ".Value", q.value);
+    }
+    std::set<std::string_view> methods;
+    for (size_t i = 0; i < m.methods.size(); ++i) {
+      std::string mat = at + "." + Index("Methods", i);
+      const std::string& method = m.methods[i];
+      if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) {
+        Fail(mat, Quote(method) + " is not one of GET HEAD POST PUT PATCH DELETE CONNECT " +
+                      "OPTIONS TRACE");
+      } else if (!methods.insert(method).second) {
+        Fail(mat, Quote(method) + " is listed twice");
+      }
+    }
+  }
+
+  void CheckRoutes(const RouteConfig& rc, const std::string& at) {
+    if (rc.routes.empty()) Fail(at + ".Routes", "an http_route chain needs at least one route");
+    for (size_t i = 0; i < rc.routes.size(); ++i) {
+      const Route& r = rc.routes[i];
+      std::string rat = at + "." + Index("Routes", i);
+      CheckMatch(r.match, rat + ".Match");
+      if (r.clusters.empty()) Fail(rat + ".Clusters", "a route needs at least one cluster");
+      int64_t sum = 0;
+      std::set<std::string_view> seen;
+      for (size_t j = 0; j < r.clusters.size(); ++j) {
+        const WeightedCluster& wc = r.clusters[j];
+        std::string wat = rat + "." + Index("Clusters", j);
+        const Cluster* cl = c_.FindCluster(wc.cluster);
+        if (cl == nullptr) {
+          Fail(wat + ".Cluster", "no cluster named " + Quote(wc.cluster));
+        } else if (cl->tls != Cluster::Tls::kOriginate) {
+          Fail(wat + ".Cluster", "http_route needs a cluster with TLS \"originate\"; " +
+                                     Quote(cl->name) + " has \"" + std::string(TlsName(cl->tls)) +
+                                     "\"");
+        } else if (!seen.insert(wc.cluster).second) {
+          Fail(wat + ".Cluster", "cluster " + Quote(wc.cluster) + " is listed twice");
+        }
+        if (wc.weight < 0 || wc.weight > 10000) {
+          Fail(wat + ".Weight", std::to_string(wc.weight) + " is not in 0..10000");
+        }
+        sum += wc.weight;
+      }
+      if (!r.clusters.empty() && sum != 10000) {
+        Fail(rat + ".Clusters",
+             "the weights must sum to 10000 (100.00%), not " + std::to_string(sum));
+      }
+      if (!r.prefix_rewrite.empty() && r.match.path_kind != RouteMatch::Path::kExact &&
+          r.match.path_kind != RouteMatch::Path::kPrefix) {
+        Fail(rat + ".PrefixRewrite", "needs a PathMatch of \"exact\" or \"prefix\"");
+      }
+      if (!r.prefix_rewrite.empty() && !IsFieldValue(r.prefix_rewrite)) {
+        Fail(rat + ".PrefixRewrite", "may not hold CR, LF or NUL");
+      }
+      if (r.request_timeout.count() < 0) Fail(rat + ".RequestTimeoutMs", "must not be negative");
+      if (r.num_retries < 0) Fail(rat + ".NumRetries", "must not be negative");
+      for (size_t j = 0; j < r.retry_on_status_codes.size(); ++j) {
+        int code = r.retry_on_status_codes[j];
+        if (code < 100 || code > 599) {
+          Fail(rat + "." + Index("RetryOnStatusCodes", j),
+               std::to_string(code) + " is not an HTTP status code");
+        }
+      }
+      CheckHeaderChanges(r.request_headers, rat + ".RequestHeaders");
+      CheckHeaderChanges(r.response_headers, rat + ".ResponseHeaders");
     }
   }
 
@@ -413,6 +567,50 @@ std::string_view ActionName(FilterChain::Action action) {
       return "tcp_proxy";
     case FilterChain::Action::kSniCluster:
       return "sni_cluster";
+    case FilterChain::Action::kHttpRoute:
+      return "http_route";
+  }
+  return "?";
+}
+
+std::string_view PathMatchName(RouteMatch::Path path) {
+  switch (path) {
+    case RouteMatch::Path::kAny:
+      return "any";
+    case RouteMatch::Path::kExact:
+      return "exact";
+    case RouteMatch::Path::kPrefix:
+      return "prefix";
+    case RouteMatch::Path::kRegex:
+      return "regex";
+  }
+  return "?";
+}
+
+std::string_view HeaderMatchName(HeaderMatch::Kind kind) {
+  switch (kind) {
+    case HeaderMatch::Kind::kPresent:
+      return "present";
+    case HeaderMatch::Kind::kExact:
+      return "exact";
+    case HeaderMatch::Kind::kPrefix:
+      return "prefix";
+    case HeaderMatch::Kind::kSuffix:
+      return "suffix";
+    case HeaderMatch::Kind::kRegex:
+      return "regex";
+  }
+  return "?";
+}
+
+std::string_view QueryMatchName(QueryMatch::Kind kind) {
+  switch (kind) {
+    case QueryMatch::Kind::kPresent:
+      return "present";
+    case QueryMatch::Kind::kExact:
+      return "exact";
+    case QueryMatch::Kind::kRegex:
+      return "regex";
   }
   return "?";
 }

@@ -50,6 +50,90 @@ struct Cluster {
   bool operator==(const Cluster&) const = default;
 };
 
+// One condition on a request header (Consul's service-router Match.HTTP.Header). A header that
+// appears several times is matched against its values joined with ",".
+struct HeaderMatch {
+  enum class Kind { kPresent, kExact, kPrefix, kSuffix, kRegex };
+
+  std::string name;  // compared without case
+  Kind kind = Kind::kPresent;
+  std::string value;    // empty for kPresent; an RE2 pattern (Go syntax, whole value) for kRegex
+  bool invert = false;  // the route matches when the condition does not hold
+
+  bool operator==(const HeaderMatch&) const = default;
+};
+
+// One condition on a query parameter (Match.HTTP.QueryParam); the first occurrence is compared.
+struct QueryMatch {
+  enum class Kind { kPresent, kExact, kRegex };
+
+  std::string name;  // compared exactly
+  Kind kind = Kind::kPresent;
+  std::string value;  // empty for kPresent; an RE2 pattern (whole value) for kRegex
+
+  bool operator==(const QueryMatch&) const = default;
+};
+
+// Everything a request must satisfy for a route to take it; an empty match takes every request.
+struct RouteMatch {
+  enum class Path { kAny, kExact, kPrefix, kRegex };
+
+  Path path_kind = Path::kAny;
+  std::string path;  // empty for kAny; starts with "/" for kExact and kPrefix
+  std::vector<HeaderMatch> headers;
+  std::vector<QueryMatch> query_params;
+  std::vector<std::string> methods;  // upper case; empty: any method
+
+  bool operator==(const RouteMatch&) const = default;
+};
+
+// A cluster a route sends to and its share: weights are in 1/10000 and sum to 10000 per route
+// (a splitter's 100.00 with Consul's 0.01 resolution).
+struct WeightedCluster {
+  std::string cluster;
+  int weight = 0;
+
+  bool operator==(const WeightedCluster&) const = default;
+};
+
+struct HeaderValue {
+  std::string name;
+  std::string value;
+
+  bool operator==(const HeaderValue&) const = default;
+};
+
+// Header edits, applied in the order Remove, Set, Add (Envoy's order).
+struct HeaderChanges {
+  std::vector<HeaderValue> add;     // appended, keeping any value already there
+  std::vector<HeaderValue> set;     // replaces every value of the header
+  std::vector<std::string> remove;  // names, without case
+
+  bool empty() const { return add.empty() && set.empty() && remove.empty(); }
+  bool operator==(const HeaderChanges&) const = default;
+};
+
+struct Route {
+  RouteMatch match;
+  std::vector<WeightedCluster> clusters;  // picked per request by weight
+  std::string prefix_rewrite;  // replaces the matched prefix (or exact path); "" keeps the path
+  std::chrono::milliseconds request_timeout{0};  // until the whole response arrived; 0: none
+  int num_retries = 0;                           // further attempts after the first
+  bool retry_on_connect_failure = false;
+  std::vector<int> retry_on_status_codes;
+  HeaderChanges request_headers;
+  HeaderChanges response_headers;
+
+  bool operator==(const Route&) const = default;
+};
+
+// An http_route chain's routes: the first whose match holds takes the request; none: 404.
+struct RouteConfig {
+  std::vector<Route> routes;
+
+  bool operator==(const RouteConfig&) const = default;
+};
+
 struct FilterChain {
   enum class Action {
     kTerminateTls,  // sidecar public listener: mTLS with the leaf, verify and authorize the
@@ -57,13 +141,16 @@ struct FilterChain {
     kOriginateTls,  // sidecar upstream listener: plaintext in, mTLS out to `cluster`
     kTcpProxy,      // gateway: bytes untouched to `cluster`
     kSniCluster,    // gateway: bytes untouched to the cluster named by the SNI; closed if none
+    kHttpRoute,     // sidecar upstream listener: HTTP/1.1 from the local app, each request
+                    // routed by `route` to an mTLS cluster
   };
 
   // SNI match: exact names, or "*.<suffix>" (one or more leading labels). Empty: any SNI,
   // including none. Compared without case.
   std::vector<std::string> server_names;
   Action action = Action::kTcpProxy;
-  std::string cluster;  // empty for kSniCluster
+  std::string cluster;               // empty for kSniCluster and kHttpRoute
+  std::optional<RouteConfig> route;  // present exactly for kHttpRoute
 
   bool operator==(const FilterChain&) const = default;
 };
@@ -161,5 +248,8 @@ std::string_view ActionName(FilterChain::Action action);
 std::string_view TlsName(Cluster::Tls tls);
 std::string_view LbName(Cluster::Lb lb);
 std::string_view HealthName(Endpoint::Health health);
+std::string_view PathMatchName(RouteMatch::Path path);
+std::string_view HeaderMatchName(HeaderMatch::Kind kind);
+std::string_view QueryMatchName(QueryMatch::Kind kind);
 
 }  // namespace gangway::proxy

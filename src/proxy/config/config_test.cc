@@ -10,10 +10,12 @@ namespace gangway::proxy {
 namespace {
 
 using testing::GatewayExample;
+using testing::RoutedSidecarExample;
 using testing::SidecarExample;
 
 TEST(ValidateTest, ExamplesAreValid) {
   EXPECT_EQ(Validate(SidecarExample()).message(), "");
+  EXPECT_EQ(Validate(RoutedSidecarExample()).message(), "");
   EXPECT_EQ(Validate(GatewayExample()).message(), "");
 }
 
@@ -202,6 +204,112 @@ TEST(ValidateTest, NamesTheOffendingField) {
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << c.what;
     EXPECT_EQ(s.message(), c.message) << c.what;
   }
+}
+
+Config Routed(const std::function<void(Route&)>& edit, size_t route = 0) {
+  Config c = RoutedSidecarExample();
+  edit(c.listeners[1].chains[0].route->routes[route]);
+  return c;
+}
+
+TEST(ValidateTest, NamesTheOffendingRouteField) {
+  const std::string at = "Listeners[1].FilterChains[0].RouteConfig.Routes[0].";
+  const std::string at1 = "Listeners[1].FilterChains[0].RouteConfig.Routes[1].";
+  struct Case {
+    const char* what;
+    Config config;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"unknown cluster", Routed([](Route& r) { r.clusters[0].cluster = "x"; }),
+       at + "Clusters[0].Cluster: no cluster named \"x\""},
+      {"plaintext cluster", Routed([](Route& r) { r.clusters[0].cluster = "local_app"; }),
+       at + "Clusters[0].Cluster: http_route needs a cluster with TLS \"originate\"; "
+            "\"local_app\" has \"none\""},
+      {"weights", Routed([](Route& r) { r.clusters[1].weight = 999; }, 1),
+       at1 + "Clusters: the weights must sum to 10000 (100.00%), not 9999"},
+      {"negative weight",
+       Routed(
+           [](Route& r) {
+             r.clusters = {{r.clusters[0].cluster, -1}};
+           },
+           1),
+       at1 + "Clusters[0].Weight: -1 is not in 0..10000"},
+      {"no clusters", Routed([](Route& r) { r.clusters.clear(); }),
+       at + "Clusters: a route needs at least one cluster"},
+      {"twice", Routed([](Route& r) { r.clusters[1].cluster = r.clusters[0].cluster; }, 1),
+       at1 + "Clusters[1].Cluster: cluster "
+             "\"api.default.dc1.internal.11111111-2222-3333-4444-555555555555.consul\" is "
+             "listed twice"},
+      {"path regex", Routed([](Route& r) {
+         r.match.path_kind = RouteMatch::Path::kRegex;
+         r.match.path = "/a(";
+         r.prefix_rewrite.clear();
+       }),
+       at + "Match.Path: error parsing regexp: missing closing ): `/a(`"},
+      {"header regex", Routed([](Route& r) { r.match.headers[1].value = "[a"; }),
+       at + "Match.Headers[1].Value: error parsing regexp: missing closing ]: `[a`"},
+      {"query regex", Routed([](Route& r) { r.match.query_params[1].value = "*"; }),
+       at + "Match.QueryParams[1].Value: error parsing regexp: missing argument to repetition "
+            "operator: `*`"},
+      {"prefix without slash", Routed([](Route& r) { r.match.path = "api"; }, 1),
+       at1 + "Match.Path: \"api\" does not start with \"/\""},
+      {"rewrite needs a path", Routed([](Route& r) {
+         r.match.path_kind = RouteMatch::Path::kAny;
+         r.match.path.clear();
+       }),
+       at + "PrefixRewrite: needs a PathMatch of \"exact\" or \"prefix\""},
+      {"method", Routed([](Route& r) { r.match.methods = {"get"}; }),
+       at + "Match.Methods[0]: \"get\" is not one of GET HEAD POST PUT PATCH DELETE CONNECT "
+            "OPTIONS TRACE"},
+      {"method twice", Routed([](Route& r) {
+         r.match.methods = {"GET", "GET"};
+       }),
+       at + "Match.Methods[1]: \"GET\" is listed twice"},
+      {"header name", Routed([](Route& r) { r.match.headers[0].name = "bad name"; }),
+       at + "Match.Headers[0].Name: \"bad name\" is not a header name"},
+      {"present with value", Routed([](Route& r) { r.match.headers[0].value = "1"; }),
+       at + "Match.Headers[0].Value: must be empty when Match is \"present\""},
+      {"header injection",
+       Routed([](Route& r) { r.request_headers.add[0].value = "a\r\nx-admin: 1"; }),
+       at + "RequestHeaders.Add[0].Value: a header value may not hold CR, LF or NUL"},
+      {"response remove", Routed([](Route& r) { r.response_headers.remove = {""}; }),
+       at + "ResponseHeaders.Remove[0]: \"\" is not a header name"},
+      {"status code", Routed([](Route& r) { r.retry_on_status_codes = {99}; }),
+       at + "RetryOnStatusCodes[0]: 99 is not an HTTP status code"},
+      {"retries", Routed([](Route& r) { r.num_retries = -1; }),
+       at + "NumRetries: must not be negative"},
+      {"timeout", Routed([](Route& r) { r.request_timeout = std::chrono::milliseconds(-1); }),
+       at + "RequestTimeoutMs: must not be negative"},
+  };
+  for (const Case& c : cases) {
+    Status s = Validate(c.config);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << c.what;
+    EXPECT_EQ(s.message(), c.message) << c.what;
+  }
+
+  Config c = RoutedSidecarExample();
+  c.listeners[1].chains[0].cluster = "local_app";
+  EXPECT_EQ(Validate(c).message(),
+            "Listeners[1].FilterChains[0].Cluster: must be empty: the routes name the clusters");
+  c = RoutedSidecarExample();
+  c.listeners[1].chains[0].route.reset();
+  EXPECT_EQ(Validate(c).message(),
+            "Listeners[1].FilterChains[0].RouteConfig: an http_route chain needs a RouteConfig");
+  c = RoutedSidecarExample();
+  c.listeners[1].chains[0].route->routes.clear();
+  EXPECT_EQ(Validate(c).message(),
+            "Listeners[1].FilterChains[0].RouteConfig.Routes: an "
+            "http_route chain needs at least one route");
+  c = RoutedSidecarExample();
+  c.listeners[2].chains[0].route = RouteConfig{};
+  EXPECT_EQ(Validate(c).message(),
+            "Listeners[2].FilterChains[0].RouteConfig: only an http_route chain has routes");
+  c = RoutedSidecarExample();
+  c.listeners[0].chains[0] = c.listeners[1].chains[0];
+  EXPECT_EQ(Validate(c).message(),
+            "Listeners[0].FilterChains[0].Action: \"http_route\" is not "
+            "allowed on a public listener");
 }
 
 TEST(ValidateTest, AcceptsEdgeValues) {

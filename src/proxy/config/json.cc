@@ -44,6 +44,69 @@ OJson EncodeCluster(const Cluster& c) {
   return j;
 }
 
+OJson EncodeHeaderChanges(const HeaderChanges& h) {
+  auto values = [](const std::vector<HeaderValue>& vs) {
+    OJson a = OJson::array();
+    for (const HeaderValue& v : vs) {
+      OJson j = OJson::object();
+      j["Name"] = v.name;
+      j["Value"] = v.value;
+      a.push_back(std::move(j));
+    }
+    return a;
+  };
+  OJson j = OJson::object();
+  j["Add"] = values(h.add);
+  j["Set"] = values(h.set);
+  j["Remove"] = h.remove;
+  return j;
+}
+
+OJson EncodeRoute(const Route& r) {
+  OJson m = OJson::object();
+  m["PathMatch"] = Str(PathMatchName(r.match.path_kind));
+  m["Path"] = r.match.path;
+  OJson headers = OJson::array();
+  for (const HeaderMatch& h : r.match.headers) {
+    OJson hj = OJson::object();
+    hj["Name"] = h.name;
+    hj["Match"] = Str(HeaderMatchName(h.kind));
+    hj["Value"] = h.value;
+    hj["Invert"] = h.invert;
+    headers.push_back(std::move(hj));
+  }
+  m["Headers"] = std::move(headers);
+  OJson query = OJson::array();
+  for (const QueryMatch& q : r.match.query_params) {
+    OJson qj = OJson::object();
+    qj["Name"] = q.name;
+    qj["Match"] = Str(QueryMatchName(q.kind));
+    qj["Value"] = q.value;
+    query.push_back(std::move(qj));
+  }
+  m["QueryParams"] = std::move(query);
+  m["Methods"] = r.match.methods;
+
+  OJson j = OJson::object();
+  j["Match"] = std::move(m);
+  OJson clusters = OJson::array();
+  for (const WeightedCluster& wc : r.clusters) {
+    OJson cj = OJson::object();
+    cj["Cluster"] = wc.cluster;
+    cj["Weight"] = wc.weight;
+    clusters.push_back(std::move(cj));
+  }
+  j["Clusters"] = std::move(clusters);
+  j["PrefixRewrite"] = r.prefix_rewrite;
+  j["RequestTimeoutMs"] = static_cast<int64_t>(r.request_timeout.count());
+  j["NumRetries"] = r.num_retries;
+  j["RetryOnConnectFailure"] = r.retry_on_connect_failure;
+  j["RetryOnStatusCodes"] = r.retry_on_status_codes;
+  j["RequestHeaders"] = EncodeHeaderChanges(r.request_headers);
+  j["ResponseHeaders"] = EncodeHeaderChanges(r.response_headers);
+  return j;
+}
+
 OJson EncodeListener(const Listener& l) {
   OJson j = OJson::object();
   j["Name"] = l.name;
@@ -56,6 +119,14 @@ OJson EncodeListener(const Listener& l) {
     cj["ServerNames"] = ch.server_names;
     cj["Action"] = Str(ActionName(ch.action));
     cj["Cluster"] = ch.cluster;
+    // Written only when present: a key added after the first release is omitted at its default,
+    // so proxies that predate it keep accepting configs that do not use it.
+    if (ch.route) {
+      OJson routes = OJson::array();
+      for (const Route& r : ch.route->routes) routes.push_back(EncodeRoute(r));
+      cj["RouteConfig"] = OJson::object();
+      cj["RouteConfig"]["Routes"] = std::move(routes);
+    }
     chains.push_back(std::move(cj));
   }
   j["FilterChains"] = std::move(chains);
@@ -256,7 +327,20 @@ const Names<Listener::Kind> kListenerKinds = {{Listener::Kind::kPublic, "public"
 const Names<FilterChain::Action> kActions = {{FilterChain::Action::kTerminateTls, "terminate_tls"},
                                              {FilterChain::Action::kOriginateTls, "originate_tls"},
                                              {FilterChain::Action::kTcpProxy, "tcp_proxy"},
-                                             {FilterChain::Action::kSniCluster, "sni_cluster"}};
+                                             {FilterChain::Action::kSniCluster, "sni_cluster"},
+                                             {FilterChain::Action::kHttpRoute, "http_route"}};
+const Names<RouteMatch::Path> kPathMatches = {{RouteMatch::Path::kAny, "any"},
+                                              {RouteMatch::Path::kExact, "exact"},
+                                              {RouteMatch::Path::kPrefix, "prefix"},
+                                              {RouteMatch::Path::kRegex, "regex"}};
+const Names<HeaderMatch::Kind> kHeaderMatches = {{HeaderMatch::Kind::kPresent, "present"},
+                                                 {HeaderMatch::Kind::kExact, "exact"},
+                                                 {HeaderMatch::Kind::kPrefix, "prefix"},
+                                                 {HeaderMatch::Kind::kSuffix, "suffix"},
+                                                 {HeaderMatch::Kind::kRegex, "regex"}};
+const Names<QueryMatch::Kind> kQueryMatches = {{QueryMatch::Kind::kPresent, "present"},
+                                               {QueryMatch::Kind::kExact, "exact"},
+                                               {QueryMatch::Kind::kRegex, "regex"}};
 const Names<Cluster::Tls> kTls = {{Cluster::Tls::kNone, "none"},
                                   {Cluster::Tls::kOriginate, "originate"}};
 const Names<Cluster::Lb> kLbs = {{Cluster::Lb::kRoundRobin, "round_robin"},
@@ -298,12 +382,138 @@ Status DecodeCluster(const Json& v, const std::string& path, Cluster* c) {
   return s.ok() ? o.Finish() : s;
 }
 
+Status DecodeHeaderValue(const Json& v, const std::string& path, HeaderValue* h) {
+  Object o;
+  Status s = o.Open(v, path);
+  if (s.ok()) s = ReadString(o, "Name", &h->name);
+  if (s.ok()) s = ReadString(o, "Value", &h->value);
+  return s.ok() ? o.Finish() : s;
+}
+
+Status DecodeHeaderChanges(Object& parent, std::string_view key, HeaderChanges* h) {
+  const Json* v;
+  Object o;
+  Status s = parent.Require(key, &v);
+  if (s.ok()) s = o.Open(*v, parent.At(key));
+  if (s.ok()) {
+    s = ReadArray(o, "Add", [h](const Json& hv, const std::string& at) {
+      return DecodeHeaderValue(hv, at, &h->add.emplace_back());
+    });
+  }
+  if (s.ok()) {
+    s = ReadArray(o, "Set", [h](const Json& hv, const std::string& at) {
+      return DecodeHeaderValue(hv, at, &h->set.emplace_back());
+    });
+  }
+  if (s.ok()) s = ReadStrings(o, "Remove", &h->remove);
+  return s.ok() ? o.Finish() : s;
+}
+
+Status DecodeHeaderMatch(const Json& v, const std::string& path, HeaderMatch* h) {
+  Object o;
+  Status s = o.Open(v, path);
+  if (s.ok()) s = ReadString(o, "Name", &h->name);
+  if (s.ok()) s = ReadEnum(o, "Match", kHeaderMatches, &h->kind);
+  if (s.ok()) s = ReadString(o, "Value", &h->value);
+  if (s.ok()) s = ReadBool(o, "Invert", &h->invert);
+  return s.ok() ? o.Finish() : s;
+}
+
+Status DecodeQueryMatch(const Json& v, const std::string& path, QueryMatch* q) {
+  Object o;
+  Status s = o.Open(v, path);
+  if (s.ok()) s = ReadString(o, "Name", &q->name);
+  if (s.ok()) s = ReadEnum(o, "Match", kQueryMatches, &q->kind);
+  if (s.ok()) s = ReadString(o, "Value", &q->value);
+  return s.ok() ? o.Finish() : s;
+}
+
+Status DecodeMatch(Object& parent, RouteMatch* m) {
+  const Json* v;
+  Object o;
+  Status s = parent.Require("Match", &v);
+  if (s.ok()) s = o.Open(*v, parent.At("Match"));
+  if (s.ok()) s = ReadEnum(o, "PathMatch", kPathMatches, &m->path_kind);
+  if (s.ok()) s = ReadString(o, "Path", &m->path);
+  if (s.ok()) {
+    s = ReadArray(o, "Headers", [m](const Json& hv, const std::string& at) {
+      return DecodeHeaderMatch(hv, at, &m->headers.emplace_back());
+    });
+  }
+  if (s.ok()) {
+    s = ReadArray(o, "QueryParams", [m](const Json& qv, const std::string& at) {
+      return DecodeQueryMatch(qv, at, &m->query_params.emplace_back());
+    });
+  }
+  if (s.ok()) s = ReadStrings(o, "Methods", &m->methods);
+  return s.ok() ? o.Finish() : s;
+}
+
+Status DecodeWeighted(const Json& v, const std::string& path, WeightedCluster* wc) {
+  Object o;
+  Status s = o.Open(v, path);
+  if (s.ok()) s = ReadString(o, "Cluster", &wc->cluster);
+  if (s.ok()) s = ReadInt32(o, "Weight", &wc->weight);
+  return s.ok() ? o.Finish() : s;
+}
+
+Status DecodeRoute(const Json& v, const std::string& path, Route* r) {
+  Object o;
+  int64_t timeout_ms = 0;
+  Status s = o.Open(v, path);
+  if (s.ok()) s = DecodeMatch(o, &r->match);
+  if (s.ok()) {
+    s = ReadArray(o, "Clusters", [r](const Json& cv, const std::string& at) {
+      return DecodeWeighted(cv, at, &r->clusters.emplace_back());
+    });
+  }
+  if (s.ok()) s = ReadString(o, "PrefixRewrite", &r->prefix_rewrite);
+  if (s.ok()) {
+    s = ReadInt(o, "RequestTimeoutMs", std::numeric_limits<int64_t>::min(),
+                std::numeric_limits<int64_t>::max(), &timeout_ms);
+    r->request_timeout = std::chrono::milliseconds(timeout_ms);
+  }
+  if (s.ok()) s = ReadInt32(o, "NumRetries", &r->num_retries);
+  if (s.ok()) s = ReadBool(o, "RetryOnConnectFailure", &r->retry_on_connect_failure);
+  if (s.ok()) {
+    s = ReadArray(o, "RetryOnStatusCodes", [r](const Json& cv, const std::string& at) {
+      if (!cv.is_number_integer()) return WrongType(at, "an integer", cv);
+      if (cv.is_number_unsigned() ? cv.get<uint64_t>() > 999
+                                  : (cv.get<int64_t>() < 0 || cv.get<int64_t>() > 999)) {
+        return Error(at, cv.dump() + " is out of range");
+      }
+      r->retry_on_status_codes.push_back(cv.get<int>());
+      return Status::Ok();
+    });
+  }
+  if (s.ok()) s = DecodeHeaderChanges(o, "RequestHeaders", &r->request_headers);
+  if (s.ok()) s = DecodeHeaderChanges(o, "ResponseHeaders", &r->response_headers);
+  return s.ok() ? o.Finish() : s;
+}
+
+Status DecodeRouteConfig(Object& parent, std::optional<RouteConfig>* out) {
+  const Json* v = parent.Find("RouteConfig");
+  if (v == nullptr || v->is_null()) return Status::Ok();
+  Object o;
+  RouteConfig rc;
+  Status s = o.Open(*v, parent.At("RouteConfig"));
+  if (s.ok()) {
+    s = ReadArray(o, "Routes", [&rc](const Json& rv, const std::string& at) {
+      return DecodeRoute(rv, at, &rc.routes.emplace_back());
+    });
+  }
+  if (s.ok()) s = o.Finish();
+  if (s.ok()) *out = std::move(rc);
+  return s;
+}
+
 Status DecodeChain(const Json& v, const std::string& path, FilterChain* ch) {
   Object o;
   Status s = o.Open(v, path);
   if (s.ok()) s = ReadStrings(o, "ServerNames", &ch->server_names);
   if (s.ok()) s = ReadEnum(o, "Action", kActions, &ch->action);
   if (s.ok()) s = ReadString(o, "Cluster", &ch->cluster);
+  if (s.ok()) s = DecodeRouteConfig(o, &ch->route);
   return s.ok() ? o.Finish() : s;
 }
 

@@ -107,4 +107,50 @@ inline Config GatewayExample() {
   return c;
 }
 
+// web's sidecar with an HTTP upstream: upstream:api routes requests (what a service-router and a
+// service-splitter for api compile to) to api's default subset and its v2 subset.
+inline Config RoutedSidecarExample() {
+  Config c = SidecarExample();
+  c.version = 43;
+  const std::string api = Sni("api", "dc1");
+  const std::string v2 = "v2." + api;
+  Cluster v2_cluster = *c.FindCluster(api);
+  v2_cluster.name = v2;
+  v2_cluster.sni = v2;
+  v2_cluster.endpoints = {{"10.0.1.7", 21000, Endpoint::Health::kPassing, "node-4"}};
+  c.clusters.push_back(v2_cluster);
+
+  RouteConfig rc;
+  Route admin;
+  admin.match.path_kind = RouteMatch::Path::kExact;
+  admin.match.path = "/admin";
+  admin.match.headers = {{"x-debug", HeaderMatch::Kind::kPresent, "", false},
+                         {"user-agent", HeaderMatch::Kind::kRegex, "curl/.*", true}};
+  admin.match.query_params = {{"verbose", QueryMatch::Kind::kExact, "1"},
+                              {"id", QueryMatch::Kind::kRegex, "[0-9]+"}};
+  admin.match.methods = {"GET", "HEAD"};
+  admin.clusters = {{v2, 10000}};
+  admin.prefix_rewrite = "/internal/admin";
+  admin.request_timeout = std::chrono::milliseconds(2500);
+  admin.num_retries = 2;
+  admin.retry_on_connect_failure = true;
+  admin.retry_on_status_codes = {503, 504};
+  admin.request_headers.add = {{"x-route", "admin"}};
+  admin.request_headers.set = {{"x-env", "prod"}};
+  admin.request_headers.remove = {"cookie"};
+  admin.response_headers.add = {{"x-served-by", "v2"}};
+  admin.response_headers.remove = {"server"};
+  Route split;
+  split.match.path_kind = RouteMatch::Path::kPrefix;
+  split.match.path = "/api/";
+  split.clusters = {{api, 9000}, {v2, 1000}};
+  split.prefix_rewrite = "/";
+  Route fallback;  // the router's own service: Consul's implicit catch-all
+  fallback.clusters = {{api, 10000}};
+  rc.routes = {admin, split, fallback};
+
+  c.listeners[1].chains[0] = {{}, FilterChain::Action::kHttpRoute, "", rc};
+  return c;
+}
+
 }  // namespace gangway::proxy::testing
