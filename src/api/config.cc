@@ -54,8 +54,7 @@ void ForwardToPrimary(Call& call, const std::string& primary) {
                                       [](const auto& kv) { return kv.first == "dc"; }),
                        call.req.query.end());
   call.req.query.emplace_back("dc", primary);
-  call.backend.forward(std::move(call.req), primary, std::move(call.cancel),
-                       std::move(call.reply));
+  call.backend.forward(std::move(call.req), primary, std::move(call.cancel), std::move(call.reply));
 }
 
 // Consul answers a refused write with its RPC error: a 500 with the validation's text.
@@ -116,8 +115,8 @@ void Get(Call& call, const std::string& kind, const std::string& name) {
       Json entry;
       catalog::Index index = store->ConfigEntry(ws, kind, name, &entry);
       if (entry.is_null()) {
-        *out = ErrorResponse(404, std::string(kNotFound) + " for \"" + kind + "\" / \"" + name +
-                                      "\"");
+        *out =
+            ErrorResponse(404, std::string(kNotFound) + " for \"" + kind + "\" / \"" + name + "\"");
       } else {
         *out = JsonResponse(entry);
       }

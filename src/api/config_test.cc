@@ -66,7 +66,8 @@ TEST(ConfigApi, WriteReadListDelete) {
 
 TEST(ConfigApi, CheckAndSet) {
   TestAgent agent;
-  const std::string body = R"({"Kind":"proxy-defaults","Name":"global","Config":{"protocol":"http"}})";
+  const std::string body =
+      R"({"Kind":"proxy-defaults","Name":"global","Config":{"protocol":"http"}})";
   EXPECT_EQ(agent.Do("PUT", "/v1/config?cas=0", body).body, "true");  // absent: created
   EXPECT_EQ(agent.Do("PUT", "/v1/config?cas=0", body).body, "false");
   uint64_t index = Body(agent.Do("GET", "/v1/config/proxy-defaults/global"))["ModifyIndex"];
@@ -128,8 +129,9 @@ TEST(ConfigApi, BlockingReadsWakeOnAWrite) {
   agent.loop().RunFor(5s);
   EXPECT_FALSE(one->response.has_value());
   EXPECT_FALSE(all->response.has_value());
-  ASSERT_EQ(agent.Do("PUT", "/v1/config",
-                     R"({"Kind":"service-resolver","Name":"web","ConnectTimeout":"5s"})")
+  ASSERT_EQ(agent
+                .Do("PUT", "/v1/config",
+                    R"({"Kind":"service-resolver","Name":"web","ConnectTimeout":"5s"})")
                 .status,
             200);
   agent.loop().RunPending();
@@ -156,8 +158,8 @@ TEST(ConfigApi, ASecondaryForwardsWritesToThePrimary) {
     forwarded.emplace_back(dc, req);
     reply(http::Response::Json(200, "true"));
   };
-  auto r = agent.Do("PUT", "/v1/config?cas=5&dc=dc1",
-                    R"({"Kind":"service-defaults","Name":"web"})");
+  auto r =
+      agent.Do("PUT", "/v1/config?cas=5&dc=dc1", R"({"Kind":"service-defaults","Name":"web"})");
   EXPECT_EQ(r.body, "true");
   ASSERT_EQ(forwarded.size(), 1u);
   EXPECT_EQ(forwarded[0].first, "dc0");

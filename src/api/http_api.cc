@@ -75,8 +75,7 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
   bool stale_ok = call.opts.stale && call.req.method == "GET" && backend_.server &&
                   (call.opts.max_stale.count() == 0 ||
                    backend_.server->LastContactMs() <= call.opts.max_stale.count());
-  bool any_server = match->any_server ||
-                    (match->writes_on_any_server && call.req.method != "GET");
+  bool any_server = match->any_server || (match->writes_on_any_server && call.req.method != "GET");
   bool to_leader = match->server_state && !any_server && backend_.server &&
                    !backend_.server->IsLeader() && !stale_ok;
   if (match->server_state && (remote_dc || !backend_.server || to_leader) && backend_.forward) {

@@ -317,8 +317,9 @@ std::string Quote(std::string_view s) {
 std::string EncodeCommand(const Command& cmd) {
   std::string out(1, static_cast<char>(cmd.index()));
   static_assert(
-      std::is_same_v<std::variant_alternative_t<static_cast<size_t>(CommandType::kConfigEntry), Command>,
-                     ConfigEntryRequest>,
+      std::is_same_v<
+          std::variant_alternative_t<static_cast<size_t>(CommandType::kConfigEntry), Command>,
+          ConfigEntryRequest>,
       "Command alternatives must be in CommandType order");
   Json body = std::visit([](const auto& c) { return Body(c); }, cmd);
   Json::to_msgpack(body, out);

@@ -171,9 +171,8 @@ std::vector<std::pair<std::string, Command>> Samples() {
   entry.kind = "service-router";
   entry.entry = {{"Kind", "service-router"},
                  {"Name", "web"},
-                 {"Routes",
-                  Json::array({{{"Match", {{"HTTP", {{"PathPrefix", "/admin"}}}}},
-                                {"Destination", {{"Service", "admin"}}}}})}};
+                 {"Routes", Json::array({{{"Match", {{"HTTP", {{"PathPrefix", "/admin"}}}}},
+                                          {"Destination", {{"Service", "admin"}}}}})}};
   out.emplace_back("config-entry-upsert-cas", entry);
   ConfigEntryRequest del;
   del.op = ConfigEntryOp::kDelete;

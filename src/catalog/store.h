@@ -41,9 +41,9 @@ std::string SnapshotThroughJson(const Store& store);
 }  // namespace internal
 
 // A point-in-time copy of a store's snapshot tables (Store::CopyForSnapshot): the nodes,
-// services, checks, KV entries, tombstones, indexes, CA documents and config entries, without watches or derived
-// indexes. Immutable and independent of the store, so it may be encoded and destroyed on any
-// thread while the store goes on applying.
+// services, checks, KV entries, tombstones, indexes, CA documents and config entries, without
+// watches or derived indexes. Immutable and independent of the store, so it may be encoded and
+// destroyed on any thread while the store goes on applying.
 class SnapshotCopy {
  public:
   explicit SnapshotCopy(std::unique_ptr<const SnapshotTables> tables);

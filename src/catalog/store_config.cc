@@ -54,8 +54,8 @@ ApplyResult Store::Impl::ConfigEntry(Changes& ch, const ConfigEntryRequest& req)
     if (kind->second.empty()) t.config_entries.erase(kind);
   } else {
     if (!req.entry.is_object()) {
-      return internal::Rejected(InvalidArgument("config entry " + req.kind + "/" + req.name +
-                                                " is not an object"));
+      return internal::Rejected(
+          InvalidArgument("config entry " + req.kind + "/" + req.name + " is not an object"));
     }
     Json stored = req.entry;
     Index created = existing != nullptr ? IndexField(*existing, "CreateIndex") : 0;

@@ -645,9 +645,9 @@ Result<Tables> Store::Impl::TablesFromJson(const Json& j) {
   if (Status s = ReadIndexMaps(r, &t); !s.ok()) return s;
   if (Status s = ReadConnectCA(r, &t); !s.ok()) return s;
   if (Status s = ReadConfigEntries(r, &t); !s.ok()) return s;
-  for (Index i : {t.nodes_index, t.services_index, t.checks_index, t.kvs_index,
-                  t.service_extinction_index, t.ca_config_index, t.ca_roots_index,
-                  t.config_entries_index}) {
+  for (Index i :
+       {t.nodes_index, t.services_index, t.checks_index, t.kvs_index, t.service_extinction_index,
+        t.ca_config_index, t.ca_roots_index, t.config_entries_index}) {
     if (i > t.last_index) return SnapshotError("table index beyond the snapshot's last index");
   }
   return t;

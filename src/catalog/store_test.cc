@@ -944,10 +944,13 @@ TEST_F(StoreTest, ConfigEntryCASAndDelete) {
 TEST_F(StoreTest, ConfigEntryWatchesFireForWhatChanged) {
   Json out;
   std::vector<Json> list;
-  auto web = WatchRead([&](WatchSet* ws) { store_.ConfigEntry(ws, "service-defaults", "web", &out); });
-  auto api = WatchRead([&](WatchSet* ws) { store_.ConfigEntry(ws, "service-defaults", "api", &out); });
+  auto web =
+      WatchRead([&](WatchSet* ws) { store_.ConfigEntry(ws, "service-defaults", "web", &out); });
+  auto api =
+      WatchRead([&](WatchSet* ws) { store_.ConfigEntry(ws, "service-defaults", "api", &out); });
   auto kind = WatchRead([&](WatchSet* ws) { store_.ConfigEntries(ws, "service-defaults", &list); });
-  auto resolvers = WatchRead([&](WatchSet* ws) { store_.ConfigEntries(ws, "service-resolver", &list); });
+  auto resolvers =
+      WatchRead([&](WatchSet* ws) { store_.ConfigEntries(ws, "service-resolver", &list); });
   auto all = WatchRead([&](WatchSet* ws) { store_.ConfigEntries(ws, "", &list); });
   MustApply(Entry(ConfigEntryOp::kUpsert, "service-defaults", "web"));
   EXPECT_EQ(*web, 1);
@@ -966,8 +969,9 @@ TEST_F(StoreTest, ConfigEntryWatchesFireForWhatChanged) {
 }
 
 TEST_F(StoreTest, ConfigEntriesSurviveASnapshot) {
-  MustApply(Entry(ConfigEntryOp::kUpsert, "proxy-defaults", "global",
-                  {{"Kind", "proxy-defaults"}, {"Name", "global"}, {"Config", {{"protocol", "http"}}}}));
+  MustApply(
+      Entry(ConfigEntryOp::kUpsert, "proxy-defaults", "global",
+            {{"Kind", "proxy-defaults"}, {"Name", "global"}, {"Config", {{"protocol", "http"}}}}));
   MustApply(Entry(ConfigEntryOp::kUpsert, "service-defaults", "web"));
   MustApply(Entry(ConfigEntryOp::kDelete, "service-defaults", "web"));
   std::string snap = store_.Snapshot();

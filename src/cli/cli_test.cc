@@ -469,8 +469,9 @@ TEST(CommandTest, ConfigWriteFromHclJsonAndStdin) {
   Harness bad;
   bad.in.str(R"({"Name": "web"})");
   EXPECT_EQ(bad.Run({"config", "write", "-"}), 1);
-  EXPECT_EQ(bad.err.str(), "Failed to decode config entry input: Payload does not contain a "
-                           "kind/Kind key at the top level\n");
+  EXPECT_EQ(bad.err.str(),
+            "Failed to decode config entry input: Payload does not contain a "
+            "kind/Kind key at the top level\n");
   EXPECT_TRUE(bad.agent.requests.empty());
 
   Harness refused;
@@ -483,12 +484,14 @@ TEST(CommandTest, ConfigWriteFromHclJsonAndStdin) {
 
   Harness args;
   EXPECT_EQ(args.Run({"config", "write"}), 1);
-  EXPECT_EQ(args.err.str(), "Must provide exactly one positional argument to specify the config "
-                            "entry to write\n");
+  EXPECT_EQ(args.err.str(),
+            "Must provide exactly one positional argument to specify the config "
+            "entry to write\n");
   Harness missing;
   EXPECT_EQ(missing.Run({"config", "write", "/nonexistent/web.hcl"}), 1);
-  EXPECT_EQ(missing.err.str(), "Failed to load data: Failed to read file: open "
-                               "/nonexistent/web.hcl: no such file or directory\n");
+  EXPECT_EQ(missing.err.str(),
+            "Failed to load data: Failed to read file: open "
+            "/nonexistent/web.hcl: no such file or directory\n");
 }
 
 TEST(CommandTest, ConfigReadListDelete) {
@@ -496,8 +499,9 @@ TEST(CommandTest, ConfigReadListDelete) {
   read.agent.On("GET /v1/config/service-defaults/web", 200,
                 R"({"Kind":"service-defaults","Name":"web","Protocol":"http"})");
   EXPECT_EQ(read.Run({"config", "read", "-kind", "service-defaults", "-name", "web"}), 0);
-  EXPECT_EQ(read.out.str(), "{\n    \"Kind\": \"service-defaults\",\n    \"Name\": \"web\",\n"
-                            "    \"Protocol\": \"http\"\n}\n");
+  EXPECT_EQ(read.out.str(),
+            "{\n    \"Kind\": \"service-defaults\",\n    \"Name\": \"web\",\n"
+            "    \"Protocol\": \"http\"\n}\n");
   Harness absent;
   absent.agent.On("GET /v1/config/service-defaults/api", 404,
                   R"(Config entry not found for "service-defaults" / "api")");
@@ -510,8 +514,9 @@ TEST(CommandTest, ConfigReadListDelete) {
   EXPECT_EQ(no_kind.err.str(), "Must specify the -kind parameter\n");
 
   Harness list;
-  list.agent.On("GET /v1/config/service-defaults", 200,
-                R"([{"Kind":"service-defaults","Name":"api"},{"Kind":"service-defaults","Name":"web"}])");
+  list.agent.On(
+      "GET /v1/config/service-defaults", 200,
+      R"([{"Kind":"service-defaults","Name":"api"},{"Kind":"service-defaults","Name":"web"}])");
   EXPECT_EQ(list.Run({"config", "list", "-kind", "service-defaults"}), 0);
   EXPECT_EQ(list.out.str(), "api\nweb\n");
 

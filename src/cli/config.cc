@@ -105,8 +105,9 @@ class WriteCommand : public Command {
     if (Status st = flags_.Parse(args); !st.ok()) return FlagError(env_, st, *this);
     const auto& rest = flags_.Args();
     if (rest.size() != 1) {
-      return Fail(env_, "Must provide exactly one positional argument to specify the config "
-                        "entry to write");
+      return Fail(env_,
+                  "Must provide exactly one positional argument to specify the config "
+                  "entry to write");
     }
     auto data = Load(rest[0]);
     if (!data.ok()) return Fail(env_, "Failed to load data: " + data.status().message());
@@ -125,8 +126,8 @@ class WriteCommand : public Command {
     if (cas_) params.emplace_back("cas", std::to_string(modify_index_));
     auto res = client->Put("/v1/config", params, entry->dump());
     if (!res.ok()) {
-      return Fail(env_, "Error writing config entry " + kind + "/" + name + ": " +
-                            res.status().message());
+      return Fail(
+          env_, "Error writing config entry " + kind + "/" + name + ": " + res.status().message());
     }
     if (Trim(*res) != "true") {
       return Fail(env_, "Config entry not updated: " + kind + "/" + name);
@@ -143,7 +144,8 @@ class WriteCommand : public Command {
       return std::string(std::istreambuf_iterator<char>(*env_.in), {});
     }
     std::ifstream in(arg, std::ios::binary);
-    if (!in) return InvalidArgument("Failed to read file: open " + arg + ": no such file or directory");
+    if (!in)
+      return InvalidArgument("Failed to read file: open " + arg + ": no such file or directory");
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();

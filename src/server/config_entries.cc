@@ -18,8 +18,9 @@ constexpr const char* kLog = "agent.server.replication.config_entry";
 constexpr uint64_t kNoIndex = 0;
 
 constexpr std::string_view kKinds[] = {
-    "proxy-defaults",   "service-defaults",   "service-resolver", "service-router",
-    "service-splitter", "service-intentions", "mesh",
+    "proxy-defaults", "service-defaults", "service-resolver",
+    "service-router", "service-splitter", "service-intentions",
+    "mesh",
 };
 
 // The value of `key` or of its lower-case spelling (Consul's decoders take both at the top level),
@@ -47,8 +48,8 @@ Result<Json> BuiltinNormalize(const Json& body) {
   if (!IsConfigEntryKind(k)) return InvalidArgument("invalid config entry kind: " + k);
   const Json* name = Member(body, "Name", "name", &name_key);
   if (name != nullptr && !name->is_string()) {
-    return InvalidArgument("'Name' expected type 'string', got '" +
-                           std::string(name->type_name()) + "'");
+    return InvalidArgument("'Name' expected type 'string', got '" + std::string(name->type_name()) +
+                           "'");
   }
   Json out = body;
   out.erase(kind_key);
@@ -143,8 +144,7 @@ ConfigEntries::ConfigEntries(Loop& loop, Server& server, ConfigEntriesOptions op
 ConfigEntries::~ConfigEntries() = default;
 
 bool ConfigEntries::primary() const {
-  return options_.primary_datacenter.empty() ||
-         options_.primary_datacenter == options_.datacenter;
+  return options_.primary_datacenter.empty() || options_.primary_datacenter == options_.datacenter;
 }
 
 std::string ConfigEntries::primary_datacenter() const {

@@ -36,7 +36,8 @@ TEST(BuiltinChecks, NormalizeKeepsTheEntryAndCanonicalizesKindAndName) {
 TEST(BuiltinChecks, RefusesWithConsulsTexts) {
   auto c = BuiltinConfigEntryChecks();
   auto message = [&](const Json& body) { return c.normalize(body).status().message(); };
-  EXPECT_EQ(message({{"Name", "web"}}), "Payload does not contain a kind/Kind key at the top level");
+  EXPECT_EQ(message({{"Name", "web"}}),
+            "Payload does not contain a kind/Kind key at the top level");
   EXPECT_EQ(message({{"Kind", 3}}), "Kind value in payload is not a string");
   EXPECT_EQ(message({{"Kind", "service-route"}, {"Name", "web"}}),
             "invalid config entry kind: service-route");
@@ -120,14 +121,12 @@ class FakePrimary {
   void Write(const Json& body) {
     auto entry = server_.config_entries().Normalize(body);
     ASSERT_TRUE(entry.ok()) << entry.status().message();
-    server_.config_entries().Upsert(std::move(*entry), std::nullopt, [](Result<bool> r) {
-      ASSERT_TRUE(r.ok() && *r);
-    });
+    server_.config_entries().Upsert(std::move(*entry), std::nullopt,
+                                    [](Result<bool> r) { ASSERT_TRUE(r.ok() && *r); });
   }
   void Delete(const std::string& kind, const std::string& name) {
-    server_.config_entries().Delete(kind, name, std::nullopt, [](Result<bool> r) {
-      ASSERT_TRUE(r.ok());
-    });
+    server_.config_entries().Delete(kind, name, std::nullopt,
+                                    [](Result<bool> r) { ASSERT_TRUE(r.ok()); });
   }
   void SetReachable(bool up) {
     reachable_ = up;
@@ -181,7 +180,8 @@ class FakePrimary {
 TEST(ConfigEntries, ASecondaryLeaderReplicatesThePrimary) {
   testing::SimLoop loop;
   FakePrimary primary(loop);
-  primary.Write({{"Kind", "proxy-defaults"}, {"Name", "global"}, {"Config", {{"protocol", "http"}}}});
+  primary.Write(
+      {{"Kind", "proxy-defaults"}, {"Name", "global"}, {"Config", {{"protocol", "http"}}}});
   primary.Write({{"Kind", "service-defaults"}, {"Name", "web"}, {"Protocol", "http"}});
 
   Server s(loop, Dev("dc2"));

@@ -79,8 +79,8 @@ Server::Server(Loop& loop, ServerOptions options, ServerHooks hooks)
     : loop_(loop), options_(std::move(options)), hooks_(std::move(hooks)) {
   ConfigEntriesOptions co;
   co.datacenter = options_.datacenter;
-  config_entries_ = std::make_unique<ConfigEntries>(loop_, *this, std::move(co),
-                                                    BuiltinConfigEntryChecks());
+  config_entries_ =
+      std::make_unique<ConfigEntries>(loop_, *this, std::move(co), BuiltinConfigEntryChecks());
 }
 
 Server::~Server() { Shutdown(); }
