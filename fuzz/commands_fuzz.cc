@@ -35,6 +35,11 @@ void Seed(Store* store) {
   kv.entry.key = "config/app";
   kv.entry.value = "v1";
   store->Apply(2, kv);
+  ConfigEntryRequest entry;
+  entry.kind = "service-defaults";
+  entry.name = "web";
+  entry.entry = {{"Kind", "service-defaults"}, {"Name", "web"}, {"Protocol", "http"}};
+  store->Apply(3, entry);
 }
 
 void RenderAll(const Store& store) {
@@ -49,6 +54,10 @@ void RenderAll(const Store& store) {
   std::vector<KVEntry> kvs;
   store.KVList(nullptr, "", &kvs);
   for (const auto& e : kvs) (void)KVEntryToJson(e).dump();
+  // Config entries are served as stored; the API replaces invalid UTF-8 as it dumps them.
+  std::vector<Json> entries;
+  store.ConfigEntries(nullptr, "", &entries);
+  for (const auto& e : entries) (void)e.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -75,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<KVEntry> all;
   store.KVList(&ws, "", &all);
   store.Watch(ws, [&fired] { ++fired; });
-  ApplyResult r = store.Apply(3, *cmd);
+  ApplyResult r = store.Apply(4, *cmd);
   if (!r.status.ok() && fired != 0) std::abort();  // rejected commands change nothing
   for (const auto& e : r.txn_results) (void)KVEntryToJson(e).dump();
   RenderAll(store);

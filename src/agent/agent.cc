@@ -201,6 +201,12 @@ Status Agent::StartServer() {
     if (!leader) reconcile_tick_.reset();
   };
   server_ = std::make_unique<server::Server>(loop_, so, std::move(hooks));
+  server::ConfigEntriesOptions ceo;
+  ceo.datacenter = cfg_.datacenter;
+  ceo.primary_datacenter = cfg_.primary_datacenter;
+  // Entry checks: the built-in ones until meshcfg's typed entries are wired here.
+  server_->ConfigureConfigEntries(std::move(ceo), server::BuiltinConfigEntryChecks(),
+                                  ConfigEntriesHooksVia(&api_handler_, cfg_.primary_datacenter));
   if (cfg_.connect_enabled) {
     server::ConnectCAOptions co;
     co.datacenter = cfg_.datacenter;

@@ -12,7 +12,8 @@ using Json = nlohmann::json;
 using apiclient::IndexOf;
 using apiclient::JsonBody;
 
-// How long a blocking roots query waits before answering unchanged (then it is simply re-armed).
+// How long a blocking read of the roots or of the primary's config entries waits before
+// answering unchanged (then it is simply re-armed).
 constexpr const char* kRootsWait = "5m";
 
 void Request(http::Handler* const* api, std::string method, std::string target, std::string body,
@@ -79,6 +80,22 @@ client::LeafCacheHooks LeafCacheHooksVia(http::Handler* const* api) {
   };
   h.sign = [api](std::string csr, std::function<void(Result<Json>)> done) {
     SignCsr(api, "/v1/internal/connect/ca/sign", std::move(csr), std::move(done));
+  };
+  return h;
+}
+
+server::ConfigEntriesHooks ConfigEntriesHooksVia(http::Handler* const* api,
+                                                 std::string primary_dc) {
+  server::ConfigEntriesHooks h;
+  h.primary_entries = [api, primary_dc](uint64_t min_index,
+                                        std::function<void(Result<Json>, uint64_t)> done) {
+    std::string target = "/v1/internal/config-entries?dc=" + primary_dc;
+    if (min_index > 0) target += "&index=" + std::to_string(min_index) + "&wait=" + kRootsWait;
+    Request(api, "GET", target, "", [done = std::move(done)](const http::Response& r) {
+      auto body = JsonBody(r);
+      if (!body.ok()) return done(body.status(), 0);
+      done(std::move(*body), IndexOf(r));
+    });
   };
   return h;
 }

@@ -1,4 +1,5 @@
-// Wiring of Connect into the agent: the CA manager's and the leaf cache's requests go through
+// Wiring of Connect into the agent: the CA manager's, the leaf cache's and config entry
+// replication's requests go through
 // this agent's own HTTP API handler, which answers them locally or forwards them to the right
 // server (our datacenter's, or the primary's with ?dc=). Loop thread only.
 #pragma once
@@ -7,6 +8,7 @@
 
 #include "client/leaf_cache.h"
 #include "http/message.h"
+#include "server/config_entries.h"
 #include "server/connect_ca.h"
 
 namespace gangway::agent {
@@ -16,5 +18,7 @@ namespace gangway::agent {
 server::ConnectCAHooks ConnectCAHooksVia(http::Handler* const* api, std::string primary_dc,
                                          std::function<std::vector<std::string>()> datacenters);
 client::LeafCacheHooks LeafCacheHooksVia(http::Handler* const* api);
+// Config entry replication: a blocking read of the primary datacenter's entries of every kind.
+server::ConfigEntriesHooks ConfigEntriesHooksVia(http::Handler* const* api, std::string primary_dc);
 
 }  // namespace gangway::agent

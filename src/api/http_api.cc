@@ -10,6 +10,7 @@ namespace gangway::api {
 HttpApi::HttpApi(Backend backend) : backend_(std::move(backend)) {
   AddAgentRoutes(&routes_);
   AddCatalogRoutes(&routes_);
+  AddConfigRoutes(&routes_);
   AddConnectRoutes(&routes_);
   AddEventRoutes(&routes_);
   AddHealthRoutes(&routes_);
@@ -74,7 +75,8 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
   bool stale_ok = call.opts.stale && call.req.method == "GET" && backend_.server &&
                   (call.opts.max_stale.count() == 0 ||
                    backend_.server->LastContactMs() <= call.opts.max_stale.count());
-  bool to_leader = match->server_state && !match->any_server && backend_.server &&
+  bool any_server = match->any_server || (match->writes_on_any_server && call.req.method != "GET");
+  bool to_leader = match->server_state && !any_server && backend_.server &&
                    !backend_.server->IsLeader() && !stale_ok;
   if (match->server_state && (remote_dc || !backend_.server || to_leader) && backend_.forward) {
     backend_.forward(std::move(call.req), call.opts.dc, std::move(call.cancel), std::move(call.reply));

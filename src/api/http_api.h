@@ -41,11 +41,16 @@ struct Route {
   bool server_state = false;
   // Any server answers from its own Raft view (/v1/status/*), never forwarded to the leader.
   bool any_server = false;
+  // Writes (methods other than GET) are taken by any server, whose own Apply reaches the
+  // leader; used where the handler itself may forward (config entries go to the primary), so a
+  // write spends no extra hop on the way.
+  bool writes_on_any_server = false;
 };
 
 // Route tables, one per resource file.
 void AddAgentRoutes(std::vector<Route>* routes);
 void AddCatalogRoutes(std::vector<Route>* routes);
+void AddConfigRoutes(std::vector<Route>* routes);
 void AddConnectRoutes(std::vector<Route>* routes);
 void AddEventRoutes(std::vector<Route>* routes);
 void AddHealthRoutes(std::vector<Route>* routes);

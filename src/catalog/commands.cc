@@ -99,6 +99,32 @@ Result<Command> DecodeConnectCA(const Json& body) {
   return Command(std::move(req));
 }
 
+Json Body(const ConfigEntryRequest& r) {
+  Json j = {{"Op", static_cast<int>(r.op)}, {"Kind", r.kind}, {"Name", r.name}, {"CAS", r.cas}};
+  if (r.op == ConfigEntryOp::kUpsert || r.op == ConfigEntryOp::kUpsertCAS) j["Entry"] = r.entry;
+  return j;
+}
+
+Result<Command> DecodeConfigEntry(const Json& body) {
+  ConfigEntryRequest req;
+  FieldReader r(body, "");
+  int op = 0;
+  r.Int("Op", &op).String("Kind", &req.kind).String("Name", &req.name).Uint64("CAS", &req.cas);
+  if (!r.ok()) return r.status();
+  if (op < 0 || op > static_cast<int>(ConfigEntryOp::kDeleteCAS)) {
+    return InvalidArgument("Op: unknown config entry operation " + std::to_string(op));
+  }
+  req.op = static_cast<ConfigEntryOp>(op);
+  if (req.kind.empty()) return InvalidArgument("Kind: must not be empty");
+  if (req.name.empty()) return InvalidArgument("Name: must not be empty");
+  if (req.op == ConfigEntryOp::kUpsert || req.op == ConfigEntryOp::kUpsertCAS) {
+    const Json* e = r.Find("Entry");
+    if (e == nullptr || !e->is_object()) return InvalidArgument("Entry: expected a map");
+    req.entry = *e;
+  }
+  return Command(std::move(req));
+}
+
 Result<Command> DecodeRestore(const Json& body) {
   const Json* snap = nullptr;
   for (const auto& [k, v] : body.items()) {
@@ -291,8 +317,9 @@ std::string Quote(std::string_view s) {
 std::string EncodeCommand(const Command& cmd) {
   std::string out(1, static_cast<char>(cmd.index()));
   static_assert(
-      std::is_same_v<std::variant_alternative_t<static_cast<size_t>(CommandType::kConnectCA), Command>,
-                     ConnectCARequest>,
+      std::is_same_v<
+          std::variant_alternative_t<static_cast<size_t>(CommandType::kConfigEntry), Command>,
+          ConfigEntryRequest>,
       "Command alternatives must be in CommandType order");
   Json body = std::visit([](const auto& c) { return Body(c); }, cmd);
   Json::to_msgpack(body, out);
@@ -306,7 +333,7 @@ Result<Command> DecodeCommand(std::string_view bytes) {
                            " bytes exceeds the limit of " + std::to_string(kMaxCommandBytes));
   }
   auto type = static_cast<uint8_t>(bytes[0]);
-  if (type > static_cast<uint8_t>(CommandType::kConnectCA)) {
+  if (type > static_cast<uint8_t>(CommandType::kConfigEntry)) {
     return InvalidArgument("unknown command type " + std::to_string(type));
   }
   auto body = ParseBody(bytes.substr(1));
@@ -325,6 +352,8 @@ Result<Command> DecodeCommand(std::string_view bytes) {
         return DecodeRestore(*body);
       case CommandType::kConnectCA:
         return DecodeConnectCA(*body);
+      case CommandType::kConfigEntry:
+        return DecodeConfigEntry(*body);
     }
   } catch (const std::exception& e) {
     // The field readers check types before every get<>(), so this is a bug; still, a decoder of

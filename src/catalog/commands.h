@@ -21,6 +21,7 @@ enum class CommandType : uint8_t {
   kTxn = 3,
   kRestore = 4,
   kConnectCA = 5,
+  kConfigEntry = 6,
   // Append new types here; never renumber.
 };
 
@@ -87,8 +88,27 @@ struct ConnectCARequest {
   Index cas = 0;
 };
 
+enum class ConfigEntryOp : uint8_t {
+  kUpsert = 0,
+  kUpsertCAS = 1,  // store only if the entry's ModifyIndex is `cas` (0: only if absent)
+  kDelete = 2,
+  kDeleteCAS = 3,  // delete only if the entry exists and its ModifyIndex is `cas`
+};
+
+// A config entry write (docs/config-entries.md). The entry is the JSON of Consul's /v1/config
+// API, already validated and normalized by the server (meshcfg); the store keeps it whole, keyed
+// by (kind, name), and stamps CreateIndex and ModifyIndex. A failed CAS changes nothing and gives
+// success = false.
+struct ConfigEntryRequest {
+  ConfigEntryOp op = ConfigEntryOp::kUpsert;
+  std::string kind;
+  std::string name;
+  Index cas = 0;
+  Json entry;  // an object for the upserts; unused by the deletes
+};
+
 using Command = std::variant<RegisterRequest, DeregisterRequest, KVRequest, TxnRequest,
-                             RestoreRequest, ConnectCARequest>;
+                             RestoreRequest, ConnectCARequest, ConfigEntryRequest>;
 
 std::string EncodeCommand(const Command& cmd);
 // Rejects unknown types, truncated or malformed bodies with a message; never throws.

@@ -27,6 +27,9 @@ bool SameCommand(const Command& a, const Command& b) {
           return x.snapshot == y.snapshot;
         } else if constexpr (std::is_same_v<T, ConnectCARequest>) {
           return x.op == y.op && x.cas == y.cas && x.config == y.config && x.roots == y.roots;
+        } else if constexpr (std::is_same_v<T, ConfigEntryRequest>) {
+          return x.op == y.op && x.kind == y.kind && x.name == y.name && x.cas == y.cas &&
+                 x.entry == y.entry;
         } else {
           if (x.ops.size() != y.ops.size()) return false;
           for (size_t i = 0; i < x.ops.size(); ++i) {
@@ -157,6 +160,28 @@ std::vector<std::pair<std::string, Command>> Samples() {
   ca.config = {{"Provider", "consul"}, {"Config", {{"LeafCertTTL", 259200000000000}}}};
   ca.roots = {{"TrustDomain", "x.consul"}, {"Roots", Json::array({{{"ID", "aa:bb"}}})}};
   out.emplace_back("connect-ca", ca);
+  ConfigEntryRequest entry;
+  entry.op = ConfigEntryOp::kUpsert;
+  entry.kind = "service-defaults";
+  entry.name = "web";
+  entry.entry = {{"Kind", "service-defaults"}, {"Name", "web"}, {"Protocol", "http"}};
+  out.emplace_back("config-entry-upsert", entry);
+  entry.op = ConfigEntryOp::kUpsertCAS;
+  entry.cas = 12;
+  entry.kind = "service-router";
+  entry.entry = {{"Kind", "service-router"},
+                 {"Name", "web"},
+                 {"Routes", Json::array({{{"Match", {{"HTTP", {{"PathPrefix", "/admin"}}}}},
+                                          {"Destination", {{"Service", "admin"}}}}})}};
+  out.emplace_back("config-entry-upsert-cas", entry);
+  ConfigEntryRequest del;
+  del.op = ConfigEntryOp::kDelete;
+  del.kind = "proxy-defaults";
+  del.name = "global";
+  out.emplace_back("config-entry-delete", del);
+  del.op = ConfigEntryOp::kDeleteCAS;
+  del.cas = 4;
+  out.emplace_back("config-entry-delete-cas", del);
   return out;
 }
 
@@ -245,6 +270,33 @@ TEST(Commands, ConnectCAChecksItsDocuments) {
   EXPECT_EQ(decode({{"Op", 1}, {"Roots", {{"Roots", {1}}}}}).status().message(),
             "Roots.Roots[0]: expected a map");
   EXPECT_TRUE(decode({{"Op", 1}, {"Roots", {{"Roots", Json::array()}}}}).ok());
+}
+
+TEST(Commands, ConfigEntryChecksItsFields) {
+  auto decode = [](Json body) {
+    std::string bytes(1, static_cast<char>(CommandType::kConfigEntry));
+    Json::to_msgpack(body, bytes);
+    return DecodeCommand(bytes);
+  };
+  const Json ok = {{"Op", 0}, {"Kind", "mesh"}, {"Name", "mesh"}, {"Entry", Json::object()}};
+  EXPECT_TRUE(decode(ok).ok());
+  Json bad = ok;
+  bad["Op"] = 4;
+  EXPECT_EQ(decode(bad).status().message(), "Op: unknown config entry operation 4");
+  bad = ok;
+  bad["Kind"] = "";
+  EXPECT_EQ(decode(bad).status().message(), "Kind: must not be empty");
+  bad = ok;
+  bad.erase("Name");
+  EXPECT_EQ(decode(bad).status().message(), "Name: must not be empty");
+  bad = ok;
+  bad["Entry"] = Json::array();
+  EXPECT_EQ(decode(bad).status().message(), "Entry: expected a map");
+  bad["Op"] = 2;  // a delete carries no entry
+  EXPECT_TRUE(decode(bad).ok());
+  bad = ok;
+  bad["CAS"] = "7";
+  EXPECT_FALSE(decode(bad).ok());
 }
 
 TEST(Commands, GarbageIsRejectedWithAMessage) {

@@ -1,6 +1,7 @@
 // The state store's core: Apply, which dispatches each log command to its table's file, and the
 // watches that reads register and writes fire. The tables live in store_catalog.cc,
-// store_kv.cc, store_ca.cc and store_snapshot.cc; their shared pieces in internal/store_impl.h.
+// store_kv.cc, store_ca.cc, store_config.cc and store_snapshot.cc; their shared pieces in
+// internal/store_impl.h.
 #include "catalog/store.h"
 
 #include <algorithm>
@@ -45,6 +46,7 @@ ApplyResult Store::Apply(Index index, const Command& cmd) {
         if constexpr (std::is_same_v<T, TxnRequest>) return s.Txn(ch, c);
         if constexpr (std::is_same_v<T, RestoreRequest>) return s.RestoreFrom(c);
         if constexpr (std::is_same_v<T, ConnectCARequest>) return s.ConnectCA(ch, c);
+        if constexpr (std::is_same_v<T, ConfigEntryRequest>) return s.ConfigEntry(ch, c);
       },
       cmd);
   s.t.last_index = index;

@@ -41,9 +41,9 @@ std::string SnapshotThroughJson(const Store& store);
 }  // namespace internal
 
 // A point-in-time copy of a store's snapshot tables (Store::CopyForSnapshot): the nodes,
-// services, checks, KV entries, tombstones, indexes and CA documents, without watches or derived
-// indexes. Immutable and independent of the store, so it may be encoded and destroyed on any
-// thread while the store goes on applying.
+// services, checks, KV entries, tombstones, indexes, CA documents and config entries, without
+// watches or derived indexes. Immutable and independent of the store, so it may be encoded and
+// destroyed on any thread while the store goes on applying.
 class SnapshotCopy {
  public:
   explicit SnapshotCopy(std::unique_ptr<const SnapshotTables> tables);
@@ -108,6 +108,14 @@ class Store {
   // Connect CA documents as the last ConnectCARequest stored them (null before the CA exists).
   Index CAConfig(WatchSet* ws, Json* out) const;
   Index CARoots(WatchSet* ws, Json* out) const;
+
+  // Config entries as ConfigEntryRequest stored them (with CreateIndex and ModifyIndex). Both
+  // report the table's index, which moves on every write and delete of any entry (Consul's
+  // config-entries index). `out` is null when the entry does not exist.
+  Index ConfigEntry(WatchSet* ws, std::string_view kind, std::string_view name, Json* out) const;
+  // The entries of `kind` sorted by name; with an empty kind, every entry sorted by kind then
+  // name.
+  Index ConfigEntries(WatchSet* ws, std::string_view kind, std::vector<Json>* out) const;
 
   // ---- Watches. `fire` runs once, on the first Apply that changes anything in ws; the watch is
   // then removed. Unwatch is a no-op for fired or unknown ids.

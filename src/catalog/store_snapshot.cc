@@ -40,7 +40,8 @@ class SnapshotWriter {
   // False when stop was requested before the end.
   bool Write(const SnapshotTables& t) {
     const bool ca = !t.ca_config.is_null() || !t.ca_roots.is_null();
-    w_.Map(ca ? 10 : 9);
+    const bool config = t.config_entries_index != 0;
+    w_.Map(9 + ca + config);
     w_.Str("Checks");
     size_t n = 0;
     for (const auto& [node, list] : t.checks) n += list.size();
@@ -50,6 +51,27 @@ class SnapshotWriter {
         Check(c);
         if (Stopped()) return false;
       }
+    }
+    if (config) {
+      w_.Str("ConfigEntries");
+      w_.Map(2);
+      w_.Str("Entries");
+      size_t count = 0;
+      for (const auto& [kind, entries] : t.config_entries) count += entries.size();
+      w_.Array(count);
+      for (const auto& [kind, entries] : t.config_entries) {
+        for (const auto& [name, e] : entries) {
+          w_.Map(3);
+          w_.Str("Entry");
+          w_.Value(e);
+          w_.Str("Kind");
+          w_.Str(kind);
+          w_.Str("Name");
+          w_.Str(name);
+        }
+      }
+      w_.Str("Index");
+      w_.Uint(t.config_entries_index);
     }
     if (ca) {
       w_.Str("ConnectCA");
@@ -510,6 +532,44 @@ Status ReadConnectCA(const internal::FieldReader& r, Tables* t) {
   return Status::Ok();
 }
 
+// The config entries section: absent in snapshots taken before the table existed (or while it
+// was never written), which restore with an empty table.
+Status ReadConfigEntries(const internal::FieldReader& r, Tables* t) {
+  const Json* section = r.Find("ConfigEntries");
+  if (section == nullptr) return Status::Ok();
+  internal::FieldReader cr(*section, "snapshot.ConfigEntries");
+  cr.Uint64("Index", &t->config_entries_index);
+  if (!cr.ok()) return cr.status();
+  const Json* list = cr.Find("Entries");
+  if (list == nullptr) return Status::Ok();
+  if (!list->is_array()) return SnapshotError("ConfigEntries.Entries is not a list");
+  for (size_t i = 0; i < list->size(); ++i) {
+    internal::FieldReader er((*list)[i], ItemPath("ConfigEntries.Entries", i));
+    std::string kind, name;
+    er.String("Kind", &kind).String("Name", &name);
+    if (!er.ok()) return er.status();
+    const Json* entry = er.Find("Entry");
+    if (kind.empty() || name.empty() || entry == nullptr || !entry->is_object()) {
+      return SnapshotError("config entry without a kind, a name or a body");
+    }
+    for (const char* field : {"CreateIndex", "ModifyIndex"}) {
+      auto it = entry->find(field);
+      if (it == entry->end()) continue;
+      if (!it->is_number_unsigned()) {
+        return SnapshotError("config entry " + Quote(kind + "/" + name) + " has a bad " + field);
+      }
+      if (it->get<Index>() > t->last_index) {
+        return SnapshotError("config entry " + Quote(kind + "/" + name) +
+                             " has indexes beyond the snapshot's last index");
+      }
+    }
+    if (!t->config_entries[kind].emplace(name, *entry).second) {
+      return SnapshotError("config entry " + Quote(kind + "/" + name) + " twice");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Json Store::Impl::SnapshotJson() const {
@@ -552,6 +612,16 @@ Json Store::Impl::SnapshotJson() const {
                         {"ConfigIndex", t.ca_config_index},
                         {"RootsIndex", t.ca_roots_index}};
   }
+  // Likewise only once a config entry has been written.
+  if (t.config_entries_index != 0) {
+    Json entries = Json::array();
+    for (const auto& [kind, list] : t.config_entries) {
+      for (const auto& [name, e] : list) {
+        entries.push_back({{"Kind", kind}, {"Name", name}, {"Entry", e}});
+      }
+    }
+    out["ConfigEntries"] = {{"Entries", std::move(entries)}, {"Index", t.config_entries_index}};
+  }
   return out;
 }
 
@@ -574,8 +644,10 @@ Result<Tables> Store::Impl::TablesFromJson(const Json& j) {
   }
   if (Status s = ReadIndexMaps(r, &t); !s.ok()) return s;
   if (Status s = ReadConnectCA(r, &t); !s.ok()) return s;
-  for (Index i : {t.nodes_index, t.services_index, t.checks_index, t.kvs_index,
-                  t.service_extinction_index, t.ca_config_index, t.ca_roots_index}) {
+  if (Status s = ReadConfigEntries(r, &t); !s.ok()) return s;
+  for (Index i :
+       {t.nodes_index, t.services_index, t.checks_index, t.kvs_index, t.service_extinction_index,
+        t.ca_config_index, t.ca_roots_index, t.config_entries_index}) {
     if (i > t.last_index) return SnapshotError("table index beyond the snapshot's last index");
   }
   return t;

@@ -868,6 +868,125 @@ TEST_F(StoreTest, ConnectCADocumentsAreVersionedAndWatched) {
   EXPECT_EQ(other.Snapshot(), snap);
 }
 
+ConfigEntryRequest Entry(ConfigEntryOp op, std::string kind, std::string name, Json body = {},
+                         Index cas = 0) {
+  ConfigEntryRequest r;
+  r.op = op;
+  r.kind = std::move(kind);
+  r.name = std::move(name);
+  r.cas = cas;
+  r.entry = body.is_null() ? Json{{"Kind", r.kind}, {"Name", r.name}} : std::move(body);
+  return r;
+}
+
+TEST_F(StoreTest, ConfigEntriesAreKeyedByKindAndName) {
+  Json out;
+  EXPECT_EQ(store_.ConfigEntry(nullptr, "service-defaults", "web", &out), 0u);
+  EXPECT_TRUE(out.is_null());
+  MustApply(KV(KVOp::kSet, "k", "v"));  // index 1
+  MustApply(Entry(ConfigEntryOp::kUpsert, "service-defaults", "web",
+                  {{"Kind", "service-defaults"}, {"Name", "web"}, {"Protocol", "http"}}));  // 2
+  MustApply(Entry(ConfigEntryOp::kUpsert, "service-defaults", "api"));                      // 3
+  MustApply(Entry(ConfigEntryOp::kUpsert, "service-resolver", "web"));                      // 4
+  MustApply(Entry(ConfigEntryOp::kUpsert, "service-defaults", "web",
+                  {{"Kind", "service-defaults"}, {"Name", "web"}, {"Protocol", "grpc"}}));  // 5
+
+  EXPECT_EQ(store_.ConfigEntry(nullptr, "service-defaults", "web", &out), 5u);
+  EXPECT_EQ(out["Protocol"], "grpc");
+  EXPECT_EQ(out["CreateIndex"], 2);
+  EXPECT_EQ(out["ModifyIndex"], 5);
+  // A read of an absent entry still reports the table's index (Consul's), for blocking.
+  EXPECT_EQ(store_.ConfigEntry(nullptr, "service-router", "web", &out), 5u);
+  EXPECT_TRUE(out.is_null());
+
+  std::vector<Json> list;
+  EXPECT_EQ(store_.ConfigEntries(nullptr, "service-defaults", &list), 5u);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["Name"], "api");
+  EXPECT_EQ(list[1]["Name"], "web");
+  store_.ConfigEntries(nullptr, "", &list);
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[2]["Kind"], "service-resolver");
+  store_.ConfigEntries(nullptr, "mesh", &list);
+  EXPECT_TRUE(list.empty());
+}
+
+TEST_F(StoreTest, ConfigEntryCASAndDelete) {
+  // upsert-cas with 0: only if absent.
+  EXPECT_TRUE(Apply(Entry(ConfigEntryOp::kUpsertCAS, "mesh", "mesh", {}, 0)).success);  // 1
+  EXPECT_FALSE(Apply(Entry(ConfigEntryOp::kUpsertCAS, "mesh", "mesh", {}, 0)).success);
+  EXPECT_FALSE(Apply(Entry(ConfigEntryOp::kUpsertCAS, "mesh", "mesh", {}, 7)).success);
+  EXPECT_FALSE(Apply(Entry(ConfigEntryOp::kUpsertCAS, "proxy-defaults", "global", {}, 1)).success);
+  EXPECT_TRUE(Apply(Entry(ConfigEntryOp::kUpsertCAS, "mesh", "mesh", {}, 1)).success);  // 5
+  Json out;
+  EXPECT_EQ(store_.ConfigEntry(nullptr, "mesh", "mesh", &out), 5u);
+  EXPECT_EQ(out["CreateIndex"], 1);
+  EXPECT_EQ(out["ModifyIndex"], 5);
+
+  // delete-cas needs the entry and its index; a failed one changes nothing.
+  EXPECT_FALSE(Apply(Entry(ConfigEntryOp::kDeleteCAS, "mesh", "mesh", {}, 1)).success);
+  EXPECT_FALSE(Apply(Entry(ConfigEntryOp::kDeleteCAS, "mesh", "other", {}, 0)).success);
+  EXPECT_EQ(store_.ConfigEntry(nullptr, "mesh", "mesh", &out), 5u);
+  EXPECT_TRUE(Apply(Entry(ConfigEntryOp::kDeleteCAS, "mesh", "mesh", {}, 5)).success);  // 8
+  EXPECT_EQ(store_.ConfigEntry(nullptr, "mesh", "mesh", &out), 8u);
+  EXPECT_TRUE(out.is_null());
+  // A plain delete of an absent entry succeeds and changes nothing.
+  auto r = Apply(Entry(ConfigEntryOp::kDelete, "mesh", "mesh"));  // 9
+  EXPECT_TRUE(r.status.ok());
+  EXPECT_TRUE(r.success);
+  EXPECT_EQ(store_.ConfigEntry(nullptr, "mesh", "mesh", &out), 8u);
+  // Recreated: a new CreateIndex.
+  MustApply(Entry(ConfigEntryOp::kUpsert, "mesh", "mesh"));  // 10
+  store_.ConfigEntry(nullptr, "mesh", "mesh", &out);
+  EXPECT_EQ(out["CreateIndex"], 10);
+}
+
+TEST_F(StoreTest, ConfigEntryWatchesFireForWhatChanged) {
+  Json out;
+  std::vector<Json> list;
+  auto web =
+      WatchRead([&](WatchSet* ws) { store_.ConfigEntry(ws, "service-defaults", "web", &out); });
+  auto api =
+      WatchRead([&](WatchSet* ws) { store_.ConfigEntry(ws, "service-defaults", "api", &out); });
+  auto kind = WatchRead([&](WatchSet* ws) { store_.ConfigEntries(ws, "service-defaults", &list); });
+  auto resolvers =
+      WatchRead([&](WatchSet* ws) { store_.ConfigEntries(ws, "service-resolver", &list); });
+  auto all = WatchRead([&](WatchSet* ws) { store_.ConfigEntries(ws, "", &list); });
+  MustApply(Entry(ConfigEntryOp::kUpsert, "service-defaults", "web"));
+  EXPECT_EQ(*web, 1);
+  EXPECT_EQ(*api, 0);
+  EXPECT_EQ(*kind, 1);
+  EXPECT_EQ(*resolvers, 0);
+  EXPECT_EQ(*all, 1);
+
+  // A failed CAS and a delete of nothing fire nothing.
+  auto again = WatchRead([&](WatchSet* ws) { store_.ConfigEntries(ws, "", &list); });
+  EXPECT_FALSE(Apply(Entry(ConfigEntryOp::kUpsertCAS, "service-defaults", "web", {}, 99)).success);
+  MustApply(Entry(ConfigEntryOp::kDelete, "service-defaults", "nothing"));
+  EXPECT_EQ(*again, 0);
+  MustApply(Entry(ConfigEntryOp::kDelete, "service-defaults", "web"));
+  EXPECT_EQ(*again, 1);
+}
+
+TEST_F(StoreTest, ConfigEntriesSurviveASnapshot) {
+  MustApply(
+      Entry(ConfigEntryOp::kUpsert, "proxy-defaults", "global",
+            {{"Kind", "proxy-defaults"}, {"Name", "global"}, {"Config", {{"protocol", "http"}}}}));
+  MustApply(Entry(ConfigEntryOp::kUpsert, "service-defaults", "web"));
+  MustApply(Entry(ConfigEntryOp::kDelete, "service-defaults", "web"));
+  std::string snap = store_.Snapshot();
+  Store other;
+  ASSERT_TRUE(other.Restore(snap).ok());
+  Json back;
+  EXPECT_EQ(other.ConfigEntry(nullptr, "proxy-defaults", "global", &back), 3u);
+  EXPECT_EQ(back["Config"]["protocol"], "http");
+  EXPECT_EQ(back["ModifyIndex"], 1);
+  std::vector<Json> list;
+  other.ConfigEntries(nullptr, "", &list);
+  EXPECT_EQ(list.size(), 1u);
+  EXPECT_EQ(other.Snapshot(), snap);
+}
+
 TEST_F(StoreTest, SnapshotRestoreRoundTrip) {
   NodeService proxy = MakeService("web1-proxy", "web-sidecar-proxy", 21000);
   proxy.kind = "connect-proxy";

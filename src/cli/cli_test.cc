@@ -450,6 +450,91 @@ TEST(CommandTest, KvPut) {
   EXPECT_EQ(b64.agent.requests.at(0).body, "hi");
 }
 
+TEST(CommandTest, ConfigWriteFromHclJsonAndStdin) {
+  Harness h;
+  h.in.str("Kind = \"service-defaults\"\nName = \"web\"\n# a comment\nProtocol = \"http\"\n");
+  h.agent.On("PUT /v1/config", 200, "true");
+  EXPECT_EQ(h.Run({"config", "write", "-"}), 0) << h.err.str();
+  EXPECT_EQ(h.out.str(), "Config entry written: service-defaults/web\n");
+  ASSERT_EQ(h.agent.requests.size(), 1u);
+  EXPECT_EQ(Json::parse(h.agent.requests[0].body),
+            (Json{{"Kind", "service-defaults"}, {"Name", "web"}, {"Protocol", "http"}}));
+
+  Harness json;
+  json.in.str(R"({"kind": "proxy-defaults", "config": {"protocol": "http"}})");
+  json.agent.On("PUT /v1/config?cas=7", 200, "false");
+  EXPECT_EQ(json.Run({"config", "write", "-cas", "-modify-index=7", "-"}), 1);
+  EXPECT_EQ(json.err.str(), "Config entry not updated: proxy-defaults/global\n");
+
+  Harness bad;
+  bad.in.str(R"({"Name": "web"})");
+  EXPECT_EQ(bad.Run({"config", "write", "-"}), 1);
+  EXPECT_EQ(bad.err.str(),
+            "Failed to decode config entry input: Payload does not contain a "
+            "kind/Kind key at the top level\n");
+  EXPECT_TRUE(bad.agent.requests.empty());
+
+  Harness refused;
+  refused.in.str(R"({"Kind": "proxy-defaults", "Name": "x"})");
+  refused.agent.On("PUT /v1/config", 500, "invalid name (\"x\"), only \"global\" is supported");
+  EXPECT_EQ(refused.Run({"config", "write", "-"}), 1);
+  EXPECT_EQ(refused.err.str(),
+            "Error writing config entry proxy-defaults/x: Unexpected response code: 500 (invalid "
+            "name (\"x\"), only \"global\" is supported)\n");
+
+  Harness args;
+  EXPECT_EQ(args.Run({"config", "write"}), 1);
+  EXPECT_EQ(args.err.str(),
+            "Must provide exactly one positional argument to specify the config "
+            "entry to write\n");
+  Harness missing;
+  EXPECT_EQ(missing.Run({"config", "write", "/nonexistent/web.hcl"}), 1);
+  EXPECT_EQ(missing.err.str(),
+            "Failed to load data: Failed to read file: open "
+            "/nonexistent/web.hcl: no such file or directory\n");
+}
+
+TEST(CommandTest, ConfigReadListDelete) {
+  Harness read;
+  read.agent.On("GET /v1/config/service-defaults/web", 200,
+                R"({"Kind":"service-defaults","Name":"web","Protocol":"http"})");
+  EXPECT_EQ(read.Run({"config", "read", "-kind", "service-defaults", "-name", "web"}), 0);
+  EXPECT_EQ(read.out.str(),
+            "{\n    \"Kind\": \"service-defaults\",\n    \"Name\": \"web\",\n"
+            "    \"Protocol\": \"http\"\n}\n");
+  Harness absent;
+  absent.agent.On("GET /v1/config/service-defaults/api", 404,
+                  R"(Config entry not found for "service-defaults" / "api")");
+  EXPECT_EQ(absent.Run({"config", "read", "-kind", "service-defaults", "-name", "api"}), 1);
+  EXPECT_EQ(absent.err.str(),
+            "Error reading config entry \"service-defaults\" / \"api\": Unexpected response code: "
+            "404 (Config entry not found for \"service-defaults\" / \"api\")\n");
+  Harness no_kind;
+  EXPECT_EQ(no_kind.Run({"config", "read", "-name", "web"}), 1);
+  EXPECT_EQ(no_kind.err.str(), "Must specify the -kind parameter\n");
+
+  Harness list;
+  list.agent.On(
+      "GET /v1/config/service-defaults", 200,
+      R"([{"Kind":"service-defaults","Name":"api"},{"Kind":"service-defaults","Name":"web"}])");
+  EXPECT_EQ(list.Run({"config", "list", "-kind", "service-defaults"}), 0);
+  EXPECT_EQ(list.out.str(), "api\nweb\n");
+
+  Harness del;
+  del.agent.On("DELETE /v1/config/service-defaults/web", 200, "{}");
+  EXPECT_EQ(del.Run({"config", "delete", "-kind", "service-defaults", "-name", "web"}), 0);
+  EXPECT_EQ(del.out.str(), "Config entry deleted: service-defaults/web\n");
+  Harness cas;
+  cas.agent.On("DELETE /v1/config/service-defaults/web?cas=3", 200, "false");
+  EXPECT_EQ(cas.Run({"config", "delete", "-kind", "service-defaults", "-name", "web", "-cas",
+                     "-modify-index", "3"}),
+            1);
+  EXPECT_EQ(cas.err.str(), "Config entry not deleted: service-defaults/web\n");
+  Harness no_name;
+  EXPECT_EQ(no_name.Run({"config", "delete", "-kind", "service-defaults"}), 1);
+  EXPECT_EQ(no_name.err.str(), "Must specify the -name parameter\n");
+}
+
 TEST(CommandTest, KvDelete) {
   Harness h;
   h.agent.On("DELETE /v1/kv/app?recurse", 200, "true");

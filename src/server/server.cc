@@ -76,7 +76,12 @@ bool HasRaftState(const std::string& data_dir) {
 }
 
 Server::Server(Loop& loop, ServerOptions options, ServerHooks hooks)
-    : loop_(loop), options_(std::move(options)), hooks_(std::move(hooks)) {}
+    : loop_(loop), options_(std::move(options)), hooks_(std::move(hooks)) {
+  ConfigEntriesOptions co;
+  co.datacenter = options_.datacenter;
+  config_entries_ =
+      std::make_unique<ConfigEntries>(loop_, *this, std::move(co), BuiltinConfigEntryChecks());
+}
 
 Server::~Server() { Shutdown(); }
 
@@ -84,12 +89,20 @@ void Server::EnableConnectCA(ConnectCAOptions options, ConnectCAHooks hooks, Wor
   ca_ = std::make_unique<ConnectCA>(loop_, *this, std::move(options), std::move(hooks), workers);
 }
 
+void Server::ConfigureConfigEntries(ConfigEntriesOptions options, ConfigEntryChecks checks,
+                                    ConfigEntriesHooks hooks) {
+  config_entries_ = std::make_unique<ConfigEntries>(loop_, *this, std::move(options),
+                                                    std::move(checks), std::move(hooks));
+}
+
 void Server::DevLeadershipAcquired() {
   if (ca_) ca_->OnLeadership(true);
+  config_entries_->OnLeadership(true);
 }
 
 void Server::Shutdown() {
   if (ca_) ca_->OnLeadership(false);
+  config_entries_->OnLeadership(false);
   dead_timers_.clear();
   held_.clear();
   if (raft_) raft_->Shutdown();
@@ -166,6 +179,7 @@ void Server::StartRaft(std::optional<consensus::Configuration> bootstrap,
     if (!now) dead_timers_.clear();
     if (hooks_.on_leadership) hooks_.on_leadership(now);
     if (ca_) ca_->OnLeadership(now);
+    config_entries_->OnLeadership(now);
   });
   auto start = [this, done = std::move(done)]() mutable {
     raft_->Start([this, done = std::move(done)](consensus::OpResult r) {

@@ -21,6 +21,7 @@
 #include "catalog/store.h"
 #include "consensus/raft_node.h"
 #include "core/loop.h"
+#include "server/config_entries.h"
 #include "server/connect_ca.h"
 
 namespace gangway::server {
@@ -102,6 +103,11 @@ class Server : public catalog::Applier {
   void EnableConnectCA(ConnectCAOptions options, ConnectCAHooks hooks, Workers* workers = nullptr);
   // Null unless Connect is enabled.
   ConnectCA* connect_ca() { return ca_.get(); }
+  // Config entries: every server has them, with the built-in checks and as its own primary
+  // until this replaces them (call before Start).
+  void ConfigureConfigEntries(ConfigEntriesOptions options, ConfigEntryChecks checks,
+                              ConfigEntriesHooks hooks);
+  ConfigEntries& config_entries() { return *config_entries_; }
   // Dev mode has no elections: the agent says when this single server starts leading.
   void DevLeadershipAcquired();
 
@@ -150,6 +156,7 @@ class Server : public catalog::Applier {
   std::unique_ptr<Fsm> fsm_;
   std::unique_ptr<consensus::RaftNode> raft_;
   std::unique_ptr<ConnectCA> ca_;
+  std::unique_ptr<ConfigEntries> config_entries_;
   bool started_ = false;
   bool starting_ = false;
   bool leader_ = false;

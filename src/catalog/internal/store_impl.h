@@ -1,6 +1,6 @@
 // The state store's private pieces, shared by its files as Consul's state/ package shares its
 // schema: the tables, what one Apply changed, the watch-key scheme and Store::Impl, whose
-// members each table file defines (store_catalog.cc, store_kv.cc, store_ca.cc,
+// members each table file defines (store_catalog.cc, store_kv.cc, store_ca.cc, store_config.cc,
 // store_snapshot.cc; store.cc holds Apply and the watches). Not for use outside src/catalog.
 // Owned by the store's loop, as Store is.
 //
@@ -50,6 +50,7 @@ inline constexpr std::string_view kKVPrefix = "kv/";           // kv/<key>: that
 inline constexpr std::string_view kKVTreePrefix = "kvp/";      // kvp/<p>: any key starting with p
 inline constexpr std::string_view kCAConfigKey = "ca-config";  // the Connect CA configuration
 inline constexpr std::string_view kCARootsKey = "ca-roots";    // the Connect CA roots
+inline constexpr std::string_view kConfigEntriesKey = "config-entries";  // any config entry
 
 inline std::string Key(std::string_view kind, std::string_view name) {
   std::string k;
@@ -65,6 +66,11 @@ inline std::string ServiceKey(std::string_view s) { return Key("service", s); }
 // The Connect endpoints for a service (proxies to it, native instances), as for ServiceKey.
 inline std::string ConnectKey(std::string_view s) { return Key("connect", s); }
 inline std::string CheckStateKey(std::string_view s) { return Key("checks/state", s); }
+// Config entries of one kind, and one entry (kind, name).
+inline std::string ConfigKindKey(std::string_view kind) { return Key("config-kind", kind); }
+inline std::string ConfigEntryKey(std::string_view kind, std::string_view name) {
+  return Key(Key("config", kind), name);
+}
 
 // The names under which an instance is a Connect endpoint: a connect-proxy's destination, and its
 // own name when it is Connect-native. Defined in store_catalog.cc.
@@ -110,6 +116,12 @@ struct SnapshotTables {
   Json ca_roots;
   Index ca_config_index = 0;
   Index ca_roots_index = 0;
+
+  // Config entries (ConfigEntryRequest): kind -> name -> the entry's JSON, stamped with
+  // CreateIndex and ModifyIndex. The table index includes deletes, so a blocking list wakes on
+  // one.
+  SortedMap<SortedMap<Json>> config_entries;
+  Index config_entries_index = 0;
 };
 
 // The store's state: the snapshot's tables and what is derived from them (rebuilt on Restore).
@@ -219,6 +231,9 @@ struct Store::Impl {
 
   // ---- Connect CA (store_ca.cc).
   ApplyResult ConnectCA(Changes& ch, const ConnectCARequest& req);
+
+  // ---- Config entries (store_config.cc).
+  ApplyResult ConfigEntry(Changes& ch, const ConfigEntryRequest& req);
 
   // ---- Snapshots (store_snapshot.cc).
   ApplyResult RestoreFrom(const RestoreRequest& req);
