@@ -23,6 +23,7 @@
 #include "proxycfg/manager.h"
 #include "rpc/forwarding.h"
 #include "rpc/rpc.h"
+#include "server/config_entry_checks.h"
 #include "server/membership.h"
 #include "server/server.h"
 
@@ -205,7 +206,7 @@ Status Agent::StartServer() {
   ceo.datacenter = cfg_.datacenter;
   ceo.primary_datacenter = cfg_.primary_datacenter;
   // Entry checks: the built-in ones until meshcfg's typed entries are wired here.
-  server_->ConfigureConfigEntries(std::move(ceo), server::BuiltinConfigEntryChecks(),
+  server_->ConfigureConfigEntries(std::move(ceo), server::MeshcfgConfigEntryChecks(),
                                   ConfigEntriesHooksVia(&api_handler_, cfg_.primary_datacenter));
   if (cfg_.connect_enabled) {
     server::ConnectCAOptions co;

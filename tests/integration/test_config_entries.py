@@ -70,7 +70,8 @@ class ConfigEntriesTest(unittest.TestCase):
                                     'supported)\n')
         status, _, body = dc2.server.http("PUT", "/v1/config", b'{"Kind": "service-route", "Name": "a"}')
         self.assertEqual((status, body.decode()),
-                         (400, "Request decoding failed: invalid config entry kind: service-route"))
+                         (400, 'Request decoding failed: invalid config entry kind: service-route; '
+                               'did you mean "service-router"?'))
         self.assertEqual(dc1.server.get("/v1/config/proxy-defaults"), [])
         status, _, body = dc1.server.http("GET", "/v1/config/service-route/a")
         self.assertEqual((status, body.decode()), (500, "invalid config entry kind: service-route"))
