@@ -58,12 +58,13 @@ Identity TestCa::Leaf(const std::string& service, const std::string& dc) const {
   return id;
 }
 
-EchoServer::EchoServer() {
+TcpServer::TcpServer(std::function<void(int fd)> session, const char* what)
+    : session_(std::move(session)) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr = Loopback(0);
   if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       ::listen(listen_fd_, 64) != 0 || ::pipe(stop_pipe_) != 0) {
-    throw std::runtime_error("echo: bind/listen failed");
+    throw std::runtime_error(std::string(what) + ": bind/listen failed");
   }
   socklen_t len = sizeof(addr);
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -77,20 +78,12 @@ EchoServer::EchoServer() {
       if (fd < 0) continue;
       std::lock_guard lock(mu_);
       fds_.push_back(fd);
-      sessions_.emplace_back([fd] {
-        char buf[16384];
-        for (;;) {
-          ssize_t n = ::read(fd, buf, sizeof(buf));
-          if (n <= 0) break;
-          if (!WriteAll(fd, std::string_view(buf, static_cast<size_t>(n)))) break;
-        }
-        ::shutdown(fd, SHUT_WR);
-      });
+      sessions_.emplace_back([this, fd] { session_(fd); });
     }
   });
 }
 
-EchoServer::~EchoServer() {
+TcpServer::~TcpServer() {
   (void)!::write(stop_pipe_[1], "x", 1);
   acceptor_.join();
   std::lock_guard lock(mu_);
@@ -101,6 +94,19 @@ EchoServer::~EchoServer() {
   ::close(stop_pipe_[0]);
   ::close(stop_pipe_[1]);
 }
+
+EchoServer::EchoServer()
+    : server_(
+          [](int fd) {
+            char buf[16384];
+            for (;;) {
+              ssize_t n = ::read(fd, buf, sizeof(buf));
+              if (n <= 0) break;
+              if (!WriteAll(fd, std::string_view(buf, static_cast<size_t>(n)))) break;
+            }
+            ::shutdown(fd, SHUT_WR);
+          },
+          "echo") {}
 
 int ConnectTcp(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -39,14 +39,18 @@ class TestCa {
   x509::Certificate root_;
 };
 
-// Echoes every byte back; closes its side when the client does.
-class EchoServer {
+// A loopback TCP server with a thread per connection running `session(fd)`; the destructor
+// shuts every connection down and joins the threads.
+class TcpServer {
  public:
-  EchoServer();
-  ~EchoServer();
+  TcpServer(std::function<void(int fd)> session, const char* what);
+  ~TcpServer();
+  TcpServer(const TcpServer&) = delete;
+  TcpServer& operator=(const TcpServer&) = delete;
   int port() const { return port_; }
 
  private:
+  std::function<void(int fd)> session_;
   int listen_fd_ = -1;
   int stop_pipe_[2] = {-1, -1};
   int port_ = 0;
@@ -54,6 +58,16 @@ class EchoServer {
   std::mutex mu_;
   std::vector<std::thread> sessions_;
   std::vector<int> fds_;
+};
+
+// Echoes every byte back; closes its side when the client does.
+class EchoServer {
+ public:
+  EchoServer();
+  int port() const { return server_.port(); }
+
+ private:
+  TcpServer server_;
 };
 
 // A blocking TCP connection with 5 s read/write timeouts; -1 when the connect failed.

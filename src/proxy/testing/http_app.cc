@@ -80,31 +80,8 @@ std::string ReasonOf(int status) {
 
 }  // namespace
 
-HttpApp::HttpApp(Handler handler) : handler_(std::move(handler)) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::listen(listen_fd_, 64) != 0 || ::pipe(stop_pipe_) != 0) {
-    throw std::runtime_error("http app: bind/listen failed");
-  }
-  socklen_t len = sizeof(addr);
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
-  acceptor_ = std::thread([this] {
-    for (;;) {
-      pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) continue;
-      if (fds[1].revents != 0) return;
-      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      std::lock_guard lock(mu_);
-      fds_.push_back(fd);
-      sessions_.emplace_back([this, fd] { Session(fd); });
-    }
-  });
-}
+HttpApp::HttpApp(Handler handler)
+    : handler_(std::move(handler)), server_([this](int fd) { Session(fd); }, "http app") {}
 
 void HttpApp::Session(int fd) {
   std::string buf;
@@ -134,18 +111,6 @@ void HttpApp::Session(int fd) {
     if (!WriteAll(fd, out)) break;
   }
   ::shutdown(fd, SHUT_WR);
-}
-
-HttpApp::~HttpApp() {
-  (void)!::write(stop_pipe_[1], "x", 1);
-  acceptor_.join();
-  std::lock_guard lock(mu_);
-  for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
-  for (auto& t : sessions_) t.join();
-  for (int fd : fds_) ::close(fd);
-  ::close(listen_fd_);
-  ::close(stop_pipe_[0]);
-  ::close(stop_pipe_[1]);
 }
 
 std::string HttpReply::Header(const std::string& name) const {

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "proxy/testing/harness.h"
+
 namespace gangway::proxy::testing {
 
 struct AppRequest {
@@ -29,20 +31,13 @@ class HttpApp {
  public:
   using Handler = std::function<AppResponse(const AppRequest&)>;
   explicit HttpApp(Handler handler);
-  ~HttpApp();
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
 
  private:
   void Session(int fd);
 
   Handler handler_;
-  int listen_fd_ = -1;
-  int stop_pipe_[2] = {-1, -1};
-  int port_ = 0;
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::vector<std::thread> sessions_;
-  std::vector<int> fds_;
+  TcpServer server_;  // last: its sessions use handler_
 };
 
 struct HttpReply {
