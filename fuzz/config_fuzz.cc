@@ -9,6 +9,7 @@
 
 #include "catalog/service_definition.h"
 #include "codec/document.h"
+#include "config_text.h"
 
 namespace {
 
@@ -33,15 +34,6 @@ void Decode(const gangway::codec::Document& doc) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view text(reinterpret_cast<const char*>(data), size);
-  for (bool hcl : {true, false}) {
-    auto doc = hcl ? gangway::codec::ParseHcl(text, "fuzz.hcl")
-                   : gangway::codec::ParseJson(text, "fuzz.json");
-    if (doc.ok()) {
-      Decode(*doc);
-    } else {
-      (void)Json(doc.status().message()).dump();
-    }
-  }
+  gangway::fuzz::ForEachConfigDocument(data, size, Decode);
   return 0;
 }
