@@ -23,6 +23,7 @@
 # Usage: bench/mesh-chain/run.sh                    (REPS=3 DUR=10, about 25 min of load)
 #        REPS=1 DUR=2 bench/mesh-chain/run.sh       (smoke test, about 3 min)
 #        SUITE=goals ...   only the tests the goals need (no lat1k, no TLS micro-benchmark)
+#        ONLY="ka16:hap4 gw4,close16:hap4 gw4" ...  just these tests and configs
 #        WAIT_LOAD=1.0 WAIT_MAX=1500 ...  first wait (polling every 30 s, at most WAIT_MAX s)
 #                          until the 1-minute load average is below WAIT_LOAD
 # Variables: BUILD (default build), GANGWAY (binary), RUNDIR (default $BUILD/mesh-chain-run),
@@ -256,6 +257,8 @@ case "$SUITE" in
   goals) ORDER=( "ka16:$CFGS" "ka64:$CFGS" "big16:$CFGS" "close16:$CFGS hap4r ngx4r gw4r" ) ;;
   *)     ORDER=( "ka16:$CFGS" "ka64:$CFGS" "lat1k:$CFGS" "big16:$CFGS" "close16:$CFGS hap4r ngx4r gw4r" ) ;;
 esac
+# ONLY="ka16:hap4 gw4,big16:hap4 gw4" replaces the suite's tests and configs (comma-separated).
+[ -n "${ONLY:-}" ] && IFS=, read -r -a ORDER <<< "$ONLY"
 procticks() { # sum utime+stime of pid and its direct children (nginx workers); all threads
   local t=0 p
   for p in $1 $(ps -o pid= --ppid "$1" 2>/dev/null); do
