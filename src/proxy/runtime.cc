@@ -32,6 +32,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -328,21 +329,30 @@ asio::awaitable<std::optional<RefuseReason>> Dial(Connection& c, ClusterState* p
 // Copies src → dst until src ends. On a clean end, half-closes a plain dst and leaves the other
 // direction running; a TLS dst cannot be half-closed without a concurrent shutdown, so (as
 // Consul's built-in proxy does) the whole connection closes then, as it does on any error.
+// The buffer starts small (most connections carry small messages, and each holds one buffer per
+// direction for its whole life) and grows to a TLS record's size once a read fills it.
 template <typename Src, typename Dst>
 asio::awaitable<void> Pump(Connection& c, Src& src, Dst& dst, bool dst_is_tls,
                            std::atomic<uint64_t>& read_counter,
                            std::atomic<uint64_t>& write_counter) {
-  std::vector<char> buf(16 * 1024);
+  constexpr size_t kFirst = 4 * 1024;
+  constexpr size_t kMost = 16 * 1024;
+  size_t size = kFirst;
+  auto buf = std::make_unique_for_overwrite<char[]>(size);
   error_code ec;
   for (;;) {
-    auto [rec, n] = co_await src.async_read_some(asio::buffer(buf), kTuple);
+    auto [rec, n] = co_await src.async_read_some(asio::buffer(buf.get(), size), kTuple);
     if (n > 0) {
       read_counter.fetch_add(n, kRelaxed);
-      auto [wec, written] = co_await asio::async_write(dst, asio::buffer(buf.data(), n), kTuple);
+      auto [wec, written] = co_await asio::async_write(dst, asio::buffer(buf.get(), n), kTuple);
       write_counter.fetch_add(written, kRelaxed);
       if (wec) {
         ec = wec;
         break;
+      }
+      if (n == size && size < kMost) {
+        size = kMost;
+        buf = std::make_unique_for_overwrite<char[]>(size);
       }
     }
     if (rec) {
