@@ -373,38 +373,22 @@ asio::awaitable<void> Pump(Connection& c, Src& src, Dst& dst, bool dst_is_tls,
   }
 }
 
-// Moves bytes src → dst through a pipe with splice(2), so they never enter user space; falls
-// back to Pump when no pipe can be had. Half-closes dst at src's end.
-asio::awaitable<void> Splice(Connection& c, tcp::socket& src, tcp::socket& dst,
-                             std::atomic<uint64_t>& read_counter,
-                             std::atomic<uint64_t>& write_counter) {
+enum class Burst { kDrained, kEnd, kFailed };
+
 #ifdef __linux__
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-    co_await Pump(c, src, dst, false, read_counter, write_counter);
-    co_return;
-  }
-  error_code ec;
-  src.native_non_blocking(true, ec);
-  dst.native_non_blocking(true, ec);
-  bool clean = false;
-  bool failed = false;
+// Moves what src has now to dst through `pipe_fds` with splice(2), until src would block.
+asio::awaitable<Burst> SpliceBurst(tcp::socket& src, tcp::socket& dst, const int pipe_fds[2],
+                                   std::atomic<uint64_t>& read_counter,
+                                   std::atomic<uint64_t>& write_counter) {
   constexpr size_t kChunk = 64 * 1024;
-  while (!failed) {
+  for (;;) {
     ssize_t n = ::splice(src.native_handle(), nullptr, pipe_fds[1], nullptr, kChunk,
                          SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n == 0) {
-      clean = true;
-      break;
-    }
+    if (n == 0) co_return Burst::kEnd;
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        auto [wec] = co_await src.async_wait(tcp::socket::wait_read, kTuple);
-        if (wec) break;
-        continue;
-      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) co_return Burst::kDrained;
       if (errno == EINTR) continue;
-      break;
+      co_return Burst::kFailed;
     }
     read_counter.fetch_add(static_cast<uint64_t>(n), kRelaxed);
     size_t in_pipe = static_cast<size_t>(n);
@@ -414,31 +398,72 @@ asio::awaitable<void> Splice(Connection& c, tcp::socket& src, tcp::socket& dst,
       if (m < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
           auto [wec] = co_await dst.async_wait(tcp::socket::wait_write, kTuple);
-          if (wec) {
-            failed = true;
-            break;
-          }
+          if (wec) co_return Burst::kFailed;
           continue;
         }
         if (errno == EINTR) continue;
-        failed = true;
-        break;
+        co_return Burst::kFailed;
       }
       in_pipe -= static_cast<size_t>(m);
       write_counter.fetch_add(static_cast<uint64_t>(m), kRelaxed);
     }
   }
-  ::close(pipe_fds[0]);
-  ::close(pipe_fds[1]);
+}
+#endif
+
+// Moves bytes src → dst. Every wake-up reads into a small buffer first: a small message then
+// costs one recv and one send, and Asio waits for the next one without re-arming epoll. A read
+// that fills the buffer means a burst: the rest of it moves with splice(2) through a pipe (opened
+// on the first burst), so bulk bytes never enter user space. Half-closes dst at src's end.
+asio::awaitable<void> Splice(Connection& c, tcp::socket& src, tcp::socket& dst,
+                             std::atomic<uint64_t>& read_counter,
+                             std::atomic<uint64_t>& write_counter) {
+  constexpr size_t kSmall = 4 * 1024;
+  auto buf = std::make_unique_for_overwrite<char[]>(kSmall);
+  int pipe_fds[2] = {-1, -1};
+  bool can_splice = true;
+  bool clean = false;
+  for (;;) {
+    auto [rec, n] = co_await src.async_read_some(asio::buffer(buf.get(), kSmall), kTuple);
+    if (n > 0) {
+      read_counter.fetch_add(n, kRelaxed);
+      auto [wec, written] = co_await asio::async_write(dst, asio::buffer(buf.get(), n), kTuple);
+      write_counter.fetch_add(written, kRelaxed);
+      if (wec) break;
+    }
+    if (rec) {
+      clean = rec == asio::error::eof;
+      break;
+    }
+    if (n < kSmall) continue;
+#ifdef __linux__
+    if (pipe_fds[0] < 0 && can_splice) {
+      error_code src_ec;
+      error_code dst_ec;
+      if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) pipe_fds[0] = pipe_fds[1] = -1;
+      src.native_non_blocking(true, src_ec);
+      dst.native_non_blocking(true, dst_ec);
+      can_splice = pipe_fds[0] >= 0 && !src_ec && !dst_ec;
+    }
+    if (!can_splice) continue;
+    Burst burst = co_await SpliceBurst(src, dst, pipe_fds, read_counter, write_counter);
+    if (burst == Burst::kDrained) continue;
+    clean = burst == Burst::kEnd;
+    break;
+#else
+    can_splice = false;
+#endif
+  }
+  if (pipe_fds[0] >= 0) {
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+  }
   if (clean) {
     error_code ignored;
     dst.shutdown(tcp::socket::shutdown_send, ignored);
   } else {
     c.Close();
   }
-#else
-  co_await Pump(c, src, dst, false, read_counter, write_counter);
-#endif
 }
 
 const FilterChain* PlainChain(const Listener& listener) {
