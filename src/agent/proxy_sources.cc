@@ -7,6 +7,8 @@
 #include "apiclient/escape.h"
 #include "apiclient/response.h"
 #include "catalog/json.h"
+#include "codec/document.h"
+#include "meshcfg/config_entry.h"
 
 namespace gangway::agent {
 namespace {
@@ -233,6 +235,21 @@ Result<proxycfg::Roots> ReadRoots(const Json& body) {
   return roots;
 }
 
+Result<std::vector<meshcfg::ConfigEntry>> ReadConfigEntries(const Json& body) {
+  if (!body.is_array()) return InvalidArgument("expected a JSON array of config entries");
+  std::vector<meshcfg::ConfigEntry> out;
+  out.reserve(body.size());
+  for (const Json& row : body) {
+    codec::Document doc;
+    doc.value = row;
+    auto entry = meshcfg::DecodeConfigEntry(doc);
+    if (!entry.ok()) return InvalidArgument("config entry: " + entry.status().message());
+    if (Status s = meshcfg::Normalize(&*entry); !s.ok()) return s;
+    out.push_back(std::move(*entry));
+  }
+  return out;
+}
+
 Result<proxy::Leaf> ReadLeaf(const Json& cert) {
   proxy::Leaf leaf;
   leaf.cert_pem = apiclient::JsonString(cert, "CertPEM");
@@ -269,6 +286,13 @@ std::unique_ptr<Subscription> ProxySources::Datacenters(
   return std::make_unique<ApiWatch>(
       loop_, api_, "/v1/catalog/datacenters", options_.datacenters_interval, options_,
       Decoded<std::vector<std::string>>(read, std::move(callback)));
+}
+
+std::unique_ptr<Subscription> ProxySources::ConfigEntries(
+    const std::string& kind, Callback<std::vector<meshcfg::ConfigEntry>> callback) {
+  return std::make_unique<ApiWatch>(
+      loop_, api_, "/v1/config/" + apiclient::EscapePathSegment(kind), Duration::zero(), options_,
+      Decoded<std::vector<meshcfg::ConfigEntry>>(ReadConfigEntries, std::move(callback)));
 }
 
 std::unique_ptr<Subscription> ProxySources::ConnectRoots(Callback<proxycfg::Roots> callback) {

@@ -36,6 +36,8 @@ class ProxySources : public proxycfg::DataSources {
       Callback<std::vector<std::string>> callback) override;
   std::unique_ptr<proxycfg::Subscription> ConnectRoots(
       Callback<proxycfg::Roots> callback) override;
+  std::unique_ptr<proxycfg::Subscription> ConfigEntries(
+      const std::string& kind, Callback<std::vector<meshcfg::ConfigEntry>> callback) override;
   std::unique_ptr<proxycfg::Subscription> Leaf(const std::string& service,
                                                Callback<proxy::Leaf> callback) override;
 
@@ -52,6 +54,7 @@ std::string HealthTarget(const proxycfg::HealthQuery& query);
 // Readers of the API's answers (exposed for tests).
 Result<std::vector<catalog::CheckServiceNode>> ReadNodes(const nlohmann::json& body);
 Result<proxycfg::Roots> ReadRoots(const nlohmann::json& body);
+Result<std::vector<meshcfg::ConfigEntry>> ReadConfigEntries(const nlohmann::json& body);
 Result<proxy::Leaf> ReadLeaf(const nlohmann::json& issued_cert);
 
 }  // namespace gangway::agent

@@ -52,5 +52,24 @@ TEST(ProxySourcesTest, NodesAreReadFromTheHealthForm) {
   EXPECT_FALSE(ReadNodes(Json::object()).ok());
 }
 
+TEST(ProxySourcesTest, ConfigEntriesAreDecodedAndNormalized) {
+  Json rows = Json::parse(R"([{"Kind": "service-intentions", "Name": "api",
+      "Sources": [{"Name": "*", "Action": "ALLOW"}, {"Name": "web", "Action": "deny"}],
+      "CreateIndex": 7, "ModifyIndex": 9}])");
+  auto entries = ReadConfigEntries(rows);
+  ASSERT_TRUE(entries.ok()) << entries.status().message();
+  ASSERT_EQ(entries->size(), 1u);
+  const auto* si = (*entries)[0].As<meshcfg::ServiceIntentions>();
+  ASSERT_NE(si, nullptr);
+  EXPECT_EQ(si->name, "api");
+  // Normalized: the exact source first, with its precedence; actions lowercased.
+  ASSERT_EQ(si->sources.size(), 2u);
+  EXPECT_EQ(si->sources[0].name, "web");
+  EXPECT_EQ(si->sources[0].precedence, 9);
+  EXPECT_EQ(si->sources[1].action, "allow");
+  EXPECT_FALSE(ReadConfigEntries(Json::object()).ok());
+  EXPECT_FALSE(ReadConfigEntries(Json::parse(R"([{"Kind": "service-intentions", "Bogus": 1}])")).ok());
+}
+
 }  // namespace
 }  // namespace gangway::agent

@@ -34,29 +34,6 @@ bool ParseCas(Call& call, std::optional<uint64_t>* out) {
   return true;
 }
 
-// Sends the request to the primary datacenter, as ?dc=<primary> would: the same path and
-// parameters, with dc naming the primary so that it answers from its own store.
-void ForwardToPrimary(Call& call, const std::string& primary) {
-  if (!call.backend.forward) return call.Error(500, "No path to datacenter");
-  std::string target = call.req.target;
-  std::string path = target, query;
-  if (auto q = target.find('?'); q != std::string::npos) {
-    path = target.substr(0, q);
-    query = target.substr(q + 1);
-  }
-  std::string kept;
-  for (const auto& part : Split(query, '&')) {
-    if (part.empty() || part == "dc" || StartsWith(part, "dc=")) continue;
-    kept += part + "&";
-  }
-  call.req.target = path + "?" + kept + "dc=" + primary;
-  call.req.query.erase(std::remove_if(call.req.query.begin(), call.req.query.end(),
-                                      [](const auto& kv) { return kv.first == "dc"; }),
-                       call.req.query.end());
-  call.req.query.emplace_back("dc", primary);
-  call.backend.forward(std::move(call.req), primary, std::move(call.cancel), std::move(call.reply));
-}
-
 // Consul answers a refused write with its RPC error: a 500 with the validation's text.
 http::Response WriteFailed(const Status& s) {
   if (s.code() == Code::kInvalidArgument) return ErrorResponse(500, s.message());
@@ -160,6 +137,29 @@ void Config(Call& call) {
 void ListAll(Call& call) { Get(call, "", ""); }
 
 }  // namespace
+
+// The same path and parameters, with dc naming the primary so that it answers from its own
+// store.
+void ForwardToPrimary(Call& call, const std::string& primary) {
+  if (!call.backend.forward) return call.Error(500, "No path to datacenter");
+  std::string target = call.req.target;
+  std::string path = target, query;
+  if (auto q = target.find('?'); q != std::string::npos) {
+    path = target.substr(0, q);
+    query = target.substr(q + 1);
+  }
+  std::string kept;
+  for (const auto& part : Split(query, '&')) {
+    if (part.empty() || part == "dc" || StartsWith(part, "dc=")) continue;
+    kept += part + "&";
+  }
+  call.req.target = path + "?" + kept + "dc=" + primary;
+  call.req.query.erase(std::remove_if(call.req.query.begin(), call.req.query.end(),
+                                      [](const auto& kv) { return kv.first == "dc"; }),
+                       call.req.query.end());
+  call.req.query.emplace_back("dc", primary);
+  call.backend.forward(std::move(call.req), primary, std::move(call.cancel), std::move(call.reply));
+}
 
 void AddConfigRoutes(std::vector<Route>* routes) {
   Route apply{"/v1/config", {"PUT"}, Apply, true};

@@ -14,6 +14,7 @@ HttpApi::HttpApi(Backend backend) : backend_(std::move(backend)) {
   AddConnectRoutes(&routes_);
   AddEventRoutes(&routes_);
   AddHealthRoutes(&routes_);
+  AddIntentionRoutes(&routes_);
   AddKVRoutes(&routes_);
   AddOperatorRoutes(&routes_);
   AddProxyRoutes(&routes_);

@@ -54,6 +54,7 @@ void AddConfigRoutes(std::vector<Route>* routes);
 void AddConnectRoutes(std::vector<Route>* routes);
 void AddEventRoutes(std::vector<Route>* routes);
 void AddHealthRoutes(std::vector<Route>* routes);
+void AddIntentionRoutes(std::vector<Route>* routes);
 void AddKVRoutes(std::vector<Route>* routes);
 void AddOperatorRoutes(std::vector<Route>* routes);
 void AddProxyRoutes(std::vector<Route>* routes);
@@ -83,6 +84,9 @@ bool ParseFilter(Call& call, FilterPtr* out);
 // Keeps the rows (array elements or map values) the filter matches; no-op for a null filter.
 void FilterArray(const FilterPtr& f, catalog::Json* rows);
 void FilterMap(const FilterPtr& f, catalog::Json* map);
+// Sends a write to the primary datacenter, as ?dc=<primary> would (config entries and the
+// intentions stored in them are written there); its answer reaches the client unchanged.
+void ForwardToPrimary(Call& call, const std::string& primary);
 // Parses a boolean query value ("", "true", "false", "1", "0").
 bool ParseBool(const std::string& v, bool* out);
 

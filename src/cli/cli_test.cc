@@ -280,8 +280,8 @@ TEST(CommandTest, UnknownCommandAndHelp) {
   Harness h;
   EXPECT_EQ(h.Run({"frobnicate"}), 127);
   EXPECT_EQ(h.err.str().find("Usage: gangway [--version] [--help] <command> [<args>]"), 0u);
-  EXPECT_NE(h.err.str().find("    agent       Runs a Gangway agent\n"), std::string::npos);
-  EXPECT_NE(h.err.str().find("    members     Lists the members of a Gangway cluster\n"),
+  EXPECT_NE(h.err.str().find("    agent        Runs a Gangway agent\n"), std::string::npos);
+  EXPECT_NE(h.err.str().find("    members      Lists the members of a Gangway cluster\n"),
             std::string::npos);
 
   Harness help;
@@ -448,6 +448,71 @@ TEST(CommandTest, KvPut) {
   b64.agent.On("PUT /v1/kv/k", 200, "true");
   EXPECT_EQ(b64.Run({"kv", "put", "-base64", "k", "aGk="}), 0);
   EXPECT_EQ(b64.agent.requests.at(0).body, "hi");
+}
+
+TEST(CommandTest, IntentionCreateCheckListGetDelete) {
+  const std::string exact = "/v1/connect/intentions/exact?source=web&destination=api";
+  Harness create;
+  create.agent.On("PUT " + exact, 200, "true");
+  EXPECT_EQ(create.Run({"intention", "create", "-deny", "web", "api"}), 0) << create.err.str();
+  EXPECT_EQ(create.out.str(), "Created: web => api (deny)\n");
+  ASSERT_EQ(create.agent.requests.size(), 2u);  // the lookup for a duplicate, then the write
+  EXPECT_EQ(Json::parse(create.agent.requests[1].body),
+            (Json{{"SourceType", "consul"}, {"Action", "deny"}}));
+
+  Harness dup;
+  dup.agent.On("GET " + exact, 200, R"({"SourceName":"web","DestinationName":"api","Action":"deny"})");
+  EXPECT_EQ(dup.Run({"intention", "create", "web", "api"}), 1);
+  EXPECT_EQ(dup.err.str(), "Error creating intention \"web => api (allow)\": duplicate intention "
+                           "found: web => api (deny)\n");
+  Harness replace;
+  replace.agent.On("PUT " + exact, 200, "true");
+  EXPECT_EQ(replace.Run({"intention", "create", "-allow", "-replace", "web", "api"}), 0);
+  EXPECT_EQ(replace.out.str(), "Created: web => api (allow)\n");
+  EXPECT_EQ(replace.agent.requests.size(), 1u);
+  Harness both;
+  EXPECT_EQ(both.Run({"intention", "create", "-allow", "-deny", "web", "api"}), 1);
+  EXPECT_EQ(both.err.str(), "Only one of -allow or -deny may be specified.\n");
+
+  const std::string check = "/v1/connect/intentions/check?source=web&destination=api";
+  Harness allowed;
+  allowed.agent.On("GET " + check, 200, R"({"Allowed":true})");
+  EXPECT_EQ(allowed.Run({"intention", "check", "web", "api"}), 0);
+  EXPECT_EQ(allowed.out.str(), "Allowed\n");
+  Harness denied;
+  denied.agent.On("GET " + check, 200, R"({"Allowed":false})");
+  EXPECT_EQ(denied.Run({"intention", "check", "web", "api"}), 1);
+  EXPECT_EQ(denied.out.str(), "Denied\n");
+  Harness failed;
+  failed.agent.On("GET " + check, 500, "no leader");
+  EXPECT_EQ(failed.Run({"intention", "check", "web", "api"}), 2);
+  Harness one_arg;
+  EXPECT_EQ(one_arg.Run({"intention", "check", "web"}), 2);
+
+  Harness list;
+  list.agent.On("GET /v1/connect/intentions", 200,
+                R"([{"SourceName":"web","DestinationName":"api","Action":"deny","Precedence":9},
+                    {"SourceName":"*","DestinationName":"api","Action":"allow","Precedence":8}])");
+  EXPECT_EQ(list.Run({"intention", "list"}), 0);
+  EXPECT_EQ(list.out.str(),
+            "ID  Source  Action  Destination  Precedence\n"
+            "    web     deny    api          9\n"
+            "    *       allow   api          8\n");
+  Harness none;
+  none.agent.On("GET /v1/connect/intentions", 200, "[]");
+  EXPECT_EQ(none.Run({"intention", "list"}), 2);
+  EXPECT_EQ(none.err.str(), "There are no intentions.\n");
+
+  Harness get;
+  get.agent.On("GET " + exact, 200,
+               R"({"SourceName":"web","DestinationName":"api","Action":"deny"})");
+  EXPECT_EQ(get.Run({"intention", "get", "web", "api"}), 0);
+  EXPECT_EQ(get.out.str(), "Source:      web\nDestination: api\nAction:      deny\n");
+
+  Harness del;
+  del.agent.On("DELETE " + exact, 200, "true");
+  EXPECT_EQ(del.Run({"intention", "delete", "web", "api"}), 0);
+  EXPECT_EQ(del.out.str(), "Intention deleted.\n");
 }
 
 TEST(CommandTest, ConfigWriteFromHclJsonAndStdin) {
@@ -1156,7 +1221,7 @@ TEST(ConnectCaTest, ParentsListTheirSubcommands) {
 
   Harness top;
   EXPECT_EQ(top.Run({"--help"}), 0);
-  EXPECT_NE(top.out.str().find("    connect     Interact with Gangway Connect\n"),
+  EXPECT_NE(top.out.str().find("    connect      Interact with Gangway Connect\n"),
             std::string::npos)
       << top.out.str();
 

@@ -7,6 +7,7 @@
 
 #include "identity/sni.h"
 #include "identity/spiffe.h"
+#include "meshcfg/intentions.h"
 
 namespace gangway::proxycfg {
 namespace {
@@ -124,6 +125,13 @@ Result<proxy::Config> CompileSidecar(const Inputs& in, proxy::Config config) {
   config.service = pc.destination_service_name;
   config.leaf = in.leaf;
   config.roots_pem = in.roots_pem;
+  // Intentions are enforced here, at the destination: who may connect to this service.
+  config.authz.default_allow = in.default_allow;
+  for (meshcfg::IntentionRule& rule :
+       meshcfg::CompileAuthz(pc.destination_service_name, in.intentions, in.trust_domain)) {
+    config.authz.rules.push_back(proxy::AuthzRule{std::move(rule.source), rule.allow,
+                                                  rule.precedence, std::move(rule.intention)});
+  }
 
   std::map<std::string, Cluster> clusters;
   Cluster local_app;

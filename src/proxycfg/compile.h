@@ -12,6 +12,7 @@
 
 #include "catalog/types.h"
 #include "core/status.h"
+#include "meshcfg/config_entry.h"
 #include "proxy/config/config.h"
 
 namespace gangway::proxycfg {
@@ -46,6 +47,11 @@ struct Inputs {
   std::map<std::string, std::vector<catalog::CheckServiceNode>> gateways;
   // Gateways only: the local Connect-capable services' sidecars, by destination service name.
   std::map<std::string, std::vector<catalog::CheckServiceNode>> local_services;
+  // Sidecars: every service-intentions entry, and what decides when none matches (allow until
+  // ACLs and default_intention_policy exist). Compiled into the config's authz for
+  // connections to the destination service.
+  std::vector<meshcfg::ServiceIntentions> intentions;
+  bool default_allow = true;
   // proxy-defaults MeshGateway.Mode; "" until config entries are compiled ([M6]).
   std::string default_mesh_gateway_mode;
 };

@@ -19,6 +19,7 @@ constexpr char kConnectProxy[] = "connect-proxy";
 constexpr char kMeshGateway[] = "mesh-gateway";
 // The tutorial's static route to a remote datacenter's gateway (docs/proxycfg.md).
 constexpr char kMeshGatewayUpstream[] = "mesh-gateway-upstream";
+constexpr char kServiceIntentions[] = "service-intentions";
 
 bool IsProxyKind(const std::string& kind) { return kind == kConnectProxy || kind == kMeshGateway; }
 
@@ -154,6 +155,23 @@ class Manager::ProxyState {
         Schedule();
       });
     }
+    // A sidecar enforces the intentions for its destination; it needs every entry, since a
+    // "*" destination's applies too.
+    if (LeafService().empty()) {
+      intentions_sub_.reset();
+      intentions_.reset();
+    } else if (!intentions_sub_) {
+      intentions_sub_ = m_.sources_.ConfigEntries(
+          kServiceIntentions, [this](Result<std::vector<meshcfg::ConfigEntry>> r) {
+            if (!Accept(r, "service-intentions config entries")) return;
+            std::vector<meshcfg::ServiceIntentions> entries;
+            for (const meshcfg::ConfigEntry& e : *r) {
+              if (const auto* si = e.As<meshcfg::ServiceIntentions>()) entries.push_back(*si);
+            }
+            intentions_ = std::move(entries);
+            Schedule();
+          });
+    }
     if (std::string service = LeafService(); service != leaf_service_) {
       leaf_sub_.reset();
       leaf_.reset();
@@ -233,7 +251,11 @@ class Manager::ProxyState {
       if (!have) out += (out.empty() ? "" : ", ") + what;
     };
     need(roots_.has_value(), "the CA roots");
-    if (!leaf_service_.empty()) need(leaf_.has_value(), "the leaf certificate");
+    if (!leaf_service_.empty()) {
+      need(leaf_.has_value(), "the leaf certificate");
+      // Without them the proxy would admit by the default whom an intention denies.
+      need(intentions_.has_value(), "the intentions");
+    }
     if (gateway()) {
       need(dcs_.has_value(), "the datacenter list");
       for (const char* kind : {kConnectProxy, kMeshGateway, kMeshGatewayUpstream}) {
@@ -284,6 +306,8 @@ class Manager::ProxyState {
     in.roots_pem = roots_->pems;
     in.leaf = leaf_;
     in.default_mesh_gateway_mode = m_.options_.default_mesh_gateway_mode;
+    in.default_allow = m_.options_.default_intention_allow;
+    if (intentions_) in.intentions = *intentions_;
     if (!gateway()) {
       for (const auto& [q, nodes] : health_) {
         if (q.kind == HealthQuery::Kind::kConnect) {
@@ -354,6 +378,7 @@ class Manager::ProxyState {
   std::optional<std::vector<std::string>> dcs_;
   std::optional<proxy::Leaf> leaf_;
   std::string leaf_service_;
+  std::optional<std::vector<meshcfg::ServiceIntentions>> intentions_;
   std::map<HealthQuery, Nodes> health_;
   std::map<std::string, std::string> failed_;  // watch -> its last error
   bool scheduled_ = false;
@@ -362,6 +387,7 @@ class Manager::ProxyState {
   std::unique_ptr<Subscription> roots_sub_;
   std::unique_ptr<Subscription> dcs_sub_;
   std::unique_ptr<Subscription> leaf_sub_;
+  std::unique_ptr<Subscription> intentions_sub_;
   std::map<HealthQuery, std::unique_ptr<Subscription>> health_subs_;
 };
 

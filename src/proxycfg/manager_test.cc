@@ -5,6 +5,7 @@
 
 #include "core/testing/sim_loop.h"
 #include "proxycfg/testing/fake_sources.h"
+#include "meshcfg/config_entry.h"
 #include "proxy/config/json.h"
 
 namespace gangway::proxycfg {
@@ -106,12 +107,13 @@ TEST_F(ManagerTest, SidecarWaitsForLeafAndRootsThenPublishesAndRecompilesOnChang
   manager_->Sync({WebSidecar()});
   loop_.RunPending();
   EXPECT_THAT(sources_.LiveKeys(),
-              ::testing::UnorderedElementsAre("roots", "leaf:web", "connect:api@dc2",
+              ::testing::UnorderedElementsAre("roots", "leaf:web", "config:service-intentions",
+                                              "connect:api@dc2",
                                               "dump:mesh-gateway@dc2", "dump:mesh-gateway@dc1"));
   const Published* p = manager_->Find("web-sidecar-proxy");
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(p->version, 0u);
-  EXPECT_EQ(p->waiting_for, "the CA roots, the leaf certificate");
+  EXPECT_EQ(p->waiting_for, "the CA roots, the leaf certificate, the intentions");
   EXPECT_EQ(manager_->Find("web"), nullptr);
 
   int woken = 0;
@@ -119,6 +121,9 @@ TEST_F(ManagerTest, SidecarWaitsForLeafAndRootsThenPublishesAndRecompilesOnChang
   sources_.Answer("roots", TestRoots());
   EXPECT_EQ(woken, 0);
   sources_.Answer("leaf:web", WebLeaf());
+  EXPECT_EQ(woken, 0);
+  EXPECT_EQ(p->waiting_for, "the intentions");
+  sources_.Answer("config:service-intentions", std::vector<meshcfg::ConfigEntry>{});
   EXPECT_EQ(woken, 1);
   ASSERT_EQ(p->version, 1000u);
   ASSERT_TRUE(p->config);
@@ -147,10 +152,81 @@ TEST_F(ManagerTest, SidecarWaitsForLeafAndRootsThenPublishesAndRecompilesOnChang
   EXPECT_EQ(p->version, 1002u);
 }
 
+meshcfg::ConfigEntry IntentionsFor(const std::string& destination, const std::string& source,
+                                   const std::string& action) {
+  meshcfg::ServiceIntentions e;
+  e.name = destination;
+  meshcfg::SourceIntention src;
+  src.name = source;
+  src.action = action;
+  src.precedence = meshcfg::IntentionPrecedence(source, destination);
+  e.sources.push_back(src);
+  return e;
+}
+
+TEST_F(ManagerTest, TheSidecarEnforcesItsDestinationsIntentions) {
+  manager_->Sync({WebSidecar()});
+  loop_.RunPending();
+  sources_.Answer("roots", TestRoots());
+  sources_.Answer("leaf:web", WebLeaf());
+  // Another destination's entry does not apply; web's does, and so does a "*" destination's.
+  sources_.Answer("config:service-intentions",
+                  std::vector<meshcfg::ConfigEntry>{IntentionsFor("db", "web", "deny"),
+                                                    IntentionsFor("web", "api", "deny"),
+                                                    IntentionsFor("*", "*", "allow")});
+  const Published* p = manager_->Find("web-sidecar-proxy");
+  ASSERT_TRUE(p->config);
+  EXPECT_EQ(p->version, 1000u);
+  const std::string api_id = std::string("spiffe://") + kTd + "/ns/default/dc/dc2/svc/api";
+  const std::string db_id = std::string("spiffe://") + kTd + "/ns/default/dc/dc1/svc/db";
+  ASSERT_EQ(p->config->authz.rules.size(), 2u);
+  EXPECT_TRUE(p->config->authz.default_allow);
+  EXPECT_FALSE(proxy::Allowed(p->config->authz, api_id));
+  EXPECT_TRUE(proxy::Allowed(p->config->authz, db_id));
+  // The reason a refusal gives names the intention.
+  ASSERT_NE(proxy::MatchRule(p->config->authz, api_id), nullptr);
+  EXPECT_EQ(proxy::MatchRule(p->config->authz, api_id)->id, "api => web");
+
+  // Replacing the deny with an allow publishes a new version that admits api.
+  int woken = 0;
+  manager_->Watch("web-sidecar-proxy", [&] { ++woken; });
+  sources_.Answer("config:service-intentions",
+                  std::vector<meshcfg::ConfigEntry>{IntentionsFor("web", "api", "allow")});
+  EXPECT_EQ(woken, 1);
+  EXPECT_EQ(p->version, 1001u);
+  EXPECT_TRUE(proxy::Allowed(p->config->authz, api_id));
+  // A failed watch keeps what is enforced.
+  sources_.Fail("config:service-intentions", Unavailable("no leader"));
+  EXPECT_EQ(p->version, 1001u);
+  EXPECT_EQ(p->config->authz.rules.size(), 1u);
+}
+
+TEST_F(ManagerTest, ADenyByDefaultManagerDeniesWhatNoIntentionAllows) {
+  ManagerOptions o;
+  o.node = "node-1";
+  o.datacenter = "dc1";
+  o.default_intention_allow = false;
+  manager_ = std::make_unique<Manager>(loop_, sources_, o);
+  manager_->Sync({WebSidecar()});
+  loop_.RunPending();
+  sources_.Answer("roots", TestRoots());
+  sources_.Answer("leaf:web", WebLeaf());
+  sources_.Answer("config:service-intentions",
+                  std::vector<meshcfg::ConfigEntry>{IntentionsFor("web", "api", "allow")});
+  const Published* p = manager_->Find("web-sidecar-proxy");
+  ASSERT_TRUE(p->config);
+  EXPECT_FALSE(p->config->authz.default_allow);
+  EXPECT_TRUE(proxy::Allowed(p->config->authz,
+                             std::string("spiffe://") + kTd + "/ns/default/dc/dc1/svc/api"));
+  EXPECT_FALSE(proxy::Allowed(p->config->authz,
+                              std::string("spiffe://") + kTd + "/ns/default/dc/dc1/svc/db"));
+}
+
 TEST_F(ManagerTest, AFailedWatchKeepsTheLastConfig) {
   manager_->Sync({WebSidecar()});
   loop_.RunPending();
   sources_.Answer("roots", TestRoots());
+  sources_.Answer("config:service-intentions", std::vector<meshcfg::ConfigEntry>{});
   sources_.Answer("leaf:web", WebLeaf());
   const Published* p = manager_->Find("web-sidecar-proxy");
   ASSERT_EQ(p->version, 1000u);
@@ -164,6 +240,7 @@ TEST_F(ManagerTest, ACompileErrorIsReportedAndTheLastGoodConfigKept) {
   manager_->Sync({WebSidecar()});
   loop_.RunPending();
   sources_.Answer("roots", TestRoots());
+  sources_.Answer("config:service-intentions", std::vector<meshcfg::ConfigEntry>{});
   sources_.Answer("leaf:web", WebLeaf());
   LocalProxy bad = WebSidecar();
   bad.service.proxy->mesh_gateway = catalog::MeshGatewayConfig{"sideways"};
@@ -191,6 +268,7 @@ TEST_F(ManagerTest, RemovingAProxyStopsItsWatchesAndWakesItsWaiters) {
   EXPECT_TRUE(woken);
   EXPECT_EQ(manager_->Find("web-sidecar-proxy"), nullptr);
   EXPECT_FALSE(sources_.Live("leaf:web"));
+  EXPECT_FALSE(sources_.Live("config:service-intentions"));
   EXPECT_FALSE(sources_.Live("connect:api@dc2"));
   // A typical service is not a proxy.
   LocalProxy typical;

@@ -1,5 +1,5 @@
 // What proxycfg::Manager reads from the control plane: typed, blocking watches on the catalog
-// (in any datacenter), the Connect roots and one service's leaf. The agent implements them over
+// (in any datacenter), the config entries of one kind, the Connect roots and one service's leaf. The agent implements them over
 // its own HTTP API (agent/proxy_sources.cc); tests fake them. Loop thread only.
 #pragma once
 
@@ -11,6 +11,7 @@
 
 #include "catalog/types.h"
 #include "core/status.h"
+#include "meshcfg/config_entry.h"
 #include "proxy/config/config.h"
 
 namespace gangway::proxycfg {
@@ -60,6 +61,10 @@ class DataSources {
   // The datacenters known to the servers (the local one included).
   virtual std::unique_ptr<Subscription> Datacenters(Callback<std::vector<std::string>> callback) = 0;
   virtual std::unique_ptr<Subscription> ConnectRoots(Callback<Roots> callback) = 0;
+  // Every config entry of `kind` in this datacenter (its replica of the primary's), decoded and
+  // normalized; an entry that does not decode is an error for the whole answer.
+  virtual std::unique_ptr<Subscription> ConfigEntries(
+      const std::string& kind, Callback<std::vector<meshcfg::ConfigEntry>> callback) = 0;
   // The leaf certificate of service `service`, renewed before it expires and when the roots change.
   virtual std::unique_ptr<Subscription> Leaf(const std::string& service,
                                              Callback<proxy::Leaf> callback) = 0;

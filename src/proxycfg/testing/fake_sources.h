@@ -50,6 +50,12 @@ class FakeSources : public DataSources {
   std::unique_ptr<Subscription> ConnectRoots(Callback<Roots> cb) override {
     return std::make_unique<Sub<Roots>>(this, "roots", std::move(cb));
   }
+  // Key "config:<kind>".
+  std::unique_ptr<Subscription> ConfigEntries(
+      const std::string& kind, Callback<std::vector<meshcfg::ConfigEntry>> cb) override {
+    return std::make_unique<Sub<std::vector<meshcfg::ConfigEntry>>>(this, "config:" + kind,
+                                                                    std::move(cb));
+  }
   std::unique_ptr<Subscription> Leaf(const std::string& service,
                                      Callback<proxy::Leaf> cb) override {
     return std::make_unique<Sub<proxy::Leaf>>(this, "leaf:" + service, std::move(cb));
