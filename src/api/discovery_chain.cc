@@ -125,11 +125,12 @@ void DiscoveryChain(Call& call) {
     if (!s.ok()) return call.Error(400, "Request decoding failed: " + s.message());
   }
   const catalog::Store* store = &call.backend.server->store();
-  Blocking(call.backend, call.opts,
-           [store, request](catalog::WatchSet* ws, http::Response* out) {
-             return CompileFromStore(*store, request, ws, out);
-           },
-           call.cancel, std::move(call.reply));
+  Blocking(
+      call.backend, call.opts,
+      [store, request](catalog::WatchSet* ws, http::Response* out) {
+        return CompileFromStore(*store, request, ws, out);
+      },
+      call.cancel, std::move(call.reply));
 }
 
 }  // namespace

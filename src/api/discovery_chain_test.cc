@@ -47,8 +47,7 @@ TEST(DiscoveryChainApi, DefaultChain) {
   EXPECT_EQ(chain["Datacenter"], "dc1");
   EXPECT_EQ(chain["Protocol"], "tcp");
   EXPECT_EQ(chain["StartNode"], "resolver:web.default.default.dc1");
-  EXPECT_EQ(chain["Targets"]["web.default.default.dc1"]["SNI"],
-            "web.default.dc1.internal." + td);
+  EXPECT_EQ(chain["Targets"]["web.default.default.dc1"]["SNI"], "web.default.dc1.internal." + td);
   EXPECT_EQ(agent.Do("GET", "/v1/discovery-chain/").status, 400);
 
   auto other = agent.Do("GET", "/v1/discovery-chain/web?compile-dc=dc2");
@@ -60,8 +59,9 @@ TEST(DiscoveryChainApi, DefaultChain) {
 TEST(DiscoveryChainApi, EntriesShapeTheChain) {
   TestAgent agent;
   ASSERT_FALSE(StartCA(agent).empty());
-  ASSERT_EQ(agent.Do("PUT", "/v1/config",
-                     R"({"Kind":"service-resolver","Name":"api","ConnectTimeout":"7s",
+  ASSERT_EQ(agent
+                .Do("PUT", "/v1/config",
+                    R"({"Kind":"service-resolver","Name":"api","ConnectTimeout":"7s",
                          "Redirect":{"Datacenter":"dc2"}})")
                 .status,
             200);
@@ -73,8 +73,9 @@ TEST(DiscoveryChainApi, EntriesShapeTheChain) {
   EXPECT_FALSE(chain.value("Default", false));
 
   // A router on a tcp service is a compile error.
-  ASSERT_EQ(agent.Do("PUT", "/v1/config",
-                     R"({"Kind":"service-router","Name":"db","Routes":[{"Match":{"HTTP":
+  ASSERT_EQ(agent
+                .Do("PUT", "/v1/config",
+                    R"({"Kind":"service-router","Name":"db","Routes":[{"Match":{"HTTP":
                          {"PathPrefix":"/x"}}}]})")
                 .status,
             200);
@@ -115,8 +116,9 @@ TEST(DiscoveryChainApi, BlocksOnConfigEntries) {
   auto pending = agent.Send("GET", "/v1/discovery-chain/api?index=" + index + "&wait=1m");
   agent.loop().RunFor(1s);
   EXPECT_FALSE(pending->response.has_value());
-  ASSERT_EQ(agent.Do("PUT", "/v1/config",
-                     R"({"Kind":"service-resolver","Name":"api","ConnectTimeout":"9s"})")
+  ASSERT_EQ(agent
+                .Do("PUT", "/v1/config",
+                    R"({"Kind":"service-resolver","Name":"api","ConnectTimeout":"9s"})")
                 .status,
             200);
   ASSERT_TRUE(agent.loop().RunUntil([&] { return pending->response.has_value(); }, 30s, 10ms));

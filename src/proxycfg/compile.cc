@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <tuple>
 #include <utility>
 
@@ -192,8 +193,8 @@ Result<Cluster> TargetCluster(const Inputs& in, const meshcfg::CompiledChain& ch
                               const std::string& upstream_id) {
   auto it = chain.targets.find(target_id);
   if (it == chain.targets.end()) {
-    return InvalidArgument("upstream \"" + upstream_id + "\": its chain names target " +
-                           target_id + " but does not define it");
+    return InvalidArgument("upstream \"" + upstream_id + "\": its chain names target " + target_id +
+                           " but does not define it");
   }
   const meshcfg::ChainTarget& t = it->second;
   GatewayMode mode = fallback;
@@ -216,7 +217,8 @@ Result<Cluster> TargetCluster(const Inputs& in, const meshcfg::CompiledChain& ch
     c.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(t.connect_timeout);
   }
   std::vector<CheckServiceNode> sidecars;
-  for (const CheckServiceNode& n : Lookup(in.upstream_endpoints, UpstreamKey{t.service, t.datacenter})) {
+  for (const CheckServiceNode& n :
+       Lookup(in.upstream_endpoints, UpstreamKey{t.service, t.datacenter})) {
     if (!MatchesSubset(n, *subset)) continue;
     if (t.subset.only_passing && HealthOf(n) != Endpoint::Health::kPassing) continue;
     sidecars.push_back(n);
@@ -231,6 +233,165 @@ Result<Cluster> TargetCluster(const Inputs& in, const meshcfg::CompiledChain& ch
     c.endpoints = Endpoints(sidecars, /*wan=*/true);
   }
   return c;
+}
+
+// Adds the clusters of resolver node `node` (its target's, and its failover targets' named in
+// that one's `failover`) to `clusters`; returns the target cluster's name.
+Result<std::string> ResolverClusters(const Inputs& in, const meshcfg::CompiledChain& chain,
+                                     const meshcfg::ChainNode& node, GatewayMode mode,
+                                     const std::string& id,
+                                     std::map<std::string, Cluster>& clusters) {
+  if (!node.resolver) {
+    return InvalidArgument("upstream \"" + id + "\": resolver node without resolver");
+  }
+  const meshcfg::ChainResolver& resolver = *node.resolver;
+  Result<Cluster> primary = TargetCluster(in, chain, resolver.target, mode, id);
+  if (!primary.ok()) return primary.status();
+  for (const std::string& failover_id : resolver.failover) {
+    Result<Cluster> failover = TargetCluster(in, chain, failover_id, mode, id);
+    if (!failover.ok()) return failover.status();
+    primary->failover.push_back(failover->name);
+    if (Status s = AddCluster(clusters, std::move(*failover), id); !s.ok()) return s;
+  }
+  std::string name = primary->name;
+  if (Status s = AddCluster(clusters, std::move(*primary), id); !s.ok()) return s;
+  return name;
+}
+
+// The weighted clusters node `key` sends to: a resolver's one cluster, or a splitter's splits
+// (each to a resolver once the chain is flattened), weights in 1/10000 summing to 10000.
+Result<std::vector<proxy::WeightedCluster>> NodeClusters(const Inputs& in,
+                                                         const meshcfg::CompiledChain& chain,
+                                                         const std::string& key, GatewayMode mode,
+                                                         const std::string& id,
+                                                         std::map<std::string, Cluster>& clusters) {
+  auto it = chain.nodes.find(key);
+  if (it == chain.nodes.end()) {
+    return InvalidArgument("upstream \"" + id + "\": its chain names node " + key +
+                           " but does not define it");
+  }
+  const meshcfg::ChainNode& node = it->second;
+  if (node.type == meshcfg::ChainNode::Type::kResolver) {
+    Result<std::string> name = ResolverClusters(in, chain, node, mode, id, clusters);
+    if (!name.ok()) return name.status();
+    return std::vector<proxy::WeightedCluster>{{*name, 10000}};
+  }
+  if (node.type != meshcfg::ChainNode::Type::kSplitter) {
+    return InvalidArgument("upstream \"" + id + "\": a router behind " + key + " is not compiled");
+  }
+  std::vector<proxy::WeightedCluster> out;
+  int total = 0;
+  for (const meshcfg::ChainSplit& split : node.splits) {
+    if (split.definition.request_headers || split.definition.response_headers) {
+      return InvalidArgument("upstream \"" + id + "\": splitter " + key +
+                             ": header modifiers are not compiled yet");
+    }
+    const int weight = static_cast<int>(std::llround(split.weight * 100));
+    if (weight <= 0) continue;
+    Result<std::vector<proxy::WeightedCluster>> next =
+        NodeClusters(in, chain, split.next_node, mode, id, clusters);
+    if (!next.ok()) return next.status();
+    for (const proxy::WeightedCluster& w : *next) {
+      const int share = static_cast<int>(static_cast<int64_t>(weight) * w.weight / 10000);
+      auto same = std::find_if(out.begin(), out.end(), [&](const proxy::WeightedCluster& o) {
+        return o.cluster == w.cluster;
+      });
+      if (same != out.end()) {
+        same->weight += share;
+      } else {
+        out.push_back({w.cluster, share});
+      }
+      total += share;
+    }
+  }
+  if (out.empty())
+    return InvalidArgument("upstream \"" + id + "\": splitter " + key + " sends nowhere");
+  out.back().weight += 10000 - total;  // rounding: the shares sum to the whole
+  return out;
+}
+
+proxy::RouteMatch TranslateMatch(const std::optional<meshcfg::RouteMatch>& match) {
+  proxy::RouteMatch out;
+  if (!match || !match->http) return out;
+  const meshcfg::RouteHttpMatch& h = *match->http;
+  if (!h.path_exact.empty()) {
+    out.path_kind = proxy::RouteMatch::Path::kExact;
+    out.path = h.path_exact;
+  } else if (!h.path_prefix.empty()) {
+    out.path_kind = proxy::RouteMatch::Path::kPrefix;
+    out.path = h.path_prefix;
+  } else if (!h.path_regex.empty()) {
+    out.path_kind = proxy::RouteMatch::Path::kRegex;
+    out.path = h.path_regex;
+  }
+  for (const meshcfg::HeaderMatch& m : h.header) {
+    proxy::HeaderMatch hm;
+    hm.name = m.name;
+    hm.invert = m.invert;
+    using K = proxy::HeaderMatch::Kind;
+    if (!m.exact.empty()) {
+      hm.kind = K::kExact, hm.value = m.exact;
+    } else if (!m.prefix.empty()) {
+      hm.kind = K::kPrefix, hm.value = m.prefix;
+    } else if (!m.suffix.empty()) {
+      hm.kind = K::kSuffix, hm.value = m.suffix;
+    } else if (!m.regex.empty()) {
+      hm.kind = K::kRegex, hm.value = m.regex;
+    }
+    out.headers.push_back(std::move(hm));
+  }
+  for (const meshcfg::QueryParamMatch& m : h.query_param) {
+    proxy::QueryMatch qm;
+    qm.name = m.name;
+    using K = proxy::QueryMatch::Kind;
+    if (!m.exact.empty()) {
+      qm.kind = K::kExact, qm.value = m.exact;
+    } else if (!m.regex.empty()) {
+      qm.kind = K::kRegex, qm.value = m.regex;
+    }
+    out.query_params.push_back(std::move(qm));
+  }
+  out.methods = h.methods;
+  return out;
+}
+
+// An L7 chain (router or splitter first) as the upstream listener's routes.
+Result<proxy::RouteConfig> ChainRoutes(const Inputs& in, const meshcfg::CompiledChain& chain,
+                                       const meshcfg::ChainNode& start, GatewayMode mode,
+                                       const std::string& id,
+                                       std::map<std::string, Cluster>& clusters) {
+  proxy::RouteConfig config;
+  if (start.type == meshcfg::ChainNode::Type::kSplitter) {
+    Result<std::vector<proxy::WeightedCluster>> to =
+        NodeClusters(in, chain, start.Key(), mode, id, clusters);
+    if (!to.ok()) return to.status();
+    proxy::Route route;
+    route.clusters = std::move(*to);
+    config.routes.push_back(std::move(route));
+    return config;
+  }
+  for (const meshcfg::ChainRoute& r : start.routes) {
+    proxy::Route route;
+    route.match = TranslateMatch(r.definition.match);
+    Result<std::vector<proxy::WeightedCluster>> to =
+        NodeClusters(in, chain, r.next_node, mode, id, clusters);
+    if (!to.ok()) return to.status();
+    route.clusters = std::move(*to);
+    if (const auto& d = r.definition.destination) {
+      if (d->request_headers || d->response_headers) {
+        return InvalidArgument("upstream \"" + id + "\": router " + start.name +
+                               ": header modifiers are not compiled yet");
+      }
+      route.prefix_rewrite = d->prefix_rewrite;
+      route.request_timeout =
+          std::chrono::duration_cast<std::chrono::milliseconds>(d->request_timeout);
+      route.num_retries = d->num_retries;
+      route.retry_on_connect_failure = d->retry_on_connect_failure;
+      route.retry_on_status_codes = d->retry_on_status_codes;
+    }
+    config.routes.push_back(std::move(route));
+  }
+  return config;
 }
 
 Result<proxy::Config> CompileSidecar(const Inputs& in, proxy::Config config) {
@@ -288,30 +449,25 @@ Result<proxy::Config> CompileSidecar(const Inputs& in, proxy::Config config) {
       chain = std::move(*def);
     }
     auto start = chain.nodes.find(chain.start_node);
-    if (start == chain.nodes.end() || start->second.type != meshcfg::ChainNode::Type::kResolver ||
-        !start->second.resolver) {
-      return InvalidArgument("upstream \"" + id + "\": its discovery chain starts at " +
-                             chain.start_node +
-                             "; routers and splitters (L7 routing) are not compiled yet");
+    if (start == chain.nodes.end()) {
+      return InvalidArgument("upstream \"" + id + "\": its discovery chain has no start node");
     }
-    const meshcfg::ChainResolver& resolver = *start->second.resolver;
-    Result<Cluster> primary = TargetCluster(in, chain, resolver.target, *mode, id);
-    if (!primary.ok()) return primary.status();
-    for (const std::string& failover_id : resolver.failover) {
-      Result<Cluster> failover = TargetCluster(in, chain, failover_id, *mode, id);
-      if (!failover.ok()) return failover.status();
-      primary->failover.push_back(failover->name);
-      if (Status s = AddCluster(clusters, std::move(*failover), id); !s.ok()) return s;
-    }
-
     Listener listener;
     listener.name = "upstream:" + id;
     listener.address = u.local_bind_address.empty() ? "127.0.0.1" : u.local_bind_address;
     listener.port = u.local_bind_port;
     listener.kind = Listener::Kind::kUpstream;
-    listener.chains.push_back(FilterChain{{}, FilterChain::Action::kOriginateTls, primary->name});
+    if (start->second.type == meshcfg::ChainNode::Type::kResolver) {
+      Result<std::string> primary = ResolverClusters(in, chain, start->second, *mode, id, clusters);
+      if (!primary.ok()) return primary.status();
+      listener.chains.push_back(FilterChain{{}, FilterChain::Action::kOriginateTls, *primary});
+    } else {
+      Result<proxy::RouteConfig> routes =
+          ChainRoutes(in, chain, start->second, *mode, id, clusters);
+      if (!routes.ok()) return routes.status();
+      listener.chains.push_back(FilterChain{{}, FilterChain::Action::kHttpRoute, "", *routes});
+    }
     config.listeners.push_back(std::move(listener));
-    if (Status s = AddCluster(clusters, std::move(*primary), id); !s.ok()) return s;
   }
   for (auto& [name, cluster] : clusters) config.clusters.push_back(std::move(cluster));
   return config;

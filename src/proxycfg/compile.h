@@ -52,8 +52,10 @@ struct Inputs {
   std::string default_mesh_gateway_mode;
   // Sidecars: each upstream's discovery chain, by upstream ID (UpstreamId). An upstream without
   // one is compiled through its default chain (no config entries). The chain's targets pick the
-  // clusters: the start resolver's target, and its failover targets as that cluster's failover;
-  // each target's endpoints are the ones of (target service, target datacenter) above.
+  // clusters: a resolver's target, and its failover targets as that cluster's failover; each
+  // target's endpoints are the ones of (target service, target datacenter) above. A chain that
+  // starts at a router or splitter (an http upstream) becomes an http_route listener whose
+  // routes send to the resolvers' clusters by the splitters' weights.
   std::map<std::string, meshcfg::CompiledChain> chains;
 };
 
@@ -72,8 +74,8 @@ Result<meshcfg::CompiledChain> UpstreamChain(const catalog::Upstream& upstream,
 // The config for `inputs.proxy` at `version` (>= 1), checked by proxy::Validate. Errors: a kind
 // other than connect-proxy or mesh-gateway, a sidecar without destination service or leaf, an
 // upstream kind the data plane does not carry (prepared query, peer, unix socket), a mesh gateway
-// mode other than "", none, local, remote (`Invalid Mesh Gateway Mode: "<x>"`), a chain that
-// starts at a router or splitter (L7 routing is not compiled yet), a subset filter other than
+// mode other than "", none, local, remote (`Invalid Mesh Gateway Mode: "<x>"`), a subset filter
+// other than
 // `Service.Meta.<key> == <value>` and `Service.Tags contains <tag>` clauses joined by `and`, and
 // whatever Validate refuses.
 Result<proxy::Config> Compile(const Inputs& inputs, uint64_t version);

@@ -637,23 +637,58 @@ TEST(CompileChainTest, RefusesWhatItCannotCompile) {
   ASSERT_FALSE(bad_filter.ok());
   EXPECT_NE(bad_filter.status().message().find("subset filter"), std::string::npos)
       << bad_filter.status().message();
+}
 
+TEST(CompileChainTest, RoutersAndSplittersBecomeHttpRoutes) {
   meshcfg::EntrySet l7;
-  meshcfg::ServiceDefaults defaults;
-  defaults.name = "api";
-  defaults.protocol = "http";
-  l7.Add(defaults);
+  for (const char* name : {"api", "admin"}) {
+    meshcfg::ServiceDefaults defaults;
+    defaults.name = name;
+    defaults.protocol = "http";
+    l7.Add(defaults);
+  }
   meshcfg::ServiceRouter router;
   router.name = "api";
   router.routes.emplace_back();
   router.routes.back().match.emplace();
   router.routes.back().match->http.emplace();
   router.routes.back().match->http->path_prefix = "/admin";
+  router.routes.back().destination.emplace();
+  router.routes.back().destination->service = "admin";
+  router.routes.back().destination->prefix_rewrite = "/";
   l7.Add(router);
-  Result<proxy::Config> routed = Compile(WithChains(SidecarInputs(), l7), 1);
-  ASSERT_FALSE(routed.ok());
-  EXPECT_NE(routed.status().message().find("routers and splitters"), std::string::npos)
-      << routed.status().message();
+  meshcfg::ServiceSplitter splitter;
+  splitter.name = "admin";
+  splitter.splits.resize(2);
+  splitter.splits[0].weight = 90;
+  splitter.splits[1].weight = 10;
+  splitter.splits[1].service = "api";
+  l7.Add(splitter);
+  Inputs in = WithChains(SidecarInputs(), l7);
+  Result<proxy::Config> routed = Compile(in, 1);
+  ASSERT_TRUE(routed.ok()) << routed.status().message();
+  auto l = std::find_if(routed->listeners.begin(), routed->listeners.end(),
+                        [](const Listener& x) { return x.name == "upstream:api"; });
+  ASSERT_NE(l, routed->listeners.end());
+  ASSERT_EQ(l->chains.size(), 1u);
+  EXPECT_EQ(l->chains[0].action, FilterChain::Action::kHttpRoute);
+  ASSERT_TRUE(l->chains[0].route.has_value());
+  const auto& routes = l->chains[0].route->routes;
+  ASSERT_EQ(routes.size(), 2u);  // /admin, then the catch-all to api
+  EXPECT_EQ(routes[0].match.path_kind, proxy::RouteMatch::Path::kPrefix);
+  EXPECT_EQ(routes[0].match.path, "/admin");
+  EXPECT_EQ(routes[0].prefix_rewrite, "/");
+  const std::string admin = std::string("admin.default.dc1.internal.") + kTd;
+  EXPECT_EQ(routes[0].clusters,
+            (std::vector<proxy::WeightedCluster>{{admin, 9000}, {ApiCluster("dc1"), 1000}}));
+  EXPECT_EQ(routes[1].clusters, (std::vector<proxy::WeightedCluster>{{ApiCluster("dc1"), 10000}}));
+  EXPECT_NE(routed->FindCluster(admin), nullptr);
+
+  l7.splitters["admin"].splits[0].request_headers.emplace();
+  Result<proxy::Config> modified = Compile(WithChains(SidecarInputs(), l7), 1);
+  ASSERT_FALSE(modified.ok());
+  EXPECT_NE(modified.status().message().find("header modifiers"), std::string::npos)
+      << modified.status().message();
 }
 
 }  // namespace
