@@ -262,6 +262,26 @@ Result<proxy::Leaf> ReadLeaf(const Json& cert) {
   return leaf;
 }
 
+Result<std::vector<meshcfg::ConfigEntry>> ReadChainEntries(const Json& body) {
+  if (!body.is_array()) return InvalidArgument("expected a JSON array of config entries");
+  static const char* const kKinds[] = {"proxy-defaults", "service-defaults", "service-resolver",
+                                       "service-router", "service-splitter"};
+  std::vector<meshcfg::ConfigEntry> out;
+  for (const Json& row : body) {
+    const std::string kind = apiclient::JsonString(row, "Kind");
+    if (std::find(std::begin(kKinds), std::end(kKinds), kind) == std::end(kKinds)) continue;
+    codec::Document doc;
+    doc.value = row;
+    Result<meshcfg::ConfigEntry> entry = meshcfg::DecodeConfigEntry(doc);
+    if (!entry.ok()) {
+      return InvalidArgument("config entry " + kind + "/" + apiclient::JsonString(row, "Name") +
+                             ": " + entry.status().message());
+    }
+    out.push_back(std::move(*entry));
+  }
+  return out;
+}
+
 ProxySources::ProxySources(Loop& loop, http::Handler* const* api, client::LeafCache* leaves,
                            ProxySourcesOptions options)
     : loop_(loop), api_(api), leaves_(leaves), options_(options) {}
@@ -323,6 +343,13 @@ std::unique_ptr<Subscription> ProxySources::Leaf(const std::string& service,
                        });
       },
       options_, Decoded<proxy::Leaf>(ReadLeaf, std::move(callback)));
+}
+
+std::unique_ptr<Subscription> ProxySources::ChainEntries(
+    Callback<std::vector<meshcfg::ConfigEntry>> callback) {
+  return std::make_unique<ApiWatch>(
+      loop_, api_, "/v1/internal/config-entries", Duration::zero(), options_,
+      Decoded<std::vector<meshcfg::ConfigEntry>>(ReadChainEntries, std::move(callback)));
 }
 
 }  // namespace gangway::agent

@@ -40,6 +40,9 @@ class ProxySources : public proxycfg::DataSources {
       const std::string& kind, Callback<std::vector<meshcfg::ConfigEntry>> callback) override;
   std::unique_ptr<proxycfg::Subscription> Leaf(const std::string& service,
                                                Callback<proxy::Leaf> callback) override;
+  // A blocking read of /v1/internal/config-entries, keeping the chain-relevant kinds.
+  std::unique_ptr<proxycfg::Subscription> ChainEntries(
+      Callback<std::vector<meshcfg::ConfigEntry>> callback) override;
 
  private:
   Loop& loop_;
@@ -56,5 +59,7 @@ Result<std::vector<catalog::CheckServiceNode>> ReadNodes(const nlohmann::json& b
 Result<proxycfg::Roots> ReadRoots(const nlohmann::json& body);
 Result<std::vector<meshcfg::ConfigEntry>> ReadConfigEntries(const nlohmann::json& body);
 Result<proxy::Leaf> ReadLeaf(const nlohmann::json& issued_cert);
+// Every entry of /v1/internal/config-entries of a kind discovery chains read, decoded.
+Result<std::vector<meshcfg::ConfigEntry>> ReadChainEntries(const nlohmann::json& body);
 
 }  // namespace gangway::agent

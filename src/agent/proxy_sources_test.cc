@@ -71,5 +71,24 @@ TEST(ProxySourcesTest, ConfigEntriesAreDecodedAndNormalized) {
   EXPECT_FALSE(ReadConfigEntries(Json::parse(R"([{"Kind": "service-intentions", "Bogus": 1}])")).ok());
 }
 
+TEST(ProxySourcesTest, ChainEntriesKeepTheChainKindsDecoded) {
+  auto entries = ReadChainEntries(nlohmann::json::parse(R"([
+    {"Kind": "service-intentions", "Name": "api", "Sources": []},
+    {"Kind": "service-resolver", "Name": "api", "Redirect": {"Datacenter": "dc2"},
+     "CreateIndex": 5, "ModifyIndex": 7},
+    {"Kind": "service-defaults", "Name": "api", "Protocol": "http"}
+  ])"));
+  ASSERT_TRUE(entries.ok()) << entries.status().message();
+  ASSERT_EQ(entries->size(), 2u);
+  const auto* resolver = (*entries)[0].As<meshcfg::ServiceResolver>();
+  ASSERT_NE(resolver, nullptr);
+  ASSERT_TRUE(resolver->redirect.has_value());
+  EXPECT_EQ(resolver->redirect->datacenter, "dc2");
+  EXPECT_FALSE(ReadChainEntries(nlohmann::json::parse(
+                                    R"([{"Kind": "service-resolver", "Name": "x", "Bogus": 1}])"))
+                   .ok());
+  EXPECT_FALSE(ReadChainEntries(nlohmann::json::object()).ok());
+}
+
 }  // namespace
 }  // namespace gangway::agent

@@ -12,6 +12,7 @@ HttpApi::HttpApi(Backend backend) : backend_(std::move(backend)) {
   AddCatalogRoutes(&routes_);
   AddConfigRoutes(&routes_);
   AddConnectRoutes(&routes_);
+  AddDiscoveryChainRoutes(&routes_);
   AddEventRoutes(&routes_);
   AddHealthRoutes(&routes_);
   AddIntentionRoutes(&routes_);

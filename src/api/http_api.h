@@ -52,6 +52,7 @@ void AddAgentRoutes(std::vector<Route>* routes);
 void AddCatalogRoutes(std::vector<Route>* routes);
 void AddConfigRoutes(std::vector<Route>* routes);
 void AddConnectRoutes(std::vector<Route>* routes);
+void AddDiscoveryChainRoutes(std::vector<Route>* routes);
 void AddEventRoutes(std::vector<Route>* routes);
 void AddHealthRoutes(std::vector<Route>* routes);
 void AddIntentionRoutes(std::vector<Route>* routes);

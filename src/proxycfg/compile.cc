@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <tuple>
 #include <utility>
 
@@ -110,6 +111,290 @@ Status CheckUpstream(const catalog::Upstream& u, const std::string& id) {
   return Status::Ok();
 }
 
+// One clause of a resolver subset's filter, over an instance's service.
+struct SubsetClause {
+  enum class Kind { kMetaEquals, kTagsContain };
+  Kind kind = Kind::kMetaEquals;
+  std::string key;  // kMetaEquals
+  std::string value;
+};
+
+std::string Unquote(std::string v) {
+  if (v.size() >= 2 && (v.front() == '"' || v.front() == '`') && v.back() == v.front()) {
+    return v.substr(1, v.size() - 2);
+  }
+  return v;
+}
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\n");
+  return s.substr(b, e - b + 1);
+}
+
+// The subset filters the data plane side can apply without a bexpr evaluator: clauses
+// `Service.Meta.<key> == <value>` and `Service.Tags contains <tag>` joined by `and`.
+Result<std::vector<SubsetClause>> ParseSubsetFilter(const std::string& filter) {
+  std::vector<SubsetClause> out;
+  std::string rest = Trim(filter);
+  while (!rest.empty()) {
+    std::string clause;
+    size_t and_pos = rest.find(" and ");
+    if (and_pos == std::string::npos) {
+      clause = rest;
+      rest.clear();
+    } else {
+      clause = Trim(rest.substr(0, and_pos));
+      rest = Trim(rest.substr(and_pos + 5));
+    }
+    constexpr std::string_view kMeta = "Service.Meta.";
+    constexpr std::string_view kTags = "Service.Tags contains ";
+    SubsetClause c;
+    if (clause.rfind(kMeta, 0) == 0 && clause.find(" == ") != std::string::npos) {
+      size_t eq = clause.find(" == ");
+      c.kind = SubsetClause::Kind::kMetaEquals;
+      c.key = Trim(clause.substr(kMeta.size(), eq - kMeta.size()));
+      c.value = Unquote(Trim(clause.substr(eq + 4)));
+    } else if (clause.rfind(kTags, 0) == 0) {
+      c.kind = SubsetClause::Kind::kTagsContain;
+      c.value = Unquote(Trim(clause.substr(kTags.size())));
+    } else {
+      c.key.clear();
+    }
+    if (c.value.empty() || (c.kind == SubsetClause::Kind::kMetaEquals && c.key.empty()) ||
+        c.key.find_first_of(" \"") != std::string::npos) {
+      return InvalidArgument("subset filter \"" + filter +
+                             "\" is not supported: only Service.Meta.<key> == <value> and "
+                             "Service.Tags contains <tag> clauses joined by and are");
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+bool MatchesSubset(const CheckServiceNode& instance, const std::vector<SubsetClause>& clauses) {
+  for (const SubsetClause& c : clauses) {
+    const catalog::NodeService& svc = instance.service;
+    if (c.kind == SubsetClause::Kind::kMetaEquals) {
+      auto it = svc.meta.find(c.key);
+      if (it == svc.meta.end() || it->second != c.value) return false;
+    } else if (std::find(svc.tags.begin(), svc.tags.end(), c.value) == svc.tags.end()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The cluster of chain target `target_id`: its SNI and name, its connect timeout, and the
+// endpoints its mesh gateway mode (the target's, else `fallback`) reaches it through. Instances
+// reached directly are narrowed to the target's subset.
+Result<Cluster> TargetCluster(const Inputs& in, const meshcfg::CompiledChain& chain,
+                              const std::string& target_id, GatewayMode fallback,
+                              const std::string& upstream_id) {
+  auto it = chain.targets.find(target_id);
+  if (it == chain.targets.end()) {
+    return InvalidArgument("upstream \"" + upstream_id + "\": its chain names target " + target_id +
+                           " but does not define it");
+  }
+  const meshcfg::ChainTarget& t = it->second;
+  GatewayMode mode = fallback;
+  if (!t.mesh_gateway.mode.empty()) {
+    Result<GatewayMode> m = ParseMode(t.mesh_gateway.mode);
+    if (!m.ok()) return m.status();
+    mode = *m;
+  }
+  Result<std::vector<SubsetClause>> subset = ParseSubsetFilter(t.subset.filter);
+  if (!subset.ok()) {
+    return InvalidArgument("upstream \"" + upstream_id + "\": target " + t.id + ": " +
+                           subset.status().message());
+  }
+  Cluster c;
+  c.name = t.name;
+  c.tls = Cluster::Tls::kOriginate;
+  c.sni = t.sni;
+  c.spiffe_ids = {identity::ServiceId(in.trust_domain, "default", t.datacenter, t.service).Uri()};
+  if (t.connect_timeout.count() > 0) {
+    c.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(t.connect_timeout);
+  }
+  std::vector<CheckServiceNode> sidecars;
+  for (const CheckServiceNode& n :
+       Lookup(in.upstream_endpoints, UpstreamKey{t.service, t.datacenter})) {
+    if (!MatchesSubset(n, *subset)) continue;
+    if (t.subset.only_passing && HealthOf(n) != Endpoint::Health::kPassing) continue;
+    sidecars.push_back(n);
+  }
+  if (t.datacenter == in.datacenter) {
+    c.endpoints = Endpoints(sidecars, /*wan=*/false);
+  } else if (mode == GatewayMode::kLocal) {
+    c.endpoints = Endpoints(Lookup(in.gateways, in.datacenter), /*wan=*/false);
+  } else if (mode == GatewayMode::kRemote) {
+    c.endpoints = Endpoints(Lookup(in.gateways, t.datacenter), /*wan=*/true);
+  } else {
+    c.endpoints = Endpoints(sidecars, /*wan=*/true);
+  }
+  return c;
+}
+
+// Adds the clusters of resolver node `node` (its target's, and its failover targets' named in
+// that one's `failover`) to `clusters`; returns the target cluster's name.
+Result<std::string> ResolverClusters(const Inputs& in, const meshcfg::CompiledChain& chain,
+                                     const meshcfg::ChainNode& node, GatewayMode mode,
+                                     const std::string& id,
+                                     std::map<std::string, Cluster>& clusters) {
+  if (!node.resolver) {
+    return InvalidArgument("upstream \"" + id + "\": resolver node without resolver");
+  }
+  const meshcfg::ChainResolver& resolver = *node.resolver;
+  Result<Cluster> primary = TargetCluster(in, chain, resolver.target, mode, id);
+  if (!primary.ok()) return primary.status();
+  for (const std::string& failover_id : resolver.failover) {
+    Result<Cluster> failover = TargetCluster(in, chain, failover_id, mode, id);
+    if (!failover.ok()) return failover.status();
+    primary->failover.push_back(failover->name);
+    if (Status s = AddCluster(clusters, std::move(*failover), id); !s.ok()) return s;
+  }
+  std::string name = primary->name;
+  if (Status s = AddCluster(clusters, std::move(*primary), id); !s.ok()) return s;
+  return name;
+}
+
+// The weighted clusters node `key` sends to: a resolver's one cluster, or a splitter's splits
+// (each to a resolver once the chain is flattened), weights in 1/10000 summing to 10000.
+Result<std::vector<proxy::WeightedCluster>> NodeClusters(const Inputs& in,
+                                                         const meshcfg::CompiledChain& chain,
+                                                         const std::string& key, GatewayMode mode,
+                                                         const std::string& id,
+                                                         std::map<std::string, Cluster>& clusters) {
+  auto it = chain.nodes.find(key);
+  if (it == chain.nodes.end()) {
+    return InvalidArgument("upstream \"" + id + "\": its chain names node " + key +
+                           " but does not define it");
+  }
+  const meshcfg::ChainNode& node = it->second;
+  if (node.type == meshcfg::ChainNode::Type::kResolver) {
+    Result<std::string> name = ResolverClusters(in, chain, node, mode, id, clusters);
+    if (!name.ok()) return name.status();
+    return std::vector<proxy::WeightedCluster>{{*name, 10000}};
+  }
+  if (node.type != meshcfg::ChainNode::Type::kSplitter) {
+    return InvalidArgument("upstream \"" + id + "\": a router behind " + key + " is not compiled");
+  }
+  std::vector<proxy::WeightedCluster> out;
+  int total = 0;
+  for (const meshcfg::ChainSplit& split : node.splits) {
+    if (split.definition.request_headers || split.definition.response_headers) {
+      return InvalidArgument("upstream \"" + id + "\": splitter " + key +
+                             ": header modifiers are not compiled yet");
+    }
+    const int weight = static_cast<int>(std::llround(split.weight * 100));
+    if (weight <= 0) continue;
+    Result<std::vector<proxy::WeightedCluster>> next =
+        NodeClusters(in, chain, split.next_node, mode, id, clusters);
+    if (!next.ok()) return next.status();
+    for (const proxy::WeightedCluster& w : *next) {
+      const int share = static_cast<int>(static_cast<int64_t>(weight) * w.weight / 10000);
+      auto same = std::find_if(out.begin(), out.end(), [&](const proxy::WeightedCluster& o) {
+        return o.cluster == w.cluster;
+      });
+      if (same != out.end()) {
+        same->weight += share;
+      } else {
+        out.push_back({w.cluster, share});
+      }
+      total += share;
+    }
+  }
+  if (out.empty())
+    return InvalidArgument("upstream \"" + id + "\": splitter " + key + " sends nowhere");
+  out.back().weight += 10000 - total;  // rounding: the shares sum to the whole
+  return out;
+}
+
+proxy::RouteMatch TranslateMatch(const std::optional<meshcfg::RouteMatch>& match) {
+  proxy::RouteMatch out;
+  if (!match || !match->http) return out;
+  const meshcfg::RouteHttpMatch& h = *match->http;
+  if (!h.path_exact.empty()) {
+    out.path_kind = proxy::RouteMatch::Path::kExact;
+    out.path = h.path_exact;
+  } else if (!h.path_prefix.empty()) {
+    out.path_kind = proxy::RouteMatch::Path::kPrefix;
+    out.path = h.path_prefix;
+  } else if (!h.path_regex.empty()) {
+    out.path_kind = proxy::RouteMatch::Path::kRegex;
+    out.path = h.path_regex;
+  }
+  for (const meshcfg::HeaderMatch& m : h.header) {
+    proxy::HeaderMatch hm;
+    hm.name = m.name;
+    hm.invert = m.invert;
+    using K = proxy::HeaderMatch::Kind;
+    if (!m.exact.empty()) {
+      hm.kind = K::kExact, hm.value = m.exact;
+    } else if (!m.prefix.empty()) {
+      hm.kind = K::kPrefix, hm.value = m.prefix;
+    } else if (!m.suffix.empty()) {
+      hm.kind = K::kSuffix, hm.value = m.suffix;
+    } else if (!m.regex.empty()) {
+      hm.kind = K::kRegex, hm.value = m.regex;
+    }
+    out.headers.push_back(std::move(hm));
+  }
+  for (const meshcfg::QueryParamMatch& m : h.query_param) {
+    proxy::QueryMatch qm;
+    qm.name = m.name;
+    using K = proxy::QueryMatch::Kind;
+    if (!m.exact.empty()) {
+      qm.kind = K::kExact, qm.value = m.exact;
+    } else if (!m.regex.empty()) {
+      qm.kind = K::kRegex, qm.value = m.regex;
+    }
+    out.query_params.push_back(std::move(qm));
+  }
+  out.methods = h.methods;
+  return out;
+}
+
+// An L7 chain (router or splitter first) as the upstream listener's routes.
+Result<proxy::RouteConfig> ChainRoutes(const Inputs& in, const meshcfg::CompiledChain& chain,
+                                       const meshcfg::ChainNode& start, GatewayMode mode,
+                                       const std::string& id,
+                                       std::map<std::string, Cluster>& clusters) {
+  proxy::RouteConfig config;
+  if (start.type == meshcfg::ChainNode::Type::kSplitter) {
+    Result<std::vector<proxy::WeightedCluster>> to =
+        NodeClusters(in, chain, start.Key(), mode, id, clusters);
+    if (!to.ok()) return to.status();
+    proxy::Route route;
+    route.clusters = std::move(*to);
+    config.routes.push_back(std::move(route));
+    return config;
+  }
+  for (const meshcfg::ChainRoute& r : start.routes) {
+    proxy::Route route;
+    route.match = TranslateMatch(r.definition.match);
+    Result<std::vector<proxy::WeightedCluster>> to =
+        NodeClusters(in, chain, r.next_node, mode, id, clusters);
+    if (!to.ok()) return to.status();
+    route.clusters = std::move(*to);
+    if (const auto& d = r.definition.destination) {
+      if (d->request_headers || d->response_headers) {
+        return InvalidArgument("upstream \"" + id + "\": router " + start.name +
+                               ": header modifiers are not compiled yet");
+      }
+      route.prefix_rewrite = d->prefix_rewrite;
+      route.request_timeout =
+          std::chrono::duration_cast<std::chrono::milliseconds>(d->request_timeout);
+      route.num_retries = d->num_retries;
+      route.retry_on_connect_failure = d->retry_on_connect_failure;
+      route.retry_on_status_codes = d->retry_on_status_codes;
+    }
+    config.routes.push_back(std::move(route));
+  }
+  return config;
+}
+
 Result<proxy::Config> CompileSidecar(const Inputs& in, proxy::Config config) {
   const catalog::NodeService& reg = in.proxy;
   if (!reg.proxy || reg.proxy->destination_service_name.empty()) {
@@ -157,38 +442,40 @@ Result<proxy::Config> CompileSidecar(const Inputs& in, proxy::Config config) {
   config.listeners.push_back(std::move(pub));
 
   for (const catalog::Upstream& u : pc.upstreams) {
-    // Consul's upstream ID: the destination, with "?dc=" when the upstream names a datacenter.
-    std::string id = u.destination_name;
-    if (!u.datacenter.empty()) id += "?dc=" + u.datacenter;
+    const std::string id = UpstreamId(u);
     if (Status s = CheckUpstream(u, id); !s.ok()) return s;
     Result<GatewayMode> mode = EffectiveMode(u, pc, in.default_mesh_gateway_mode);
     if (!mode.ok()) return mode.status();
 
-    const std::string dc = u.datacenter.empty() ? in.datacenter : u.datacenter;
-    Cluster target;
-    target.name = identity::ServiceSni(u.destination_name, "", "default", dc, in.trust_domain);
-    target.tls = Cluster::Tls::kOriginate;
-    target.sni = target.name;
-    target.spiffe_ids = {identity::ServiceId(in.trust_domain, "default", dc, u.destination_name).Uri()};
-    const auto& sidecars = Lookup(in.upstream_endpoints, UpstreamKey{u.destination_name, dc});
-    if (dc == in.datacenter) {
-      target.endpoints = Endpoints(sidecars, /*wan=*/false);
-    } else if (*mode == GatewayMode::kLocal) {
-      target.endpoints = Endpoints(Lookup(in.gateways, in.datacenter), /*wan=*/false);
-    } else if (*mode == GatewayMode::kRemote) {
-      target.endpoints = Endpoints(Lookup(in.gateways, dc), /*wan=*/true);
+    meshcfg::CompiledChain chain;
+    if (auto it = in.chains.find(id); it != in.chains.end()) {
+      chain = it->second;
     } else {
-      target.endpoints = Endpoints(sidecars, /*wan=*/true);
+      Result<meshcfg::CompiledChain> def =
+          UpstreamChain(u, pc, in.datacenter, in.trust_domain, meshcfg::EntrySet{});
+      if (!def.ok()) return InvalidArgument("upstream \"" + id + "\": " + def.status().message());
+      chain = std::move(*def);
     }
-
+    auto start = chain.nodes.find(chain.start_node);
+    if (start == chain.nodes.end()) {
+      return InvalidArgument("upstream \"" + id + "\": its discovery chain has no start node");
+    }
     Listener listener;
     listener.name = "upstream:" + id;
     listener.address = u.local_bind_address.empty() ? "127.0.0.1" : u.local_bind_address;
     listener.port = u.local_bind_port;
     listener.kind = Listener::Kind::kUpstream;
-    listener.chains.push_back(FilterChain{{}, FilterChain::Action::kOriginateTls, target.name});
+    if (start->second.type == meshcfg::ChainNode::Type::kResolver) {
+      Result<std::string> primary = ResolverClusters(in, chain, start->second, *mode, id, clusters);
+      if (!primary.ok()) return primary.status();
+      listener.chains.push_back(FilterChain{{}, FilterChain::Action::kOriginateTls, *primary});
+    } else {
+      Result<proxy::RouteConfig> routes =
+          ChainRoutes(in, chain, start->second, *mode, id, clusters);
+      if (!routes.ok()) return routes.status();
+      listener.chains.push_back(FilterChain{{}, FilterChain::Action::kHttpRoute, "", *routes});
+    }
     config.listeners.push_back(std::move(listener));
-    if (Status s = AddCluster(clusters, std::move(target), id); !s.ok()) return s;
   }
   for (auto& [name, cluster] : clusters) config.clusters.push_back(std::move(cluster));
   return config;
@@ -297,6 +584,29 @@ Result<proxy::Config> CompileGateway(const Inputs& in, proxy::Config config) {
 }
 
 }  // namespace
+
+std::string UpstreamId(const catalog::Upstream& u) {
+  std::string id = u.destination_name;
+  if (!u.datacenter.empty()) id += "?dc=" + u.datacenter;
+  return id;
+}
+
+Result<meshcfg::CompiledChain> UpstreamChain(const catalog::Upstream& u,
+                                             const catalog::ProxyConfig& proxy,
+                                             const std::string& local_dc,
+                                             const std::string& trust_domain,
+                                             const meshcfg::EntrySet& entries) {
+  meshcfg::ChainRequest request;
+  request.service = u.destination_name;
+  request.datacenter = u.datacenter.empty() ? local_dc : u.datacenter;
+  request.trust_domain = trust_domain;
+  if (u.mesh_gateway && !u.mesh_gateway->mode.empty()) {
+    request.override_mesh_gateway.mode = u.mesh_gateway->mode;
+  } else if (proxy.mesh_gateway && !proxy.mesh_gateway->mode.empty()) {
+    request.override_mesh_gateway.mode = proxy.mesh_gateway->mode;
+  }
+  return meshcfg::CompileChain(request, entries);
+}
 
 Endpoint::Health HealthOf(const CheckServiceNode& instance) {
   Endpoint::Health worst = Endpoint::Health::kPassing;

@@ -12,6 +12,7 @@
 
 #include "catalog/types.h"
 #include "core/status.h"
+#include "meshcfg/chain.h"
 #include "meshcfg/config_entry.h"
 #include "proxy/config/config.h"
 
@@ -52,15 +53,37 @@ struct Inputs {
   // connections to the destination service.
   std::vector<meshcfg::ServiceIntentions> intentions;
   bool default_allow = true;
-  // proxy-defaults MeshGateway.Mode; "" until config entries are compiled ([M6]).
+  // The mesh gateway mode when neither the upstream, the proxy nor the upstream's chain sets
+  // one (the agent's configured proxy-defaults).
   std::string default_mesh_gateway_mode;
+  // Sidecars: each upstream's discovery chain, by upstream ID (UpstreamId). An upstream without
+  // one is compiled through its default chain (no config entries). The chain's targets pick the
+  // clusters: a resolver's target, and its failover targets as that cluster's failover; each
+  // target's endpoints are the ones of (target service, target datacenter) above. A chain that
+  // starts at a router or splitter (an http upstream) becomes an http_route listener whose
+  // routes send to the resolvers' clusters by the splitters' weights.
+  std::map<std::string, meshcfg::CompiledChain> chains;
 };
+
+// Consul's upstream ID: the destination, with "?dc=<dc>" when the upstream names a datacenter.
+std::string UpstreamId(const catalog::Upstream& upstream);
+
+// The discovery chain of `upstream` of a sidecar whose registration carries `proxy`: evaluated in
+// the upstream's datacenter (`local_dc` when it names none), with the upstream's mesh gateway
+// mode, else the proxy's, as the override. Errors are the chain compiler's.
+Result<meshcfg::CompiledChain> UpstreamChain(const catalog::Upstream& upstream,
+                                             const catalog::ProxyConfig& proxy,
+                                             const std::string& local_dc,
+                                             const std::string& trust_domain,
+                                             const meshcfg::EntrySet& entries);
 
 // The config for `inputs.proxy` at `version` (>= 1), checked by proxy::Validate. Errors: a kind
 // other than connect-proxy or mesh-gateway, a sidecar without destination service or leaf, an
 // upstream kind the data plane does not carry (prepared query, peer, unix socket), a mesh gateway
-// mode other than "", none, local, remote (`Invalid Mesh Gateway Mode: "<x>"`), and whatever
-// Validate refuses.
+// mode other than "", none, local, remote (`Invalid Mesh Gateway Mode: "<x>"`), a subset filter
+// other than
+// `Service.Meta.<key> == <value>` and `Service.Tags contains <tag>` clauses joined by `and`, and
+// whatever Validate refuses.
 Result<proxy::Config> Compile(const Inputs& inputs, uint64_t version);
 
 // The worst of an instance's checks (maintenance and unknown statuses count as critical); passing

@@ -524,5 +524,172 @@ TEST(CompileGatewayTest, BindAddresses) {
       << c.status().message();
 }
 
+// ---- Upstreams through their discovery chains.
+
+meshcfg::ServiceResolver Resolver(const std::string& name) {
+  meshcfg::ServiceResolver r;
+  r.name = name;
+  return r;
+}
+
+// `in` with the chain of each upstream compiled from `entries`.
+Inputs WithChains(Inputs in, const meshcfg::EntrySet& entries) {
+  for (const catalog::Upstream& u : in.proxy.proxy->upstreams) {
+    Result<meshcfg::CompiledChain> chain =
+        UpstreamChain(u, *in.proxy.proxy, in.datacenter, in.trust_domain, entries);
+    EXPECT_TRUE(chain.ok()) << chain.status().message();
+    if (chain.ok()) in.chains[UpstreamId(u)] = *chain;
+  }
+  return in;
+}
+
+std::string ApiCluster(const std::string& dc, const std::string& subset = "") {
+  return (subset.empty() ? "" : subset + ".") + "api.default." + dc + ".internal." + kTd;
+}
+
+TEST(CompileChainTest, DefaultChainsGiveTheSameConfigAsNoChains) {
+  for (const char* mode : {"", "local", "remote", "none"}) {
+    Inputs plain = SidecarInputs(mode);
+    Result<proxy::Config> a = Compile(plain, 1);
+    Result<proxy::Config> b = Compile(WithChains(plain, {}), 1);
+    ASSERT_TRUE(a.ok() && b.ok()) << mode;
+    EXPECT_TRUE(*a == *b) << mode;
+  }
+}
+
+TEST(CompileChainTest, RedirectToAnotherDatacenterGoesThroughTheGateways) {
+  meshcfg::EntrySet entries;
+  meshcfg::ServiceResolver api = Resolver("api");
+  api.redirect = meshcfg::ResolverRedirect{};
+  api.redirect->datacenter = "dc2";
+  api.connect_timeout = std::chrono::seconds(7);
+  entries.Add(api);
+  Inputs in = WithChains(SidecarInputs("local"), entries);
+  in.upstream_endpoints[{"api", "dc2"}] = {Sidecar("api-dc2", "10.2.0.40", "api", "", 21000)};
+  Result<proxy::Config> config = Compile(in, 1);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->FindCluster(ApiCluster("dc1")), nullptr);
+  const Cluster& c = ClusterNamed(*config, ApiCluster("dc2"));
+  EXPECT_EQ(c.sni, ApiCluster("dc2"));
+  EXPECT_EQ(c.connect_timeout, std::chrono::milliseconds(7000));
+  EXPECT_EQ(c.spiffe_ids, Strings{std::string("spiffe://") + kTd + "/ns/default/dc/dc2/svc/api"});
+  EXPECT_EQ(Addresses(c), Strings{"10.1.0.5:8443"});  // dc1's gateway, mode local
+  auto l = std::find_if(config->listeners.begin(), config->listeners.end(),
+                        [](const Listener& x) { return x.name == "upstream:api"; });
+  ASSERT_NE(l, config->listeners.end());
+  EXPECT_EQ(l->chains[0].cluster, ApiCluster("dc2"));
+}
+
+TEST(CompileChainTest, FailoverTargetsBecomeFailoverClusters) {
+  meshcfg::EntrySet entries;
+  meshcfg::ServiceResolver api = Resolver("api");
+  api.failover["*"].datacenters = {"dc2"};
+  entries.Add(api);
+  Inputs in = WithChains(SidecarInputs("remote"), entries);
+  Result<proxy::Config> config = Compile(in, 1);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const Cluster& primary = ClusterNamed(*config, ApiCluster("dc1"));
+  EXPECT_EQ(primary.failover, Strings{ApiCluster("dc2")});
+  EXPECT_EQ(Addresses(primary), (Strings{"10.1.1.12:21001", "10.1.0.13:21000"}));  // by node
+  const Cluster& failover = ClusterNamed(*config, ApiCluster("dc2"));
+  EXPECT_TRUE(failover.failover.empty());
+  EXPECT_EQ(failover.sni, ApiCluster("dc2"));
+  // Mode remote: dc2's gateways on their WAN addresses.
+  EXPECT_EQ(Addresses(failover), (Strings{"198.51.100.21:443", "198.51.100.22:443"}));
+}
+
+TEST(CompileChainTest, SubsetsNarrowTheEndpoints) {
+  meshcfg::EntrySet entries;
+  meshcfg::ServiceResolver api = Resolver("api");
+  api.default_subset = "v1";
+  api.subsets["v1"] =
+      meshcfg::ResolverSubset{"Service.Meta.version == v1 and Service.Tags contains blue", true};
+  entries.Add(api);
+  Inputs in = WithChains(SidecarInputs(), entries);
+  CheckServiceNode v1 = Sidecar("node-4", "10.1.0.14", "api", "", 21000);
+  v1.service.meta["version"] = "v1";
+  v1.service.tags = {"blue"};
+  CheckServiceNode v1_warning = v1;
+  v1_warning.node.node = "node-5";
+  v1_warning.node.address = "10.1.0.15";
+  v1_warning.checks[1].status = catalog::kWarning;
+  CheckServiceNode v1_green = v1;
+  v1_green.node.node = "node-6";
+  v1_green.service.tags = {"green"};
+  CheckServiceNode v2 = v1;
+  v2.node.node = "node-7";
+  v2.service.meta["version"] = "v2";
+  in.upstream_endpoints[{"api", "dc1"}] = {v1, v1_warning, v1_green, v2};
+  Result<proxy::Config> config = Compile(in, 1);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const Cluster& c = ClusterNamed(*config, ApiCluster("dc1", "v1"));
+  EXPECT_EQ(c.sni, ApiCluster("dc1", "v1"));
+  EXPECT_EQ(Addresses(c), Strings{"10.1.0.14:21000"});
+}
+
+TEST(CompileChainTest, RefusesWhatItCannotCompile) {
+  meshcfg::EntrySet entries;
+  meshcfg::ServiceResolver api = Resolver("api");
+  api.default_subset = "v1";
+  api.subsets["v1"] = meshcfg::ResolverSubset{"Service.Meta.version matches \"v.*\"", false};
+  entries.Add(api);
+  Result<proxy::Config> bad_filter = Compile(WithChains(SidecarInputs(), entries), 1);
+  ASSERT_FALSE(bad_filter.ok());
+  EXPECT_NE(bad_filter.status().message().find("subset filter"), std::string::npos)
+      << bad_filter.status().message();
+}
+
+TEST(CompileChainTest, RoutersAndSplittersBecomeHttpRoutes) {
+  meshcfg::EntrySet l7;
+  for (const char* name : {"api", "admin"}) {
+    meshcfg::ServiceDefaults defaults;
+    defaults.name = name;
+    defaults.protocol = "http";
+    l7.Add(defaults);
+  }
+  meshcfg::ServiceRouter router;
+  router.name = "api";
+  router.routes.emplace_back();
+  router.routes.back().match.emplace();
+  router.routes.back().match->http.emplace();
+  router.routes.back().match->http->path_prefix = "/admin";
+  router.routes.back().destination.emplace();
+  router.routes.back().destination->service = "admin";
+  router.routes.back().destination->prefix_rewrite = "/";
+  l7.Add(router);
+  meshcfg::ServiceSplitter splitter;
+  splitter.name = "admin";
+  splitter.splits.resize(2);
+  splitter.splits[0].weight = 90;
+  splitter.splits[1].weight = 10;
+  splitter.splits[1].service = "api";
+  l7.Add(splitter);
+  Inputs in = WithChains(SidecarInputs(), l7);
+  Result<proxy::Config> routed = Compile(in, 1);
+  ASSERT_TRUE(routed.ok()) << routed.status().message();
+  auto l = std::find_if(routed->listeners.begin(), routed->listeners.end(),
+                        [](const Listener& x) { return x.name == "upstream:api"; });
+  ASSERT_NE(l, routed->listeners.end());
+  ASSERT_EQ(l->chains.size(), 1u);
+  EXPECT_EQ(l->chains[0].action, FilterChain::Action::kHttpRoute);
+  ASSERT_TRUE(l->chains[0].route.has_value());
+  const auto& routes = l->chains[0].route->routes;
+  ASSERT_EQ(routes.size(), 2u);  // /admin, then the catch-all to api
+  EXPECT_EQ(routes[0].match.path_kind, proxy::RouteMatch::Path::kPrefix);
+  EXPECT_EQ(routes[0].match.path, "/admin");
+  EXPECT_EQ(routes[0].prefix_rewrite, "/");
+  const std::string admin = std::string("admin.default.dc1.internal.") + kTd;
+  EXPECT_EQ(routes[0].clusters,
+            (std::vector<proxy::WeightedCluster>{{admin, 9000}, {ApiCluster("dc1"), 1000}}));
+  EXPECT_EQ(routes[1].clusters, (std::vector<proxy::WeightedCluster>{{ApiCluster("dc1"), 10000}}));
+  EXPECT_NE(routed->FindCluster(admin), nullptr);
+
+  l7.splitters["admin"].splits[0].request_headers.emplace();
+  Result<proxy::Config> modified = Compile(WithChains(SidecarInputs(), l7), 1);
+  ASSERT_FALSE(modified.ok());
+  EXPECT_NE(modified.status().message().find("header modifiers"), std::string::npos)
+      << modified.status().message();
+}
+
 }  // namespace
 }  // namespace gangway::proxycfg

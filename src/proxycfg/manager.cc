@@ -116,20 +116,49 @@ class Manager::ProxyState {
       return want;
     }
     if (!reg_.service.proxy) return want;
-    for (const catalog::Upstream& u : reg_.service.proxy->upstreams) {
-      if (u.destination_name.empty() ||
-          (!u.destination_type.empty() && u.destination_type != "service")) {
-        continue;  // Compile names the problem
-      }
-      const std::string dc = DcOr(u.datacenter);
-      want.insert({K::kConnect, u.destination_name, dc});
+    auto target = [&](const std::string& service, const std::string& dc) {
+      want.insert({K::kConnect, service, dc});
       if (dc != local_dc()) {
         // Either hop may be needed: the local gateways (mode local) or the target's (remote).
         want.insert({K::kDump, kMeshGateway, dc});
         want.insert({K::kDump, kMeshGateway, local_dc()});
       }
+    };
+    const std::map<std::string, meshcfg::CompiledChain> chains = Chains(nullptr);
+    for (const catalog::Upstream& u : reg_.service.proxy->upstreams) {
+      if (u.destination_name.empty() ||
+          (!u.destination_type.empty() && u.destination_type != "service")) {
+        continue;  // Compile names the problem
+      }
+      auto chain = chains.find(UpstreamId(u));
+      if (chain == chains.end()) {
+        target(u.destination_name, DcOr(u.datacenter));
+        continue;
+      }
+      // Every target the chain may send to: the resolvers' own and their failovers.
+      for (const auto& [id, t] : chain->second.targets) target(t.service, t.datacenter);
     }
     return want;
+  }
+
+  // The upstreams' discovery chains from the config entries (none before they are known). A
+  // chain that does not compile is left out, its error kept in `errors` when given.
+  std::map<std::string, meshcfg::CompiledChain> Chains(
+      std::map<std::string, std::string>* errors) const {
+    std::map<std::string, meshcfg::CompiledChain> out;
+    if (gateway() || !reg_.service.proxy || !entries_) return out;
+    const std::string td = roots_ ? roots_->trust_domain : "";
+    for (const catalog::Upstream& u : reg_.service.proxy->upstreams) {
+      if (u.destination_name.empty()) continue;
+      Result<meshcfg::CompiledChain> chain =
+          UpstreamChain(u, *reg_.service.proxy, local_dc(), td, *entries_);
+      if (chain.ok()) {
+        out[UpstreamId(u)] = std::move(*chain);
+      } else if (errors != nullptr) {
+        (*errors)[UpstreamId(u)] = chain.status().message();
+      }
+    }
+    return out;
   }
 
   std::string LeafService() const {
@@ -146,6 +175,18 @@ class Manager::ProxyState {
         roots_ = std::move(*r);
         Schedule();
       });
+    }
+    if (!gateway() && !entries_asked_) {
+      entries_asked_ = true;
+      entries_sub_ = m_.sources_.ChainEntries([this](Result<std::vector<meshcfg::ConfigEntry>> r) {
+        if (!Accept(r, "config entries")) return;
+        meshcfg::EntrySet set;
+        for (const meshcfg::ConfigEntry& e : *r) set.Add(e);
+        entries_ = std::move(set);
+        Reconcile();  // the chains' targets may be other services or datacenters now
+        Schedule();
+      });
+      if (!entries_sub_) entries_ = meshcfg::EntrySet{};  // no entries: default chains
     }
     if (gateway() && !dcs_sub_) {
       dcs_sub_ = m_.sources_.Datacenters([this](Result<std::vector<std::string>> r) {
@@ -256,6 +297,7 @@ class Manager::ProxyState {
       // Without them the proxy would admit by the default whom an intention denies.
       need(intentions_.has_value(), "the intentions");
     }
+    if (!gateway()) need(entries_.has_value(), "the config entries");
     if (gateway()) {
       need(dcs_.has_value(), "the datacenter list");
       for (const char* kind : {kConnectProxy, kMeshGateway, kMeshGatewayUpstream}) {
@@ -296,7 +338,7 @@ class Manager::ProxyState {
     return out;
   }
 
-  Inputs BuildInputs() const {
+  Result<Inputs> BuildInputs() const {
     Inputs in;
     in.proxy = reg_.service;
     in.node = m_.options_.node;
@@ -309,6 +351,12 @@ class Manager::ProxyState {
     in.default_allow = m_.options_.default_intention_allow;
     if (intentions_) in.intentions = *intentions_;
     if (!gateway()) {
+      std::map<std::string, std::string> errors;
+      in.chains = Chains(&errors);
+      if (!errors.empty()) {
+        return InvalidArgument("upstream \"" + errors.begin()->first +
+                               "\": discovery chain: " + errors.begin()->second);
+      }
       for (const auto& [q, nodes] : health_) {
         if (q.kind == HealthQuery::Kind::kConnect) {
           in.upstream_endpoints[{q.name, q.datacenter}] = nodes;
@@ -344,7 +392,9 @@ class Manager::ProxyState {
     pub_.waiting_for.clear();
     const uint64_t next =
         pub_.version == 0 ? m_.options_.first_version : pub_.version + 1;
-    Result<proxy::Config> config = Compile(BuildInputs(), next);
+    Result<Inputs> inputs = BuildInputs();
+    Result<proxy::Config> config =
+        inputs.ok() ? Compile(*inputs, next) : Result<proxy::Config>(inputs.status());
     if (!config.ok()) {
       if (pub_.error != config.status().message()) {
         pub_.error = config.status().message();
@@ -380,6 +430,8 @@ class Manager::ProxyState {
   std::string leaf_service_;
   std::optional<std::vector<meshcfg::ServiceIntentions>> intentions_;
   std::map<HealthQuery, Nodes> health_;
+  std::optional<meshcfg::EntrySet> entries_;  // sidecars: the chain-relevant config entries
+  bool entries_asked_ = false;
   std::map<std::string, std::string> failed_;  // watch -> its last error
   bool scheduled_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
@@ -388,6 +440,7 @@ class Manager::ProxyState {
   std::unique_ptr<Subscription> dcs_sub_;
   std::unique_ptr<Subscription> leaf_sub_;
   std::unique_ptr<Subscription> intentions_sub_;
+  std::unique_ptr<Subscription> entries_sub_;
   std::map<HealthQuery, std::unique_ptr<Subscription>> health_subs_;
 };
 

@@ -351,5 +351,59 @@ TEST_F(ManagerTest, GatewayReadsTheTutorialsStaticRoute) {
   EXPECT_EQ(c->endpoints[1].port, 8443);
 }
 
+TEST_F(ManagerTest, SidecarUpstreamsFollowTheirDiscoveryChains) {
+  sources_.chain_entries = true;
+  LocalProxy web = WebSidecar();
+  web.service.proxy->upstreams[0].datacenter = "";  // api, in whatever DC its chain says
+  manager_->Sync({web});
+  loop_.RunPending();
+  EXPECT_THAT(sources_.LiveKeys(), ::testing::UnorderedElementsAre(
+                                       "roots", "leaf:web", "config:service-intentions",
+                                       "chain-entries", "connect:api@dc1"));
+  sources_.Answer("roots", TestRoots());
+  sources_.Answer("leaf:web", WebLeaf());
+  sources_.Answer("config:service-intentions", std::vector<meshcfg::ConfigEntry>{});
+  const Published* p = manager_->Find("web-sidecar-proxy");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->waiting_for, "the config entries");
+
+  // A redirect to dc2: the manager now watches api there and dc1's gateways (mode local).
+  meshcfg::ServiceResolver api;
+  api.name = "api";
+  api.redirect.emplace();
+  api.redirect->datacenter = "dc2";
+  sources_.Answer("chain-entries", std::vector<meshcfg::ConfigEntry>{api});
+  EXPECT_THAT(sources_.LiveKeys(),
+              ::testing::UnorderedElementsAre("roots", "leaf:web", "config:service-intentions",
+                                              "chain-entries", "connect:api@dc2",
+                                              "dump:mesh-gateway@dc2", "dump:mesh-gateway@dc1"));
+  ASSERT_TRUE(p->config) << p->error << p->waiting_for;
+  const std::string dc2_sni = std::string("api.default.dc2.internal.") + kTd;
+  sources_.Answer("dump:mesh-gateway@dc1", Nodes{Gateway("gw1", "10.1.0.5", "198.51.100.1")});
+  ASSERT_NE(ClusterOf("web-sidecar-proxy", dc2_sni), nullptr);
+  EXPECT_EQ(ClusterOf("web-sidecar-proxy", dc2_sni)->endpoints.size(), 1u);
+
+  // Entries the chain cannot compile keep the last config and say why.
+  const uint64_t version = p->version;
+  meshcfg::ServiceResolver loop_a, loop_b;
+  loop_a.name = "api";
+  loop_a.redirect.emplace();
+  loop_a.redirect->service = "db";
+  loop_b.name = "db";
+  loop_b.redirect.emplace();
+  loop_b.redirect->service = "api";
+  sources_.Answer("chain-entries", std::vector<meshcfg::ConfigEntry>{loop_a, loop_b});
+  EXPECT_EQ(p->version, version);
+  EXPECT_NE(p->error.find("discovery chain"), std::string::npos) << p->error;
+
+  // Without entries: back to the default chain in the local datacenter.
+  sources_.Answer("chain-entries", std::vector<meshcfg::ConfigEntry>{});
+  EXPECT_TRUE(p->error.empty()) << p->error;
+  EXPECT_TRUE(sources_.Live("connect:api@dc1"));
+  EXPECT_FALSE(sources_.Live("connect:api@dc2"));
+  EXPECT_NE(ClusterOf("web-sidecar-proxy", std::string("api.default.dc1.internal.") + kTd),
+            nullptr);
+}
+
 }  // namespace
 }  // namespace gangway::proxycfg

@@ -68,6 +68,15 @@ class DataSources {
   // The leaf certificate of service `service`, renewed before it expires and when the roots change.
   virtual std::unique_ptr<Subscription> Leaf(const std::string& service,
                                              Callback<proxy::Leaf> callback) = 0;
+  // The config entries discovery chains are compiled from (proxy-defaults, service-defaults,
+  // service-resolver, service-router, service-splitter) in the local datacenter, decoded, with
+  // every change. Null (the default): the sources have none to give, and every upstream uses
+  // its default chain.
+  virtual std::unique_ptr<Subscription> ChainEntries(
+      Callback<std::vector<meshcfg::ConfigEntry>> callback) {
+    (void)callback;
+    return nullptr;
+  }
 };
 
 }  // namespace gangway::proxycfg

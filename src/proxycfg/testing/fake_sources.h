@@ -61,6 +61,16 @@ class FakeSources : public DataSources {
     return std::make_unique<Sub<proxy::Leaf>>(this, "leaf:" + service, std::move(cb));
   }
 
+  // With `chain_entries` set, ChainEntries is watched under "chain-entries"; without, the fake
+  // has no config entries (the manager then uses default chains).
+  std::unique_ptr<Subscription> ChainEntries(
+      Callback<std::vector<meshcfg::ConfigEntry>> cb) override {
+    if (!chain_entries) return nullptr;
+    return std::make_unique<Sub<std::vector<meshcfg::ConfigEntry>>>(this, "chain-entries",
+                                                                     std::move(cb));
+  }
+  bool chain_entries = false;
+
   bool Live(const std::string& key) const { return live_.count(key) > 0; }
   std::vector<std::string> LiveKeys() const {
     std::vector<std::string> out;
