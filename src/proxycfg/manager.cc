@@ -75,11 +75,14 @@ class Manager::ProxyState {
     std::vector<StaticRoute> out;
     const Nodes* routes = Dump(kMeshGatewayUpstream, local_dc());
     if (routes == nullptr) return out;
+    static const Nodes kNone;
     const Nodes* sidecars = Dump(kConnectProxy, local_dc());
+    // An lvalue either way: `configs` keeps pointers into these nodes.
+    const Nodes& sidecar_nodes = sidecars != nullptr ? *sidecars : kNone;
     for (const CheckServiceNode& r : *routes) {
       std::vector<const catalog::ProxyConfig*> configs;
       if (r.service.proxy) configs.push_back(&*r.service.proxy);
-      for (const CheckServiceNode& s : sidecars ? *sidecars : Nodes{}) {
+      for (const CheckServiceNode& s : sidecar_nodes) {
         if (s.service.proxy && s.service.proxy->destination_service_name == r.service.service &&
             s.node.node == r.node.node) {
           configs.push_back(&*s.service.proxy);
