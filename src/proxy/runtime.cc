@@ -134,7 +134,7 @@ struct State {
   bool started = false;
   bool stopped = false;
   std::atomic<bool> ready{false};
-  int admin_port = 0;
+  std::atomic<int> admin_port{0};  // read by AdminPort() from any thread
 
   // Owner thread only.
   struct Bound {
@@ -1121,7 +1121,7 @@ Status Runtime::Start(const RuntimeOptions& options) {
   }
   rt.started = true;
   LogInfo(kLog, "runtime started: " + std::to_string(n) + " workers, admin " +
-                    (admin ? options.admin_address + ":" + std::to_string(rt.admin_port)
+                    (admin ? options.admin_address + ":" + std::to_string(rt.admin_port.load())
                            : std::string("off")));
   return Status::Ok();
 }
@@ -1263,7 +1263,7 @@ int Runtime::ListenerPort(std::string_view name) const {
   return it == impl_->ports.end() ? 0 : it->second;
 }
 
-int Runtime::AdminPort() const { return impl_->admin_port; }
+int Runtime::AdminPort() const { return impl_->admin_port.load(); }
 
 uint64_t Runtime::version() const { return impl_->version.load(); }
 
