@@ -435,15 +435,15 @@ Status Compiler::FlattenSplitters() {
 
 void Compiler::RemoveUnused(CompiledChain* chain) {
   std::set<std::string> reached;
-  std::vector<std::string> todo{chain->start_node};
+  std::vector<std::string> pending{chain->start_node};
   std::set<std::string> used_targets;
-  while (!todo.empty()) {
-    std::string key = todo.back();
-    todo.pop_back();
+  while (!pending.empty()) {
+    std::string key = pending.back();
+    pending.pop_back();
     if (!reached.insert(key).second) continue;
     const ChainNode& node = nodes_.at(key);
-    for (const ChainRoute& r : node.routes) todo.push_back(r.next_node);
-    for (const ChainSplit& s : node.splits) todo.push_back(s.next_node);
+    for (const ChainRoute& r : node.routes) pending.push_back(r.next_node);
+    for (const ChainSplit& s : node.splits) pending.push_back(s.next_node);
     if (node.resolver) {
       used_targets.insert(node.resolver->target);
       used_targets.insert(node.resolver->failover.begin(), node.resolver->failover.end());

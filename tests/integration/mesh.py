@@ -23,6 +23,7 @@ import socketserver
 import subprocess
 import tempfile
 import threading
+import unittest
 
 import harness
 from harness import _LineCollector, _stop_pid, gangway_bin, wait_until
@@ -349,3 +350,20 @@ class Mesh:
     def describe(self):
         return "upstream through web's sidecar does not answer\n" + "\n".join(
             p.describe() for p in self.proxies)
+
+
+class MeshTestCase(unittest.TestCase):
+    """One mesh per class, started in setUpClass (it takes a while) and stopped by PID after."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cleanups = Cleanups()
+        try:
+            cls.mesh = Mesh(cls.cleanups).start()
+        except BaseException:
+            cls.cleanups.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cleanups.close()

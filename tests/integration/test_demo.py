@@ -74,6 +74,8 @@ def assert_nothing_left(test, out, sid):
 
 class DemoTest(unittest.TestCase):
     def setUp(self):
+        # The demo listens on fixed, documented ports (users type them); a demo someone is running
+        # on this host owns them, and this test must not stop it or fail because of it.
         busy = ["%s:%d" % hp for hp in demo_ports() if listening(*hp)]
         if busy:
             self.skipTest("the demo's ports are in use on this host: " + ", ".join(busy))

@@ -8,23 +8,10 @@ import time
 import unittest
 
 from harness import wait_until
-from mesh import Cleanups, Mesh
+from mesh import MeshTestCase
 
 
-class IntentionsTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.cleanups = Cleanups()
-        try:
-            cls.mesh = Mesh(cls.cleanups).start()
-        except BaseException:
-            cls.cleanups.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cleanups.close()
+class IntentionsTest(MeshTestCase):
 
     def intention(self, *args):
         r = self.mesh.s1.cli("intention", *args)

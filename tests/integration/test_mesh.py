@@ -13,27 +13,10 @@ import time
 import unittest
 
 from harness import wait_until
-from mesh import PAYLOAD_SIZE, Cleanups, Mesh, listener_bytes, payload
+from mesh import PAYLOAD_SIZE, MeshTestCase, listener_bytes, payload
 from test_raft import free_ports
 
 UPSTREAM = "upstream:api?dc=dc2"
-
-
-class MeshTestCase(unittest.TestCase):
-    """One mesh per class, started in setUpClass (it takes a while) and stopped by PID after."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.cleanups = Cleanups()
-        try:
-            cls.mesh = Mesh(cls.cleanups).start()
-        except BaseException:
-            cls.cleanups.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cleanups.close()
 
 
 class ModesTest(MeshTestCase):

@@ -5,24 +5,11 @@ dc2, through the gateways, and /v1/discovery-chain shows the chain the sidecar f
 import unittest
 
 from harness import wait_until
-from mesh import Cleanups, Mesh, payload
+from mesh import MeshTestCase, payload
 from test_raft import free_ports
 
 
-class ResolverRedirectTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.cleanups = Cleanups()
-        try:
-            cls.mesh = Mesh(cls.cleanups).start()
-        except BaseException:
-            cls.cleanups.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cleanups.close()
+class ResolverRedirectTest(MeshTestCase):
 
     def register_web(self, port):
         """web with two upstreams: the mesh's own (api in dc2) and `api` in no datacenter."""
