@@ -515,6 +515,84 @@ TEST(CommandTest, IntentionCreateCheckListGetDelete) {
   EXPECT_EQ(del.out.str(), "Intention deleted.\n");
 }
 
+// The tutorial's service-router: the note, then the canonical entries, each merged with what is
+// stored and written with cas on its index.
+TEST(CommandTest, ConfigWriteOfTheTutorialsRouterWritesWhatItStandsFor) {
+  Harness h;
+  h.in.str(R"({
+  "Kind": "service-router",
+  "Name": "route-to-dc2",
+  "Services": { "service": { "Datacenter": "dc2" } }, # Matches services in dc2
+  "Routes": [{ "MeshGateway": { "Name": "mesh-gateway" },
+               "Destination": { "Service": "mesh-gateway-upstream-dc2" } }]
+})");
+  h.agent.On("GET /v1/catalog/datacenters", 200, R"(["dc1","dc2"])");
+  h.agent.On("GET /v1/catalog/service/mesh-gateway", 200, "[]");
+  h.agent.On("GET /v1/config/proxy-defaults/global", 200,
+             R"({"Kind":"proxy-defaults","Name":"global","Config":{"protocol":"tcp"},
+                 "CreateIndex":3,"ModifyIndex":8})");
+  h.agent.On("PUT /v1/config?cas=0", 200, "true");
+  h.agent.On("PUT /v1/config?cas=8", 200, "true");
+  EXPECT_EQ(h.Run({"config", "write", "-"}), 0) << h.err.str();
+  EXPECT_EQ(h.out.str(),
+            "Config entry written: service-resolver/service\n"
+            "Config entry written: proxy-defaults/global\n");
+  const std::string err = h.err.str();
+  EXPECT_EQ(err.rfind("note: stdin: '#' comments are not valid JSON", 0), 0u) << err;
+  EXPECT_NE(err.find("\nnote: a service-router in the mesh-gateway tutorial's shape"),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("\nnote: no service \"mesh-gateway\" is registered in this datacenter"),
+            std::string::npos) << err;
+  std::vector<std::string> writes;
+  for (const auto& r : h.agent.requests) {
+    if (r.method == "PUT") writes.push_back(r.target + " " + Json::parse(r.body).dump());
+  }
+  EXPECT_EQ(writes, (std::vector<std::string>{
+                        "/v1/config?cas=0 "
+                        R"({"Kind":"service-resolver","Name":"service",)"
+                        R"("Redirect":{"Datacenter":"dc2"}})",
+                        "/v1/config?cas=8 "
+                        R"({"Config":{"protocol":"tcp"},"Kind":"proxy-defaults",)"
+                        R"("MeshGateway":{"Mode":"local"},"Name":"global"})"}));
+
+  Harness typo;
+  typo.in.str(R"({"Kind": "service-router", "Services": {"api": {"Datacentr": "dc2"}}})");
+  EXPECT_EQ(typo.Run({"config", "write", "-"}), 1);
+  EXPECT_EQ(typo.err.str(),
+            "Failed to decode config entry input: invalid config key \"Services.api.Datacentr\" (line 1); "
+            "did you mean \"Datacenter\"?\n");
+  EXPECT_TRUE(typo.agent.requests.empty());
+
+  Harness raced;
+  raced.in.str(R"({"Kind": "service-router", "Services": {"api": {"Datacenter": "dc2"}}})");
+  raced.agent.On("GET /v1/catalog/datacenters", 200, R"(["dc1"])");
+  raced.agent.On("PUT /v1/config?cas=0", 200, "false");
+  EXPECT_EQ(raced.Run({"config", "write", "-"}), 1);
+  EXPECT_NE(raced.err.str().find("note: datacenter \"dc2\" is not among the datacenters"),
+            std::string::npos) << raced.err.str();
+  EXPECT_NE(raced.err.str().find("Config entry not updated: service-resolver/api (it changed"),
+            std::string::npos) << raced.err.str();
+}
+
+TEST(CommandTest, ConfigWriteReadsTheKindFromTheFilesName) {
+  std::string dir = ::testing::TempDir();
+  std::string path = dir + "/service-defaults.consul";
+  {
+    std::ofstream f(path);
+    f << "Name = \"api\"\nMeshGateway { Mode = \"local\" }\n";
+  }
+  Harness h;
+  h.agent.On("PUT /v1/config", 200, "true");
+  EXPECT_EQ(h.Run({"config", "write", path}), 0) << h.err.str();
+  EXPECT_EQ(h.out.str(), "Config entry written: service-defaults/api\n");
+  EXPECT_EQ(h.err.str(), "note: " + path +
+                             ": no Kind in the entry; read as Kind = \"service-defaults\", as "
+                             "the file's name says (Consul needs the Kind key)\n");
+  ASSERT_EQ(h.agent.requests.size(), 1u);
+  EXPECT_EQ(Json::parse(h.agent.requests[0].body)["Kind"], "service-defaults");
+  std::remove(path.c_str());
+}
+
 TEST(CommandTest, ConfigWriteFromHclJsonAndStdin) {
   Harness h;
   h.in.str("Kind = \"service-defaults\"\nName = \"web\"\n# a comment\nProtocol = \"http\"\n");

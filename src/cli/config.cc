@@ -4,6 +4,7 @@
 // normalize and validate it.
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <sstream>
 
 #include "cli/api_client.h"
@@ -12,6 +13,8 @@
 #include "codec/document.h"
 #include "core/flags.h"
 #include "core/strings.h"
+#include "meshcfg/config_entry.h"
+#include "meshcfg/tutorial_router.h"
 
 namespace gangway::cli {
 namespace {
@@ -54,9 +57,25 @@ std::string TopLevel(const Json& entry, const char* key, const char* lower) {
   return "";
 }
 
+// An entry file as read: the document (for line numbers) and the "note:" lines for the forms
+// Gangway accepts and Consul does not.
+struct EntryFile {
+  codec::Document doc;
+  std::vector<std::string> notes;
+};
+
+// The base name of `path` up to its first '.': "service-defaults" for "x/service-defaults.consul".
+std::string Stem(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  return base.substr(0, base.find('.'));
+}
+
 // The entry file as Consul's helpers.ParseConfigEntry reads it, as far as the CLI checks: the
-// document parses, is one object and names its kind. The rest is the servers' to check.
-Result<Json> ParseEntry(const std::string& text, const std::string& source) {
+// document parses, is one object and names its kind. The rest is the servers' to check. Beyond
+// Consul: '#' comments in JSON, and a file without Kind named for its kind (the tutorial's
+// "service-defaults.consul"), each with a note.
+Result<EntryFile> ParseEntry(const std::string& text, const std::string& source) {
   // The format by extension, as Consul's; stdin (or another name): JSON when it looks like it.
   const std::string lower = ToLower(source);
   bool json = EndsWith(lower, ".json");
@@ -66,17 +85,28 @@ Result<Json> ParseEntry(const std::string& text, const std::string& source) {
   }
   auto doc = json ? codec::ParseJson(text, source) : codec::ParseHcl(text, source);
   if (!doc.ok()) return doc.status();
-  if (json && doc->json_had_comments) {
-    return InvalidArgument(source + ": comments are not valid in JSON; use an .hcl file for them");
+  EntryFile out{std::move(*doc), {}};
+  const std::string name = source.empty() ? "stdin" : source;
+  if (json && out.doc.json_had_comments) {
+    out.notes.push_back(name +
+                        ": '#' comments are not valid JSON; Gangway accepted them (use .hcl to "
+                        "keep comments)");
   }
-  if (!doc->value.is_object()) return InvalidArgument("expected one config entry (an object)");
-  if (!doc->value.contains("Kind") && !doc->value.contains("kind")) {
-    return InvalidArgument("Payload does not contain a kind/Kind key at the top level");
+  Json& value = out.doc.value;
+  if (!value.is_object()) return InvalidArgument("expected one config entry (an object)");
+  if (!value.contains("Kind") && !value.contains("kind")) {
+    const std::string stem = Stem(source);
+    if (source.empty() || !meshcfg::IsKnownKind(stem)) {
+      return InvalidArgument("Payload does not contain a kind/Kind key at the top level");
+    }
+    value["Kind"] = stem;
+    out.notes.push_back(name + ": no Kind in the entry; read as Kind = \"" + stem +
+                        "\", as the file's name says (Consul needs the Kind key)");
   }
-  if (TopLevel(doc->value, "Kind", "kind").empty()) {
+  if (TopLevel(value, "Kind", "kind").empty()) {
     return InvalidArgument("Kind value in payload is not a string");
   }
-  return std::move(doc->value);
+  return out;
 }
 
 class WriteCommand : public Command {
@@ -111,10 +141,13 @@ class WriteCommand : public Command {
     }
     auto data = Load(rest[0]);
     if (!data.ok()) return Fail(env_, "Failed to load data: " + data.status().message());
-    auto entry = ParseEntry(*data, rest[0] == "-" ? "" : rest[0]);
-    if (!entry.ok()) {
-      return Fail(env_, "Failed to decode config entry input: " + entry.status().message());
+    auto file = ParseEntry(*data, rest[0] == "-" ? "" : rest[0]);
+    if (!file.ok()) {
+      return Fail(env_, "Failed to decode config entry input: " + file.status().message());
     }
+    if (meshcfg::IsTutorialRouter(file->doc.value)) return WriteTutorialRouter(*file);
+    for (const auto& n : file->notes) *env_.err << "note: " << n << "\n";
+    const Json* entry = &file->doc.value;
     std::string kind = TopLevel(*entry, "Kind", "kind");
     std::string name = TopLevel(*entry, "Name", "name");
     // The singletons' fixed names, as the servers give them.
@@ -137,6 +170,102 @@ class WriteCommand : public Command {
   }
 
  private:
+  // The tutorial's service-router: written as the canonical entries it stands for (resolver
+  // redirects, proxy-defaults MeshGateway local), each merged into the entry already stored and
+  // written with -cas on its index, so a concurrent change is not overwritten.
+  int WriteTutorialRouter(const EntryFile& file) {
+    auto router = meshcfg::ReadTutorialRouter(file.doc.value, &file.doc);
+    if (!router.ok()) {
+      return Fail(env_, "Failed to decode config entry input: " + router.status().message());
+    }
+    if (cas_) {
+      return Fail(env_, "-cas applies to one entry; this service-router stands for several (" +
+                            meshcfg::DescribeTranslation(*router) + ")");
+    }
+    auto client = NewApiClient(http_, env_);
+    if (!client.ok()) return ConnectError(env_, client.status());
+    for (const auto& n : file.notes) *env_.err << "note: " << n << "\n";
+    *env_.err << "note: " << meshcfg::DescribeTranslation(*router) << "\n";
+    for (const auto& n : Warnings(*client, *router)) *env_.err << "note: " << n << "\n";
+
+    for (const auto& [service, to] : router->redirects) {
+      int rc = Merge(*client, "service-resolver", service, [&](const Json* existing) {
+        return meshcfg::RedirectResolver(service, to, existing);
+      });
+      if (rc != 0) return rc;
+    }
+    if (router->mesh_gateway) {
+      int rc = Merge(*client, "proxy-defaults", "global", [](const Json* existing) {
+        return meshcfg::LocalGatewayProxyDefaults(existing);
+      });
+      if (rc != 0) return rc;
+    }
+    return 0;
+  }
+
+  // Reads kind/name, writes make(existing or null) with cas on the index read, and prints
+  // Consul's line for it.
+  template <typename Make>
+  int Merge(const ApiClient& client, const std::string& kind, const std::string& name,
+            Make make) {
+    const std::string what = kind + "/" + name;
+    auto got = client.Send("GET", EntryPath(kind, name));
+    if (!got.ok()) return ConnectError(env_, got.status());
+    Json existing;
+    uint64_t index = 0;
+    if (got->status == 200) {
+      existing = Json::parse(got->body, nullptr, false);
+      if (existing.is_discarded() || !existing.is_object()) {
+        return Fail(env_, "Error reading config entry " + what + ": not a config entry");
+      }
+      index = static_cast<uint64_t>(JsonInt(existing, "ModifyIndex"));
+    } else if (got->status != 404) {
+      return Fail(env_, "Error reading config entry " + what + ": " +
+                            UnexpectedResponse(*got).message());
+    }
+    Json entry = make(existing.is_object() ? &existing : nullptr);
+    auto res = client.Put("/v1/config", {{"cas", std::to_string(index)}}, entry.dump());
+    if (!res.ok()) {
+      return Fail(env_, "Error writing config entry " + what + ": " + res.status().message());
+    }
+    if (Trim(*res) != "true") {
+      return Fail(env_, "Config entry not updated: " + what + " (it changed while it was being "
+                        "written; run the command again)");
+    }
+    *env_.out << "Config entry written: " << what << "\n";
+    return 0;
+  }
+
+  // What would leave the translated entries without effect, from this datacenter's view.
+  std::vector<std::string> Warnings(const ApiClient& client, const meshcfg::TutorialRouter& r) {
+    std::vector<std::string> out;
+    auto dcs = client.GetJson("/v1/catalog/datacenters");
+    if (dcs.ok() && dcs->is_array()) {
+      std::set<std::string> known;
+      for (const auto& d : *dcs) {
+        if (d.is_string()) known.insert(d.get<std::string>());
+      }
+      std::set<std::string> warned;
+      for (const auto& [service, to] : r.redirects) {
+        if (known.count(to.datacenter) || !warned.insert(to.datacenter).second) continue;
+        out.push_back("datacenter \"" + to.datacenter +
+                      "\" is not among the datacenters this one knows (gangway catalog "
+                      "datacenters); until its servers join over the WAN, traffic sent there "
+                      "fails");
+      }
+    }
+    if (!r.local_gateway.empty()) {
+      auto nodes = client.GetJson("/v1/catalog/service/" + EscapePathSegment(r.local_gateway));
+      if (nodes.ok() && nodes->is_array() && nodes->empty()) {
+        out.push_back("no service \"" + r.local_gateway +
+                      "\" is registered in this datacenter yet: traffic to another "
+                      "datacenter needs a mesh gateway here (gangway connect envoy "
+                      "-gateway=mesh -register)");
+      }
+    }
+    return out;
+  }
+
   // A file's content, or stdin for "-" (Consul's LoadDataSourceNoRaw).
   Result<std::string> Load(const std::string& arg) {
     if (arg == "-") {
