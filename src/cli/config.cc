@@ -89,8 +89,8 @@ Result<EntryFile> ParseEntry(const std::string& text, const std::string& source)
   const std::string name = source.empty() ? "stdin" : source;
   if (json && out.doc.json_had_comments) {
     out.notes.push_back(name +
-                        ": '#' comments are not valid JSON; Gangway accepted them (use .hcl to "
-                        "keep comments)");
+                        ": comments are not valid JSON; accepted and ignored (Consul rejects "
+                        "this file; an .hcl file may carry comments)");
   }
   Json& value = out.doc.value;
   if (!value.is_object()) return InvalidArgument("expected one config entry (an object)");
