@@ -14,8 +14,14 @@ processes (-workers 1). Once every public listener serves its leaf, the CA confi
 so that a new root is made (T0), and every listener is polled with TLS handshakes until the leaf it
 serves carries the new root's key ID as its authority key ID. Also: agent and proxy RSS.
 
+Part 3, intention change -> enforcement with N destination sidecars on one agent: each lets
+`web` through (default allow); T0 = an intention change that covers all of them, written through
+the intentions API and then as a service-intentions config entry (deny web -> *, then its
+removal); every listener is probed with mTLS connections presenting web's own leaf until each
+refuses (or again admits) it. The proxies' "applied config version" log lines date their side.
+
 Python standard library only. Every process is started here and stopped by PID at the end.
-Usage: bench/mesh-propagation/run.py [--gangway build/tools/gangway] [--part 1|2|all]
+Usage: bench/mesh-propagation/run.py [--gangway build/tools/gangway] [--part 1|2|3|all]
 """
 
 import argparse
@@ -811,13 +817,167 @@ def part2(args, procs, out):
     out["part2"] = results
 
 
+# ---- part 3
+
+
+def authorized_probe(ctx, port, sni, timeout=5):
+    """True when the listener at `port` lets a connection with ctx's client certificate through
+    to its app (an HTTP answer comes back), False when it closes it (refused), None on errors
+    that say neither (connect refused, timeouts)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            with ctx.wrap_socket(s, server_hostname=sni) as t:
+                t.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                data = b""
+                while len(data) < 8:
+                    chunk = t.recv(64)
+                    if not chunk:
+                        break
+                    data += chunk
+                return data.startswith(b"HTTP/1.")
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+        return False
+    except (OSError, ValueError):
+        return None
+
+
+def poll_probe(targets, want, ctx, timeout, threads=2, pause=0.02):
+    """Probes every (port, sni) over and over until authorized_probe(...) == want for each;
+    returns {port: monotonic time first seen}."""
+    seen = {}
+    lock = threading.Lock()
+    deadline = now() + timeout
+
+    def worker(mine):
+        pending = list(mine)
+        while pending and now() < deadline:
+            for port, sni in list(pending):
+                if authorized_probe(ctx, port, sni) == want:
+                    with lock:
+                        seen[port] = now()
+                    pending.remove((port, sni))
+            if pending:
+                time.sleep(pause)
+
+    ts = [threading.Thread(target=worker, args=(targets[i::threads],), daemon=True)
+          for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return seen
+
+
+def applied_after(proxies, t0_wall):
+    """Per proxy: ms after T0 of the first 'applied config version' logged at or after T0."""
+    out = []
+    for p in proxies:
+        first = None
+        for line in read_log(p).splitlines():
+            t = log_time(line)
+            if t is not None and t >= t0_wall - 0.0005 and "applied config version" in line:
+                first = (t - t0_wall) * 1e3
+                break
+        out.append(first)
+    return out
+
+
+def part3(args, procs, out):
+    """Intention changes (the intentions API and a config write of service-intentions) until
+    every one of N destination sidecars enforces them, probed with the source's own certificate."""
+    n = args.sidecars
+    print("== part 3: intention change -> enforcement in %d sidecars (load %s)" % (n, load()),
+          flush=True)
+    agent = Agent(procs, args.gangway, "p3-agent")
+    app = App("app")
+    ports = free_ports(n)
+    names = ["dst-%03d" % i for i in range(n)]
+    for i, name in enumerate(names):
+        agent.json("PUT", "/v1/agent/service/register", {
+            "Name": name, "ID": name, "Port": app.port, "Address": "127.0.0.1",
+            "Connect": {"SidecarService": {"Port": ports[i], "Address": "127.0.0.1"}}})
+    agent.json("PUT", "/v1/agent/service/register", {"Name": "web", "ID": "web", "Port": 1})
+    roots = agent.json("GET", "/v1/connect/ca/roots")
+    td = roots["TrustDomain"]
+    leaf = agent.json("GET", "/v1/agent/connect/ca/leaf/web")
+    workdir = procs.workdir
+    with open(os.path.join(workdir, "web.pem"), "w") as f:
+        f.write(leaf["CertPEM"])
+    with open(os.path.join(workdir, "web-key.pem"), "w") as f:
+        f.write(leaf["PrivateKeyPEM"])
+    with open(os.path.join(workdir, "roots.pem"), "w") as f:
+        f.write("".join(r["RootCert"] for r in roots["Roots"]))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(os.path.join(workdir, "roots.pem"))
+    ctx.load_cert_chain(os.path.join(workdir, "web.pem"), os.path.join(workdir, "web-key.pem"))
+    targets = [(ports[i], "%s.default.dc1.internal.%s" % (name, td))
+               for i, name in enumerate(names)]
+
+    t = now()
+    proxies = [agent.start_proxy(procs, "p3-%s-proxy" % name, name) for name in names]
+    seen = poll_probe(targets, True, ctx, args.timeout)
+    if len(seen) < n:
+        raise RuntimeError("%d of %d sidecars never let web through (default allow)" %
+                           (n - len(seen), n))
+    print("%d sidecars up and letting web through %.2f s after the first started" %
+          (n, now() - t), flush=True)
+    time.sleep(2)
+
+    steps = [
+        ("intention create -deny web '*' (PUT /v1/connect/intentions/exact)", False,
+         lambda: agent.call("PUT", "/v1/connect/intentions/exact?source=web&destination=*",
+                            {"SourceName": "web", "DestinationName": "*", "Action": "deny"})),
+        ("intention delete web '*' (DELETE /v1/connect/intentions/exact)", True,
+         lambda: agent.call("DELETE", "/v1/connect/intentions/exact?source=web&destination=*")),
+        ("config write service-intentions '*' with web deny (PUT /v1/config)", False,
+         lambda: agent.call("PUT", "/v1/config", {
+             "Kind": "service-intentions", "Name": "*",
+             "Sources": [{"Name": "web", "Action": "deny"}]})),
+        ("config delete service-intentions '*' (DELETE /v1/config)", True,
+         lambda: agent.call("DELETE", "/v1/config/service-intentions/*")),
+    ]
+    results = []
+    for what, want, change in steps:
+        time.sleep(1)
+        t0, t0_wall = now(), time.time()
+        status, _, body = change()
+        t_put = now()
+        if status != 200:
+            raise RuntimeError("%s: %d %s" % (what, status, body[:300]))
+        seen = poll_probe(targets, want, ctx, args.timeout, threads=args.poll_threads)
+        times = sorted((v - t0) * 1e3 for v in seen.values())
+        applied = sorted(x for x in applied_after(proxies, t0_wall) if x is not None)
+        res = {"change": what, "sidecars": n, "enforced": len(seen),
+               "write_ms": (t_put - t0) * 1e3, "first_ms": times[0] if times else None,
+               "p50_ms": pct(times, 50), "p90_ms": pct(times, 90),
+               "last_ms": times[-1] if times else None,
+               "applied_p50_ms": pct(applied, 50) if applied else None,
+               "applied_last_ms": applied[-1] if applied else None,
+               "applied_n": len(applied), "loadavg_end": load()}
+        results.append(res)
+        print("%s: write answered in %.0f ms; enforced by %d of %d sidecars: first %.0f ms, p50 "
+              "%.0f, p90 %.0f, last %.0f ms after T0; from the proxies' logs: applied p50 %s, "
+              "last %s ms (%d)" % (
+                  what, res["write_ms"], len(seen), n, res["first_ms"] or -1, res["p50_ms"] or -1,
+                  res["p90_ms"] or -1, res["last_ms"] or -1,
+                  "%.0f" % res["applied_p50_ms"] if applied else "-",
+                  "%.0f" % res["applied_last_ms"] if applied else "-", len(applied)),
+              flush=True)
+        out["part3"] = results
+        if len(seen) < n:
+            raise RuntimeError("%d of %d sidecars did not enforce '%s' within %.0f s" %
+                               (n - len(seen), n, what, args.timeout))
+    app.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gangway", default="build/tools/gangway")
-    ap.add_argument("--part", choices=["1", "2", "all"], default="all")
+    ap.add_argument("--part", choices=["1", "2", "3", "all"], default="all")
     ap.add_argument("--repeats", type=int, default=5, help="part 1: new instances")
     ap.add_argument("--rate", type=float, default=200, help="part 1: requests per second")
-    ap.add_argument("--sidecars", type=int, default=100, help="part 2: services with a sidecar")
+    ap.add_argument("--sidecars", type=int, default=100, help="parts 2 and 3: services with a sidecar")
     ap.add_argument("--rotate-to", default="ec-384,ec-256",
                     help="part 2: the rotations, in order: new root key type-bits (ec-256, "
                     "ec-384, rsa-2048), comma-separated")
@@ -856,6 +1016,12 @@ def main():
             procs = Processes(workdir)
             try:
                 part2(args, procs, out)
+            finally:
+                procs.stop_all()
+        if args.part in ("3", "all"):
+            procs = Processes(workdir)
+            try:
+                part3(args, procs, out)
             finally:
                 procs.stop_all()
         ok = True
