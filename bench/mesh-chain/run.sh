@@ -23,6 +23,7 @@
 # Usage: bench/mesh-chain/run.sh                    (REPS=3 DUR=10, about 25 min of load)
 #        REPS=1 DUR=2 bench/mesh-chain/run.sh       (smoke test, about 3 min)
 #        SUITE=goals ...   only the tests the goals need (no lat1k, no TLS micro-benchmark)
+#        SUITE=l7 ...      the HTTP (L7) chains: gw4h beside gw4 (L4) and HAProxy in HTTP mode (hap4h)
 #        ONLY="ka16:hap4 gw4,close16:hap4 gw4" ...  just these tests and configs
 #        WAIT_LOAD=1.0 WAIT_MAX=1500 ...  first wait (polling every 30 s, at most WAIT_MAX s)
 #                          until the 1-minute load average is below WAIT_LOAD
@@ -59,8 +60,8 @@ P() { echo $((PP * 1000 + 10#$1)); }   # port by offset: P 080 -> 26080
 # Peers (offsets of peer-chain's 18xxx ports), then Gangway: agents 50x/51x, gateways 52x,
 # sidecars 53x/54x, upstream listeners 55x.
 PORTS=""
-for o in 080 101 102 103 104 111 121 201 202 203 204 211 221 990 \
-         501 502 503 504 511 512 513 514 521 522 531 532 541 542 551 552 553; do
+for o in 080 101 102 103 104 111 121 131 134 201 202 203 204 211 221 990 \
+         501 502 503 504 511 512 513 514 521 522 531 532 541 542 543 551 552 553 554; do
   PORTS+=" $(P $o)"
 done
 for p in $PORTS; do
@@ -96,6 +97,7 @@ leaf() { # name CN SAN-URI
 leaf server   server.default.dc2.internal.mesh   spiffe://mesh.test/ns/default/dc/dc2/svc/server
 leaf client   client.default.dc1.internal.mesh   spiffe://mesh.test/ns/default/dc/dc1/svc/client
 leaf intruder intruder.default.dc1.internal.mesh spiffe://mesh.test/ns/default/dc/dc1/svc/intruder
+leaf serverh  serverh.default.dc2.internal.mesh  spiffe://mesh.test/ns/default/dc/dc2/svc/serverh  # L7 rows
 
 # ---------------------------------------------------------------- app content, configs
 head -c 99 /dev/zero | tr '\0' 'a' > www/small; echo >> www/small         # 100 bytes
@@ -144,6 +146,8 @@ start hap_sc2  haproxy -db -f $R/hap-sc2.cfg
 start hap_gw2  haproxy -db -f $R/hap-gw2.cfg
 start hap_gw1  haproxy -db -f $R/hap-gw1.cfg
 start hap_sc1  haproxy -db -f $R/hap-sc1.cfg
+start hap_sc2h haproxy -db -f $R/hap-sc2-http.cfg
+start hap_sc1h haproxy -db -f $R/hap-sc1-http.cfg
 start ngx_sc2  $NGX $R/ngx-sc2.conf
 start ngx_gw2  $NGX $R/ngx-gw2.conf
 start ngx_gw1  $NGX $R/ngx-gw1.conf
@@ -163,7 +167,7 @@ agent() { # name dc first-port-offset extra...
 agent dc1 dc1 501
 agent dc2 dc2 511 -hcl 'primary_datacenter = "dc1"' -retry-join-wan 127.0.0.1:$(P 503) -retry-interval-wan 1s
 
-for p in 080 101 102 103 104 111 121 201 202 203 204 211 221; do
+for p in 080 101 102 103 104 111 121 131 134 201 202 203 204 211 221; do
   for _ in $(seq 50); do ss -Hltn "sport = :$(P $p)" | grep -q . && break; sleep 0.1; done
   ss -Hltn "sport = :$(P $p)" | grep -q . || { echo "port $(P $p) did not come up"; tail -n 5 $R/*.out; exit 1; }
 done
@@ -181,16 +185,30 @@ EOF
 cat > $R/api-r.json <<EOF
 {"service": {"name": "api-r", "port": $(P 080), "connect": {"sidecar_service": {"port": $(P 542)}}}}
 EOF
+# api-h: the same app behind an HTTP (L7) chain: protocol http and a service-router, so web's
+# sidecar routes each request (the gw4h rows, beside HAProxy in HTTP mode, hap4h).
+cat > $R/api-h.json <<EOF
+{"service": {"name": "api-h", "port": $(P 080), "connect": {"sidecar_service": {"port": $(P 543)}}}}
+EOF
+cat > $R/api-h-defaults.json <<EOF
+{"Kind": "service-defaults", "Name": "api-h", "Protocol": "http"}
+EOF
+cat > $R/api-h-router.json <<EOF
+{"Kind": "service-router", "Name": "api-h", "Routes": [
+  {"Match": {"HTTP": {"PathPrefix": "/"}}, "Destination": {"Service": "api-h"}}]}
+EOF
 cat > $R/web.json <<EOF
 {"service": {"name": "web", "port": $(P 590), "connect": {"sidecar_service": {"port": $(P 531), "proxy": {"upstreams": [
   {"destination_name": "api", "datacenter": "dc2", "local_bind_port": $(P 551), "mesh_gateway": {"mode": "local"}},
-  {"destination_name": "api-r", "datacenter": "dc2", "local_bind_port": $(P 552), "mesh_gateway": {"mode": "local"}}]}}}}}
+  {"destination_name": "api-r", "datacenter": "dc2", "local_bind_port": $(P 552), "mesh_gateway": {"mode": "local"}},
+  {"destination_name": "api-h", "datacenter": "dc2", "local_bind_port": $(P 554), "mesh_gateway": {"mode": "local"}}]}}}}}
 EOF
 cat > $R/web2.json <<EOF
 {"service": {"name": "web2", "port": $(P 592), "connect": {"sidecar_service": {"port": $(P 532), "proxy": {"upstreams": [
   {"destination_name": "api", "datacenter": "dc2", "local_bind_port": $(P 553), "mesh_gateway": {"mode": "none"}}]}}}}}
 EOF
-for s in api api-r; do CONSUL_HTTP_ADDR=$DC2 "$G" services register $R/$s.json >> $R/register.out 2>&1 || { cat $R/register.out; exit 1; }; done
+for e in api-h-defaults api-h-router; do CONSUL_HTTP_ADDR=$DC1 "$G" config write $R/$e.json >> $R/register.out 2>&1 || { cat $R/register.out; exit 1; }; done
+for s in api api-r api-h; do CONSUL_HTTP_ADDR=$DC2 "$G" services register $R/$s.json >> $R/register.out 2>&1 || { cat $R/register.out; exit 1; }; done
 for s in web web2; do CONSUL_HTTP_ADDR=$DC1 "$G" services register $R/$s.json >> $R/register.out 2>&1 || { cat $R/register.out; exit 1; }; done
 
 GW=(-workers "$WORKERS" -admin-bind 127.0.0.1:0 -log-level info)
@@ -200,6 +218,7 @@ start gw_gw2 "$G" connect gateway mesh -register -service mesh-gateway -address 
   -wan-address 127.0.0.1:$(P 522) -http-addr $DC2 "${GW[@]}"
 OSSL_CONF=$R/openssl-p256-noticket.cnf start gw_sc2 "$G" connect proxy -sidecar-for api -http-addr $DC2 "${GW[@]}"
 start gw_sc2r "$G" connect proxy -sidecar-for api-r -http-addr $DC2 "${GW[@]}"
+OSSL_CONF=$R/openssl-p256-noticket.cnf start gw_sc2h "$G" connect proxy -sidecar-for api-h -http-addr $DC2 "${GW[@]}"
 start gw_sc1  "$G" connect proxy -sidecar-for web -http-addr $DC1 "${GW[@]}"
 start gw_sc1n "$G" connect proxy -sidecar-for web2 -http-addr $DC1 "${GW[@]}"
 
@@ -209,8 +228,9 @@ wait_for "dc1 mesh gateway passing" 90 passing $DC1 service/mesh-gateway
 wait_for "dc2 mesh gateway passing" 90 passing $DC2 service/mesh-gateway
 wait_for "api sidecar passing" 90 passing $DC2 connect/api
 wait_for "api-r sidecar passing" 90 passing $DC2 connect/api-r
+wait_for "api-h sidecar passing" 90 passing $DC2 connect/api-h
 served() { [ "$(curl -s -o /dev/null -w '%{http_code}:%{size_download}' --max-time 5 "http://127.0.0.1:$1/small")" = "200:100" ]; }
-for o in 551 552 553; do wait_for "a request through 127.0.0.1:$(P $o)" 90 served $(P $o); done
+for o in 551 552 553 554; do wait_for "a request through 127.0.0.1:$(P $o)" 90 served $(P $o); done
 echo "started: $(tr '\n' ' ' < $R/pids)"
 admin_port() { sed -n 's/.*admin endpoint listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$R/$1.out" | head -n1; }
 stats() { curl -s --max-time 5 "http://127.0.0.1:$(admin_port "$1")/stats"; }
@@ -221,7 +241,7 @@ chk() { # desc expected-bytes url
   local got; got=$(curl -s -o /dev/null -w '%{http_code}:%{size_download}' --max-time 5 "$3")
   if [ "$got" = "200:$2" ]; then echo "ok   $1"; else echo "FAIL $1 (got $got)"; fail=1; fi
 }
-for e in direct:080 hap4:101 hap2:111 hap4r:121 ngx4:201 ngx2:211 ngx4r:221 gw4:551 gw2:553 gw4r:552; do
+for e in direct:080 hap4:101 hap2:111 hap4r:121 hap4h:131 ngx4:201 ngx2:211 ngx4r:221 gw4:551 gw2:553 gw4r:552 gw4h:554; do
   chk "${e%%:*} small" 100   "http://127.0.0.1:$(P ${e##*:})/small"
   chk "${e%%:*} big"   65536 "http://127.0.0.1:$(P ${e##*:})/big"
 done
@@ -247,15 +267,19 @@ neg "gangway gw1 drops unknown SNI"             $(P 521) other.default.dc3.inter
 # ---------------------------------------------------------------- measurement
 HZ=$(getconf CLK_TCK)
 declare -A EP=( [direct]=$(P 080) [hap4]=$(P 101) [hap2]=$(P 111) [hap4r]=$(P 121) [ngx4]=$(P 201)
-                [ngx2]=$(P 211) [ngx4r]=$(P 221) [gw4]=$(P 551) [gw4r]=$(P 552) [gw2]=$(P 553) )
+                [ngx2]=$(P 211) [ngx4r]=$(P 221) [gw4]=$(P 551) [gw4r]=$(P 552) [gw2]=$(P 553)
+                [hap4h]=$(P 131) [gw4h]=$(P 554) )
 # test: conns|path|wrk-extra|delay-ms
 declare -A T=( [ka16]="16|/small||0" [ka64]="64|/small||0" [lat1k]="16|/small||16"
                [big16]="16|/big||0" [close16]="16|/small|Connection: close|0" )
 CFGS="direct hap4 ngx4 gw4 hap2 ngx2 gw2"
+L7="hap4 gw4 hap4h gw4h"
 case "$SUITE" in
   core)  ORDER=( "ka16:direct hap4 ngx4 gw4" ) ;;
+  l7)    ORDER=( "ka16:direct $L7" "ka64:$L7" "big16:$L7" "close16:$L7" ) ;;
   goals) ORDER=( "ka16:$CFGS" "ka64:$CFGS" "big16:$CFGS" "close16:$CFGS hap4r ngx4r gw4r" ) ;;
-  *)     ORDER=( "ka16:$CFGS" "ka64:$CFGS" "lat1k:$CFGS" "big16:$CFGS" "close16:$CFGS hap4r ngx4r gw4r" ) ;;
+  *)     ORDER=( "ka16:$CFGS hap4h gw4h" "ka64:$CFGS hap4h gw4h" "lat1k:$CFGS" "big16:$CFGS hap4h gw4h"
+                   "close16:$CFGS hap4r ngx4r gw4r hap4h gw4h" ) ;;
 esac
 # ONLY="ka16:hap4 gw4,big16:hap4 gw4" replaces the suite's tests and configs (comma-separated).
 [ -n "${ONLY:-}" ] && IFS=, read -r -a ORDER <<< "$ONLY"
@@ -273,11 +297,11 @@ rss() { local s=""; for n in $(printf '%s\n' "${!PID[@]}" | sort); do
 
 # PERF=<test>:<cfg> (e.g. ka16:gw4): perf record -g of every Gangway proxy during that test's
 # first repetition, into $RUNDIR/perf-<test>-<cfg>.data (that row then pays perf's overhead).
-gw_pids() { local n l=""; for n in gw_sc1 gw_sc1n gw_sc2 gw_sc2r gw_gw1 gw_gw2; do l+="${l:+,}${PID[$n]}"; done; echo "$l"; }
+gw_pids() { local n l=""; for n in gw_sc1 gw_sc1n gw_sc2 gw_sc2r gw_sc2h gw_gw1 gw_gw2; do l+="${l:+,}${PID[$n]}"; done; echo "$l"; }
 
 OUT=$R/results.tsv
 echo -e "rep\ttest\tcfg\treqs\tdur_us\tbytes\terrors\tp50_us\tp90_us\tp99_us\tmax_us\tmean_us\tcpu_before\tcpu_after\tproc_before\tproc_after\tloadavg" > $OUT
-for c in direct hap4 ngx4 gw4 gw2; do pin $CLIENT_CPU wrk -t1 -c16 -d2s http://127.0.0.1:${EP[$c]}/small >/dev/null 2>&1; done
+for c in direct hap4 ngx4 gw4 gw2 hap4h gw4h; do pin $CLIENT_CPU wrk -t1 -c16 -d2s http://127.0.0.1:${EP[$c]}/small >/dev/null 2>&1; done
 t0=$(date +%s)
 for rep in $(seq 1 $REPS); do
   for spec in "${ORDER[@]}"; do
@@ -308,7 +332,7 @@ echo "measurement wall time: $(( $(date +%s) - t0 )) s"
 
 # What Gangway's sidecars did: resumed handshakes per upstream cluster (gw4/gw2 must show none),
 # refusals and connection errors per proxy.
-for n in gw_sc1 gw_sc1n gw_sc2 gw_sc2r gw_gw1 gw_gw2; do
+for n in gw_sc1 gw_sc1n gw_sc2 gw_sc2r gw_sc2h gw_gw1 gw_gw2; do
   stats $n | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
@@ -339,7 +363,7 @@ if [ "$SUITE" = full ]; then
 fi
 echo "peak RSS kB (VmHWM, master+workers): $(rss)" | tee $R/rss.txt
 # VmHWM counts the binary's pages shared by all Gangway processes; the split, now:
-for n in gw_sc1 gw_sc1n gw_sc2 gw_sc2r gw_gw1 gw_gw2; do
+for n in gw_sc1 gw_sc1n gw_sc2 gw_sc2r gw_sc2h gw_gw1 gw_gw2; do
   awk -v n=$n '/^(VmRSS|RssAnon|RssFile):/{s = s " " $1 $2} END {print n ":" s " kB"}' /proc/${PID[$n]}/status
 done | tee $R/rss-split.txt
 
@@ -359,8 +383,10 @@ HOPS = {'direct': ['app'], 'hap4': HAP4, 'hap4r': HAP4, 'hap2': ['hap_sc1', 'hap
         'ngx4': NGX4, 'ngx4r': NGX4, 'ngx2': ['ngx_sc1', 'ngx_sc2', 'app'],
         'gw4': ['gw_sc1', 'gw_gw1', 'gw_gw2', 'gw_sc2', 'app'],
         'gw4r': ['gw_sc1', 'gw_gw1', 'gw_gw2', 'gw_sc2r', 'app'],
-        'gw2': ['gw_sc1n', 'gw_sc2', 'app']}
-CFGS = ['direct', 'hap4', 'ngx4', 'gw4', 'hap2', 'ngx2', 'gw2', 'hap4r', 'ngx4r', 'gw4r']
+        'gw2': ['gw_sc1n', 'gw_sc2', 'app'],
+        'hap4h': ['hap_sc1h', 'hap_gw1', 'hap_gw2', 'hap_sc2h', 'app'],
+        'gw4h': ['gw_sc1', 'gw_gw1', 'gw_gw2', 'gw_sc2h', 'app']}
+CFGS = ['direct', 'hap4', 'ngx4', 'gw4', 'hap2', 'ngx2', 'gw2', 'hap4r', 'ngx4r', 'gw4r', 'hap4h', 'gw4h']
 TESTS = ['ka16', 'ka64', 'lat1k', 'big16', 'close16']
 agg = {}
 for r in rows:
@@ -383,7 +409,7 @@ def chain_cpu(t, c, incl_app=True):
     return med([sum(x['cpu'].get(h, 0) for h in hops) for x in agg[(t, c)]])
 print("# srvcores = CPU of app+proxies (from /proc/PID/stat); cpu1busy = whole core 1 busy (incl. softirq, agents + other tenants); wrkcore = core 0 busy")
 print(f"# medians of {len(set(r['rep'] for r in rows))} reps; PIN={pin} (1 = wrk on cpu0, all servers on cpu1); gangway -workers {workers}")
-print("# cfg: direct=wrk->app; *4 = sc1->gw1->gw2->sc2->app; *2 = sc1->sc2->app; *r = session resumption allowed; gw = Gangway")
+print("# cfg: direct=wrk->app; *4 = sc1->gw1->gw2->sc2->app; *2 = sc1->sc2->app; *r = session resumption allowed; *h = HTTP (L7) sidecars; gw = Gangway")
 print(f"{'test':8} {'cfg':7} {'req/s':>9} {'xdirect':>7} {'MB/s':>8} {'p50ms':>7} {'p90ms':>7} {'p99ms':>7} {'err':>4} {'srvcores':>8} {'cpu1busy':>8} {'wrkcore':>7} {'proxy_vCPU/1krps':>16}")
 for t in TESTS:
     for c in CFGS:
@@ -439,6 +465,17 @@ for gw, peer in [('gw4r', 'hap4r'), ('gw4r', 'ngx4r')]:
     if ('close16', gw) in agg and ('close16', peer) in agg:
         r = m('close16', gw, 'rps') / m('close16', peer, 'rps')
         print(f"(info)   close16 with resumption, {gw} vs {peer:14}     {m('close16', gw, 'rps'):.0f} vs {m('close16', peer, 'rps'):.0f} conn/s = {r:.2f}x")
+# L7: the HTTP chain beside the L4 one (what routing each request costs) and beside HAProxy's
+# HTTP mode, this run.
+for t in ['ka16', 'ka64', 'big16', 'close16']:
+    if (t, 'gw4h') not in agg: continue
+    for other in ['gw4', 'hap4h']:
+        if (t, other) not in agg: continue
+        r = m(t, 'gw4h', 'rps') / m(t, other, 'rps')
+        cpu_h = chain_cpu(t, 'gw4h', False) / m(t, 'gw4h', 'rps') * 1e6
+        cpu_o = chain_cpu(t, other, False) / m(t, other, 'rps') * 1e6
+        print(f"(L7)     {t:8} gw4h vs {other:6} {m(t, 'gw4h', 'rps'):8.0f} vs {m(t, other, 'rps'):8.0f} req/s = {r:.2f}x; "
+              f"proxies' CPU {cpu_h:.1f} vs {cpu_o:.1f} us/request; p99 {m(t, 'gw4h', 'p99'):.2f} vs {m(t, other, 'p99'):.2f} ms")
 for n in sorted(k for k in rss if k.startswith('gw_')):
     kb = int(rss[n])
     goal(f"peak RSS <= 10 MB (10240 kB): {n}", kb <= 10240, f"{kb} kB")
