@@ -1,5 +1,7 @@
-# web, in dc1: the app on 8080 and its sidecar on 21000. The sidecar's upstream reaches api in
-# dc2 on 127.0.0.1:9191, through dc1's mesh gateway (mode "local"), which forwards to dc2's.
+# web, in dc1: the app on 8080 and its sidecar on 21000. The sidecar's upstream names api only,
+# on 127.0.0.1:9191: api has no instance in dc1, so this reaches nothing until the tutorial's
+# step 4 router (dc1-service-router-to-dc2.json) sends api's traffic to dc2 through dc1's mesh
+# gateway, which forwards to dc2's.
 service {
   name = "web"
   port = 8080
@@ -18,11 +20,7 @@ service {
         upstreams = [
           {
             destination_name = "api"
-            datacenter       = "dc2"
             local_bind_port  = 9191
-            mesh_gateway {
-              mode = "local"
-            }
           }
         ]
       }

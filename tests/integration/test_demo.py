@@ -128,7 +128,14 @@ class DemoTest(unittest.TestCase):
                      "Diagnosis: traffic crossed both gateways",
                      "Joined WAN:", "note: retry_join", 'note: Gangway runs its own proxy for '
                      '"connect envoy"', 'kind "mesh-gateway-upstream" is a Gangway extension',
-                     "mesh-gateway listening=passing", "Press Ctrl-C to stop."):
+                     "mesh-gateway listening=passing", "Press Ctrl-C to stop.",
+                     "Diagnosis: Services in dc1 can't reach services in dc2",
+                     "  (refused: api has no instance in dc1)",
+                     "a service-router in the mesh-gateway tutorial's shape",
+                     "Config entry written: service-resolver/api",
+                     "Config entry written: proxy-defaults/global",
+                     "Diagnosis: intentions", "Created: web => api (deny)", "Denied",
+                     "refused: ", "Intention deleted."):
             self.assertIn(line, out)
         moved = {name: int(after) - int(before) for name, before, after in BYTES_RE.findall(out)}
         self.assertEqual(set(moved), {"gw1", "gw2"}, out)
