@@ -267,8 +267,8 @@ void Check(Call& call) {
   LoadEntries(call.backend.server->store(), nullptr, &entries);
   meshcfg::IntentionSource who;
   who.name = *source;
-  meshcfg::Decision d = meshcfg::Authorize(who, *destination, entries,
-                                           meshcfg::IntentionDefault::AclsDisabled());
+  meshcfg::Decision d =
+      meshcfg::Authorize(who, *destination, entries, call.backend.intention_default);
   call.Json({{"Allowed", d.allowed}});
 }
 
@@ -330,7 +330,7 @@ void Authorize(Call& call) {
   LoadEntries(call.backend.server->store(), nullptr, &entries);
   meshcfg::IntentionSource who{id->service, id->ns, id->partition, ""};
   meshcfg::Decision d =
-      meshcfg::Authorize(who, target, entries, meshcfg::IntentionDefault::AclsDisabled());
+      meshcfg::Authorize(who, target, entries, call.backend.intention_default);
   call.Json({{"Authorized", d.allowed}, {"Reason", d.reason}});
 }
 

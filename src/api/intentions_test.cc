@@ -155,5 +155,28 @@ TEST_F(IntentionsApi, AuthorizeAnswersForACertificatesService) {
             400);
 }
 
+TEST_F(IntentionsApi, CheckAndAuthorizeAnswerWithTheAgentsDefault) {
+  agent_.api().backend().intention_default = meshcfg::ResolveIntentionDefault({.policy_allow = false});
+  const std::string web = "spiffe://11111111-2222-3333-4444-555555555555.consul/ns/default/dc/dc2/svc/web";
+  auto authorize = [&] {
+    return Body(agent_.Do("POST", "/v1/agent/connect/authorize",
+                          Json({{"Target", "api"}, {"ClientCertURI", web}}).dump()));
+  };
+  auto check = [&] {
+    return Body(agent_.Do("GET", "/v1/connect/intentions/check?source=web&destination=api"));
+  };
+  EXPECT_EQ(check(), Json({{"Allowed", false}}));
+  EXPECT_EQ(authorize(), Json({{"Authorized", false}, {"Reason", "Default intention policy"}}));
+
+  ASSERT_EQ(Put("web", "api", R"({"Action":"allow"})").status, 200);
+  EXPECT_EQ(check(), Json({{"Allowed", true}}));
+  EXPECT_EQ(authorize(),
+            Json({{"Authorized", true}, {"Reason", "Matched L4 intention: web => api (allow)"}}));
+
+  ASSERT_EQ(agent_.Do("DELETE", "/v1/connect/intentions/exact?source=web&destination=api").status,
+            200);
+  EXPECT_EQ(check(), Json({{"Allowed", false}}));
+}
+
 }  // namespace
 }  // namespace gangway::api
