@@ -158,8 +158,10 @@ TEST_F(IntentionsApi, AuthorizeAnswersForACertificatesService) {
 }
 
 TEST_F(IntentionsApi, CheckAndAuthorizeAnswerWithTheAgentsDefault) {
-  agent_.api().backend().intention_default = meshcfg::ResolveIntentionDefault({.policy_allow = false});
-  const std::string web = "spiffe://11111111-2222-3333-4444-555555555555.consul/ns/default/dc/dc2/svc/web";
+  agent_.api().backend().intention_default =
+      meshcfg::ResolveIntentionDefault({.policy_allow = false});
+  const std::string web =
+      "spiffe://11111111-2222-3333-4444-555555555555.consul/ns/default/dc/dc2/svc/web";
   auto authorize = [&] {
     return Body(agent_.Do("POST", "/v1/agent/connect/authorize",
                           Json({{"Target", "api"}, {"ClientCertURI", web}}).dump()));
@@ -218,10 +220,10 @@ TEST_F(IntentionsApi, AClientAgentAuthorizesWithItsOwnDefault) {
             Json({{"Authorized", true}, {"Reason", "Matched L4 intention: db => api (allow)"}}));
   EXPECT_EQ(forwarded, 2);
   // The server itself answers with its own default (allow, no policy set).
-  auto r = agent_.Do("POST", "/v1/agent/connect/authorize",
-                     Json({{"Target", "api"},
-                           {"ClientCertURI", "spiffe://1111.consul/ns/default/dc/dc1/svc/web"}})
-                         .dump());
+  auto r = agent_.Do(
+      "POST", "/v1/agent/connect/authorize",
+      Json({{"Target", "api"}, {"ClientCertURI", "spiffe://1111.consul/ns/default/dc/dc1/svc/web"}})
+          .dump());
   EXPECT_EQ(Body(r)["Authorized"], true);
 }
 
