@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "gossip/pool.h"
 #include "http/server.h"
+#include "meshcfg/intentions.h"
 #include "proxycfg/manager.h"
 #include "rpc/forwarding.h"
 #include "rpc/rpc.h"
@@ -75,6 +76,18 @@ Status Refuse(Status s) {
 Status LogAndRefuse(Status s) {
   LogError("agent", s.message());
   return Refuse(std::move(s));
+}
+
+// The default for sources no intention matches, decided once for the agent: the API's answers
+// (intention check, /v1/agent/connect/authorize) and the local sidecars' authz both take it from
+// the Backend, so what an operator is told is what the sidecars enforce. acl.default_policy joins
+// the settings here once ACLs exist.
+meshcfg::IntentionDefault IntentionDefaultOf(const Config& cfg) {
+  meshcfg::IntentionDefaultSettings settings;
+  if (!cfg.default_intention_policy.empty()) {
+    settings.policy_allow = cfg.default_intention_policy == "allow";
+  }
+  return meshcfg::ResolveIntentionDefault(settings);
 }
 
 }  // namespace
@@ -262,6 +275,7 @@ Status Agent::StartLocal() {
   backend.info.serf_lan_port = cfg_.ports.serf_lan;
   backend.info.server_port = rpc_port_;
   backend.info.config = cfg_.merged;
+  backend.intention_default = IntentionDefaultOf(cfg_);
   backend.shutdown = [this] { Shutdown(); };
   // Signals are handled on the loop from here on, before anything announces readiness.
   signals_ = net::OnSignals(loop_, [this](int sig) { OnSignal(sig); });
@@ -471,6 +485,7 @@ Status Agent::StartProxies() {
       std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::system_clock::now().time_since_epoch())
           .count());
+  options.default_intention_allow = backend_->intention_default.allow;
   proxies_ = std::make_unique<proxycfg::Manager>(loop_, *proxy_sources_, options);
   api_->backend().proxies = proxies_.get();
   SyncProxies();

@@ -123,6 +123,7 @@ constexpr Field kAgentFields[] = {
     {"connect", {}, FieldType::kObject, &kConnect},
     {"data_dir", {}, FieldType::kString},
     {"datacenter", {}, FieldType::kString},
+    {"default_intention_policy", {}, FieldType::kString},
     {"default_query_time", {}, FieldType::kDuration},
     {"disable_host_node_id", {}, FieldType::kBool},
     {"disable_primary_gateway_fallback", {}, FieldType::kBool},
@@ -617,6 +618,15 @@ Status ReadSettings(const Json& merged, Config* out) {
     cfg.retry_interval_wan = merged["retry_interval_wan"].get<std::string>();
   }
   Get(merged, "/connect/enabled", &cfg.connect_enabled);
+  if (merged.contains("default_intention_policy")) {
+    std::string policy;
+    Get(merged, "/default_intention_policy", &policy);
+    if (policy != "allow" && policy != "deny") {
+      return InvalidArgument("default_intention_policy: invalid value \"" + policy +
+                             "\" (expected allow or deny)");
+    }
+    cfg.default_intention_policy = policy;
+  }
   {
     // connect.ca_provider / connect.ca_config: what the CA starts with (docs/connect-ca.md).
     // Checked here so a bad setting stops the agent with Consul's text instead of surfacing

@@ -78,6 +78,9 @@ struct Config {
   int retry_max = 0;
   int retry_max_wan = 0;
   bool connect_enabled = false;
+  // default_intention_policy: "allow" | "deny" when set, which decides for every source no
+  // intention matches (meshcfg::ResolveIntentionDefault); "" leaves it to the ACL default.
+  std::string default_intention_policy;
   ca::CAConfig connect_ca;  // connect.ca_provider + connect.ca_config, validated
   bool ui = false;
   // gossip_lan / gossip_wan: memberlist knobs over the pool's profile; zero = the profile's value.

@@ -145,6 +145,40 @@ TEST_F(ConfigTest, BadPortAndLevel) {
   EXPECT_FALSE(LoadConfig({"-dev", "-http-port=abc"}).ok());
 }
 
+TEST_F(ConfigTest, DefaultIntentionPolicyIsAllowOrDeny) {
+  auto c = LoadConfig({"-dev"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->default_intention_policy, "");
+  c = LoadConfig(
+      {"-dev", "-config-file", Write("deny.hcl", "default_intention_policy = \"deny\"\n")});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->default_intention_policy, "deny");
+  c = LoadConfig(
+      {"-dev", "-config-file", Write("allow.json", R"({"default_intention_policy": "allow"})")});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->default_intention_policy, "allow");
+
+  for (const char* bad : {"\"Deny\"", "\"\"", "\"closed\""}) {
+    c = LoadConfig({"-dev", "-config-file",
+                    Write("bad.hcl", std::string("default_intention_policy = ") + bad + "\n")});
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("default_intention_policy"), std::string::npos);
+    EXPECT_NE(c.status().message().find("expected allow or deny"), std::string::npos)
+        << c.status().message();
+  }
+  // A misspelt key is refused by the schema with the nearest name.
+  c = LoadConfig(
+      {"-dev", "-config-file", Write("typo.hcl", "default_intention_polcy = \"deny\"\n")});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("did you mean \"default_intention_policy\""),
+            std::string::npos)
+      << c.status().message();
+  // And a value of the wrong type by its type.
+  EXPECT_FALSE(
+      LoadConfig({"-dev", "-config-file", Write("num.hcl", "default_intention_policy = 1\n")})
+          .ok());
+}
+
 TEST_F(ConfigTest, LegacyTlsKeysWarn) {
   auto f = Write("tls.hcl", "ca_file = \"ca.pem\"\ncert_file = \"c.pem\"\n");
   auto c = LoadConfig({"-dev", "-config-file", f});

@@ -13,6 +13,7 @@
 #include "core/loop.h"
 #include "gossip/pool.h"
 #include "http/message.h"
+#include "meshcfg/intentions.h"
 #include "proxycfg/manager.h"
 #include "server/server.h"
 
@@ -44,6 +45,9 @@ struct Backend {
   client::UserEventBuffer* user_events = nullptr;  // events this agent received
   client::LeafCache* leaves = nullptr;  // Connect roots and leaves; null when Connect is off
   proxycfg::Manager* proxies = nullptr;  // configs of the local proxies; null when Connect is off
+  // What decides for a source no intention matches (docs/intentions.md, "Default"); the agent's
+  // local sidecars are compiled with the same.
+  meshcfg::IntentionDefault intention_default;
   Workers* workers = nullptr;  // CPU-heavy work off the loop (snapshot encoding); null: inline
   AgentInfo info;
   std::function<void()> shutdown;  // /v1/agent/leave

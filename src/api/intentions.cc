@@ -26,12 +26,9 @@ constexpr char kNotFound[] = "Intention not found";
 // How often a write re-reads the entry after losing a check-and-set race.
 constexpr int kWriteAttempts = 5;
 
-// Every service-intentions entry in the store, typed; one that does not decode (written by
-// checks that did not know intentions) is left out.
-catalog::Index LoadEntries(const catalog::Store& store, catalog::WatchSet* ws,
-                           std::vector<meshcfg::ServiceIntentions>* out) {
-  std::vector<Json> rows;
-  catalog::Index index = store.ConfigEntries(ws, kKind, &rows);
+// The service-intentions entries among `rows` (entries in the API's JSON), typed; one that does
+// not decode (written by checks that did not know intentions) is left out.
+void DecodeEntries(const std::vector<Json>& rows, std::vector<meshcfg::ServiceIntentions>* out) {
   for (const Json& row : rows) {
     codec::Document doc;
     doc.value = row;
@@ -39,6 +36,14 @@ catalog::Index LoadEntries(const catalog::Store& store, catalog::WatchSet* ws,
     if (!entry.ok() || !meshcfg::Normalize(&*entry).ok()) continue;
     if (auto* si = entry->As<meshcfg::ServiceIntentions>()) out->push_back(std::move(*si));
   }
+}
+
+// Every service-intentions entry in the store.
+catalog::Index LoadEntries(const catalog::Store& store, catalog::WatchSet* ws,
+                           std::vector<meshcfg::ServiceIntentions>* out) {
+  std::vector<Json> rows;
+  catalog::Index index = store.ConfigEntries(ws, kKind, &rows);
+  DecodeEntries(rows, out);
   return index;
 }
 
@@ -267,8 +272,8 @@ void Check(Call& call) {
   LoadEntries(call.backend.server->store(), nullptr, &entries);
   meshcfg::IntentionSource who;
   who.name = *source;
-  meshcfg::Decision d = meshcfg::Authorize(who, *destination, entries,
-                                           meshcfg::IntentionDefault::AclsDisabled());
+  meshcfg::Decision d =
+      meshcfg::Authorize(who, *destination, entries, call.backend.intention_default);
   call.Json({{"Allowed", d.allowed}});
 }
 
@@ -326,12 +331,36 @@ void Authorize(Call& call) {
   if (!id.ok() || id->kind != identity::SpiffeKind::kService) {
     return call.Error(400, "ClientCertURI not a valid Connect identifier");
   }
-  std::vector<meshcfg::ServiceIntentions> entries;
-  LoadEntries(call.backend.server->store(), nullptr, &entries);
   meshcfg::IntentionSource who{id->service, id->ns, id->partition, ""};
-  meshcfg::Decision d =
-      meshcfg::Authorize(who, target, entries, meshcfg::IntentionDefault::AclsDisabled());
-  call.Json({{"Authorized", d.allowed}, {"Reason", d.reason}});
+  // This agent's default, the one its own sidecars are compiled with, whoever holds the entries.
+  meshcfg::IntentionDefault def = call.backend.intention_default;
+  auto answer = [who, target, def](const std::vector<meshcfg::ServiceIntentions>& entries) {
+    meshcfg::Decision d = meshcfg::Authorize(who, target, entries, def);
+    return JsonResponse({{"Authorized", d.allowed}, {"Reason", d.reason}});
+  };
+  if (call.backend.server != nullptr) {
+    std::vector<meshcfg::ServiceIntentions> entries;
+    LoadEntries(call.backend.server->store(), nullptr, &entries);
+    return call.Respond(answer(entries));
+  }
+  // A client agent reads the entries from its servers (as its proxies' watch does).
+  if (!call.backend.forward) return call.Error(500, "No known Consul servers");
+  http::Request read;
+  read.method = "GET";
+  read.target = read.path = std::string("/v1/config/") + kKind;
+  read.remote_address = call.req.remote_address;
+  call.backend.forward(
+      std::move(read), call.backend.info.datacenter, call.cancel,
+      [answer, reply = std::move(call.reply)](http::Response r) {
+        if (r.status != 200) return reply(std::move(r));
+        Json rows = Json::parse(r.body, nullptr, false);
+        if (!rows.is_array()) {
+          return reply(ErrorResponse(500, "reading service-intentions: expected a JSON array"));
+        }
+        std::vector<meshcfg::ServiceIntentions> entries;
+        DecodeEntries(rows.get<std::vector<Json>>(), &entries);
+        reply(answer(entries));
+      });
 }
 
 }  // namespace
@@ -343,8 +372,9 @@ void AddIntentionRoutes(std::vector<Route>* routes) {
   routes->push_back(exact);
   routes->push_back({"/v1/connect/intentions/check", {"GET"}, Check, true});
   routes->push_back({"/v1/connect/intentions/match", {"GET"}, MatchEndpoint, true});
-  // Answered from the servers' entries (Consul's agent answers from its cache of them).
-  routes->push_back({"/v1/agent/connect/authorize", {"POST"}, Authorize, true});
+  // An agent endpoint, as Consul's: answered with this agent's default (the one its sidecars
+  // enforce) over the servers' entries (Consul's agent answers from its cache of them).
+  routes->push_back({"/v1/agent/connect/authorize", {"POST"}, Authorize, false});
 }
 
 }  // namespace gangway::api

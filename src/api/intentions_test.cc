@@ -3,6 +3,8 @@
 // destination's service-intentions entry, list, check, match, delete and authorize.
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "api/testing/test_agent.h"
@@ -153,6 +155,76 @@ TEST_F(IntentionsApi, AuthorizeAnswersForACertificatesService) {
                       Json({{"Target", "api"}, {"ClientCertURI", "http://x"}}).dump())
                 .status,
             400);
+}
+
+TEST_F(IntentionsApi, CheckAndAuthorizeAnswerWithTheAgentsDefault) {
+  agent_.api().backend().intention_default =
+      meshcfg::ResolveIntentionDefault({.policy_allow = false});
+  const std::string web =
+      "spiffe://11111111-2222-3333-4444-555555555555.consul/ns/default/dc/dc2/svc/web";
+  auto authorize = [&] {
+    return Body(agent_.Do("POST", "/v1/agent/connect/authorize",
+                          Json({{"Target", "api"}, {"ClientCertURI", web}}).dump()));
+  };
+  auto check = [&] {
+    return Body(agent_.Do("GET", "/v1/connect/intentions/check?source=web&destination=api"));
+  };
+  EXPECT_EQ(check(), Json({{"Allowed", false}}));
+  EXPECT_EQ(authorize(), Json({{"Authorized", false}, {"Reason", "Default intention policy"}}));
+
+  ASSERT_EQ(Put("web", "api", R"({"Action":"allow"})").status, 200);
+  EXPECT_EQ(check(), Json({{"Allowed", true}}));
+  EXPECT_EQ(authorize(),
+            Json({{"Authorized", true}, {"Reason", "Matched L4 intention: web => api (allow)"}}));
+
+  ASSERT_EQ(agent_.Do("DELETE", "/v1/connect/intentions/exact?source=web&destination=api").status,
+            200);
+  EXPECT_EQ(check(), Json({{"Allowed", false}}));
+}
+
+// A client agent holds no entries: it reads them from a server and answers with its own
+// default, which its sidecars enforce, not the server's.
+TEST_F(IntentionsApi, AClientAgentAuthorizesWithItsOwnDefault) {
+  ASSERT_EQ(Put("db", "api", R"({"Action":"allow"})").status, 200);
+  Backend client = agent_.api().backend();
+  client.server = nullptr;
+  client.intention_default = meshcfg::ResolveIntentionDefault({.policy_allow = false});
+  int forwarded = 0;
+  client.forward = [this, &forwarded](http::Request req, const std::string& dc,
+                                      std::shared_ptr<http::Cancellation> cancel,
+                                      http::Reply reply) {
+    EXPECT_EQ(dc, "dc1");
+    ++forwarded;
+    agent_.api().Handle(std::move(req), std::move(cancel), std::move(reply));
+  };
+  HttpApi api(client);
+  auto authorize = [&](const std::string& service) {
+    http::Request req;
+    req.method = "POST";
+    req.target = req.path = "/v1/agent/connect/authorize";
+    req.remote_address = "127.0.0.1";
+    req.body = Json({{"Target", "api"},
+                     {"ClientCertURI", "spiffe://1111.consul/ns/default/dc/dc1/svc/" + service}})
+                   .dump();
+    std::optional<http::Response> out;
+    api.Handle(std::move(req), std::make_shared<http::Cancellation>(),
+               [&out](http::Response r) { out = std::move(r); });
+    agent_.loop().RunUntil([&] { return out.has_value(); }, std::chrono::seconds(10),
+                           std::chrono::milliseconds(10));
+    EXPECT_TRUE(out.has_value());
+    return out ? Body(*out) : Json();
+  };
+  EXPECT_EQ(authorize("web"),
+            Json({{"Authorized", false}, {"Reason", "Default intention policy"}}));
+  EXPECT_EQ(authorize("db"),
+            Json({{"Authorized", true}, {"Reason", "Matched L4 intention: db => api (allow)"}}));
+  EXPECT_EQ(forwarded, 2);
+  // The server itself answers with its own default (allow, no policy set).
+  auto r = agent_.Do(
+      "POST", "/v1/agent/connect/authorize",
+      Json({{"Target", "api"}, {"ClientCertURI", "spiffe://1111.consul/ns/default/dc/dc1/svc/web"}})
+          .dump());
+  EXPECT_EQ(Body(r)["Authorized"], true);
 }
 
 }  // namespace

@@ -100,6 +100,12 @@ std::vector<Intention> IntentionsOf(const ServiceIntentions& entry) {
   return out;
 }
 
+IntentionDefault ResolveIntentionDefault(const IntentionDefaultSettings& settings) {
+  if (settings.policy_allow) return IntentionDefault::FromPolicy(*settings.policy_allow);
+  if (settings.acl_allow) return IntentionDefault::FromAcls(*settings.acl_allow);
+  return IntentionDefault::AclsDisabled();
+}
+
 Decision Authorize(const IntentionSource& source, std::string_view destination,
                    const std::vector<ServiceIntentions>& entries, const IntentionDefault& def) {
   for (const Intention& ixn : ForDestination(destination, entries)) {

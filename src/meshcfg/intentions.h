@@ -61,6 +61,18 @@ struct IntentionDefault {
   static IntentionDefault FromPolicy(bool allow) { return {allow, "Default intention policy"}; }
 };
 
+// The settings that decide the default. Everything that answers "may S connect to D" (the
+// sidecars' compiled authz, intention check, /v1/agent/connect/authorize) takes the default from
+// ResolveIntentionDefault over one of these, so they cannot disagree.
+struct IntentionDefaultSettings {
+  std::optional<bool> policy_allow;  // default_intention_policy: allow (true) | deny (false)
+  std::optional<bool> acl_allow;     // acl.default_policy once ACLs are enabled; unset today
+};
+
+// default_intention_policy when set, else the ACL default policy when ACLs are on, else allow
+// (Consul's "ACLs disabled, access is allowed by default").
+IntentionDefault ResolveIntentionDefault(const IntentionDefaultSettings& settings);
+
 struct Decision {
   bool allowed = false;
   // "Matched L4 intention: web => db (allow)", "Matched L7 intention: web => db (permissions)",

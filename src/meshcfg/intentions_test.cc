@@ -86,6 +86,21 @@ TEST(Authorize, NothingMatchingLeavesItToTheDefaultWithItsReason) {
   EXPECT_EQ(d.reason, "Default intention policy");
 }
 
+TEST(ResolveIntentionDefault, PolicyOverAclsOverAllow) {
+  IntentionDefault d = ResolveIntentionDefault({});
+  EXPECT_TRUE(d.allow);
+  EXPECT_EQ(d.reason, "ACLs disabled, access is allowed by default");
+  d = ResolveIntentionDefault({.acl_allow = false});
+  EXPECT_FALSE(d.allow);
+  EXPECT_EQ(d.reason, "Default behavior configured by ACLs");
+  d = ResolveIntentionDefault({.policy_allow = false});
+  EXPECT_FALSE(d.allow);
+  EXPECT_EQ(d.reason, "Default intention policy");
+  d = ResolveIntentionDefault({.policy_allow = true, .acl_allow = false});
+  EXPECT_TRUE(d.allow);
+  EXPECT_EQ(d.reason, "Default intention policy");
+}
+
 TEST(Authorize, NamespacesPartitionsAndPeersMustMatch) {
   SourceIntention peered = L4("web", "allow");
   peered.peer = "other";

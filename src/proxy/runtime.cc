@@ -195,6 +195,10 @@ struct Connection {
   ClusterState* cluster = nullptr;  // the cluster of the endpoint dialed
   size_t endpoint = 0;
   std::function<void()> close_extra;  // closes what else the connection holds (L7 upstreams)
+  // A public listener's client, once its certificate verified and authz let it in: every later
+  // config's authz is checked against it (CloseNewlyDenied).
+  std::string peer_id;
+  bool revoked = false;  // closed by a later config's authz; counted and logged once
 
   Connection(Worker* worker, std::shared_ptr<const Snapshot> s, const Listener* l,
              tcp::socket socket)
@@ -231,13 +235,31 @@ struct Connection {
 
   // Logs before counting, so whoever sees the count can also read the line.
   void Refuse(RefuseReason reason, std::string_view detail) {
+    // A revoked connection had been let in: it is closed, not refused.
+    const char* verb = reason == RefuseReason::kRevoked ? " closed: " : " refused: ";
     Log(reason == RefuseReason::kEmpty ? LogLevel::kDebug : LogLevel::kWarn, kLog,
-        "listener=" + listener->name + " peer=" + peer + " refused: " +
+        "listener=" + listener->name + " peer=" + peer + verb +
             std::string(RefuseReasonName(reason)) + ": " + std::string(detail));
     lc->Refuse(reason);
     Close();
   }
 };
+
+// Closes the established connections of `w` whose client the authz of the worker's current
+// snapshot denies. Consul leaves them open until they end; here an intention changed to deny (or
+// a default turned to deny) also stops the traffic already flowing, since an operator who writes
+// a deny means it. Runs on the worker, right after a new snapshot is installed.
+void CloseNewlyDenied(Worker& w) {
+  const Authz& authz = w.current->config->authz;
+  for (auto& [id, c] : w.connections) {
+    if (c->peer_id.empty() || c->revoked) continue;
+    AuthzDecision decision = Authorize(authz, c->peer_id);
+    if (decision.allowed) continue;
+    c->revoked = true;
+    c->Refuse(RefuseReason::kRevoked, c->peer_id + ": " + decision.reason + " (config version " +
+                                          std::to_string(w.current->config->version) + ")");
+  }
+}
 
 // The endpoints to try for `primary`, in order: its usable ones, or when it has none those of its
 // failover clusters.
@@ -310,6 +332,9 @@ asio::awaitable<std::optional<RefuseReason>> Dial(Connection& c, ClusterState* p
     const Endpoint& ep = cs->cluster().endpoints[i];
     std::string where = ep.address + ":" + std::to_string(ep.port);
     error_code ec = co_await ConnectEndpoint(c.up, cs, i);
+    // Closed by a new authz while dialing: counted and logged already, and no other endpoint
+    // is to be tried.
+    if (c.revoked) co_return RefuseReason::kRevoked;
     if (!ec) {
       c.cluster = cs;
       c.endpoint = i;
@@ -515,8 +540,12 @@ asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
                        id + " is from trust domain \"" + std::string(td) + "\", ours is \"" +
                            snap.config->trust_domain + "\"");
   }
-  AuthzDecision decision = Authorize(snap.config->authz, id);
+  // The worker's newest authz, not the one of the snapshot the connection was accepted under: a
+  // config that arrived during the handshake has already looked at this connection (it had no
+  // peer_id yet) and will not look again.
+  AuthzDecision decision = Authorize(c.w->current->config->authz, id);
   if (!decision.allowed) co_return c.Refuse(RefuseReason::kUnauthorized, id + ": " + decision.reason);
+  c.peer_id = id;
   ClusterState* cluster = snap.FindCluster(chain.cluster);
   if (cluster == nullptr) co_return c.Refuse(RefuseReason::kUnknownCluster, chain.cluster);
   if (co_await Dial(c, cluster)) co_return;
@@ -1220,6 +1249,7 @@ Status Runtime::Apply(std::shared_ptr<const Config> config, ApplyOrder order) {
         w->acceptors.erase(it);
       }
       w->current = snap;
+      CloseNewlyDenied(*w);
       for (const auto& [name, fd] : mine) {
         auto acceptor = std::make_shared<tcp::acceptor>(*w->io);
         error_code ec;

@@ -46,9 +46,10 @@ class Runtime {
 
   // Applies a config: Validate()s it, builds its TLS contexts once, opens new listeners (and
   // rebinds those whose address or port changed), then posts the snapshot to every worker, which
-  // closes the listeners that are gone. Established connections keep their own snapshot. A
-  // config whose version is not newer than the current one is ignored (ok); with kAllowOlder only
-  // an equal version is. On an error nothing changes.
+  // closes the listeners that are gone. Established connections keep their own snapshot, except
+  // that each worker closes those whose client the new config's authz denies (counted as
+  // RefuseReason::kRevoked). A config whose version is not newer than the current one is ignored
+  // (ok); with kAllowOlder only an equal version is. On an error nothing changes.
   Status Apply(std::shared_ptr<const Config> config, ApplyOrder order = ApplyOrder::kNewerOnly);
 
   RuntimeStats Stats() const;

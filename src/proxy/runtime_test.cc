@@ -522,6 +522,76 @@ TEST(ProxyRuntime, NewConfigLeavesEstablishedConnectionsAlone) {
   EXPECT_EQ(web.Port("upstream-api-2"), 0);
 }
 
+// A config whose authz denies the client of an established connection closes that connection
+// (counted as `revoked`, logged once), and only that one: other clients' connections carry on.
+TEST(ProxyRuntime, NewDenyClosesTheEstablishedConnectionsItDenies) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}));
+  int fd = ConnectTcp(web.Port("upstream-api"));
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(WriteAll(fd, "before"));
+  ASSERT_EQ(ReadN(fd, 6), "before");
+  // Another source (api's own identity) with a connection of its own.
+  TlsClient other(api.Port("public"), Sni("api", "dc2"), &Certs().api, {Certs().ca.root_pem()});
+  ASSERT_TRUE(other.Write("a"));
+  ASSERT_EQ(other.Read(1), "a");
+
+  ::testing::internal::CaptureStderr();
+  Config v2 = ApiSidecar(2, echo.port());
+  v2.authz.rules.push_back({Certs().web.spiffe_id, false, 9, "web => api"});
+  ASSERT_TRUE(api.runtime.Apply(Share(v2)).ok());
+  EXPECT_TRUE(ReadsEof(fd)) << "web's established connection is closed";
+  ::close(fd);
+  EXPECT_TRUE(api.WaitRefused("public", RefuseReason::kRevoked));
+  // A later version that still denies does not count or log it again.
+  Config v3 = v2;
+  v3.version = 3;
+  ASSERT_TRUE(api.runtime.Apply(Share(v3)).ok());
+  ASSERT_TRUE(other.Write("b"));
+  EXPECT_EQ(other.Read(1), "b") << "a source the new config allows keeps its connection";
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(api.Listener("public").Refused(RefuseReason::kRevoked), 1u);
+  EXPECT_EQ(api.Listener("public").Refused(RefuseReason::kUnauthorized), 0u);
+  EXPECT_NE(log.find(" closed: revoked: " + Certs().web.spiffe_id +
+                     ": intention web => api denies (config version 2)"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find(" closed: revoked: ", log.find(" closed: revoked: ") + 1), std::string::npos)
+      << "logged once: " << log;
+
+  // New connections from web are refused as before.
+  int again = ConnectTcp(web.Port("upstream-api"));
+  ASSERT_GE(again, 0);
+  ASSERT_TRUE(WriteAll(again, "x"));
+  EXPECT_TRUE(ReadsEof(again));
+  ::close(again);
+  EXPECT_TRUE(api.WaitRefused("public", RefuseReason::kUnauthorized));
+}
+
+// A default that turns to deny closes the connections no rule allows.
+TEST(ProxyRuntime, DefaultTurnedToDenyClosesConnectionsNoRuleAllows) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  TlsClient web(api.Port("public"), Sni("api", "dc2"), &Certs().web, {Certs().ca.root_pem()});
+  TlsClient allowed(api.Port("public"), Sni("api", "dc2"), &Certs().api, {Certs().ca.root_pem()});
+  ASSERT_TRUE(web.Write("1"));
+  ASSERT_EQ(web.Read(1), "1");
+  ASSERT_TRUE(allowed.Write("1"));
+  ASSERT_EQ(allowed.Read(1), "1");
+
+  Config v2 = ApiSidecar(2, echo.port());
+  v2.authz.default_allow = false;
+  v2.authz.rules.push_back({Certs().api.spiffe_id, true, 9, "api => api"});
+  ASSERT_TRUE(api.runtime.Apply(Share(v2)).ok());
+  EXPECT_TRUE(api.WaitRefused("public", RefuseReason::kRevoked));
+  web.Write("2");
+  EXPECT_EQ(web.Read(1), "");
+  ASSERT_TRUE(allowed.Write("2"));
+  EXPECT_EQ(allowed.Read(1), "2");
+  EXPECT_EQ(api.Listener("public").Refused(RefuseReason::kRevoked), 1u);
+}
+
 TEST(ProxyRuntime, ApplyRefusesAnInvalidConfigAndKeepsTheOldOne) {
   EchoServer echo;
   Proxy api(ApiSidecar(1, echo.port()));

@@ -22,6 +22,7 @@ std::string_view RefuseReasonName(RefuseReason reason) {
     case RefuseReason::kWrongServerIdentity: return "wrong_server_identity";
     case RefuseReason::kInternal: return "internal";
     case RefuseReason::kEmpty: return "empty";
+    case RefuseReason::kRevoked: return "revoked";
   }
   return "unknown";
 }

@@ -34,8 +34,9 @@ enum class RefuseReason {
   kInternal,             // an unexpected error inside the proxy (an exception, caught)
   kEmpty,                // the peer closed without sending a byte (a TCP health check); logged
                          // at debug level only
+  kRevoked,              // an established connection whose client a newer config's authz denies
 };
-inline constexpr size_t kRefuseReasonCount = static_cast<size_t>(RefuseReason::kEmpty) + 1;
+inline constexpr size_t kRefuseReasonCount = static_cast<size_t>(RefuseReason::kRevoked) + 1;
 inline constexpr size_t kHelloErrorCount = static_cast<size_t>(net::HelloError::kBadExtension) + 1;
 
 // Stable lower_snake names: "no_healthy_endpoint", "wrong_server_identity", ...

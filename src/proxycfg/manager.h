@@ -35,8 +35,8 @@ struct ManagerOptions {
   uint64_t first_version = 1;
   // Until the config entries are compiled: proxy-defaults' MeshGateway.Mode.
   std::string default_mesh_gateway_mode;
-  // Whether a sidecar lets a connection in when no intention matches its source. Allow until
-  // ACLs (acl.default_policy) and default_intention_policy exist.
+  // Whether a sidecar lets a connection in when no intention matches its source: the agent's
+  // meshcfg::ResolveIntentionDefault, the same its API answers with.
   bool default_intention_allow = true;
 };
 

@@ -51,7 +51,8 @@ def dev_agent_with_ca(tc):
 class DC:
     """One server (with Connect on) and optionally one client agent of a datacenter."""
 
-    def __init__(self, tc, dc, primary=None, wan_join=None, with_client=False, ca_config=None):
+    def __init__(self, tc, dc, primary=None, wan_join=None, with_client=False, ca_config=None,
+                 extra_hcl=""):
         self.tc, self.dc = tc, dc
         self.root = tempfile.mkdtemp(prefix="gangway-ca-")
         tc.addCleanup(shutil.rmtree, self.root, True)
@@ -63,6 +64,8 @@ class DC:
         lines.append("}")
         if primary:
             lines.append('primary_datacenter = "%s"' % primary)
+        if extra_hcl:
+            lines.append(extra_hcl)
         cfg = write_file(self.root, "connect.hcl", "\n".join(lines) + "\n")
         name = "%s-srv-%d" % (dc, os.getpid())
         self.server = Agent(node=name, workdir=os.path.join(self.root, "work"))
