@@ -572,6 +572,24 @@ Result<proxy::Config> CompileGateway(const Inputs& in, proxy::Config config) {
     local.name = identity::ServiceSni(service, "", "default", in.datacenter, in.trust_domain);
     local.endpoints = Endpoints(sidecars, /*wan=*/false);
     clusters.emplace(local.name, std::move(local));
+    auto subsets = in.local_subsets.find(service);
+    if (subsets == in.local_subsets.end()) continue;
+    for (const auto& [name, subset] : subsets->second) {
+      // A filter the data plane cannot apply gets no cluster: its SNI is closed as an unknown
+      // one, and the sidecars that would send it refuse the same subset at compile time.
+      Result<std::vector<SubsetClause>> clauses = ParseSubsetFilter(subset.filter);
+      if (!clauses.ok()) continue;
+      std::vector<CheckServiceNode> narrowed;
+      for (const CheckServiceNode& n : sidecars) {
+        if (!MatchesSubset(n, *clauses)) continue;
+        if (subset.only_passing && HealthOf(n) != Endpoint::Health::kPassing) continue;
+        narrowed.push_back(n);
+      }
+      Cluster c;
+      c.name = identity::ServiceSni(service, name, "default", in.datacenter, in.trust_domain);
+      c.endpoints = Endpoints(narrowed, /*wan=*/false);
+      clusters.emplace(c.name, std::move(c));
+    }
   }
 
   for (Listener& l : *listeners) {

@@ -48,6 +48,11 @@ struct Inputs {
   std::map<std::string, std::vector<catalog::CheckServiceNode>> gateways;
   // Gateways only: the local Connect-capable services' sidecars, by destination service name.
   std::map<std::string, std::vector<catalog::CheckServiceNode>> local_services;
+  // Gateways only: the subsets the local services' service-resolvers define, by service and
+  // subset name. Each becomes a cluster under its subset SNI ("v1.api.default.dc2.internal.<td>"),
+  // narrowed as a sidecar narrows a subset target, so a sidecar in another datacenter reaches a
+  // subset through this gateway.
+  std::map<std::string, std::map<std::string, meshcfg::ResolverSubset>> local_subsets;
   // Sidecars: every service-intentions entry, and what decides when none matches (allow until
   // ACLs and default_intention_policy exist). Compiled into the config's authz for
   // connections to the destination service.

@@ -479,6 +479,30 @@ TEST(CompileGatewayTest, RemoteDatacenterWithoutGatewaysStillGetsItsChain) {
   EXPECT_TRUE(ClusterNamed(*c, std::string("dc4.internal.") + kTd).endpoints.empty());
 }
 
+// A subset of a local service, defined by its resolver, gets a cluster under the subset's SNI:
+// what a sidecar in another datacenter sends for a subset target through the gateways.
+TEST(CompileGatewayTest, LocalResolverSubsetsGetTheirOwnClusters) {
+  Inputs in = GatewayInputs();
+  in.local_services["api"][0].service.meta["version"] = "v2";
+  in.local_services["api"][1].service.meta["version"] = "v1";
+  in.local_subsets["api"]["v1"] = meshcfg::ResolverSubset{"Service.Meta.version == v1", false};
+  in.local_subsets["api"]["v2"] = meshcfg::ResolverSubset{"Service.Meta.version == v2", true};
+  in.local_subsets["api"]["odd"] = meshcfg::ResolverSubset{"Service.Port > 1", false};
+  Result<proxy::Config> c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const Cluster& v1 = ClusterNamed(*c, std::string("v1.api.default.dc1.internal.") + kTd);
+  ASSERT_EQ(v1.endpoints.size(), 1u);
+  EXPECT_EQ(v1.endpoints[0].node, "node-2");
+  // Only passing instances: the v2 one is critical.
+  EXPECT_TRUE(ClusterNamed(*c, std::string("v2.api.default.dc1.internal.") + kTd)
+                  .endpoints.empty());
+  // A filter form the data plane cannot apply: no cluster, so its SNI is closed.
+  EXPECT_EQ(c->FindCluster(std::string("odd.api.default.dc1.internal.") + kTd), nullptr);
+  // The service itself keeps all its instances.
+  EXPECT_EQ(ClusterNamed(*c, std::string("api.default.dc1.internal.") + kTd).endpoints.size(),
+            2u);
+}
+
 TEST(CompileGatewayTest, BindAddresses) {
   Inputs in = GatewayInputs();
   in.proxy.address = "";

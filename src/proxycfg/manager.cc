@@ -179,7 +179,7 @@ class Manager::ProxyState {
         Schedule();
       });
     }
-    if (!gateway() && !entries_asked_) {
+    if (!entries_asked_) {
       entries_asked_ = true;
       entries_sub_ = m_.sources_.ChainEntries([this](Result<std::vector<meshcfg::ConfigEntry>> r) {
         if (!Accept(r, "config entries")) return;
@@ -300,7 +300,7 @@ class Manager::ProxyState {
       // Without them the proxy would admit by the default whom an intention denies.
       need(intentions_.has_value(), "the intentions");
     }
-    if (!gateway()) need(entries_.has_value(), "the config entries");
+    need(entries_.has_value(), "the config entries");
     if (gateway()) {
       need(dcs_.has_value(), "the datacenter list");
       for (const char* kind : {kConnectProxy, kMeshGateway, kMeshGatewayUpstream}) {
@@ -382,6 +382,9 @@ class Manager::ProxyState {
         if (dest.empty() || route_names.count(dest)) continue;
         in.local_services[dest].push_back(s);
       }
+    }
+    for (const auto& [service, resolver] : entries_->resolvers) {
+      if (!resolver.subsets.empty()) in.local_subsets[service] = resolver.subsets;
     }
     return in;
   }
