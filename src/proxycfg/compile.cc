@@ -492,7 +492,19 @@ Result<proxy::Config> CompileSidecar(const Inputs& in, proxy::Config config) {
     if (start->second.type == meshcfg::ChainNode::Type::kResolver) {
       Result<std::string> primary = ResolverClusters(in, chain, start->second, *mode, id, clusters);
       if (!primary.ok()) return primary.status();
-      listener.chains.push_back(FilterChain{{}, FilterChain::Action::kOriginateTls, *primary});
+      const meshcfg::ChainResolver& resolver = *start->second.resolver;
+      if (chain.protocol == "http" && resolver.request_timeout.count() > 0) {
+        // Only the HTTP router can time a request out: one catch-all route, as Consul's
+        // default route for an HTTP upstream carries the resolver's RequestTimeout.
+        proxy::Route route;
+        route.clusters = {{*primary, 10000}};
+        route.request_timeout =
+            std::chrono::duration_cast<std::chrono::milliseconds>(resolver.request_timeout);
+        listener.chains.push_back(FilterChain{
+            {}, FilterChain::Action::kHttpRoute, "", proxy::RouteConfig{{std::move(route)}}});
+      } else {
+        listener.chains.push_back(FilterChain{{}, FilterChain::Action::kOriginateTls, *primary});
+      }
     } else {
       Result<proxy::RouteConfig> routes =
           ChainRoutes(in, chain, start->second, *mode, id, clusters);

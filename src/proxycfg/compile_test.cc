@@ -685,6 +685,43 @@ TEST(CompileChainTest, RoutersAndSplittersBecomeHttpRoutes) {
   EXPECT_NE(routed->FindCluster(admin), nullptr);
 }
 
+TEST(CompileChainTest, AnHttpResolverWithARequestTimeoutIsRouted) {
+  meshcfg::EntrySet entries;
+  meshcfg::ServiceDefaults defaults;
+  defaults.name = "api";
+  defaults.protocol = "http";
+  entries.Add(defaults);
+  meshcfg::ServiceResolver api = Resolver("api");
+  api.request_timeout = std::chrono::milliseconds(2500);
+  entries.Add(api);
+  auto upstream_chain = [](const proxy::Config& c) {
+    auto l = std::find_if(c.listeners.begin(), c.listeners.end(),
+                          [](const Listener& x) { return x.name == "upstream:api"; });
+    return l == c.listeners.end() ? FilterChain{} : l->chains.at(0);
+  };
+  Result<proxy::Config> config = Compile(WithChains(SidecarInputs(), entries), 1);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  FilterChain chain = upstream_chain(*config);
+  EXPECT_EQ(chain.action, FilterChain::Action::kHttpRoute);
+  ASSERT_TRUE(chain.route.has_value());
+  ASSERT_EQ(chain.route->routes.size(), 1u);
+  EXPECT_EQ(chain.route->routes[0].request_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(chain.route->routes[0].clusters,
+            (std::vector<proxy::WeightedCluster>{{ApiCluster("dc1"), 10000}}));
+  EXPECT_EQ(chain.route->routes[0].match, proxy::RouteMatch{});
+
+  // Without the timeout, or over TCP, the bytes are copied as before.
+  entries.resolvers["api"].request_timeout = std::chrono::milliseconds(0);
+  config = Compile(WithChains(SidecarInputs(), entries), 1);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(upstream_chain(*config).action, FilterChain::Action::kOriginateTls);
+  entries.resolvers["api"].request_timeout = std::chrono::milliseconds(2500);
+  entries.service_defaults["api"].protocol = "tcp";
+  config = Compile(WithChains(SidecarInputs(), entries), 1);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(upstream_chain(*config).action, FilterChain::Action::kOriginateTls);
+}
+
 TEST(CompileChainTest, RetriesTimeoutsAndHeaderChangesReachTheRoutes) {
   meshcfg::EntrySet l7;
   for (const char* name : {"api", "admin"}) {
