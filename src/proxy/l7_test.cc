@@ -457,6 +457,39 @@ TEST(L7Routing, IdleTimeoutAnswers504) {
   EXPECT_EQ(web.Route("api#0").timeouts, 1u);
 }
 
+TEST(L7Routing, IdleTimeoutInTheBodyClosesTheDownstream) {
+  // The head and part of the body, then nothing until the test ends.
+  std::atomic<bool> done{false};
+  testing::TcpServer stalling(
+      [&done](int fd) {
+        std::string head;
+        char buf[4096];
+        while (head.find("\r\n\r\n") == std::string::npos) {
+          ssize_t n = ::read(fd, buf, sizeof(buf));
+          if (n <= 0) return;
+          head.append(buf, static_cast<size_t>(n));
+        }
+        testing::WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+        while (!done.load()) ::usleep(10 * 1000);
+      },
+      "stalling app");
+  Proxy api([&] {
+    Config c = Base("api", Certs().api);
+    AddPublic(c, stalling.port());
+    return c;
+  }());
+  Route r = Prefix("/", kApi);
+  r.idle_timeout = std::chrono::milliseconds(200);
+  Proxy web(WebSidecar({r}, {Local(api.Port("public"))}, {}));
+  Client c(web.Port("api"));
+  auto start = std::chrono::steady_clock::now();
+  HttpReply reply = c.Send(Get("/stall"));
+  EXPECT_EQ(reply.status, 0);  // the head went downstream; the connection closes mid-body
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(web.Route("api#0").timeouts, 1u);
+  done = true;
+}
+
 TEST(L7Routing, RetriesOnConnectFailureToADeadEndpoint) {
   ApiInstance v1("v1");
   int dead = ClosedPort();
