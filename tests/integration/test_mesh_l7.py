@@ -18,7 +18,8 @@ SPLIT_REQUESTS = 2000
 
 
 class EchoApp:
-    """An HTTP/1.1 keep-alive app on 127.0.0.1:0 answering "<name> <path>" to any GET."""
+    """An HTTP/1.1 keep-alive app on 127.0.0.1:0 answering "<name> <path>" to any GET, with the
+    request's X-Tier header (or "-") in its X-Got-Tier header."""
 
     def __init__(self, name):
         self.name = name
@@ -30,6 +31,7 @@ class EchoApp:
                 body = ("%s %s" % (name, self.path)).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
+                self.send_header("X-Got-Tier", self.headers.get("X-Tier", "-"))
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -88,11 +90,21 @@ class L7Test(MeshTestCase):
         # Protocols first: a router or splitter is refused over services that are not HTTP.
         for name in ("echo", "echo-a", "echo-b", "api"):
             cls.write(m, {"Kind": "service-defaults", "Name": name, "Protocol": "http"})
+        # Each split marks its requests and responses; the route to dc2 carries a retry policy
+        # and timeouts, which must reach the sidecar through the agent's config and be accepted.
         cls.write(m, {"Kind": "service-splitter", "Name": "echo", "Splits": [
-            {"Weight": 90, "Service": "echo-a"}, {"Weight": 10, "Service": "echo-b"}]})
+            {"Weight": 90, "Service": "echo-a",
+             "RequestHeaders": {"Set": {"X-Tier": "gold"}},
+             "ResponseHeaders": {"Set": {"X-Split": "a"}, "Remove": ["Server"]}},
+            {"Weight": 10, "Service": "echo-b",
+             "RequestHeaders": {"Set": {"X-Tier": "canary"}},
+             "ResponseHeaders": {"Add": {"X-Split": "b"}}}]})
         cls.write(m, {"Kind": "service-router", "Name": "echo", "Routes": [
             {"Match": {"HTTP": {"PathPrefix": "/remote/"}},
-             "Destination": {"Service": "api", "Datacenter": "dc2"}}]})
+             "Destination": {"Service": "api", "Datacenter": "dc2", "RequestTimeout": "20s",
+                             "IdleTimeout": "10s", "NumRetries": 2,
+                             "RetryOn": ["5xx", "reset"],
+                             "ResponseHeaders": {"Add": {"X-Via": "router"}}}}]})
 
         upstream = {"LocalBindAddress": "127.0.0.1", "MeshGateway": {"Mode": "local"}}
         m.s1.put("/v1/agent/service/register", {
@@ -153,15 +165,17 @@ class L7Test(MeshTestCase):
             return None
 
     @classmethod
-    def get_on(cls, conn, path):
+    def get_on(cls, conn, path, headers=None):
         """GET `path` through web's upstream echo, on `conn` (kept alive) or a new connection;
-        returns (status, body)."""
+        returns (status, body), and fills `headers` (a dict) with the response's if given."""
         own = conn is None
         if own:
             conn = http.client.HTTPConnection("127.0.0.1", cls.echo_port, timeout=10)
         try:
-            conn.request("GET", path)
+            conn.request("GET", path, headers={"X-Tier": "client"})
             r = conn.getresponse()
+            if headers is not None:
+                headers.update((k.lower(), v) for k, v in r.getheaders())
             return r.status, r.read()
         finally:
             if own:
@@ -169,14 +183,21 @@ class L7Test(MeshTestCase):
 
     def test_splitter_sends_ninety_percent_to_echo_a(self):
         counts = {}
+        marks = {"echo-a": ("gold", "a"), "echo-b": ("canary", "b")}
         conns = [http.client.HTTPConnection("127.0.0.1", self.echo_port, timeout=10)
                  for _ in range(4)]
         try:
             for i in range(SPLIT_REQUESTS):
-                status, body = self.get_on(conns[i % len(conns)], "/split/%d" % i)
+                headers = {}
+                status, body = self.get_on(conns[i % len(conns)], "/split/%d" % i, headers)
                 self.assertEqual(status, 200, body)
                 name = body.split(b" ", 1)[0].decode()
                 self.assertEqual(body, ("%s /split/%d" % (name, i)).encode())
+                # The split's header changes: its Set replaced the client's X-Tier, and the
+                # response carries its mark (and lost Server only on echo-a's side).
+                self.assertEqual((headers.get("x-got-tier"), headers.get("x-split")),
+                                 marks[name], headers)
+                self.assertEqual("server" in headers, name == "echo-b", headers)
                 counts[name] = counts.get(name, 0) + 1
         finally:
             for c in conns:
@@ -192,9 +213,11 @@ class L7Test(MeshTestCase):
     def test_router_sends_one_path_to_dc2(self):
         m = self.mesh
         served = m.app.requests
-        status, body = self.get_on(None, "/remote/users")
+        headers = {}
+        status, body = self.get_on(None, "/remote/users", headers)
         self.assertEqual(status, 200)
         self.assertEqual(body, payload("/remote/users"))  # api's app in dc2
+        self.assertEqual(headers.get("x-via"), "router")
         self.assertEqual(m.app.requests, served + 1)
         for path in ("/local/users", "/remote", "/"):
             status, body = self.get_on(None, path)
