@@ -205,8 +205,8 @@ void HttpRouter::PrepareUpstream(const Route& route, const WeightedCluster& spli
       request.target(rewritten);
     }
   }
-  ApplyHeaderChanges(route.request_headers, request.base());
   ApplyHeaderChanges(split.request_headers, request.base());
+  ApplyHeaderChanges(route.request_headers, request.base());
   request.version(11);
   request.keep_alive(true);
   request.prepare_payload();

@@ -150,18 +150,20 @@ TEST(HttpRouterTest, RetryConditions) {
   EXPECT_FALSE(RetriesResponse(r, 503, none));
 }
 
-TEST(HttpRouterTest, SplitHeaderChangesFollowTheRoutes) {
+TEST(HttpRouterTest, RouteHeaderChangesFollowTheSplits) {
   Route r;
   r.clusters = {{"a", 10000}};
-  r.request_headers.set = {{"x-tier", "route"}, {"x-route", "1"}};
-  r.clusters[0].request_headers.set = {{"x-tier", "split"}};
+  r.request_headers.set = {{"x-tier", "route"}};
+  r.request_headers.add = {{"x-route", "1"}};
+  r.clusters[0].request_headers.set = {{"x-tier", "split"}, {"x-split", "1"}};
   r.clusters[0].request_headers.add = {{"x-route", "2"}};
   r.clusters[0].request_headers.remove = {"cookie"};
   HttpRequest req{boost::beast::http::verb::get, "/", 11};
   req.set("Cookie", "a=b");
   req.set("X-Tier", "client");
   HttpRouter::PrepareUpstream(r, r.clusters[0], req);
-  EXPECT_EQ(req["x-tier"], "split");
+  EXPECT_EQ(req["x-tier"], "route");  // the split's first, the route's last (Envoy's default)
+  EXPECT_EQ(req["x-split"], "1");
   EXPECT_EQ(std::distance(req.equal_range("x-route").first, req.equal_range("x-route").second), 2);
   EXPECT_EQ(req.count("cookie"), 0u);
 }

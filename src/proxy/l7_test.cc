@@ -245,27 +245,28 @@ TEST(L7Routing, SplitsNinetyTenPerRequest) {
 TEST(L7Routing, SplitsCarryTheirOwnHeaderChanges) {
   ApiInstance v1("v1"), v2("v2");
   Route split = Prefix("/", kApi);
-  split.request_headers.set = {{"x-split", "route"}};
+  split.request_headers.set = {{"x-env", "route"}};
   split.response_headers.add = {{"x-route", "yes"}};
   split.clusters = {{kApi, 5000}, {kV2, 5000}};
-  split.clusters[0].request_headers.set = {{"x-split", "one"}};
+  split.clusters[0].request_headers.set = {{"x-env", "split"}, {"x-tier", "one"}};
   split.clusters[0].response_headers.set = {{"x-app", "first"}};
-  split.clusters[1].request_headers.remove = {"x-split"};
+  split.clusters[1].request_headers.remove = {"x-tier"};
   split.clusters[1].response_headers.remove = {"x-app"};
   Proxy web(WebSidecar({split}, {Local(v1.port())}, {Local(v2.port())}));
   Client c(web.Port("api"));
   int seen_v1 = 0, seen_v2 = 0;
   for (int i = 0; i < 6; ++i) {
-    HttpReply r = c.Send(Get("/h", "X-Split: client\r\n"));
+    HttpReply r = c.Send(Get("/h", "X-Tier: client\r\nX-Env: client\r\n"));
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(r.Header("x-route"), "yes");
+    EXPECT_EQ(r.Header("x-got-x-env"), "route");  // the route's Set comes after the split's
     if (r.body.starts_with("v1 ")) {
       ++seen_v1;
-      EXPECT_EQ(r.Header("x-got-x-split"), "one");  // the split's Set after the route's
+      EXPECT_EQ(r.Header("x-got-x-tier"), "one");
       EXPECT_EQ(r.Header("x-app"), "first");
     } else {
       ++seen_v2;
-      EXPECT_EQ(r.headers.count("x-got-x-split"), 0u);  // the split's Remove after the route's Set
+      EXPECT_EQ(r.headers.count("x-got-x-tier"), 0u);
       EXPECT_EQ(r.headers.count("x-app"), 0u);
     }
   }

@@ -899,8 +899,8 @@ asio::awaitable<Sent> Forward(Connection& c, const Route& route, const WeightedC
       continue;
     }
     bool upstream_keep_alive = res.keep_alive();
-    ApplyHeaderChanges(route.response_headers, res.base());
     ApplyHeaderChanges(split.response_headers, res.base());
+    ApplyHeaderChanges(route.response_headers, res.base());
     res.keep_alive(keep_alive);
     rc.Respond(status);
     // Beast's relay: read a piece of the body into `chunk`, write it on, until both are done.

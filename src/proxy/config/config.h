@@ -109,8 +109,8 @@ struct HeaderChanges {
 struct WeightedCluster {
   std::string cluster;
   int weight = 0;
-  // A split's own header edits (Consul's Splits[].RequestHeaders/ResponseHeaders), applied after
-  // the route's, so a split's Set wins over the route's.
+  // A split's own header edits (Consul's Splits[].RequestHeaders/ResponseHeaders), applied before
+  // the route's, as Envoy does by default for Consul: the route's Set wins over the split's.
   HeaderChanges request_headers;
   HeaderChanges response_headers;
 
