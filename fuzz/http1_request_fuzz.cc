@@ -43,10 +43,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (index >= static_cast<int>(Router().size())) std::abort();
     if (index >= 0) {
       const gangway::proxy::Route& route = Router().route(static_cast<size_t>(index));
+      const gangway::proxy::WeightedCluster* split = nullptr;
       for (uint32_t draw : {0u, 9000u, 9999u}) {
-        (void)gangway::proxy::HttpRouter::PickCluster(route, draw);
+        split = &gangway::proxy::HttpRouter::PickCluster(route, draw);
       }
-      gangway::proxy::HttpRouter::PrepareUpstream(route, p.request);
+      gangway::proxy::HttpRouter::PrepareUpstream(route, *split, p.request);
       std::ostringstream out;
       out << p.request;
       if (out.str().find("\r\n\r\n") == std::string::npos) std::abort();

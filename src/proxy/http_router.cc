@@ -175,16 +175,24 @@ bool HttpRouter::Matches(const Route& route, const CompiledMatch& compiled,
   return true;
 }
 
-const std::string& HttpRouter::PickCluster(const Route& route, uint32_t draw) {
+const WeightedCluster& HttpRouter::PickCluster(const Route& route, uint32_t draw) {
   uint32_t sum = 0;
   for (const WeightedCluster& wc : route.clusters) {
     sum += static_cast<uint32_t>(wc.weight);
-    if (draw < sum) return wc.cluster;
+    if (draw < sum) return wc;
   }
-  return route.clusters.back().cluster;  // weights sum to 10000 > draw; unreachable when valid
+  return route.clusters.back();  // weights sum to 10000 > draw; unreachable when valid
 }
 
-void HttpRouter::PrepareUpstream(const Route& route, HttpRequest& request) {
+uint32_t HttpRouter::SplitDraw(uint64_t n) {
+  // 6181 / 10000 is the best of the strides near 1 / golden ratio: its worst run deviates by
+  // 4.5 requests from any share (6179's by 7.3, 3 by hundreds).
+  constexpr uint64_t kStride = 6181;
+  return static_cast<uint32_t>((n % 10000) * kStride % 10000);
+}
+
+void HttpRouter::PrepareUpstream(const Route& route, const WeightedCluster& split,
+                                 HttpRequest& request) {
   const RouteMatch& m = route.match;
   if (!route.prefix_rewrite.empty() &&
       (m.path_kind == RouteMatch::Path::kExact || m.path_kind == RouteMatch::Path::kPrefix)) {
@@ -197,10 +205,50 @@ void HttpRouter::PrepareUpstream(const Route& route, HttpRequest& request) {
       request.target(rewritten);
     }
   }
+  ApplyHeaderChanges(split.request_headers, request.base());
   ApplyHeaderChanges(route.request_headers, request.base());
   request.version(11);
   request.keep_alive(true);
   request.prepare_payload();
+}
+
+namespace {
+
+bool Has(const Route& route, std::string_view condition) {
+  return std::find(route.retry_on.begin(), route.retry_on.end(), condition) != route.retry_on.end();
+}
+
+}  // namespace
+
+bool RetriesFailure(const Route& route, AttemptFailure failure) {
+  // Envoy counts a connect failure as a reset, and 5xx and gateway-error as covering both.
+  if (Has(route, "5xx") || Has(route, "gateway-error") || Has(route, "reset")) return true;
+  return failure == AttemptFailure::kConnect &&
+         (route.retry_on_connect_failure || Has(route, "connect-failure"));
+}
+
+bool RetriesResponse(const Route& route, int status, const http::fields& head) {
+  const auto& codes = route.retry_on_status_codes;
+  if (std::find(codes.begin(), codes.end(), status) != codes.end()) return true;
+  if (status >= 500 && status <= 599 && Has(route, "5xx")) return true;
+  if ((status == 502 || status == 503 || status == 504) && Has(route, "gateway-error")) return true;
+  if (status == 409 && Has(route, "retriable-4xx")) return true;
+  if (Has(route, "envoy-ratelimited") && head.find("x-envoy-ratelimited") != head.end()) {
+    return true;
+  }
+  // gRPC over HTTP/1.1 can only say it in the head (a trailers-only answer).
+  auto grpc = head.find("grpc-status");
+  if (grpc != head.end()) {
+    static constexpr std::pair<std::string_view, std::string_view> kGrpc[] = {
+        {"cancelled", "1"}, {"deadline-exceeded", "4"}, {"resource-exhausted", "8"},
+        {"internal", "13"}, {"unavailable", "14"},
+    };
+    std::string_view value(grpc->value().data(), grpc->value().size());
+    for (const auto& [condition, code] : kGrpc) {
+      if (value == code && Has(route, condition)) return true;
+    }
+  }
+  return false;
 }
 
 void ApplyHeaderChanges(const HeaderChanges& changes, http::fields& fields) {

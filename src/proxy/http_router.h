@@ -57,12 +57,22 @@ class HttpRouter {
   const Route& route(size_t i) const { return config_->routes[i]; }
   size_t size() const { return config_->routes.size(); }
 
-  // The cluster for a request on route `i`, by weight; `draw` is uniform in [0, 10000).
-  static const std::string& PickCluster(const Route& route, uint32_t draw);
+  // The weighted cluster (a split) whose share of [0, 10000) holds `draw`.
+  static const WeightedCluster& PickCluster(const Route& route, uint32_t draw);
 
-  // Turns a downstream request into the one sent upstream: prefix rewrite, request header
-  // changes, HTTP/1.1 with keep-alive, and a Content-Length for the buffered body.
-  static void PrepareUpstream(const Route& route, HttpRequest& request);
+  // The draw for the n-th request of a route: n times a stride coprime with 10000 (close to
+  // 10000 / golden ratio), mod 10000. Every 10000 consecutive requests take each draw exactly
+  // once, and any run of consecutive requests, however short, gives each share of the weights
+  // its part to within 5 requests (http_router_test checks all runs), which a random draw cannot
+  // promise: 90/10 over 2,000 requests is 1,800 +- 13 at one sigma.
+  static uint32_t SplitDraw(uint64_t n);
+
+  // Turns a downstream request into the one sent upstream: prefix rewrite, the split's then the
+  // route's request header changes (Envoy's default order, which Consul's proxies use: the less
+  // specific last, so the route's Set wins), HTTP/1.1 with keep-alive, and a Content-Length for
+  // the buffered body.
+  static void PrepareUpstream(const Route& route, const WeightedCluster& split,
+                              HttpRequest& request);
 
  private:
   struct CompiledMatch {
@@ -75,6 +85,19 @@ class HttpRouter {
   std::shared_ptr<const RouteConfig> config_;
   std::vector<CompiledMatch> compiled_;
 };
+
+// Why an attempt ended without a response head.
+enum class AttemptFailure {
+  kConnect,  // no connection or no TLS session to the endpoint
+  kReset,    // the upstream closed or reset the connection before the response head
+};
+
+// Whether a route's retry policy (RetryOnConnectFailure, RetryOn) retries such an attempt.
+bool RetriesFailure(const Route& route, AttemptFailure failure);
+
+// Whether a route's retry policy (RetryOnStatusCodes, RetryOn) retries a response with this
+// status and head.
+bool RetriesResponse(const Route& route, int status, const boost::beast::http::fields& head);
 
 // Remove, then Set, then Add (Envoy's order), names without case.
 void ApplyHeaderChanges(const HeaderChanges& changes, boost::beast::http::fields& fields);

@@ -35,7 +35,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -114,7 +113,6 @@ struct Worker {
   std::shared_ptr<tcp::acceptor> admin;
   std::unordered_map<uint64_t, Connection*> connections;
   uint64_t next_id = 0;
-  std::mt19937 rng{std::random_device{}()};  // splits' weighted picks
   std::thread thread;
 
   ~Worker() {
@@ -753,6 +751,7 @@ constexpr char kConnectionTermination[] =
     "upstream connect error or disconnect/reset before headers. reset reason: connection "
     "termination";
 constexpr char kUpstreamTimeout[] = "upstream request timeout";
+constexpr char kStreamTimeout[] = "stream timeout";
 
 bool IsHttpParseError(const error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_target).category() &&
@@ -776,12 +775,13 @@ asio::awaitable<bool> SendLocal(Connection& c, RouteCounters& rc, int status, st
 
 enum class Sent { kKeepGoing, kClose };
 
-// Sends one routed request upstream and relays the response: retries, the request timeout and
-// the response header changes. The request is whole (its body buffered), so any attempt may be
-// repeated.
-asio::awaitable<Sent> Forward(Connection& c, const Route& route, RouteCounters& rc,
-                              ClusterState* primary, HttpRequest& req, bool keep_alive,
-                              UpstreamPool& pool, std::chrono::milliseconds handshake_timeout) {
+// Sends one routed request upstream and relays the response: retries, the request and idle
+// timeouts and the route's and split's response header changes. The request is whole (its body
+// buffered), so any attempt may be repeated.
+asio::awaitable<Sent> Forward(Connection& c, const Route& route, const WeightedCluster& split,
+                              RouteCounters& rc, ClusterState* primary, HttpRequest& req,
+                              bool keep_alive, UpstreamPool& pool,
+                              std::chrono::milliseconds handshake_timeout) {
   const Snapshot& snap = *c.snap;
   auto ex = co_await asio::this_coro::executor;
   auto candidates = Candidates(snap, primary);
@@ -791,12 +791,23 @@ asio::awaitable<Sent> Forward(Connection& c, const Route& route, RouteCounters& 
     co_return co_await SendLocal(c, rc, 503, kNoHealthyUpstream, keep_alive) ? Sent::kKeepGoing
                                                                              : Sent::kClose;
   }
+  // One timer for both timeouts: each wait on the upstream is armed for the request's deadline
+  // or, sooner, the idle timeout from now; `idle_fired` tells them apart.
+  using Clock = asio::steady_timer::clock_type;
+  const Clock::time_point request_deadline = route.request_timeout.count() > 0
+                                                 ? Clock::now() + route.request_timeout
+                                                 : Clock::time_point::max();
   asio::steady_timer deadline(ex);
-  if (route.request_timeout.count() > 0) {
-    deadline.expires_after(route.request_timeout);
-  } else {
-    deadline.expires_at(asio::steady_timer::time_point::max());
-  }
+  bool idle_fired = false;
+  auto arm = [&] {
+    Clock::time_point at = request_deadline;
+    idle_fired = false;
+    if (route.idle_timeout.count() > 0 && Clock::now() + route.idle_timeout < at) {
+      at = Clock::now() + route.idle_timeout;
+      idle_fired = true;  // if it fires, it was the idle timeout
+    }
+    deadline.expires_at(at);
+  };
   const int attempts = 1 + std::max(0, route.num_retries);
   size_t next = 0;
   for (int attempt = 0; attempt < attempts; ++attempt) {
@@ -827,13 +838,14 @@ asio::awaitable<Sent> Forward(Connection& c, const Route& route, RouteCounters& 
         LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + cs->cluster().name +
                            " endpoint " + ep.address + ":" + std::to_string(ep.port) + ": " +
                            failure);
-        if (route.retry_on_connect_failure && !last) continue;
+        if (!last && RetriesFailure(route, AttemptFailure::kConnect)) continue;
         co_return co_await SendLocal(c, rc, 503, kConnectFailure, keep_alive) ? Sent::kKeepGoing
                                                                               : Sent::kClose;
       }
     }
     pool.busy = up.get();
     ClusterCounters& cc = up->cs->counters();
+    arm();
     auto w = co_await (http::async_write(up->tls, req, kTuple) || deadline.async_wait(kTuple));
     bool timed_out = w.index() == 1;
     error_code ec;
@@ -846,6 +858,7 @@ asio::awaitable<Sent> Forward(Connection& c, const Route& route, RouteCounters& 
     parser.body_limit(boost::none);
     if (req.method() == http::verb::head) parser.skip(true);
     if (!timed_out && !ec) {
+      arm();
       auto r = co_await (http::async_read_header(up->tls, up->buf, parser, kTuple) ||
                          deadline.async_wait(kTuple));
       timed_out = r.index() == 1;
@@ -859,8 +872,10 @@ asio::awaitable<Sent> Forward(Connection& c, const Route& route, RouteCounters& 
       pool.busy = nullptr;
       up->Close();
       rc.timeouts.fetch_add(1, kRelaxed);
-      co_return co_await SendLocal(c, rc, 504, kUpstreamTimeout, keep_alive) ? Sent::kKeepGoing
-                                                                             : Sent::kClose;
+      co_return co_await SendLocal(c, rc, 504, idle_fired ? kStreamTimeout : kUpstreamTimeout,
+                                   keep_alive)
+          ? Sent::kKeepGoing
+          : Sent::kClose;
     }
     if (ec) {
       pool.busy = nullptr;
@@ -871,19 +886,20 @@ asio::awaitable<Sent> Forward(Connection& c, const Route& route, RouteCounters& 
         --attempt;
         continue;
       }
+      if (!last && RetriesFailure(route, AttemptFailure::kReset)) continue;
       co_return co_await SendLocal(c, rc, 503, kConnectionTermination, keep_alive)
           ? Sent::kKeepGoing
           : Sent::kClose;
     }
     auto& res = parser.get();
     int status = res.result_int();
-    if (!last && std::find(route.retry_on_status_codes.begin(), route.retry_on_status_codes.end(),
-                           status) != route.retry_on_status_codes.end()) {
+    if (!last && RetriesResponse(route, status, res.base())) {
       pool.busy = nullptr;
       up->Close();  // its response body is not worth reading
       continue;
     }
     bool upstream_keep_alive = res.keep_alive();
+    ApplyHeaderChanges(split.response_headers, res.base());
     ApplyHeaderChanges(route.response_headers, res.base());
     res.keep_alive(keep_alive);
     rc.Respond(status);
@@ -895,6 +911,7 @@ asio::awaitable<Sent> Forward(Connection& c, const Route& route, RouteCounters& 
       if (!parser.is_done()) {
         res.body().data = chunk.data();
         res.body().size = chunk.size();
+        arm();
         auto r = co_await (http::async_read(up->tls, up->buf, parser, kTuple) ||
                            deadline.async_wait(kTuple));
         if (r.index() == 1) {
@@ -993,15 +1010,16 @@ asio::awaitable<void> RouteHttp(Connection& c, const FilterChain& chain,
     } else {
       const Route& route = table.router.route(static_cast<size_t>(index));
       RouteCounters& rc = *table.counters[static_cast<size_t>(index)];
-      rc.requests.fetch_add(1, kRelaxed);
-      uint32_t draw = std::uniform_int_distribution<uint32_t>(0, 9999)(c.w->rng);
-      ClusterState* primary = snap.FindCluster(HttpRouter::PickCluster(route, draw));
+      // The route's request count, kept across snapshots, numbers its requests for the split.
+      uint64_t n = rc.requests.fetch_add(1, kRelaxed);
+      const WeightedCluster& split = HttpRouter::PickCluster(route, HttpRouter::SplitDraw(n));
+      ClusterState* primary = snap.FindCluster(split.cluster);
       if (primary == nullptr) {
         co_return c.Refuse(RefuseReason::kUnknownCluster, "route cluster not in the snapshot");
       }
-      HttpRouter::PrepareUpstream(route, req);
-      Sent sent =
-          co_await Forward(c, route, rc, primary, req, keep_alive, pool, options.handshake_timeout);
+      HttpRouter::PrepareUpstream(route, split, req);
+      Sent sent = co_await Forward(c, route, split, rc, primary, req, keep_alive, pool,
+                                   options.handshake_timeout);
       if (sent == Sent::kClose) {
         c.Close();
         co_return;

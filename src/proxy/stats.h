@@ -69,7 +69,7 @@ struct RouteCounters {
   std::atomic<uint64_t> requests{0};
   std::array<std::atomic<uint64_t>, 5> responses{};  // by class (1xx..5xx) of the status sent
   std::atomic<uint64_t> retries{0};                  // attempts after the first
-  std::atomic<uint64_t> timeouts{0};                 // RequestTimeoutMs passed
+  std::atomic<uint64_t> timeouts{0};                 // RequestTimeoutMs or IdleTimeoutMs passed
 
   void Respond(int status) {
     if (status >= 100 && status < 600) responses[status / 100 - 1].fetch_add(1, kRelaxed);

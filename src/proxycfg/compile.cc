@@ -259,8 +259,19 @@ Result<std::string> ResolverClusters(const Inputs& in, const meshcfg::CompiledCh
   return name;
 }
 
+// Consul's {Add, Set, Remove} maps as the proxy's lists (Add and Set sorted by name).
+proxy::HeaderChanges HeaderChangesOf(const std::optional<meshcfg::HeaderModifiers>& m) {
+  proxy::HeaderChanges out;
+  if (!m) return out;
+  for (const auto& [name, value] : m->add) out.add.push_back({name, value});
+  for (const auto& [name, value] : m->set) out.set.push_back({name, value});
+  out.remove = m->remove;
+  return out;
+}
+
 // The weighted clusters node `key` sends to: a resolver's one cluster, or a splitter's splits
-// (each to a resolver once the chain is flattened), weights in 1/10000 summing to 10000.
+// (each to a resolver once the chain is flattened), weights in 1/10000 summing to 10000, each
+// split with its own header changes.
 Result<std::vector<proxy::WeightedCluster>> NodeClusters(const Inputs& in,
                                                          const meshcfg::CompiledChain& chain,
                                                          const std::string& key, GatewayMode mode,
@@ -283,10 +294,6 @@ Result<std::vector<proxy::WeightedCluster>> NodeClusters(const Inputs& in,
   std::vector<proxy::WeightedCluster> out;
   int total = 0;
   for (const meshcfg::ChainSplit& split : node.splits) {
-    if (split.definition.request_headers || split.definition.response_headers) {
-      return InvalidArgument("upstream \"" + id + "\": splitter " + key +
-                             ": header modifiers are not compiled yet");
-    }
     const int weight = static_cast<int>(std::llround(split.weight * 100));
     if (weight <= 0) continue;
     Result<std::vector<proxy::WeightedCluster>> next =
@@ -294,13 +301,22 @@ Result<std::vector<proxy::WeightedCluster>> NodeClusters(const Inputs& in,
     if (!next.ok()) return next.status();
     for (const proxy::WeightedCluster& w : *next) {
       const int share = static_cast<int>(static_cast<int64_t>(weight) * w.weight / 10000);
+      // A flattened chain has no splitter behind a split, so `w` carries no header changes.
+      proxy::WeightedCluster wc{w.cluster, share, HeaderChangesOf(split.definition.request_headers),
+                                HeaderChangesOf(split.definition.response_headers)};
       auto same = std::find_if(out.begin(), out.end(), [&](const proxy::WeightedCluster& o) {
         return o.cluster == w.cluster;
       });
-      if (same != out.end()) {
+      if (same == out.end()) {
+        out.push_back(std::move(wc));
+      } else if (same->request_headers == wc.request_headers &&
+                 same->response_headers == wc.response_headers) {
         same->weight += share;
       } else {
-        out.push_back({w.cluster, share});
+        // Two splits that resolve to one target (through a redirect) and change headers
+        // differently: one cluster cannot do both.
+        return InvalidArgument("upstream \"" + id + "\": splitter " + key + ": two splits reach " +
+                               w.cluster + " with different header changes");
       }
       total += share;
     }
@@ -379,16 +395,24 @@ Result<proxy::RouteConfig> ChainRoutes(const Inputs& in, const meshcfg::Compiled
     if (!to.ok()) return to.status();
     route.clusters = std::move(*to);
     if (const auto& d = r.definition.destination) {
-      if (d->request_headers || d->response_headers) {
-        return InvalidArgument("upstream \"" + id + "\": router " + start.name +
-                               ": header modifiers are not compiled yet");
-      }
       route.prefix_rewrite = d->prefix_rewrite;
       route.request_timeout =
           std::chrono::duration_cast<std::chrono::milliseconds>(d->request_timeout);
+      route.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(d->idle_timeout);
       route.num_retries = d->num_retries;
       route.retry_on_connect_failure = d->retry_on_connect_failure;
       route.retry_on_status_codes = d->retry_on_status_codes;
+      route.retry_on = d->retry_on;
+      route.request_headers = HeaderChangesOf(d->request_headers);
+      route.response_headers = HeaderChangesOf(d->response_headers);
+    }
+    // Consul: the route's RequestTimeout, else that of the resolver the route leads to.
+    if (route.request_timeout.count() == 0) {
+      auto next = chain.nodes.find(r.next_node);
+      if (next != chain.nodes.end() && next->second.resolver) {
+        route.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+            next->second.resolver->request_timeout);
+      }
     }
     config.routes.push_back(std::move(route));
   }
@@ -468,7 +492,19 @@ Result<proxy::Config> CompileSidecar(const Inputs& in, proxy::Config config) {
     if (start->second.type == meshcfg::ChainNode::Type::kResolver) {
       Result<std::string> primary = ResolverClusters(in, chain, start->second, *mode, id, clusters);
       if (!primary.ok()) return primary.status();
-      listener.chains.push_back(FilterChain{{}, FilterChain::Action::kOriginateTls, *primary});
+      const meshcfg::ChainResolver& resolver = *start->second.resolver;
+      if (chain.protocol == "http" && resolver.request_timeout.count() > 0) {
+        // Only the HTTP router can time a request out: one catch-all route, as Consul's
+        // default route for an HTTP upstream carries the resolver's RequestTimeout.
+        proxy::Route route;
+        route.clusters = {{*primary, 10000}};
+        route.request_timeout =
+            std::chrono::duration_cast<std::chrono::milliseconds>(resolver.request_timeout);
+        listener.chains.push_back(FilterChain{
+            {}, FilterChain::Action::kHttpRoute, "", proxy::RouteConfig{{std::move(route)}}});
+      } else {
+        listener.chains.push_back(FilterChain{{}, FilterChain::Action::kOriginateTls, *primary});
+      }
     } else {
       Result<proxy::RouteConfig> routes =
           ChainRoutes(in, chain, start->second, *mode, id, clusters);

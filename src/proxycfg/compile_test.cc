@@ -707,12 +707,134 @@ TEST(CompileChainTest, RoutersAndSplittersBecomeHttpRoutes) {
             (std::vector<proxy::WeightedCluster>{{admin, 9000}, {ApiCluster("dc1"), 1000}}));
   EXPECT_EQ(routes[1].clusters, (std::vector<proxy::WeightedCluster>{{ApiCluster("dc1"), 10000}}));
   EXPECT_NE(routed->FindCluster(admin), nullptr);
+}
 
-  l7.splitters["admin"].splits[0].request_headers.emplace();
-  Result<proxy::Config> modified = Compile(WithChains(SidecarInputs(), l7), 1);
-  ASSERT_FALSE(modified.ok());
-  EXPECT_NE(modified.status().message().find("header modifiers"), std::string::npos)
-      << modified.status().message();
+TEST(CompileChainTest, AnHttpResolverWithARequestTimeoutIsRouted) {
+  meshcfg::EntrySet entries;
+  meshcfg::ServiceDefaults defaults;
+  defaults.name = "api";
+  defaults.protocol = "http";
+  entries.Add(defaults);
+  meshcfg::ServiceResolver api = Resolver("api");
+  api.request_timeout = std::chrono::milliseconds(2500);
+  entries.Add(api);
+  auto upstream_chain = [](const proxy::Config& c) {
+    auto l = std::find_if(c.listeners.begin(), c.listeners.end(),
+                          [](const Listener& x) { return x.name == "upstream:api"; });
+    return l == c.listeners.end() ? FilterChain{} : l->chains.at(0);
+  };
+  Result<proxy::Config> config = Compile(WithChains(SidecarInputs(), entries), 1);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  FilterChain chain = upstream_chain(*config);
+  EXPECT_EQ(chain.action, FilterChain::Action::kHttpRoute);
+  ASSERT_TRUE(chain.route.has_value());
+  ASSERT_EQ(chain.route->routes.size(), 1u);
+  EXPECT_EQ(chain.route->routes[0].request_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(chain.route->routes[0].clusters,
+            (std::vector<proxy::WeightedCluster>{{ApiCluster("dc1"), 10000}}));
+  EXPECT_EQ(chain.route->routes[0].match, proxy::RouteMatch{});
+
+  // Without the timeout, or over TCP, the bytes are copied as before.
+  entries.resolvers["api"].request_timeout = std::chrono::milliseconds(0);
+  config = Compile(WithChains(SidecarInputs(), entries), 1);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(upstream_chain(*config).action, FilterChain::Action::kOriginateTls);
+  entries.resolvers["api"].request_timeout = std::chrono::milliseconds(2500);
+  entries.service_defaults["api"].protocol = "tcp";
+  config = Compile(WithChains(SidecarInputs(), entries), 1);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(upstream_chain(*config).action, FilterChain::Action::kOriginateTls);
+}
+
+TEST(CompileChainTest, RetriesTimeoutsAndHeaderChangesReachTheRoutes) {
+  meshcfg::EntrySet l7;
+  for (const char* name : {"api", "admin"}) {
+    meshcfg::ServiceDefaults defaults;
+    defaults.name = name;
+    defaults.protocol = "http";
+    l7.Add(defaults);
+  }
+  meshcfg::ServiceResolver admin_resolver = Resolver("admin");
+  admin_resolver.request_timeout = std::chrono::seconds(9);
+  l7.Add(admin_resolver);
+  meshcfg::ServiceRouter router;
+  router.name = "api";
+  router.routes.resize(2);
+  for (auto& r : router.routes) r.match.emplace().http.emplace();
+  router.routes[0].match->http->path_prefix = "/admin";
+  meshcfg::RouteDestination& d = router.routes[0].destination.emplace();
+  d.service = "admin";
+  d.request_timeout = std::chrono::seconds(3);
+  d.idle_timeout = std::chrono::milliseconds(1500);
+  d.num_retries = 2;
+  d.retry_on_connect_failure = true;
+  d.retry_on = {"5xx", "reset"};
+  d.retry_on_status_codes = {429};
+  d.request_headers =
+      meshcfg::HeaderModifiers{{{"x-b", "2"}, {"x-a", "1"}}, {{"x-env", "prod"}}, {"cookie"}};
+  d.response_headers = meshcfg::HeaderModifiers{{}, {}, {"server"}};
+  router.routes[1].match->http->path_prefix = "/slow";
+  router.routes[1].destination.emplace().service = "admin";  // the resolver's timeout
+  l7.Add(router);
+  meshcfg::ServiceSplitter splitter;
+  splitter.name = "api";
+  splitter.splits.resize(2);
+  splitter.splits[0].weight = 75;
+  splitter.splits[0].response_headers = meshcfg::HeaderModifiers{{}, {{"x-split", "a"}}, {}};
+  splitter.splits[1].weight = 25;
+  splitter.splits[1].service_subset = "v2";
+  splitter.splits[1].request_headers = meshcfg::HeaderModifiers{{{"x-canary", "1"}}, {}, {}};
+  l7.Add(splitter);
+  meshcfg::ServiceResolver api = Resolver("api");
+  api.subsets["v2"] = meshcfg::ResolverSubset{"Service.Meta.version == v2", false};
+  l7.Add(api);
+
+  Result<proxy::Config> config = Compile(WithChains(SidecarInputs(), l7), 1);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  auto l = std::find_if(config->listeners.begin(), config->listeners.end(),
+                        [](const Listener& x) { return x.name == "upstream:api"; });
+  ASSERT_NE(l, config->listeners.end());
+  const auto& routes = l->chains[0].route->routes;
+  ASSERT_EQ(routes.size(), 3u);  // /admin, /slow, the catch-all to api's splitter
+  const proxy::Route& r0 = routes[0];
+  EXPECT_EQ(r0.request_timeout, std::chrono::milliseconds(3000));  // the route's wins
+  EXPECT_EQ(r0.idle_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(r0.num_retries, 2);
+  EXPECT_TRUE(r0.retry_on_connect_failure);
+  EXPECT_EQ(r0.retry_on, (Strings{"5xx", "reset"}));
+  EXPECT_EQ(r0.retry_on_status_codes, std::vector<int>{429});
+  EXPECT_EQ(r0.request_headers.add,
+            (std::vector<proxy::HeaderValue>{{"x-a", "1"}, {"x-b", "2"}}));  // by name
+  EXPECT_EQ(r0.request_headers.set, (std::vector<proxy::HeaderValue>{{"x-env", "prod"}}));
+  EXPECT_EQ(r0.request_headers.remove, Strings{"cookie"});
+  EXPECT_EQ(r0.response_headers.remove, Strings{"server"});
+  EXPECT_EQ(routes[1].request_timeout, std::chrono::milliseconds(9000));
+  EXPECT_EQ(routes[1].idle_timeout, std::chrono::milliseconds(0));
+  const auto& split = routes[2].clusters;
+  ASSERT_EQ(split.size(), 2u);
+  EXPECT_EQ(split[0].cluster, ApiCluster("dc1"));
+  EXPECT_EQ(split[0].weight, 7500);
+  EXPECT_EQ(split[0].response_headers.set, (std::vector<proxy::HeaderValue>{{"x-split", "a"}}));
+  EXPECT_TRUE(split[0].request_headers.empty());
+  EXPECT_EQ(split[1].cluster, ApiCluster("dc1", "v2"));
+  EXPECT_EQ(split[1].weight, 2500);
+  EXPECT_EQ(split[1].request_headers.add, (std::vector<proxy::HeaderValue>{{"x-canary", "1"}}));
+  EXPECT_TRUE(routes[2].request_headers.empty());
+
+  // Two splits that end at one cluster may share it only with the same header changes.
+  l7.splitters["api"].splits[1].service_subset.clear();
+  l7.splitters["api"].splits[1].service = "api-old";
+  meshcfg::ServiceResolver old = Resolver("api-old");
+  old.redirect.emplace().service = "api";
+  l7.Add(old);
+  meshcfg::ServiceDefaults old_defaults;
+  old_defaults.name = "api-old";
+  old_defaults.protocol = "http";
+  l7.Add(old_defaults);
+  Result<proxy::Config> clash = Compile(WithChains(SidecarInputs(), l7), 1);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_NE(clash.status().message().find("with different header changes"), std::string::npos)
+      << clash.status().message();
 }
 
 }  // namespace

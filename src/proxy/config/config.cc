@@ -429,6 +429,8 @@ class Validator {
         if (wc.weight < 0 || wc.weight > 10000) {
           Fail(wat + ".Weight", std::to_string(wc.weight) + " is not in 0..10000");
         }
+        CheckHeaderChanges(wc.request_headers, wat + ".RequestHeaders");
+        CheckHeaderChanges(wc.response_headers, wat + ".ResponseHeaders");
         sum += wc.weight;
       }
       if (!r.clusters.empty() && sum != 10000) {
@@ -444,6 +446,12 @@ class Validator {
       }
       if (r.request_timeout.count() < 0) Fail(rat + ".RequestTimeoutMs", "must not be negative");
       if (r.num_retries < 0) Fail(rat + ".NumRetries", "must not be negative");
+      if (r.idle_timeout.count() < 0) Fail(rat + ".IdleTimeoutMs", "must not be negative");
+      for (size_t j = 0; j < r.retry_on.size(); ++j) {
+        if (!KnownRetryOn(r.retry_on[j])) {
+          Fail(rat + "." + Index("RetryOn", j), Quote(r.retry_on[j]) + " is not a retry condition");
+        }
+      }
       for (size_t j = 0; j < r.retry_on_status_codes.size(); ++j) {
         int code = r.retry_on_status_codes[j];
         if (code < 100 || code > 599) {
@@ -571,6 +579,23 @@ std::string_view ActionName(FilterChain::Action action) {
       return "http_route";
   }
   return "?";
+}
+
+bool KnownRetryOn(std::string_view condition) {
+  static constexpr std::string_view kConditions[] = {"5xx",
+                                                     "gateway-error",
+                                                     "reset",
+                                                     "connect-failure",
+                                                     "envoy-ratelimited",
+                                                     "retriable-4xx",
+                                                     "refused-stream",
+                                                     "cancelled",
+                                                     "deadline-exceeded",
+                                                     "internal",
+                                                     "resource-exhausted",
+                                                     "unavailable"};
+  return std::find(std::begin(kConditions), std::end(kConditions), condition) !=
+         std::end(kConditions);
 }
 
 std::string_view PathMatchName(RouteMatch::Path path) {

@@ -87,15 +87,6 @@ struct RouteMatch {
   bool operator==(const RouteMatch&) const = default;
 };
 
-// A cluster a route sends to and its share: weights are in 1/10000 and sum to 10000 per route
-// (a splitter's 100.00 with Consul's 0.01 resolution).
-struct WeightedCluster {
-  std::string cluster;
-  int weight = 0;
-
-  bool operator==(const WeightedCluster&) const = default;
-};
-
 struct HeaderValue {
   std::string name;
   std::string value;
@@ -113,6 +104,19 @@ struct HeaderChanges {
   bool operator==(const HeaderChanges&) const = default;
 };
 
+// A cluster a route sends to and its share: weights are in 1/10000 and sum to 10000 per route
+// (a splitter's 100.00 with Consul's 0.01 resolution).
+struct WeightedCluster {
+  std::string cluster;
+  int weight = 0;
+  // A split's own header edits (Consul's Splits[].RequestHeaders/ResponseHeaders), applied before
+  // the route's, as Envoy does by default for Consul: the route's Set wins over the split's.
+  HeaderChanges request_headers;
+  HeaderChanges response_headers;
+
+  bool operator==(const WeightedCluster&) const = default;
+};
+
 struct Route {
   RouteMatch match;
   std::vector<WeightedCluster> clusters;  // picked per request by weight
@@ -121,6 +125,10 @@ struct Route {
   int num_retries = 0;                           // further attempts after the first
   bool retry_on_connect_failure = false;
   std::vector<int> retry_on_status_codes;
+  // Consul's RetryOn conditions (Envoy's names, KnownRetryOn); retried within num_retries.
+  std::vector<std::string> retry_on;
+  // No byte from the upstream for this long while a request waits on it: 504; 0: none.
+  std::chrono::milliseconds idle_timeout{0};
   HeaderChanges request_headers;
   HeaderChanges response_headers;
 
@@ -240,6 +248,11 @@ bool SourceMatches(std::string_view pattern, std::string_view id);
 // The first rule matching `spiffe_id`, or nullptr (then authz.default_allow decides).
 const AuthzRule* MatchRule(const Authz& authz, std::string_view spiffe_id);
 bool Allowed(const Authz& authz, std::string_view spiffe_id);
+
+// True for the RetryOn conditions of Consul's service-router: 5xx, gateway-error, reset,
+// connect-failure, envoy-ratelimited, retriable-4xx, refused-stream, cancelled,
+// deadline-exceeded, internal, resource-exhausted, unavailable.
+bool KnownRetryOn(std::string_view condition);
 
 // Wire names of the enums, as docs/proxy-config.md lists them.
 std::string_view KindName(Config::Kind kind);

@@ -281,6 +281,19 @@ TEST(ValidateTest, NamesTheOffendingRouteField) {
        at + "NumRetries: must not be negative"},
       {"timeout", Routed([](Route& r) { r.request_timeout = std::chrono::milliseconds(-1); }),
        at + "RequestTimeoutMs: must not be negative"},
+      {"retry condition", Routed([](Route& r) {
+         r.retry_on = {"5xx", "503"};
+       }),
+       at + "RetryOn[1]: \"503\" is not a retry condition"},
+      {"idle timeout", Routed([](Route& r) { r.idle_timeout = std::chrono::milliseconds(-5); }),
+       at + "IdleTimeoutMs: must not be negative"},
+      {"split header",
+       Routed(
+           [](Route& r) {
+             r.clusters[1].response_headers.set = {{"x y", ""}};
+           },
+           1),
+       at1 + "Clusters[1].ResponseHeaders.Set[0].Name: \"x y\" is not a header name"},
   };
   for (const Case& c : cases) {
     Status s = Validate(c.config);

@@ -94,6 +94,11 @@ OJson EncodeRoute(const Route& r) {
     OJson cj = OJson::object();
     cj["Cluster"] = wc.cluster;
     cj["Weight"] = wc.weight;
+    // Written only when used (keys added after the first release; see EncodeListener).
+    if (!wc.request_headers.empty()) cj["RequestHeaders"] = EncodeHeaderChanges(wc.request_headers);
+    if (!wc.response_headers.empty()) {
+      cj["ResponseHeaders"] = EncodeHeaderChanges(wc.response_headers);
+    }
     clusters.push_back(std::move(cj));
   }
   j["Clusters"] = std::move(clusters);
@@ -102,6 +107,10 @@ OJson EncodeRoute(const Route& r) {
   j["NumRetries"] = r.num_retries;
   j["RetryOnConnectFailure"] = r.retry_on_connect_failure;
   j["RetryOnStatusCodes"] = r.retry_on_status_codes;
+  if (!r.retry_on.empty()) j["RetryOn"] = r.retry_on;
+  if (r.idle_timeout.count() != 0) {
+    j["IdleTimeoutMs"] = static_cast<int64_t>(r.idle_timeout.count());
+  }
   j["RequestHeaders"] = EncodeHeaderChanges(r.request_headers);
   j["ResponseHeaders"] = EncodeHeaderChanges(r.response_headers);
   return j;
@@ -454,6 +463,12 @@ Status DecodeWeighted(const Json& v, const std::string& path, WeightedCluster* w
   Status s = o.Open(v, path);
   if (s.ok()) s = ReadString(o, "Cluster", &wc->cluster);
   if (s.ok()) s = ReadInt32(o, "Weight", &wc->weight);
+  if (s.ok() && o.Find("RequestHeaders") != nullptr) {
+    s = DecodeHeaderChanges(o, "RequestHeaders", &wc->request_headers);
+  }
+  if (s.ok() && o.Find("ResponseHeaders") != nullptr) {
+    s = DecodeHeaderChanges(o, "ResponseHeaders", &wc->response_headers);
+  }
   return s.ok() ? o.Finish() : s;
 }
 
@@ -485,6 +500,13 @@ Status DecodeRoute(const Json& v, const std::string& path, Route* r) {
       r->retry_on_status_codes.push_back(cv.get<int>());
       return Status::Ok();
     });
+  }
+  if (s.ok()) s = ReadStrings(o, "RetryOn", &r->retry_on);
+  if (s.ok() && o.Find("IdleTimeoutMs") != nullptr) {
+    int64_t idle_ms = 0;
+    s = ReadInt(o, "IdleTimeoutMs", std::numeric_limits<int64_t>::min(),
+                std::numeric_limits<int64_t>::max(), &idle_ms);
+    r->idle_timeout = std::chrono::milliseconds(idle_ms);
   }
   if (s.ok()) s = DecodeHeaderChanges(o, "RequestHeaders", &r->request_headers);
   if (s.ok()) s = DecodeHeaderChanges(o, "ResponseHeaders", &r->response_headers);

@@ -231,6 +231,39 @@ TEST(ConfigJsonTest, RouteErrorsNameTheKey) {
     ASSERT_FALSE(r.ok()) << c.what;
     EXPECT_EQ(r.status().message(), c.message) << c.what;
   }
+  // Keys added after the first release are optional: absent, they take their defaults; the
+  // strict decoder still refuses them misspelt or mistyped.
+  {
+    OJson j = OJson::parse(golden);
+    route(j)["RetryOn"] = {"reset", "5xx"};
+    route(j)["IdleTimeoutMs"] = 2500;
+    route(j)["Clusters"][0]["RequestHeaders"] = {{"Add", {{{"Name", "x-split"}, {"Value", "a"}}}},
+                                                 {"Set", OJson::array()},
+                                                 {"Remove", {"x"}}};
+    Result<Config> r = DecodeConfig(j.dump());
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    const Route& decoded = r->listeners[1].chains[0].route->routes[0];
+    EXPECT_EQ(decoded.retry_on, (std::vector<std::string>{"reset", "5xx"}));
+    EXPECT_EQ(decoded.idle_timeout, std::chrono::milliseconds(2500));
+    EXPECT_EQ(decoded.clusters[0].request_headers.add,
+              (std::vector<HeaderValue>{{"x-split", "a"}}));
+    EXPECT_EQ(decoded.clusters[0].request_headers.remove, std::vector<std::string>{"x"});
+    EXPECT_TRUE(decoded.clusters[0].response_headers.empty());
+    Result<Config> again = DecodeConfig(EncodeConfig(*r));
+    ASSERT_TRUE(again.ok()) << again.status().message();
+    EXPECT_TRUE(*again == *r);
+
+    route(j)["RetryOn"] = {"5xx", "sometimes"};
+    EXPECT_EQ(DecodeConfig(j.dump()).status().message(),
+              r0 + ".RetryOn[1]: \"sometimes\" is not a retry condition");
+    route(j)["RetryOn"] = "5xx";
+    EXPECT_EQ(DecodeConfig(j.dump()).status().message(),
+              r0 + ".RetryOn: expected an array, found a string");
+    route(j).erase("RetryOn");
+    route(j)["Clusters"][0]["ResponseHeader"] = OJson::object();
+    EXPECT_EQ(DecodeConfig(j.dump()).status().message(),
+              r0 + ".Clusters[0].ResponseHeader: unknown key (did you mean \"ResponseHeaders\"?)");
+  }
   // A chain without routes carries no RouteConfig key at all, so the files of proxies that
   // predate http_route are unchanged (docs/proxy-config.md, "Evolving the format").
   EXPECT_EQ(EncodeConfig(testing::SidecarExample()).find("RouteConfig"), std::string::npos);
