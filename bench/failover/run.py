@@ -14,6 +14,10 @@ Causes, each repeated `--reps` times from a settled state (three answers in a ro
              Once dc1 sees the gateway critical (a real outage outlasts a check interval), it is
              started again (T0'); fail-back = T0' to the first answer from dc2, the process's
              start-up included.
+  blip:      the same, but the gateway is down for only `--blip` seconds (3): usually too
+             short for its 10 s check to notice, so nothing in the catalog changes and
+             fail-back is the proxies' retry of the ejected endpoint (docs/proxy.md,
+             "Failover"), whose ejection has doubled while it kept failing.
 
 Requests that failed during each transition are counted as well. Python standard library only;
 every process is started here and stopped by PID at the end.
@@ -67,6 +71,8 @@ def main():
     ap.add_argument("--gangway", default=os.path.join(ROOT, "build", "tools", "gangway"))
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--gap", type=float, default=0.01, help="seconds between requests")
+    ap.add_argument("--blip", type=float, default=3.0,
+                    help="seconds dc2's gateway is down in the blip cause")
     ap.add_argument("--json", help="also write the raw figures here")
     args = ap.parse_args()
     os.environ["GANGWAY_BIN"] = os.path.abspath(args.gangway)
@@ -75,7 +81,7 @@ def main():
     from mesh3 import ThreeDcMesh
 
     cleanups = Cleanups()
-    results = {"instances": [], "gateway": []}
+    results = {"instances": [], "gateway": [], "blip": []}
     start_load = load()
     try:
         t = time.monotonic()
@@ -106,6 +112,23 @@ def main():
             back, back_failed = loop.until("dc2", t0)
             results["gateway"].append((over, over_failed, back, back_failed))
             print("gateway   rep %d: fail-over %.3f s (%d failed), fail-back %.3f s (%d failed)" %
+                  (rep, over, over_failed, back, back_failed), flush=True)
+
+            mesh.wait_answer("dc2")
+            t0 = time.monotonic()
+            mesh.kill_gateway("dc2")
+            over, over_failed = loop.until("dc3", t0)
+            while time.monotonic() - t0 < args.blip:
+                if loop.until("dc3", time.monotonic())[1]:
+                    raise RuntimeError("a request failed while dc2's gateway was down")
+            noticed = "critical" in mesh.health("/v1/health/service/mesh-gateway?dc=dc2")
+            t0 = time.monotonic()
+            mesh.start_gateway("dc2")
+            back, back_failed = loop.until("dc2", t0)
+            if noticed:
+                print("(blip rep %d: the catalog had noticed the gateway gone)" % rep)
+            results["blip"].append((over, over_failed, back, back_failed))
+            print("blip      rep %d: fail-over %.3f s (%d failed), fail-back %.3f s (%d failed)" %
                   (rep, over, over_failed, back, back_failed), flush=True)
     finally:
         cleanups.close()
