@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
+
 #include "proxy/admin.h"
 #include "proxy/authz.h"
 #include "proxy/balancer.h"
@@ -47,6 +49,66 @@ TEST(Balancer, NoHealthyEndpointGivesAnEmptyOrder) {
   for (auto& e : c.endpoints) e.health = Endpoint::Health::kCritical;
   ClusterState state(c, std::make_shared<ClusterCounters>());
   EXPECT_TRUE(state.PickOrder().empty());
+}
+
+TEST(Balancer, ConsecutiveFailuresEjectAnEndpointForAGrowingWhile) {
+  using std::chrono::milliseconds;
+  Cluster c = ThreeEndpoints(Cluster::Lb::kRoundRobin);
+  OutlierPolicy policy;
+  policy.eject_after = 2;
+  policy.base_ejection = milliseconds(1000);
+  policy.max_ejection = milliseconds(3000);
+  ClusterState state(c, std::make_shared<ClusterCounters>(), {}, policy);
+  auto has = [&](EndpointOutlier::Clock::time_point now, size_t i, bool include_ejected = false) {
+    std::vector<size_t> order = state.PickOrder(now, include_ejected);
+    return std::find(order.begin(), order.end(), i) != order.end();
+  };
+  const EndpointOutlier::Clock::time_point t0{std::chrono::hours(1)};
+
+  EXPECT_FALSE(state.ReportFailure(1, t0));  // one failure is not enough
+  EXPECT_TRUE(has(t0, 1));
+  EXPECT_TRUE(state.ReportFailure(1, t0));
+  EXPECT_FALSE(has(t0, 1));
+  EXPECT_TRUE(has(t0, 0));
+  EXPECT_TRUE(has(t0, 1, /*include_ejected=*/true));
+  EXPECT_FALSE(state.ReportFailure(1, t0 + milliseconds(10)));  // already out: not extended
+  EXPECT_FALSE(has(t0 + milliseconds(999), 1));
+
+  // Back after the ejection; failing again doubles it, up to the maximum.
+  auto t = t0 + milliseconds(1000);
+  EXPECT_TRUE(has(t, 1));
+  EXPECT_TRUE(state.ReportFailure(1, t));
+  EXPECT_FALSE(has(t + milliseconds(1999), 1));
+  t += milliseconds(2000);
+  EXPECT_TRUE(has(t, 1));
+  EXPECT_TRUE(state.ReportFailure(1, t));
+  EXPECT_FALSE(has(t + milliseconds(2999), 1));
+  t += milliseconds(3000);
+  EXPECT_TRUE(has(t, 1));
+  EXPECT_TRUE(state.ReportFailure(1, t));
+  EXPECT_FALSE(has(t + milliseconds(2999), 1));
+  EXPECT_TRUE(has(t + milliseconds(3000), 1));
+
+  // A success forgives everything: the next single failure ejects nothing.
+  state.ReportSuccess(1);
+  EXPECT_TRUE(has(t, 1));
+  EXPECT_FALSE(state.ReportFailure(1, t));
+  EXPECT_TRUE(has(t, 1));
+}
+
+TEST(Balancer, PassiveHealthIsSharedThroughItsOutlierState) {
+  Cluster c = ThreeEndpoints(Cluster::Lb::kRoundRobin);
+  auto shared = std::make_shared<EndpointOutlier>();
+  const EndpointOutlier::Clock::time_point t0{std::chrono::hours(1)};
+  {
+    ClusterState first(c, std::make_shared<ClusterCounters>(), {nullptr, shared, nullptr});
+    first.ReportFailure(1, t0);
+    first.ReportFailure(1, t0);
+  }
+  // The next config's state for the same endpoint still has it ejected.
+  ClusterState second(c, std::make_shared<ClusterCounters>(), {nullptr, shared, nullptr});
+  EXPECT_EQ(second.PickOrder(t0, false).size(), 2u);
+  EXPECT_EQ(second.outlier(1).consecutive_failures(), 2);
 }
 
 TEST(Authorize, FirstMatchingRuleDecidesElseTheDefault) {

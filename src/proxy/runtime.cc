@@ -141,6 +141,14 @@ struct State {
   };
   std::map<std::string, Bound> bound;
   std::shared_ptr<const Snapshot> current;
+  // Passive health by cluster name and endpoint address, kept across snapshots; with the
+  // endpoint's catalog health in the last applied config.
+  struct Outlier {
+    std::shared_ptr<EndpointOutlier> state;
+    Endpoint::Health health = Endpoint::Health::kPassing;
+  };
+  using ClusterOutliers = std::map<std::string, Outlier>;
+  std::map<std::string, ClusterOutliers> outliers;
 
   // Any thread, under mu.
   mutable std::mutex mu;
@@ -231,6 +239,17 @@ struct Connection {
     if (close_extra) close_extra();
   }
 
+  // Gives up the upstream dialed (its handshake failed) so that another endpoint can be dialed.
+  void Undial() {
+    if (cluster != nullptr) {
+      cluster->Release(endpoint);
+      cluster->counters().active.fetch_sub(1, kRelaxed);
+      cluster = nullptr;
+    }
+    error_code ignored;
+    up.close(ignored);
+  }
+
   // Logs before counting, so whoever sees the count can also read the line.
   void Refuse(RefuseReason reason, std::string_view detail) {
     // A revoked connection had been let in: it is closed, not refused.
@@ -259,18 +278,24 @@ void CloseNewlyDenied(Worker& w) {
   }
 }
 
-// The endpoints to try for `primary`, in order: its usable ones, or when it has none those of its
-// failover clusters.
+// The endpoints to try for `primary`, in order: its usable ones, then those of its failover
+// clusters, so that a connection whose primary endpoints all fail moves on to the failover
+// (docs/proxy.md, "Failover"). Endpoints ejected by recent failures are left out, unless that
+// leaves none at all: then passive health is ignored rather than refusing what the catalog
+// calls healthy (Envoy's panic threshold, at 100%).
 std::vector<std::pair<ClusterState*, size_t>> Candidates(const Snapshot& snap,
                                                          ClusterState* primary) {
+  const auto now = EndpointOutlier::Clock::now();
+  std::vector<ClusterState*> clusters{primary};
+  for (const auto& name : primary->cluster().failover) {
+    if (ClusterState* fo = snap.FindCluster(name)) clusters.push_back(fo);
+  }
   std::vector<std::pair<ClusterState*, size_t>> candidates;
-  for (size_t i : primary->PickOrder()) candidates.emplace_back(primary, i);
-  if (candidates.empty()) {
-    for (const auto& name : primary->cluster().failover) {
-      ClusterState* fo = snap.FindCluster(name);
-      if (fo == nullptr) continue;
-      for (size_t i : fo->PickOrder()) candidates.emplace_back(fo, i);
+  for (bool include_ejected : {false, true}) {
+    for (ClusterState* cs : clusters) {
+      for (size_t i : cs->PickOrder(now, include_ejected)) candidates.emplace_back(cs, i);
     }
+    if (!candidates.empty()) break;
   }
   return candidates;
 }
@@ -317,16 +342,30 @@ asio::awaitable<error_code> ConnectEndpoint(tcp::socket& socket, ClusterState* c
   co_return ec;
 }
 
-// Dials an endpoint of `primary` (or of its failover clusters when it has no healthy one), each
-// at most once, each within its cluster's connect timeout. nullopt on success.
-asio::awaitable<std::optional<RefuseReason>> Dial(Connection& c, ClusterState* primary) {
-  std::vector<std::pair<ClusterState*, size_t>> candidates = Candidates(*c.snap, primary);
+// Counts a failed connection to endpoint `i` of `cs` towards its ejection, and logs the ejection.
+void NoteFailure(const Connection& c, ClusterState* cs, size_t i) {
+  if (!cs->ReportFailure(i, EndpointOutlier::Clock::now())) return;
+  const Endpoint& ep = cs->cluster().endpoints[i];
+  LogWarn(kLog, "listener=" + c.listener->name + " cluster=" + cs->cluster().name + " endpoint " +
+                    ep.address + ":" + std::to_string(ep.port) + " ejected after " +
+                    std::to_string(cs->outlier(i).consecutive_failures()) +
+                    " consecutive connection failures");
+}
+
+// Dials the candidates of `primary` from `next` on (Candidates), each at most once, each within
+// its cluster's connect timeout, and leaves `next` after the one connected. A failure counts
+// towards the endpoint's ejection; the caller reports the success once the connection is fully
+// up. nullopt on success; else the connection is refused, with `tried` in the reason.
+asio::awaitable<std::optional<RefuseReason>> DialNext(
+    Connection& c, ClusterState* primary,
+    const std::vector<std::pair<ClusterState*, size_t>>& candidates, size_t& next,
+    std::string& tried) {
   if (candidates.empty()) {
     c.Refuse(RefuseReason::kNoHealthyEndpoint, "cluster " + primary->cluster().name);
     co_return RefuseReason::kNoHealthyEndpoint;
   }
-  std::string tried;
-  for (auto [cs, i] : candidates) {
+  while (next < candidates.size()) {
+    auto [cs, i] = candidates[next++];
     const Endpoint& ep = cs->cluster().endpoints[i];
     std::string where = ep.address + ":" + std::to_string(ep.port);
     error_code ec = co_await ConnectEndpoint(c.up, cs, i);
@@ -334,6 +373,10 @@ asio::awaitable<std::optional<RefuseReason>> Dial(Connection& c, ClusterState* p
     // is to be tried.
     if (c.revoked) co_return RefuseReason::kRevoked;
     if (!ec) {
+      if (cs != primary) {
+        LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + primary->cluster().name +
+                           ": failing over to " + cs->cluster().name);
+      }
       c.cluster = cs;
       c.endpoint = i;
       cs->Acquire(i);
@@ -343,10 +386,21 @@ asio::awaitable<std::optional<RefuseReason>> Dial(Connection& c, ClusterState* p
     }
     LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + cs->cluster().name +
                        " endpoint " + where + ": connect failed: " + ec.message());
+    NoteFailure(c, cs, i);
     tried += (tried.empty() ? "" : ", ") + where + " (" + ec.message() + ")";
   }
   c.Refuse(RefuseReason::kConnectFailed, "cluster " + primary->cluster().name + ": " + tried);
   co_return RefuseReason::kConnectFailed;
+}
+
+// Dials an endpoint of `primary`, or of its failover clusters (Candidates). nullopt on success.
+asio::awaitable<std::optional<RefuseReason>> Dial(Connection& c, ClusterState* primary) {
+  std::vector<std::pair<ClusterState*, size_t>> candidates = Candidates(*c.snap, primary);
+  size_t next = 0;
+  std::string tried;
+  auto refused = co_await DialNext(c, primary, candidates, next, tried);
+  if (!refused) c.cluster->ReportSuccess(c.endpoint);
+  co_return refused;
 }
 
 // Copies src → dst until src ends. On a clean end, half-closes a plain dst and leaves the other
@@ -595,14 +649,34 @@ asio::awaitable<void> OriginateTls(Connection& c, const FilterChain& chain,
   if (!snap.client_ctx) co_return c.Refuse(RefuseReason::kInternal, "no leaf to originate TLS");
   ClusterState* primary = snap.FindCluster(chain.cluster);
   if (primary == nullptr) co_return c.Refuse(RefuseReason::kUnknownCluster, chain.cluster);
-  if (co_await Dial(c, primary)) co_return;
-  ssl::stream<tcp::socket&> tls(c.up, *snap.client_ctx);
-  if (auto failed = co_await UpstreamHandshake(tls, snap, c.cluster, timeout)) {
-    co_return c.Refuse(failed->first, failed->second);
+  // A handshake that fails (a gateway on the way that closes the connection, a sidecar gone
+  // behind it) is a failed connection too: the next candidate is dialed, failover included. A
+  // server with the wrong identity is not retried: that is a configuration error.
+  std::vector<std::pair<ClusterState*, size_t>> candidates = Candidates(snap, primary);
+  size_t next = 0;
+  std::string tried;
+  std::optional<ssl::stream<tcp::socket&>> tls;
+  for (;;) {
+    if (co_await DialNext(c, primary, candidates, next, tried)) co_return;
+    tls.emplace(c.up, *snap.client_ctx);
+    auto failed = co_await UpstreamHandshake(*tls, snap, c.cluster, timeout);
+    if (!failed) break;
+    if (failed->first != RefuseReason::kUpstreamTls || next >= candidates.size()) {
+      co_return c.Refuse(failed->first, failed->second);
+    }
+    const Endpoint& ep = c.cluster->cluster().endpoints[c.endpoint];
+    LogDebug(kLog, "listener=" + c.listener->name + " endpoint " + ep.address + ":" +
+                       std::to_string(ep.port) + ": " + failed->second);
+    tried += (tried.empty() ? "" : ", ") + ep.address + ":" + std::to_string(ep.port) + " (" +
+             failed->second + ")";
+    NoteFailure(c, c.cluster, c.endpoint);
+    tls.reset();
+    c.Undial();
   }
+  c.cluster->ReportSuccess(c.endpoint);
   ClusterCounters& cc = c.cluster->counters();
-  co_await (Pump(c, c.down, tls, true, c.lc->bytes_in, cc.bytes_sent) &&
-            Pump(c, tls, c.down, false, cc.bytes_received, c.lc->bytes_out));
+  co_await (Pump(c, c.down, *tls, true, c.lc->bytes_in, cc.bytes_sent) &&
+            Pump(c, *tls, c.down, false, cc.bytes_received, c.lc->bytes_out));
 }
 
 struct HelloRead {
@@ -1120,6 +1194,39 @@ void CloseAcceptor(tcp::acceptor& a) {
   a.close(ignored);
 }
 
+// The passive health of `cluster`'s endpoints for a new snapshot, taken from the runtime's (the
+// owner thread's) by endpoint address and recorded in `next`. An endpoint the catalog had
+// critical and now calls healthy starts afresh: the catalog has seen it recover.
+std::vector<std::shared_ptr<EndpointOutlier>> KeepOutliers(
+    const State& rt, const Cluster& cluster, std::map<std::string, State::ClusterOutliers>& next) {
+  const State::ClusterOutliers* before = nullptr;
+  if (auto it = rt.outliers.find(cluster.name); it != rt.outliers.end()) before = &it->second;
+  State::ClusterOutliers& mine = next[cluster.name];
+  std::vector<std::shared_ptr<EndpointOutlier>> out;
+  for (const Endpoint& ep : cluster.endpoints) {
+    const std::string key = ep.address + ":" + std::to_string(ep.port);
+    State::Outlier& o = mine[key];
+    if (!o.state) {
+      const State::Outlier* prev = nullptr;
+      if (before != nullptr) {
+        if (auto it = before->find(key); it != before->end()) prev = &it->second;
+      }
+      if (prev == nullptr) {
+        o.state = std::make_shared<EndpointOutlier>();
+      } else {
+        o.state = prev->state;
+        if (prev->health == Endpoint::Health::kCritical &&
+            ep.health != Endpoint::Health::kCritical) {
+          o.state->Reset();
+        }
+      }
+    }
+    o.health = ep.health;
+    out.push_back(o.state);
+  }
+  return out;
+}
+
 }  // namespace
 
 struct Runtime::Impl : State {};
@@ -1188,6 +1295,7 @@ Status Runtime::Apply(std::shared_ptr<const Config> config, ApplyOrder order) {
 
   auto snap = std::make_shared<Snapshot>();
   snap->config = config;
+  std::map<std::string, State::ClusterOutliers> outliers;  // rt.outliers once applied
   if (config->leaf) {
     auto tls = MeshTls::Build(*config);
     if (!tls.ok()) return tls.status();
@@ -1202,7 +1310,8 @@ Status Runtime::Apply(std::shared_ptr<const Config> config, ApplyOrder order) {
     for (const auto& cluster : config->clusters) {
       auto& counters = rt.cluster_counters[cluster.name];
       if (!counters) counters = std::make_shared<ClusterCounters>();
-      snap->clusters[Lower(cluster.name)] = std::make_unique<ClusterState>(cluster, counters);
+      snap->clusters[Lower(cluster.name)] = std::make_unique<ClusterState>(
+          cluster, counters, KeepOutliers(rt, cluster, outliers), rt.options.outliers);
     }
     for (const auto& listener : config->listeners) {
       auto& counters = rt.listener_counters[listener.name];
@@ -1298,6 +1407,7 @@ Status Runtime::Apply(std::shared_ptr<const Config> config, ApplyOrder order) {
     }
   }
   rt.current = snap;
+  rt.outliers = std::move(outliers);
   rt.version.store(config->version);
   rt.ready.store(true);
   return Status::Ok();

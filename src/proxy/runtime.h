@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "net/client_hello.h"
+#include "proxy/balancer.h"
 #include "proxy/config/config.h"
 #include "proxy/stats.h"
 
@@ -31,6 +32,8 @@ struct RuntimeOptions {
   // How long a gateway waits for a complete ClientHello, and a sidecar for a TLS handshake.
   std::chrono::milliseconds handshake_timeout{10000};
   net::HelloLimits hello_limits;
+  // When connection failures eject an endpoint, and for how long (docs/proxy.md, "Failover").
+  OutlierPolicy outliers;
 };
 
 class Runtime {

@@ -3,8 +3,10 @@
 #include "proxy/runtime.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
 #include <future>
 
@@ -143,11 +145,12 @@ std::shared_ptr<const Config> Share(Config c) { return std::make_shared<const Co
 
 class Proxy {
  public:
-  explicit Proxy(Config config, int admin_port = -1) {
+  explicit Proxy(Config config, int admin_port = -1, OutlierPolicy outliers = {}) {
     RuntimeOptions options;
     options.workers = 2;
     options.admin_port = admin_port;
     options.handshake_timeout = std::chrono::milliseconds(3000);
+    options.outliers = outliers;
     Status s = runtime.Start(options);
     EXPECT_TRUE(s.ok()) << s.message();
     s = runtime.Apply(Share(std::move(config)));
@@ -466,6 +469,147 @@ TEST(ProxyRuntime, ConnectFailureMovesToTheNextEndpoint) {
   EXPECT_TRUE(ReadsEof(fd));
   ::close(fd);
   EXPECT_TRUE(web.WaitRefused("upstream-api", RefuseReason::kConnectFailed));
+}
+
+// web's sidecar whose upstream api (dc2) has `primary` and fails over to api in dc3 at
+// `failover`.
+Config WebWithFailover(uint64_t version, std::vector<Endpoint> primary, Endpoint failover) {
+  Config c = WebSidecar(version, std::move(primary));
+  Cluster dc3 = c.clusters.back();
+  dc3.name = Sni("api", "dc3");
+  dc3.endpoints = {failover};
+  c.clusters.back().failover = {dc3.name};
+  c.clusters.push_back(dc3);
+  return c;
+}
+
+OutlierPolicy LongEjection() {
+  OutlierPolicy p;
+  p.base_ejection = p.max_ejection = std::chrono::minutes(10);
+  return p;
+}
+
+// The primary's only endpoint refuses connections while the catalog still calls it healthy (a
+// gateway just killed, a datacenter gone): each connection moves on to the failover cluster, and
+// after two failures the primary is no longer tried at all.
+TEST(ProxyRuntime, ConnectFailuresFailOverAndEjectTheEndpoint) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy web(WebWithFailover(1, {Local(ClosedPort())}, Local(api.Port("public"))), -1,
+            LongEjection());
+  for (int i = 0; i < 4; ++i) ExpectEcho(web.Port("upstream-api"), "hello " + std::to_string(i));
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).connect_failures, 2u);  // then ejected
+  EXPECT_EQ(web.Cluster(Sni("api", "dc3")).connections, 4u);
+  EXPECT_EQ(web.Listener("upstream-api").RefusedTotal(), 0u);
+}
+
+// A config whose failover cluster is ejected too still tries them all rather than refusing
+// what the catalog calls healthy; a new config keeps the ejections it did not change.
+TEST(ProxyRuntime, EjectionsOutliveAConfigAndNeverLeaveNothingToTry) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  const int dead = ClosedPort();
+  Proxy web(WebWithFailover(1, {Local(dead)}, Local(api.Port("public"))), -1, LongEjection());
+  ExpectEcho(web.Port("upstream-api"), "one");
+  ExpectEcho(web.Port("upstream-api"), "two");
+  ASSERT_EQ(web.Cluster(Sni("api", "dc2")).connect_failures, 2u);
+
+  // Version 2 (a new leaf, say) lists the same endpoint: still ejected, not dialed.
+  Status s = web.runtime.Apply(Share(WebWithFailover(2, {Local(dead)}, Local(api.Port("public")))));
+  ASSERT_TRUE(s.ok()) << s.message();
+  ExpectEcho(web.Port("upstream-api"), "three");
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).connect_failures, 2u);
+
+  // Version 3 fails over to a dead endpoint as well: with both ejected, both are tried anyway.
+  s = web.runtime.Apply(Share(WebWithFailover(3, {Local(dead)}, Local(ClosedPort()))));
+  ASSERT_TRUE(s.ok()) << s.message();
+  for (int i = 0; i < 3; ++i) {
+    int fd = ConnectTcp(web.Port("upstream-api"));
+    EXPECT_TRUE(ReadsEof(fd));
+    ::close(fd);
+  }
+  EXPECT_TRUE(web.WaitRefused("upstream-api", RefuseReason::kConnectFailed, 3));
+  EXPECT_EQ(web.Listener("upstream-api").Refused(RefuseReason::kNoHealthyEndpoint), 0u);
+  // The first two dialed only dc3's endpoint (then ejected); the third, with both ejected, both.
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).connect_failures, 3u);
+  EXPECT_EQ(web.Cluster(Sni("api", "dc3")).connect_failures, 3u);
+}
+
+// The catalog seeing an ejected endpoint critical and then passing again is news the proxy
+// trusts: the endpoint starts afresh instead of waiting out its ejection.
+TEST(ProxyRuntime, ACatalogRecoveryEndsAnEjection) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  const int dead = ClosedPort();
+  const int dc3 = api.Port("public");
+  Proxy web(WebWithFailover(1, {Local(dead)}, Local(dc3)), -1, LongEjection());
+  auto failures = [&] { return web.Cluster(Sni("api", "dc2")).connect_failures; };
+  ExpectEcho(web.Port("upstream-api"), "one");
+  ExpectEcho(web.Port("upstream-api"), "two");
+  ASSERT_EQ(failures(), 2u);
+  ASSERT_TRUE(
+      web.runtime
+          .Apply(Share(WebWithFailover(2, {Local(dead, Endpoint::Health::kCritical)}, Local(dc3))))
+          .ok());
+  ExpectEcho(web.Port("upstream-api"), "three");
+  ASSERT_TRUE(web.runtime.Apply(Share(WebWithFailover(3, {Local(dead)}, Local(dc3)))).ok());
+  ExpectEcho(web.Port("upstream-api"), "four");
+  EXPECT_EQ(failures(), 3u);  // tried again at once
+  ExpectEcho(web.Port("upstream-api"), "five");
+  EXPECT_EQ(failures(), 4u);  // two in a row since the recovery: ejected again
+  ExpectEcho(web.Port("upstream-api"), "six");
+  EXPECT_EQ(failures(), 4u);
+}
+
+// The primary's endpoint accepts and closes without a handshake: a gateway with nothing behind
+// it, or a gateway whose next hop is gone. That fails over as a refused connection does.
+TEST(ProxyRuntime, AnUpstreamHandshakeFailureFailsOver) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  std::atomic<int> accepted{0};
+  testing::TcpServer closer(
+      [&accepted](int fd) {
+        accepted.fetch_add(1);
+        ::shutdown(fd, SHUT_RDWR);
+      },
+      "closer");
+  Proxy web(WebWithFailover(1, {Local(closer.port())}, Local(api.Port("public"))), -1,
+            LongEjection());
+  for (int i = 0; i < 4; ++i) ExpectEcho(web.Port("upstream-api"), "hi " + std::to_string(i));
+  EXPECT_EQ(accepted.load(), 2);  // then ejected
+  EXPECT_EQ(web.Cluster(Sni("api", "dc3")).connections, 4u);
+  EXPECT_EQ(web.Listener("upstream-api").RefusedTotal(), 0u);
+}
+
+// Once the ejection is over, one connection tries the primary again: when it has healed, the
+// traffic comes back to it.
+TEST(ProxyRuntime, AHealedPrimaryGetsItsTrafficBack) {
+  EchoServer echo;
+  Proxy dc3(ApiSidecar(1, echo.port()));
+  const int port = ClosedPort();
+  OutlierPolicy quick;
+  quick.base_ejection = std::chrono::milliseconds(200);
+  quick.max_ejection = std::chrono::milliseconds(400);
+  Proxy web(WebWithFailover(1, {Local(port)}, Local(dc3.Port("public"))), -1, quick);
+  ExpectEcho(web.Port("upstream-api"), "one");
+  ExpectEcho(web.Port("upstream-api"), "two");
+  ASSERT_EQ(web.Cluster(Sni("api", "dc2")).connect_failures, 2u);
+
+  // api's sidecar in dc2 comes (back) up on the primary's address.
+  Config healed = ApiSidecar(1, echo.port());
+  healed.listeners[0].port = port;
+  Proxy dc2(healed);
+  ASSERT_EQ(dc2.Port("public"), port);
+  int i = 0;
+  EXPECT_TRUE(WaitFor([&] {
+    ExpectEcho(web.Port("upstream-api"), "again " + std::to_string(i++));
+    return web.Cluster(Sni("api", "dc2")).connections >= 1;
+  }));
+  uint64_t failed_over = web.Cluster(Sni("api", "dc3")).connections;
+  for (int k = 0; k < 3; ++k) ExpectEcho(web.Port("upstream-api"), "back " + std::to_string(k));
+  EXPECT_EQ(web.Cluster(Sni("api", "dc3")).connections, failed_over);
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).connections, 4u);
+  EXPECT_EQ(web.Listener("upstream-api").RefusedTotal(), 0u);
 }
 
 TEST(ProxyRuntime, NoHealthyEndpointIsRefusedWithItsReason) {

@@ -186,6 +186,23 @@ bool MatchesSubset(const CheckServiceNode& instance, const std::vector<SubsetCla
   return true;
 }
 
+bool AnyUsable(const std::vector<CheckServiceNode>& instances) {
+  return std::any_of(instances.begin(), instances.end(), [](const CheckServiceNode& n) {
+    return HealthOf(n) != Endpoint::Health::kCritical;
+  });
+}
+
+// Whether a target in remote datacenter `dc` whose (subset-narrowed) instances are `instances`
+// can be reached through mesh gateways: it has a usable instance, and `dc` has a usable gateway
+// to take the connection to it. A datacenter with no gateway in the catalog at all is left to
+// the first hop: a local gateway may know a static route there (docs/proxycfg.md).
+bool ReachableThroughGateways(const Inputs& in, const std::vector<CheckServiceNode>& instances,
+                              const std::string& dc) {
+  if (!AnyUsable(instances)) return false;
+  const std::vector<CheckServiceNode>& gateways = Lookup(in.gateways, dc);
+  return gateways.empty() || AnyUsable(gateways);
+}
+
 // The cluster of chain target `target_id`: its SNI and name, its connect timeout, and the
 // endpoints its mesh gateway mode (the target's, else `fallback`) reaches it through. Instances
 // reached directly are narrowed to the target's subset.
@@ -232,6 +249,14 @@ Result<Cluster> TargetCluster(const Inputs& in, const meshcfg::CompiledChain& ch
     c.endpoints = Endpoints(Lookup(in.gateways, t.datacenter), /*wan=*/true);
   } else {
     c.endpoints = Endpoints(sidecars, /*wan=*/true);
+  }
+  if (t.datacenter != in.datacenter && mode != GatewayMode::kNone &&
+      !ReachableThroughGateways(in, sidecars, t.datacenter)) {
+    // The gateways' own health says nothing about what is behind them: a connection through
+    // them would be closed by the target's gateway. Marked critical, the cluster fails over as
+    // one with unhealthy instances does (Consul does the same for the instances, and not for
+    // the gateways: its issue 9811).
+    for (Endpoint& e : c.endpoints) e.health = Endpoint::Health::kCritical;
   }
   return c;
 }

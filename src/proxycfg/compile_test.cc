@@ -268,6 +268,62 @@ TEST(CompileSidecarTest, CriticalRemoteGatewayIsMarkedCritical) {
   EXPECT_EQ(cache.endpoints[0].health, Endpoint::Health::kCritical);
 }
 
+std::vector<Endpoint::Health> Healths(const Cluster& c) {
+  std::vector<Endpoint::Health> out;
+  for (const Endpoint& e : c.endpoints) out.push_back(e.health);
+  return out;
+}
+
+// Through gateways, a target's endpoints are gateways whose own health says nothing about the
+// target: with no usable instance behind them they are critical, so that the cluster fails over.
+TEST(CompileSidecarTest, GatewaysToATargetWithoutHealthyInstancesAreCritical) {
+  using H = Endpoint::Health;
+  for (const char* mode : {"local", "remote"}) {
+    Inputs in = SidecarInputs(mode);
+    Result<proxy::Config> c = Compile(in, 1);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    const size_t n = std::string(mode) == "local" ? 1 : 2;  // dc1's gateway, or dc2's two
+    EXPECT_EQ(Healths(ClusterNamed(*c, DbCluster())), std::vector<H>(n, H::kPassing)) << mode;
+
+    in.upstream_endpoints[{"db", "dc2"}][0].checks[1].status = catalog::kCritical;
+    c = Compile(in, 1);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    EXPECT_EQ(Healths(ClusterNamed(*c, DbCluster())), std::vector<H>(n, H::kCritical)) << mode;
+
+    in.upstream_endpoints[{"db", "dc2"}].clear();  // no instance at all
+    c = Compile(in, 1);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    EXPECT_EQ(Healths(ClusterNamed(*c, DbCluster())), std::vector<H>(n, H::kCritical)) << mode;
+  }
+  // Sidecar to sidecar, the instances are the endpoints and keep their own health.
+  Inputs none = SidecarInputs("none");
+  none.upstream_endpoints[{"db", "dc2"}].push_back(
+      Sidecar("db-node-2", "10.2.0.31", "db", "", 21000, catalog::kCritical));
+  Result<proxy::Config> c = Compile(none, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(Healths(ClusterNamed(*c, DbCluster())), (std::vector<H>{H::kPassing, H::kCritical}));
+}
+
+// Mode local: the first hop is a healthy local gateway, but it could take the connection no
+// further than the target datacenter's gateways, which are all critical.
+TEST(CompileSidecarTest, LocalGatewayToADatacenterWithoutHealthyGatewaysIsCritical) {
+  Inputs in = SidecarInputs("local");
+  in.proxy.proxy->upstreams.push_back(Up("cache", "dc3", 9193));
+  in.upstream_endpoints[{"cache", "dc3"}] = {
+      Sidecar("cache-node", "10.3.0.30", "cache", "", 21000)};
+  // dc4 lists no gateway: perhaps the local gateway has a static route there; it decides.
+  in.proxy.proxy->upstreams.push_back(Up("cache", "dc4", 9194));
+  in.upstream_endpoints[{"cache", "dc4"}] = {
+      Sidecar("cache-node", "10.4.0.30", "cache", "", 21000)};
+  Result<proxy::Config> c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const Cluster& dc3 = ClusterNamed(*c, std::string("cache.default.dc3.internal.") + kTd);
+  EXPECT_EQ(Addresses(dc3), Strings{"10.1.0.5:8443"});
+  EXPECT_EQ(Healths(dc3), std::vector<Endpoint::Health>{Endpoint::Health::kCritical});
+  const Cluster& dc4 = ClusterNamed(*c, std::string("cache.default.dc4.internal.") + kTd);
+  EXPECT_EQ(Healths(dc4), std::vector<Endpoint::Health>{Endpoint::Health::kPassing});
+}
+
 TEST(CompileSidecarTest, NoInstancesGivesEmptyCluster) {
   Inputs in = SidecarInputs("remote");
   in.proxy.proxy->upstreams.push_back(Up("cache", "dc9", 9193));
@@ -620,6 +676,31 @@ TEST(CompileChainTest, FailoverTargetsBecomeFailoverClusters) {
   EXPECT_EQ(failover.sni, ApiCluster("dc2"));
   // Mode remote: dc2's gateways on their WAN addresses.
   EXPECT_EQ(Addresses(failover), (Strings{"198.51.100.21:443", "198.51.100.22:443"}));
+}
+
+// The resolver's failover, as a user writes it for a service with no local instances: the
+// primary (dc1) is empty, dc2's instances are down behind healthy gateways, dc3 is up.
+TEST(CompileChainTest, FailoverSkipsADatacenterWhoseInstancesAreDown) {
+  meshcfg::EntrySet entries;
+  meshcfg::ServiceResolver api = Resolver("api");
+  api.failover["*"].datacenters = {"dc2", "dc3"};
+  entries.Add(api);
+  Inputs in = SidecarInputs("remote");
+  in.gateways["dc3"][0].checks[1].status = catalog::kPassing;
+  in.upstream_endpoints.erase({"api", "dc1"});
+  in.upstream_endpoints[{"api", "dc2"}] = {
+      Sidecar("api-dc2", "10.2.0.40", "api", "", 21000, catalog::kCritical)};
+  in.upstream_endpoints[{"api", "dc3"}] = {Sidecar("api-dc3", "10.3.0.40", "api", "", 21000)};
+  in = WithChains(in, entries);
+  Result<proxy::Config> config = Compile(in, 1);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const Cluster& primary = ClusterNamed(*config, ApiCluster("dc1"));
+  EXPECT_TRUE(primary.endpoints.empty());
+  EXPECT_EQ(primary.failover, (Strings{ApiCluster("dc2"), ApiCluster("dc3")}));
+  using H = Endpoint::Health;
+  EXPECT_EQ(Healths(ClusterNamed(*config, ApiCluster("dc2"))),
+            (std::vector<H>{H::kCritical, H::kCritical}));
+  EXPECT_EQ(Healths(ClusterNamed(*config, ApiCluster("dc3"))), std::vector<H>{H::kPassing});
 }
 
 TEST(CompileChainTest, SubsetsNarrowTheEndpoints) {

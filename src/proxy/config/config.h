@@ -42,8 +42,9 @@ struct Cluster {
   std::vector<std::string> spiffe_ids;
   std::chrono::milliseconds connect_timeout{5000};
   Lb lb = Lb::kRoundRobin;
-  // Clusters tried, in order, when this one has no usable endpoint (a resolver's Failover). Each
-  // names a cluster with the same `tls` and no failover of its own.
+  // Clusters tried, in order, when this one has no usable endpoint or connecting to its
+  // endpoints fails (a resolver's Failover). Each names a cluster with the same `tls` and no
+  // failover of its own.
   std::vector<std::string> failover;
   std::vector<Endpoint> endpoints;
 
