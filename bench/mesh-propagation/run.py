@@ -587,9 +587,9 @@ def key_id(colon_hex):
     return bytes.fromhex(colon_hex.replace(":", ""))
 
 
-def poll_all(ports, pred, timeout, threads=2, pause=0.05):
-    """Handshakes with every port over and over (spread over `threads`) until pred(der) holds for
-    each; returns {port: monotonic time first seen} (missing ports timed out)."""
+def poll_until(items, check, timeout, threads=2, pause=0.05):
+    """Calls check(item) for every item over and over (spread over `threads`) until it holds for
+    each; returns {item: monotonic time first seen} (missing items timed out)."""
     seen = {}
     lock = threading.Lock()
     deadline = now() + timeout
@@ -597,25 +597,33 @@ def poll_all(ports, pred, timeout, threads=2, pause=0.05):
     def worker(mine):
         pending = list(mine)
         while pending and now() < deadline:
-            for port in list(pending):
-                try:
-                    der = served_leaf(port)
-                except (OSError, ssl.SSLError, ValueError):
-                    continue
-                if der and pred(der):
+            for item in list(pending):
+                if check(item):
                     with lock:
-                        seen[port] = now()
-                    pending.remove(port)
+                        seen[item] = now()
+                    pending.remove(item)
             if pending:
                 time.sleep(pause)
 
-    ts = [threading.Thread(target=worker, args=(ports[i::threads],), daemon=True)
+    ts = [threading.Thread(target=worker, args=(items[i::threads],), daemon=True)
           for i in range(threads)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
     return seen
+
+
+def poll_all(ports, pred, timeout, threads=2, pause=0.05):
+    """Handshakes with every port until pred(der) holds for the leaf it serves; returns {port:
+    monotonic time first seen}."""
+    def check(port):
+        try:
+            der = served_leaf(port)
+        except (OSError, ssl.SSLError, ValueError):
+            return False
+        return bool(der) and pred(der)
+    return poll_until(ports, check, timeout, threads, pause)
 
 
 LOG_TS_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z")
@@ -842,30 +850,11 @@ def authorized_probe(ctx, port, sni, timeout=5):
 
 
 def poll_probe(targets, want, ctx, timeout, threads=2, pause=0.02):
-    """Probes every (port, sni) over and over until authorized_probe(...) == want for each;
-    returns {port: monotonic time first seen}."""
-    seen = {}
-    lock = threading.Lock()
-    deadline = now() + timeout
-
-    def worker(mine):
-        pending = list(mine)
-        while pending and now() < deadline:
-            for port, sni in list(pending):
-                if authorized_probe(ctx, port, sni) == want:
-                    with lock:
-                        seen[port] = now()
-                    pending.remove((port, sni))
-            if pending:
-                time.sleep(pause)
-
-    ts = [threading.Thread(target=worker, args=(targets[i::threads],), daemon=True)
-          for i in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return seen
+    """Probes every (port, sni) until authorized_probe(...) == want; returns {port: monotonic
+    time first seen}."""
+    seen = poll_until(targets, lambda t: authorized_probe(ctx, t[0], t[1]) == want, timeout,
+                      threads, pause)
+    return {port: t for (port, _), t in seen.items()}
 
 
 def applied_after(proxies, t0_wall):

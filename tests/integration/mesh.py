@@ -48,22 +48,34 @@ def payload(path):
 
 
 class App:
-    """The api app: a threaded HTTP server on 127.0.0.1:0 answering payload(path) to any GET."""
+    """A threaded HTTP server on 127.0.0.1:`port` (0: a free one) answering every GET with
+    answer(handler) -> (body, headers), by default payload(path), and counting the requests.
+    close() stops it; start() starts it again on the same port (an app dying and coming back)."""
 
-    def __init__(self):
+    def __init__(self, answer=None, port=0, protocol="HTTP/1.0", name="api-app"):
         self.requests = 0
+        self.port = port
         self._lock = threading.Lock()
+        self._answer = answer or (lambda handler: (
+            payload(handler.path), {"Content-Type": "application/octet-stream"}))
+        self._protocol = protocol
+        self._name = name
+        self._server = None
+        self.start()
+
+    def start(self):
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
+            protocol_version = owner._protocol
 
             def do_GET(self):
                 with owner._lock:
                     owner.requests += 1
-                body = payload(self.path)
+                body, headers = owner._answer(self)
                 self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
+                for k, v in headers.items():
+                    self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -75,17 +87,20 @@ class App:
             daemon_threads = True
             allow_reuse_address = True
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = Server(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1}, daemon=True,
-                                        name="api-app-%d" % self.port)
+                                        name="%s-%d" % (self._name, self.port))
         self._thread.start()
 
     def close(self):
+        if self._server is None:
+            return
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(2)
+        self._server = None
 
 
 class Proxy:

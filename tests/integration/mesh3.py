@@ -18,16 +18,13 @@ second, so the catalog learns of a dead app quickly; the gateways keep their reg
 """
 
 import http.client
-import http.server
 import os
 import shutil
 import signal
-import socketserver
 import tempfile
-import threading
 
 from harness import wait_until
-from mesh import Proxy
+from mesh import App, Proxy
 from test_connect_ca import DC
 from test_raft import free_ports
 
@@ -35,48 +32,10 @@ DATACENTERS = ("dc1", "dc2", "dc3")
 API_DCS = ("dc2", "dc3")
 
 
-class DcApp:
-    """api in one datacenter: answers "api in <dc> <path>" on 127.0.0.1:`port`. close() and
-    start() again on the same port stand for the app dying and coming back."""
-
-    def __init__(self, dc, port):
-        self.dc, self.port = dc, port
-        self._server = None
-        self.start()
-
-    def start(self):
-        dc = self.dc
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def do_GET(self):
-                body = ("api in %s %s\n" % (dc, self.path)).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self._server = Server(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1}, daemon=True,
-                                        name="api-%s" % dc)
-        self._thread.start()
-
-    def close(self):
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(2)
-        self._server = None
+def DcApp(dc, port):
+    """api's app in `dc`: answers "api in <dc> <path>" on 127.0.0.1:`port`."""
+    return App(answer=lambda h: (("api in %s %s\n" % (dc, h.path)).encode(), {}), port=port,
+               name="api-" + dc)
 
 
 class ThreeDcMesh:

@@ -5,55 +5,21 @@ in dc1. All services are HTTP (service-defaults), and web's sidecar reaches `ech
 upstream with no datacenter."""
 
 import http.client
-import http.server
-import socketserver
-import threading
 import unittest
 
 from harness import wait_until
-from mesh import MeshTestCase, payload
+from mesh import App, MeshTestCase, payload
 from test_raft import free_ports
 
 SPLIT_REQUESTS = 2000
 
 
-class EchoApp:
+def EchoApp(name):
     """An HTTP/1.1 keep-alive app on 127.0.0.1:0 answering "<name> <path>" to any GET, with the
     request's X-Tier header (or "-") in its X-Got-Tier header."""
-
-    def __init__(self, name):
-        self.name = name
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                body = ("%s %s" % (name, self.path)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("X-Got-Tier", self.headers.get("X-Tier", "-"))
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1}, daemon=True,
-                                        name="%s-app-%d" % (name, self.port))
-        self._thread.start()
-
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(2)
+    return App(answer=lambda h: (("%s %s" % (name, h.path)).encode(), {
+        "Content-Type": "text/plain", "X-Got-Tier": h.headers.get("X-Tier", "-")}),
+        protocol="HTTP/1.1", name=name + "-app")
 
 
 class L7Test(MeshTestCase):
