@@ -302,6 +302,9 @@ class Validator {
     if (ch.action != A::kHttpRoute && ch.route) {
       Fail(at + ".RouteConfig", "only an http_route chain has routes");
     }
+    if (ch.action != A::kTerminateTls && ch.inbound_http) {
+      Fail(at + ".InboundHttp", "only a terminate_tls chain parses inbound requests");
+    }
     if (ch.action == A::kTerminateTls || ch.action == A::kOriginateTls ||
         ch.action == A::kHttpRoute) {
       if (!c_.leaf) Fail(at + ".Action", std::string(ActionName(ch.action)) + " needs a Leaf");
@@ -473,6 +476,18 @@ class Validator {
       std::string at = Index("Authz.Rules", i);
       if (!IsSourcePattern(rules[i].source)) {
         Fail(at + ".Source", Quote(rules[i].source) + " is not a SPIFFE ID pattern");
+      }
+      if (!rules[i].permissions.empty() && rules[i].allow) {
+        Fail(at + ".Allow", "must be false for a rule with Permissions (it denies where requests "
+                            "are not seen)");
+      }
+      for (size_t j = 0; j < rules[i].permissions.size(); ++j) {
+        const RouteMatch& m = rules[i].permissions[j].http;
+        std::string pat = at + "." + Index("Permissions", j) + ".Match";
+        if (!m.query_params.empty()) {
+          Fail(pat + ".QueryParams", "a permission does not match query parameters");
+        }
+        CheckMatch(m, pat);
       }
       if (i == 0) continue;
       const AuthzRule& prev = rules[i - 1];

@@ -160,6 +160,9 @@ struct FilterChain {
   Action action = Action::kTcpProxy;
   std::string cluster;               // empty for kSniCluster and kHttpRoute
   std::optional<RouteConfig> route;  // present exactly for kHttpRoute
+  // kTerminateTls only: the local app speaks HTTP (its protocol is http, http2 or grpc), so each
+  // request is parsed as HTTP/1.1 and checked against Authz, L7 permissions included.
+  bool inbound_http = false;
 
   bool operator==(const FilterChain&) const = default;
 };
@@ -187,13 +190,27 @@ struct Leaf {
   bool operator==(const Leaf&) const = default;
 };
 
+// One L7 permission of an intention (Consul's Permissions[i]): a request that `http` matches is
+// allowed or denied. `http` is a route match without query parameters.
+struct AuthzPermission {
+  bool allow = false;
+  RouteMatch http;
+
+  bool operator==(const AuthzPermission&) const = default;
+};
+
 // One compiled intention. `source` is a SPIFFE ID in which a whole path segment (or the trust
 // domain) may be "*": "spiffe://<td>/ns/default/dc/*/svc/web".
+//
+// A rule with `permissions` is an L7 intention: on an `inbound_http` chain it lets the connection
+// in and decides each request by its first matching permission (none matching: default_allow).
+// Where no request is seen (any other chain) it denies, so `allow` must be false.
 struct AuthzRule {
   std::string source;
   bool allow = false;
   int precedence = 0;  // Consul's intention precedence, 1..9
   std::string id;      // the intention it came from, for the deny reason; may be empty
+  std::vector<AuthzPermission> permissions;  // in order; empty for an L4 intention
 
   bool operator==(const AuthzRule&) const = default;
 };

@@ -62,12 +62,12 @@ OJson EncodeHeaderChanges(const HeaderChanges& h) {
   return j;
 }
 
-OJson EncodeRoute(const Route& r) {
+OJson EncodeMatch(const RouteMatch& match) {
   OJson m = OJson::object();
-  m["PathMatch"] = Str(PathMatchName(r.match.path_kind));
-  m["Path"] = r.match.path;
+  m["PathMatch"] = Str(PathMatchName(match.path_kind));
+  m["Path"] = match.path;
   OJson headers = OJson::array();
-  for (const HeaderMatch& h : r.match.headers) {
+  for (const HeaderMatch& h : match.headers) {
     OJson hj = OJson::object();
     hj["Name"] = h.name;
     hj["Match"] = Str(HeaderMatchName(h.kind));
@@ -77,7 +77,7 @@ OJson EncodeRoute(const Route& r) {
   }
   m["Headers"] = std::move(headers);
   OJson query = OJson::array();
-  for (const QueryMatch& q : r.match.query_params) {
+  for (const QueryMatch& q : match.query_params) {
     OJson qj = OJson::object();
     qj["Name"] = q.name;
     qj["Match"] = Str(QueryMatchName(q.kind));
@@ -85,10 +85,13 @@ OJson EncodeRoute(const Route& r) {
     query.push_back(std::move(qj));
   }
   m["QueryParams"] = std::move(query);
-  m["Methods"] = r.match.methods;
+  m["Methods"] = match.methods;
+  return m;
+}
 
+OJson EncodeRoute(const Route& r) {
   OJson j = OJson::object();
-  j["Match"] = std::move(m);
+  j["Match"] = EncodeMatch(r.match);
   OJson clusters = OJson::array();
   for (const WeightedCluster& wc : r.clusters) {
     OJson cj = OJson::object();
@@ -136,6 +139,7 @@ OJson EncodeListener(const Listener& l) {
       cj["RouteConfig"] = OJson::object();
       cj["RouteConfig"]["Routes"] = std::move(routes);
     }
+    if (ch.inbound_http) cj["InboundHttp"] = true;
     chains.push_back(std::move(cj));
   }
   j["FilterChains"] = std::move(chains);
@@ -536,6 +540,10 @@ Status DecodeChain(const Json& v, const std::string& path, FilterChain* ch) {
   if (s.ok()) s = ReadEnum(o, "Action", kActions, &ch->action);
   if (s.ok()) s = ReadString(o, "Cluster", &ch->cluster);
   if (s.ok()) s = DecodeRouteConfig(o, &ch->route);
+  if (const Json* h = o.Find("InboundHttp"); s.ok() && h != nullptr && !h->is_null()) {
+    if (!h->is_boolean()) return WrongType(o.At("InboundHttp"), "a boolean", *h);
+    ch->inbound_http = h->get<bool>();
+  }
   return s.ok() ? o.Finish() : s;
 }
 
@@ -569,6 +577,14 @@ Status DecodeLeaf(Object& parent, std::optional<Leaf>* out) {
   return s;
 }
 
+Status DecodePermission(const Json& v, const std::string& path, AuthzPermission* p) {
+  Object o;
+  Status s = o.Open(v, path);
+  if (s.ok()) s = ReadBool(o, "Allow", &p->allow);
+  if (s.ok()) s = DecodeMatch(o, &p->http);
+  return s.ok() ? o.Finish() : s;
+}
+
 Status DecodeRule(const Json& v, const std::string& path, AuthzRule* r) {
   Object o;
   Status s = o.Open(v, path);
@@ -576,6 +592,11 @@ Status DecodeRule(const Json& v, const std::string& path, AuthzRule* r) {
   if (s.ok()) s = ReadBool(o, "Allow", &r->allow);
   if (s.ok()) s = ReadInt32(o, "Precedence", &r->precedence);
   if (s.ok()) s = ReadString(o, "ID", &r->id);
+  if (s.ok()) {
+    s = ReadArray(o, "Permissions", [r](const Json& pv, const std::string& at) {
+      return DecodePermission(pv, at, &r->permissions.emplace_back());
+    });
+  }
   return s.ok() ? o.Finish() : s;
 }
 
@@ -654,6 +675,18 @@ std::string EncodeConfig(const Config& c) {
     rj["Allow"] = r.allow;
     rj["Precedence"] = r.precedence;
     rj["ID"] = r.id;
+    // Written only when present, as RouteConfig is: a config without L7 intentions stays one
+    // that proxies predating them accept.
+    if (!r.permissions.empty()) {
+      OJson perms = OJson::array();
+      for (const AuthzPermission& p : r.permissions) {
+        OJson pj = OJson::object();
+        pj["Allow"] = p.allow;
+        pj["Match"] = EncodeMatch(p.http);
+        perms.push_back(std::move(pj));
+      }
+      rj["Permissions"] = std::move(perms);
+    }
     rules.push_back(std::move(rj));
   }
   authz["Rules"] = std::move(rules);

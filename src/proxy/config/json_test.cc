@@ -49,6 +49,49 @@ TEST(ConfigJsonTest, RoutedSidecarGolden) {
   ExpectGolden(testing::RoutedSidecarExample(), "sidecar-l7.json");
 }
 
+TEST(ConfigJsonTest, L7AuthzSidecarGolden) {
+  ExpectGolden(testing::L7AuthzSidecarExample(), "sidecar-l7-authz.json");
+}
+
+// Configs without L7 intentions keep the shape proxies that predate them accept.
+TEST(ConfigJsonTest, L7AuthzKeysOnlyWhenUsed) {
+  std::string plain = EncodeConfig(testing::SidecarExample());
+  EXPECT_EQ(plain.find("InboundHttp"), std::string::npos);
+  EXPECT_EQ(plain.find("Permissions"), std::string::npos);
+  std::string l7 = EncodeConfig(testing::L7AuthzSidecarExample());
+  EXPECT_NE(l7.find("\"InboundHttp\": true"), std::string::npos);
+  EXPECT_NE(l7.find("\"Permissions\""), std::string::npos);
+}
+
+TEST(ConfigJsonTest, L7AuthzErrorsNameTheKey) {
+  auto decode_edited = [](const std::function<void(OJson&)>& edit) {
+    OJson j = OJson::parse(EncodeConfig(testing::L7AuthzSidecarExample()));
+    edit(j);
+    Result<Config> r = DecodeConfig(j.dump());
+    return r.ok() ? std::string("ok") : std::string(r.status().message());
+  };
+  EXPECT_EQ(decode_edited([](OJson& j) { j["Authz"]["Rules"][1]["Allow"] = true; }),
+            "Authz.Rules[1].Allow: must be false for a rule with Permissions (it denies where "
+            "requests are not seen)");
+  EXPECT_EQ(decode_edited([](OJson& j) {
+              j["Authz"]["Rules"][1]["Permissions"][1]["Match"]["QueryParams"] =
+                  OJson::parse(R"([{"Name": "a", "Match": "present", "Value": ""}])");
+            }),
+            "Authz.Rules[1].Permissions[1].Match.QueryParams: a permission does not match query "
+            "parameters");
+  EXPECT_EQ(decode_edited([](OJson& j) {
+              j["Authz"]["Rules"][1]["Permissions"][0]["Match"]["Path"] = "admin";
+            }),
+            "Authz.Rules[1].Permissions[0].Match.Path: \"admin\" does not start with \"/\"");
+  EXPECT_EQ(decode_edited([](OJson& j) { j["Authz"]["Rules"][1]["Permissions"][0]["Alow"] = 1; }),
+            "Authz.Rules[1].Permissions[0].Alow: unknown key (did you mean \"Allow\"?)");
+  EXPECT_EQ(decode_edited([](OJson& j) { j["Listeners"][0]["FilterChains"][0]["InboundHttp"] = 1; }),
+            "Listeners[0].FilterChains[0].InboundHttp: expected a boolean, found an integer");
+  EXPECT_EQ(decode_edited([](OJson& j) { j["Listeners"][1]["FilterChains"][0]["InboundHttp"] = true; }),
+            "Listeners[1].FilterChains[0].InboundHttp: only a terminate_tls chain parses inbound "
+            "requests");
+}
+
 TEST(ConfigJsonTest, GatewayGolden) {
   ExpectGolden(testing::GatewayExample(), "mesh-gateway.json");
 }

@@ -153,4 +153,29 @@ inline Config RoutedSidecarExample() {
   return c;
 }
 
+// An http service's sidecar: the public chain parses requests, and web's intention carries L7
+// permissions (Consul: Permissions [{deny, PathExact /admin}, {allow, PathPrefix /public, GET,
+// Header x-tenant present}]).
+inline Config L7AuthzSidecarExample() {
+  Config c = SidecarExample();
+  c.version = 44;
+  c.listeners[0].chains[0].inbound_http = true;
+  AuthzPermission admin;
+  admin.allow = false;
+  admin.http.path_kind = RouteMatch::Path::kExact;
+  admin.http.path = "/admin";
+  AuthzPermission reads;
+  reads.allow = true;
+  reads.http.path_kind = RouteMatch::Path::kPrefix;
+  reads.http.path = "/public";
+  reads.http.methods = {"GET", "HEAD"};
+  reads.http.headers = {{"x-tenant", HeaderMatch::Kind::kPresent, "", false},
+                        {"x-tenant", HeaderMatch::Kind::kRegex, "test-.*", true}};
+  AuthzRule web{std::string("spiffe://") + kTrustDomain + "/ns/default/dc/*/svc/web", false, 9,
+                "web => api"};
+  web.permissions = {admin, reads};
+  c.authz.rules.insert(c.authz.rules.begin() + 1, web);
+  return c;
+}
+
 }  // namespace gangway::proxy::testing
