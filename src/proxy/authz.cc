@@ -4,9 +4,13 @@
 
 namespace gangway::proxy {
 
-AuthzDecision Authorize(const Authz& authz, std::string_view spiffe_id) {
+AuthzDecision Authorize(const Authz& authz, std::string_view spiffe_id, bool sees_requests) {
   if (const AuthzRule* rule = MatchRule(authz, spiffe_id)) {
     std::string which = rule->id.empty() ? "rule for " + rule->source : "intention " + rule->id;
+    if (!rule->permissions.empty()) {
+      if (sees_requests) return {true, which + " has L7 permissions: checked per request"};
+      return {false, which + " has L7 permissions, which a connection cannot satisfy"};
+    }
     return {rule->allow, which + (rule->allow ? " allows" : " denies")};
   }
   return {authz.default_allow,

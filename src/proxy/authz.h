@@ -15,7 +15,11 @@ struct AuthzDecision {
   std::string reason;  // for the log line: which rule (intention) or default decided
 };
 
-AuthzDecision Authorize(const Authz& authz, std::string_view spiffe_id);
+// The connection-level (L4) decision. A rule with L7 permissions denies, unless
+// `sees_requests` (an inbound_http chain): then it lets the connection in and its permissions
+// decide each request (InboundAuthz).
+AuthzDecision Authorize(const Authz& authz, std::string_view spiffe_id,
+                        bool sees_requests = false);
 
 // The trust domain of a SPIFFE ID ("spiffe://<td>/..."), "" when `id` is not one.
 std::string_view TrustDomainOf(std::string_view spiffe_id);

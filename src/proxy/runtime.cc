@@ -44,6 +44,7 @@
 #include "proxy/authz.h"
 #include "proxy/balancer.h"
 #include "proxy/http_router.h"
+#include "proxy/inbound_http.h"
 #include "proxy/listen_socket.h"
 #include "proxy/tls.h"
 
@@ -93,6 +94,7 @@ struct Snapshot {
   std::map<std::string, const Listener*, std::less<>> listeners;
   std::map<std::string, std::shared_ptr<ListenerCounters>, std::less<>> listener_counters;
   std::map<const FilterChain*, std::unique_ptr<RouteTable>> routes;
+  std::unique_ptr<InboundAuthz> inbound_authz;  // a connect-proxy's authz, for inbound_http chains
 
   ClusterState* FindCluster(std::string_view name) const {
     auto it = clusters.find(Lower(name));
@@ -205,6 +207,9 @@ struct Connection {
   // config's authz is checked against it (CloseNewlyDenied).
   std::string peer_id;
   bool revoked = false;  // closed by a later config's authz; counted and logged once
+  // On an inbound_http chain each request is checked against the newest authz instead: a deny
+  // answers the next request 403 rather than closing the connection.
+  bool per_request_authz = false;
 
   Connection(Worker* worker, std::shared_ptr<const Snapshot> s, const Listener* l,
              tcp::socket socket)
@@ -269,7 +274,7 @@ struct Connection {
 void CloseNewlyDenied(Worker& w) {
   const Authz& authz = w.current->config->authz;
   for (auto& [id, c] : w.connections) {
-    if (c->peer_id.empty() || c->revoked) continue;
+    if (c->peer_id.empty() || c->revoked || c->per_request_authz) continue;
     AuthzDecision decision = Authorize(authz, c->peer_id);
     if (decision.allowed) continue;
     c->revoked = true;
@@ -548,6 +553,9 @@ const FilterChain* PlainChain(const Listener& listener) {
   return listener.chains.empty() ? nullptr : &listener.chains.front();
 }
 
+asio::awaitable<void> ServeInboundHttp(Connection& c, ssl::stream<tcp::socket&>& tls,
+                                       ClusterCounters& cc);
+
 // kTerminateTls: mTLS server with the leaf, verify and authorize the client, plaintext to the
 // local app.
 asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
@@ -595,13 +603,15 @@ asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
   // The worker's newest authz, not the one of the snapshot the connection was accepted under: a
   // config that arrived during the handshake has already looked at this connection (it had no
   // peer_id yet) and will not look again.
-  AuthzDecision decision = Authorize(c.w->current->config->authz, id);
+  AuthzDecision decision = Authorize(c.w->current->config->authz, id, chain.inbound_http);
   if (!decision.allowed) co_return c.Refuse(RefuseReason::kUnauthorized, id + ": " + decision.reason);
   c.peer_id = id;
+  c.per_request_authz = chain.inbound_http;
   ClusterState* cluster = snap.FindCluster(chain.cluster);
   if (cluster == nullptr) co_return c.Refuse(RefuseReason::kUnknownCluster, chain.cluster);
   if (co_await Dial(c, cluster)) co_return;
   ClusterCounters& cc = cluster->counters();
+  if (chain.inbound_http) co_return co_await ServeInboundHttp(c, tls, cc);
   co_await (Pump(c, tls, c.up, false, c.lc->bytes_in, cc.bytes_sent) &&
             Pump(c, c.up, tls, true, cc.bytes_received, c.lc->bytes_out));
 }
@@ -1107,6 +1117,142 @@ asio::awaitable<void> RouteHttp(Connection& c, const FilterChain& chain,
   pool.CloseAll();
 }
 
+// ---- inbound_http: per-request authz at the destination ----
+
+// Moves the rest of a message whose head `parser` has read from src to dst (head first), as
+// Beast's relay example does: a piece of the body at a time, never the whole body in memory.
+template <bool kIsRequest, typename Src, typename Dst>
+asio::awaitable<bool> RelayMessage(Src& src, beast::flat_buffer& buf,
+                                   http::parser<kIsRequest, http::buffer_body>& parser, Dst& dst,
+                                   std::atomic<uint64_t>& read_counter,
+                                   std::atomic<uint64_t>& write_counter) {
+  auto& msg = parser.get();
+  std::vector<char> chunk(16 * 1024);
+  http::serializer<kIsRequest, http::buffer_body> serializer(msg);
+  do {
+    if (!parser.is_done()) {
+      msg.body().data = chunk.data();
+      msg.body().size = chunk.size();
+      auto [rec, n] = co_await http::async_read(src, buf, parser, kTuple);
+      read_counter.fetch_add(n, kRelaxed);
+      if (rec == http::error::need_buffer) rec = {};
+      if (rec) co_return false;
+      msg.body().size = chunk.size() - msg.body().size;
+      msg.body().data = chunk.data();
+      msg.body().more = !parser.is_done();
+    } else {
+      msg.body().data = nullptr;
+      msg.body().size = 0;
+      msg.body().more = false;
+    }
+    auto [wec, n] = co_await http::async_write(dst, serializer, kTuple);
+    write_counter.fetch_add(n, kRelaxed);
+    if (wec == http::error::need_buffer) wec = {};
+    if (wec) co_return false;
+  } while (!parser.is_done() || !serializer.is_done());
+  co_return true;
+}
+
+// A response the sidecar writes itself (403, 400): text/plain, as Envoy's.
+asio::awaitable<bool> AnswerInbound(Connection& c, ssl::stream<tcp::socket&>& tls, int status,
+                                    std::string_view body, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  res.set(http::field::content_type, "text/plain");
+  res.body() = std::string(body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  auto [ec, n] = co_await http::async_write(tls, res, kTuple);
+  c.lc->bytes_out.fetch_add(n, kRelaxed);
+  co_return !ec;
+}
+
+// An inbound_http chain, after the handshake and the connection-level check: each request from
+// the client is parsed and checked against the worker's newest authz (so a config that arrived
+// since the previous request decides the next one), then answered 403 or relayed to the local
+// app, whose response is relayed back. One request at a time on the one app connection; the
+// connection ends when either side asks to close. A 101 turns it into a byte stream.
+asio::awaitable<void> ServeInboundHttp(Connection& c, ssl::stream<tcp::socket&>& tls,
+                                       ClusterCounters& cc) {
+  beast::flat_buffer down_buf;
+  beast::flat_buffer up_buf;
+  const HttpLimits limits;
+  for (;;) {
+    http::request_parser<http::buffer_body> parser;
+    parser.header_limit(static_cast<uint32_t>(limits.header_bytes));
+    parser.body_limit(boost::none);
+    auto [hec, hn] = co_await http::async_read_header(tls, down_buf, parser, kTuple);
+    c.lc->bytes_in.fetch_add(hn, kRelaxed);
+    if (hec) {
+      if (IsHttpParseError(hec)) {
+        LogDebug(kLog, "listener=" + c.listener->name + " peer=" + c.peer +
+                           ": bad request: " + hec.message());
+        co_await AnswerInbound(c, tls, StatusForParseError(hec), "bad request: " + hec.message(),
+                               false);
+      }
+      break;
+    }
+    auto& req = parser.get();
+    const bool keep_alive = req.keep_alive();
+    const Snapshot& now = *c.w->current;
+    AuthzDecision decision =
+        now.inbound_authz ? now.inbound_authz->Check(c.peer_id, HttpRequest(req.base()))
+                          : Authorize(now.config->authz, c.peer_id);
+    if (!decision.allowed) {
+      std::string_view method(req.method_string().data(), req.method_string().size());
+      std::string_view target(req.target().data(), req.target().size());
+      Log(LogLevel::kWarn, kLog,
+          "listener=" + c.listener->name + " peer=" + c.peer + " forbidden: " + c.peer_id + " " +
+              std::string(method) + " " + std::string(PathOf(target)) + ": " + decision.reason +
+              " (config version " + std::to_string(now.config->version) + ")");
+      c.lc->Refuse(RefuseReason::kForbidden);
+      // A body the client is still sending (or waiting to send, after Expect: 100-continue) is
+      // not read: the answer closes the connection instead.
+      bool keep = keep_alive && parser.is_done();
+      if (!co_await AnswerInbound(c, tls, 403, kForbiddenBody, keep) || !keep) break;
+      continue;
+    }
+    if (req[http::field::expect] == "100-continue" && !parser.is_done()) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      auto [wec, wn] = co_await asio::async_write(tls, asio::buffer(kContinue), kTuple);
+      if (wec) break;
+      req.erase(http::field::expect);
+    }
+    if (!co_await RelayMessage(tls, down_buf, parser, c.up, c.lc->bytes_in, cc.bytes_sent)) break;
+    http::response_parser<http::buffer_body> rp;
+    rp.body_limit(boost::none);
+    if (req.method() == http::verb::head) rp.skip(true);
+    auto [rec, rn] = co_await http::async_read_header(c.up, up_buf, rp, kTuple);
+    cc.bytes_received.fetch_add(rn, kRelaxed);
+    if (rec) {
+      // Nothing of a response has gone to the client: answer as Envoy does.
+      co_await AnswerInbound(c, tls, 503,
+                             "upstream connect error or disconnect/reset before headers. reset "
+                             "reason: connection termination",
+                             false);
+      break;
+    }
+    const int status = rp.get().result_int();
+    const bool app_keep_alive = rp.get().keep_alive();
+    if (!co_await RelayMessage(c.up, up_buf, rp, tls, cc.bytes_received, c.lc->bytes_out)) break;
+    if (status == 101) {
+      // An upgrade (WebSocket): from here on, bytes both ways, the buffered ones first.
+      if (down_buf.size() > 0) {
+        auto [ec, n] = co_await asio::async_write(c.up, down_buf.data(), kTuple);
+        if (ec) break;
+      }
+      if (up_buf.size() > 0) {
+        auto [ec, n] = co_await asio::async_write(tls, up_buf.data(), kTuple);
+        if (ec) break;
+      }
+      co_await (Pump(c, tls, c.up, false, c.lc->bytes_in, cc.bytes_sent) &&
+                Pump(c, c.up, tls, true, cc.bytes_received, c.lc->bytes_out));
+      co_return;
+    }
+    if (!keep_alive || !app_keep_alive) break;
+  }
+  c.Close();
+}
+
 asio::awaitable<void> Serve(Worker* w, std::shared_ptr<const Snapshot> snap,
                             const Listener* listener, tcp::socket socket) {
   Connection c(w, std::move(snap), listener, std::move(socket));
@@ -1296,6 +1442,11 @@ Status Runtime::Apply(std::shared_ptr<const Config> config, ApplyOrder order) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = config;
   std::map<std::string, State::ClusterOutliers> outliers;  // rt.outliers once applied
+  if (config->kind == Config::Kind::kConnectProxy) {
+    Result<InboundAuthz> inbound = InboundAuthz::Build(config->authz);
+    if (!inbound.ok()) return inbound.status();
+    snap->inbound_authz = std::make_unique<InboundAuthz>(std::move(*inbound));
+  }
   if (config->leaf) {
     auto tls = MeshTls::Build(*config);
     if (!tls.ok()) return tls.status();

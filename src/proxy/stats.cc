@@ -23,6 +23,7 @@ std::string_view RefuseReasonName(RefuseReason reason) {
     case RefuseReason::kInternal: return "internal";
     case RefuseReason::kEmpty: return "empty";
     case RefuseReason::kRevoked: return "revoked";
+    case RefuseReason::kForbidden: return "forbidden";
   }
   return "unknown";
 }
@@ -30,7 +31,7 @@ std::string_view RefuseReasonName(RefuseReason reason) {
 uint64_t ListenerStats::RefusedTotal() const {
   uint64_t total = 0;
   for (uint64_t n : refused) total += n;
-  return total;
+  return total - Refused(RefuseReason::kForbidden);  // a request, not a connection
 }
 
 const ListenerStats* RuntimeStats::Listener(std::string_view name) const {

@@ -35,8 +35,10 @@ enum class RefuseReason {
   kEmpty,                // the peer closed without sending a byte (a TCP health check); logged
                          // at debug level only
   kRevoked,              // an established connection whose client a newer config's authz denies
+  kForbidden,            // a request (not a connection) on an inbound_http chain that authz
+                         // denied: answered 403, the connection stays open when HTTP allows
 };
-inline constexpr size_t kRefuseReasonCount = static_cast<size_t>(RefuseReason::kRevoked) + 1;
+inline constexpr size_t kRefuseReasonCount = static_cast<size_t>(RefuseReason::kForbidden) + 1;
 inline constexpr size_t kHelloErrorCount = static_cast<size_t>(net::HelloError::kBadExtension) + 1;
 
 // Stable lower_snake names: "no_healthy_endpoint", "wrong_server_identity", ...
@@ -89,7 +91,7 @@ struct ListenerStats {
   std::array<uint64_t, kHelloErrorCount> hello_errors{};
 
   uint64_t Refused(RefuseReason r) const { return refused[static_cast<size_t>(r)]; }
-  uint64_t RefusedTotal() const;
+  uint64_t RefusedTotal() const;  // connections refused or closed: `forbidden` requests aside
 };
 
 struct ClusterStats {
