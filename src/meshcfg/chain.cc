@@ -97,19 +97,7 @@ class Compiler {
 };
 
 std::string Compiler::ProtocolOf(const std::string& service) const {
-  if (auto it = entries_.service_defaults.find(service); it != entries_.service_defaults.end()) {
-    return it->second.protocol.empty() ? "tcp" : ToLowerAscii(it->second.protocol);
-  }
-  if (entries_.proxy_defaults) {
-    const Json& cfg = entries_.proxy_defaults->config;
-    if (cfg.is_object()) {
-      auto it = cfg.find("protocol");
-      if (it != cfg.end() && it->is_string() && !it->get<std::string>().empty()) {
-        return ToLowerAscii(it->get<std::string>());
-      }
-    }
-  }
-  return "tcp";
+  return ServiceProtocol(entries_, service);
 }
 
 Status Compiler::RecordProtocol(const std::string& service) {
@@ -601,6 +589,22 @@ void EntrySet::Add(const ConfigEntry& entry) {
 }
 
 std::string ChainNode::Key() const { return std::string(TypeName(type)) + ":" + name; }
+
+std::string ServiceProtocol(const EntrySet& entries, const std::string& service) {
+  if (auto it = entries.service_defaults.find(service); it != entries.service_defaults.end()) {
+    return it->second.protocol.empty() ? "tcp" : ToLowerAscii(it->second.protocol);
+  }
+  if (entries.proxy_defaults) {
+    const Json& cfg = entries.proxy_defaults->config;
+    if (cfg.is_object()) {
+      auto it = cfg.find("protocol");
+      if (it != cfg.end() && it->is_string() && !it->get<std::string>().empty()) {
+        return ToLowerAscii(it->get<std::string>());
+      }
+    }
+  }
+  return "tcp";
+}
 
 Result<CompiledChain> CompileChain(const ChainRequest& request, const EntrySet& entries) {
   return Compiler(request, entries).Run();

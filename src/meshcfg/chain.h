@@ -117,6 +117,10 @@ struct CompiledChain {
 // protocols, a circular resolver redirect, a subset that does not exist.
 Result<CompiledChain> CompileChain(const ChainRequest& request, const EntrySet& entries);
 
+// A service's protocol, lower case: its service-defaults' Protocol ("" is "tcp"), else the
+// proxy-defaults' config "protocol", else "tcp".
+std::string ServiceProtocol(const EntrySet& entries, const std::string& service);
+
 // The "Chain" object of Consul's /v1/discovery-chain/:service response (durations as Go
 // strings, empty fields omitted as Consul omits them).
 Json ChainToJson(const CompiledChain& chain);

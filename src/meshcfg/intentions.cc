@@ -144,7 +144,8 @@ std::vector<IntentionRule> CompileAuthz(std::string_view destination,
   std::vector<IntentionRule> rules;
   for (const Intention& ixn : ForDestination(destination, entries)) {
     if (!ixn.source_peer.empty() || !ixn.source_sameness_group.empty()) continue;
-    rules.push_back({SourcePattern(ixn, trust_domain), !Denies(ixn), ixn.precedence, ixn.Name()});
+    rules.push_back({SourcePattern(ixn, trust_domain), !Denies(ixn), ixn.precedence, ixn.Name(),
+                     ixn.permissions});
   }
   return rules;
 }

@@ -104,6 +104,9 @@ struct IntentionRule {
   bool allow = false;
   int precedence = 0;
   std::string intention;  // Intention::Name(), for the proxy's deny reason
+  // The intention's L7 permissions, in order (then `allow` is false: a connection alone cannot
+  // satisfy them); a proxy that sees the requests decides each by them.
+  std::vector<IntentionPermission> permissions;
 
   bool operator==(const IntentionRule&) const = default;
 };

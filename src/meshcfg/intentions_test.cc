@@ -154,6 +154,9 @@ TEST(CompileAuthz, RulesInEvaluationOrderWithWildcardSegments) {
       {td + "/ns/default/dc/*/svc/*", false, 8, "* => db"},
       {td + "/ns/default/dc/*/svc/*", true, 5, "* => *"},
   };
+  // An L7 intention denies a connection and carries its permissions for a proxy that sees the
+  // requests.
+  want[0].permissions = L7("cache").permissions;
   EXPECT_EQ(rules, want);
 }
 

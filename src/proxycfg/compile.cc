@@ -397,6 +397,52 @@ proxy::RouteMatch TranslateMatch(const std::optional<meshcfg::RouteMatch>& match
   return out;
 }
 
+proxy::HeaderMatch TranslateHeader(const meshcfg::HeaderMatch& m) {
+  proxy::HeaderMatch out;
+  out.name = m.name;
+  out.invert = m.invert;
+  using K = proxy::HeaderMatch::Kind;
+  if (!m.exact.empty()) {
+    out.kind = K::kExact, out.value = m.exact;
+  } else if (!m.prefix.empty()) {
+    out.kind = K::kPrefix, out.value = m.prefix;
+  } else if (!m.suffix.empty()) {
+    out.kind = K::kSuffix, out.value = m.suffix;
+  } else if (!m.regex.empty()) {
+    out.kind = K::kRegex, out.value = m.regex;
+  }
+  return out;
+}
+
+// An intention's Permissions as the proxy's, in order. A permission without HTTP matches every
+// request. JWT requirements are not enforced by the proxy, so a permission carrying one is left
+// out when it allows (it can never let a request in) and kept, matching more, when it denies.
+std::vector<proxy::AuthzPermission> TranslatePermissions(
+    const std::vector<meshcfg::IntentionPermission>& permissions) {
+  std::vector<proxy::AuthzPermission> out;
+  for (const meshcfg::IntentionPermission& p : permissions) {
+    const bool allow = p.action == "allow";
+    if (allow && !p.jwt.is_null()) continue;
+    proxy::AuthzPermission perm;
+    perm.allow = allow;
+    if (p.http) {
+      const meshcfg::PermissionHttp& h = *p.http;
+      using P = proxy::RouteMatch::Path;
+      if (!h.path_exact.empty()) {
+        perm.http.path_kind = P::kExact, perm.http.path = h.path_exact;
+      } else if (!h.path_prefix.empty()) {
+        perm.http.path_kind = P::kPrefix, perm.http.path = h.path_prefix;
+      } else if (!h.path_regex.empty()) {
+        perm.http.path_kind = P::kRegex, perm.http.path = h.path_regex;
+      }
+      for (const meshcfg::HeaderMatch& m : h.header) perm.http.headers.push_back(TranslateHeader(m));
+      perm.http.methods = h.methods;
+    }
+    out.push_back(std::move(perm));
+  }
+  return out;
+}
+
 // An L7 chain (router or splitter first) as the upstream listener's routes.
 Result<proxy::RouteConfig> ChainRoutes(const Inputs& in, const meshcfg::CompiledChain& chain,
                                        const meshcfg::ChainNode& start, GatewayMode mode,
@@ -459,12 +505,17 @@ Result<proxy::Config> CompileSidecar(const Inputs& in, proxy::Config config) {
   config.service = pc.destination_service_name;
   config.leaf = in.leaf;
   config.roots_pem = in.roots_pem;
-  // Intentions are enforced here, at the destination: who may connect to this service.
+  // Intentions are enforced here, at the destination: who may connect to this service, and for
+  // an http service which requests (L7 permissions, checked per request by the public listener).
+  // For any other protocol an intention with permissions stays a deny: no request is seen.
+  const bool inbound_http = in.destination_protocol == "http";
   config.authz.default_allow = in.default_allow;
   for (meshcfg::IntentionRule& rule :
        meshcfg::CompileAuthz(pc.destination_service_name, in.intentions, in.trust_domain)) {
-    config.authz.rules.push_back(proxy::AuthzRule{std::move(rule.source), rule.allow,
-                                                  rule.precedence, std::move(rule.intention)});
+    proxy::AuthzRule out{std::move(rule.source), rule.allow, rule.precedence,
+                         std::move(rule.intention)};
+    if (inbound_http) out.permissions = TranslatePermissions(rule.permissions);
+    config.authz.rules.push_back(std::move(out));
   }
 
   std::map<std::string, Cluster> clusters;
@@ -488,6 +539,7 @@ Result<proxy::Config> CompileSidecar(const Inputs& in, proxy::Config config) {
   pub.port = reg.port;
   pub.kind = Listener::Kind::kPublic;
   pub.chains.push_back(FilterChain{{}, FilterChain::Action::kTerminateTls, kLocalApp});
+  pub.chains.back().inbound_http = inbound_http;
   config.listeners.push_back(std::move(pub));
 
   for (const catalog::Upstream& u : pc.upstreams) {

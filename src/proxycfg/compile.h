@@ -58,6 +58,10 @@ struct Inputs {
   // connections to the destination service.
   std::vector<meshcfg::ServiceIntentions> intentions;
   bool default_allow = true;
+  // Sidecars: the destination service's protocol (meshcfg::ServiceProtocol; "" is tcp). For
+  // "http" the public listener parses each request and enforces the intentions' L7 permissions
+  // per request; otherwise an intention with permissions denies the connection.
+  std::string destination_protocol;
   // The mesh gateway mode when neither the upstream, the proxy nor the upstream's chain sets
   // one (the agent's configured proxy-defaults).
   std::string default_mesh_gateway_mode;

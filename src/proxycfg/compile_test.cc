@@ -363,6 +363,93 @@ TEST(CompileSidecarTest, EndpointOrderDoesNotDependOnInputOrder) {
   EXPECT_TRUE(*ca == *cb);
 }
 
+// web's entry: api may GET /public and HEAD it (but not /public/admin*) and, carrying a JWT
+// requirement the proxy cannot check, POST; db is denied.
+meshcfg::ServiceIntentions WebIntentions() {
+  meshcfg::ServiceIntentions e;
+  e.name = "web";
+  meshcfg::SourceIntention api;
+  api.name = "api";
+  meshcfg::IntentionPermission admin;
+  admin.action = "deny";
+  admin.http.emplace();
+  admin.http->path_regex = "/public/admin.*";
+  meshcfg::IntentionPermission reads;
+  reads.action = "allow";
+  reads.http.emplace();
+  reads.http->path_prefix = "/public";
+  reads.http->methods = {"GET", "HEAD"};
+  reads.http->header = {{"x-tenant", false, "", "blue-", "", "", false},
+                        {"x-debug", true, "", "", "", "", true}};
+  meshcfg::IntentionPermission writes;
+  writes.action = "allow";
+  writes.jwt = meshcfg::Json::object();
+  api.permissions = {admin, reads, writes};
+  meshcfg::SourceIntention db;
+  db.name = "db";
+  db.action = "deny";
+  e.sources = {api, db};
+  return e;
+}
+
+TEST(CompileSidecarTest, L7IntentionsOfAnHttpServiceAreCheckedPerRequest) {
+  Inputs in = SidecarInputs();
+  in.intentions = {WebIntentions()};
+  in.destination_protocol = "http";
+  Result<proxy::Config> c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->listeners[0].kind, Listener::Kind::kPublic);
+  EXPECT_TRUE(c->listeners[0].chains[0].inbound_http);
+  for (size_t i = 1; i < c->listeners.size(); ++i) {
+    for (const FilterChain& ch : c->listeners[i].chains) EXPECT_FALSE(ch.inbound_http);
+  }
+  ASSERT_EQ(c->authz.rules.size(), 2u);
+  // Both count as deny at equal precedence, so by name.
+  const proxy::AuthzRule& api = c->authz.rules[0];
+  EXPECT_EQ(c->authz.rules[1].id, "db => web");
+  EXPECT_TRUE(c->authz.rules[1].permissions.empty());
+  EXPECT_EQ(api.id, "api => web");
+  EXPECT_FALSE(api.allow);
+  ASSERT_EQ(api.permissions.size(), 2u);  // the JWT-only allow cannot be checked: left out
+  EXPECT_FALSE(api.permissions[0].allow);
+  EXPECT_EQ(api.permissions[0].http.path_kind, proxy::RouteMatch::Path::kRegex);
+  EXPECT_EQ(api.permissions[0].http.path, "/public/admin.*");
+  EXPECT_TRUE(api.permissions[1].allow);
+  EXPECT_EQ(api.permissions[1].http.path_kind, proxy::RouteMatch::Path::kPrefix);
+  EXPECT_EQ(api.permissions[1].http.path, "/public");
+  EXPECT_EQ(api.permissions[1].http.methods, (std::vector<std::string>{"GET", "HEAD"}));
+  std::vector<proxy::HeaderMatch> headers = {
+      {"x-tenant", proxy::HeaderMatch::Kind::kPrefix, "blue-", false},
+      {"x-debug", proxy::HeaderMatch::Kind::kPresent, "", true}};
+  EXPECT_EQ(api.permissions[1].http.headers, headers);
+}
+
+TEST(CompileSidecarTest, L7IntentionsOfATcpServiceDenyTheConnection) {
+  for (const char* protocol : {"", "tcp", "http2", "grpc"}) {
+    Inputs in = SidecarInputs();
+    in.intentions = {WebIntentions()};
+    in.destination_protocol = protocol;
+    Result<proxy::Config> c = Compile(in, 1);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    EXPECT_FALSE(c->listeners[0].chains[0].inbound_http) << protocol;
+    ASSERT_EQ(c->authz.rules.size(), 2u);
+    EXPECT_EQ(c->authz.rules[0].id, "api => web");
+    EXPECT_FALSE(c->authz.rules[0].allow);
+    EXPECT_TRUE(c->authz.rules[0].permissions.empty()) << protocol;
+    EXPECT_FALSE(proxy::Allowed(c->authz, std::string("spiffe://") + kTd +
+                                              "/ns/default/dc/dc1/svc/api"));
+  }
+}
+
+TEST(CompileSidecarTest, AnHttpServiceWithoutL7IntentionsStillParsesRequests) {
+  // So that a later deny answers the next request of a kept-alive connection with a 403.
+  Inputs in = SidecarInputs();
+  in.destination_protocol = "http";
+  Result<proxy::Config> c = Compile(in, 1);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->listeners[0].chains[0].inbound_http);
+}
+
 TEST(CompileErrorTest, InvalidModeAtEachLayer) {
   for (int layer = 0; layer < 3; ++layer) {
     Inputs in = SidecarInputs(layer == 1 ? "Local" : "", layer == 0 ? "Local" : "");

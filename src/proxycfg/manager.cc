@@ -353,6 +353,10 @@ class Manager::ProxyState {
     in.default_mesh_gateway_mode = m_.options_.default_mesh_gateway_mode;
     in.default_allow = m_.options_.default_intention_allow;
     if (intentions_) in.intentions = *intentions_;
+    if (!gateway() && entries_ && reg_.service.proxy) {
+      in.destination_protocol =
+          meshcfg::ServiceProtocol(*entries_, reg_.service.proxy->destination_service_name);
+    }
     if (!gateway()) {
       std::map<std::string, std::string> errors;
       in.chains = Chains(&errors);

@@ -405,5 +405,32 @@ TEST_F(ManagerTest, SidecarUpstreamsFollowTheirDiscoveryChains) {
             nullptr);
 }
 
+// The destination's protocol comes from the same entries as the chains: service-defaults, else
+// proxy-defaults. http makes the public listener check each request.
+TEST_F(ManagerTest, AnHttpDestinationGetsAPublicListenerThatParsesRequests) {
+  sources_.chain_entries = true;
+  manager_->Sync({WebSidecar()});
+  loop_.RunPending();
+  sources_.Answer("roots", TestRoots());
+  sources_.Answer("leaf:web", WebLeaf());
+  sources_.Answer("config:service-intentions", std::vector<meshcfg::ConfigEntry>{});
+  sources_.Answer("chain-entries", std::vector<meshcfg::ConfigEntry>{});
+  const Published* p = manager_->Find("web-sidecar-proxy");
+  ASSERT_TRUE(p->config) << p->error << p->waiting_for;
+  auto inbound_http = [&] { return p->config->listeners.at(0).chains.at(0).inbound_http; };
+  EXPECT_FALSE(inbound_http());
+
+  meshcfg::ProxyDefaults global;
+  global.name = "global";
+  global.config = meshcfg::Json{{"protocol", "HTTP"}};
+  sources_.Answer("chain-entries", std::vector<meshcfg::ConfigEntry>{global});
+  EXPECT_TRUE(inbound_http());
+  meshcfg::ServiceDefaults web;
+  web.name = "web";
+  web.protocol = "tcp";  // the service's own setting wins
+  sources_.Answer("chain-entries", std::vector<meshcfg::ConfigEntry>{global, web});
+  EXPECT_FALSE(inbound_http());
+}
+
 }  // namespace
 }  // namespace gangway::proxycfg
