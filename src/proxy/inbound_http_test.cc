@@ -5,8 +5,10 @@
 #include "proxy/inbound_http.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
 
 #include "proxy/runtime.h"
@@ -336,6 +338,38 @@ TEST(InboundHttp, ANewConfigDecidesTheNextRequestWithoutClosing) {
   EXPECT_EQ(s.Refused(RefuseReason::kRevoked), 0u);
   EXPECT_EQ(s.Refused(RefuseReason::kForbidden), 2u);
   EXPECT_EQ(app.seen.load(), 2);
+}
+
+// An HTTP/1.0 app (Python's http.server by default) answers without a length and closes: the
+// client's connection stays open, gets the body chunked, and the app is dialed again.
+TEST(InboundHttp, AnAppThatClosesAfterEachResponseDoesNotEndTheClientsConnection) {
+  std::atomic<int> sessions{0};
+  testing::TcpServer old_app(
+      [&sessions](int fd) {
+        sessions.fetch_add(1);
+        std::string head;
+        char ch;
+        while (head.find("\r\n\r\n") == std::string::npos && ::read(fd, &ch, 1) == 1) head += ch;
+        std::string target = head.substr(head.find(' ') + 1);
+        target = target.substr(0, target.find(' '));
+        testing::WriteAll(fd, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nold app " +
+                                  target);
+        ::shutdown(fd, SHUT_RDWR);
+      },
+      "http/1.0 app");
+  Proxy api(ApiSidecar(old_app.port(), WebMayReadPublic()));
+  Proxy web(ClientSidecar(Certs().web, "web", api.Port("public")));
+  Client c(web.Port("api"));
+  for (const char* path : {"/public/1", "/public/2"}) {
+    HttpReply r = c.Send(Get(path));
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_EQ(r.body, std::string("old app ") + path);
+    EXPECT_EQ(r.Header("transfer-encoding"), "chunked");
+  }
+  EXPECT_EQ(c.Send(Get("/private")).status, 403);
+  EXPECT_EQ(c.Send(Get("/public/3")).body, "old app /public/3");
+  EXPECT_EQ(sessions.load(), 3);
+  EXPECT_EQ(api.Listener("public").accepted, 1u);
 }
 
 TEST(InboundHttp, WithoutRequestParsingAnL7IntentionDeniesTheConnection) {

@@ -554,7 +554,7 @@ const FilterChain* PlainChain(const Listener& listener) {
 }
 
 asio::awaitable<void> ServeInboundHttp(Connection& c, ssl::stream<tcp::socket&>& tls,
-                                       ClusterCounters& cc);
+                                       ClusterState* app);
 
 // kTerminateTls: mTLS server with the leaf, verify and authorize the client, plaintext to the
 // local app.
@@ -611,7 +611,7 @@ asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
   if (cluster == nullptr) co_return c.Refuse(RefuseReason::kUnknownCluster, chain.cluster);
   if (co_await Dial(c, cluster)) co_return;
   ClusterCounters& cc = cluster->counters();
-  if (chain.inbound_http) co_return co_await ServeInboundHttp(c, tls, cc);
+  if (chain.inbound_http) co_return co_await ServeInboundHttp(c, tls, cluster);
   co_await (Pump(c, tls, c.up, false, c.lc->bytes_in, cc.bytes_sent) &&
             Pump(c, c.up, tls, true, cc.bytes_received, c.lc->bytes_out));
 }
@@ -1169,13 +1169,15 @@ asio::awaitable<bool> AnswerInbound(Connection& c, ssl::stream<tcp::socket&>& tl
 // An inbound_http chain, after the handshake and the connection-level check: each request from
 // the client is parsed and checked against the worker's newest authz (so a config that arrived
 // since the previous request decides the next one), then answered 403 or relayed to the local
-// app, whose response is relayed back. One request at a time on the one app connection; the
-// connection ends when either side asks to close. A 101 turns it into a byte stream.
+// app, whose response is relayed back as HTTP/1.1. One request at a time. The client's
+// keep-alive does not depend on the app's: an app that closes after each response (an HTTP/1.0
+// server) is dialed again for the next request. A 101 turns the connection into a byte stream.
 asio::awaitable<void> ServeInboundHttp(Connection& c, ssl::stream<tcp::socket&>& tls,
-                                       ClusterCounters& cc) {
+                                       ClusterState* app) {
   beast::flat_buffer down_buf;
   beast::flat_buffer up_buf;
   const HttpLimits limits;
+  bool app_open = true;  // dialed by TerminateTls
   for (;;) {
     http::request_parser<http::buffer_body> parser;
     parser.header_limit(static_cast<uint32_t>(limits.header_bytes));
@@ -1211,6 +1213,18 @@ asio::awaitable<void> ServeInboundHttp(Connection& c, ssl::stream<tcp::socket&>&
       if (!co_await AnswerInbound(c, tls, 403, kForbiddenBody, keep) || !keep) break;
       continue;
     }
+    if (!app_open) {
+      if (c.cluster != nullptr) {
+        c.cluster->Release(c.endpoint);
+        c.cluster->counters().active.fetch_sub(1, kRelaxed);
+        c.cluster = nullptr;
+      }
+      c.up = tcp::socket(*c.w->io);
+      up_buf.clear();
+      if (co_await Dial(c, app)) co_return;  // refused: counted, logged and closed
+      app_open = true;
+    }
+    ClusterCounters& cc = c.cluster->counters();
     if (req[http::field::expect] == "100-continue" && !parser.is_done()) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       auto [wec, wn] = co_await asio::async_write(tls, asio::buffer(kContinue), kTuple);
@@ -1231,8 +1245,15 @@ asio::awaitable<void> ServeInboundHttp(Connection& c, ssl::stream<tcp::socket&>&
                              false);
       break;
     }
-    const int status = rp.get().result_int();
-    const bool app_keep_alive = rp.get().keep_alive();
+    auto& res = rp.get();
+    const int status = res.result_int();
+    const bool app_keep_alive = res.keep_alive();
+    if (status != 101) {
+      res.version(11);
+      res.keep_alive(keep_alive);
+      // A body that ends with the app's connection cannot end that way on a kept-alive one.
+      if (keep_alive && rp.need_eof() && !res.chunked()) res.chunked(true);
+    }
     if (!co_await RelayMessage(c.up, up_buf, rp, tls, cc.bytes_received, c.lc->bytes_out)) break;
     if (status == 101) {
       // An upgrade (WebSocket): from here on, bytes both ways, the buffered ones first.
@@ -1248,7 +1269,12 @@ asio::awaitable<void> ServeInboundHttp(Connection& c, ssl::stream<tcp::socket&>&
                 Pump(c, c.up, tls, true, cc.bytes_received, c.lc->bytes_out));
       co_return;
     }
-    if (!keep_alive || !app_keep_alive) break;
+    if (!keep_alive) break;
+    if (!app_keep_alive) {
+      error_code ignored;
+      c.up.close(ignored);
+      app_open = false;
+    }
   }
   c.Close();
 }
