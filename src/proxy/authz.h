@@ -18,8 +18,7 @@ struct AuthzDecision {
 // The connection-level (L4) decision. A rule with L7 permissions denies, unless
 // `sees_requests` (an inbound_http chain): then it lets the connection in and its permissions
 // decide each request (InboundAuthz).
-AuthzDecision Authorize(const Authz& authz, std::string_view spiffe_id,
-                        bool sees_requests = false);
+AuthzDecision Authorize(const Authz& authz, std::string_view spiffe_id, bool sees_requests = false);
 
 // The trust domain of a SPIFFE ID ("spiffe://<td>/..."), "" when `id` is not one.
 std::string_view TrustDomainOf(std::string_view spiffe_id);

@@ -50,8 +50,8 @@ AuthzDecision InboundAuthz::Check(std::string_view spiffe_id, const HttpRequest&
     return {authz_.default_allow, RuleName(rule) + ": no permission matched; default " +
                                       (authz_.default_allow ? "allow" : "deny")};
   }
-  return {authz_.default_allow,
-          authz_.default_allow ? "no rule matched; default allow" : "no rule matched; default deny"};
+  return {authz_.default_allow, authz_.default_allow ? "no rule matched; default allow"
+                                                     : "no rule matched; default deny"};
 }
 
 }  // namespace gangway::proxy

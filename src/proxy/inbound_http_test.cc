@@ -115,9 +115,9 @@ TEST(InboundAuthzTest, HeaderConditionsAndL4RulesInPrecedenceOrder) {
   const std::string web_id = Certs().web.spiffe_id;
   EXPECT_TRUE(a->Check(web_id, Request(http::verb::put, "/", {{"X-Tenant", "blue-1"}})).allowed);
   EXPECT_FALSE(a->Check(web_id, Request(http::verb::put, "/", {{"X-Tenant", "red-1"}})).allowed);
-  EXPECT_FALSE(a->Check(web_id, Request(http::verb::put, "/",
-                                        {{"X-Tenant", "blue-1"}, {"X-Debug", "1"}}))
-                   .allowed);
+  EXPECT_FALSE(
+      a->Check(web_id, Request(http::verb::put, "/", {{"X-Tenant", "blue-1"}, {"X-Debug", "1"}}))
+          .allowed);
   // web's L7 intention decides for web, even where `*`'s would allow: it is not consulted.
   EXPECT_FALSE(a->Check(web_id, Request(http::verb::get, "/")).allowed);
   AuthzDecision db = a->Check(Certs().db.spiffe_id, Request(http::verb::get, "/"));
@@ -130,8 +130,9 @@ TEST(InboundAuthzTest, ConnectionLevelCheckAdmitsL7RulesOnlyWhereRequestsAreSeen
   const std::string web = Certs().web.spiffe_id;
   AuthzDecision tcp = Authorize(authz, web);
   EXPECT_FALSE(tcp.allowed);
-  EXPECT_EQ(tcp.reason, "intention web => api has L7 permissions, which a connection cannot "
-                        "satisfy");
+  EXPECT_EQ(tcp.reason,
+            "intention web => api has L7 permissions, which a connection cannot "
+            "satisfy");
   AuthzDecision http = Authorize(authz, web, /*sees_requests=*/true);
   EXPECT_TRUE(http.allowed);
   EXPECT_FALSE(Authorize(authz, Certs().db.spiffe_id, true).allowed);  // the default
@@ -224,8 +225,10 @@ struct App {
   App()
       : app([this](const AppRequest& req) {
           seen.fetch_add(1);
-          return AppResponse{200, {{"x-app", "api"}}, req.method + " " + req.target +
-                                                          (req.body.empty() ? "" : " body=" + req.body)};
+          return AppResponse{
+              200,
+              {{"x-app", "api"}},
+              req.method + " " + req.target + (req.body.empty() ? "" : " body=" + req.body)};
         }) {}
   std::atomic<int> seen{0};
   HttpApp app;
@@ -352,8 +355,8 @@ TEST(InboundHttp, AnAppThatClosesAfterEachResponseDoesNotEndTheClientsConnection
         while (head.find("\r\n\r\n") == std::string::npos && ::read(fd, &ch, 1) == 1) head += ch;
         std::string target = head.substr(head.find(' ') + 1);
         target = target.substr(0, target.find(' '));
-        testing::WriteAll(fd, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nold app " +
-                                  target);
+        testing::WriteAll(fd,
+                          "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nold app " + target);
         ::shutdown(fd, SHUT_RDWR);
       },
       "http/1.0 app");

@@ -1196,9 +1196,9 @@ asio::awaitable<void> ServeInboundHttp(Connection& c, ssl::stream<tcp::socket&>&
     auto& req = parser.get();
     const bool keep_alive = req.keep_alive();
     const Snapshot& now = *c.w->current;
-    AuthzDecision decision =
-        now.inbound_authz ? now.inbound_authz->Check(c.peer_id, HttpRequest(req.base()))
-                          : Authorize(now.config->authz, c.peer_id);
+    AuthzDecision decision = now.inbound_authz
+                                 ? now.inbound_authz->Check(c.peer_id, HttpRequest(req.base()))
+                                 : Authorize(now.config->authz, c.peer_id);
     if (!decision.allowed) {
       std::string_view method(req.method_string().data(), req.method_string().size());
       std::string_view target(req.target().data(), req.target().size());

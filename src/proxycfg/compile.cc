@@ -435,7 +435,8 @@ std::vector<proxy::AuthzPermission> TranslatePermissions(
       } else if (!h.path_regex.empty()) {
         perm.http.path_kind = P::kRegex, perm.http.path = h.path_regex;
       }
-      for (const meshcfg::HeaderMatch& m : h.header) perm.http.headers.push_back(TranslateHeader(m));
+      for (const meshcfg::HeaderMatch& m : h.header)
+        perm.http.headers.push_back(TranslateHeader(m));
       perm.http.methods = h.methods;
     }
     out.push_back(std::move(perm));

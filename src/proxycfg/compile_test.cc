@@ -436,8 +436,8 @@ TEST(CompileSidecarTest, L7IntentionsOfATcpServiceDenyTheConnection) {
     EXPECT_EQ(c->authz.rules[0].id, "api => web");
     EXPECT_FALSE(c->authz.rules[0].allow);
     EXPECT_TRUE(c->authz.rules[0].permissions.empty()) << protocol;
-    EXPECT_FALSE(proxy::Allowed(c->authz, std::string("spiffe://") + kTd +
-                                              "/ns/default/dc/dc1/svc/api"));
+    EXPECT_FALSE(
+        proxy::Allowed(c->authz, std::string("spiffe://") + kTd + "/ns/default/dc/dc1/svc/api"));
   }
 }
 

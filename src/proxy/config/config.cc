@@ -478,8 +478,9 @@ class Validator {
         Fail(at + ".Source", Quote(rules[i].source) + " is not a SPIFFE ID pattern");
       }
       if (!rules[i].permissions.empty() && rules[i].allow) {
-        Fail(at + ".Allow", "must be false for a rule with Permissions (it denies where requests "
-                            "are not seen)");
+        Fail(at + ".Allow",
+             "must be false for a rule with Permissions (it denies where requests "
+             "are not seen)");
       }
       for (size_t j = 0; j < rules[i].permissions.size(); ++j) {
         const RouteMatch& m = rules[i].permissions[j].http;

@@ -85,11 +85,13 @@ TEST(ConfigJsonTest, L7AuthzErrorsNameTheKey) {
             "Authz.Rules[1].Permissions[0].Match.Path: \"admin\" does not start with \"/\"");
   EXPECT_EQ(decode_edited([](OJson& j) { j["Authz"]["Rules"][1]["Permissions"][0]["Alow"] = 1; }),
             "Authz.Rules[1].Permissions[0].Alow: unknown key (did you mean \"Allow\"?)");
-  EXPECT_EQ(decode_edited([](OJson& j) { j["Listeners"][0]["FilterChains"][0]["InboundHttp"] = 1; }),
-            "Listeners[0].FilterChains[0].InboundHttp: expected a boolean, found an integer");
-  EXPECT_EQ(decode_edited([](OJson& j) { j["Listeners"][1]["FilterChains"][0]["InboundHttp"] = true; }),
-            "Listeners[1].FilterChains[0].InboundHttp: only a terminate_tls chain parses inbound "
-            "requests");
+  EXPECT_EQ(
+      decode_edited([](OJson& j) { j["Listeners"][0]["FilterChains"][0]["InboundHttp"] = 1; }),
+      "Listeners[0].FilterChains[0].InboundHttp: expected a boolean, found an integer");
+  EXPECT_EQ(
+      decode_edited([](OJson& j) { j["Listeners"][1]["FilterChains"][0]["InboundHttp"] = true; }),
+      "Listeners[1].FilterChains[0].InboundHttp: only a terminate_tls chain parses inbound "
+      "requests");
 }
 
 TEST(ConfigJsonTest, GatewayGolden) {
