@@ -375,6 +375,47 @@ TEST(InboundHttp, AnAppThatClosesAfterEachResponseDoesNotEndTheClientsConnection
   EXPECT_EQ(api.Listener("public").accepted, 1u);
 }
 
+std::string ReadHead(int fd) {
+  std::string head;
+  char ch;
+  while (head.find("\r\n\r\n") == std::string::npos && ::read(fd, &ch, 1) == 1) head += ch;
+  return head;
+}
+
+// After a 101 the connection carries bytes both ways, and a deny closes it as an L4 one: no
+// request will be seen to answer 403.
+TEST(InboundHttp, AnUpgradeBecomesAByteStreamThatADenyCloses) {
+  testing::TcpServer ws_app(
+      [](int fd) {
+        ReadHead(fd);
+        testing::WriteAll(fd,
+                          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\n"
+                          "Connection: Upgrade\r\n\r\n");
+        char buf[256];
+        for (;;) {
+          ssize_t n = ::read(fd, buf, sizeof(buf));
+          if (n <= 0 || !testing::WriteAll(fd, std::string_view(buf, n))) break;
+        }
+      },
+      "upgrading app");
+  Proxy api(ApiSidecar(ws_app.port(), WebMayReadPublic()));
+  Proxy web(ClientSidecar(Certs().web, "web", api.Port("public")));
+  Client c(web.Port("api"));
+  ASSERT_TRUE(testing::WriteAll(
+      c.fd,
+      "GET /public/ws HTTP/1.1\r\nHost: api\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n"));
+  std::string head = ReadHead(c.fd);
+  EXPECT_EQ(head.rfind("HTTP/1.1 101 ", 0), 0u) << head;
+  ASSERT_TRUE(testing::WriteAll(c.fd, "GET /private not a request"));
+  EXPECT_EQ(testing::ReadN(c.fd, 26), "GET /private not a request");
+
+  Authz deny = WebMayReadPublic();
+  deny.rules[0].permissions.clear();
+  api.Apply(ApiSidecar(ws_app.port(), deny, true, 2));
+  EXPECT_TRUE(testing::ReadsEof(c.fd));
+  EXPECT_EQ(api.Listener("public").Refused(RefuseReason::kRevoked), 1u);
+}
+
 TEST(InboundHttp, WithoutRequestParsingAnL7IntentionDeniesTheConnection) {
   App app;
   Proxy api(ApiSidecar(app.app.port(), WebMayReadPublic(), /*http=*/false));

@@ -1256,7 +1256,9 @@ asio::awaitable<void> ServeInboundHttp(Connection& c, ssl::stream<tcp::socket&>&
     }
     if (!co_await RelayMessage(c.up, up_buf, rp, tls, cc.bytes_received, c.lc->bytes_out)) break;
     if (status == 101) {
-      // An upgrade (WebSocket): from here on, bytes both ways, the buffered ones first.
+      // An upgrade (WebSocket): from here on, bytes both ways, the buffered ones first. No
+      // request will be checked again, so a later deny closes it as any L4 connection.
+      c.per_request_authz = false;
       if (down_buf.size() > 0) {
         auto [ec, n] = co_await asio::async_write(c.up, down_buf.data(), kTuple);
         if (ec) break;
