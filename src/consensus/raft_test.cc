@@ -2,6 +2,7 @@
 // data dir, all owned by the test thread's loop. Deadlines are generous; timings are printed, not
 // asserted tightly.
 #include "consensus/raft_node.h"
+#include "core/testing/ports.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -158,20 +159,8 @@ class RecordingFsm : public StateMachine {
   bool out_of_order = false;
 };
 
-// A free loopback port: bind port 0, read it, close. libraft must know its address before it
-// listens, so this (small) race is unavoidable.
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+// libraft must know its address before it listens: a port reserved for this test process.
+int FreePort() { return gangway::testing::ReservePort(); }
 
 std::string MakeTempDir() {
   std::string tmpl = (fs::temp_directory_path() / "gangway-raft-XXXXXX").string();

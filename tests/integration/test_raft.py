@@ -3,8 +3,10 @@ client agents on loopback. Election, writes through any agent visible everywhere
 leader during a stream of acknowledged writes (a new leader within 5 s, no acknowledged write
 lost), the killed server restarting and catching up, and a full restart from the data dirs."""
 
+import fcntl
 import json
 import os
+import random
 import shutil
 import socket
 import tempfile
@@ -15,23 +17,59 @@ import unittest
 from harness import Agent, wait_until
 
 
-def free_ports(n):
-    """n distinct free TCP ports (each also free for UDP, for gossip)."""
-    ports, socks = [], []
-    while len(ports) < n:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", p))
-        except OSError:
-            s.close()
-            continue
-        socks += [s, u]
-        ports.append(p)
-    for s in socks:
+# Ports handed to processes that bind them later (an agent's fixed ports, so it can restart as
+# itself). Picked outside the kernel's ephemeral range, so no socket bound to port 0 or connecting
+# out takes one meanwhile, and reserved against every other test process (these suites and the
+# C++ tests, src/core/testing/ports.h) by a lock on /tmp/gangway-test-ports/<port>, held until
+# this process exits.
+_PORT_LOCK_DIR = "/tmp/gangway-test-ports"
+_held_port_locks = []
+
+
+def _port_pool():
+    lo, hi = 32768, 60999
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = map(int, f.read().split())
+    except (OSError, ValueError):
+        pass
+    return 23000, (lo - 1 if lo > 24000 else 32767)
+
+
+def _lock_port(port):
+    os.makedirs(_PORT_LOCK_DIR, mode=0o1777, exist_ok=True)
+    fd = os.open(os.path.join(_PORT_LOCK_DIR, str(port)), os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _held_port_locks.append(fd)
+    return True
+
+
+def _bindable(kind, port):
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
         s.close()
+
+
+def free_ports(n):
+    """n distinct ports free on 127.0.0.1 for TCP and UDP (gossip), reserved for this process."""
+    lo, hi = _port_pool()
+    ports = []
+    while len(ports) < n:
+        p = random.randint(lo, hi)
+        # The lock first: one this process already holds fails it (flock is per open file).
+        if not _lock_port(p):
+            continue
+        if _bindable(socket.SOCK_STREAM, p) and _bindable(socket.SOCK_DGRAM, p):
+            ports.append(p)
     return ports
 
 

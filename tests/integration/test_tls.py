@@ -15,16 +15,13 @@ import tempfile
 import unittest
 
 from harness import Agent, describe, run_gangway, unique_node, wait_until
+from test_raft import free_ports
 
 HTTPS_RE = re.compile(r"Started HTTPS server: address=(\S+):(\d+) network=tcp")
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_ports(1)[0]
 
 
 def make_pki(directory, dc="dc1"):
