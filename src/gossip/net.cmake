@@ -7,4 +7,4 @@ gangway_test(serf_loopback_test SOURCES serf_loopback_test.cc
   DEPS gangway_gossip_net gangway_gossip_serf LABELS "unit;gossip")
 # Against Debian's serf agent (a real process on loopback); skips when serf is absent.
 gangway_test(serf_interop_test SOURCES serf_interop_test.cc
-  DEPS gangway_gossip_net gangway_gossip_serf LABELS "integration;gossip")
+  DEPS gangway_gossip_net gangway_gossip_serf gangway_core_testing LABELS "integration;gossip")

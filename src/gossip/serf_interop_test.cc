@@ -15,6 +15,7 @@
 #include <random>
 
 #include "core/base64.h"
+#include "core/testing/ports.h"
 #include "core/random.h"
 #include "gossip/serf.h"
 #include "gossip/udp_transport.h"
@@ -29,11 +30,8 @@ using namespace std::chrono_literals;
 constexpr const char* kSerf = "/usr/bin/serf";
 constexpr const char* kKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-int FreePort() {
-  net::EventLoop loop;
-  auto t = UdpTransport::Bind(loop, "127.0.0.1", 0, "");
-  return t.ok() ? (*t)->port() : 0;
-}
+// The serf agent binds these itself, later: ports reserved for this test process.
+int FreePort() { return gangway::testing::ReservePort(); }
 
 // A serf agent we started; stopped by its PID.
 class SerfProcess {
