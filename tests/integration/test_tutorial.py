@@ -44,6 +44,11 @@ SIDECAR_PORT = 21000
 APP_PORT = 8080
 
 
+def in_dir(directory, argv):
+    """argv run with `directory` as its working directory (for Topology.exec/start)."""
+    return ["sh", "-c", 'cd "$0" && exec "$@"', directory] + list(argv)
+
+
 def server_config(dc, other, workdir):
     """Step 1's keys (and step 3's), with this topology's addresses."""
     return "\n".join([
@@ -115,8 +120,7 @@ class TutorialTest(unittest.TestCase):
 
     def gangway(self, dc, *args, ok=True):
         """`gangway <args>` in dc's namespace and directory, as the tutorial types it."""
-        cp = self.t.exec(dc, ["sh", "-c", 'cd "$0" && exec "$@"', os.path.join(self.workdir, dc),
-                              gangway_bin()] + list(args))
+        cp = self.t.exec(dc, in_dir(os.path.join(self.workdir, dc), [gangway_bin()] + list(args)))
         out, err = cp.stdout.decode(), cp.stderr.decode()
         if ok:
             self.assertEqual(cp.returncode, 0, "gangway %s in %s: %s%s" % (
@@ -124,8 +128,7 @@ class TutorialTest(unittest.TestCase):
         return cp.returncode, out, err
 
     def start(self, dc, name, *args):
-        return self.t.start(dc, "%s-%s" % (dc, name), ["sh", "-c", 'cd "$0" && exec "$@"',
-                                                       os.path.join(self.workdir, dc)] + list(args))
+        return self.t.start(dc, "%s-%s" % (dc, name), in_dir(os.path.join(self.workdir, dc), args))
 
     def register(self, dc, name, service):
         write_file(os.path.join(self.workdir, dc), name, json.dumps({"service": service}))
@@ -141,8 +144,7 @@ class TutorialTest(unittest.TestCase):
         cmds = (["tls", "ca", "create"], ["tls", "cert", "create", "-server", "-dc", "dc1"],
                 ["tls", "cert", "create", "-server", "-dc", "dc2"])
         for args in cmds:
-            cp = self.t.exec("dc1", ["sh", "-c", 'cd "$0" && exec "$@"', pki, gangway_bin()] +
-                             args)
+            cp = self.t.exec("dc1", in_dir(pki, [gangway_bin()] + args))
             self.assertEqual(cp.returncode, 0, cp.stderr)
         for dc in ("dc1", "dc2"):
             for name in os.listdir(pki):
