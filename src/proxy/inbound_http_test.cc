@@ -13,6 +13,7 @@
 
 #include "proxy/runtime.h"
 #include "proxy/testing/harness.h"
+#include "proxy/testing/running_proxy.h"
 #include "proxy/testing/http_app.h"
 
 namespace gangway::proxy {
@@ -197,27 +198,14 @@ Config ClientSidecar(const Identity& who, const std::string& name, int api_port)
   return c;
 }
 
-class Proxy {
+class Proxy : public testing::RunningProxy {
  public:
-  explicit Proxy(Config config) {
-    RuntimeOptions options;
-    options.workers = 2;
-    options.admin_port = -1;
-    options.handshake_timeout = std::chrono::milliseconds(3000);
-    EXPECT_TRUE(runtime.Start(options).ok());
-    Apply(std::move(config));
-  }
-  void Apply(Config config) {
-    Status s = runtime.Apply(std::make_shared<const Config>(std::move(config)));
-    EXPECT_TRUE(s.ok()) << s.message();
-  }
-  int Port(std::string_view listener) const { return runtime.ListenerPort(listener); }
+  using RunningProxy::RunningProxy;
   ListenerStats Listener(const std::string& name) const {
     RuntimeStats s = runtime.Stats();
     const ListenerStats* l = s.Listener(name);
     return l ? *l : ListenerStats{};
   }
-  Runtime runtime;
 };
 
 // An app answering "<method> <target> body=<body>" and counting what reached it.

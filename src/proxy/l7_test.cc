@@ -10,6 +10,7 @@
 
 #include "proxy/runtime.h"
 #include "proxy/testing/harness.h"
+#include "proxy/testing/running_proxy.h"
 #include "proxy/testing/http_app.h"
 
 namespace gangway::proxy {
@@ -94,24 +95,14 @@ Route Prefix(const std::string& prefix, const std::string& cluster) {
 }
 
 // A runtime with two workers; stops at destruction.
-class Proxy {
+class Proxy : public testing::RunningProxy {
  public:
-  explicit Proxy(Config config) {
-    RuntimeOptions options;
-    options.workers = 2;
-    options.admin_port = -1;
-    options.handshake_timeout = std::chrono::milliseconds(3000);
-    EXPECT_TRUE(runtime.Start(options).ok());
-    Status s = runtime.Apply(std::make_shared<const Config>(std::move(config)));
-    EXPECT_TRUE(s.ok()) << s.message();
-  }
-  int Port(std::string_view listener) const { return runtime.ListenerPort(listener); }
+  using RunningProxy::RunningProxy;
   RouteStats Route(const std::string& name) const {
     RuntimeStats s = runtime.Stats();
     const RouteStats* r = s.Route(name);
     return r ? *r : RouteStats{};
   }
-  Runtime runtime;
 };
 
 // An api sidecar in front of an app that answers "<name> <method> <target>" and lists the
