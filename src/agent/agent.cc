@@ -12,6 +12,7 @@
 #include "agent/joiner.h"
 #include "agent/proxy_sources.h"
 #include "agent/tls.h"
+#include "agent/dns_catalog.h"
 #include "api/http_api.h"
 #include "client/local_agent.h"
 #include "client/persisted_services.h"
@@ -473,6 +474,24 @@ Status Agent::StartApi() {
   if (Status s = StartHttpsListeners(cfg_, loop_, *api_, &listeners_); !s.ok()) {
     return LogAndRefuse(s);
   }
+  return StartDns();
+}
+
+// The DNS interface on ports.dns (UDP and TCP) at addresses.dns, answering from the catalog
+// through the API's own routing (docs/dns.md).
+Status Agent::StartDns() {
+  if (cfg_.ports.dns < 0) return Status::Ok();
+  dns_catalog_ = std::make_unique<DnsCatalog>(*api_, api_->backend(), cfg_.dns);
+  for (const auto& addr : cfg_.dns_addrs) {
+    auto server = std::make_unique<dns::Server>(loop_, *dns_catalog_, cfg_.dns);
+    auto port = server->Listen(addr, cfg_.ports.dns);
+    if (!port.ok()) return LogAndRefuse(port.status());
+    for (const char* network : {"udp", "tcp"}) {
+      LogInfo("agent.dns", "Started DNS server: address=" + addr + ":" + std::to_string(*port) +
+                               " network=" + network);
+    }
+    dns_servers_.push_back(std::move(server));
+  }
   return Status::Ok();
 }
 
@@ -673,6 +692,7 @@ void Agent::OnSignal(int sig) {
 
 void Agent::Stop() {
   for (auto& l : listeners_) l->Close();
+  for (auto& d : dns_servers_) d->Close();
   if (server_) server_->Shutdown();
   if (rpc_server_) rpc_server_->Close();
   rpc_client_->Close();

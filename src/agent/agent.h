@@ -13,6 +13,7 @@
 #include "agent/config.h"
 #include "core/status.h"
 #include "core/workers.h"
+#include "dns/server.h"
 #include "net/event_loop.h"
 
 namespace gangway {
@@ -86,6 +87,7 @@ class Agent {
   Status Announce();     // the startup banner and configuration warnings
   Status StartGossip();  // gossip: the LAN pool, and the WAN pool on servers
   Status StartApi();     // API: forwarding, user events, Connect leaves, HTTP(S) listeners
+  Status StartDns();     // DNS listeners (part of StartApi)
   Status StartProxies();  // proxycfg: the configs of local sidecars and gateways
   Status StartRoles();   // start: the server's Raft and reconcile, local services and checks
   Status StartJoins();   // start: start_join/retry_join and their WAN forms
@@ -151,6 +153,8 @@ class Agent {
   std::unique_ptr<ProxySources> proxy_sources_;
   std::unique_ptr<proxycfg::Manager> proxies_;
   std::vector<std::unique_ptr<http::Server>> listeners_;
+  std::unique_ptr<dns::Catalog> dns_catalog_;
+  std::vector<std::unique_ptr<dns::Server>> dns_servers_;
   std::vector<std::unique_ptr<Joiner>> joiners_;
 };
 

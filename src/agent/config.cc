@@ -72,6 +72,33 @@ constexpr Field kGossipFields[] = {
     {"suspicion_mult", {}, FieldType::kInt},
 };
 constexpr Schema kGossip{kGossipFields, KeyMatch::kExact, true};
+// dns_config (dns/config.h).
+constexpr Field kDnsSoaFields[] = {
+    {"expire", {}, FieldType::kInt},
+    {"min_ttl", {}, FieldType::kInt},
+    {"refresh", {}, FieldType::kInt},
+    {"retry", {}, FieldType::kInt},
+};
+constexpr Schema kDnsSoa{kDnsSoaFields, KeyMatch::kExact, true};
+constexpr Field kDnsFields[] = {
+    {"a_record_limit", {}, FieldType::kInt},
+    {"allow_stale", {}, FieldType::kBool},
+    {"cache_max_age", {}, FieldType::kDuration},
+    {"disable_compression", {}, FieldType::kBool},
+    {"enable_additional_node_meta_txt", {}, FieldType::kBool},
+    {"enable_truncate", {}, FieldType::kBool},
+    {"max_stale", {}, FieldType::kDuration},
+    {"node_ttl", {}, FieldType::kDuration},
+    {"only_passing", {}, FieldType::kBool},
+    {"prefer_namespace", {}, FieldType::kBool},
+    {"recursor_strategy", {}, FieldType::kString},
+    {"recursor_timeout", {}, FieldType::kDuration},
+    {"service_ttl", {}, FieldType::kStringMap},
+    {"soa", {}, FieldType::kObject, &kDnsSoa},
+    {"udp_answer_limit", {}, FieldType::kInt},
+    {"use_cache", {}, FieldType::kBool},
+};
+constexpr Schema kDns{kDnsFields, KeyMatch::kExact, true};
 constexpr Field kTlsBlockFields[] = {
     {"ca_file", {}, FieldType::kString},
     {"ca_path", {}, FieldType::kString},
@@ -130,7 +157,7 @@ constexpr Field kAgentFields[] = {
     {"disable_remote_exec", {}, FieldType::kBool},
     {"disable_update_check", {}, FieldType::kBool},
     {"dns", {}, FieldType::kInt},
-    {"dns_config", {}, FieldType::kOpaque},
+    {"dns_config", {}, FieldType::kObject, &kDns},
     {"domain", {}, FieldType::kString},
     {"enable_central_service_config", {}, FieldType::kBool},
     {"enable_debug", {}, FieldType::kBool},
@@ -688,6 +715,107 @@ Status ReadSettings(const Json& merged, Config* out) {
   return Status::Ok();
 }
 
+// A duration under pointer: a Go duration string or integer nanoseconds.
+Status GetDuration(const Json& j, const std::string& pointer, std::chrono::nanoseconds* out) {
+  Json::json_pointer p(pointer);
+  if (!j.contains(p) || j.at(p).is_null()) return Status::Ok();
+  const Json& v = j.at(p);
+  std::string key = pointer.substr(1);
+  std::replace(key.begin(), key.end(), '/', '.');
+  if (v.is_number_integer()) {
+    *out = std::chrono::nanoseconds(v.get<int64_t>());
+  } else if (v.is_string()) {
+    auto d = ParseDuration(v.get<std::string>());
+    if (!d.ok()) return InvalidArgument(key + ": " + d.status().message());
+    *out = *d;
+  } else {
+    return InvalidArgument(key + ": expected a duration such as \"10s\"");
+  }
+  if (out->count() < 0) return InvalidArgument(key + ": must not be negative");
+  return Status::Ok();
+}
+
+// domain, alt_domain, recursors and dns_config (dns/config.h; Consul's defaults).
+Status ReadDnsConfig(const Json& merged, Config* out) {
+  dns::Config& d = out->dns;
+  std::string domain = "consul.", alt;
+  Get(merged, "/domain", &domain);
+  Get(merged, "/alt_domain", &alt);
+  d.domain = dns::CanonicalDomain(domain);
+  d.alt_domain = alt.empty() ? "" : dns::CanonicalDomain(alt);
+  if (d.domain == "." || (!alt.empty() && d.alt_domain == ".")) {
+    return InvalidArgument("domain: the root zone cannot be the DNS domain");
+  }
+  if (d.alt_domain == d.domain) d.alt_domain.clear();
+  Get(merged, "/recursors", &d.recursors);
+  for (const auto& r : d.recursors) {
+    if (r.empty()) return InvalidArgument("recursors: an empty address (expected host or host:port)");
+  }
+  Get(merged, "/dns_config/allow_stale", &d.allow_stale);
+  Get(merged, "/dns_config/udp_answer_limit", &d.udp_answer_limit);
+  Get(merged, "/dns_config/a_record_limit", &d.a_record_limit);
+  Get(merged, "/dns_config/enable_truncate", &d.enable_truncate);
+  Get(merged, "/dns_config/only_passing", &d.only_passing);
+  Get(merged, "/dns_config/disable_compression", &d.disable_compression);
+  Get(merged, "/dns_config/enable_additional_node_meta_txt", &d.enable_additional_node_meta_txt);
+  if (d.udp_answer_limit < 0) {
+    return InvalidArgument("dns_config.udp_answer_limit: must not be negative, got " +
+                           std::to_string(d.udp_answer_limit));
+  }
+  if (d.a_record_limit < 0) {
+    return InvalidArgument("dns_config.a_record_limit: must not be negative, got " +
+                           std::to_string(d.a_record_limit));
+  }
+  for (auto [key, target] : {std::pair{"/dns_config/max_stale", &d.max_stale},
+                             {"/dns_config/node_ttl", &d.node_ttl},
+                             {"/dns_config/recursor_timeout", &d.recursor_timeout}}) {
+    if (Status s = GetDuration(merged, key, target); !s.ok()) return s;
+  }
+  if (d.recursor_timeout.count() == 0) d.recursor_timeout = std::chrono::seconds(2);
+  std::string strategy = "sequential";
+  Get(merged, "/dns_config/recursor_strategy", &strategy);
+  if (strategy != "sequential" && strategy != "random") {
+    return InvalidArgument("dns_config.recursor_strategy: invalid value \"" + strategy +
+                           "\" (expected sequential or random)");
+  }
+  d.recursor_random = strategy == "random";
+  Json::json_pointer ttl_ptr("/dns_config/service_ttl");
+  if (merged.contains(ttl_ptr) && merged.at(ttl_ptr).is_object()) {
+    for (const auto& [name, value] : merged.at(ttl_ptr).items()) {
+      std::chrono::nanoseconds ttl{0};
+      Json one = {{"dns_config", {{"service_ttl", {{name, value}}}}}};
+      Json::json_pointer p("/dns_config/service_ttl");
+      p /= name;
+      if (Status s = GetDuration(one, p.to_string(), &ttl); !s.ok()) return s;
+      d.service_ttl[name] = ttl;
+    }
+  }
+  for (auto [key, target] : {std::pair{"/dns_config/soa/expire", &d.soa.expire},
+                             {"/dns_config/soa/min_ttl", &d.soa.min_ttl},
+                             {"/dns_config/soa/refresh", &d.soa.refresh},
+                             {"/dns_config/soa/retry", &d.soa.retry}}) {
+    int64_t v = *target;
+    Get(merged, key, &v);
+    if (v < 0 || v > 0xffffffffLL) {
+      std::string k = std::string(key).substr(1);
+      std::replace(k.begin(), k.end(), '/', '.');
+      return InvalidArgument(k + ": must be between 0 and 4294967295, got " + std::to_string(v));
+    }
+    *target = static_cast<uint32_t>(v);
+  }
+  std::string dns_addr;
+  Get(merged, "/addresses/dns", &dns_addr);
+  if (!dns_addr.empty()) {
+    out->dns_addrs.clear();
+    for (const auto& part : Split(dns_addr, ' ')) {
+      if (!part.empty()) out->dns_addrs.push_back(part);
+    }
+  } else {
+    out->dns_addrs = out->client_addrs;
+  }
+  return Status::Ok();
+}
+
 // gossip_lan / gossip_wan tuning (docs/gossip-profiles.md).
 Status ReadGossipTuning(const Json& merged, Config* out) {
   Config& cfg = *out;
@@ -779,6 +907,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   if (Status s = LoadSources(*cl, &cfg, &merged); !s.ok()) return s;
   if (Status s = ReadSettings(merged, &cfg); !s.ok()) return s;
   if (Status s = ReadGossipTuning(merged, &cfg); !s.ok()) return s;
+  if (Status s = ReadDnsConfig(merged, &cfg); !s.ok()) return s;
   if (Status s = Validate(&cfg); !s.ok()) return s;
   cfg.merged = merged;
   return cfg;

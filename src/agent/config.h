@@ -14,6 +14,7 @@
 #include "catalog/service_definition.h"
 #include "core/duration.h"
 #include "core/status.h"
+#include "dns/config.h"
 
 namespace gangway::agent {
 
@@ -65,6 +66,9 @@ struct Config {
   std::string advertise_addr;
   std::string advertise_addr_wan;
   std::string domain = "consul.";
+  // domain, alt_domain, recursors and dns_config, as the DNS interface uses them.
+  dns::Config dns;
+  std::vector<std::string> dns_addrs;  // addresses.dns, else client_addr
   std::string log_level = "info";
   std::string encrypt;
   bool encrypt_verify_incoming = true;

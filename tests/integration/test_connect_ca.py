@@ -52,7 +52,7 @@ class DC:
     """One server (with Connect on) and optionally one client agent of a datacenter."""
 
     def __init__(self, tc, dc, primary=None, wan_join=None, with_client=False, ca_config=None,
-                 extra_hcl=""):
+                 extra_hcl="", dns_port=-1):
         self.tc, self.dc = tc, dc
         self.root = tempfile.mkdtemp(prefix="gangway-ca-")
         tc.addCleanup(shutil.rmtree, self.root, True)
@@ -74,7 +74,7 @@ class DC:
         self.server.command = lambda extra=(), *files: [
             os.environ.get("GANGWAY_BIN") or "gangway", "agent", "-server", "-bootstrap",
             "-node", name, "-data-dir", data, "-bind", "127.0.0.1", "-client", "127.0.0.1",
-            "-http-port", str(self.http), "-dns-port", "-1", "-serf-lan-port", str(self.lan),
+            "-http-port", str(self.http), "-dns-port", str(dns_port), "-serf-lan-port", str(self.lan),
             "-serf-wan-port", str(self.wan), "-server-port", str(self.rpc), "-datacenter", dc,
             "-config-file", cfg] + (
             ["-retry-join-wan", wan_join, "-retry-interval-wan", "1s"] if wan_join else [])
