@@ -1,5 +1,6 @@
 #include "dns/answer.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <set>

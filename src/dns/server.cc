@@ -110,6 +110,19 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // ---- Answering.
 
   void Finish(Message msg, bool tcp, const std::function<void(std::string)>& done) {
+    // Names built from catalog data (a 70-byte node name, an address with a backslash) that no
+    // DNS name can carry are left out rather than sent cut.
+    auto unencodable = [](const Record& r) {
+      if (!ValidateName(r.name).ok()) return true;
+      switch (r.type) {
+        case kCNAME: case kPTR: case kNS: return !ValidateName(r.target).ok();
+        case kSRV: return !ValidateName(r.srv.target).ok();
+        default: return false;
+      }
+    };
+    for (auto* section : {&msg.answer, &msg.authority, &msg.additional}) {
+      std::erase_if(*section, unencodable);
+    }
     Truncate(tcp, config, &msg);
     std::string out;
     Encode(msg, !config.disable_compression, &out);
@@ -273,7 +286,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       boost::system::error_code ec;
       auto addr = asio::ip::make_address(host, ec);
       if (ec) continue;
-      std::string answer = co_await (tcp ? AskTcp(self, raw, {addr, port}) : AskUdp(self, raw, {addr, port}));
+      // (Two statements: GCC 12 miscompiles a co_await of a conditional expression.)
+      std::string answer;
+      if (tcp) {
+        answer = co_await AskTcp(self, raw, tcp::endpoint(addr, port));
+      } else {
+        answer = co_await AskUdp(self, raw, udp::endpoint(addr, port));
+      }
       if (answer.size() < 12 || (static_cast<uint8_t>(answer[0]) << 8 | static_cast<uint8_t>(answer[1])) !=
                                     query.header.id) {
         continue;
