@@ -240,6 +240,9 @@ void Merge(Json* a, const Json& b) {
     if (k == "service" || k == "services" || k == "check" || k == "checks") continue;
     if (a->contains(k) && (*a)[k].is_object() && v.is_object()) {
       Merge(&(*a)[k], v);
+    } else if (a->contains(k) && (*a)[k].is_array() && v.is_array()) {
+      // Consul appends lists from later sources (recursors, retry_join, ...).
+      for (const auto& item : v) (*a)[k].push_back(item);
     } else {
       (*a)[k] = v;
     }

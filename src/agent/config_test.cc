@@ -67,6 +67,85 @@ tls {
   EXPECT_EQ(c->tls_defaults.verify_incoming, std::optional<bool>(true));
 }
 
+TEST_F(ConfigTest, DnsSettings) {
+  auto f = Write("dns.hcl", R"(
+domain = "Mesh.Internal"
+alt_domain = "alt.example."
+recursors = ["10.0.0.53", "10.0.0.54:5353"]
+addresses { dns = "127.0.0.2" }
+dns_config {
+  allow_stale = false
+  max_stale = "10s"
+  node_ttl = "30s"
+  service_ttl { "*" = "5s", "db" = "1m" }
+  udp_answer_limit = 5
+  a_record_limit = 2
+  enable_truncate = true
+  only_passing = true
+  recursor_timeout = "500ms"
+  recursor_strategy = "random"
+  disable_compression = true
+  enable_additional_node_meta_txt = false
+  soa { min_ttl = 60, refresh = 100 }
+}
+)");
+  auto c = LoadConfig({"-dev", "-config-file", f, "-recursor", "10.0.0.55"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const dns::Config& d = c->dns;
+  EXPECT_EQ(d.domain, "mesh.internal.");
+  EXPECT_EQ(d.alt_domain, "alt.example.");
+  EXPECT_EQ(d.recursors, (std::vector<std::string>{"10.0.0.53", "10.0.0.54:5353", "10.0.0.55"}));
+  EXPECT_EQ(c->dns_addrs, std::vector<std::string>{"127.0.0.2"});
+  EXPECT_FALSE(d.allow_stale);
+  EXPECT_EQ(d.max_stale, std::chrono::seconds(10));
+  EXPECT_EQ(d.node_ttl, std::chrono::seconds(30));
+  EXPECT_EQ(dns::ServiceTtl(d, "db"), 60u);
+  EXPECT_EQ(dns::ServiceTtl(d, "web"), 5u);
+  EXPECT_EQ(d.udp_answer_limit, 5);
+  EXPECT_EQ(d.a_record_limit, 2);
+  EXPECT_TRUE(d.enable_truncate);
+  EXPECT_TRUE(d.only_passing);
+  EXPECT_EQ(d.recursor_timeout, std::chrono::milliseconds(500));
+  EXPECT_TRUE(d.recursor_random);
+  EXPECT_TRUE(d.disable_compression);
+  EXPECT_FALSE(d.enable_additional_node_meta_txt);
+  EXPECT_EQ(d.soa.min_ttl, 60u);
+  EXPECT_EQ(d.soa.refresh, 100u);
+  EXPECT_EQ(d.soa.expire, 86400u);
+
+  auto defaults = LoadConfig({"-dev"});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->dns.domain, "consul.");
+  EXPECT_EQ(defaults->dns.udp_answer_limit, 3);
+  EXPECT_EQ(defaults->dns_addrs, std::vector<std::string>{"127.0.0.1"});
+  auto flags = LoadConfig({"-dev", "-domain", "example.internal", "-alt-domain", "Alt"});
+  ASSERT_TRUE(flags.ok());
+  EXPECT_EQ(flags->dns.domain, "example.internal.");
+  EXPECT_EQ(flags->dns.alt_domain, "alt.");
+}
+
+TEST_F(ConfigTest, DnsSettingsErrors) {
+  struct Case {
+    const char* text;
+    const char* error;
+  };
+  for (const auto& [text, error] : std::initializer_list<Case>{
+           {"dns_config { only_pasing = true }", "did you mean \"dns_config.only_passing\""},
+           {"dns_config { recursor_strategy = \"fastest\" }",
+            "dns_config.recursor_strategy: invalid value \"fastest\" (expected sequential or random)"},
+           {"dns_config { node_ttl = \"ten\" }", "dns_config.node_ttl"},
+           {"dns_config { udp_answer_limit = -1 }", "dns_config.udp_answer_limit: must not be negative"},
+           {"dns_config { service_ttl { web = \"soon\" } }", "dns_config.service_ttl.web"},
+           {"dns_config { soa { retry = -5 } }", "dns_config.soa.retry: must be between 0 and 4294967295"},
+           {"domain = \".\"", "domain: the root zone cannot be the DNS domain"},
+       }) {
+    auto f = Write("bad.hcl", text);
+    auto c = LoadConfig({"-dev", "-config-file", f});
+    ASSERT_FALSE(c.ok()) << text;
+    EXPECT_NE(c.status().message().find(error), std::string::npos) << c.status().message();
+  }
+}
+
 TEST_F(ConfigTest, UnknownKeyNamesFileLineAndSuggestion) {
   auto f = Write("bad.hcl", "server = true\ndatacentre = \"dc1\"\n");
   auto c = LoadConfig({"-dev", "-config-file", f});
