@@ -8,7 +8,7 @@ retry_join     = ["127.0.0.1:9301"] # dc2's server
 retry_interval = "1s"
 ports {
   http     = 8500
-  dns      = -1
+  dns      = 8600
   server   = 8300
   serf_lan = 8301
   serf_wan = 8302

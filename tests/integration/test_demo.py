@@ -129,6 +129,7 @@ class DemoTest(unittest.TestCase):
                      "Joined WAN:", "note: retry_join", 'note: Gangway runs its own proxy for '
                      '"connect envoy"', 'kind "mesh-gateway-upstream" is a Gangway extension',
                      "mesh-gateway listening=passing", "Press Ctrl-C to stop.",
+                     "Diagnosis: DNS answers across datacenters",
                      "Diagnosis: Services in dc1 can't reach services in dc2",
                      "  (refused: api has no instance in dc1)",
                      "a service-router in the mesh-gateway tutorial's shape",
@@ -137,6 +138,8 @@ class DemoTest(unittest.TestCase):
                      "Diagnosis: intentions", "Created: web => api (deny)", "Denied",
                      "refused: ", "Intention deleted."):
             self.assertIn(line, out)
+        # dc1's DNS interface answered for dc2's api: an SRV record and its address.
+        self.assertRegex(out, r"api\.service\.dc2\.consul\.\s+0\s+IN\s+SRV\s+1 1 9090 ")
         moved = {name: int(after) - int(before) for name, before, after in BYTES_RE.findall(out)}
         self.assertEqual(set(moved), {"gw1", "gw2"}, out)
         self.assertGreater(moved["gw1"], 0, out)
