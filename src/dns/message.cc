@@ -537,42 +537,38 @@ Result<Message> Parse(std::span<const uint8_t> b) {
     std::vector<Record>& out = *sections[sec];
     out.reserve(counts[sec]);
     for (size_t i = 0; i < counts[sec]; ++i) {
-      const std::string what = std::string(SectionName(sec)) + " record";
+      // Built only on failure: the section names do not fit a short string.
+      const auto fail = [&](std::string_view message) {
+        return InvalidArgument(std::string(SectionName(sec)) + " record " + std::to_string(i + 1) +
+                               ": " + std::string(message));
+      };
       Record& r = out.emplace_back();
-      if (Status s = ReadName(b, &pos, b.size(), &r.name); !s.ok()) {
-        return Context(s, what.c_str(), i + 1);
+      if (Status s = ReadName(b, &pos, b.size(), &r.name); !s.ok()) return fail(s.message());
+      if (b.size() - pos < 10) {
+        return InvalidArgument("truncated " + std::string(SectionName(sec)) + " record " +
+                               std::to_string(i + 1));
       }
-      if (b.size() - pos < 10)
-        return InvalidArgument("truncated " + what + " " + std::to_string(i + 1));
       r.type = Load16(&b[pos]);
       r.rclass = Load16(&b[pos + 2]);
       r.ttl = Load32(&b[pos + 4]);
       const size_t rdlength = Load16(&b[pos + 8]);
       pos += 10;
       if (rdlength > b.size() - pos) {
-        return InvalidArgument(what + " " + std::to_string(i + 1) + ": rdata of " +
-                               std::to_string(rdlength) +
-                               " bytes runs past the end of the "
-                               "message (" +
-                               std::to_string(b.size() - pos) + " bytes left)");
+        return fail("rdata of " + std::to_string(rdlength) +
+                    " bytes runs past the end of the message (" + std::to_string(b.size() - pos) +
+                    " bytes left)");
       }
       const size_t end = pos + rdlength;
       if (r.type == kOPT) {
-        if (sec != 2)
-          return InvalidArgument(what + " " + std::to_string(i + 1) +
-                                 ": OPT record outside the additional section");
-        if (m.edns)
-          return InvalidArgument("second OPT record (additional record " + std::to_string(i + 1) +
-                                 ")");
-        if (r.name != ".")
-          return InvalidArgument("OPT record owned by " + r.name + ", not the root");
-        Edns& e = m.edns.emplace();
-        if (Status s = ParseEdns(b, pos, end, r.rclass, r.ttl, &e); !s.ok()) {
-          return Context(s, what.c_str(), i + 1);
+        if (sec != 2) return fail("OPT record outside the additional section");
+        if (m.edns) return fail("second OPT record");
+        if (r.name != ".") return fail("OPT record owned by " + r.name + ", not the root");
+        if (Status s = ParseEdns(b, pos, end, r.rclass, r.ttl, &m.edns.emplace()); !s.ok()) {
+          return fail(s.message());
         }
         out.pop_back();
       } else if (Status s = ParseRdata(b, pos, end, &r); !s.ok()) {
-        return Context(s, what.c_str(), i + 1);
+        return fail(s.message());
       }
       pos = end;
     }
@@ -595,7 +591,7 @@ Status ValidateName(std::string_view name) {
 
 void Encode(const Message& m, bool compress, std::string* out) {
   out->clear();
-  out->reserve(compress ? 512 : UncompressedSize(m));
+  out->reserve(512);  // a no-op for a caller that reuses *out
   Writer w(out, compress);
   const Header& h = m.header;
   w.U16(h.id);
