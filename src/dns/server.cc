@@ -107,6 +107,38 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::array<Slot, kBatch> batch;
   std::vector<std::array<uint8_t, kMaxUdp>> buffers = std::vector<std::array<uint8_t, kMaxUdp>>(kBatch);
 
+  // Binds UDP on address:port, then TCP on the same port. On failure both are closed.
+  Result<int> Bind(const std::string& address, int port) {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(address, ec);
+    if (ec) return InvalidArgument("invalid DNS bind address \"" + address + "\": " + ec.message());
+    boost::system::error_code ignored;
+    udp::endpoint uep(addr, static_cast<unsigned short>(port));
+    udp_socket.open(uep.protocol(), ec);
+    if (!ec) udp_socket.bind(uep, ec);
+    if (!ec) udp_socket.non_blocking(true, ec);
+    if (ec) {
+      udp_socket.close(ignored);
+      return Unavailable("error starting DNS server on " + address + ":" + std::to_string(port) +
+                         " (udp): " + ec.message());
+    }
+    int bound = udp_socket.local_endpoint().port();
+    // A larger receive buffer rides out bursts while the loop does other work.
+    udp_socket.set_option(asio::socket_base::receive_buffer_size(4 << 20), ignored);
+    tcp::endpoint tep(addr, static_cast<unsigned short>(bound));
+    acceptor.open(tep.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(tep, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      acceptor.close(ignored);
+      udp_socket.close(ignored);
+      return Unavailable("error starting DNS server on " + address + ":" + std::to_string(bound) +
+                         " (tcp): " + ec.message());
+    }
+    return bound;
+  }
+
   // ---- Answering.
 
   void Finish(Message msg, bool tcp, const std::function<void(std::string)>& done) {
@@ -501,40 +533,18 @@ Server::Server(net::EventLoop& loop, Catalog& catalog, Config config)
 Server::~Server() { Close(); }
 
 Result<int> Server::Listen(const std::string& address, int port) {
-  boost::system::error_code ec;
-  auto addr = asio::ip::make_address(address, ec);
-  if (ec) return InvalidArgument("invalid DNS bind address \"" + address + "\": " + ec.message());
-  auto& u = impl_->udp_socket;
-  udp::endpoint uep(addr, static_cast<unsigned short>(port));
-  u.open(uep.protocol(), ec);
-  if (!ec) u.bind(uep, ec);
-  if (!ec) u.non_blocking(true, ec);
-  if (ec) {
-    boost::system::error_code ignored;
-    u.close(ignored);
-    return Unavailable("error starting DNS server on " + address + ":" + std::to_string(port) +
-                       " (udp): " + ec.message());
+  // Port 0: the kernel picks a free UDP port, which TCP may already use; try a few.
+  Status last;
+  for (int attempt = 0; attempt < (port == 0 ? 20 : 1); ++attempt) {
+    auto bound = impl_->Bind(address, port);
+    if (bound.ok()) {
+      impl_->StartUdp();
+      asio::co_spawn(impl_->acceptor.get_executor(), impl_->Accept(), asio::detached);
+      return bound;
+    }
+    last = bound.status();
   }
-  int bound = u.local_endpoint().port();
-  // A larger receive buffer rides out bursts while the loop does other work.
-  u.set_option(asio::socket_base::receive_buffer_size(4 << 20), ec);
-  ec.clear();
-  auto& a = impl_->acceptor;
-  tcp::endpoint tep(addr, static_cast<unsigned short>(bound));
-  a.open(tep.protocol(), ec);
-  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) a.bind(tep, ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    boost::system::error_code ignored;
-    a.close(ignored);
-    u.close(ignored);
-    return Unavailable("error starting DNS server on " + address + ":" + std::to_string(bound) +
-                       " (tcp): " + ec.message());
-  }
-  impl_->StartUdp();
-  asio::co_spawn(a.get_executor(), impl_->Accept(), asio::detached);
-  return bound;
+  return last;
 }
 
 void Server::Close() {
