@@ -436,6 +436,40 @@ TEST(DnsMessageTest, RejectsACompressionPointerForward) {
   EXPECT_THAT(ParseError(b), HasSubstr("compression pointer forward at offset 12"));
 }
 
+TEST(DnsMessageTest, RejectsACompressionPointerIntoTheHeader) {
+  Bytes b = Header(7, 0, 1, 0, 0, 0);
+  b.insert(b.end(), {0xC0, 2});
+  Append16(&b, kA);
+  Append16(&b, kClassIN);
+  EXPECT_THAT(ParseError(b), HasSubstr("compression pointer into the header at offset 12"));
+}
+
+// Chains of pointers to pointers are legal but bounded: question k is a pointer to question
+// k-1's name, so its name takes k-1 jumps.
+Bytes PointerChain(int questions) {
+  Bytes b = Header(7, 0, static_cast<uint16_t>(questions), 0, 0, 0);
+  size_t previous = b.size();
+  AppendName(&b, "a");
+  Append16(&b, kA);
+  Append16(&b, kClassIN);
+  for (int k = 2; k <= questions; ++k) {
+    const size_t here = b.size();
+    Append16(&b, static_cast<uint16_t>(0xC000 | previous));
+    Append16(&b, kA);
+    Append16(&b, kClassIN);
+    previous = here;
+  }
+  return b;
+}
+
+TEST(DnsMessageTest, BoundsPointerChains) {
+  auto ok = Parse(PointerChain(128));
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->questions.back().name, "a.");
+  EXPECT_THAT(ParseError(PointerChain(129)),
+              HasSubstr("question 129: more than 127 compression pointers"));
+}
+
 TEST(DnsMessageTest, RejectsALabelLongerThan63Bytes) {
   Bytes b = Header(7, 0, 1, 0, 0, 0);
   b.push_back(64);
