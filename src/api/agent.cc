@@ -1,5 +1,7 @@
 // /v1/agent/...: this agent's own view: self, members, local services and checks.
 #include <functional>
+#include <set>
+#include <thread>
 
 #include "api/http_api.h"
 #include "catalog/json.h"
@@ -79,6 +81,88 @@ catalog::Json MemberJson(const Backend& b) {
           {"DelegateMax", 5},    {"DelegateCur", 4}};
 }
 
+catalog::Json PoolMemberJson(const gossip::Member& m);
+
+// Serf's stats of a pool, as Consul's /v1/agent/self reports them (every value a string).
+catalog::Json SerfStats(const gossip::Pool& pool) {
+  int members = 0, failed = 0, left = 0;
+  for (const auto& m : pool.Members()) {
+    ++members;
+    if (m.status == gossip::MemberStatus::kFailed) ++failed;
+    if (m.status == gossip::MemberStatus::kLeft) ++left;
+  }
+  return {{"coordinate_resets", "0"}, {"encrypted", pool.Encrypted() ? "true" : "false"},
+          {"event_queue", "0"},       {"event_time", "1"},
+          {"failed", std::to_string(failed)}, {"health_score", "0"},
+          {"intent_queue", "0"},      {"left", std::to_string(left)},
+          {"member_time", "1"},       {"members", std::to_string(members)},
+          {"query_queue", "0"},       {"query_time", "1"}};
+}
+
+catalog::Json Stats(const Backend& b) {
+  const auto& i = b.info;
+  catalog::Json stats = catalog::Json::object();
+  size_t checks = b.agent ? b.agent->checks().size() : 0;
+  size_t services = b.agent ? b.agent->services().size() : 0;
+  stats["agent"] = {{"check_monitors", "0"}, {"check_ttls", "0"},
+                    {"checks", std::to_string(checks)}, {"services", std::to_string(services)}};
+  stats["build"] = {{"prerelease", ""}, {"revision", i.revision.substr(0, 8)},
+                    {"version", i.version}, {"version_metadata", ""}};
+  if (b.server) {
+    std::set<std::string> dcs = {i.datacenter};
+    if (b.wan) {
+      for (const auto& m : b.wan->Members()) {
+        auto dc = m.tags.find("dc");
+        if (dc != m.tags.end() && m.status == gossip::MemberStatus::kAlive) dcs.insert(dc->second);
+      }
+    }
+    stats["consul"] = {{"acl", "disabled"},
+                       {"bootstrap", i.dev ? "true" : "false"},
+                       {"known_datacenters", std::to_string(dcs.size())},
+                       {"leader", b.server->IsLeader() ? "true" : "false"},
+                       {"leader_addr", b.server->Leader()},
+                       {"server", "true"}};
+    auto raft = b.server->RaftConfiguration();
+    stats["raft"] = {{"applied_index", std::to_string(b.server->RaftIndex())},
+                     {"commit_index", std::to_string(b.server->RaftIndex())},
+                     {"fsm_pending", "0"},
+                     {"last_contact", b.server->IsLeader() ? "0" : std::to_string(b.server->LastContactMs()) + "ms"},
+                     {"last_log_index", std::to_string(b.server->RaftIndex())},
+                     {"last_log_term", std::to_string(b.server->RaftTerm())},
+                     {"num_peers", std::to_string(raft.empty() ? 0 : raft.size() - 1)},
+                     {"protocol_version", "3"},
+                     {"protocol_version_max", "3"},
+                     {"protocol_version_min", "0"},
+                     {"snapshot_version_max", "1"},
+                     {"snapshot_version_min", "0"},
+                     {"state", b.server->IsLeader() ? "Leader" : "Follower"},
+                     {"term", std::to_string(b.server->RaftTerm())}};
+  } else {
+    int known = 0;
+    if (b.lan) {
+      for (const auto& m : b.lan->Members()) {
+        auto role = m.tags.find("role");
+        auto dc = m.tags.find("dc");
+        if (role != m.tags.end() && role->second == "consul" && dc != m.tags.end() &&
+            dc->second == i.datacenter && m.status == gossip::MemberStatus::kAlive) {
+          ++known;
+        }
+      }
+    }
+    stats["consul"] = {{"acl", "disabled"}, {"known_servers", std::to_string(known)},
+                       {"server", "false"}};
+  }
+  stats["runtime"] = {{"arch", "amd64"},
+                      {"cpu_count", std::to_string(std::thread::hardware_concurrency())},
+                      {"goroutines", "0"},
+                      {"max_procs", std::to_string(std::thread::hardware_concurrency())},
+                      {"os", "linux"},
+                      {"version", "gangway"}};
+  if (b.lan) stats["serf_lan"] = SerfStats(*b.lan);
+  if (b.wan) stats["serf_wan"] = SerfStats(*b.wan);
+  return stats;
+}
+
 void Self(Call& call) {
   const auto& i = call.backend.info;
   catalog::Json config = {{"Datacenter", i.datacenter},
@@ -89,11 +173,15 @@ void Self(Call& call) {
                           {"Server", i.server},
                           {"Version", i.version},
                           {"BuildDate", "2026-11-27T00:00:00Z"}};
+  // The same record and serializer as this agent's entry in /v1/agent/members, so clients can
+  // find "me" by comparing them.
+  catalog::Json member = call.backend.lan ? PoolMemberJson(call.backend.lan->LocalMember())
+                                          : MemberJson(call.backend);
   call.Json({{"Config", config},
              {"DebugConfig", i.config},
              {"Coord", nullptr},
-             {"Member", MemberJson(call.backend)},
-             {"Stats", catalog::Json::object()},
+             {"Member", member},
+             {"Stats", Stats(call.backend)},
              {"Meta", {{"consul-network-segment", ""}}},
              {"xDS", nullptr}});
 }
@@ -301,10 +389,8 @@ void Update(Call& call) {
   if (!DecodeBody(call, &body)) return;
   if (!body.is_object()) return call.Error(400, "Request decode failed: expected a JSON object");
   std::string status, output;
+  if (!FoldKeys(call, &body, {"Status", "Output"})) return;
   for (const auto& [k, v] : body.items()) {
-    if (k != "Status" && k != "Output") {
-      return call.Error(400, "Request decode failed: unknown field \"" + k + "\"");
-    }
     if (!v.is_string()) return call.Error(400, "Request decode failed: " + k + " must be a string");
     (k == "Status" ? status : output) = v.get<std::string>();
   }

@@ -136,21 +136,13 @@ void Register(Call& call) {
   if (!body.is_object()) return call.Error(400, "Request decode failed: expected a JSON object");
   catalog::RegisterRequest req;
   catalog::Json node_json = catalog::Json::object();
-  static const char* kNodeKeys[] = {"ID", "Node", "Address", "Datacenter", "TaggedAddresses",
-                                    "NodeMeta"};
-  static const char* kOtherKeys[] = {"Service", "Check", "Checks", "SkipNodeUpdate", "Token",
-                                     "WriteRequest", "Namespace", "Partition", "Locality",
-                                     "PeerName"};
-  for (const auto& [k, v] : body.items()) {
-    bool known = false;
-    for (const char* nk : kNodeKeys) {
-      if (k == nk) {
-        node_json[k == "NodeMeta" ? "Meta" : k] = v;
-        known = true;
-      }
-    }
-    for (const char* ok : kOtherKeys) known = known || k == ok;
-    if (!known) return call.Error(400, "Request decode failed: unknown field \"" + k + "\"");
+  if (!FoldKeys(call, &body, {"ID", "Node", "Address", "Datacenter", "TaggedAddresses", "NodeMeta",
+                             "Service", "Check", "Checks", "SkipNodeUpdate", "Token",
+                             "WriteRequest", "Namespace", "Partition", "Locality", "PeerName"})) {
+    return;
+  }
+  for (const char* k : {"ID", "Node", "Address", "Datacenter", "TaggedAddresses", "NodeMeta"}) {
+    if (body.contains(k)) node_json[std::string(k) == "NodeMeta" ? "Meta" : k] = body[k];
   }
   auto node = catalog::NodeFromJson(node_json);
   if (!node.ok()) return call.Error(400, node.status().message());
@@ -207,12 +199,14 @@ void Deregister(Call& call) {
   if (!DecodeBody(call, &body)) return;
   if (!body.is_object()) return call.Error(400, "Request decode failed: expected a JSON object");
   catalog::DeregisterRequest req;
+  if (!FoldKeys(call, &body, {"Node", "ServiceID", "CheckID", "Datacenter", "Token", "Namespace",
+                              "Partition"})) {
+    return;
+  }
   for (const auto& [k, v] : body.items()) {
     if (k == "Node" || k == "ServiceID" || k == "CheckID") {
       if (!v.is_string()) return call.Error(400, "Request decode failed: " + k + " must be a string");
       (k == "Node" ? req.node : k == "ServiceID" ? req.service_id : req.check_id) = v.get<std::string>();
-    } else if (k != "Datacenter" && k != "Token" && k != "Namespace" && k != "Partition") {
-      return call.Error(400, "Request decode failed: unknown field \"" + k + "\"");
     }
   }
   if (req.node.empty()) return call.Error(400, "Must provide node");

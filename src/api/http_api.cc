@@ -172,6 +172,28 @@ void FilterMap(const FilterPtr& f, catalog::Json* map) {
   *map = std::move(kept);
 }
 
+bool FoldKeys(Call& call, catalog::Json* body, std::initializer_list<const char*> known) {
+  if (!body->is_object()) return true;
+  catalog::Json folded = catalog::Json::object();
+  for (auto& [k, v] : body->items()) {
+    const char* match = nullptr;
+    for (const char* name : known) {
+      if (k == name) {
+        match = name;
+        break;
+      }
+      if (!match && ToLower(k) == ToLower(name)) match = name;
+    }
+    if (!match) {
+      call.Error(400, "Request decode failed: json: unknown field \"" + k + "\"");
+      return false;
+    }
+    folded[match] = std::move(v);  // of keys naming one field, the last wins
+  }
+  *body = std::move(folded);
+  return true;
+}
+
 bool ParseBool(const std::string& v, bool* out) {
   std::string l = ToLower(v);
   if (l == "" || l == "true" || l == "1" || l == "t") {

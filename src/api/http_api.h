@@ -88,6 +88,11 @@ void FilterMap(const FilterPtr& f, catalog::Json* map);
 // Sends a write to the primary datacenter, as ?dc=<primary> would (config entries and the
 // intentions stored in them are written there); its answer reaches the client unchanged.
 void ForwardToPrimary(Call& call, const std::string& primary);
+// Go's encoding/json key matching for a request body's top level, as Consul decodes it
+// (DisallowUnknownFields): each key is renamed to the one of `known` it equals
+// case-insensitively (of keys naming one field, the last wins). An unknown key replies
+// 400 `Request decode failed: json: unknown field "<key>"` and returns false.
+bool FoldKeys(Call& call, catalog::Json* body, std::initializer_list<const char*> known);
 // Parses a boolean query value ("", "true", "false", "1", "0").
 bool ParseBool(const std::string& v, bool* out);
 

@@ -28,7 +28,10 @@ void KVGet(Call& call) {
   bool recurse = call.req.Has("recurse");
   bool keys = call.req.Has("keys");
   bool raw = call.req.Has("raw");
-  std::string separator = call.req.Query("separator").value_or("");
+  // Consul also takes the historic misspelling.
+  std::string separator =
+      call.req.Query("separator").value_or(call.req.Query("seperator").value_or(""));
+  if (key.empty() && !recurse && !keys) return call.Error(400, "Missing key name");
   auto* store = &call.backend.server->store();
   QueryFn fn = [store, key, recurse, keys, raw, separator](catalog::WatchSet* ws,
                                                            http::Response* out) {
@@ -36,7 +39,7 @@ void KVGet(Call& call) {
     if (keys) {
       std::vector<std::string> list;
       idx = store->KVKeys(ws, key, separator, &list);
-      if (list.empty()) {
+      if (list.empty() && !key.empty()) {  // the whole keyspace lists as [] when empty
         *out = ErrorResponse(404, "");
       } else {
         *out = JsonResponse(catalog::Json(list));
@@ -64,6 +67,7 @@ void KVGet(Call& call) {
       out->body = e->value;
       out->Set("Content-Type", "text/plain; charset=utf-8");
       out->Set("X-Content-Type-Options", "nosniff");
+      out->Set("Content-Security-Policy", "sandbox");
     } else {
       *out = JsonResponse(catalog::Json::array({catalog::KVEntryToJson(*e)}));
     }

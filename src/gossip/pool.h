@@ -60,6 +60,7 @@ class Pool {
 
   std::vector<Member> Members() const { return serf_->Members(); }
   Member LocalMember() const { return serf_->LocalMember(); }
+  bool Encrypted() const { return keyring_ != nullptr && !keyring_->empty(); }
   int port() const { return transport_->port(); }
   Serf& serf() { return *serf_; }
   const PoolOptions& options() const { return options_; }
