@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -277,6 +278,7 @@ Status Agent::StartLocal() {
   backend.info.server_port = rpc_port_;
   backend.info.config = cfg_.merged;
   backend.intention_default = IntentionDefaultOf(cfg_);
+  backend.enable_script_checks = cfg_.enable_script_checks;
   backend.shutdown = [this] { Shutdown(); };
   // Signals are handled on the loop from here on, before anything announces readiness.
   signals_ = net::OnSignals(loop_, [this](int sig) { OnSignal(sig); });
@@ -554,6 +556,23 @@ Status Agent::StartRoles() {
   }
 
   // Service and check definitions fail here only in ways the log explains.
+  bool scripts = std::any_of(cfg_.services.begin(), cfg_.services.end(),
+                             [](const auto& s) { return catalog::HasScriptCheck(s); }) ||
+                 std::any_of(cfg_.checks.begin(), cfg_.checks.end(),
+                             [](const auto& c) { return !c.definition.script_args.empty(); });
+  if (scripts && !cfg_.enable_script_checks && !cfg_.enable_local_script_checks) {
+    Status s = InvalidArgument(
+        "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or "
+        "'enable_local_script_checks' to true");
+    LogError("agent", "failed to register check: " + s.message());
+    return s;
+  }
+  if (cfg_.enable_script_checks) {
+    LogError("agent", "[SECURITY] using enable-script-checks without ACLs and without "
+                      "allow_write_http_from is DANGEROUS, use enable-local-script-checks "
+                      "instead, see https://www.hashicorp.com/blog/"
+                      "protecting-consul-from-rce-risk-in-specific-configurations/");
+  }
   local_->Start();
   for (auto& reg : cfg_.services) {
     std::string name = reg.service.service;

@@ -678,6 +678,8 @@ Status ReadSettings(const Json& merged, Config* out) {
     cfg.connect_ca = std::move(*ca_config);
   }
   Get(merged, "/ui", &cfg.ui);
+  Get(merged, "/enable_script_checks", &cfg.enable_script_checks);
+  Get(merged, "/enable_local_script_checks", &cfg.enable_local_script_checks);
   // Consul's defaults: clients leave the cluster on SIGTERM and SIGINT, servers on neither.
   cfg.leave_on_terminate = !cfg.server;
   cfg.skip_leave_on_interrupt = cfg.server;

@@ -87,6 +87,8 @@ struct Config {
   std::string default_intention_policy;
   ca::CAConfig connect_ca;  // connect.ca_provider + connect.ca_config, validated
   bool ui = false;
+  bool enable_script_checks = false;        // script checks from anywhere, the API included
+  bool enable_local_script_checks = false;  // script checks from configuration files only
   // gossip_lan / gossip_wan: memberlist knobs over the pool's profile; zero = the profile's value.
   struct GossipTuning {
     int gossip_nodes = 0;

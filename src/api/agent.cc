@@ -58,6 +58,10 @@ void LocalBlocking(Call& call, std::function<http::Response()> fn) {
        std::move(call.reply));
 }
 
+constexpr const char* kRemoteScriptsDisabled =
+    "Scripts are disabled on this agent from remote calls; to enable, configure "
+    "'enable_script_checks' to true";
+
 catalog::Json MemberJson(const Backend& b) {
   const auto& i = b.info;
   catalog::Json tags = {{"dc", i.datacenter},
@@ -288,6 +292,9 @@ void RegisterService(Call& call) {
   if (!body.is_object()) return call.Error(400, "Request decode failed: expected a JSON object");
   auto reg = catalog::DecodeServiceRegistration(body);
   if (!reg.ok()) return call.Error(400, "Invalid Service Registration: " + reg.status().message());
+  if (catalog::HasScriptCheck(*reg) && !call.backend.enable_script_checks) {
+    return call.Error(500, kRemoteScriptsDisabled);
+  }
   bool replace = false;
   if (auto r = call.req.Query("replace-existing-checks")) {
     if (!ParseBool(*r, &replace)) return call.Error(400, "Invalid value for replace-existing-checks");
@@ -362,6 +369,9 @@ void RegisterCheck(Call& call) {
   if (!body.is_object()) return call.Error(400, "Request decode failed: expected a JSON object");
   auto reg = catalog::DecodeCheckRegistration(body);
   if (!reg.ok()) return call.Error(400, reg.status().message());
+  if (!reg->definition.script_args.empty() && !call.backend.enable_script_checks) {
+    return call.Error(500, kRemoteScriptsDisabled);
+  }
   Status s = call.backend.agent->AddCheck(std::move(*reg));
   if (!s.ok()) return call.Fail(s.code() == Code::kNotFound ? Status(Code::kInvalidArgument, s.message()) : s);
   call.Respond(http::Response::Text(200, ""));

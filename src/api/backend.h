@@ -48,6 +48,8 @@ struct Backend {
   // What decides for a source no intention matches (docs/intentions.md, "Default"); the agent's
   // local sidecars are compiled with the same.
   meshcfg::IntentionDefault intention_default;
+  // enable_script_checks: script checks may be registered through the API.
+  bool enable_script_checks = false;
   Workers* workers = nullptr;  // CPU-heavy work off the loop (snapshot encoding); null: inline
   AgentInfo info;
   std::function<void()> shutdown;  // /v1/agent/leave

@@ -461,6 +461,7 @@ Json CheckDefinitionToJson(const CheckDefinition& d, Form form) {
   if (!d.method.empty()) j["Method"] = Str(d.method, form);
   if (!d.body.empty()) j["Body"] = Str(d.body, form);
   if (!d.tcp.empty()) j["TCP"] = Str(d.tcp, form);
+  if (!d.script_args.empty()) j["ScriptArgs"] = StrList(d.script_args, form);
   if (d.tls_skip_verify) j["TLSSkipVerify"] = true;
   if (!d.tls_server_name.empty()) j["TLSServerName"] = Str(d.tls_server_name, form);
   if (d.interval_ns != 0) j["Interval"] = DurationJson(d.interval_ns, form);
@@ -681,6 +682,7 @@ Status DecodeCheckDefinition(const Json& j, const std::string& path, CheckDefini
       .String("Method", &d->method)
       .String("Body", &d->body)
       .String("TCP", &d->tcp)
+      .StringList("ScriptArgs", &d->script_args)
       .Bool("TLSSkipVerify", &d->tls_skip_verify)
       .String("TLSServerName", &d->tls_server_name)
       .Duration("Interval", &d->interval_ns)

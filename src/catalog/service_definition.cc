@@ -411,6 +411,7 @@ Status Decoder::DecodeCheck(const Json& v, const Loc& loc, CheckRegistration* ou
            Str(m, "Method", &d.method),
            Str(m, "Body", &d.body),
            Str(m, "TCP", &d.tcp),
+           StrList(m, "ScriptArgs", &d.script_args),
            Bool(m, "TLSSkipVerify", &d.tls_skip_verify),
            Str(m, "TLSServerName", &d.tls_server_name),
            Dur(m, "Interval", &d.interval_ns),
@@ -464,10 +465,9 @@ Status Decoder::DecodeCheck(const Json& v, const Loc& loc, CheckRegistration* ou
   const std::string who = label.empty() ? "Check: " : "Check " + Quote(label) + ": ";
   auto bad = [&](const std::string& msg) { return Fail(loc, who + msg); };
 
-  if (m.count("ScriptArgs") || m.count("DockerContainerID")) {
-    return bad("script checks (" +
-               m.at(m.count("ScriptArgs") ? "ScriptArgs" : "DockerContainerID").key +
-               ") are not supported by Gangway; use an HTTP, TCP or TTL check");
+  if (m.count("DockerContainerID")) {
+    return bad("Docker checks (" + m.at("DockerContainerID").key +
+               ") are not supported by Gangway; use a script, HTTP, TCP or TTL check");
   }
   for (std::string_view f : {"GRPC", "H2PING", "UDP", "OSService"}) {
     if (m.count(f)) {
@@ -485,23 +485,27 @@ Status Decoder::DecodeCheck(const Json& v, const Loc& loc, CheckRegistration* ou
   if (m.count("TTL")) kinds.push_back("TTL");
   if (!d.http.empty()) kinds.push_back("HTTP");
   if (!d.tcp.empty()) kinds.push_back("TCP");
+  if (!d.script_args.empty()) kinds.push_back("Args");
   bool alias = !out->alias_service.empty() || !out->alias_node.empty();
   if (alias) kinds.push_back("AliasService/AliasNode");
   if (kinds.empty()) {
     return bad(
-        "needs one of TTL, HTTP or TCP (or AliasService/AliasNode) to say how it is "
-        "checked");
+        "needs one of TTL, HTTP, TCP, Args (a script) or AliasService/AliasNode to say how "
+        "it is checked");
   }
   if (kinds.size() > 1) {
-    return bad("set only one of TTL, HTTP, TCP or AliasService/AliasNode; found " + kinds[0] +
+    return bad("set only one of TTL, HTTP, TCP, Args or AliasService/AliasNode; found " + kinds[0] +
                " and " + kinds[1]);
   }
   const std::string& kind = kinds[0];
   if (kind == "TTL") {
     if (d.ttl_ns <= 0) return bad("TTL must be > 0 for TTL checks");
     if (d.interval_ns > 0) return bad("Interval and TTL cannot both be specified");
-  } else if (kind == "HTTP" || kind == "TCP") {
-    if (d.interval_ns <= 0) return bad("Interval is required for " + kind + " checks");
+  } else if (kind == "HTTP" || kind == "TCP" || kind == "Args") {
+    if (d.interval_ns <= 0) {
+      return bad("Interval is required for " + (kind == "Args" ? std::string("script") : kind) +
+                 " checks");
+    }
   } else if (d.interval_ns > 0) {
     return bad("Interval cannot be set for Alias checks");
   }
@@ -898,6 +902,7 @@ Json CheckToApiJson(const CheckRegistration& c) {
   str("Method", d.method);
   str("Body", d.body);
   str("TCP", d.tcp);
+  if (!d.script_args.empty()) j["ScriptArgs"] = d.script_args;
   if (d.tls_skip_verify) j["TLSSkipVerify"] = true;
   str("TLSServerName", d.tls_server_name);
   dur("Interval", d.interval_ns);
@@ -1008,6 +1013,13 @@ Json ServiceRegistrationToApiJson(const ServiceRegistration& reg) {
     j["Checks"] = std::move(checks);
   }
   return j;
+}
+
+bool HasScriptCheck(const ServiceRegistration& reg) {
+  for (const auto& c : reg.checks) {
+    if (!c.definition.script_args.empty()) return true;
+  }
+  return reg.sidecar && HasScriptCheck(*reg.sidecar);
 }
 
 }  // namespace gangway::catalog

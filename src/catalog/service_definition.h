@@ -42,6 +42,9 @@ struct ServiceRegistration {
   std::vector<std::string> notes;
 };
 
+// Whether a registration (or its sidecar) carries a script check (Args).
+bool HasScriptCheck(const ServiceRegistration& reg);
+
 // Where a JSON object came from: doc may be null (HTTP bodies); base is the JSON pointer of
 // `value` inside doc (for line numbers in messages).
 struct Source {

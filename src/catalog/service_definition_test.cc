@@ -573,12 +573,12 @@ TEST(ServiceDefinitionErrorTest, MetaAndWeights) {
 
 TEST(ServiceDefinitionErrorTest, Checks) {
   EXPECT_EQ(CheckError(R"({"Name": "c"})"),
-            "Check \"c\": needs one of TTL, HTTP or TCP (or AliasService/AliasNode) to say how it "
-            "is checked");
+            "Check \"c\": needs one of TTL, HTTP, TCP, Args (a script) or AliasService/AliasNode "
+            "to say how it is checked");
   EXPECT_EQ(CheckError(R"({"Name": "web-http", "HTTP": "http://x", "TCP": "x:1",
                            "Interval": "1s"})"),
-            "Check \"web-http\": set only one of TTL, HTTP, TCP or AliasService/AliasNode; found "
-            "HTTP and TCP");
+            "Check \"web-http\": set only one of TTL, HTTP, TCP, Args or AliasService/AliasNode; "
+            "found HTTP and TCP");
   EXPECT_EQ(CheckError(R"({"Name": "web-http", "HTTP": "http://x"})"),
             "Check \"web-http\": Interval is required for HTTP checks");
   EXPECT_EQ(CheckError(R"({"CheckID": "t", "TCP": "x:1"})"),
@@ -588,12 +588,14 @@ TEST(ServiceDefinitionErrorTest, Checks) {
   EXPECT_EQ(CheckError(R"({"TTL": "0s"})"), "Check: TTL must be > 0 for TTL checks");
   EXPECT_EQ(CheckError(R"({"AliasNode": "n", "Interval": "10s"})"),
             "Check: Interval cannot be set for Alias checks");
-  EXPECT_EQ(CheckError(R"({"Name": "s", "ScriptArgs": ["/bin/true"], "Interval": "10s"})"),
-            "Check \"s\": script checks (ScriptArgs) are not supported by Gangway; use an HTTP, "
-            "TCP or TTL check");
-  EXPECT_EQ(CheckError(R"({"Name": "s", "args": ["/bin/true"], "interval": "10s"})"),
-            "Check \"s\": script checks (args) are not supported by Gangway; use an HTTP, TCP or "
-            "TTL check");
+  EXPECT_EQ(CheckError(R"({"Name": "s", "ScriptArgs": ["/bin/true"]})"),
+            "Check \"s\": Interval is required for script checks");
+  EXPECT_EQ(CheckError(R"({"Name": "s", "args": ["/bin/true"], "TCP": "x:1", "interval": "10s"})"),
+            "Check \"s\": set only one of TTL, HTTP, TCP, Args or AliasService/AliasNode; found "
+            "TCP and Args");
+  EXPECT_EQ(CheckError(R"({"Name": "d", "DockerContainerID": "x", "Args": ["a"], "Interval": "1s"})"),
+            "Check \"d\": Docker checks (DockerContainerID) are not supported by Gangway; use a "
+            "script, HTTP, TCP or TTL check");
   EXPECT_EQ(CheckError(R"({"Name": "g", "GRPC": "x:1", "Interval": "10s"})"),
             "Check \"g\": GRPC checks are not supported by Gangway; use an HTTP, TCP or TTL "
             "check");
@@ -607,8 +609,8 @@ TEST(ServiceDefinitionErrorTest, Checks) {
   EXPECT_EQ(CheckError(R"({"TTL": "1s", "FailuresBeforeCritical": -1})"),
             "FailuresBeforeCritical: -1 is out of range (0 to 2147483647)");
   EXPECT_EQ(BodyError(R"({"Name": "web", "Checks": [{"TTL": "1s"}, {"Name": "two"}]})"),
-            "Checks[1]: Check \"two\": needs one of TTL, HTTP or TCP (or AliasService/AliasNode) "
-            "to say how it is checked");
+            "Checks[1]: Check \"two\": needs one of TTL, HTTP, TCP, Args (a script) or "
+            "AliasService/AliasNode to say how it is checked");
 }
 
 TEST(ServiceDefinitionErrorTest, ServicesFileShape) {

@@ -252,7 +252,8 @@ class SnapshotWriter {
   // internal::CheckDefinitionToJson(d, Form::kStorage): every field omitted when empty.
   void Definition(const CheckDefinition& d) {
     w_.Map(!d.body.empty() + (d.deregister_critical_service_after_ns != 0) + !d.http.empty() +
-           !d.header.empty() + (d.interval_ns != 0) + !d.method.empty() + !d.tcp.empty() +
+           !d.header.empty() + (d.interval_ns != 0) + !d.method.empty() +
+           !d.script_args.empty() + !d.tcp.empty() +
            !d.tls_server_name.empty() + d.tls_skip_verify + (d.ttl_ns != 0) + (d.timeout_ns != 0));
     if (!d.body.empty()) {
       w_.Str("Body");
@@ -281,6 +282,10 @@ class SnapshotWriter {
     if (!d.method.empty()) {
       w_.Str("Method");
       w_.Str(d.method);
+    }
+    if (!d.script_args.empty()) {
+      w_.Str("ScriptArgs");
+      Strings(d.script_args);
     }
     if (!d.tcp.empty()) {
       w_.Str("TCP");

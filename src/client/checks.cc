@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/duration.h"
 #include "http/client.h"
 
 namespace gangway::client {
@@ -47,7 +48,8 @@ void CheckRunner::Start() {
     Schedule(std::chrono::nanoseconds(def_.definition.ttl_ns));
     return;
   }
-  if (!def_.definition.http.empty() || !def_.definition.tcp.empty()) {
+  if (!def_.definition.http.empty() || !def_.definition.tcp.empty() ||
+      !def_.definition.script_args.empty()) {
     // The first probe runs promptly so a new service shows its real state quickly.
     Schedule(std::chrono::milliseconds(10));
   }
@@ -77,10 +79,39 @@ void CheckRunner::Outcome(const std::string& status, const std::string& output) 
   Schedule(interval);
 }
 
+std::pair<std::string, std::string> ScriptOutcome(const ScriptResult& r,
+                                                  std::chrono::nanoseconds timeout) {
+  if (!r.start_error.empty()) return {catalog::kCritical, r.start_error};
+  std::string output = r.output;
+  if (r.output_total > r.output.size()) {
+    output = "Captured " + std::to_string(r.output.size()) + " of " +
+             std::to_string(r.output_total) + " bytes\n...\n" + r.output;
+  }
+  if (r.timed_out) {
+    std::string text = "Timed out (" + FormatDuration(timeout) + ") running check";
+    if (!output.empty()) text += "\n\n" + output;
+    return {catalog::kCritical, text};
+  }
+  if (r.exit_code == 0) return {catalog::kPassing, output};
+  if (r.exit_code == 1) return {catalog::kWarning, output};
+  return {catalog::kCritical, output};
+}
+
 void CheckRunner::RunOnce() {
   auto timeout = std::chrono::nanoseconds(def_.definition.timeout_ns);
-  if (timeout <= std::chrono::nanoseconds(0)) timeout = std::chrono::seconds(10);
   std::weak_ptr<bool> alive = alive_;
+  if (!def_.definition.script_args.empty()) {
+    // Consul's default for scripts is 30 s.
+    if (timeout <= std::chrono::nanoseconds(0)) timeout = std::chrono::seconds(30);
+    prober_.RunScript(def_.definition.script_args, timeout, kCheckOutputMax,
+                      [this, alive, timeout](ScriptResult r) {
+                        if (alive.expired()) return;
+                        auto [status, output] = ScriptOutcome(r, timeout);
+                        Outcome(status, output);
+                      });
+    return;
+  }
+  if (timeout <= std::chrono::nanoseconds(0)) timeout = std::chrono::seconds(10);
   if (!def_.definition.tcp.empty()) {
     const std::string target = def_.definition.tcp;
     size_t colon = target.rfind(':');

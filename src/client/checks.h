@@ -1,10 +1,11 @@
-// Health checks the agent runs itself: TTL, HTTP and TCP, with Consul's thresholds
+// Health checks the agent runs itself: TTL, HTTP, TCP and script, with Consul's thresholds
 // (SuccessBeforePassing, FailuresBeforeWarning, FailuresBeforeCritical). A CheckRunner reports
 // status transitions through a callback; it owns its timers and probes through a Prober it does
 // not own. Loop thread only.
 #pragma once
 
 #include <functional>
+#include <utility>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,12 @@ class StatusHandler {
   int successes_ = 0;
   int failures_ = 0;
 };
+
+// A script's result as Consul reports it: exit 0 passing, 1 warning, anything else critical;
+// Output the captured tail ("Captured <kept> of <total> bytes\n...\n<tail>" when cut), or
+// "Timed out (<timeout>) running check" with the output after a blank line.
+std::pair<std::string, std::string> ScriptOutcome(const ScriptResult& r,
+                                                  std::chrono::nanoseconds timeout);
 
 class CheckRunner {
  public:

@@ -209,6 +209,42 @@ TEST_F(CheckRunnerTest, TcpCheckConnectsToTheTarget) {
   EXPECT_EQ(reports_.back().output, "dial tcp [::1]:5432: connection refused");
 }
 
+TEST_F(CheckRunnerTest, ScriptExitCodesMapToPassingWarningCritical) {
+  catalog::CheckRegistration def;
+  def.check_id = "script";
+  def.name = "script";
+  def.definition.script_args = {"/usr/local/bin/check", "--fast"};
+  def.definition.interval_ns = std::chrono::nanoseconds(5s).count();
+  prober_.SetScript({.exit_code = 0, .output = "all good\n", .output_total = 9});
+  Start(def);
+  loop_.RunFor(1s);
+  ASSERT_EQ(prober_.scripts().size(), 1u);
+  EXPECT_EQ(prober_.scripts()[0], def.definition.script_args);
+  EXPECT_EQ(prober_.last_timeout(), 30s);  // Consul's default for scripts
+  ASSERT_EQ(Statuses(), std::vector<std::string>{catalog::kPassing});
+  EXPECT_EQ(reports_[0].output, "all good\n");
+  prober_.SetScript({.exit_code = 1, .output = "slow"});
+  loop_.RunFor(5s);
+  EXPECT_EQ(Statuses().back(), catalog::kWarning);
+  prober_.SetScript({.exit_code = 2, .output = "down"});
+  loop_.RunFor(5s);
+  EXPECT_EQ(Statuses().back(), catalog::kCritical);
+  EXPECT_EQ(reports_.back().output, "down");
+}
+
+TEST(ScriptOutcomeTest, OutputAndTimeouts) {
+  EXPECT_EQ(ScriptOutcome({.start_error = "fork/exec /nope: No such file or directory"}, 30s),
+            std::make_pair(std::string(catalog::kCritical),
+                           std::string("fork/exec /nope: No such file or directory")));
+  EXPECT_EQ(ScriptOutcome({.exit_code = 0, .output = "tail", .output_total = 10000}, 30s).second,
+            "Captured 4 of 10000 bytes\n...\ntail");
+  EXPECT_EQ(ScriptOutcome({.timed_out = true}, 30s),
+            std::make_pair(std::string(catalog::kCritical), std::string("Timed out (30s) running check")));
+  EXPECT_EQ(ScriptOutcome({.timed_out = true, .output = "partial"}, 2s).second,
+            "Timed out (2s) running check\n\npartial");
+  EXPECT_EQ(ScriptOutcome({.exit_code = -1}, 2s).first, catalog::kCritical);  // killed
+}
+
 TEST_F(CheckRunnerTest, MalformedTargetsAreCriticalWithoutProbing) {
   catalog::CheckRegistration def;
   def.check_id = "tcp";

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "http/client.h"
@@ -17,6 +18,15 @@ class EventLoop;
 
 namespace gangway::client {
 
+// How a script check's process ended.
+struct ScriptResult {
+  std::string start_error;  // set when the process could not be started
+  int exit_code = -1;       // -1: killed by a signal or by the timeout
+  bool timed_out = false;
+  std::string output;       // stdout and stderr together: the last max_output bytes
+  size_t output_total = 0;  // bytes written in all
+};
+
 class Prober {
  public:
   virtual ~Prober() = default;
@@ -26,9 +36,14 @@ class Prober {
   // One HTTP request (req.timeout applies); done gets the response whatever its status code.
   virtual void FetchHttp(http::ClientRequest req,
                          std::function<void(Result<http::Response>)> done) = 0;
+  // Runs args[0] with args (no shell, the agent's environment) in a process group of its own,
+  // off the loop; on timeout the group is killed. done on the loop's thread.
+  virtual void RunScript(std::vector<std::string> args, std::chrono::nanoseconds timeout,
+                         size_t max_output, std::function<void(ScriptResult)> done) = 0;
 };
 
-// Probes over real sockets on `loop` (net::ProbeTcp, http::FetchAsync). `loop` must outlive it.
+// Probes over real sockets on `loop` (net::ProbeTcp, http::FetchAsync), scripts on threads of
+// its own. `loop` must outlive it.
 std::unique_ptr<Prober> MakeNetProber(net::EventLoop& loop);
 
 }  // namespace gangway::client

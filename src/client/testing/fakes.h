@@ -65,6 +65,17 @@ class FakeProber final : public Prober {
     Answer([done = std::move(done), answer = std::move(answer)] { done(answer); });
   }
 
+  // The result of every script run (unset: exit 0, no output).
+  void SetScript(ScriptResult r) { script_ = std::move(r); }
+  void RunScript(std::vector<std::string> args, std::chrono::nanoseconds timeout, size_t max_output,
+                 std::function<void(ScriptResult)> done) override {
+    (void)max_output;
+    scripts_.push_back(std::move(args));
+    last_timeout_ = timeout;
+    Answer([done = std::move(done), r = script_] { done(r); });
+  }
+  const std::vector<std::vector<std::string>>& scripts() const { return scripts_; }
+
   const std::vector<std::string>& tcp_probes() const { return tcp_probes_; }
   const std::vector<http::ClientRequest>& requests() const { return requests_; }
   std::chrono::nanoseconds last_timeout() const { return last_timeout_; }
@@ -85,6 +96,8 @@ class FakeProber final : public Prober {
   std::vector<std::function<void()>> held_;
   std::vector<std::string> tcp_probes_;
   std::vector<http::ClientRequest> requests_;
+  ScriptResult script_{.exit_code = 0};
+  std::vector<std::vector<std::string>> scripts_;
   std::chrono::nanoseconds last_timeout_{0};
 };
 
