@@ -13,7 +13,10 @@ void LoopbackRequest(http::Handler* const* api, std::string method, std::string 
   req.remote_address = "127.0.0.1";
   if (!cancel) cancel = std::make_shared<http::Cancellation>();
   (*api)->Handle(std::move(req), std::move(cancel),
-                 [done = std::move(done)](http::Response r) { done(r); });
+                 [done = std::move(done)](http::Response r) {
+                   r.UnshareBody();  // callers read `body`
+                   done(r);
+                 });
 }
 
 }  // namespace gangway::agent

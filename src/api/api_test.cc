@@ -3,7 +3,9 @@
 // simulated time.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "api/testing/test_agent.h"
 #include "catalog/types.h"
@@ -75,6 +77,97 @@ TEST(ApiInProcess, BlockingQueryReturnsAfterTheWaitWithTheSameIndex) {
   ASSERT_TRUE(blocked->response.has_value());
   EXPECT_EQ(Header(*blocked->response, "X-Consul-Index"), index);
   EXPECT_LE(agent.loop().Now() - start, 17s);
+}
+
+// Waiters of one blocking query share one parked read and get one answer between them.
+TEST(ApiInProcess, IdenticalBlockingQueriesShareOneParkedRead) {
+  TestAgent agent;
+  ASSERT_EQ(agent.Do("PUT", "/v1/kv/shared", "a").status, 200);
+  auto first = agent.Do("GET", "/v1/kv/shared");
+  const std::string index = Header(first, "X-Consul-Index");
+  const size_t watches = agent.server().store().WatchCount();
+  const std::string target = "/v1/kv/shared?index=" + index + "&wait=60s";
+
+  std::vector<std::shared_ptr<TestAgent::Pending>> waiters;
+  for (int i = 0; i < 5; ++i) waiters.push_back(agent.Send("GET", target));
+  agent.loop().RunFor(1s);
+  EXPECT_EQ(SharedWaitCount(agent.api().backend()), 1u);
+  EXPECT_EQ(SharedWaitMembers(agent.api().backend()), 5u);
+  EXPECT_EQ(agent.server().store().WatchCount(), watches + 1);  // one read parked, not five
+
+  // A request with another index is not merged: it is answered at once, from the store.
+  ASSERT_NE(index, "1");
+  auto older = agent.Send("GET", "/v1/kv/shared?index=1&wait=60s");
+  agent.loop().RunPending();
+  ASSERT_TRUE(older->response.has_value());
+  EXPECT_EQ(Header(*older->response, "X-Consul-Index"), index);
+  // Nor is one with another token.
+  auto with_token = std::make_shared<TestAgent::Pending>();
+  {
+    http::Request req;
+    req.method = "GET";
+    req.target = target;
+    http::Request::ParseTarget(req.target, &req.path, &req.query);
+    req.headers["X-Consul-Token"] = "t";
+    agent.api().Handle(std::move(req), with_token->cancel,
+                       [with_token](http::Response r) { with_token->response = std::move(r); });
+  }
+  EXPECT_EQ(SharedWaitCount(agent.api().backend()), 2u);
+  // A member that hangs up leaves the group; the others stay.
+  waiters[4]->cancel->on_cancel();
+  EXPECT_EQ(SharedWaitMembers(agent.api().backend()), 5u);  // four + the token's one
+
+  ASSERT_EQ(agent.Do("PUT", "/v1/kv/shared", "b").status, 200);
+  agent.loop().RunPending();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(waiters[i]->response.has_value()) << i;
+    const auto& r = *waiters[i]->response;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_GT(std::stoull(Header(r, "X-Consul-Index")), std::stoull(index));
+    EXPECT_EQ(Header(r, "X-Consul-Index"), Header(*waiters[0]->response, "X-Consul-Index"));
+    EXPECT_EQ(r.body, waiters[0]->response->body);
+    EXPECT_EQ(Body(r)[0]["Value"], "Yg==");  // base64 of "b"
+  }
+  EXPECT_FALSE(waiters[4]->response.has_value());
+  ASSERT_TRUE(with_token->response.has_value());
+  EXPECT_EQ(with_token->response->Body(), waiters[0]->response->body);
+  EXPECT_EQ(SharedWaitCount(agent.api().backend()), 0u);
+  EXPECT_EQ(agent.server().store().WatchCount(), watches);
+
+  // Arriving after the answer with the old index: a fresh read, not the spent group.
+  auto late = agent.Send("GET", target);
+  agent.loop().RunPending();
+  ASSERT_TRUE(late->response.has_value());
+  EXPECT_EQ(Header(*late->response, "X-Consul-Index"),
+            Header(*waiters[0]->response, "X-Consul-Index"));
+}
+
+TEST(ApiInProcess, LastSharedWaiterToLeaveReleasesTheParkedRead) {
+  TestAgent agent;
+  ASSERT_EQ(agent.Do("PUT", "/v1/kv/k", "a").status, 200);
+  const std::string index = Header(agent.Do("GET", "/v1/kv/k"), "X-Consul-Index");
+  const size_t watches = agent.server().store().WatchCount();
+  auto a = agent.Send("GET", "/v1/kv/k?index=" + index);
+  auto b = agent.Send("GET", "/v1/kv/k?index=" + index);
+  agent.loop().RunPending();
+  EXPECT_EQ(agent.server().store().WatchCount(), watches + 1);
+  a->cancel->on_cancel();
+  EXPECT_EQ(SharedWaitCount(agent.api().backend()), 1u);
+  b->cancel->on_cancel();
+  EXPECT_EQ(SharedWaitCount(agent.api().backend()), 0u);
+  EXPECT_EQ(agent.server().store().WatchCount(), watches);
+  ASSERT_EQ(agent.Do("PUT", "/v1/kv/k", "b").status, 200);
+  agent.loop().RunPending();
+  EXPECT_FALSE(a->response.has_value());
+  EXPECT_FALSE(b->response.has_value());
+  // ?consistent reads each park their own.
+  const std::string index2 = Header(agent.Do("GET", "/v1/kv/k"), "X-Consul-Index");
+  auto c1 = agent.Send("GET", "/v1/kv/k?consistent&index=" + index2);
+  auto c2 = agent.Send("GET", "/v1/kv/k?consistent&index=" + index2);
+  agent.loop().RunPending();
+  EXPECT_FALSE(c1->response.has_value());
+  EXPECT_EQ(agent.server().store().WatchCount(), watches + 2);
+  EXPECT_EQ(SharedWaitCount(agent.api().backend()), 0u);
 }
 
 TEST(ApiInProcess, ServiceDumpListsOneKindAndBlocks) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "catalog/types.h"
@@ -18,6 +19,8 @@
 #include "server/server.h"
 
 namespace gangway::api {
+
+struct SharedWaits;  // api/query.cc
 
 struct AgentInfo {
   std::string node_name;
@@ -57,6 +60,9 @@ struct Backend {
   std::function<void(http::Request, const std::string& dc, std::shared_ptr<http::Cancellation>,
                      http::Reply)>
       forward;
+  // Identical blocking queries parked together (api/query.h, QueryOptions::share_key); made on
+  // first use.
+  std::shared_ptr<SharedWaits> shared_waits;
 };
 
 }  // namespace gangway::api

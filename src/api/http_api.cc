@@ -92,6 +92,11 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
     call.Error(500, "No known Consul servers");
     return;
   }
+  // Identical blocking reads answered here share one parked query and one rendered answer.
+  // ?consistent reads stay apart: each must see every write completed before it arrived.
+  if (call.req.method == "GET" && call.opts.blocking && !call.opts.consistent) {
+    call.opts.share_key = ShareKey(call.req);
+  }
   if (match->server_state && !match->any_server && call.req.method == "GET") {
     // Which consistency mode answered (Consul's X-Consul-Effective-Consistency).
     const char* mode = call.opts.consistent ? "consistent"

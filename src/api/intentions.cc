@@ -353,7 +353,7 @@ void Authorize(Call& call) {
       std::move(read), call.backend.info.datacenter, call.cancel,
       [answer, reply = std::move(call.reply)](http::Response r) {
         if (r.status != 200) return reply(std::move(r));
-        Json rows = Json::parse(r.body, nullptr, false);
+        Json rows = Json::parse(r.Body(), nullptr, false);
         if (!rows.is_array()) {
           return reply(ErrorResponse(500, "reading service-intentions: expected a JSON array"));
         }

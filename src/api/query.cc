@@ -1,6 +1,10 @@
 #include "api/query.h"
 
+#include <algorithm>
 #include <random>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/duration.h"
 #include "core/strings.h"
@@ -123,6 +127,93 @@ struct Waiter : std::enable_shared_from_this<Waiter> {
 
 }  // namespace
 
+// One parked query and the identical requests waiting on it.
+struct SharedWait {
+  std::string key;
+  std::weak_ptr<SharedWaits> registry;
+  std::vector<std::pair<uint64_t, http::Reply>> members;
+  uint64_t next_id = 0;
+  // The parked query's own cancellation: fired when the last member has gone.
+  std::shared_ptr<http::Cancellation> upstream = std::make_shared<http::Cancellation>();
+  bool answered = false;
+
+  void Unregister();
+  void Answer(http::Response r);
+};
+
+struct SharedWaits {
+  std::unordered_map<std::string, std::shared_ptr<SharedWait>> parked;
+};
+
+void SharedWait::Unregister() {
+  auto reg = registry.lock();
+  if (!reg) return;
+  if (auto it = reg->parked.find(key); it != reg->parked.end() && it->second.get() == this) {
+    reg->parked.erase(it);
+  }
+}
+
+void SharedWait::Answer(http::Response r) {
+  answered = true;
+  // Out of the registry first: a request arriving from here on runs its own read.
+  Unregister();
+  auto to = std::move(members);
+  members.clear();
+  if (to.size() > 1) r.ShareBody();
+  for (size_t i = 0; i < to.size(); ++i) {
+    if (i + 1 == to.size()) {
+      to[i].second(std::move(r));
+    } else {
+      to[i].second(r);
+    }
+  }
+}
+
+namespace {
+
+void JoinShared(const std::shared_ptr<SharedWait>& g,
+                const std::shared_ptr<http::Cancellation>& cancel, http::Reply reply) {
+  uint64_t id = g->next_id++;
+  g->members.emplace_back(id, std::move(reply));
+  if (!cancel) return;
+  cancel->on_cancel = [weak = std::weak_ptr<SharedWait>(g), id] {
+    auto g = weak.lock();
+    if (!g || g->answered) return;
+    auto& ms = g->members;
+    ms.erase(std::remove_if(ms.begin(), ms.end(), [id](const auto& m) { return m.first == id; }),
+             ms.end());
+    if (!ms.empty()) return;
+    // The last member went away: release the parked query.
+    g->answered = true;
+    g->Unregister();
+    if (auto fn = std::move(g->upstream->on_cancel)) fn();
+  };
+}
+
+}  // namespace
+
+std::string ShareKey(const http::Request& req) {
+  std::string key = req.method;
+  key.append(" ").append(req.target);
+  for (const char* h : {"X-Consul-Token", "Authorization"}) {
+    if (auto it = req.headers.find(h); it != req.headers.end()) {
+      key.append("\n").append(h).append(": ").append(it->second);
+    }
+  }
+  return key;
+}
+
+size_t SharedWaitCount(const Backend& backend) {
+  return backend.shared_waits ? backend.shared_waits->parked.size() : 0;
+}
+
+size_t SharedWaitMembers(const Backend& backend) {
+  size_t n = 0;
+  if (!backend.shared_waits) return n;
+  for (const auto& [k, g] : backend.shared_waits->parked) n += g->members.size();
+  return n;
+}
+
 void Park(Backend& backend, std::chrono::nanoseconds wait, WatchHooks hooks, ParkedRunFn run,
           std::shared_ptr<http::Cancellation> cancel, http::Reply reply) {
   auto w = std::make_shared<Waiter>();
@@ -177,7 +268,25 @@ void BlockingWith(Backend& backend, const QueryOptions& opts, WatchHooks hooks, 
     SetMetaHeaders(backend, index, r);
     return true;
   };
-  Park(backend, opts.wait, std::move(hooks), std::move(run), std::move(cancel), std::move(reply));
+  if (opts.share_key.empty()) {
+    Park(backend, opts.wait, std::move(hooks), std::move(run), std::move(cancel),
+         std::move(reply));
+    return;
+  }
+  if (!backend.shared_waits) backend.shared_waits = std::make_shared<SharedWaits>();
+  auto& parked = backend.shared_waits->parked;
+  if (auto it = parked.find(opts.share_key); it != parked.end()) {
+    JoinShared(it->second, cancel, std::move(reply));
+    return;
+  }
+  auto g = std::make_shared<SharedWait>();
+  g->key = opts.share_key;
+  g->registry = backend.shared_waits;
+  JoinShared(g, cancel, std::move(reply));
+  Park(backend, opts.wait, std::move(hooks), std::move(run), g->upstream,
+       [g](http::Response r) { g->Answer(std::move(r)); });
+  // Answered by the first read (or already left): nothing parked to join.
+  if (!g->answered) parked[g->key] = g;
 }
 
 }  // namespace gangway::api

@@ -28,7 +28,15 @@ struct QueryOptions {
   std::chrono::milliseconds max_stale{0};  // with stale: 0 = any staleness
   std::string dc;
   std::string filter;
+  // Blocking requests with the same non-empty key are answered alike, so one parked query can
+  // serve them all (see BlockingWith). HttpApi sets it for plain blocking GETs: method, target
+  // and token. Empty: never shared.
+  std::string share_key;
 };
+
+// The share_key of a request: method, raw target (path and query string, so also ?index and
+// ?wait) and the token headers.
+std::string ShareKey(const http::Request& req);
 
 Status ParseQueryOptions(const http::Request& req, const std::string& local_dc, QueryOptions* out);
 
@@ -49,6 +57,13 @@ struct WatchHooks {
 };
 
 // Blocking() over other data than the state store; works on client agents too.
+//
+// With opts.share_key set, a request that finds a parked query with the same key joins it
+// instead of running its own: the query's one answer (its body rendered once and shared, see
+// http::Response::shared_body) goes to every member. A query is joinable only while parked, i.e.
+// while its last read saw nothing newer than the shared ?index; the first answer removes it, so a
+// later request runs afresh. A member that goes away leaves the group; the last one releases the
+// parked query. Members get the answer when the first one's wait (with its jitter) ends.
 void BlockingWith(Backend& backend, const QueryOptions& opts, WatchHooks hooks, QueryFn fn,
                   std::shared_ptr<http::Cancellation> cancel, http::Reply reply);
 
@@ -62,6 +77,10 @@ using ParkedRunFn =
 // ends, or the client goes away.
 void Park(Backend& backend, std::chrono::nanoseconds wait, WatchHooks hooks, ParkedRunFn run,
           std::shared_ptr<http::Cancellation> cancel, http::Reply reply);
+
+// Blocking queries parked under a share key now, and the requests waiting on them (for tests).
+size_t SharedWaitCount(const Backend& backend);
+size_t SharedWaitMembers(const Backend& backend);
 
 // Sets X-Consul-Index, -KnownLeader, -LastContact and friends.
 void SetMetaHeaders(const Backend& backend, catalog::Index index, http::Response* r);

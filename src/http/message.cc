@@ -63,6 +63,18 @@ void Response::Set(const std::string& name, std::string value) {
   headers.emplace_back(name, std::move(value));
 }
 
+void Response::ShareBody() {
+  if (shared_body) return;
+  shared_body = std::make_shared<const std::string>(std::move(body));
+  body.clear();
+}
+
+void Response::UnshareBody() {
+  if (!shared_body) return;
+  body = *shared_body;
+  shared_body.reset();
+}
+
 Response Response::Text(int status, std::string body) {
   Response r;
   r.status = status;

@@ -39,6 +39,15 @@ struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // A response that many requests share (the waiters of one blocking query) keeps its body here
+  // instead, so that copying the Response does not copy the bytes. Readers use Body().
+  std::shared_ptr<const std::string> shared_body;
+
+  const std::string& Body() const { return shared_body ? *shared_body : body; }
+  // Moves `body` into `shared_body`; copies made afterwards share it.
+  void ShareBody();
+  // Copies a shared body back into `body`, for code that reads `body` directly.
+  void UnshareBody();
 
   void Set(const std::string& name, std::string value);
   static Response Text(int status, std::string body);
@@ -49,7 +58,9 @@ struct Response {
 using Reply = std::function<void(Response)>;
 
 // Set by the server on each request; fires at most once if the client goes away before the reply
-// (a blocking query can then release its waiter).
+// (a blocking query can then release its waiter). Runs on the thread that calls the Handler.
+// The server keeps the Cancellation alive through the Reply, so on_cancel must not own the Reply
+// (a weak_ptr to what holds it is the usual shape).
 struct Cancellation {
   std::function<void()> on_cancel;
 };

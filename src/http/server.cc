@@ -1,8 +1,20 @@
 #include "http/server.h"
 
+#include <pthread.h>
+#include <strings.h>
+
+#include <array>
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -25,67 +37,220 @@ using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
 namespace server_detail {
+// Where a connection waits for its handler's answer; lives on the connection's thread.
 struct PendingReply {
   explicit PendingReply(asio::any_io_executor ex) : timer(ex) {
     timer.expires_at(asio::steady_timer::time_point::max());
   }
+  void Deliver(Response r) {
+    if (response) return;
+    response = std::move(r);
+    timer.cancel();
+  }
   asio::steady_timer timer;
   std::optional<Response> response;
 };
+
+// One I/O thread and its io_context. `stopped` and `outbox` belong to the owner loop: `stopped`
+// tells a late Reply that the context is gone.
+struct IoThread {
+  std::unique_ptr<asio::io_context> context = std::make_unique<asio::io_context>(1);
+  asio::executor_work_guard<asio::io_context::executor_type> work{context->get_executor()};
+  std::thread thread;
+  bool stopped = false;
+  // Replies on their way to this thread. A woken blocking query answers thousands of
+  // connections in one turn of the loop; handing them over in batches costs one post (one lock
+  // of the thread's queue, one wake-up) per batch instead of per reply.
+  std::vector<std::pair<std::weak_ptr<PendingReply>, Response>> outbox;
+
+  void Flush() {
+    if (stopped || outbox.empty()) return;
+    asio::post(*context, [batch = std::move(outbox)]() mutable {
+      for (auto& [pending, r] : batch) {
+        if (auto p = pending.lock()) p->Deliver(std::move(r));
+      }
+    });
+    outbox.clear();
+  }
+};
+
+// Replies per post to an I/O thread: enough to amortise the hand-over, few enough that the
+// thread starts writing while the loop is still answering.
+constexpr size_t kReplyBatch = 64;
 }  // namespace server_detail
 
 namespace {
+using server_detail::IoThread;
+using server_detail::kReplyBatch;
 using server_detail::PendingReply;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-bhttp::response<bhttp::string_body> ToBeast(Response r, unsigned version, bool keep_alive) {
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-  for (auto& [k, v] : r.headers) res.set(k, v);
-  res.keep_alive(keep_alive);
-  res.body() = std::move(r.body);
-  res.prepare_payload();
-  return res;
+bool NoBodyStatus(int status) {
+  return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+// The status line and headers of `r` as Beast would have written them (same reason phrases, a
+// header set twice keeps its last value, Content-Length from the body, Connection for
+// keep-alive), built in one string so that head and body go out in one gather write.
+std::string RenderHead(const Response& r, unsigned version, bool keep_alive, size_t body_size) {
+  std::string head;
+  head.reserve(256);
+  head.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  head.append(std::to_string(r.status)).push_back(' ');
+  auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+  head.append(reason.data(), reason.size()).append("\r\n");
+  const auto& hs = r.headers;
+  for (size_t i = 0; i < hs.size(); ++i) {
+    const auto& [k, v] = hs[i];
+    if (::strcasecmp(k.c_str(), "Content-Length") == 0 ||
+        ::strcasecmp(k.c_str(), "Connection") == 0) {
+      continue;
+    }
+    bool later = false;
+    for (size_t j = i + 1; j < hs.size() && !later; ++j) {
+      later = ::strcasecmp(k.c_str(), hs[j].first.c_str()) == 0;
+    }
+    if (later) continue;
+    head.append(k).append(": ").append(v).append("\r\n");
+  }
+  if (version == 10 && keep_alive) head.append("Connection: keep-alive\r\n");
+  if (version != 10 && !keep_alive) head.append("Connection: close\r\n");
+  if (!NoBodyStatus(r.status)) {
+    head.append("Content-Length: ").append(std::to_string(body_size)).append("\r\n");
+  }
+  head.append("\r\n");
+  return head;
+}
+
+template <typename Stream>
+asio::awaitable<boost::system::error_code> WriteResponse(Stream& stream, const Response& r,
+                                                         unsigned version, bool keep_alive) {
+  const std::string& body = r.Body();
+  if (NoBodyStatus(r.status) && !body.empty()) {
+    throw std::invalid_argument("invalid response body for status " + std::to_string(r.status));
+  }
+  std::string head = RenderHead(r, version, keep_alive, body.size());
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body)};
+  auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
+  (void)n;
+  co_return ec;
 }
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Impl(net::EventLoop& l, Handler& h, ServerOptions o)
-      : loop(l), handler(h), options(o), acceptor(l.context()) {
+      : loop(l), handler(h), options(std::move(o)), acceptor(l.context()) {
     if (options.tls) ssl_context = net::MakeAsioContext(*options.tls);
+    size_t n = options.io_threads >= 0 ? static_cast<size_t>(options.io_threads)
+                                       : std::max(1u, std::thread::hardware_concurrency());
+    for (size_t i = 0; i < n; ++i) {
+      auto io = std::make_shared<IoThread>();
+      io->thread = std::thread([ctx = io->context.get(), i] {
+        std::string name = "http-io-" + std::to_string(i);
+        pthread_setname_np(pthread_self(), name.c_str());
+        ctx->run();
+      });
+      io_threads.push_back(std::move(io));
+    }
   }
 
   net::EventLoop& loop;
-  Handler& handler;
-  ServerOptions options;
-  tcp::acceptor acceptor;
+  Handler& handler;  // owner loop only
+  const ServerOptions options;
+  tcp::acceptor acceptor;  // owner loop
   std::unique_ptr<asio::ssl::context> ssl_context;
-  size_t connections = 0;
-  bool closed = false;
+  std::vector<std::shared_ptr<IoThread>> io_threads;  // empty: connections on the owner loop
+  size_t next_thread = 0;  // owner loop
+  std::atomic<size_t> connections{0};
+  bool closed = false;  // owner loop
+
+  // Stops the I/O threads and destroys their contexts, and with them every connection (their
+  // coroutine frames). Owner loop; the Impl is kept alive by the caller meanwhile.
+  void StopThreads() {
+    for (auto& io : io_threads) {
+      io->stopped = true;
+      io->context->stop();
+    }
+    for (auto& io : io_threads) {
+      if (io->thread.joinable()) io->thread.join();
+    }
+    for (auto& io : io_threads) {
+      io->work.reset();
+      io->context.reset();
+    }
+  }
+
+  // Runs fn on the owner loop: at once when connections live there, else posted (and dropped if
+  // the server is closed by then, when the handler may be gone).
+  template <typename Fn>
+  void OnOwner(const std::shared_ptr<IoThread>& io, Fn fn) {
+    if (!io) return fn();
+    asio::post(loop.context(), [weak = weak_from_this(), fn = std::move(fn)]() mutable {
+      auto self = weak.lock();
+      if (!self || self->closed) return;
+      fn();
+    });
+  }
+
+  // Hands a parsed request to the handler on the owner loop; its Reply, called there, sends the
+  // Response back to the connection's thread. A Reply after Close() is dropped.
+  void Dispatch(const std::shared_ptr<IoThread>& io, Request req,
+                std::shared_ptr<Cancellation> cancel, std::weak_ptr<PendingReply> pending) {
+    OnOwner(io, [this, io, req = std::move(req), cancel = std::move(cancel),
+                 pending = std::move(pending)]() mutable {
+      auto reply = [&owner = loop.context(), io, cancel, pending](Response r) {
+        // Answered: a hang-up noticed after this has nothing to release.
+        cancel->on_cancel = nullptr;
+        if (!io) {
+          if (auto p = pending.lock()) p->Deliver(std::move(r));
+          return;
+        }
+        if (io->stopped) return;
+        io->outbox.emplace_back(pending, std::move(r));
+        if (io->outbox.size() >= kReplyBatch) return io->Flush();
+        // The rest goes when the loop has finished what it is doing now.
+        if (io->outbox.size() == 1) asio::post(owner, [io] { io->Flush(); });
+      };
+      handler.Handle(std::move(req), cancel, std::move(reply));
+    });
+  }
 
   asio::awaitable<void> Accept() {
     auto self = shared_from_this();
     while (!closed) {
-      auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+      std::shared_ptr<IoThread> io;
+      asio::any_io_executor ex = acceptor.get_executor();
+      if (!io_threads.empty()) {
+        io = io_threads[next_thread++ % io_threads.size()];
+        ex = io->context->get_executor();
+      }
+      auto [ec, socket] = co_await acceptor.async_accept(ex, kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || closed) co_return;
         LogWarn("agent.http", "accept failed: " + ec.message());
         continue;
       }
-      asio::co_spawn(acceptor.get_executor(), Session(self, std::move(socket)), asio::detached);
+      asio::co_spawn(ex, Session(self, io, std::move(socket)), asio::detached);
     }
   }
 
-  static asio::awaitable<void> Session(std::shared_ptr<Impl> self, tcp::socket socket) {
-    ++self->connections;
+  static asio::awaitable<void> Session(std::shared_ptr<Impl> self, std::shared_ptr<IoThread> io,
+                                       tcp::socket socket) {
+    // Counted down when the frame goes, whether the coroutine finishes or its context is
+    // destroyed under it (Close).
+    struct Count {
+      std::atomic<size_t>& n;
+      explicit Count(std::atomic<size_t>& c) : n(c) { ++n; }
+      ~Count() { --n; }
+    } count(self->connections);
     try {
-      co_await self->Serve(std::move(socket));
+      co_await self->Serve(io, std::move(socket));
     } catch (const std::exception& e) {
       LogWarn("agent.http", std::string("connection error: ") + e.what());
     }
-    --self->connections;
   }
 
-  asio::awaitable<void> Serve(tcp::socket socket) {
+  asio::awaitable<void> Serve(std::shared_ptr<IoThread> io, tcp::socket socket) {
     std::string remote;
     {
       boost::system::error_code ec;
@@ -94,7 +259,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
     if (!ssl_context) {
       beast::tcp_stream stream(std::move(socket));
-      co_await ServeStream(stream, remote);
+      co_await ServeStream(io, stream, remote);
       boost::system::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
       co_return;
@@ -110,13 +275,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                                                               hec.message()));
       co_return;
     }
-    co_await ServeStream(stream, remote);
+    co_await ServeStream(io, stream, remote);
     stream.next_layer().expires_after(std::chrono::seconds(2));
     co_await stream.async_shutdown(kTuple);
   }
 
   template <typename Stream>
-  asio::awaitable<void> ServeStream(Stream& stream, const std::string& remote) {
+  asio::awaitable<void> ServeStream(std::shared_ptr<IoThread> io, Stream& stream,
+                                    const std::string& remote) {
     auto& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
     for (;;) {
@@ -137,8 +303,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                                                    std::to_string(options.max_body_bytes) +
                                                    " bytes\n")
                          : Response::Text(400, "Bad request: " + ec.message() + "\n");
-        auto res = ToBeast(std::move(r), 11, false);
-        co_await bhttp::async_write(stream, res, kTuple);
+        co_await WriteResponse(stream, r, 11, false);
         // The client may still be sending the body it announced. Closing with unread input
         // would reset the connection before it reads our answer, so stop sending, then discard
         // what arrives for a short while.
@@ -146,9 +311,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         lowest.socket().shutdown(tcp::socket::shutdown_send, sec);
         lowest.expires_after(std::chrono::seconds(2));
         size_t drained = 0;
-        char sink[16384];
+        // On the heap: in the coroutine frame it would cost every connection 16 KiB.
+        auto sink = std::make_unique<char[]>(16384);
         while (drained < (8u << 20)) {
-          auto [dec, dn] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+          auto [dec, dn] =
+              co_await stream.async_read_some(asio::buffer(sink.get(), 16384), kTuple);
           if (dec) break;
           drained += dn;
         }
@@ -165,19 +332,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       bool keep_alive = msg.keep_alive();
       unsigned version = msg.version();
       if (!Request::ParseTarget(req.target, &req.path, &req.query)) {
-        auto res = ToBeast(Response::Text(400, "Bad request: malformed request target\n"), version,
-                           false);
-        co_await bhttp::async_write(stream, res, kTuple);
+        co_await WriteResponse(stream,
+                               Response::Text(400, "Bad request: malformed request target\n"),
+                               version, false);
         break;
       }
 
       auto pending = std::make_shared<PendingReply>(stream.get_executor());
       auto cancel = std::make_shared<Cancellation>();
-      handler.Handle(std::move(req), cancel, [pending](Response r) {
-        if (pending->response) return;
-        pending->response = std::move(r);
-        pending->timer.cancel();
-      });
+      Dispatch(io, std::move(req), cancel, pending);
       if (!pending->response) {
         // Wait for the reply; meanwhile notice a client that hangs up (long polls).
         bool hung_up = false;
@@ -199,16 +362,17 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
           }
         }
         if (hung_up) {
-          if (cancel->on_cancel) {
-            auto fn = std::move(cancel->on_cancel);
-            fn();
-          }
+          // on_cancel belongs to the handler's side: it runs on the owner loop.
+          OnOwner(io, [cancel = std::move(cancel)] {
+            if (cancel->on_cancel) {
+              auto fn = std::move(cancel->on_cancel);
+              fn();
+            }
+          });
           break;
         }
       }
-      auto res = ToBeast(std::move(*pending->response), version, keep_alive);
-      auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
-      (void)wn;
+      auto wec = co_await WriteResponse(stream, *pending->response, version, keep_alive);
       if (wec || !keep_alive) break;
     }
   }
@@ -238,7 +402,7 @@ Result<Request> ParseRequest(std::string_view bytes, const ServerOptions& option
 }
 
 Server::Server(net::EventLoop& loop, Handler& handler, ServerOptions options)
-    : impl_(std::make_shared<Impl>(loop, handler, options)) {}
+    : impl_(std::make_shared<Impl>(loop, handler, std::move(options))) {}
 
 Server::~Server() { Close(); }
 
@@ -268,8 +432,11 @@ void Server::Close() {
   impl_->closed = true;
   boost::system::error_code ignored;
   impl_->acceptor.close(ignored);
+  impl_->StopThreads();
 }
 
-size_t Server::open_connections() const { return impl_->connections; }
+size_t Server::open_connections() const { return impl_->connections.load(); }
+
+size_t Server::io_threads() const { return impl_->io_threads.size(); }
 
 }  // namespace gangway::http

@@ -1,5 +1,7 @@
-// HTTP/1.1 server (Boost.Beast), plain or over TLS: keep-alive, body size limit, one coroutine per connection on the
-// owning EventLoop. Requests go to a Handler as plain Request values. Loop thread only.
+// HTTP/1.1 server (Boost.Beast parser), plain or over TLS: keep-alive, body size limit, one
+// coroutine per connection. Connections are served from the server's own I/O threads (one per
+// core by default); the Handler is always called on the owner EventLoop, and its Reply is
+// expected there too (docs/architecture.md, "Threads"). Public methods: owner loop thread only.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +22,12 @@ struct ServerOptions {
   // When set, connections are TLS (HTTPS) with this server context; a client that fails the
   // handshake (say, no certificate under verify_incoming) is logged and dropped.
   std::shared_ptr<const x509::TlsContext> tls;
+  // Threads that read, parse and write connections (accept stays on the owner loop). Each has
+  // its own io_context; accepted connections are spread over them round-robin and a connection
+  // stays on one. kOnePerCore: std::thread::hardware_concurrency(), at least 1. 0: serve
+  // connections on the owner loop itself (no threads; handy for tests on one thread).
+  static constexpr int kOnePerCore = -1;
+  int io_threads = kOnePerCore;
 };
 
 // Parses one complete HTTP/1.1 request from bytes, with the server's limits, exactly as a
@@ -33,8 +41,13 @@ class Server {
 
   // Binds and starts accepting. port 0 picks a free port; returns the bound port.
   Result<int> Listen(const std::string& address, int port);
+  // Stops accepting. With I/O threads it also stops and joins them and drops their connections
+  // (requests in flight are never answered; replies that arrive later are discarded). Without,
+  // connections already open are still served, as before.
   void Close();
+  // Any thread.
   size_t open_connections() const;
+  size_t io_threads() const;
 
  private:
   struct Impl;

@@ -125,6 +125,7 @@ void Forwarder::ForwardHttp(http::Request req, const std::string& dc,
       }
       auto replies = std::move(group->replies);
       group->replies.clear();
+      if (replies.size() > 1) r.ShareBody();  // one copy of the bytes for every reader
       for (size_t i = 0; i < replies.size(); ++i) {
         if (i + 1 == replies.size()) {
           replies[i].second(std::move(r));
@@ -250,7 +251,7 @@ void ServeForwarded(Server& server, http::Handler& api, catalog::Applier* applie
       ForwardedResponse out;
       out.status = r.status;
       out.headers = std::move(r.headers);
-      out.body = std::move(r.body);
+      out.body = r.shared_body ? *r.shared_body : std::move(r.body);
       reply(EncodeForwardedResponse(out));
     });
   });

@@ -70,7 +70,10 @@ class TestAgent {
       return pending;
     }
     api_->Handle(std::move(req), pending->cancel,
-                 [pending](http::Response r) { pending->response = std::move(r); });
+                 [pending](http::Response r) {
+      r.UnshareBody();  // tests read `body`
+      pending->response = std::move(r);
+    });
     return pending;
   }
 

@@ -1,0 +1,279 @@
+// http::Server with I/O threads, against blocking sockets in the test thread: requests reach the
+// handler on the owner loop's thread, replies go back to their connections, a hang-up releases a
+// parked request on the owner thread, and Close() with requests in flight (and replies arriving
+// after it) is safe. Also the bytes of a response as the write path renders them.
+#include "http/server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/event_loop.h"
+
+namespace gangway::http {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+
+// Answers GET /echo/<x> with <x>; parks GET /park until the test releases it. Every call is
+// checked to run on the owner loop's thread.
+class TestHandler : public Handler {
+ public:
+  void Handle(Request req, std::shared_ptr<Cancellation> cancel, Reply reply) override {
+    if (std::this_thread::get_id() != owner) off_owner_thread = true;
+    ++handled;
+    if (req.path.rfind("/echo/", 0) == 0) {
+      auto r = Response::Text(200, req.path.substr(6));
+      if (req.path == "/echo/shared") r.ShareBody();
+      return reply(std::move(r));
+    }
+    if (req.path == "/park") {
+      cancel->on_cancel = [this] {
+        if (std::this_thread::get_id() != owner) off_owner_thread = true;
+        ++cancelled;
+      };
+      parked.push_back(std::move(reply));
+      ++parked_count;
+      return;
+    }
+    reply(Response::Text(404, "no\n"));
+  }
+
+  std::thread::id owner;
+  std::atomic<bool> off_owner_thread{false};
+  std::atomic<int> handled{0};
+  std::atomic<int> cancelled{0};
+  std::atomic<int> parked_count{0};
+  std::vector<Reply> parked;  // owner thread
+};
+
+// A blocking client connection.
+class Conn {
+ public:
+  explicit Conn(int port) : socket_(io_) {
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  }
+  void Send(const std::string& target, const std::string& extra_headers = "") {
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + extra_headers + "\r\n";
+    asio::write(socket_, asio::buffer(req));
+  }
+  // The whole response, head and body; "" on EOF or error.
+  std::string Read() {
+    boost::system::error_code ec;
+    size_t n = asio::read_until(socket_, buf_, "\r\n\r\n", ec);
+    if (ec) return "";
+    std::string head(asio::buffers_begin(buf_.data()), asio::buffers_begin(buf_.data()) + n);
+    buf_.consume(n);
+    size_t length = 0;
+    if (auto at = head.find("Content-Length: "); at != std::string::npos) {
+      length = std::stoul(head.substr(at + 16));
+    }
+    if (buf_.size() < length) {
+      asio::read(socket_, buf_, asio::transfer_exactly(length - buf_.size()), ec);
+    }
+    if (ec) return "";
+    std::string body(asio::buffers_begin(buf_.data()), asio::buffers_begin(buf_.data()) + length);
+    buf_.consume(length);
+    return head + body;
+  }
+  // True when the server closed the connection (EOF) within the socket's default behaviour.
+  bool ClosedByPeer() {
+    char c;
+    boost::system::error_code ec;
+    socket_.read_some(asio::buffer(&c, 1), ec);
+    return ec == asio::error::eof || ec == asio::error::connection_reset;
+  }
+  void Close() { socket_.close(); }
+
+ private:
+  asio::io_context io_;
+  tcp::socket socket_;
+  asio::streambuf buf_;
+};
+
+std::string BodyOf(const std::string& response) {
+  auto at = response.find("\r\n\r\n");
+  return at == std::string::npos ? "" : response.substr(at + 4);
+}
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void Start(int io_threads) {
+    owner_ = std::thread([this] {
+      handler_.owner = std::this_thread::get_id();
+      loop_.Run();
+    });
+    OnLoop([&] {
+      ServerOptions options;
+      options.io_threads = io_threads;
+      server_ = std::make_unique<Server>(loop_, handler_, options);
+      auto port = server_->Listen("127.0.0.1", 0);
+      ASSERT_TRUE(port.ok()) << port.status().message();
+      port_ = *port;
+    });
+  }
+  void TearDown() override {
+    if (owner_.joinable()) {
+      OnLoop([&] {
+        server_.reset();
+        handler_.parked.clear();
+      });
+      loop_.Stop();
+      owner_.join();
+    }
+  }
+  // Runs fn on the owner loop and waits for it.
+  void OnLoop(const std::function<void()>& fn) {
+    std::promise<void> done;
+    loop_.Post([&] {
+      fn();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  net::EventLoop loop_;
+  TestHandler handler_;
+  std::unique_ptr<Server> server_;
+  std::thread owner_;
+  int port_ = 0;
+};
+
+TEST_F(ServerTest, ManyKeepAliveClientsAreServedFromTheIoThreads) {
+  Start(2);
+  EXPECT_EQ(server_->io_threads(), 2u);
+  constexpr int kClients = 64;
+  std::vector<std::unique_ptr<Conn>> conns;
+  for (int i = 0; i < kClients; ++i) conns.push_back(std::make_unique<Conn>(port_));
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < kClients; ++i) conns[i]->Send("/echo/c" + std::to_string(i));
+    for (int i = 0; i < kClients; ++i) {
+      std::string r = conns[i]->Read();
+      ASSERT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+      EXPECT_EQ(BodyOf(r), "c" + std::to_string(i));
+    }
+  }
+  EXPECT_EQ(handler_.handled.load(), 3 * kClients);
+  EXPECT_FALSE(handler_.off_owner_thread.load());
+  EXPECT_EQ(server_->open_connections(), static_cast<size_t>(kClients));
+  for (auto& c : conns) c->Close();
+  EXPECT_TRUE(WaitFor([&] { return server_->open_connections() == 0; }));
+}
+
+TEST_F(ServerTest, HangUpDuringAParkedRequestCancelsItOnTheOwnerThread) {
+  Start(2);
+  Conn c(port_);
+  c.Send("/park");
+  ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == 1; }));
+  c.Close();
+  ASSERT_TRUE(WaitFor([&] { return handler_.cancelled.load() == 1; }));
+  EXPECT_FALSE(handler_.off_owner_thread.load());
+  // The reply that comes after the hang-up goes nowhere, harmlessly.
+  OnLoop([&] { handler_.parked[0](Response::Text(200, "late")); });
+  EXPECT_TRUE(WaitFor([&] { return server_->open_connections() == 0; }));
+}
+
+TEST_F(ServerTest, ReplyAfterTheAnswerDoesNotCancel) {
+  Start(1);
+  Conn c(port_);
+  c.Send("/park");
+  ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == 1; }));
+  OnLoop([&] { handler_.parked[0](Response::Text(200, "done")); });
+  EXPECT_EQ(BodyOf(c.Read()), "done");
+  c.Close();
+  EXPECT_TRUE(WaitFor([&] { return server_->open_connections() == 0; }));
+  EXPECT_EQ(handler_.cancelled.load(), 0);
+}
+
+TEST_F(ServerTest, CloseWithRequestsInFlightDropsThemAndLaterReplies) {
+  Start(2);
+  std::vector<std::unique_ptr<Conn>> conns;
+  for (int i = 0; i < 8; ++i) {
+    conns.push_back(std::make_unique<Conn>(port_));
+    conns.back()->Send("/park");
+  }
+  ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == 8; }));
+  OnLoop([&] { server_->Close(); });
+  EXPECT_EQ(server_->open_connections(), 0u);
+  for (auto& c : conns) EXPECT_TRUE(c->ClosedByPeer());
+  // Replies after Close() are dropped; so is a second Close().
+  OnLoop([&] {
+    for (auto& r : handler_.parked) r(Response::Text(200, "too late"));
+    server_->Close();
+  });
+  // New connections are refused.
+  EXPECT_THROW(Conn{port_}, boost::system::system_error);
+}
+
+TEST_F(ServerTest, DestroyedWithRepliesStillPending) {
+  Start(2);
+  Conn c(port_);
+  c.Send("/park");
+  ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == 1; }));
+  OnLoop([&] {
+    server_.reset();
+    handler_.parked[0](Response::Text(200, "after the server"));
+  });
+  EXPECT_TRUE(c.ClosedByPeer());
+}
+
+TEST_F(ServerTest, WithoutIoThreadsConnectionsLiveOnTheOwnerLoop) {
+  Start(0);
+  EXPECT_EQ(server_->io_threads(), 0u);
+  Conn c(port_);
+  c.Send("/echo/one");
+  EXPECT_EQ(BodyOf(c.Read()), "one");
+  c.Send("/park");
+  ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == 1; }));
+  c.Close();
+  ASSERT_TRUE(WaitFor([&] { return handler_.cancelled.load() == 1; }));
+  EXPECT_FALSE(handler_.off_owner_thread.load());
+}
+
+TEST_F(ServerTest, WritesTheResponseAsBeastDid) {
+  Start(1);
+  Conn c(port_);
+  c.Send("/echo/hello");
+  EXPECT_EQ(c.Read(),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 5\r\n\r\nhello");
+  // A shared body is written the same way.
+  c.Send("/echo/shared");
+  EXPECT_EQ(c.Read(),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 6\r\n\r\nshared");
+  c.Send("/nowhere", "Connection: close\r\n");
+  EXPECT_EQ(c.Read(),
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Connection: close\r\nContent-Length: 3\r\n\r\nno\n");
+  EXPECT_TRUE(c.ClosedByPeer());
+}
+
+}  // namespace
+}  // namespace gangway::http
