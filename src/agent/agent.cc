@@ -464,7 +464,9 @@ Status Agent::StartApi() {
 
   if (cfg_.ports.http >= 0) {
     for (const auto& addr : cfg_.client_addrs) {
-      auto l = std::make_unique<http::Server>(loop_, *api_);
+      http::ServerOptions options;
+      options.io_threads = cfg_.http_io_threads;
+      auto l = std::make_unique<http::Server>(loop_, *api_, options);
       auto port = l->Listen(addr, cfg_.ports.http);
       if (!port.ok()) return LogAndRefuse(port.status());
       LogInfo("agent", "Started HTTP server: address=" + addr + ":" + std::to_string(*port) +

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 
@@ -913,6 +914,15 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   if (Status s = ReadSettings(merged, &cfg); !s.ok()) return s;
   if (Status s = ReadGossipTuning(merged, &cfg); !s.ok()) return s;
   if (Status s = ReadDnsConfig(merged, &cfg); !s.ok()) return s;
+  if (const char* io = std::getenv("GANGWAY_HTTP_IO_THREADS"); io != nullptr && *io != '\0') {
+    char* end = nullptr;
+    long n = std::strtol(io, &end, 10);
+    if (*end != '\0' || n < -1 || n > 256) {
+      return InvalidArgument(std::string("GANGWAY_HTTP_IO_THREADS: invalid value \"") + io +
+                             "\" (expected -1 for one per core, 0 for none, or a count)");
+    }
+    cfg.http_io_threads = static_cast<int>(n);
+  }
   if (Status s = Validate(&cfg); !s.ok()) return s;
   cfg.merged = merged;
   return cfg;

@@ -103,6 +103,9 @@ struct Config {
   bool leave_on_terminate = false;       // default: true on clients
   bool skip_leave_on_interrupt = false;  // default: true on servers
   Ports ports;
+  // I/O threads serving HTTP(S) connections (docs/architecture.md, Threads): -1 one per core,
+  // 0 the control loop. From GANGWAY_HTTP_IO_THREADS; not a Consul setting.
+  int http_io_threads = -1;
   TLSFiles tls_defaults;
   TLSFiles tls_internal_rpc;
   TLSFiles tls_https;

@@ -81,6 +81,7 @@ Status StartHttpsListeners(const Config& cfg, net::EventLoop& loop, http::Handle
     return InvalidArgument("error starting HTTPS listener: " + tls.status().message());
   }
   http::ServerOptions options;
+  options.io_threads = cfg.http_io_threads;
   options.tls = std::make_shared<const x509::TlsContext>(std::move(*tls));
   for (const auto& addr : cfg.client_addrs) {
     auto l = std::make_unique<http::Server>(loop, handler, options);
