@@ -462,6 +462,7 @@ Json CheckDefinitionToJson(const CheckDefinition& d, Form form) {
   if (!d.body.empty()) j["Body"] = Str(d.body, form);
   if (!d.tcp.empty()) j["TCP"] = Str(d.tcp, form);
   if (!d.script_args.empty()) j["ScriptArgs"] = StrList(d.script_args, form);
+  if (!d.udp.empty()) j["UDP"] = Str(d.udp, form);
   if (d.tls_skip_verify) j["TLSSkipVerify"] = true;
   if (!d.tls_server_name.empty()) j["TLSServerName"] = Str(d.tls_server_name, form);
   if (d.interval_ns != 0) j["Interval"] = DurationJson(d.interval_ns, form);
@@ -683,6 +684,7 @@ Status DecodeCheckDefinition(const Json& j, const std::string& path, CheckDefini
       .String("Body", &d->body)
       .String("TCP", &d->tcp)
       .StringList("ScriptArgs", &d->script_args)
+      .String("UDP", &d->udp)
       .Bool("TLSSkipVerify", &d->tls_skip_verify)
       .String("TLSServerName", &d->tls_server_name)
       .Duration("Interval", &d->interval_ns)

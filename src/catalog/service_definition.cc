@@ -412,6 +412,7 @@ Status Decoder::DecodeCheck(const Json& v, const Loc& loc, CheckRegistration* ou
            Str(m, "Body", &d.body),
            Str(m, "TCP", &d.tcp),
            StrList(m, "ScriptArgs", &d.script_args),
+           Str(m, "UDP", &d.udp),
            Bool(m, "TLSSkipVerify", &d.tls_skip_verify),
            Str(m, "TLSServerName", &d.tls_server_name),
            Dur(m, "Interval", &d.interval_ns),
@@ -469,7 +470,7 @@ Status Decoder::DecodeCheck(const Json& v, const Loc& loc, CheckRegistration* ou
     return bad("Docker checks (" + m.at("DockerContainerID").key +
                ") are not supported by Gangway; use a script, HTTP, TCP or TTL check");
   }
-  for (std::string_view f : {"GRPC", "H2PING", "UDP", "OSService"}) {
+  for (std::string_view f : {"GRPC", "H2PING", "OSService"}) {
     if (m.count(f)) {
       return bad(std::string(f) +
                  " checks are not supported by Gangway; use an HTTP, TCP or "
@@ -485,23 +486,24 @@ Status Decoder::DecodeCheck(const Json& v, const Loc& loc, CheckRegistration* ou
   if (m.count("TTL")) kinds.push_back("TTL");
   if (!d.http.empty()) kinds.push_back("HTTP");
   if (!d.tcp.empty()) kinds.push_back("TCP");
+  if (!d.udp.empty()) kinds.push_back("UDP");
   if (!d.script_args.empty()) kinds.push_back("Args");
   bool alias = !out->alias_service.empty() || !out->alias_node.empty();
   if (alias) kinds.push_back("AliasService/AliasNode");
   if (kinds.empty()) {
     return bad(
-        "needs one of TTL, HTTP, TCP, Args (a script) or AliasService/AliasNode to say how "
-        "it is checked");
+        "needs one of TTL, HTTP, TCP, UDP, Args (a script) or AliasService/AliasNode to say "
+        "how it is checked");
   }
   if (kinds.size() > 1) {
-    return bad("set only one of TTL, HTTP, TCP, Args or AliasService/AliasNode; found " + kinds[0] +
+    return bad("set only one of TTL, HTTP, TCP, UDP, Args or AliasService/AliasNode; found " + kinds[0] +
                " and " + kinds[1]);
   }
   const std::string& kind = kinds[0];
   if (kind == "TTL") {
     if (d.ttl_ns <= 0) return bad("TTL must be > 0 for TTL checks");
     if (d.interval_ns > 0) return bad("Interval and TTL cannot both be specified");
-  } else if (kind == "HTTP" || kind == "TCP" || kind == "Args") {
+  } else if (kind == "HTTP" || kind == "TCP" || kind == "UDP" || kind == "Args") {
     if (d.interval_ns <= 0) {
       return bad("Interval is required for " + (kind == "Args" ? std::string("script") : kind) +
                  " checks");
@@ -903,6 +905,7 @@ Json CheckToApiJson(const CheckRegistration& c) {
   str("Body", d.body);
   str("TCP", d.tcp);
   if (!d.script_args.empty()) j["ScriptArgs"] = d.script_args;
+  str("UDP", d.udp);
   if (d.tls_skip_verify) j["TLSSkipVerify"] = true;
   str("TLSServerName", d.tls_server_name);
   dur("Interval", d.interval_ns);

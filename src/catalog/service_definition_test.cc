@@ -573,11 +573,11 @@ TEST(ServiceDefinitionErrorTest, MetaAndWeights) {
 
 TEST(ServiceDefinitionErrorTest, Checks) {
   EXPECT_EQ(CheckError(R"({"Name": "c"})"),
-            "Check \"c\": needs one of TTL, HTTP, TCP, Args (a script) or AliasService/AliasNode "
+            "Check \"c\": needs one of TTL, HTTP, TCP, UDP, Args (a script) or AliasService/AliasNode "
             "to say how it is checked");
   EXPECT_EQ(CheckError(R"({"Name": "web-http", "HTTP": "http://x", "TCP": "x:1",
                            "Interval": "1s"})"),
-            "Check \"web-http\": set only one of TTL, HTTP, TCP, Args or AliasService/AliasNode; "
+            "Check \"web-http\": set only one of TTL, HTTP, TCP, UDP, Args or AliasService/AliasNode; "
             "found HTTP and TCP");
   EXPECT_EQ(CheckError(R"({"Name": "web-http", "HTTP": "http://x"})"),
             "Check \"web-http\": Interval is required for HTTP checks");
@@ -591,7 +591,7 @@ TEST(ServiceDefinitionErrorTest, Checks) {
   EXPECT_EQ(CheckError(R"({"Name": "s", "ScriptArgs": ["/bin/true"]})"),
             "Check \"s\": Interval is required for script checks");
   EXPECT_EQ(CheckError(R"({"Name": "s", "args": ["/bin/true"], "TCP": "x:1", "interval": "10s"})"),
-            "Check \"s\": set only one of TTL, HTTP, TCP, Args or AliasService/AliasNode; found "
+            "Check \"s\": set only one of TTL, HTTP, TCP, UDP, Args or AliasService/AliasNode; found "
             "TCP and Args");
   EXPECT_EQ(CheckError(R"({"Name": "d", "DockerContainerID": "x", "Args": ["a"], "Interval": "1s"})"),
             "Check \"d\": Docker checks (DockerContainerID) are not supported by Gangway; use a "
@@ -609,7 +609,7 @@ TEST(ServiceDefinitionErrorTest, Checks) {
   EXPECT_EQ(CheckError(R"({"TTL": "1s", "FailuresBeforeCritical": -1})"),
             "FailuresBeforeCritical: -1 is out of range (0 to 2147483647)");
   EXPECT_EQ(BodyError(R"({"Name": "web", "Checks": [{"TTL": "1s"}, {"Name": "two"}]})"),
-            "Checks[1]: Check \"two\": needs one of TTL, HTTP, TCP, Args (a script) or "
+            "Checks[1]: Check \"two\": needs one of TTL, HTTP, TCP, UDP, Args (a script) or "
             "AliasService/AliasNode to say how it is checked");
 }
 

@@ -254,7 +254,8 @@ class SnapshotWriter {
     w_.Map(!d.body.empty() + (d.deregister_critical_service_after_ns != 0) + !d.http.empty() +
            !d.header.empty() + (d.interval_ns != 0) + !d.method.empty() +
            !d.script_args.empty() + !d.tcp.empty() +
-           !d.tls_server_name.empty() + d.tls_skip_verify + (d.ttl_ns != 0) + (d.timeout_ns != 0));
+           !d.tls_server_name.empty() + d.tls_skip_verify + (d.ttl_ns != 0) + (d.timeout_ns != 0) +
+           !d.udp.empty());
     if (!d.body.empty()) {
       w_.Str("Body");
       w_.Str(d.body);
@@ -306,6 +307,10 @@ class SnapshotWriter {
     if (d.timeout_ns != 0) {
       w_.Str("Timeout");
       w_.Int(d.timeout_ns);
+    }
+    if (!d.udp.empty()) {
+      w_.Str("UDP");
+      w_.Str(d.udp);
     }
   }
 

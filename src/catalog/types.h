@@ -145,6 +145,7 @@ struct CheckDefinition {
   std::string body;
   std::string tcp;
   std::vector<std::string> script_args;  // a script check: the command and its arguments
+  std::string udp;                       // a UDP check: host:port
   bool tls_skip_verify = false;
   std::string tls_server_name;
   int64_t interval_ns = 0;
@@ -164,7 +165,7 @@ struct HealthCheck {
   std::string service_id;
   std::string service_name;
   std::vector<std::string> service_tags;
-  std::string type;  // "ttl", "http", "tcp", "script", "alias", "serf" or ""
+  std::string type;  // "ttl", "http", "tcp", "udp", "script", "alias", "serf" or ""
   int exposed_port = 0;
   CheckDefinition definition;
   RaftIndex raft;

@@ -49,7 +49,7 @@ void CheckRunner::Start() {
     return;
   }
   if (!def_.definition.http.empty() || !def_.definition.tcp.empty() ||
-      !def_.definition.script_args.empty()) {
+      !def_.definition.udp.empty() || !def_.definition.script_args.empty()) {
     // The first probe runs promptly so a new service shows its real state quickly.
     Schedule(std::chrono::milliseconds(10));
   }
@@ -112,8 +112,9 @@ void CheckRunner::RunOnce() {
     return;
   }
   if (timeout <= std::chrono::nanoseconds(0)) timeout = std::chrono::seconds(10);
-  if (!def_.definition.tcp.empty()) {
-    const std::string target = def_.definition.tcp;
+  if (!def_.definition.tcp.empty() || !def_.definition.udp.empty()) {
+    bool udp = def_.definition.tcp.empty();
+    const std::string target = udp ? def_.definition.udp : def_.definition.tcp;
     size_t colon = target.rfind(':');
     std::string host = colon == std::string::npos ? target : target.substr(0, colon);
     int port = 0;
@@ -127,18 +128,24 @@ void CheckRunner::RunOnce() {
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
       host = host.substr(1, host.size() - 2);
     }
+    const std::string kind = udp ? "UDP" : "TCP";
     if (port <= 0 || port > 65535) {
-      Outcome(catalog::kCritical, "invalid TCP check address \"" + target + "\"");
+      Outcome(catalog::kCritical, "invalid " + kind + " check address \"" + target + "\"");
       return;
     }
-    prober_.ProbeTcp(host, port, timeout, [this, alive, target](Status s) {
+    auto done = [this, alive, target, kind](Status s) {
       if (alive.expired()) return;
       if (s.ok()) {
-        Outcome(catalog::kPassing, "TCP connect " + target + ": Success");
+        Outcome(catalog::kPassing, kind + " connect " + target + ": Success");
       } else {
         Outcome(catalog::kCritical, s.message());
       }
-    });
+    };
+    if (udp) {
+      prober_.ProbeUdp(host, port, timeout, std::move(done));
+    } else {
+      prober_.ProbeTcp(host, port, timeout, std::move(done));
+    }
     return;
   }
   http::ClientRequest req;

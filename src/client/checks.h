@@ -1,4 +1,4 @@
-// Health checks the agent runs itself: TTL, HTTP, TCP and script, with Consul's thresholds
+// Health checks the agent runs itself: TTL, HTTP, TCP, UDP and script, with Consul's thresholds
 // (SuccessBeforePassing, FailuresBeforeWarning, FailuresBeforeCritical). A CheckRunner reports
 // status transitions through a callback; it owns its timers and probes through a Prober it does
 // not own. Loop thread only.

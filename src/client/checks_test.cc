@@ -232,6 +232,25 @@ TEST_F(CheckRunnerTest, ScriptExitCodesMapToPassingWarningCritical) {
   EXPECT_EQ(reports_.back().output, "down");
 }
 
+TEST_F(CheckRunnerTest, UdpCheckPassesOnSilenceAndFailsOnRefusal) {
+  catalog::CheckRegistration def;
+  def.check_id = "udp";
+  def.name = "udp";
+  def.definition.udp = "127.0.0.1:5353";
+  def.definition.interval_ns = std::chrono::nanoseconds(5s).count();
+  Start(def);
+  loop_.RunFor(1s);
+  ASSERT_EQ(prober_.udp_probes(), std::vector<std::string>{"127.0.0.1:5353"});
+  EXPECT_EQ(prober_.last_timeout(), 10s);
+  ASSERT_EQ(Statuses(), std::vector<std::string>{catalog::kPassing});
+  EXPECT_EQ(reports_[0].output, "UDP connect 127.0.0.1:5353: Success");
+  prober_.SetUdp("127.0.0.1:5353",
+                 Unavailable("read udp 127.0.0.1:40000->127.0.0.1:5353: Connection refused"));
+  loop_.RunFor(5s);
+  EXPECT_EQ(Statuses().back(), catalog::kCritical);
+  EXPECT_EQ(reports_.back().output, "read udp 127.0.0.1:40000->127.0.0.1:5353: Connection refused");
+}
+
 TEST(ScriptOutcomeTest, OutputAndTimeouts) {
   EXPECT_EQ(ScriptOutcome({.start_error = "fork/exec /nope: No such file or directory"}, 30s),
             std::make_pair(std::string(catalog::kCritical),

@@ -103,6 +103,10 @@ class NetProber final : public Prober {
                 std::function<void(Status)> done) override {
     net::ProbeTcp(loop_, host, port, timeout, std::move(done));
   }
+  void ProbeUdp(const std::string& host, int port, std::chrono::nanoseconds timeout,
+                std::function<void(Status)> done) override {
+    net::ProbeUdp(loop_, host, port, timeout, std::move(done));
+  }
   void FetchHttp(http::ClientRequest req,
                  std::function<void(Result<http::Response>)> done) override {
     http::FetchAsync(loop_, std::move(req), std::move(done));

@@ -33,6 +33,10 @@ class Prober {
   // Connects to host:port and closes; done(Ok) when the connection was accepted within timeout.
   virtual void ProbeTcp(const std::string& host, int port, std::chrono::nanoseconds timeout,
                         std::function<void(Status)> done) = 0;
+  // One datagram to host:port (Consul's UDP check); done(Ok) on a reply or on silence until
+  // timeout, an error when sending or reading fails (ICMP port unreachable).
+  virtual void ProbeUdp(const std::string& host, int port, std::chrono::nanoseconds timeout,
+                        std::function<void(Status)> done) = 0;
   // One HTTP request (req.timeout applies); done gets the response whatever its status code.
   virtual void FetchHttp(http::ClientRequest req,
                          std::function<void(Result<http::Response>)> done) = 0;

@@ -2,6 +2,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -105,6 +106,73 @@ void ProbeTcp(EventLoop& loop, const std::string& host, int port, std::chrono::n
                                 p->Finish(Status::Ok());
                               }
                             });
+      });
+}
+
+void ProbeUdp(EventLoop& loop, const std::string& host, int port, std::chrono::nanoseconds timeout,
+              std::function<void(Status)> done) {
+  struct Probe {
+    explicit Probe(asio::io_context& io) : resolver(io), socket(io), timer(io) {}
+    asio::ip::udp::resolver resolver;
+    asio::ip::udp::socket socket;
+    asio::steady_timer timer;
+    std::function<void(Status)> done;
+    bool finished = false;
+    char reply[512];
+    void Finish(Status s) {
+      if (finished) return;
+      finished = true;
+      timer.cancel();
+      resolver.cancel();
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      auto d = std::move(done);
+      d(std::move(s));
+    }
+  };
+  auto p = std::make_shared<Probe>(loop.context());
+  p->done = std::move(done);
+  std::string target = host + ":" + std::to_string(port);
+  p->resolver.async_resolve(
+      host, std::to_string(port),
+      [p, target, timeout](const boost::system::error_code& ec,
+                           asio::ip::udp::resolver::results_type r) {
+        if (p->finished) return;
+        if (ec || r.empty()) {
+          return p->Finish(Unavailable("dial udp " + target + ": " +
+                                       (ec ? ec.message() : std::string("no address"))));
+        }
+        boost::system::error_code cec;
+        auto to = r.begin()->endpoint();
+        p->socket.open(to.protocol(), cec);
+        if (!cec) p->socket.connect(to, cec);
+        if (cec) return p->Finish(Unavailable("dial udp " + target + ": " + cec.message()));
+        std::string local;
+        if (auto ep = p->socket.local_endpoint(cec); !cec) {
+          local = ep.address().to_string() + ":" + std::to_string(ep.port());
+        }
+        // No answer within the timeout is a success too: only an error (an ICMP port
+        // unreachable) says nothing listens.
+        p->timer.expires_after(timeout);
+        p->timer.async_wait([p](const boost::system::error_code& tec) {
+          if (!tec) p->Finish(Status::Ok());
+        });
+        static const char kPing[] = "gangway health check";
+        p->socket.async_send(asio::buffer(kPing, sizeof kPing - 1),
+                             [p, target, local](const boost::system::error_code& sec, size_t) {
+                               if (sec) {
+                                 return p->Finish(Unavailable("write udp " + local + "->" + target +
+                                                              ": " + sec.message()));
+                               }
+                               p->socket.async_receive(
+                                   asio::buffer(p->reply),
+                                   [p, target, local](const boost::system::error_code& rec, size_t) {
+                                     if (!rec) return p->Finish(Status::Ok());
+                                     if (rec == asio::error::operation_aborted) return;
+                                     p->Finish(Unavailable("read udp " + local + "->" + target +
+                                                           ": " + rec.message()));
+                                   });
+                             });
       });
 }
 

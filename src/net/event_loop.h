@@ -35,6 +35,12 @@ class EventLoop : public Loop {
 void ProbeTcp(EventLoop& loop, const std::string& host, int port, std::chrono::nanoseconds timeout,
               std::function<void(Status)> done);
 
+// A UDP health probe as Consul's UDP check makes it: one datagram to host:port; done(Ok) when a
+// reply or nothing arrives within timeout, an error when the send or the read fails (an ICMP
+// port unreachable reads as "connection refused"). Loop thread only.
+void ProbeUdp(EventLoop& loop, const std::string& host, int port, std::chrono::nanoseconds timeout,
+              std::function<void(Status)> done);
+
 // Calls fn(signal) on the loop thread for each SIGINT/SIGTERM received, for as long as the
 // returned handle is kept. Loop thread only.
 std::shared_ptr<void> OnSignals(EventLoop& loop, std::function<void(int)> fn);

@@ -1,7 +1,8 @@
-"""Script checks (Args) against real agents: the status follows the script's exit code
+"""Script and UDP checks against real agents. Script checks (Args): the status follows the script's exit code
 (0 passing, 1 warning, other critical), the output is the script's, a script past its timeout is
 killed with its children; the API refuses them without enable_script_checks and a config file
-without either flag stops the agent, both with Consul's texts."""
+without either flag stops the agent, both with Consul's texts. A UDP check passes while its
+target is bound (a reply or silence) and goes critical when nothing listens (ICMP)."""
 
 import os
 import stat
@@ -122,6 +123,30 @@ class ScriptCheckTest(unittest.TestCase):
         self.assertIn("Scripts are disabled on this agent; to enable, configure "
                       "'enable_script_checks' or 'enable_local_script_checks' to true",
                       cp.stdout + cp.stderr)
+
+
+class UdpCheckTest(unittest.TestCase):
+    def test_bound_passes_closed_fails(self):
+        import socket
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        a = Agent()
+        self.addCleanup(a.stop)
+        a.start()
+        status, _, body = a.http("PUT", "/v1/agent/check/register",
+                                 {"ID": "u", "Name": "udp", "UDP": "127.0.0.1:%d" % port,
+                                  "Interval": "1s", "Timeout": "300ms"})
+        self.assertEqual(status, 200, body)
+        c = wait_until(lambda: (lambda c: c if c and c["Status"] == "passing" else None)(check(a, "u")),
+                       timeout=20, msg="passing while bound")
+        self.assertEqual(c["Output"], "UDP connect 127.0.0.1:%d: Success" % port)
+        self.assertEqual(c["Type"], "udp")
+        sock.close()
+        c = wait_until(lambda: (lambda c: c if c and c["Status"] == "critical" else None)(check(a, "u")),
+                       timeout=20, msg="critical once nothing listens")
+        self.assertIn("read udp", c["Output"])
+        self.assertIn("refused", c["Output"].lower())
 
 
 if __name__ == "__main__":

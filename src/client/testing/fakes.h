@@ -54,6 +54,19 @@ class FakeProber final : public Prober {
     Answer([done = std::move(done), answer] { done(answer); });
   }
 
+  // Answers for UDP probes of "host:port" (unset: success, as silence is).
+  void SetUdp(const std::string& addr, Status answer) { udp_[addr] = std::move(answer); }
+  void ProbeUdp(const std::string& host, int port, std::chrono::nanoseconds timeout,
+                std::function<void(Status)> done) override {
+    std::string addr = host + ":" + std::to_string(port);
+    udp_probes_.push_back(addr);
+    last_timeout_ = timeout;
+    auto it = udp_.find(addr);
+    Status answer = it != udp_.end() ? it->second : Status::Ok();
+    Answer([done = std::move(done), answer] { done(answer); });
+  }
+  const std::vector<std::string>& udp_probes() const { return udp_probes_; }
+
   void FetchHttp(http::ClientRequest req,
                  std::function<void(Result<http::Response>)> done) override {
     std::string key = req.host + ":" + std::to_string(req.port) + req.target;
@@ -97,6 +110,8 @@ class FakeProber final : public Prober {
   std::vector<std::string> tcp_probes_;
   std::vector<http::ClientRequest> requests_;
   ScriptResult script_{.exit_code = 0};
+  std::map<std::string, Status> udp_;
+  std::vector<std::string> udp_probes_;
   std::vector<std::vector<std::string>> scripts_;
   std::chrono::nanoseconds last_timeout_{0};
 };
