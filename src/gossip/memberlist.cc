@@ -1417,6 +1417,15 @@ void Memberlist::Join(std::vector<Address> addrs, std::function<void(int, Status
   }
 }
 
+void Memberlist::SyncWith(const Address& to, std::function<void(Status)> done) {
+  if (shutdown_) {
+    Post([done = std::move(done)] { done(Unavailable("memberlist is shut down")); });
+    return;
+  }
+  PushPullWith(to, /*join=*/false,
+               [this, done = std::move(done)](Status s) { Post([done, s] { done(s); }); });
+}
+
 uint64_t Memberlist::AddWaiter(Duration timeout, std::function<void(Status)> done,
                                std::string timeout_message) {
   const uint64_t id = ++next_waiter_id_;

@@ -294,6 +294,10 @@ class Memberlist {
   // any did, else the last error).
   void Join(std::vector<Address> addrs, std::function<void(int joined, Status)> done);
 
+  // One push/pull with `to`, as the periodic one does (not a join): each side merges the other's
+  // table. done(status) runs later from the loop.
+  void SyncWith(const Address& to, std::function<void(Status)> done);
+
   // Graceful leave: broadcasts dead{me, From: me} and reports once it has been sent its last
   // time (or replaced), or an error after `timeout` (0 = no timeout). Keep running afterwards
   // for a while so peers can hear it, then Shutdown.
