@@ -502,7 +502,9 @@ void Memberlist::Gossip() {
   const size_t avail = options_.udp_buffer_size - kCompoundHeaderOverhead - PacketOverhead();
   for (const NodeEntry* t : targets) {
     std::vector<Message> msgs = GetBroadcasts(kCompoundOverhead, avail, t->node.name);
-    if (msgs.empty()) return;
+    // Nothing for this target may still leave something for the next: an alive message is
+    // never sent to the node it is about.
+    if (msgs.empty()) continue;
     stats_.gossip_messages_sent += msgs.size();
     const Node target = t->node;
     LogSendFailure("gossip", target.addr, SendRaw(target.addr, &target, std::move(msgs)));
