@@ -49,7 +49,8 @@ void TransmitLimitedQueue::QueueBroadcast(std::unique_ptr<Broadcast> b) {
   items_.emplace(key, std::move(item));
 }
 
-std::vector<std::string> TransmitLimitedQueue::GetBroadcasts(size_t overhead, size_t limit) {
+std::vector<std::string> TransmitLimitedQueue::GetBroadcasts(size_t overhead, size_t limit,
+                                                             std::string_view to) {
   std::vector<std::string> out;
   if (items_.empty()) return out;
   const int transmit_limit = RetransmitLimit(retransmit_mult_, num_nodes_ ? num_nodes_() : 0);
@@ -63,6 +64,12 @@ std::vector<std::string> TransmitLimitedQueue::GetBroadcasts(size_t overhead, si
     // The first key of this tier whose message fits: lengths descend within a tier, and the
     // largest id sorts first among equal lengths.
     auto it = items_.lower_bound(Key{tier, free, std::numeric_limits<uint64_t>::max()});
+    // Everything after it in the tier fits too. Named broadcasts are unique per name, so few
+    // are ever skipped here.
+    while (!to.empty() && it != items_.end() && it->first.transmits == tier &&
+           it->second.b->KnownTo() == to) {
+      ++it;
+    }
     if (it == items_.end() || it->first.transmits != tier) {
       ++tier;
       continue;

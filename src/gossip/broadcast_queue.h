@@ -32,6 +32,10 @@ class Broadcast {
   // For broadcasts that are neither named nor unique: whether this one makes `other` obsolete.
   // Only consulted for other such broadcasts.
   virtual bool Invalidates(const Broadcast& /*other*/) const { return false; }
+  // A node known to hold this news already (memberlist: the node an alive message is about).
+  // Packets to that node leave the broadcast in the queue instead of spending a transmission on
+  // it. Empty = none.
+  virtual std::string_view KnownTo() const { return {}; }
   // Called once when the broadcast leaves the queue: sent its last time, replaced, pruned or
   // reset. Runs inside the queue call that removed it; it must not touch the queue.
   virtual void Finished() {}
@@ -76,7 +80,9 @@ class TransmitLimitedQueue {
   // Takes messages for one packet: each costs `overhead` + its size and the total stays within
   // `limit`. Order: fewest transmits first, then larger, then newer; each message at most once
   // per call. A message that reaches the retransmit limit leaves the queue (Finished()).
-  std::vector<std::string> GetBroadcasts(size_t overhead, size_t limit);
+  // `to` names the packet's recipient when known: broadcasts KnownTo() it are skipped, and keep
+  // their transmissions for nodes that may not have heard.
+  std::vector<std::string> GetBroadcasts(size_t overhead, size_t limit, std::string_view to = {});
 
   size_t NumQueued() const { return items_.size(); }
   // Drops everything (Finished() on each).

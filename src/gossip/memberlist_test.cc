@@ -809,6 +809,39 @@ TEST(BroadcastQueue, UniqueBroadcastsNeverInvalidateAndPlainOnesUseInvalidates) 
   EXPECT_EQ(q.NumQueued(), 4u);
 }
 
+// An alive message about X is X's own news: a packet to X skips it, and the transmission goes
+// to a node that may not have heard.
+TEST(BroadcastQueue, PacketToTheNodeABroadcastIsKnownToSkipsItWithoutSpendingATransmit) {
+  struct OwnNews final : Broadcast {
+    OwnNews(std::string m, std::string node) : msg(std::move(m)), node(std::move(node)) {}
+    std::string_view Message() const override { return msg; }
+    std::string_view Name() const override { return node; }
+    std::string_view KnownTo() const override { return node; }
+    std::string msg;
+    std::string node;
+  };
+  Recorded r;
+  TransmitLimitedQueue q(1, [] { return 1; });  // limit 1: sent once, then finished
+  q.QueueBroadcast(std::make_unique<OwnNews>("alive a", "node-a"));
+  q.QueueBroadcast(std::make_unique<OwnNews>("alive b", "node-b"));
+  q.QueueBroadcast(Unique(&r, "intent"));
+  // To node-a: everything but a's own alive; it stays queued with no transmit spent.
+  auto got = q.GetBroadcasts(0, 100, "node-a");
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"alive b", "intent"}));
+  EXPECT_EQ(q.NumQueued(), 1u);
+  EXPECT_TRUE(q.GetBroadcasts(0, 100, "node-a").empty());
+  // To anyone else it goes out.
+  EXPECT_EQ(q.GetBroadcasts(0, 100, "node-c"), std::vector<std::string>{"alive a"});
+  EXPECT_EQ(q.NumQueued(), 0u);
+
+  // Skipping one message does not stop the walk: smaller ones of the same tier still fill the
+  // packet.
+  q.QueueBroadcast(std::make_unique<OwnNews>("alive a, the largest", "node-a"));
+  q.QueueBroadcast(Unique(&r, "small"));
+  EXPECT_EQ(q.GetBroadcasts(0, 100, "node-a"), std::vector<std::string>{"small"});
+}
+
 TEST(BroadcastQueue, PruneDropsTheMostSentAndOldestAndResetFinishesAll) {
   Recorded r;
   TransmitLimitedQueue q(10, [] { return 10; });

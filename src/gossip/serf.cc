@@ -120,12 +120,14 @@ SerfOptions SerfOptions::Lan(std::string name) {
 SerfOptions SerfOptions::Wan(std::string name) {
   SerfOptions o;
   o.memberlist = Options::Wan(std::move(name));
+  o.missing_member_pull_delay = std::chrono::milliseconds(2500);
   return o;
 }
 
 SerfOptions SerfOptions::Local(std::string name) {
   SerfOptions o;
   o.memberlist = Options::Local(std::move(name));
+  o.missing_member_pull_delay = std::chrono::milliseconds(500);
   return o;
 }
 
@@ -144,7 +146,7 @@ Status SerfOptions::Validate() const {
     return InvalidArgument("serf: reap and queue check intervals must be positive");
   }
   if (reconnect_interval < Duration::zero() || broadcast_timeout <= Duration::zero() ||
-      leave_propagate_delay < Duration::zero()) {
+      leave_propagate_delay < Duration::zero() || missing_member_pull_delay < Duration::zero()) {
     return InvalidArgument("serf: negative interval or non-positive broadcast timeout");
   }
   if (query_timeout_mult < 1) return InvalidArgument("serf: query_timeout_mult must be >= 1");
@@ -603,7 +605,10 @@ void Serf::NotifyMsg(std::string_view msg) {
   if (const auto* leave = std::get_if<serf::Leave>(&*decoded)) {
     if (HandleLeaveIntent(*leave)) rebroadcast = &intent_queue_;
   } else if (const auto* join = std::get_if<serf::Join>(&*decoded)) {
-    if (HandleJoinIntent(*join)) rebroadcast = &intent_queue_;
+    if (HandleJoinIntent(*join)) {
+      rebroadcast = &intent_queue_;
+      if (Find(join->node) == nullptr) AwaitMember(join->node);
+    }
   } else if (const auto* event = std::get_if<serf::UserEvent>(&*decoded)) {
     if (HandleUserEvent(*event)) rebroadcast = &event_queue_;
   } else if (const auto* query = std::get_if<serf::Query>(&*decoded)) {
@@ -821,6 +826,71 @@ void Serf::BroadcastJoin(LamportTime ltime) {
   clock_.Witness(ltime);
   HandleJoinIntent(msg);
   Broadcast(intent_queue_, serf::EncodeMessage(msg));
+}
+
+void Serf::AwaitMember(const std::string& node) {
+  const Duration delay = options_.missing_member_pull_delay;
+  if (delay <= Duration::zero() || state_ != SerfState::kAlive) return;
+  awaited_members_.try_emplace(node, AwaitedMember{loop_->Now() + delay, 0});
+  // Entries only ever get later deadlines than the ones already waiting, so a pending check is
+  // early enough.
+  if (awaited_timer_ == 0) {
+    awaited_timer_ = RunAfter(delay, [this] {
+      awaited_timer_ = 0;
+      CheckAwaitedMembers();
+    });
+  }
+}
+
+void Serf::CheckAwaitedMembers() {
+  if (state_ != SerfState::kAlive) {
+    awaited_members_.clear();
+    return;
+  }
+  // Two pulls from different random peers; a member still unknown after them is left to the
+  // periodic push/pull (it may have failed before its news reached anyone we ask).
+  constexpr int kMaxPulls = 2;
+  const TimePoint now = loop_->Now();
+  bool pull = false;
+  std::optional<TimePoint> next;
+  for (auto it = awaited_members_.begin(); it != awaited_members_.end();) {
+    AwaitedMember& a = it->second;
+    const bool due = a.deadline <= now;
+    if (Find(it->first) != nullptr || (due && a.pulls >= kMaxPulls)) {
+      it = awaited_members_.erase(it);
+      continue;
+    }
+    if (due) {
+      LogInfo(kLog, "no alive message about " + it->first +
+                        " arrived after its join intent; pulling a member's state");
+      pull = true;
+      ++a.pulls;
+      a.deadline = now + options_.missing_member_pull_delay;
+    }
+    next = next ? std::min(*next, a.deadline) : a.deadline;
+    ++it;
+  }
+  // One push/pull brings every member the peer knows, so one serves all the missing ones.
+  if (pull) PullFromRandomMember();
+  if (next) {
+    awaited_timer_ = RunAfter(*next - now, [this] {
+      awaited_timer_ = 0;
+      CheckAwaitedMembers();
+    });
+  }
+}
+
+void Serf::PullFromRandomMember() {
+  std::vector<Node> peers;
+  for (Node& n : memberlist_->Members()) {
+    if (n.name != name() && n.state == NodeState::kAlive) peers.push_back(std::move(n));
+  }
+  if (peers.empty()) return;
+  const Node& peer = peers[Uniform(*random_, peers.size())];
+  ++counters_.missing_member_pulls;
+  memberlist_->SyncWith(peer.addr, [peer = peer.name](Status s) {
+    if (!s.ok()) LogWarn(kLog, "Push/Pull with " + peer + " failed: " + s.message());
+  });
 }
 
 void Serf::Join(std::vector<Address> addrs, bool ignore_old,

@@ -79,6 +79,9 @@ TEST(SerfLoopback, ThreeNodesJoinAndOneLeaves) {
       joined += k;
     });
   }
+  // Gossip spreads a join in a few 100-ms rounds; 10 s is ample on a busy machine, and stays
+  // short of the first periodic push/pull (15-30 s on the Local profile), so a join that gossip
+  // failed to spread fails here instead of being repaired by it.
   bool converged = RunUntil(loop, 10s, [&] {
     return joined == 2 && CountStatus(*a.serf, MemberStatus::kAlive) == 3 &&
            CountStatus(*b.serf, MemberStatus::kAlive) == 3 &&
