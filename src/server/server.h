@@ -23,6 +23,7 @@
 #include "core/loop.h"
 #include "server/config_entries.h"
 #include "server/connect_ca.h"
+#include "server/sessions.h"
 
 namespace gangway::server {
 
@@ -108,6 +109,8 @@ class Server : public catalog::Applier {
   void ConfigureConfigEntries(ConfigEntriesOptions options, ConfigEntryChecks checks,
                               ConfigEntriesHooks hooks);
   ConfigEntries& config_entries() { return *config_entries_; }
+  // Session TTL timers (leader) and lock-delays (every server).
+  Sessions& sessions() { return *sessions_; }
   // Dev mode has no elections: the agent says when this single server starts leading.
   void DevLeadershipAcquired();
 
@@ -157,6 +160,7 @@ class Server : public catalog::Applier {
   std::unique_ptr<consensus::RaftNode> raft_;
   std::unique_ptr<ConnectCA> ca_;
   std::unique_ptr<ConfigEntries> config_entries_;
+  std::unique_ptr<Sessions> sessions_;
   bool started_ = false;
   bool starting_ = false;
   bool leader_ = false;
