@@ -143,7 +143,21 @@ Result<Session> DecodeSessionCreate(std::string_view body, const std::string& ag
     } catch (const std::exception& e) {
       std::string what = e.what();
       auto pos = what.find("] ");
-      return DecodeFailed(pos == std::string::npos ? what : what.substr(pos + 2));
+      if (pos != std::string::npos) what = what.substr(pos + 2);
+      // The parser quotes the bytes it choked on, which may not be UTF-8: messages must be.
+      std::string clean;
+      for (char c : what) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x80) {
+          clean += c;
+        } else {
+          static const char kHex[] = "0123456789abcdef";
+          clean += "\\x";
+          clean += kHex[u >> 4];
+          clean += kHex[u & 15];
+        }
+      }
+      return DecodeFailed(clean);
     }
     if (j.is_null()) return s;
     if (!j.is_object()) {

@@ -319,6 +319,14 @@ TEST(SessionRequestTest, LockDelayForms) {
   EXPECT_EQ(DecodeSessionCreate(R"({"LockDelay":0})", "a")->lock_delay_ns, 0);
 }
 
+// Found by session_request_fuzz (corpus: bad-utf8): the parser's message quoted the bytes it
+// choked on, and a message that is not UTF-8 cannot be rendered as JSON.
+TEST(SessionRequestTest, DecodeErrorOnBadUtf8IsValidUtf8) {
+  auto bad = DecodeSessionCreate("{\"Name\":\"\xff\xfe\"}", "a");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NO_THROW((void)Json(bad.status().message()).dump());
+}
+
 TEST(SessionRequestTest, ErrorsAndValidation) {
   auto bad = DecodeSessionCreate("{", "a");
   ASSERT_FALSE(bad.ok());
