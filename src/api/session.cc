@@ -47,7 +47,8 @@ bool PrepareCreate(Call& call) {
 void Create(Call& call) {
   auto s = catalog::DecodeSessionCreate(call.req.body, call.backend.info.node_name);
   if (!s.ok()) return call.Error(400, s.status().message());
-  if (Status v = catalog::ValidateSession(&*s); !v.ok()) return call.Error(500, v.message());
+  Status v = catalog::ValidateSession(&*s, call.backend.server->options().session_ttl_min);
+  if (!v.ok()) return call.Error(500, v.message());
   auto& store = call.backend.server->store();
   for (;;) {
     s->id = NewUuid();

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "cli/api_client.h"
@@ -407,29 +408,46 @@ class LockCommand : public Command {
   }
 
   int RunChild() {
+    // Everything the child needs is built before fork: other threads are running, so between
+    // fork and exec the child only calls async-signal-safe functions.
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string_view(*e).starts_with("CONSUL_LOCK_HELD=")) continue;
+      env_strings.emplace_back(*e);
+    }
+    env_strings.emplace_back("CONSUL_LOCK_HELD=true");
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string joined;
+    for (size_t i = 0; i < child_args_.size(); ++i) joined += (i ? " " : "") + child_args_[i];
+    const char* shell_env = getenv("SHELL");
+    std::string shell = shell_env != nullptr && *shell_env ? shell_env : "/bin/sh";
+    std::string dash_c = "-c";
+    std::vector<char*> argv;
+    if (shell_) {
+      argv = {shell.data(), dash_c.data(), joined.data(), nullptr};
+    } else {
+      for (auto& a : child_args_) argv.push_back(a.data());
+      argv.push_back(nullptr);
+    }
+    const int devnull = pass_stdin_ ? -1 : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     pid_t pid = fork();
-    if (pid < 0) return Fail("Error running handler: fork failed");
+    if (pid < 0) {
+      if (devnull >= 0) ::close(devnull);
+      return Fail("Error running handler: fork failed");
+    }
     if (pid == 0) {
       setpgid(0, 0);
-      setenv("CONSUL_LOCK_HELD", "true", 1);
-      if (!pass_stdin_) {
-        int devnull = ::open("/dev/null", O_RDONLY);
-        if (devnull >= 0) dup2(devnull, 0);
-      }
+      if (devnull >= 0) dup2(devnull, 0);
       if (shell_) {
-        const char* sh = getenv("SHELL");
-        std::string joined;
-        for (size_t i = 0; i < child_args_.size(); ++i) joined += (i ? " " : "") + child_args_[i];
-        execl(sh != nullptr && *sh ? sh : "/bin/sh", "sh", "-c", joined.c_str(),
-              static_cast<char*>(nullptr));
+        execve(argv[0], argv.data(), envp.data());
       } else {
-        std::vector<char*> argv;
-        for (auto& a : child_args_) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        execvp(argv[0], argv.data());
+        execvpe(argv[0], argv.data(), envp.data());
       }
       _exit(127);
     }
+    if (devnull >= 0) ::close(devnull);
     setpgid(pid, pid);
     int status = 0;
     std::optional<Clock::time_point> kill_at;

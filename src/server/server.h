@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "catalog/applier.h"
+#include "catalog/session_request.h"
 #include "catalog/store.h"
 #include "consensus/raft_node.h"
 #include "core/loop.h"
@@ -44,6 +45,8 @@ struct ServerOptions {
   consensus::RaftOptions raft = consensus::RaftOptions::Default();
   // Autopilot: a failed server is removed from the configuration after this long.
   std::chrono::seconds dead_server_grace{30};
+  // The shortest session TTL a create may ask for (session_ttl_min; the longest is 24h).
+  std::chrono::nanoseconds session_ttl_min = catalog::kDefaultSessionTTLMin;
 };
 
 // One voter of the datacenter's Raft group, as /v1/operator/raft/configuration shows it.

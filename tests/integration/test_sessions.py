@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Agent, _stop_pid, gangway_bin, unique_node, wait_until
+from harness import Agent, _stop_pid, gangway_bin, unique_node, wait_until, write_file
 from test_gossip import gossip_addr
 from test_raft import Cluster
 
@@ -146,12 +146,12 @@ class Scenarios:
             p.stop()
         del by_session
 
-    def ttl_lapses_per_behavior(self, tc, writer, reader):
+    def ttl_lapses_per_behavior(self, tc, writer, reader, ttl=10):
         made = time.monotonic()
         ids = {}
         for behavior in ("release", "delete"):
             status, _, v = writer.json("PUT", "/v1/session/create",
-                                       {"TTL": "10s", "Behavior": behavior, "NodeChecks": [],
+                                       {"TTL": "%ds" % ttl, "Behavior": behavior, "NodeChecks": [],
                                         "LockDelay": "1s"})
             tc.assertEqual(status, 200, v)
             ids[behavior] = v["ID"]
@@ -163,7 +163,7 @@ class Scenarios:
             wait_until(lambda: not session_exists(reader, sid), timeout=90, interval=0.2,
                        msg="session %s expired" % sid)
         lapsed = time.monotonic() - made
-        tc.assertGreaterEqual(lapsed, 10.0)
+        tc.assertGreaterEqual(lapsed, float(ttl))
         kept = kv(reader, "ttl/release")
         tc.assertIsNotNone(kept)
         tc.assertNotIn("Session", kept)
@@ -172,14 +172,14 @@ class Scenarios:
 
 
 class SingleServerTest(unittest.TestCase, Scenarios):
-    """One server (-dev) and two client agents."""
+    """One server (-dev, session_ttl_min 5s) and two client agents."""
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="gangway-sessions-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.server = Agent(node=unique_node("srv"))
         self.addCleanup(self.server.stop)
-        self.server.start([])
+        self.server.start([], write_file(self.tmp, "server.hcl", 'session_ttl_min = "5s"\n'))
         join = gossip_addr(self.server, "lan")
         self.clients = []
         for _ in range(2):
@@ -195,7 +195,7 @@ class SingleServerTest(unittest.TestCase, Scenarios):
     def test_api_texts_through_a_client(self):
         c = self.clients[0]
         st, _, body = c.http("PUT", "/v1/session/create", {"TTL": "1s"})
-        self.assertEqual((st, body), (500, b"Invalid Session TTL '1000000000', must be between [10s=24h0m0s]"))
+        self.assertEqual((st, body), (500, b"Invalid Session TTL '1000000000', must be between [5s=24h0m0s]"))
         st, _, v = c.json("PUT", "/v1/session/create", {"Name": "n"})
         self.assertEqual(st, 200)
         info = c.get("/v1/session/info/" + v["ID"])
@@ -220,8 +220,8 @@ class SingleServerTest(unittest.TestCase, Scenarios):
         self.semaphore_admits_two_of_five(self, [self.server] + self.clients, self.tmp)
 
     def test_ttl_lapse(self):
-        lapsed = self.ttl_lapses_per_behavior(self, self.clients[0], self.server)
-        print("\n  TTL 10s sessions gone after %.1fs" % lapsed)
+        lapsed = self.ttl_lapses_per_behavior(self, self.clients[0], self.server, ttl=5)
+        print("\n  TTL 5s sessions gone after %.1fs" % lapsed)
 
 
 class LeaderFailoverTest(unittest.TestCase, Scenarios):
