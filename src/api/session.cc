@@ -73,8 +73,10 @@ void Destroy(Call& call) {
   req.op = catalog::SessionOp::kDestroy;
   req.session.id = id;
   auto reply = std::move(call.reply);
-  call.backend.server->Apply(req, [reply](catalog::ApplyResult r) {
+  server::Server* server = call.backend.server;
+  server->Apply(req, [reply, server, id](catalog::ApplyResult r) {
     if (!r.status.ok()) return reply(ErrorResponse(500, r.status.message()));
+    server->sessions().ClearTimer(id);
     reply(JsonResponse(true));
   });
 }

@@ -135,6 +135,23 @@ TEST_F(SessionApiTest, TTLExpiresAfterTwiceTheTTLUnlessRenewed) {
   EXPECT_EQ(agent_.Do("GET", "/v1/kv/held").status, 404);  // Behavior delete
 }
 
+// A restore brings back a TTL session destroyed since the snapshot: it needs a timer again, or it
+// would live forever.
+TEST_F(SessionApiTest, RestoredTTLSessionsGetTimers) {
+  std::string id = Create(R"({"TTL":"10s","NodeChecks":[]})");
+  std::string snapshot = agent_.server().Snapshot();
+  ASSERT_EQ(agent_.Do("PUT", "/v1/session/destroy/" + id).status, 200);
+  bool restored = false;
+  agent_.server().Restore(snapshot, [&](Status s) {
+    ASSERT_TRUE(s.ok()) << s.message();
+    restored = true;
+  });
+  ASSERT_TRUE(restored);
+  EXPECT_EQ(Info(id).size(), 1u);
+  agent_.loop().RunFor(21s);
+  EXPECT_EQ(Info(id), catalog::Json::array());
+}
+
 TEST_F(SessionApiTest, BlockingInfoWakesOnDestroy) {
   std::string id = Create();
   auto first = agent_.Do("GET", "/v1/session/info/" + id);

@@ -341,7 +341,12 @@ void Server::Restore(std::string state, std::function<void(Status)> done) {
   catalog::Store probe;
   if (Status s = probe.Restore(state); !s.ok()) return done(s);
   Apply(catalog::RestoreRequest{std::move(state)},
-        [done = std::move(done)](catalog::ApplyResult r) { done(r.status); });
+        [this, done = std::move(done)](catalog::ApplyResult r) {
+          // The restored sessions replace the old ones: their TTL timers start afresh, as on a
+          // new leader.
+          if (r.status.ok() && (options_.dev || IsLeader())) sessions_->OnLeadership(true);
+          done(r.status);
+        });
 }
 
 // ---- views

@@ -37,6 +37,8 @@ class Sessions {
   void OnLeadership(bool leader);
   // (Re)arms the session's timer for TTL × 2; no-op without a TTL or when not leading.
   void ResetTimer(const catalog::Session& s);
+  // Stops the session's timer (it was destroyed).
+  void ClearTimer(const std::string& id) { timers_.erase(id); }
   size_t TimerCount() const { return timers_.size(); }
 
   // Called with each applied entry's result on every server.
