@@ -180,6 +180,11 @@ Status Agent::StartServer() {
   so.data_dir = cfg_.data_dir;
   so.bootstrap = cfg_.bootstrap;
   so.bootstrap_expect = cfg_.bootstrap_expect;
+  if (!cfg_.session_ttl_min.empty()) {
+    if (auto d = ParseDuration(cfg_.session_ttl_min); d.ok() && d->count() > 0) {
+      so.session_ttl_min = *d;
+    }
+  }
   if (!cfg_.dev && cfg_.ports.raft > 0) {
     // Raft on a port of its own (libraft's TCP transport).
     raft_port_ = cfg_.ports.raft;

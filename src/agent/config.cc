@@ -216,6 +216,7 @@ constexpr Field kAgentFields[] = {
     {"server", {}, FieldType::kBool},
     {"service", {}, FieldType::kAny},
     {"services", {}, FieldType::kAny},
+    {"session_ttl_min", {}, FieldType::kDuration},
     {"sidecar_max_port", {}, FieldType::kInt},
     {"sidecar_min_port", {}, FieldType::kInt},
     {"skip_leave_on_interrupt", {}, FieldType::kBool},
@@ -644,6 +645,9 @@ Status ReadSettings(const Json& merged, Config* out) {
   Get(merged, "/retry_max_wan", &cfg.retry_max_wan);
   if (merged.contains("retry_interval") && merged["retry_interval"].is_string()) {
     cfg.retry_interval = merged["retry_interval"].get<std::string>();
+  }
+  if (merged.contains("session_ttl_min") && merged["session_ttl_min"].is_string()) {
+    cfg.session_ttl_min = merged["session_ttl_min"].get<std::string>();
   }
   if (merged.contains("retry_interval_wan") && merged["retry_interval_wan"].is_string()) {
     cfg.retry_interval_wan = merged["retry_interval_wan"].get<std::string>();

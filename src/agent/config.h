@@ -79,6 +79,7 @@ struct Config {
   std::vector<std::string> start_join_wan;
   std::string retry_interval = "30s";
   std::string retry_interval_wan = "30s";
+  std::string session_ttl_min;  // empty: Consul's 10s
   int retry_max = 0;
   int retry_max_wan = 0;
   bool connect_enabled = false;

@@ -21,6 +21,7 @@ HttpApi::HttpApi(Backend backend) : backend_(std::move(backend)) {
   AddProxyRoutes(&routes_);
   AddStatusRoutes(&routes_);
   AddRaftRoutes(&routes_);
+  AddSessionRoutes(&routes_);
   // Longest paths first so "/v1/agent/service/register" wins over "/v1/agent/service/".
   std::stable_sort(routes_.begin(), routes_.end(),
                    [](const Route& a, const Route& b) { return a.path.size() > b.path.size(); });
@@ -52,7 +53,7 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
   bool allowed = std::find(match->methods.begin(), match->methods.end(), method) !=
                  match->methods.end();
   // Consul accepts POST wherever PUT is accepted.
-  if (!allowed && method == "POST") {
+  if (!allowed && method == "POST" && !match->put_only) {
     allowed = std::find(match->methods.begin(), match->methods.end(), "PUT") !=
               match->methods.end();
   }
@@ -71,6 +72,7 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
     return;
   }
   bool remote_dc = call.opts.dc != backend_.info.datacenter;
+  if (match->prepare != nullptr && !match->prepare(call)) return;
   // Reads and writes of the servers' state are answered by the leader, except ?stale reads,
   // which any server answers from its replica.
   // ?max_stale bounds how far behind a follower's replica may be.

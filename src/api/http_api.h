@@ -45,6 +45,11 @@ struct Route {
   // leader; used where the handler itself may forward (config entries go to the primary), so a
   // write spends no extra hop on the way.
   bool writes_on_any_server = false;
+  // Runs on the agent that received the request, before it is forwarded or answered, for what
+  // only that agent knows (a session's default Node). False: it has replied.
+  bool (*prepare)(Call&) = nullptr;
+  // Consul takes PUT only here (POST is refused with 405).
+  bool put_only = false;
 };
 
 // Route tables, one per resource file.
@@ -61,6 +66,7 @@ void AddOperatorRoutes(std::vector<Route>* routes);
 void AddProxyRoutes(std::vector<Route>* routes);
 void AddStatusRoutes(std::vector<Route>* routes);
 void AddRaftRoutes(std::vector<Route>* routes);
+void AddSessionRoutes(std::vector<Route>* routes);
 
 class HttpApi : public http::Handler {
  public:

@@ -4,6 +4,7 @@
 #include "api/http_api.h"
 #include "catalog/json.h"
 #include "core/base64.h"
+#include "core/strings.h"
 
 namespace gangway::api {
 namespace {
@@ -76,11 +77,14 @@ void KVGet(Call& call) {
   Blocking(call.backend, call.opts, std::move(fn), call.cancel, std::move(call.reply));
 }
 
-void ReplyApplied(Call& call, catalog::Command cmd) {
+// lock_op: the store's refusals of a lock verb ("invalid session ...") are 500s, as Consul's.
+void ReplyApplied(Call& call, catalog::Command cmd, bool lock_op = false) {
   auto reply = std::move(call.reply);
-  call.backend.server->Apply(std::move(cmd), [reply](catalog::ApplyResult r) {
+  call.backend.server->Apply(std::move(cmd), [reply, lock_op](catalog::ApplyResult r) {
     if (!r.status.ok()) {
-      reply(StatusResponse(r.status));
+      reply(lock_op && r.status.code() == Code::kInvalidArgument
+                ? ErrorResponse(500, r.status.message())
+                : StatusResponse(r.status));
       return;
     }
     reply(JsonResponse(catalog::Json(r.success)));
@@ -90,8 +94,13 @@ void ReplyApplied(Call& call, catalog::Command cmd) {
 void KVPut(Call& call) {
   std::string key = call.rest;
   if (key.empty()) return call.Error(400, "Missing key name");
-  if (call.req.Has("acquire") || call.req.Has("release")) {
-    return call.Error(400, "Sessions are not supported by this agent yet: remove ?acquire/?release");
+  const bool acquire = call.req.Has("acquire");
+  const bool release = call.req.Has("release");
+  if (int(acquire) + int(release) + int(call.req.Has("cas")) > 1) {
+    auto q = call.req.target.find('?');
+    return call.Error(400, "Conflicting flags: " +
+                               (q == std::string::npos ? "" : call.req.target.substr(q + 1)) +
+                               "\n");
   }
   catalog::KVRequest req;
   req.op = catalog::KVOp::kSet;
@@ -111,6 +120,16 @@ void KVPut(Call& call) {
                                " bytes. See https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size.");
   }
   req.entry.value = call.req.body;
+  if (acquire || release) {
+    req.op = acquire ? catalog::KVOp::kLock : catalog::KVOp::kUnlock;
+    req.entry.session = ToLower(*call.req.Query(acquire ? "acquire" : "release"));
+    if (req.entry.session.empty()) return call.Error(500, "missing session");
+    // The lock-delay after an invalidation: refused here, on the leader, without a log write.
+    if (acquire && call.backend.server->sessions().LockDelayed(key)) {
+      return call.Json(false);
+    }
+    return ReplyApplied(call, req, /*lock_op=*/true);
+  }
   ReplyApplied(call, req);
 }
 
@@ -150,13 +169,16 @@ Result<catalog::KVOp> ParseVerb(const std::string& verb) {
       {"get-tree", catalog::KVOp::kGetTree},
       {"check-index", catalog::KVOp::kCheckIndex},
       {"check-not-exists", catalog::KVOp::kCheckNotExists},
+      {"lock", catalog::KVOp::kLock},
+      {"unlock", catalog::KVOp::kUnlock},
+      {"check-session", catalog::KVOp::kCheckSession},
   };
   for (const auto& [name, op] : kVerbs) {
     if (verb == name) return op;
   }
   return InvalidArgument("unknown KV verb \"" + verb +
                          "\" (expected set, cas, delete, delete-cas, delete-tree, get, get-tree, "
-                         "check-index or check-not-exists)");
+                         "check-index, check-not-exists, lock, unlock or check-session)");
 }
 
 void Txn(Call& call) {

@@ -125,6 +125,28 @@ Result<Command> DecodeConfigEntry(const Json& body) {
   return Command(std::move(req));
 }
 
+Json Body(const SessionRequest& r) {
+  return {{"Op", static_cast<int>(r.op)},
+          {"Session", internal::SessionToJson(r.session, Form::kStorage)}};
+}
+
+Result<Command> DecodeSession(const Json& body) {
+  SessionRequest req;
+  FieldReader r(body, "");
+  int op = 0;
+  r.Int("Op", &op);
+  if (!r.ok()) return r.status();
+  if (op < 0 || op > static_cast<int>(SessionOp::kDestroy)) {
+    return InvalidArgument("Op: unknown session operation " + std::to_string(op));
+  }
+  req.op = static_cast<SessionOp>(op);
+  const Json* sess = r.Find("Session");
+  if (sess == nullptr || !sess->is_object()) return InvalidArgument("Session: expected a map");
+  if (Status s = internal::DecodeSessionAt(*sess, "Session", &req.session); !s.ok()) return s;
+  if (req.session.id.empty()) return InvalidArgument("Session.ID: must not be empty");
+  return Command(std::move(req));
+}
+
 Result<Command> DecodeRestore(const Json& body) {
   const Json* snap = nullptr;
   for (const auto& [k, v] : body.items()) {
@@ -142,11 +164,11 @@ Status DecodeKVRequest(const Json& j, const std::string& path, bool in_txn, KVRe
   uint64_t op = 0;
   r.Uint64("Op", &op);
   if (!r.ok()) return r.status();
-  if (op > static_cast<uint64_t>(KVOp::kCheckNotExists)) {
+  if (op > static_cast<uint64_t>(KVOp::kCheckSession)) {
     return InvalidArgument(r.Path("Op") + ": unknown KV operation " + std::to_string(op));
   }
   out->op = static_cast<KVOp>(op);
-  if (!in_txn && out->op > KVOp::kDeleteTree) {
+  if (!in_txn && TxnOnly(out->op)) {
     return InvalidArgument(r.Path("Op") + ": KV operation " + std::to_string(op) +
                            " is only valid inside a transaction");
   }
@@ -318,8 +340,8 @@ std::string EncodeCommand(const Command& cmd) {
   std::string out(1, static_cast<char>(cmd.index()));
   static_assert(
       std::is_same_v<
-          std::variant_alternative_t<static_cast<size_t>(CommandType::kConfigEntry), Command>,
-          ConfigEntryRequest>,
+          std::variant_alternative_t<static_cast<size_t>(CommandType::kSession), Command>,
+          SessionRequest>,
       "Command alternatives must be in CommandType order");
   Json body = std::visit([](const auto& c) { return Body(c); }, cmd);
   Json::to_msgpack(body, out);
@@ -333,7 +355,7 @@ Result<Command> DecodeCommand(std::string_view bytes) {
                            " bytes exceeds the limit of " + std::to_string(kMaxCommandBytes));
   }
   auto type = static_cast<uint8_t>(bytes[0]);
-  if (type > static_cast<uint8_t>(CommandType::kConfigEntry)) {
+  if (type > static_cast<uint8_t>(CommandType::kSession)) {
     return InvalidArgument("unknown command type " + std::to_string(type));
   }
   auto body = ParseBody(bytes.substr(1));
@@ -354,6 +376,8 @@ Result<Command> DecodeCommand(std::string_view bytes) {
         return DecodeConnectCA(*body);
       case CommandType::kConfigEntry:
         return DecodeConfigEntry(*body);
+      case CommandType::kSession:
+        return DecodeSession(*body);
     }
   } catch (const std::exception& e) {
     // The field readers check types before every get<>(), so this is a bug; still, a decoder of

@@ -22,6 +22,7 @@ enum class CommandType : uint8_t {
   kRestore = 4,
   kConnectCA = 5,
   kConfigEntry = 6,
+  kSession = 7,
   // Append new types here; never renumber.
 };
 
@@ -51,7 +52,17 @@ enum class KVOp : uint8_t {
   kGetTree = 6,
   kCheckIndex = 7,
   kCheckNotExists = 8,
+  // Locks (docs/sessions.md): entry.session names the session.
+  kLock = 9,     // acquire for the session (and write the value)
+  kUnlock = 10,  // release if held by the session (and write the value)
+  // Txn-only:
+  kCheckSession = 11,  // fail unless the key is held by entry.session
 };
+
+// Operations valid only inside a transaction.
+inline bool TxnOnly(KVOp op) {
+  return (op >= KVOp::kGet && op <= KVOp::kCheckNotExists) || op == KVOp::kCheckSession;
+}
 
 struct KVRequest {
   KVOp op = KVOp::kSet;
@@ -107,8 +118,20 @@ struct ConfigEntryRequest {
   Json entry;  // an object for the upserts; unused by the deletes
 };
 
+enum class SessionOp : uint8_t {
+  kCreate = 0,   // store `session` (its ID chosen by the leader, unused)
+  kDestroy = 1,  // invalidate session.id: its behaviour applied to the keys it holds
+};
+
+// A session write (docs/sessions.md). Create is rejected when the node or a listed check is
+// missing or a listed check is critical; destroy of an unknown session changes nothing.
+struct SessionRequest {
+  SessionOp op = SessionOp::kCreate;
+  Session session;  // kDestroy: only the ID
+};
+
 using Command = std::variant<RegisterRequest, DeregisterRequest, KVRequest, TxnRequest,
-                             RestoreRequest, ConnectCARequest, ConfigEntryRequest>;
+                             RestoreRequest, ConnectCARequest, ConfigEntryRequest, SessionRequest>;
 
 std::string EncodeCommand(const Command& cmd);
 // Rejects unknown types, truncated or malformed bodies with a message; never throws.
@@ -125,6 +148,10 @@ struct ApplyResult {
   bool success = true;      // KV CAS/delete-CAS outcome
   std::vector<KVEntry> txn_results;  // one per op that returns an entry (set, cas, get, get-tree...)
   std::vector<TxnError> txn_errors;  // non-empty: the transaction was rolled back
+  // Keys whose session was invalidated by this command, with the lock-delay (ns, > 0) during
+  // which no session may acquire them. Not part of the encoded result: each server notes them
+  // on its own clock when it applies the entry (docs/sessions.md, "Lock-delay").
+  std::vector<std::pair<std::string, int64_t>> lock_delays;
 };
 
 // An ApplyResult as it travels back to the agent that asked for the write (RPC

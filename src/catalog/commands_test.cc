@@ -30,6 +30,8 @@ bool SameCommand(const Command& a, const Command& b) {
         } else if constexpr (std::is_same_v<T, ConfigEntryRequest>) {
           return x.op == y.op && x.kind == y.kind && x.name == y.name && x.cas == y.cas &&
                  x.entry == y.entry;
+        } else if constexpr (std::is_same_v<T, SessionRequest>) {
+          return x.op == y.op && x.session == y.session;
         } else {
           if (x.ops.size() != y.ops.size()) return false;
           for (size_t i = 0; i < x.ops.size(); ++i) {
@@ -182,6 +184,26 @@ std::vector<std::pair<std::string, Command>> Samples() {
   del.op = ConfigEntryOp::kDeleteCAS;
   del.cas = 4;
   out.emplace_back("config-entry-delete-cas", del);
+  SessionRequest session;
+  session.session.id = "adf4238a-882b-9ddc-4a9d-5b6758e4159e";
+  session.session.name = "lock";
+  session.session.node = "node-1";
+  session.session.ttl = "15s";
+  session.session.behavior = "delete";
+  session.session.checks = {"legacy"};
+  session.session.node_checks = {"serfHealth"};
+  session.session.service_checks = {{"service:web", ""}};
+  out.emplace_back("session-create", session);
+  SessionRequest destroy;
+  destroy.op = SessionOp::kDestroy;
+  destroy.session.id = "adf4238a-882b-9ddc-4a9d-5b6758e4159e";
+  out.emplace_back("session-destroy", destroy);
+  KVRequest lock = KV(KVOp::kLock, "service/web/.lock", "holder");
+  lock.entry.session = "adf4238a-882b-9ddc-4a9d-5b6758e4159e";
+  lock.entry.flags = 0x2ddccbc058a50c18;
+  out.emplace_back("kv-lock", lock);
+  lock.op = KVOp::kUnlock;
+  out.emplace_back("kv-unlock", lock);
   return out;
 }
 

@@ -511,6 +511,30 @@ Json KVEntryToJson(const KVEntry& e, Form form) {
   return j;
 }
 
+Json SessionToJson(const Session& s, Form form) {
+  Json service_checks = nullptr;
+  if (!s.service_checks.empty()) {
+    service_checks = Json::array();
+    for (const auto& c : s.service_checks) {
+      service_checks.push_back({{"ID", Str(c.id, form)}, {"Namespace", Str(c.ns, form)}});
+    }
+  }
+  Json j = {
+      {"ID", Str(s.id, form)},
+      {"Name", Str(s.name, form)},
+      {"Node", Str(s.node, form)},
+      {"LockDelay", s.lock_delay_ns},
+      {"Behavior", Str(s.behavior, form)},
+      {"TTL", Str(s.ttl, form)},
+      {"NodeChecks", s.node_checks.empty() ? Json(nullptr) : StrList(s.node_checks, form)},
+      {"ServiceChecks", std::move(service_checks)},
+      {"CreateIndex", s.raft.create_index},
+      {"ModifyIndex", s.raft.modify_index},
+  };
+  if (!s.checks.empty()) j["Checks"] = StrList(s.checks, form);
+  return j;
+}
+
 // ---- Decoders (shared by both forms)
 
 namespace {
@@ -777,6 +801,37 @@ Status DecodeKVEntryAt(const Json& j, const std::string& path, KVEntry* out) {
   return DecodeKVEntry(j, path, out);
 }
 
+Status DecodeSessionAt(const Json& j, const std::string& path, Session* out) {
+  FieldReader r(j, path);
+  r.String("ID", &out->id)
+      .String("Name", &out->name)
+      .String("Node", &out->node)
+      .Int64("LockDelay", &out->lock_delay_ns)
+      .String("Behavior", &out->behavior)
+      .String("TTL", &out->ttl)
+      .StringList("Checks", &out->checks)
+      .StringList("NodeChecks", &out->node_checks)
+      .Uint64("CreateIndex", &out->raft.create_index)
+      .Uint64("ModifyIndex", &out->raft.modify_index);
+  if (!r.ok()) return r.status();
+  if (const Json* list = r.Find("ServiceChecks")) {
+    if (!list->is_array()) return InvalidArgument(r.Path("ServiceChecks") + ": expected an array");
+    out->service_checks.clear();
+    for (size_t i = 0; i < list->size(); ++i) {
+      FieldReader cr((*list)[i], r.Path("ServiceChecks") + "[" + std::to_string(i) + "]");
+      if (!(*list)[i].is_object()) {
+        return InvalidArgument(r.Path("ServiceChecks") + "[" + std::to_string(i) +
+                               "]: expected an object");
+      }
+      ServiceCheckRef ref;
+      cr.String("ID", &ref.id).String("Namespace", &ref.ns);
+      if (!cr.ok()) return cr.status();
+      out->service_checks.push_back(std::move(ref));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace internal
 
 using internal::Form;
@@ -789,6 +844,7 @@ Json CheckDefinitionToJson(const CheckDefinition& d) {
 }
 Json HealthCheckToJson(const HealthCheck& c) { return internal::HealthCheckToJson(c, Form::kApi); }
 Json KVEntryToJson(const KVEntry& e) { return internal::KVEntryToJson(e, Form::kApi); }
+Json SessionToJson(const Session& s) { return internal::SessionToJson(s, Form::kApi); }
 
 Json ServiceNodeToJson(const ServiceNode& sn) {
   Json node = NodeToJson(sn.node);

@@ -15,6 +15,7 @@ Json ProxyConfigToJson(const ProxyConfig& p);          // "Proxy"; unset fields 
 Json CheckDefinitionToJson(const CheckDefinition& d);  // empty fields omitted; Go durations
 Json HealthCheckToJson(const HealthCheck& c);
 Json KVEntryToJson(const KVEntry& e);                      // Value base64, null when empty
+Json SessionToJson(const Session& s);  // LockDelay in nanoseconds; empty check lists null
 Json ServiceNodeToJson(const ServiceNode& sn);             // /v1/catalog/service/:name row
 Json CheckServiceNodeToJson(const CheckServiceNode& csn);  // {Node, Service, Checks}
 

@@ -199,6 +199,22 @@ Json EveryFieldDocument() {
   }
   Json tombstones = Json::object();
   for (int i = 0; i < 17; ++i) tombstones["gone/" + std::to_string(i)] = 70 + i;
+  Json sessions = Json::array();
+  for (int i = 0; i < 10; ++i) {
+    Json sess = {{"ID", "3f1b2c4d-0000-4000-8000-00000000000" + std::to_string(i)},
+                 {"Name", i == 0 ? std::string(200, 'x') : ""},
+                 {"Node", "n" + std::to_string(i % 3)},
+                 {"LockDelay", i * 1'000'000'000LL},
+                 {"Behavior", i % 2 ? "release" : "delete"},
+                 {"TTL", i % 3 ? "" : "15s"},
+                 {"NodeChecks", i == 1 ? Json(nullptr) : Json::array({"serfHealth"})},
+                 {"ServiceChecks", nullptr},
+                 {"CreateIndex", 100 + i},
+                 {"ModifyIndex", 100 + i}};
+    if (i == 1) sess["ServiceChecks"] = Json::array({{{"ID", "web-http"}, {"Namespace", ""}}});
+    if (i == 2) sess["Checks"] = {"legacy"};
+    sessions.push_back(std::move(sess));
+  }
   return {
       {"LastIndex", 400},
       {"Indexes",
@@ -232,7 +248,8 @@ Json EveryFieldDocument() {
                                     {"Protocol", "http"},
                                     {"CreateIndex", 94},
                                     {"ModifyIndex", 94}}}}})},
-        {"Index", 96}}}};
+        {"Index", 96}}},
+      {"Sessions", {{"Entries", sessions}, {"Index", 110}}}};
 }
 
 // Compares snapshot bytes without printing megabytes when they differ.

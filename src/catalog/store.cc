@@ -1,6 +1,6 @@
 // The state store's core: Apply, which dispatches each log command to its table's file, and the
 // watches that reads register and writes fire. The tables live in store_catalog.cc,
-// store_kv.cc, store_ca.cc, store_config.cc and store_snapshot.cc; their shared pieces in
+// store_kv.cc, store_session.cc, store_ca.cc, store_config.cc and store_snapshot.cc; their shared pieces in
 // internal/store_impl.h.
 #include "catalog/store.h"
 
@@ -47,6 +47,7 @@ ApplyResult Store::Apply(Index index, const Command& cmd) {
         if constexpr (std::is_same_v<T, RestoreRequest>) return s.RestoreFrom(c);
         if constexpr (std::is_same_v<T, ConnectCARequest>) return s.ConnectCA(ch, c);
         if constexpr (std::is_same_v<T, ConfigEntryRequest>) return s.ConfigEntry(ch, c);
+        if constexpr (std::is_same_v<T, SessionRequest>) return s.SessionApply(ch, c);
       },
       cmd);
   s.t.last_index = index;
@@ -55,6 +56,7 @@ ApplyResult Store::Apply(Index index, const Command& cmd) {
     s.FireAll();
     return r;
   }
+  r.lock_delays = std::move(ch.lock_delays);
   s.MoveServiceIndexes(ch);
   s.Fire(ch);
   return r;

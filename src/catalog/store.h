@@ -105,6 +105,12 @@ class Store {
   Index KVKeys(WatchSet* ws, std::string_view prefix, std::string_view separator,
                std::vector<std::string>* out) const;
 
+  // Sessions. All three report the sessions table's index (moved by every create and destroy),
+  // as Consul's session endpoints do.
+  Index SessionGet(WatchSet* ws, std::string_view id, std::optional<Session>* out) const;
+  Index SessionList(WatchSet* ws, std::vector<Session>* out) const;  // sorted by ID
+  Index NodeSessions(WatchSet* ws, std::string_view node, std::vector<Session>* out) const;
+
   // Connect CA documents as the last ConnectCARequest stored them (null before the CA exists).
   Index CAConfig(WatchSet* ws, Json* out) const;
   Index CARoots(WatchSet* ws, Json* out) const;

@@ -159,7 +159,11 @@ void Store::Impl::EnsureCheck(Changes& ch, const HealthCheck& in) {
     c.raft = {ch.index, ch.index};
   }
   TouchCheck(ch, c);
+  const bool critical = c.status == kCritical;
+  const std::string node = c.node, id = c.check_id;
   node_checks[c.check_id] = std::move(c);
+  // A session dies with any check it depends on turning critical (warning does not count).
+  if (critical) InvalidateCheckSessions(ch, node, id);
 }
 
 void Store::Impl::DeleteCheck(Changes& ch, const std::string& node, const std::string& check_id) {
@@ -170,6 +174,7 @@ void Store::Impl::DeleteCheck(Changes& ch, const std::string& node, const std::s
   TouchCheck(ch, it->second);
   n->second.erase(it);
   if (n->second.empty()) t.checks.erase(n);
+  InvalidateCheckSessions(ch, node, check_id);
 }
 
 void Store::Impl::DeleteService(Changes& ch, const std::string& node, const std::string& id) {
@@ -206,6 +211,7 @@ void Store::Impl::DeleteNode(Changes& ch, const std::string& name) {
     for (const auto& [id, c] : n->second) ids.push_back(id);
     for (const auto& id : ids) DeleteCheck(ch, name, id);
   }
+  InvalidateNodeSessions(ch, name);
   t.node_ids.erase(it->second.id);
   t.nodes.erase(it);
   t.nodes_index = ch.index;

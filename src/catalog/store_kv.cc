@@ -91,7 +91,7 @@ bool Store::Impl::CASMatches(const KVEntry* existing, Index want) {
 
 ApplyResult Store::Impl::KV(Changes& ch, const KVRequest& req) {
   const KVEntry& e = req.entry;
-  if (req.op > KVOp::kDeleteTree) {
+  if (TxnOnly(req.op)) {
     return Rejected(InvalidArgument("KV operation " + std::to_string(static_cast<int>(req.op)) +
                                     " is only valid inside a transaction"));
   }
@@ -120,6 +120,14 @@ ApplyResult Store::Impl::KV(Changes& ch, const KVRequest& req) {
     case KVOp::kDeleteTree:
       KVDeleteTree(ch, nullptr, e.key);
       break;
+    case KVOp::kLock:
+    case KVOp::kUnlock: {
+      auto ok = req.op == KVOp::kLock ? KVLock(ch, nullptr, e, nullptr)
+                                      : KVUnlock(ch, nullptr, e, nullptr);
+      if (!ok.ok()) return Rejected(ok.status());
+      r.success = *ok;
+      break;
+    }
     default:
       break;
   }
@@ -143,7 +151,8 @@ ApplyResult Store::Impl::Txn(Changes& ch, const TxnRequest& req) {
     const KVRequest& op = req.ops[i];
     const KVEntry& e = op.entry;
     const bool writes = op.op == KVOp::kSet || op.op == KVOp::kCAS || op.op == KVOp::kDelete ||
-                        op.op == KVOp::kDeleteCAS;
+                        op.op == KVOp::kDeleteCAS || op.op == KVOp::kLock ||
+                        op.op == KVOp::kUnlock;
     if (writes && e.key.empty()) {
       fail(i, "Missing key name");
       continue;
@@ -198,6 +207,32 @@ ApplyResult Store::Impl::Txn(Changes& ch, const TxnRequest& req) {
         break;
       case KVOp::kCheckNotExists:
         if (existing != nullptr) fail(i, "key " + Quote(e.key) + " exists");
+        break;
+      case KVOp::kLock:
+      case KVOp::kUnlock: {
+        const KVEntry* stored = nullptr;
+        const bool lock = op.op == KVOp::kLock;
+        auto ok = lock ? KVLock(ch, &undo, e, &stored) : KVUnlock(ch, &undo, e, &stored);
+        if (!ok.ok()) {
+          fail(i, ok.status().message());
+        } else if (!*ok) {
+          fail(i, lock ? "failed to lock key " + Quote(e.key) + ", lock is already held"
+                       : "failed to unlock key " + Quote(e.key) +
+                             ", lock isn't held, or is held by another session");
+        } else {
+          result_without_value(*stored);
+        }
+        break;
+      }
+      case KVOp::kCheckSession:
+        if (existing == nullptr) {
+          fail(i, "key " + Quote(e.key) + " doesn't exist");
+        } else if (existing->session != e.session) {
+          fail(i, "failed session check for key " + Quote(e.key) + ", current session " +
+                      Quote(existing->session) + " != " + Quote(e.session));
+        } else {
+          result_without_value(*existing);
+        }
         break;
     }
   }

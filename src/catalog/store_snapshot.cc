@@ -41,7 +41,8 @@ class SnapshotWriter {
   bool Write(const SnapshotTables& t) {
     const bool ca = !t.ca_config.is_null() || !t.ca_roots.is_null();
     const bool config = t.config_entries_index != 0;
-    w_.Map(9 + ca + config);
+    const bool sessions = t.sessions_index != 0;
+    w_.Map(9 + ca + config + sessions);
     w_.Str("Checks");
     size_t n = 0;
     for (const auto& [node, list] : t.checks) n += list.size();
@@ -128,6 +129,18 @@ class SnapshotWriter {
         Service(svc);
         if (Stopped()) return false;
       }
+    }
+    if (sessions) {
+      w_.Str("Sessions");
+      w_.Map(2);
+      w_.Str("Entries");
+      w_.Array(t.sessions.size());
+      for (const auto& [id, sess] : t.sessions) {
+        w_.Value(internal::SessionToJson(sess, Form::kStorage));
+        if (Stopped()) return false;
+      }
+      w_.Str("Index");
+      w_.Uint(t.sessions_index);
     }
     w_.Str("Tombstones");
     IndexMap(t.tombstones);
@@ -580,6 +593,44 @@ Status ReadConfigEntries(const internal::FieldReader& r, Tables* t) {
   return Status::Ok();
 }
 
+// The sessions section: absent in snapshots taken before the table existed (or while no session
+// was ever created), which restore with no sessions. Read after nodes, checks and KVs: a session
+// must name a known node and checks, and a held key a known session.
+Status ReadSessions(const internal::FieldReader& r, Tables* t) {
+  const Json* section = r.Find("Sessions");
+  if (section != nullptr) {
+    internal::FieldReader sr(*section, "snapshot.Sessions");
+    sr.Uint64("Index", &t->sessions_index);
+    if (!sr.ok()) return sr.status();
+    const Json* list = sr.Find("Entries");
+    if (list != nullptr && !list->is_array()) return SnapshotError("Sessions.Entries is not a list");
+    for (size_t i = 0; list != nullptr && i < list->size(); ++i) {
+      Session s;
+      if (Status st = internal::DecodeSessionAt((*list)[i], ItemPath("Sessions.Entries", i), &s);
+          !st.ok()) {
+        return st;
+      }
+      if (s.id.empty()) return SnapshotError("session without an ID");
+      if (t->nodes.count(s.node) == 0) {
+        return SnapshotError("session " + Quote(s.id) + " on unknown node " + Quote(s.node));
+      }
+      if (Status st = CheckRaft(s.raft, t->last_index, "session " + Quote(s.id)); !st.ok()) {
+        return st;
+      }
+      if (t->sessions.count(s.id) > 0) return SnapshotError("session " + Quote(s.id) + " twice");
+      t->IndexSession(s);
+      std::string id = s.id;
+      t->sessions.emplace(std::move(id), std::move(s));
+    }
+  }
+  for (const auto& [key, e] : t->kvs) {
+    if (!e->session.empty() && t->sessions.count(e->session) == 0) {
+      return SnapshotError("key " + Quote(key) + " held by unknown session " + Quote(e->session));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Json Store::Impl::SnapshotJson() const {
@@ -632,6 +683,13 @@ Json Store::Impl::SnapshotJson() const {
     }
     out["ConfigEntries"] = {{"Entries", std::move(entries)}, {"Index", t.config_entries_index}};
   }
+  if (t.sessions_index != 0) {
+    Json entries = Json::array();
+    for (const auto& [id, sess] : t.sessions) {
+      entries.push_back(internal::SessionToJson(sess, Form::kStorage));
+    }
+    out["Sessions"] = {{"Entries", std::move(entries)}, {"Index", t.sessions_index}};
+  }
   return out;
 }
 
@@ -655,9 +713,10 @@ Result<Tables> Store::Impl::TablesFromJson(const Json& j) {
   if (Status s = ReadIndexMaps(r, &t); !s.ok()) return s;
   if (Status s = ReadConnectCA(r, &t); !s.ok()) return s;
   if (Status s = ReadConfigEntries(r, &t); !s.ok()) return s;
+  if (Status s = ReadSessions(r, &t); !s.ok()) return s;
   for (Index i :
        {t.nodes_index, t.services_index, t.checks_index, t.kvs_index, t.service_extinction_index,
-        t.ca_config_index, t.ca_roots_index, t.config_entries_index}) {
+        t.ca_config_index, t.ca_roots_index, t.config_entries_index, t.sessions_index}) {
     if (i > t.last_index) return SnapshotError("table index beyond the snapshot's last index");
   }
   return t;

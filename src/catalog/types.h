@@ -197,4 +197,44 @@ struct KVEntry {
   bool operator==(const KVEntry&) const = default;
 };
 
+// A session (Consul's structs.Session): a node's claim on KV locks, invalidated when the node or
+// one of its checks fails, when its TTL lapses, or when destroyed (docs/sessions.md).
+inline constexpr const char* kSessionBehaviorRelease = "release";
+inline constexpr const char* kSessionBehaviorDelete = "delete";
+
+struct ServiceCheckRef {
+  std::string id;
+  std::string ns;  // "Namespace"; empty in CE
+  bool operator==(const ServiceCheckRef&) const = default;
+};
+
+struct Session {
+  std::string id;  // UUID, chosen by the leader
+  std::string name;
+  std::string node;
+  int64_t lock_delay_ns = 15'000'000'000;
+  std::string behavior = kSessionBehaviorRelease;
+  std::string ttl;  // as given ("" = none)
+  std::vector<std::string> checks;  // legacy combined list
+  std::vector<std::string> node_checks;
+  std::vector<ServiceCheckRef> service_checks;
+  RaftIndex raft;
+  bool operator==(const Session&) const = default;
+
+  // Checks ∪ NodeChecks ∪ ServiceChecks: the checks whose failure invalidates the session.
+  std::vector<std::string> AllChecks() const {
+    std::vector<std::string> out;
+    auto add = [&](const std::string& id) {
+      for (const auto& have : out) {
+        if (have == id) return;
+      }
+      out.push_back(id);
+    };
+    for (const auto& c : checks) add(c);
+    for (const auto& c : node_checks) add(c);
+    for (const auto& c : service_checks) add(c.id);
+    return out;
+  }
+};
+
 }  // namespace gangway::catalog

@@ -181,6 +181,7 @@ const std::vector<CommandEntry>& Commands() {
       {"kv delete", NewKvDeleteCommand},
       {"kv get", NewKvGetCommand},
       {"kv put", NewKvPutCommand},
+      {"lock", NewLockCommand},
       {"leave", NewLeaveCommand},
       {"members", NewMembersCommand},
       {"operator", NewOperatorCommand},

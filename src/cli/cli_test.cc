@@ -276,6 +276,26 @@ TEST(CommandTest, KeygenPrintsAFreshValidKey) {
   EXPECT_EQ(extra.Run({"keygen", "x"}), 1);
 }
 
+TEST(CommandTest, LockRefusesBadArgumentsBeforeTouchingTheAgent) {
+  const std::pair<Args, std::string> cases[] = {
+      {{"lock", "-n", "0", "p", "true"}, "Lock holder limit must be positive\n"},
+      {{"lock", "p"}, "Key prefix and child command must be specified\n"},
+      {{"lock", "-timeout", "soon", "p", "true"}, "Timeout must be positive\n"},
+      {{"lock", "-monitor-retry", "-1", "p", "true"}, "Number for 'monitor-retry' must be >= 0\n"},
+  };
+  for (const auto& [args, message] : cases) {
+    Harness h;
+    EXPECT_EQ(h.Run(args), 1);
+    EXPECT_EQ(h.err.str(), message);
+    EXPECT_TRUE(h.agent.requests.empty());
+  }
+  // The session cannot be made: nothing runs.
+  Harness h;
+  h.agent.refuse = true;
+  EXPECT_EQ(h.Run({"lock", "p", "touch /nonexistent/never"}), 1);
+  EXPECT_EQ(h.err.str().rfind("Lock acquisition failed: ", 0), 0u) << h.err.str();
+}
+
 TEST(CommandTest, UnknownCommandAndHelp) {
   Harness h;
   EXPECT_EQ(h.Run({"frobnicate"}), 127);

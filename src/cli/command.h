@@ -78,6 +78,7 @@ std::unique_ptr<Command> NewSnapshotSaveCommand(Environment& env);
 std::unique_ptr<Command> NewSnapshotRestoreCommand(Environment& env);
 std::unique_ptr<Command> NewSnapshotInspectCommand(Environment& env);
 std::unique_ptr<Command> NewMembersCommand(Environment& env);
+std::unique_ptr<Command> NewLockCommand(Environment& env);
 std::unique_ptr<Command> NewInfoCommand(Environment& env);
 std::unique_ptr<Command> NewLeaveCommand(Environment& env);
 std::unique_ptr<Command> NewJoinCommand(Environment& env);

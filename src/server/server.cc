@@ -42,7 +42,7 @@ class StoreSnapshotSource : public consensus::SnapshotSource {
 // encoded ApplyResult, snapshots are the store's.
 class Server::Fsm : public consensus::StateMachine {
  public:
-  explicit Fsm(catalog::Store& store) : store_(store) {}
+  Fsm(catalog::Store& store, Sessions& sessions) : store_(store), sessions_(sessions) {}
 
   Result<std::string> Apply(uint64_t index, std::string_view entry) override {
     catalog::ApplyResult r;
@@ -56,6 +56,7 @@ class Server::Fsm : public consensus::StateMachine {
       r.status = Internal("log entry " + std::to_string(index) + " is already applied");
     } else {
       r = store_.Apply(index, *cmd);
+      sessions_.NoteApplied(r);
     }
     return catalog::EncodeApplyResult(r);
   }
@@ -67,6 +68,7 @@ class Server::Fsm : public consensus::StateMachine {
 
  private:
   catalog::Store& store_;
+  Sessions& sessions_;
 };
 
 bool HasRaftState(const std::string& data_dir) {
@@ -81,6 +83,8 @@ Server::Server(Loop& loop, ServerOptions options, ServerHooks hooks)
   co.datacenter = options_.datacenter;
   config_entries_ =
       std::make_unique<ConfigEntries>(loop_, *this, std::move(co), BuiltinConfigEntryChecks());
+  sessions_ = std::make_unique<Sessions>(
+      loop_, *this, store_, [this](std::function<void(Status)> done) { VerifyLeader(std::move(done)); });
 }
 
 Server::~Server() { Shutdown(); }
@@ -98,11 +102,13 @@ void Server::ConfigureConfigEntries(ConfigEntriesOptions options, ConfigEntryChe
 void Server::DevLeadershipAcquired() {
   if (ca_) ca_->OnLeadership(true);
   config_entries_->OnLeadership(true);
+  sessions_->OnLeadership(true);
 }
 
 void Server::Shutdown() {
   if (ca_) ca_->OnLeadership(false);
   config_entries_->OnLeadership(false);
+  sessions_->OnLeadership(false);
   dead_timers_.clear();
   held_.clear();
   if (raft_) raft_->Shutdown();
@@ -161,7 +167,7 @@ void Server::StartRaft(std::optional<consensus::Configuration> bootstrap,
   ro.id = RaftId(options_.node_id);
   ro.address = options_.raft_address;
   ro.data_dir = (std::filesystem::path(options_.data_dir) / "raft").string();
-  fsm_ = std::make_unique<Fsm>(store_);
+  fsm_ = std::make_unique<Fsm>(store_, *sessions_);
   raft_ = std::make_unique<consensus::RaftNode>(loop_, *fsm_, ro);
   raft_->OnLeaderChange([this](consensus::RaftState state, consensus::Peer leader) {
     bool now = state == consensus::RaftState::kLeader;
@@ -180,6 +186,7 @@ void Server::StartRaft(std::optional<consensus::Configuration> bootstrap,
     if (hooks_.on_leadership) hooks_.on_leadership(now);
     if (ca_) ca_->OnLeadership(now);
     config_entries_->OnLeadership(now);
+    sessions_->OnLeadership(now);
   });
   auto start = [this, done = std::move(done)]() mutable {
     raft_->Start([this, done = std::move(done)](consensus::OpResult r) {
@@ -270,6 +277,7 @@ void Server::Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult
       LogError("agent.server.fsm", "refusing undecodable command: " + result.status.message());
     } else {
       result = store_.Apply(next_index_++, *decoded);
+      sessions_->NoteApplied(result);
     }
     if (done) done(std::move(result));
     return;
@@ -333,7 +341,12 @@ void Server::Restore(std::string state, std::function<void(Status)> done) {
   catalog::Store probe;
   if (Status s = probe.Restore(state); !s.ok()) return done(s);
   Apply(catalog::RestoreRequest{std::move(state)},
-        [done = std::move(done)](catalog::ApplyResult r) { done(r.status); });
+        [this, done = std::move(done)](catalog::ApplyResult r) {
+          // The restored sessions replace the old ones: their TTL timers start afresh, as on a
+          // new leader.
+          if (r.status.ok() && (options_.dev || IsLeader())) sessions_->OnLeadership(true);
+          done(r.status);
+        });
 }
 
 // ---- views

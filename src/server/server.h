@@ -18,11 +18,13 @@
 #include <vector>
 
 #include "catalog/applier.h"
+#include "catalog/session_request.h"
 #include "catalog/store.h"
 #include "consensus/raft_node.h"
 #include "core/loop.h"
 #include "server/config_entries.h"
 #include "server/connect_ca.h"
+#include "server/sessions.h"
 
 namespace gangway::server {
 
@@ -43,6 +45,8 @@ struct ServerOptions {
   consensus::RaftOptions raft = consensus::RaftOptions::Default();
   // Autopilot: a failed server is removed from the configuration after this long.
   std::chrono::seconds dead_server_grace{30};
+  // The shortest session TTL a create may ask for (session_ttl_min; the longest is 24h).
+  std::chrono::nanoseconds session_ttl_min = catalog::kDefaultSessionTTLMin;
 };
 
 // One voter of the datacenter's Raft group, as /v1/operator/raft/configuration shows it.
@@ -108,6 +112,8 @@ class Server : public catalog::Applier {
   void ConfigureConfigEntries(ConfigEntriesOptions options, ConfigEntryChecks checks,
                               ConfigEntriesHooks hooks);
   ConfigEntries& config_entries() { return *config_entries_; }
+  // Session TTL timers (leader) and lock-delays (every server).
+  Sessions& sessions() { return *sessions_; }
   // Dev mode has no elections: the agent says when this single server starts leading.
   void DevLeadershipAcquired();
 
@@ -157,6 +163,7 @@ class Server : public catalog::Applier {
   std::unique_ptr<consensus::RaftNode> raft_;
   std::unique_ptr<ConnectCA> ca_;
   std::unique_ptr<ConfigEntries> config_entries_;
+  std::unique_ptr<Sessions> sessions_;
   bool started_ = false;
   bool starting_ = false;
   bool leader_ = false;

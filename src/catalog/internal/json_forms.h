@@ -23,6 +23,7 @@ Json ProxyConfigToJson(const ProxyConfig& p, Form form);
 Json CheckDefinitionToJson(const CheckDefinition& d, Form form);
 Json HealthCheckToJson(const HealthCheck& c, Form form);
 Json KVEntryToJson(const KVEntry& e, Form form);
+Json SessionToJson(const Session& s, Form form);
 
 // Decoders for both forms; `path` prefixes field names in messages ("Service", "Checks[2]").
 Status DecodeNodeAt(const Json& j, const std::string& path, Node* out);
@@ -30,6 +31,7 @@ Status DecodeNodeServiceAt(const Json& j, const std::string& path, NodeService* 
 Status DecodeProxyConfigAt(const Json& j, const std::string& path, ProxyConfig* out);
 Status DecodeHealthCheckAt(const Json& j, const std::string& path, HealthCheck* out);
 Status DecodeKVEntryAt(const Json& j, const std::string& path, KVEntry* out);
+Status DecodeSessionAt(const Json& j, const std::string& path, Session* out);
 
 // Reads typed fields out of a JSON object the way Go's encoding/json fills a struct: keys match
 // case-insensitively, null counts as absent, unknown keys are ignored, and a value of the wrong

@@ -51,6 +51,7 @@ inline constexpr std::string_view kKVTreePrefix = "kvp/";      // kvp/<p>: any k
 inline constexpr std::string_view kCAConfigKey = "ca-config";  // the Connect CA configuration
 inline constexpr std::string_view kCARootsKey = "ca-roots";    // the Connect CA roots
 inline constexpr std::string_view kConfigEntriesKey = "config-entries";  // any config entry
+inline constexpr std::string_view kSessionsKey = "sessions";   // any session
 
 inline std::string Key(std::string_view kind, std::string_view name) {
   std::string k;
@@ -122,6 +123,10 @@ struct SnapshotTables {
   // one.
   SortedMap<SortedMap<Json>> config_entries;
   Index config_entries_index = 0;
+
+  // Sessions (SessionRequest): ID -> session. The table index includes destroys.
+  SortedMap<Session> sessions;
+  Index sessions_index = 0;
 };
 
 // The store's state: the snapshot's tables and what is derived from them (rebuilt on Restore).
@@ -130,6 +135,26 @@ struct Tables : SnapshotTables {
   SortedMap<std::set<InstanceKey>> by_service;
   SortedMap<std::set<InstanceKey>> by_connect;
   SortedMap<std::string> node_ids;  // node ID -> node name
+  // Sessions by node, and by (node, check ID) they depend on (Consul's session_checks table).
+  SortedMap<std::set<std::string>> sessions_by_node;
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> session_checks;
+
+  void IndexSession(const Session& s) {
+    sessions_by_node[s.node].insert(s.id);
+    for (const auto& c : s.AllChecks()) session_checks[{s.node, c}].insert(s.id);
+  }
+  void UnindexSession(const Session& s) {
+    if (auto it = sessions_by_node.find(s.node); it != sessions_by_node.end()) {
+      it->second.erase(s.id);
+      if (it->second.empty()) sessions_by_node.erase(it);
+    }
+    for (const auto& c : s.AllChecks()) {
+      auto it = session_checks.find({s.node, c});
+      if (it == session_checks.end()) continue;
+      it->second.erase(s.id);
+      if (it->second.empty()) session_checks.erase(it);
+    }
+  }
 
   void IndexInstance(const std::string& node, const NodeService& s) {
     by_service[s.service].emplace(node, s.id);
@@ -166,6 +191,8 @@ struct Changes {
   std::vector<std::string> kv_keys;  // fire kv/<k> and kvp/<each prefix of k>
   std::set<std::string> service_names;
   std::set<std::string> connect_names;
+  // Keys released or deleted by a session's invalidation, with their lock-delay in ns.
+  std::vector<std::pair<std::string, int64_t>> lock_delays;
   bool empty() const {
     return keys.empty() && kv_keys.empty() && service_names.empty() && connect_names.empty();
   }
@@ -228,6 +255,20 @@ struct Store::Impl {
   ApplyResult Txn(Changes& ch, const TxnRequest& req);
 
   Index KVTreeIndex(std::string_view prefix, Index entries_max) const;
+
+  // ---- Sessions (store_session.cc).
+  ApplyResult SessionApply(Changes& ch, const SessionRequest& req);
+  // Deletes the session and applies its behaviour to the keys it holds.
+  void InvalidateSession(Changes& ch, const std::string& id);
+  void InvalidateCheckSessions(Changes& ch, const std::string& node, const std::string& check_id);
+  void InvalidateNodeSessions(Changes& ch, const std::string& node);
+  // Lock verbs; false (no change) when the lock is held by another session or not held.
+  Result<bool> KVLock(Changes& ch, std::vector<KVUndo>* undo, const KVEntry& in,
+                      const KVEntry** stored);
+  Result<bool> KVUnlock(Changes& ch, std::vector<KVUndo>* undo, const KVEntry& in,
+                        const KVEntry** stored);
+  // Stores `e` as given (index fields included) under e.key.
+  const KVEntry& KVPutRaw(Changes& ch, std::vector<KVUndo>* undo, KVEntry e);
 
   // ---- Connect CA (store_ca.cc).
   ApplyResult ConnectCA(Changes& ch, const ConnectCARequest& req);
