@@ -66,27 +66,33 @@ void EventLoop::Stop() { io_->stop(); }
 
 asio::io_context& EventLoop::context() { return *io_; }
 
+namespace {
+// One probe in flight: its resolver, socket and deadline; Finish answers once and closes all.
+template <typename Protocol>
+struct Probe {
+  explicit Probe(asio::io_context& io) : resolver(io), socket(io), timer(io) {}
+  typename Protocol::resolver resolver;
+  typename Protocol::socket socket;
+  asio::steady_timer timer;
+  std::function<void(Status)> done;
+  bool finished = false;
+  char reply[512];  // UDP: the answer, if any (its content does not matter)
+  void Finish(Status s) {
+    if (finished) return;
+    finished = true;
+    timer.cancel();
+    resolver.cancel();
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    auto d = std::move(done);
+    d(std::move(s));
+  }
+};
+}  // namespace
+
 void ProbeTcp(EventLoop& loop, const std::string& host, int port, std::chrono::nanoseconds timeout,
               std::function<void(Status)> done) {
-  struct Probe {
-    explicit Probe(asio::io_context& io) : resolver(io), socket(io), timer(io) {}
-    asio::ip::tcp::resolver resolver;
-    asio::ip::tcp::socket socket;
-    asio::steady_timer timer;
-    std::function<void(Status)> done;
-    bool finished = false;
-    void Finish(Status s) {
-      if (finished) return;
-      finished = true;
-      timer.cancel();
-      resolver.cancel();
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      auto d = std::move(done);
-      d(std::move(s));
-    }
-  };
-  auto p = std::make_shared<Probe>(loop.context());
+  auto p = std::make_shared<Probe<asio::ip::tcp>>(loop.context());
   p->done = std::move(done);
   std::string target = host + ":" + std::to_string(port);
   p->timer.expires_after(timeout);
@@ -111,26 +117,7 @@ void ProbeTcp(EventLoop& loop, const std::string& host, int port, std::chrono::n
 
 void ProbeUdp(EventLoop& loop, const std::string& host, int port, std::chrono::nanoseconds timeout,
               std::function<void(Status)> done) {
-  struct Probe {
-    explicit Probe(asio::io_context& io) : resolver(io), socket(io), timer(io) {}
-    asio::ip::udp::resolver resolver;
-    asio::ip::udp::socket socket;
-    asio::steady_timer timer;
-    std::function<void(Status)> done;
-    bool finished = false;
-    char reply[512];
-    void Finish(Status s) {
-      if (finished) return;
-      finished = true;
-      timer.cancel();
-      resolver.cancel();
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      auto d = std::move(done);
-      d(std::move(s));
-    }
-  };
-  auto p = std::make_shared<Probe>(loop.context());
+  auto p = std::make_shared<Probe<asio::ip::udp>>(loop.context());
   p->done = std::move(done);
   std::string target = host + ":" + std::to_string(port);
   p->resolver.async_resolve(
