@@ -218,19 +218,30 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   asio::awaitable<void> Accept() {
     auto self = shared_from_this();
     while (!closed) {
-      std::shared_ptr<IoThread> io;
-      asio::any_io_executor ex = acceptor.get_executor();
-      if (!io_threads.empty()) {
-        io = io_threads[next_thread++ % io_threads.size()];
-        ex = io->context->get_executor();
-      }
-      auto [ec, socket] = co_await acceptor.async_accept(ex, kTuple);
+      // Accepted on the owner loop, then handed to an I/O thread's context: a pending accept
+      // must never refer to an I/O context, which Close() destroys while the aborted accept is
+      // still queued on the owner loop.
+      auto [ec, socket] = co_await acceptor.async_accept(kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || closed) co_return;
         LogWarn("agent.http", "accept failed: " + ec.message());
         continue;
       }
-      asio::co_spawn(ex, Session(self, io, std::move(socket)), asio::detached);
+      if (closed) co_return;
+      if (io_threads.empty()) {
+        asio::co_spawn(acceptor.get_executor(), Session(self, nullptr, std::move(socket)),
+                       asio::detached);
+        continue;
+      }
+      std::shared_ptr<IoThread> io = io_threads[next_thread++ % io_threads.size()];
+      boost::system::error_code hec;
+      auto protocol = socket.local_endpoint(hec).protocol();
+      if (hec) continue;  // the peer is already gone
+      auto fd = socket.release(hec);
+      if (hec) continue;
+      tcp::socket moved(*io->context, protocol, fd);
+      asio::co_spawn(io->context->get_executor(), Session(self, io, std::move(moved)),
+                     asio::detached);
     }
   }
 
