@@ -147,6 +147,44 @@ Result<Command> DecodeSession(const Json& body) {
   return Command(std::move(req));
 }
 
+Json Body(const AclRequest& r) {
+  Json j = {{"Op", static_cast<int>(r.op)}, {"ID", r.id}, {"Kind", r.kind}, {"CAS", r.cas}};
+  if (!r.object.is_null()) j["Object"] = r.object;
+  return j;
+}
+
+Result<Command> DecodeAcl(const Json& body) {
+  AclRequest req;
+  FieldReader r(body, "");
+  int op = 0;
+  r.Int("Op", &op).String("ID", &req.id).String("Kind", &req.kind).Uint64("CAS", &req.cas);
+  if (!r.ok()) return r.status();
+  if (op < 0 || op > static_cast<int>(AclOp::kReplicate)) {
+    return InvalidArgument("Op: unknown ACL operation " + std::to_string(op));
+  }
+  req.op = static_cast<AclOp>(op);
+  const Json* obj = r.Find("Object");
+  switch (req.op) {
+    case AclOp::kTokenSet:
+    case AclOp::kPolicySet:
+    case AclOp::kRoleSet:
+    case AclOp::kBootstrap:
+      if (obj == nullptr || !obj->is_object()) return InvalidArgument("Object: expected a map");
+      req.object = *obj;
+      break;
+    case AclOp::kReplicate:
+      if (obj == nullptr || !obj->is_array()) return InvalidArgument("Object: expected a list");
+      if (req.kind != "policies" && req.kind != "roles" && req.kind != "tokens") {
+        return InvalidArgument("Kind: expected policies, roles or tokens");
+      }
+      req.object = *obj;
+      break;
+    default:
+      if (req.id.empty()) return InvalidArgument("ID: must not be empty");
+  }
+  return Command(std::move(req));
+}
+
 Result<Command> DecodeRestore(const Json& body) {
   const Json* snap = nullptr;
   for (const auto& [k, v] : body.items()) {
@@ -340,8 +378,8 @@ std::string EncodeCommand(const Command& cmd) {
   std::string out(1, static_cast<char>(cmd.index()));
   static_assert(
       std::is_same_v<
-          std::variant_alternative_t<static_cast<size_t>(CommandType::kSession), Command>,
-          SessionRequest>,
+          std::variant_alternative_t<static_cast<size_t>(CommandType::kAcl), Command>,
+          AclRequest>,
       "Command alternatives must be in CommandType order");
   Json body = std::visit([](const auto& c) { return Body(c); }, cmd);
   Json::to_msgpack(body, out);
@@ -355,7 +393,7 @@ Result<Command> DecodeCommand(std::string_view bytes) {
                            " bytes exceeds the limit of " + std::to_string(kMaxCommandBytes));
   }
   auto type = static_cast<uint8_t>(bytes[0]);
-  if (type > static_cast<uint8_t>(CommandType::kSession)) {
+  if (type > static_cast<uint8_t>(CommandType::kAcl)) {
     return InvalidArgument("unknown command type " + std::to_string(type));
   }
   auto body = ParseBody(bytes.substr(1));
@@ -378,6 +416,8 @@ Result<Command> DecodeCommand(std::string_view bytes) {
         return DecodeConfigEntry(*body);
       case CommandType::kSession:
         return DecodeSession(*body);
+      case CommandType::kAcl:
+        return DecodeAcl(*body);
     }
   } catch (const std::exception& e) {
     // The field readers check types before every get<>(), so this is a bug; still, a decoder of

@@ -23,6 +23,7 @@ enum class CommandType : uint8_t {
   kConnectCA = 5,
   kConfigEntry = 6,
   kSession = 7,
+  kAcl = 8,
   // Append new types here; never renumber.
 };
 
@@ -130,8 +131,37 @@ struct SessionRequest {
   Session session;  // kDestroy: only the ID
 };
 
+enum class AclOp : uint8_t {
+  kTokenSet = 0,      // upsert `object` (a token, keyed by AccessorID)
+  kTokenDelete = 1,   // remove the token `id` (an accessor)
+  kPolicySet = 2,     // upsert `object` (a policy, keyed by ID)
+  kPolicyDelete = 3,  // remove the policy `id`
+  kRoleSet = 4,       // upsert `object` (a role, keyed by ID)
+  kRoleDelete = 5,    // remove the role `id`
+  // Store `object` (the bootstrap token) when ACLs were never bootstrapped, or when `cas` equals
+  // the index of the last bootstrap (Consul's reset procedure); otherwise refused.
+  kBootstrap = 6,
+  // Replication from the primary datacenter: `object` is the whole list of `kind`'s objects
+  // ("policies", "roles" or "tokens"); every stored one of that kind that is not local and not
+  // in the list goes, the others are upserted.
+  kReplicate = 7,
+};
+
+// An ACL write (docs/acl.md). Objects are the JSON of Consul's /v1/acl API, validated and
+// completed (IDs, links, Hash, CreateTime) by the server before they reach the log; the store
+// keeps them whole, stamps CreateIndex and ModifyIndex, and refuses a second object with the
+// same policy or role Name or token SecretID.
+struct AclRequest {
+  AclOp op = AclOp::kTokenSet;
+  Json object;      // the set ops, kBootstrap (an object) and kReplicate (an array)
+  std::string id;   // the delete ops
+  std::string kind; // kReplicate
+  Index cas = 0;    // kBootstrap: the reset index
+};
+
 using Command = std::variant<RegisterRequest, DeregisterRequest, KVRequest, TxnRequest,
-                             RestoreRequest, ConnectCARequest, ConfigEntryRequest, SessionRequest>;
+                             RestoreRequest, ConnectCARequest, ConfigEntryRequest, SessionRequest,
+                             AclRequest>;
 
 std::string EncodeCommand(const Command& cmd);
 // Rejects unknown types, truncated or malformed bodies with a message; never throws.

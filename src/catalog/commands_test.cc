@@ -32,6 +32,9 @@ bool SameCommand(const Command& a, const Command& b) {
                  x.entry == y.entry;
         } else if constexpr (std::is_same_v<T, SessionRequest>) {
           return x.op == y.op && x.session == y.session;
+        } else if constexpr (std::is_same_v<T, AclRequest>) {
+          return x.op == y.op && x.object == y.object && x.id == y.id && x.kind == y.kind &&
+                 x.cas == y.cas;
         } else {
           if (x.ops.size() != y.ops.size()) return false;
           for (size_t i = 0; i < x.ops.size(); ++i) {
@@ -204,6 +207,21 @@ std::vector<std::pair<std::string, Command>> Samples() {
   out.emplace_back("kv-lock", lock);
   lock.op = KVOp::kUnlock;
   out.emplace_back("kv-unlock", lock);
+
+  AclRequest acl;
+  acl.op = AclOp::kBootstrap;
+  acl.cas = 3;
+  acl.object = {{"AccessorID", "a"}, {"SecretID", "s"}, {"Policies", {{{"ID", "p"}}}}};
+  out.emplace_back("acl-bootstrap", acl);
+  AclRequest acl_del;
+  acl_del.op = AclOp::kRoleDelete;
+  acl_del.id = "r1";
+  out.emplace_back("acl-role-delete", acl_del);
+  AclRequest acl_rep;
+  acl_rep.op = AclOp::kReplicate;
+  acl_rep.kind = "policies";
+  acl_rep.object = Json::array({{{"ID", "p"}, {"Name", "n"}, {"Rules", ""}}});
+  out.emplace_back("acl-replicate", acl_rep);
   return out;
 }
 

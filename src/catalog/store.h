@@ -123,6 +123,21 @@ class Store {
   // name.
   Index ConfigEntries(WatchSet* ws, std::string_view kind, std::vector<Json>* out) const;
 
+  // ACL objects as AclRequest stored them (with CreateIndex and ModifyIndex); `out` is null
+  // when absent. Each reports its table's index (tokens, policies or roles), which moves on
+  // every write and delete in it.
+  Index AclToken(WatchSet* ws, std::string_view accessor, Json* out) const;
+  Index AclTokenBySecret(WatchSet* ws, std::string_view secret, Json* out) const;
+  Index AclTokens(WatchSet* ws, std::vector<Json>* out) const;  // sorted by AccessorID
+  Index AclPolicy(WatchSet* ws, std::string_view id, Json* out) const;
+  Index AclPolicyByName(WatchSet* ws, std::string_view name, Json* out) const;
+  Index AclPolicies(WatchSet* ws, std::vector<Json>* out) const;  // sorted by ID
+  Index AclRole(WatchSet* ws, std::string_view id, Json* out) const;
+  Index AclRoleByName(WatchSet* ws, std::string_view name, Json* out) const;
+  Index AclRoles(WatchSet* ws, std::vector<Json>* out) const;  // sorted by ID
+  // The index of the last ACL bootstrap; 0 when ACLs were never bootstrapped.
+  Index AclBootstrapIndex() const;
+
   // ---- Watches. `fire` runs once, on the first Apply that changes anything in ws; the watch is
   // then removed. Unwatch is a no-op for fired or unknown ids.
   WatchId Watch(const WatchSet& ws, std::function<void()> fire);

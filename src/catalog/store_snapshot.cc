@@ -3,6 +3,7 @@
 // checks, SnapshotCopy, and the restore log command. The format: one version byte, then
 // MessagePack (docs/state-store-commands.md). Store::Impl is in internal/store_impl.h.
 #include <memory>
+#include <set>
 #include <stop_token>
 #include <string>
 
@@ -42,7 +43,26 @@ class SnapshotWriter {
     const bool ca = !t.ca_config.is_null() || !t.ca_roots.is_null();
     const bool config = t.config_entries_index != 0;
     const bool sessions = t.sessions_index != 0;
-    w_.Map(9 + ca + config + sessions);
+    const bool acl = t.has_acl();
+    w_.Map(9 + ca + config + sessions + acl);
+    if (acl) {
+      w_.Str("ACL");
+      w_.Map(7);
+      w_.Str("BootstrapIndex");
+      w_.Uint(t.acl_bootstrap_index);
+      w_.Str("Policies");
+      Objects(t.acl_policies);
+      w_.Str("PoliciesIndex");
+      w_.Uint(t.acl_policies_index);
+      w_.Str("Roles");
+      Objects(t.acl_roles);
+      w_.Str("RolesIndex");
+      w_.Uint(t.acl_roles_index);
+      w_.Str("Tokens");
+      Objects(t.acl_tokens);
+      w_.Str("TokensIndex");
+      w_.Uint(t.acl_tokens_index);
+    }
     w_.Str("Checks");
     size_t n = 0;
     for (const auto& [node, list] : t.checks) n += list.size();
@@ -145,6 +165,11 @@ class SnapshotWriter {
     w_.Str("Tombstones");
     IndexMap(t.tombstones);
     return !stop_.stop_requested();
+  }
+
+  void Objects(const SortedMap<Json>& table) {
+    w_.Array(table.size());
+    for (const auto& [id, o] : table) w_.Value(o);
   }
 
   // What the snapshot of t will roughly take, to allocate the output once.
@@ -631,6 +656,56 @@ Status ReadSessions(const internal::FieldReader& r, Tables* t) {
   return Status::Ok();
 }
 
+// The ACL section: absent in snapshots taken before ACLs were ever written.
+Status ReadAcl(const internal::FieldReader& r, Tables* t) {
+  const Json* section = r.Find("ACL");
+  if (section == nullptr) return Status::Ok();
+  internal::FieldReader ar(*section, "snapshot.ACL");
+  ar.Uint64("BootstrapIndex", &t->acl_bootstrap_index)
+      .Uint64("PoliciesIndex", &t->acl_policies_index)
+      .Uint64("RolesIndex", &t->acl_roles_index)
+      .Uint64("TokensIndex", &t->acl_tokens_index);
+  if (!ar.ok()) return ar.status();
+  struct Part {
+    const char* name;
+    const char* id_field;
+    const char* key_field;
+    SortedMap<Json>* table;
+  };
+  const Part parts[] = {{"Policies", "ID", "Name", &t->acl_policies},
+                        {"Roles", "ID", "Name", &t->acl_roles},
+                        {"Tokens", "AccessorID", "SecretID", &t->acl_tokens}};
+  for (const auto& p : parts) {
+    const Json* list = ar.Find(p.name);
+    if (list == nullptr) continue;
+    if (!list->is_array()) return SnapshotError(std::string("ACL.") + p.name + " is not a list");
+    std::set<std::string> keys;
+    for (size_t i = 0; i < list->size(); ++i) {
+      const Json& o = (*list)[i];
+      auto str = [&](const char* f) {
+        auto it = o.is_object() ? o.find(f) : o.end();
+        return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      std::string id = str(p.id_field), key = str(p.key_field);
+      std::string where = ItemPath((std::string("ACL.") + p.name).c_str(), i);
+      if (id.empty() || key.empty()) {
+        return SnapshotError(where + " lacks " + p.id_field + " or " + p.key_field);
+      }
+      for (const char* field : {"CreateIndex", "ModifyIndex"}) {
+        auto it = o.find(field);
+        if (it != o.end() && (!it->is_number_unsigned() || it->get<Index>() > t->last_index)) {
+          return SnapshotError(where + " has a bad " + field);
+        }
+      }
+      if (!keys.insert(key).second || !p.table->emplace(id, o).second) {
+        return SnapshotError(where + " repeats an ID or a unique name");
+      }
+    }
+  }
+  t->IndexAcl();
+  return Status::Ok();
+}
+
 }  // namespace
 
 Json Store::Impl::SnapshotJson() const {
@@ -683,6 +758,20 @@ Json Store::Impl::SnapshotJson() const {
     }
     out["ConfigEntries"] = {{"Entries", std::move(entries)}, {"Index", t.config_entries_index}};
   }
+  if (t.has_acl()) {
+    auto list = [](const SortedMap<Json>& table) {
+      Json a = Json::array();
+      for (const auto& [id, o] : table) a.push_back(o);
+      return a;
+    };
+    out["ACL"] = {{"BootstrapIndex", t.acl_bootstrap_index},
+                  {"Policies", list(t.acl_policies)},
+                  {"PoliciesIndex", t.acl_policies_index},
+                  {"Roles", list(t.acl_roles)},
+                  {"RolesIndex", t.acl_roles_index},
+                  {"Tokens", list(t.acl_tokens)},
+                  {"TokensIndex", t.acl_tokens_index}};
+  }
   if (t.sessions_index != 0) {
     Json entries = Json::array();
     for (const auto& [id, sess] : t.sessions) {
@@ -714,9 +803,11 @@ Result<Tables> Store::Impl::TablesFromJson(const Json& j) {
   if (Status s = ReadConnectCA(r, &t); !s.ok()) return s;
   if (Status s = ReadConfigEntries(r, &t); !s.ok()) return s;
   if (Status s = ReadSessions(r, &t); !s.ok()) return s;
+  if (Status s = ReadAcl(r, &t); !s.ok()) return s;
   for (Index i :
        {t.nodes_index, t.services_index, t.checks_index, t.kvs_index, t.service_extinction_index,
-        t.ca_config_index, t.ca_roots_index, t.config_entries_index, t.sessions_index}) {
+        t.ca_config_index, t.ca_roots_index, t.config_entries_index, t.sessions_index,
+        t.acl_policies_index, t.acl_roles_index, t.acl_tokens_index, t.acl_bootstrap_index}) {
     if (i > t.last_index) return SnapshotError("table index beyond the snapshot's last index");
   }
   return t;

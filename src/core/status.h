@@ -46,6 +46,7 @@ inline Status InvalidArgument(std::string m) { return {Code::kInvalidArgument, s
 inline Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
 inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
+inline Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
 // Consul's text, which clients match.
 inline Status NoLeader() { return {Code::kNoLeader, "No cluster leader"}; }
 inline Status RateLimited(std::string m) { return {Code::kRateLimited, std::move(m)}; }

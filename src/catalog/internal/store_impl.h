@@ -52,6 +52,9 @@ inline constexpr std::string_view kCAConfigKey = "ca-config";  // the Connect CA
 inline constexpr std::string_view kCARootsKey = "ca-roots";    // the Connect CA roots
 inline constexpr std::string_view kConfigEntriesKey = "config-entries";  // any config entry
 inline constexpr std::string_view kSessionsKey = "sessions";   // any session
+inline constexpr std::string_view kAclTokensKey = "acl-tokens";      // any ACL token
+inline constexpr std::string_view kAclPoliciesKey = "acl-policies";  // any ACL policy
+inline constexpr std::string_view kAclRolesKey = "acl-roles";        // any ACL role
 
 inline std::string Key(std::string_view kind, std::string_view name) {
   std::string k;
@@ -127,6 +130,21 @@ struct SnapshotTables {
   // Sessions (SessionRequest): ID -> session. The table index includes destroys.
   SortedMap<Session> sessions;
   Index sessions_index = 0;
+
+  // ACL objects (AclRequest), each kept whole with CreateIndex and ModifyIndex: tokens by
+  // AccessorID, policies and roles by ID. The table indexes include deletes. acl_bootstrap_index
+  // is the index of the last bootstrap (0: never bootstrapped), which a reset must name.
+  SortedMap<Json> acl_tokens;
+  SortedMap<Json> acl_policies;
+  SortedMap<Json> acl_roles;
+  Index acl_tokens_index = 0;
+  Index acl_policies_index = 0;
+  Index acl_roles_index = 0;
+  Index acl_bootstrap_index = 0;
+  bool has_acl() const {
+    return acl_tokens_index != 0 || acl_policies_index != 0 || acl_roles_index != 0 ||
+           acl_bootstrap_index != 0;
+  }
 };
 
 // The store's state: the snapshot's tables and what is derived from them (rebuilt on Restore).
@@ -138,6 +156,12 @@ struct Tables : SnapshotTables {
   // Sessions by node, and by (node, check ID) they depend on (Consul's session_checks table).
   SortedMap<std::set<std::string>> sessions_by_node;
   std::map<std::pair<std::string, std::string>, std::set<std::string>> session_checks;
+  // ACL lookups: token SecretID -> AccessorID, policy and role Name -> ID.
+  SortedMap<std::string> acl_secrets;
+  SortedMap<std::string> acl_policy_names;
+  SortedMap<std::string> acl_role_names;
+  // Rebuilds the three lookups from the ACL tables (after a restore).
+  void IndexAcl();
 
   void IndexSession(const Session& s) {
     sessions_by_node[s.node].insert(s.id);
@@ -275,6 +299,15 @@ struct Store::Impl {
 
   // ---- Config entries (store_config.cc).
   ApplyResult ConfigEntry(Changes& ch, const ConfigEntryRequest& req);
+
+  // ---- ACL objects (store_acl.cc).
+  ApplyResult Acl(Changes& ch, const AclRequest& req);
+  // Upserts one object of a table, keeping its lookup by `key_field` (Name or SecretID) unique.
+  Status AclUpsert(Changes& ch, SortedMap<Json>& table, SortedMap<std::string>& lookup,
+                   const char* id_field, const char* key_field, const char* what,
+                   const Json& object);
+  void AclErase(SortedMap<Json>& table, SortedMap<std::string>& lookup, const char* key_field,
+                const std::string& id);
 
   // ---- Snapshots (store_snapshot.cc).
   ApplyResult RestoreFrom(const RestoreRequest& req);
