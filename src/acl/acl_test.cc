@@ -1,0 +1,491 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "acl/builtin.h"
+#include "acl/config.h"
+#include "acl/rules.h"
+
+namespace gangway::acl {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+Rule R(Resource r, std::string name, bool prefix, Access a, Access intentions = Access::kDefault) {
+  Rule rule;
+  rule.resource = r;
+  rule.name = std::move(name);
+  rule.prefix = prefix;
+  rule.access = a;
+  rule.intentions = intentions;
+  return rule;
+}
+
+Rule Bare(Resource r, Access a) { return R(r, "", false, a); }
+
+Rules MustParse(std::string_view text) {
+  auto r = ParseRules(text);
+  EXPECT_TRUE(r.ok()) << r.status().message() << "\nin:\n" << text;
+  return r.ok() ? *r : Rules{};
+}
+
+std::string ParseError(std::string_view text) {
+  auto r = ParseRules(text);
+  EXPECT_FALSE(r.ok()) << "parsed:\n" << text;
+  return r.ok() ? std::string() : r.status().message();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names
+
+TEST(AclNames, ResourceLevelAccessNames) {
+  EXPECT_STREQ(ResourceName(Resource::kAcl), "acl");
+  EXPECT_STREQ(ResourceName(Resource::kIntention), "intention");
+  EXPECT_STREQ(ResourceName(Resource::kKeyring), "keyring");
+  EXPECT_STREQ(ResourceName(Resource::kSession), "session");
+  EXPECT_STREQ(LevelName(Level::kList), "list");
+  EXPECT_STREQ(AccessName(Access::kDefault), "");
+  EXPECT_STREQ(AccessName(Access::kDeny), "deny");
+  EXPECT_TRUE(IsNamed(Resource::kIntention));
+  EXPECT_TRUE(IsNamed(Resource::kKey));
+  EXPECT_FALSE(IsNamed(Resource::kMesh));
+  EXPECT_FALSE(IsNamed(Resource::kPeering));
+  EXPECT_STREQ(DownPolicyName(DownPolicy::kExtendCache), "extend-cache");
+  EXPECT_STREQ(DownPolicyName(DownPolicy::kAsyncCache), "async-cache");
+  EXPECT_STREQ(DownPolicyName(DownPolicy::kAllow), "allow");
+  EXPECT_STREQ(DownPolicyName(DownPolicy::kDeny), "deny");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+constexpr const char* kEveryKindHcl = R"(# every kind of rule
+acl = "read"
+agent "n1" { policy = "read" }
+agent_prefix "" { policy = "deny" }
+event "deploy" { policy = "write" }
+event_prefix "" { policy = "read" }
+key "app/secret" { policy = "deny" }
+key_prefix "app/" { policy = "list" }
+keyring = "write"
+mesh = "read"
+node "n1" { policy = "write" }
+node_prefix "" { policy = "read" }
+operator = "deny"
+peering = "write"
+query "q" { policy = "write" }
+query_prefix "" { policy = "read" }
+service "web" {
+  policy = "write"
+  intentions = "write"
+}
+service_prefix "" { policy = "read" }
+session "n1" { policy = "write" }
+session_prefix "" { policy = "deny" }
+)";
+
+std::vector<Rule> EveryKindRules() {
+  return {
+      Bare(Resource::kAcl, Access::kRead),
+      R(Resource::kAgent, "n1", false, Access::kRead),
+      R(Resource::kAgent, "", true, Access::kDeny),
+      R(Resource::kEvent, "deploy", false, Access::kWrite),
+      R(Resource::kEvent, "", true, Access::kRead),
+      R(Resource::kKey, "app/secret", false, Access::kDeny),
+      R(Resource::kKey, "app/", true, Access::kList),
+      Bare(Resource::kKeyring, Access::kWrite),
+      Bare(Resource::kMesh, Access::kRead),
+      R(Resource::kNode, "n1", false, Access::kWrite),
+      R(Resource::kNode, "", true, Access::kRead),
+      Bare(Resource::kOperator, Access::kDeny),
+      Bare(Resource::kPeering, Access::kWrite),
+      R(Resource::kQuery, "q", false, Access::kWrite),
+      R(Resource::kQuery, "", true, Access::kRead),
+      R(Resource::kService, "web", false, Access::kWrite, Access::kWrite),
+      R(Resource::kService, "", true, Access::kRead),
+      R(Resource::kSession, "n1", false, Access::kWrite),
+      R(Resource::kSession, "", true, Access::kDeny),
+  };
+}
+
+TEST(AclParse, EveryKindHclInWrittenOrder) {
+  Rules rules = MustParse(kEveryKindHcl);
+  EXPECT_EQ(rules.rules, EveryKindRules());
+}
+
+TEST(AclParse, EveryKindJson) {
+  Rules rules = MustParse(R"({
+    "acl": "read",
+    "agent": {"n1": {"policy": "read"}},
+    "agent_prefix": {"": {"policy": "deny"}},
+    "event": {"deploy": {"policy": "write"}},
+    "event_prefix": {"": {"policy": "read"}},
+    "key": {"app/secret": {"policy": "deny"}},
+    "key_prefix": {"app/": {"policy": "list"}},
+    "keyring": "write",
+    "mesh": "read",
+    "node": {"n1": {"policy": "write"}},
+    "node_prefix": {"": {"policy": "read"}},
+    "operator": "deny",
+    "peering": "write",
+    "query": {"q": {"policy": "write"}},
+    "query_prefix": {"": {"policy": "read"}},
+    "service": {"web": {"policy": "write", "intentions": "write"}},
+    "service_prefix": {"": {"policy": "read"}},
+    "session": {"n1": {"policy": "write"}},
+    "session_prefix": {"": {"policy": "deny"}}
+  })");
+  EXPECT_EQ(rules.rules, EveryKindRules());
+}
+
+TEST(AclParse, JsonKeepsWrittenOrderNotKeyOrder) {
+  Rules rules = MustParse(R"({
+    "service_prefix": {"": {"policy": "read"}},
+    "acl": "write"
+  })");
+  ASSERT_EQ(rules.rules.size(), 2u);
+  EXPECT_EQ(rules.rules[0].resource, Resource::kService);
+  EXPECT_EQ(rules.rules[1].resource, Resource::kAcl);
+}
+
+TEST(AclParse, JsonListForms) {
+  Rules rules = MustParse(R"({
+    "key_prefix": [{"a/": {"policy": "read"}}, {"b/": {"policy": "write"}}],
+    "key": {"k": [{"policy": "read"}, {"policy": "deny"}]}
+  })");
+  EXPECT_EQ(rules.rules, (std::vector<Rule>{R(Resource::kKey, "a/", true, Access::kRead),
+                                            R(Resource::kKey, "b/", true, Access::kWrite),
+                                            R(Resource::kKey, "k", false, Access::kRead),
+                                            R(Resource::kKey, "k", false, Access::kDeny)}));
+}
+
+TEST(AclParse, SeveralBlocksPerKindSameAndDifferentLabels) {
+  Rules rules = MustParse(R"(
+key_prefix "a/" { policy = "read" }
+key_prefix "b/" { policy = "write" }
+key_prefix "a/" { policy = "deny" }
+key_prefix "a/" {
+  policy = "list"
+}
+)");
+  EXPECT_EQ(rules.rules, (std::vector<Rule>{R(Resource::kKey, "a/", true, Access::kRead),
+                                            R(Resource::kKey, "b/", true, Access::kWrite),
+                                            R(Resource::kKey, "a/", true, Access::kDeny),
+                                            R(Resource::kKey, "a/", true, Access::kList)}));
+}
+
+TEST(AclParse, CommentsAndEmptyText) {
+  EXPECT_TRUE(MustParse("").rules.empty());
+  EXPECT_TRUE(MustParse("  \n\t\n").rules.empty());
+  EXPECT_TRUE(MustParse("# only a comment\n// another\n/* and\n a block */\n").rules.empty());
+  EXPECT_TRUE(MustParse("{}").rules.empty());
+  Rules rules = MustParse(R"(
+# operators may read
+operator = "read" // trailing comment
+/* keys */ key_prefix "" { policy = "read" } # after
+)");
+  EXPECT_EQ(rules.rules, (std::vector<Rule>{Bare(Resource::kOperator, Access::kRead),
+                                            R(Resource::kKey, "", true, Access::kRead)}));
+}
+
+TEST(AclParse, EmptyBareValueIsUnset) { EXPECT_TRUE(MustParse(R"(operator = "")").rules.empty()); }
+
+TEST(AclParse, EmptyIntentionsIsUnset) {
+  Rules rules = MustParse(R"(service "web" { policy = "read", intentions = "" })");
+  ASSERT_EQ(rules.rules.size(), 1u);
+  EXPECT_EQ(rules.rules[0].intentions, Access::kDefault);
+}
+
+TEST(AclParse, UnquotedLabelAndJsonInsideHcl) {
+  Rules rules = MustParse("node web { policy = \"read\" }\n");
+  EXPECT_EQ(rules.rules, (std::vector<Rule>{R(Resource::kNode, "web", false, Access::kRead)}));
+}
+
+// Errors: Consul's wording first, where and what was expected after.
+
+TEST(AclParseErrors, InvalidPolicyValueNamesKindLineColumnAndExpected) {
+  std::string e = ParseError("acl = \"read\"\nkey_prefix \"app/\" {\n  policy = \"x\"\n}\n");
+  EXPECT_THAT(e, HasSubstr("Invalid key_prefix policy: \"x\""));
+  EXPECT_THAT(e, StartsWith("line 3, column 12: "));
+  EXPECT_THAT(e, HasSubstr("key_prefix \"app/\""));
+  EXPECT_THAT(e, HasSubstr("expected \"read\", \"list\", \"write\" or \"deny\""));
+}
+
+TEST(AclParseErrors, ListOnlyForKeys) {
+  std::string e = ParseError("\nservice \"web\" { policy = \"list\" }\n");
+  EXPECT_THAT(e, StartsWith("line 2, column 26: Invalid service policy: \"list\""));
+  EXPECT_THAT(e, HasSubstr("expected \"read\", \"write\" or \"deny\""));
+  // And key rules accept it.
+  MustParse("key \"k\" { policy = \"list\" }");
+}
+
+TEST(AclParseErrors, InvalidBareValue) {
+  std::string e = ParseError("\n\noperator = \"admin\"\n");
+  EXPECT_EQ(e,
+            "line 3, column 12: Invalid operator policy: \"admin\": expected \"read\", "
+            "\"write\" or \"deny\"");
+  e = ParseError("acl = \"list\"");
+  EXPECT_THAT(e, HasSubstr("Invalid acl policy: \"list\""));
+  e = ParseError("keyring = 3");
+  EXPECT_THAT(e, StartsWith("line 1, column 1: Invalid keyring policy: \"3\""));
+}
+
+TEST(AclParseErrors, InvalidIntentions) {
+  std::string e =
+      ParseError("service_prefix \"\" {\n  policy = \"read\"\n  intentions = \"list\"\n}");
+  EXPECT_THAT(e,
+              StartsWith("line 3, column 16: Invalid service_prefix intentions policy: \"list\""));
+  EXPECT_THAT(e, HasSubstr("expected \"read\", \"write\" or \"deny\""));
+}
+
+TEST(AclParseErrors, MissingPolicy) {
+  std::string e = ParseError("\nnode \"n1\" {\n}\n");
+  EXPECT_THAT(e, StartsWith("line 2, column 1: Invalid node policy: node \"n1\" has no policy"));
+  e = ParseError("service \"web\" { intentions = \"write\" }");
+  EXPECT_THAT(e, HasSubstr("Invalid service policy"));
+}
+
+TEST(AclParseErrors, PolicyNotAString) {
+  std::string e = ParseError("\nkey \"k\" { policy = true }\n");
+  EXPECT_THAT(e, StartsWith("line 2, column 11: Invalid key policy: \"true\""));
+}
+
+TEST(AclParseErrors, UnknownKindNamesNearest) {
+  std::string e = ParseError("acl = \"read\"\n\n  key_prefx \"a\" { policy = \"read\" }\n");
+  EXPECT_EQ(e,
+            "line 3, column 3: unknown rule kind \"key_prefx\" (the nearest known kind is "
+            "\"key_prefix\")");
+  e = ParseError(R"({"services": {"web": {"policy": "read"}}})");
+  EXPECT_THAT(e, StartsWith("line 1, column 2: unknown rule kind \"services\""));
+  EXPECT_THAT(e, HasSubstr("\"service\""));
+}
+
+TEST(AclParseErrors, EnterpriseKinds) {
+  std::string e = ParseError("namespace \"team\" {\n  policy = \"read\"\n}\n");
+  EXPECT_THAT(e, StartsWith("line 1, column 1: \"namespace\" rules are Consul Enterprise only"));
+}
+
+TEST(AclParseErrors, UnknownKeyInBlock) {
+  std::string e = ParseError("key_prefix \"a/\" {\n  policy = \"read\"\n  polcy = \"write\"\n}");
+  EXPECT_EQ(e,
+            "line 3, column 3: unknown key \"polcy\" in key_prefix \"a/\": expected "
+            "\"policy\"");
+  e = ParseError("node \"n\" {\n policy = \"read\"\n intentions = \"read\"\n}");
+  EXPECT_THAT(e, HasSubstr("unknown key \"intentions\" in node \"n\""));
+  e = ParseError("service \"s\" { policy = \"read\", sentinel = \"x\" }");
+  EXPECT_THAT(e, HasSubstr("expected \"policy\" or \"intentions\""));
+}
+
+TEST(AclParseErrors, BlockWithoutLabel) {
+  std::string e = ParseError("\nkey_prefix {\n  policy = \"write\"\n}\n");
+  EXPECT_THAT(e, StartsWith("line 3, column 3: key_prefix rules need a name: write key_prefix "
+                            "\"<name>\" { policy = \"read\" }"));
+  e = ParseError("service {}\n");
+  EXPECT_THAT(e, StartsWith("line 1, column 1: service rules need a name"));
+  e = ParseError("node = \"read\"\n");
+  EXPECT_THAT(e, StartsWith("line 1, column 1: node rules need a name"));
+  e = ParseError(R"({"key": ["read"]})");
+  EXPECT_THAT(e, HasSubstr("key rules need a name"));
+}
+
+TEST(AclParseErrors, TwoLabels) {
+  std::string e = ParseError("key_prefix \"a\" \"b\" { policy = \"read\" }\n");
+  EXPECT_THAT(e, HasSubstr("key_prefix \"a\" has a second label \"b\""));
+  EXPECT_THAT(e, StartsWith("line 1"));
+}
+
+TEST(AclParseErrors, BareRuleAsBlock) {
+  std::string e = ParseError("\noperator {\n  policy = \"read\"\n}\n");
+  EXPECT_EQ(e,
+            "line 2, column 1: operator is a single rule, not a block: write operator = "
+            "\"read\" (or \"write\", \"deny\")");
+  e = ParseError(R"({"mesh": {"policy": "read"}})");
+  EXPECT_THAT(e, HasSubstr("mesh is a single rule, not a block"));
+}
+
+TEST(AclParseErrors, SyntaxErrorsCarryLineAndColumn) {
+  std::string e = ParseError("acl = \"read\"\nkey_prefix \"a\" { policy = read }\n");
+  EXPECT_THAT(e, StartsWith("Failed to parse ACL rules: line 2, column 27: "));
+  e = ParseError("{\"acl\": \"read\",\n  \"operator\" \"write\"}");
+  EXPECT_THAT(e, StartsWith("Failed to parse ACL rules: line 2, column 14: "));
+  e = ParseError("key_prefix \"a\" {\n  policy = \"read\"\n");
+  EXPECT_THAT(e, StartsWith("Failed to parse ACL rules: line 1"));
+  EXPECT_THAT(e, HasSubstr("unterminated"));
+}
+
+TEST(AclParseErrors, NotAnObject) {
+  std::string e = ParseError("[1, 2]");
+  EXPECT_THAT(e, StartsWith("Failed to parse ACL rules: line 1, column 1: "));
+  e = ParseError("\"read\"");
+  EXPECT_THAT(e, StartsWith("Failed to parse ACL rules: line 1, column 7: "));
+}
+
+TEST(AclParseErrors, HostileNamesAreEscapedInMessages) {
+  std::string e = ParseError("key \"a\\nb\\u00e9\" { policy = \"bad\" }");
+  EXPECT_THAT(e, HasSubstr("key \"a\\x0ab\\xc3\\xa9\""));
+  for (unsigned char c : e) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// FormatRules
+
+TEST(AclFormat, CanonicalText) {
+  Rules rules;
+  rules.rules = {Bare(Resource::kOperator, Access::kRead),
+                 R(Resource::kService, "web", false, Access::kWrite, Access::kWrite),
+                 R(Resource::kKey, "a\"b\\", true, Access::kList)};
+  EXPECT_EQ(FormatRules(rules),
+            "operator = \"read\"\n"
+            "service \"web\" {\n  policy = \"write\"\n  intentions = \"write\"\n}\n"
+            "key_prefix \"a\\\"b\\\\\" {\n  policy = \"list\"\n}\n");
+}
+
+TEST(AclFormat, RoundTrip) {
+  std::vector<std::string> texts = {
+      kEveryKindHcl,
+      GlobalManagementRules(),
+      GlobalReadOnlyRules(),
+      "key_prefix \"a/\" { policy = \"read\" }\nkey_prefix \"a/\" { policy = \"deny\" }\n",
+      "service \"we\\\"ird\\\\ \\t\\u0001 name ☃\" { policy = \"deny\" }",
+      R"({"key": {"": {"policy": "list"}}, "node": [{"x": {"policy": "read"}}]})",
+      "",
+  };
+  for (const auto& text : texts) {
+    Rules first = MustParse(text);
+    std::string formatted = FormatRules(first);
+    Rules second = MustParse(formatted);
+    EXPECT_EQ(first, second) << text << "\n--- formatted:\n" << formatted;
+    EXPECT_EQ(FormatRules(second), formatted);
+  }
+  EXPECT_EQ(FormatRules(ServiceIdentityRules("web")),
+            "service \"web\" {\n  policy = \"write\"\n}\n"
+            "service \"web-sidecar-proxy\" {\n  policy = \"write\"\n}\n"
+            "service_prefix \"\" {\n  policy = \"read\"\n}\n"
+            "node_prefix \"\" {\n  policy = \"read\"\n}\n");
+}
+
+TEST(AclFormat, RulesThatGrantNothingAreLeftOut) {
+  Rules rules;
+  rules.rules = {Bare(Resource::kOperator, Access::kDefault),
+                 R(Resource::kIntention, "web", false, Access::kWrite)};
+  EXPECT_EQ(FormatRules(rules), "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reserved objects and texts
+
+TEST(AclBuiltin, GlobalManagementRulesText) {
+  const std::string& t = GlobalManagementRules();
+  EXPECT_EQ(t.substr(0, 15), "\nacl = \"write\"\n");
+  EXPECT_THAT(t, HasSubstr("service_prefix \"\" {\n\tpolicy = \"write\"\n\tintentions = "
+                           "\"write\"\n}"));
+  EXPECT_THAT(t, HasSubstr("keyring = \"write\"\nnode_prefix"));
+  EXPECT_THAT(t, HasSubstr("operator = \"write\"\nmesh = \"write\"\npeering = \"write\"\n"));
+  Rules rules = MustParse(t);
+  EXPECT_EQ(rules.rules.size(), 12u);
+  for (const Rule& r : rules.rules) {
+    EXPECT_EQ(r.access, Access::kWrite);
+    if (IsNamed(r.resource)) {
+      EXPECT_TRUE(r.prefix);
+      EXPECT_EQ(r.name, "");
+    }
+  }
+  Rules ro = MustParse(GlobalReadOnlyRules());
+  EXPECT_EQ(ro.rules.size(), 12u);
+  for (const Rule& r : ro.rules) EXPECT_EQ(r.access, Access::kRead);
+  EXPECT_THAT(GlobalReadOnlyRules(), HasSubstr("intentions = \"read\""));
+}
+
+TEST(AclBuiltin, Identities) {
+  EXPECT_EQ(ServiceIdentityRules("web").rules,
+            (std::vector<Rule>{R(Resource::kService, "web", false, Access::kWrite),
+                               R(Resource::kService, "web-sidecar-proxy", false, Access::kWrite),
+                               R(Resource::kService, "", true, Access::kRead),
+                               R(Resource::kNode, "", true, Access::kRead)}));
+  EXPECT_EQ(NodeIdentityRules("n1").rules,
+            (std::vector<Rule>{R(Resource::kNode, "n1", false, Access::kWrite),
+                               R(Resource::kService, "", true, Access::kRead)}));
+}
+
+TEST(AclBuiltin, PermissionDeniedText) {
+  EXPECT_EQ(PermissionDeniedText("6a1253d2-1785-24fd-91c2-f8e78c745511", Resource::kService,
+                                 Level::kWrite, "web"),
+            "Permission denied: token with AccessorID '6a1253d2-1785-24fd-91c2-f8e78c745511' "
+            "lacks permission 'service:write' on \"web\"");
+  EXPECT_EQ(PermissionDeniedText("", Resource::kKey, Level::kRead, "x"),
+            "Permission denied: provided token lacks permission 'key:read' on \"x\"");
+  EXPECT_EQ(PermissionDeniedText("acc", Resource::kOperator, Level::kWrite, "ignored"),
+            "Permission denied: token with AccessorID 'acc' lacks permission 'operator:write'");
+  EXPECT_EQ(PermissionDeniedText("acc", Resource::kIntention, Level::kWrite, "db"),
+            "Permission denied: token with AccessorID 'acc' lacks permission 'intention:write' "
+            "on \"db\"");
+  EXPECT_EQ(PermissionDeniedText("acc", Resource::kKey, Level::kList, ""),
+            "Permission denied: token with AccessorID 'acc' lacks permission 'key:list'");
+  // Go's %q for the name.
+  EXPECT_EQ(PermissionDeniedText("a", Resource::kKey, Level::kRead, "q\"\\\n\x01\xff☃"),
+            "Permission denied: token with AccessorID 'a' lacks permission 'key:read' on "
+            "\"q\\\"\\\\\\n\\x01\\xff☃\"");
+}
+
+TEST(AclBuiltin, ReservedConstants) {
+  EXPECT_STREQ(kGlobalManagementPolicyID, "00000000-0000-0000-0000-000000000001");
+  EXPECT_EQ(std::string(kGlobalManagementPolicyID).rfind(kReservedIDPrefix, 0), 0u);
+  EXPECT_STREQ(kAnonymousSecretID, "anonymous");
+}
+
+TEST(AclBuiltin, PolicyNames) {
+  EXPECT_TRUE(ValidPolicyName("web-policy_1"));
+  EXPECT_TRUE(ValidPolicyName("team/web"));
+  EXPECT_TRUE(ValidPolicyName("team/"));
+  EXPECT_TRUE(ValidPolicyName(std::string(128, 'a')));
+  EXPECT_FALSE(ValidPolicyName(std::string(129, 'a')));
+  EXPECT_FALSE(ValidPolicyName(""));
+  EXPECT_FALSE(ValidPolicyName("/web"));
+  EXPECT_FALSE(ValidPolicyName("a/b/c"));
+  EXPECT_FALSE(ValidPolicyName("a b"));
+  EXPECT_FALSE(ValidPolicyName("a.b"));
+  EXPECT_FALSE(ValidPolicyName("builtin/x"));
+  EXPECT_FALSE(ValidPolicyName("builtin/"));
+  EXPECT_TRUE(ValidPolicyName("builtin"));
+  EXPECT_FALSE(ValidPolicyName(std::string("a\0b", 3)));
+}
+
+TEST(AclBuiltin, RoleNames) {
+  EXPECT_TRUE(ValidRoleName("ops-Role_2"));
+  EXPECT_TRUE(ValidRoleName(std::string(256, 'r')));
+  EXPECT_FALSE(ValidRoleName(std::string(257, 'r')));
+  EXPECT_FALSE(ValidRoleName(""));
+  EXPECT_FALSE(ValidRoleName("a/b"));
+  EXPECT_FALSE(ValidRoleName("a b"));
+}
+
+TEST(AclBuiltin, ServiceIdentityNames) {
+  EXPECT_TRUE(ValidServiceIdentityName("web"));
+  EXPECT_TRUE(ValidServiceIdentityName("a"));
+  EXPECT_TRUE(ValidServiceIdentityName("web-1_x9"));
+  EXPECT_TRUE(ValidServiceIdentityName(std::string(256, 'a')));
+  EXPECT_FALSE(ValidServiceIdentityName(std::string(257, 'a')));
+  EXPECT_FALSE(ValidServiceIdentityName(""));
+  EXPECT_FALSE(ValidServiceIdentityName("Web"));
+  EXPECT_FALSE(ValidServiceIdentityName("-web"));
+  EXPECT_FALSE(ValidServiceIdentityName("web-"));
+  EXPECT_FALSE(ValidServiceIdentityName("web_"));
+  EXPECT_FALSE(ValidServiceIdentityName("we.b"));
+}
+
+TEST(AclBuiltin, SecretsEqual) {
+  EXPECT_TRUE(SecretsEqual("", ""));
+  EXPECT_TRUE(SecretsEqual("45a3bd52-07c7", "45a3bd52-07c7"));
+  EXPECT_FALSE(SecretsEqual("45a3bd52-07c7", "45a3bd52-07c8"));
+  EXPECT_FALSE(SecretsEqual("x5a3bd52-07c7", "45a3bd52-07c7"));
+  EXPECT_FALSE(SecretsEqual("abc", "abcd"));
+  EXPECT_FALSE(SecretsEqual("abcd", "abc"));
+  EXPECT_FALSE(SecretsEqual("", "a"));
+  EXPECT_FALSE(SecretsEqual(std::string("a\0", 2), std::string("a\1", 2)));
+}
+
+}  // namespace
+}  // namespace gangway::acl
