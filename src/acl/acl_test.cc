@@ -200,6 +200,18 @@ operator = "read" // trailing comment
                                             R(Resource::kKey, "", true, Access::kRead)}));
 }
 
+TEST(AclParse, NamesIgnoreCaseAsConsulsDecoder) {
+  Rules rules = MustParse("Key_Prefix \"a/\" { Policy = \"read\" }\nOPERATOR = \"write\"\n");
+  EXPECT_EQ(rules.rules, (std::vector<Rule>{R(Resource::kKey, "a/", true, Access::kRead),
+                                            Bare(Resource::kOperator, Access::kWrite)}));
+  rules = MustParse(R"({"Service": {"Web": {"Policy": "write", "Intentions": "deny"}}})");
+  EXPECT_EQ(
+      rules.rules,
+      (std::vector<Rule>{R(Resource::kService, "Web", false, Access::kWrite, Access::kDeny)}));
+  // Values and names keep their case.
+  EXPECT_THAT(ParseError("key \"k\" { policy = \"Read\" }"), HasSubstr("Invalid key policy"));
+}
+
 TEST(AclParse, EmptyBareValueIsUnset) { EXPECT_TRUE(MustParse(R"(operator = "")").rules.empty()); }
 
 TEST(AclParse, EmptyIntentionsIsUnset) {

@@ -121,9 +121,20 @@ constexpr Kind kKinds[] = {
 constexpr const char* kEnterpriseKinds[] = {"namespace", "namespace_prefix", "partition",
                                             "partition_prefix", "sentinel"};
 
+// Consul's HCL decoder matches names without regard to case (`Key_Prefix`, `Policy`).
+bool EqualFold(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
+    if (x != y) return false;
+  }
+  return true;
+}
+
 const Kind* FindKind(std::string_view name) {
   for (const Kind& k : kKinds) {
-    if (name == k.name) return &k;
+    if (EqualFold(name, k.name)) return &k;
   }
   return nullptr;
 }
@@ -233,7 +244,7 @@ class RulesParser {
       const Kind* kind = FindKind(kind_name);
       if (kind == nullptr) {
         for (const char* ent : kEnterpriseKinds) {
-          if (kind_name == ent) {
+          if (EqualFold(kind_name, ent)) {
             return InvalidArgument(Where(ptr, {kind_name}) + Shown(kind_name) +
                                    " rules are Consul Enterprise only; this server does not "
                                    "support them");
@@ -377,8 +388,8 @@ class RulesParser {
     bool has_policy = false;
     for (const auto& [key, v] : body.items()) {
       const std::string kptr = ptr + "/" + PointerToken(key);
-      if (key == "policy" || (service && key == "intentions")) {
-        const bool intentions = key == "intentions";
+      const bool intentions = service && EqualFold(key, "intentions");
+      if (intentions || EqualFold(key, "policy")) {
         const std::string what =
             std::string("Invalid ") + kind.name + (intentions ? " intentions" : "") + " policy: ";
         const bool allow_list = list_allowed && !intentions;
