@@ -251,7 +251,7 @@ TEST(AclParseErrors, InvalidBareValue) {
   e = ParseError("acl = \"list\"");
   EXPECT_THAT(e, HasSubstr("Invalid acl policy: \"list\""));
   e = ParseError("keyring = 3");
-  EXPECT_THAT(e, StartsWith("line 1, column 1: Invalid keyring policy: \"3\""));
+  EXPECT_THAT(e, StartsWith("line 1, column 1: Invalid keyring policy: 3:"));
 }
 
 TEST(AclParseErrors, InvalidIntentions) {
@@ -271,7 +271,7 @@ TEST(AclParseErrors, MissingPolicy) {
 
 TEST(AclParseErrors, PolicyNotAString) {
   std::string e = ParseError("\nkey \"k\" { policy = true }\n");
-  EXPECT_THAT(e, StartsWith("line 2, column 11: Invalid key policy: \"true\""));
+  EXPECT_THAT(e, StartsWith("line 2, column 11: Invalid key policy: true in"));
 }
 
 TEST(AclParseErrors, UnknownKindNamesNearest) {

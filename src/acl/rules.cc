@@ -189,7 +189,9 @@ std::string ShownValue(const Json& v) {
   if (v.is_object()) return "a block";
   if (v.is_array()) return "a list";
   if (v.is_null()) return "null";
-  return Shown(v.dump());
+  // Numbers and booleans, unquoted so they read as what was written.
+  std::string shown = Shown(v.dump());
+  return shown.substr(1, shown.size() - 2);
 }
 
 std::string PointerToken(std::string_view key) {
