@@ -47,7 +47,7 @@ class Reference {
       const auto& [res, name, prefix] = key;
       if (res != Resource::kService) continue;
       auto it = explicit_.find({name, prefix});
-      Access i = it != explicit_.end() ? it->second
+      Access i = it != explicit_.end()                                 ? it->second
                  : access == Access::kRead || access == Access::kWrite ? Access::kRead
                                                                        : Access::kDeny;
       intentions_[{Resource::kIntention, name, prefix}] = i;
@@ -126,10 +126,10 @@ class Reference {
   std::map<std::pair<std::string, bool>, Access> explicit_;
 };
 
-constexpr Resource kAll[] = {Resource::kAcl,      Resource::kAgent,   Resource::kEvent,
-                             Resource::kIntention, Resource::kKey,    Resource::kKeyring,
-                             Resource::kMesh,     Resource::kNode,    Resource::kOperator,
-                             Resource::kPeering,  Resource::kQuery,   Resource::kService,
+constexpr Resource kAll[] = {Resource::kAcl,       Resource::kAgent, Resource::kEvent,
+                             Resource::kIntention, Resource::kKey,   Resource::kKeyring,
+                             Resource::kMesh,      Resource::kNode,  Resource::kOperator,
+                             Resource::kPeering,   Resource::kQuery, Resource::kService,
                              Resource::kSession};
 
 void CheckAuthorizer(const Rules& rules) {
