@@ -212,6 +212,18 @@ TEST(AclParse, NamesIgnoreCaseAsConsulsDecoder) {
   EXPECT_THAT(ParseError("key \"k\" { policy = \"Read\" }"), HasSubstr("Invalid key policy"));
 }
 
+// Found by acl_rules_fuzz: `operator` and `opErator` made two operator rules, which formatted to
+// two `operator =` lines that read back as one.
+TEST(AclParse, BareRuleGivenTwiceLastWins) {
+  EXPECT_EQ(MustParse("operator = \"read\"\nacl = \"read\"\noperator = \"write\"\n").rules,
+            (std::vector<Rule>{Bare(Resource::kAcl, Access::kRead),
+                               Bare(Resource::kOperator, Access::kWrite)}));
+  Rules rules = MustParse("opErator = \"write\"\nacl = \"read\"\noperator = \"deny\"\n");
+  EXPECT_EQ(rules.rules, (std::vector<Rule>{Bare(Resource::kAcl, Access::kRead),
+                                            Bare(Resource::kOperator, Access::kDeny)}));
+  EXPECT_EQ(MustParse(FormatRules(rules)), rules);
+}
+
 TEST(AclParse, EmptyBareValueIsUnset) { EXPECT_TRUE(MustParse(R"(operator = "")").rules.empty()); }
 
 TEST(AclParse, EmptyIntentionsIsUnset) {

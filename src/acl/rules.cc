@@ -262,9 +262,22 @@ class RulesParser {
     // The document's objects are keyed maps; the source lines give back the written order.
     std::stable_sort(found_.begin(), found_.end(),
                      [](const Found& a, const Found& b) { return a.line < b.line; });
+    // A bare rule given twice, which the codec keeps only when the spellings differ in case
+    // (`operator`, `Operator`): the last one written wins, as for any repeated attribute.
+    std::vector<bool> keep(found_.size(), true);
+    bool seen[static_cast<size_t>(Resource::kSession) + 1] = {};
+    for (size_t i = found_.size(); i-- > 0;) {
+      const Rule& r = found_[i].rule;
+      if (IsNamed(r.resource)) continue;
+      bool& s = seen[static_cast<size_t>(r.resource)];
+      keep[i] = !s;
+      s = true;
+    }
     Rules rules;
     rules.rules.reserve(found_.size());
-    for (Found& f : found_) rules.rules.push_back(std::move(f.rule));
+    for (size_t i = 0; i < found_.size(); ++i) {
+      if (keep[i]) rules.rules.push_back(std::move(found_[i].rule));
+    }
     return rules;
   }
 
