@@ -52,11 +52,15 @@ struct Rule {
   Access access = Access::kDefault;
   // Service rules only: the `intentions` attribute (kDefault when not written).
   Access intentions = Access::kDefault;
+
+  friend bool operator==(const Rule&, const Rule&) = default;
 };
 
 // One policy's rules, in the order written.
 struct Rules {
   std::vector<Rule> rules;
+
+  friend bool operator==(const Rules&, const Rules&) = default;
 };
 
 // Parses rules text. The form is chosen by the first non-blank character: '{' is JSON, anything
@@ -68,6 +72,8 @@ struct Rules {
 Result<Rules> ParseRules(std::string_view text);
 
 // The canonical HCL for rules (stable order as given), e.g. for the synthetic policies below.
+// ParseRules reads it back to equal Rules. Rules that grant nothing (kDefault) and kIntention
+// rules, which the language spells only as a service rule's attribute, are left out.
 std::string FormatRules(const Rules& rules);
 
 }  // namespace gangway::acl

@@ -1,0 +1,2 @@
+agent "n1" { policy = "read" }
+agent_prefix "" { policy = "deny" }

@@ -1,0 +1,3 @@
+operator {
+  policy = "read"
+}

@@ -1,0 +1,3 @@
+namespace "team" {
+  policy = "read"
+}

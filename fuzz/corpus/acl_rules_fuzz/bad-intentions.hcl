@@ -1,0 +1,4 @@
+service_prefix "" {
+  policy = "read"
+  intentions = "list"
+}

@@ -1,0 +1,4 @@
+node "n" {
+  policy = "read"
+  polcy = "write"
+}

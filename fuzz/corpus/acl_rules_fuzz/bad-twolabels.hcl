@@ -1,0 +1,1 @@
+key_prefix "a" "b" { policy = "read" }

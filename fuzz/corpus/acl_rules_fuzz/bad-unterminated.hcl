@@ -1,0 +1,2 @@
+key_prefix "a" {
+  policy = "read"

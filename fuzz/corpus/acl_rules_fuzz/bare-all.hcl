@@ -1,0 +1,5 @@
+acl = "read"
+keyring = "write"
+mesh = "deny"
+operator = "read"
+peering = "write"

@@ -1,0 +1,6 @@
+# comment
+// another
+/* block
+ comment */
+operator = "read" # trailing
+key_prefix "" { policy = "read" } // after

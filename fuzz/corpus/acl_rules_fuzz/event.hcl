@@ -1,0 +1,2 @@
+event "deploy" { policy = "write" }
+event_prefix "" { policy = "read" }

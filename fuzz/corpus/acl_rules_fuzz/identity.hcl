@@ -1,0 +1,4 @@
+service "web" { policy = "write" }
+service "web-sidecar-proxy" { policy = "write" }
+service_prefix "" { policy = "read" }
+node_prefix "" { policy = "read" }

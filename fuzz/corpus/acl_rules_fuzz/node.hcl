@@ -1,0 +1,2 @@
+node "n1" { policy = "write" }
+node_prefix "" { policy = "read" }

@@ -1,0 +1,2 @@
+query "q" { policy = "write" }
+query_prefix "" { policy = "read" }

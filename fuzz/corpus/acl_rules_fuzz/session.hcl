@@ -1,0 +1,2 @@
+session "n1" { policy = "write" }
+session_prefix "" { policy = "deny" }
