@@ -82,10 +82,11 @@ Status LogAndRefuse(Status s) {
 
 // The default for sources no intention matches, decided once for the agent: the API's answers
 // (intention check, /v1/agent/connect/authorize) and the local sidecars' authz both take it from
-// the Backend, so what an operator is told is what the sidecars enforce. acl.default_policy joins
-// the settings here once ACLs exist.
+// the Backend, so what an operator is told is what the sidecars enforce. With ACLs on,
+// acl.default_policy decides when default_intention_policy is not set (Consul's order).
 meshcfg::IntentionDefault IntentionDefaultOf(const Config& cfg) {
   meshcfg::IntentionDefaultSettings settings;
+  if (cfg.acl.enabled) settings.acl_allow = cfg.acl.default_allow;
   if (!cfg.default_intention_policy.empty()) {
     settings.policy_allow = cfg.default_intention_policy == "allow";
   }
@@ -93,6 +94,24 @@ meshcfg::IntentionDefault IntentionDefaultOf(const Config& cfg) {
 }
 
 }  // namespace
+
+// Requests the agent makes of its own API: with its token unless the request names one.
+class Agent::TokenHandler : public http::Handler {
+ public:
+  TokenHandler(http::Handler* inner, std::string token)
+      : inner_(inner), token_(std::move(token)) {}
+  void Handle(http::Request req, std::shared_ptr<http::Cancellation> cancel,
+              http::Reply reply) override {
+    if (!token_.empty() && req.headers.find("X-Consul-Token") == req.headers.end()) {
+      req.headers["X-Consul-Token"] = token_;
+    }
+    inner_->Handle(std::move(req), std::move(cancel), std::move(reply));
+  }
+
+ private:
+  http::Handler* inner_;
+  std::string token_;
+};
 
 // A client agent's writes: to a server over RPC once the forwarder exists (it needs the gossip
 // pools, which start after the local agent).
@@ -222,6 +241,13 @@ Status Agent::StartServer() {
     if (!leader) reconcile_tick_.reset();
   };
   server_ = std::make_unique<server::Server>(loop_, so, std::move(hooks));
+  if (cfg_.acl.enabled) {
+    server::AclOptions ao;
+    ao.config = cfg_.acl;
+    ao.datacenter = cfg_.datacenter;
+    ao.primary_datacenter = cfg_.primary_datacenter;
+    server_->EnableAcls(std::move(ao));
+  }
   server::ConfigEntriesOptions ceo;
   ceo.datacenter = cfg_.datacenter;
   ceo.primary_datacenter = cfg_.primary_datacenter;
@@ -282,6 +308,8 @@ Status Agent::StartLocal() {
   backend.info.serf_lan_port = cfg_.ports.serf_lan;
   backend.info.server_port = rpc_port_;
   backend.info.config = cfg_.merged;
+  backend.info.data_dir = cfg_.dev ? "" : cfg_.data_dir;
+  backend.acl = cfg_.acl;
   backend.intention_default = IntentionDefaultOf(cfg_);
   backend.enable_script_checks = cfg_.enable_script_checks;
   backend.shutdown = [this] { Shutdown(); };
@@ -320,7 +348,7 @@ Status Agent::StartGossip() {
   gossip::Tags tags = {{"dc", cfg_.datacenter}, {"id", cfg_.node_id},
                        {"role", cfg_.server ? "consul" : "node"}, {"segment", ""},
                        {"vsn", "2"}, {"vsn_min", "2"}, {"vsn_max", "3"},
-                       {"build", "1.17.0:gangway"}};
+                       {"build", "1.17.0:gangway"}, {"acls", cfg_.acl.enabled ? "1" : "0"}};
   if (cfg_.server) {
     tags["port"] = std::to_string(rpc_port_);
     if (raft_port_ > 0) tags["raft_port"] = std::to_string(raft_port_);
@@ -460,7 +488,14 @@ Status Agent::StartApi() {
   backend.leaves = leaves_.get();
   backend.workers = &workers_;
   api_ = std::make_unique<api::HttpApi>(backend);
-  api_handler_ = api_.get();
+  // The agent's own requests (Connect's CA and leaves, proxy configuration, config entry
+  // replication) carry its token: the replication token on a server that has one, else the
+  // agent token, else the default.
+  std::string internal_token = cfg_.acl.tokens.agent.empty() ? cfg_.acl.tokens.default_token
+                                                             : cfg_.acl.tokens.agent;
+  if (server_ && !cfg_.acl.tokens.replication.empty()) internal_token = cfg_.acl.tokens.replication;
+  internal_api_ = std::make_unique<TokenHandler>(api_.get(), std::move(internal_token));
+  api_handler_ = internal_api_.get();
   if (rpc_server_) {
     rpc::ServeForwarded(*rpc_server_, *api_, server_.get());
     LogInfo("agent.server.rpc", "Started RPC server: address=" + cfg_.bind_addr + ":" +

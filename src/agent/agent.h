@@ -135,6 +135,8 @@ class Agent {
   std::unique_ptr<gossip::Pool> lan_;
   std::unique_ptr<gossip::Pool> wan_;
   http::Handler* api_handler_ = nullptr;  // set once built; Connect's requests go through it
+  class TokenHandler;
+  std::unique_ptr<TokenHandler> internal_api_;
   bool reconcile_ready_ = false;          // the start phase has run: leadership may reconcile
   std::unique_ptr<Timer> reconcile_tick_;
   std::unique_ptr<client::LocalAgent> local_;

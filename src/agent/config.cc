@@ -121,9 +121,47 @@ constexpr Field kTlsFields[] = {
 };
 constexpr Schema kTls{kTlsFields, KeyMatch::kExact, true};
 
+// acl { } (acl/config.h), with the names Consul renamed in 1.11 still accepted.
+constexpr Field kAclTokenFields[] = {
+    {"agent", {}, FieldType::kString},
+    {"agent_master", {}, FieldType::kString},
+    {"agent_recovery", {}, FieldType::kString},
+    {"config_file_service_registration", {}, FieldType::kString},
+    {"default", {}, FieldType::kString},
+    {"dns", {}, FieldType::kString},
+    {"initial_management", {}, FieldType::kString},
+    {"master", {}, FieldType::kString},
+    {"replication", {}, FieldType::kString},
+};
+constexpr Schema kAclTokens{kAclTokenFields, KeyMatch::kExact, true};
+constexpr Field kAclFields[] = {
+    {"default_policy", {}, FieldType::kString},
+    {"down_policy", {}, FieldType::kString},
+    {"enable_key_list_policy", {}, FieldType::kBool},
+    {"enable_token_persistence", {}, FieldType::kBool},
+    {"enable_token_replication", {}, FieldType::kBool},
+    {"enabled", {}, FieldType::kBool},
+    {"msp_disable_bootstrap", {}, FieldType::kBool},
+    {"policy_ttl", {}, FieldType::kDuration},
+    {"role_ttl", {}, FieldType::kDuration},
+    {"token_ttl", {}, FieldType::kDuration},
+    {"tokens", {}, FieldType::kObject, &kAclTokens},
+};
+constexpr Schema kAcl{kAclFields, KeyMatch::kExact, true};
+
 // The top level. service(s) and check(s) are decoded by catalog's service definitions.
 constexpr Field kAgentFields[] = {
-    {"acl", {}, FieldType::kOpaque},
+    {"acl", {}, FieldType::kObject, &kAcl},
+    {"acl_agent_master_token", {}, FieldType::kString},
+    {"acl_agent_token", {}, FieldType::kString},
+    {"acl_datacenter", {}, FieldType::kString},
+    {"acl_default_policy", {}, FieldType::kString},
+    {"acl_down_policy", {}, FieldType::kString},
+    {"acl_enforce_version_8", {}, FieldType::kBool},
+    {"acl_master_token", {}, FieldType::kString},
+    {"acl_replication_token", {}, FieldType::kString},
+    {"acl_token", {}, FieldType::kString},
+    {"acl_ttl", {}, FieldType::kDuration},
     {"addresses", {}, FieldType::kObject, &kAddresses},
     {"advertise_addr", {}, FieldType::kString},
     {"advertise_addr_ipv4", {}, FieldType::kString},
@@ -161,6 +199,7 @@ constexpr Field kAgentFields[] = {
     {"dns_config", {}, FieldType::kObject, &kDns},
     {"domain", {}, FieldType::kString},
     {"enable_central_service_config", {}, FieldType::kBool},
+    {"enable_acl_replication", {}, FieldType::kBool},
     {"enable_debug", {}, FieldType::kBool},
     {"enable_local_script_checks", {}, FieldType::kBool},
     {"enable_mesh_gateway_wan_federation", {}, FieldType::kBool},
@@ -613,6 +652,7 @@ Status ReadSettings(const Json& merged, Config* out) {
   Get(merged, "/datacenter", &cfg.datacenter);
   cfg.datacenter = ToLower(cfg.datacenter);
   Get(merged, "/primary_datacenter", &cfg.primary_datacenter);
+  if (cfg.primary_datacenter.empty()) Get(merged, "/acl_datacenter", &cfg.primary_datacenter);
   if (cfg.primary_datacenter.empty()) cfg.primary_datacenter = cfg.datacenter;
   Get(merged, "/node_name", &cfg.node_name);
   if (cfg.node_name.empty()) cfg.node_name = Hostname();
@@ -826,6 +866,80 @@ Status ReadDnsConfig(const Json& merged, Config* out) {
   return Status::Ok();
 }
 
+// acl { } and its older spellings (acl/config.h; Consul's defaults). A key Consul renamed is
+// still read, with a warning naming the new one; where both are set the new one wins.
+Status ReadAclConfig(const Json& merged, Config* out) {
+  acl::Config& a = out->acl;
+  auto legacy = [&](const char* old_pointer, const char* new_pointer, auto* target) {
+    Json::json_pointer op(old_pointer), np(new_pointer);
+    if (!merged.contains(op)) return;
+    std::string o = std::string(old_pointer).substr(1), n = std::string(new_pointer).substr(1);
+    std::replace(o.begin(), o.end(), '/', '.');
+    std::replace(n.begin(), n.end(), '/', '.');
+    out->warnings.push_back("The '" + o + "' field is deprecated. Use the '" + n +
+                            "' field instead.");
+    if (!merged.contains(np)) Get(merged, old_pointer, target);
+  };
+  std::string default_policy = "allow", down_policy = "extend-cache";
+  legacy("/acl_default_policy", "/acl/default_policy", &default_policy);
+  legacy("/acl_down_policy", "/acl/down_policy", &down_policy);
+  legacy("/acl_token", "/acl/tokens/default", &a.tokens.default_token);
+  legacy("/acl_agent_token", "/acl/tokens/agent", &a.tokens.agent);
+  legacy("/acl_agent_master_token", "/acl/tokens/agent_recovery", &a.tokens.agent_recovery);
+  legacy("/acl_master_token", "/acl/tokens/initial_management", &a.tokens.initial_management);
+  legacy("/acl_replication_token", "/acl/tokens/replication", &a.tokens.replication);
+  legacy("/enable_acl_replication", "/acl/enable_token_replication", &a.enable_token_replication);
+  legacy("/acl/tokens/master", "/acl/tokens/initial_management", &a.tokens.initial_management);
+  legacy("/acl/tokens/agent_master", "/acl/tokens/agent_recovery", &a.tokens.agent_recovery);
+  if (merged.contains("acl_datacenter")) {
+    out->warnings.push_back(
+        "The 'acl_datacenter' field is deprecated. Use the 'primary_datacenter' field instead.");
+    // Consul: acl_datacenter also turns ACLs on (and names the primary, see ReadSettings).
+    a.enabled = true;
+  }
+  if (merged.contains("acl_ttl")) {
+    out->warnings.push_back("The 'acl_ttl' field is deprecated. Use the 'acl.token_ttl' field instead.");
+    if (Status s = GetDuration(merged, "/acl_ttl", &a.token_ttl); !s.ok()) return s;
+  }
+  Get(merged, "/acl/enabled", &a.enabled);
+  Get(merged, "/acl/default_policy", &default_policy);
+  Get(merged, "/acl/down_policy", &down_policy);
+  Get(merged, "/acl/enable_key_list_policy", &a.enable_key_list_policy);
+  Get(merged, "/acl/enable_token_replication", &a.enable_token_replication);
+  Get(merged, "/acl/enable_token_persistence", &a.enable_token_persistence);
+  for (auto [key, target] : {std::pair{"/acl/token_ttl", &a.token_ttl},
+                             {"/acl/policy_ttl", &a.policy_ttl},
+                             {"/acl/role_ttl", &a.role_ttl}}) {
+    if (Status s = GetDuration(merged, key, target); !s.ok()) return s;
+  }
+  Get(merged, "/acl/tokens/initial_management", &a.tokens.initial_management);
+  Get(merged, "/acl/tokens/agent_recovery", &a.tokens.agent_recovery);
+  Get(merged, "/acl/tokens/agent", &a.tokens.agent);
+  Get(merged, "/acl/tokens/default", &a.tokens.default_token);
+  Get(merged, "/acl/tokens/replication", &a.tokens.replication);
+  Get(merged, "/acl/tokens/config_file_service_registration",
+      &a.tokens.config_file_service_registration);
+  Get(merged, "/acl/tokens/dns", &a.tokens.dns);
+  if (default_policy != "allow" && default_policy != "deny") {
+    return InvalidArgument("acl.default_policy: invalid value \"" + default_policy +
+                           "\" (expected allow or deny)");
+  }
+  a.default_allow = default_policy == "allow";
+  if (down_policy == "extend-cache") {
+    a.down_policy = acl::DownPolicy::kExtendCache;
+  } else if (down_policy == "async-cache") {
+    a.down_policy = acl::DownPolicy::kAsyncCache;
+  } else if (down_policy == "allow") {
+    a.down_policy = acl::DownPolicy::kAllow;
+  } else if (down_policy == "deny") {
+    a.down_policy = acl::DownPolicy::kDeny;
+  } else {
+    return InvalidArgument("acl.down_policy: invalid value \"" + down_policy +
+                           "\" (expected extend-cache, async-cache, allow or deny)");
+  }
+  return Status::Ok();
+}
+
 // gossip_lan / gossip_wan tuning (docs/gossip-profiles.md).
 Status ReadGossipTuning(const Json& merged, Config* out) {
   Config& cfg = *out;
@@ -918,6 +1032,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   if (Status s = ReadSettings(merged, &cfg); !s.ok()) return s;
   if (Status s = ReadGossipTuning(merged, &cfg); !s.ok()) return s;
   if (Status s = ReadDnsConfig(merged, &cfg); !s.ok()) return s;
+  if (Status s = ReadAclConfig(merged, &cfg); !s.ok()) return s;
   if (const char* io = std::getenv("GANGWAY_HTTP_IO_THREADS"); io != nullptr && *io != '\0') {
     char* end = nullptr;
     long n = std::strtol(io, &end, 10);

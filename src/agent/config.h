@@ -14,6 +14,7 @@
 #include "catalog/service_definition.h"
 #include "core/duration.h"
 #include "core/status.h"
+#include "acl/config.h"
 #include "dns/config.h"
 
 namespace gangway::agent {
@@ -68,6 +69,7 @@ struct Config {
   std::string domain = "consul.";
   // domain, alt_domain, recursors and dns_config, as the DNS interface uses them.
   dns::Config dns;
+  acl::Config acl;
   std::vector<std::string> dns_addrs;  // addresses.dns, else client_addr
   std::string log_level = "info";
   std::string encrypt;

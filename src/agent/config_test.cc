@@ -258,6 +258,79 @@ TEST_F(ConfigTest, DefaultIntentionPolicyIsAllowOrDeny) {
           .ok());
 }
 
+TEST_F(ConfigTest, AclBlockWithConsulDefaults) {
+  auto dev = LoadConfig({"-dev"});
+  ASSERT_TRUE(dev.ok());
+  EXPECT_FALSE(dev->acl.enabled);
+  EXPECT_TRUE(dev->acl.default_allow);
+  EXPECT_EQ(dev->acl.down_policy, acl::DownPolicy::kExtendCache);
+  EXPECT_EQ(dev->acl.token_ttl, std::chrono::seconds(30));
+  auto f = Write("acl.hcl", R"(
+primary_datacenter = "dc9"
+acl {
+  enabled = true
+  default_policy = "deny"
+  down_policy = "async-cache"
+  token_ttl = "5s"
+  enable_token_replication = true
+  tokens {
+    initial_management = "root-secret"
+    agent = "agent-secret"
+    default = "anon-secret"
+    replication = "rep-secret"
+  }
+}
+)");
+  auto c = LoadConfig({"-dev", "-config-file", f});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->acl.enabled);
+  EXPECT_FALSE(c->acl.default_allow);
+  EXPECT_EQ(c->acl.down_policy, acl::DownPolicy::kAsyncCache);
+  EXPECT_EQ(c->acl.token_ttl, std::chrono::seconds(5));
+  EXPECT_TRUE(c->acl.enable_token_replication);
+  EXPECT_EQ(c->acl.tokens.initial_management, "root-secret");
+  EXPECT_EQ(c->acl.tokens.agent, "agent-secret");
+  EXPECT_EQ(c->acl.tokens.default_token, "anon-secret");
+  EXPECT_EQ(c->acl.tokens.replication, "rep-secret");
+  EXPECT_EQ(c->primary_datacenter, "dc9");
+  EXPECT_TRUE(c->warnings.empty());
+}
+
+TEST_F(ConfigTest, AclOlderNamesWarnAndBadValuesAreRefused) {
+  auto f = Write("old.json", R"({"acl_datacenter": "dc1", "acl_default_policy": "deny",
+    "acl_master_token": "m", "acl_agent_token": "a",
+    "acl": {"tokens": {"agent_master": "r"}}})");
+  auto c = LoadConfig({"-dev", "-config-file", f});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->acl.enabled);
+  EXPECT_FALSE(c->acl.default_allow);
+  EXPECT_EQ(c->acl.tokens.initial_management, "m");
+  EXPECT_EQ(c->acl.tokens.agent, "a");
+  EXPECT_EQ(c->acl.tokens.agent_recovery, "r");
+  EXPECT_EQ(c->primary_datacenter, "dc1");
+  std::string all;
+  for (const auto& w : c->warnings) all += w + "\n";
+  EXPECT_NE(all.find("The 'acl_master_token' field is deprecated. Use the "
+                     "'acl.tokens.initial_management' field instead."),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("'acl.tokens.agent_master' field is deprecated"), std::string::npos) << all;
+
+  auto bad = LoadConfig({"-dev", "-config-file", Write("bad.hcl", "acl { default_policy = \"maybe\" }")});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("acl.default_policy: invalid value \"maybe\""),
+            std::string::npos)
+      << bad.status().message();
+  auto down = LoadConfig({"-dev", "-config-file", Write("d.hcl", "acl { down_policy = \"x\" }")});
+  ASSERT_FALSE(down.ok());
+  EXPECT_NE(down.status().message().find("extend-cache, async-cache, allow or deny"),
+            std::string::npos);
+  auto unknown = LoadConfig({"-dev", "-config-file", Write("u.hcl", "acl { tokenz { } }")});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("tokenz"), std::string::npos)
+      << unknown.status().message();
+}
+
 TEST_F(ConfigTest, LegacyTlsKeysWarn) {
   auto f = Write("tls.hcl", "ca_file = \"ca.pem\"\ncert_file = \"c.pem\"\n");
   auto c = LoadConfig({"-dev", "-config-file", f});

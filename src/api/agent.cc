@@ -72,7 +72,7 @@ catalog::Json MemberJson(const Backend& b) {
                         {"vsn_min", "2"},
                         {"vsn_max", "3"},
                         {"build", i.version + ":" + i.revision},
-                        {"acls", "0"}};
+                        {"acls", b.acl.enabled ? "1" : "0"}};
   if (i.server) {
     tags["port"] = std::to_string(i.server_port);
     tags["expect"] = "0";
@@ -120,7 +120,7 @@ catalog::Json Stats(const Backend& b) {
         if (dc != m.tags.end() && m.status == gossip::MemberStatus::kAlive) dcs.insert(dc->second);
       }
     }
-    stats["consul"] = {{"acl", "disabled"},
+    stats["consul"] = {{"acl", b.acl.enabled ? "enabled" : "disabled"},
                        {"bootstrap", i.dev ? "true" : "false"},
                        {"known_datacenters", std::to_string(dcs.size())},
                        {"leader", b.server->IsLeader() ? "true" : "false"},
@@ -153,7 +153,7 @@ catalog::Json Stats(const Backend& b) {
         }
       }
     }
-    stats["consul"] = {{"acl", "disabled"}, {"known_servers", std::to_string(known)},
+    stats["consul"] = {{"acl", b.acl.enabled ? "enabled" : "disabled"}, {"known_servers", std::to_string(known)},
                        {"server", "false"}};
   }
   stats["runtime"] = {{"arch", "amd64"},
@@ -167,7 +167,48 @@ catalog::Json Stats(const Backend& b) {
   return stats;
 }
 
+// The name of a local service by ID ("" when unknown).
+std::string LocalServiceName(const Backend& b, const std::string& id) {
+  auto it = b.agent->services().find(id);
+  return it == b.agent->services().end() ? std::string() : it->second.service.service;
+}
+
+// Writing a local check: service:write on its service, or node:write on this node.
+bool AuthorizeCheckWrite(Call& call, const std::string& service_id) {
+  if (service_id.empty()) {
+    return Authorize(call, acl::Resource::kNode, call.backend.info.node_name, acl::Level::kWrite);
+  }
+  return Authorize(call, acl::Resource::kService, LocalServiceName(call.backend, service_id),
+                   acl::Level::kWrite);
+}
+
+bool AuthorizeLocalCheck(Call& call, const std::string& check_id) {
+  auto it = call.backend.agent->checks().find(check_id);
+  // An unknown check is the handler's 404 to give; the node's write permission guards it.
+  if (it == call.backend.agent->checks().end()) return AuthorizeCheckWrite(call, "");
+  return AuthorizeCheckWrite(call, it->second.check.service_id);
+}
+
+// A registration through the agent: service:write on the service, its proxy's destination and
+// its sidecar; checks as AuthorizeCheckWrite.
+bool AuthorizeServiceRegistration(Call& call, const catalog::ServiceRegistration& reg) {
+  const catalog::NodeService& s = reg.service;
+  if (!Authorize(call, acl::Resource::kService, s.service, acl::Level::kWrite)) return false;
+  if (s.proxy && !s.proxy->destination_service_name.empty() &&
+      !Authorize(call, acl::Resource::kService, s.proxy->destination_service_name,
+                 acl::Level::kWrite)) {
+    return false;
+  }
+  if (reg.sidecar) {
+    std::string name = reg.sidecar->service.service.empty() ? s.service + "-sidecar-proxy"
+                                                            : reg.sidecar->service.service;
+    if (!Authorize(call, acl::Resource::kService, name, acl::Level::kWrite)) return false;
+  }
+  return true;
+}
+
 void Self(Call& call) {
+  if (!Authorize(call, acl::Resource::kAgent, call.backend.info.node_name, acl::Level::kRead)) return;
   const auto& i = call.backend.info;
   catalog::Json config = {{"Datacenter", i.datacenter},
                           {"PrimaryDatacenter", i.primary_datacenter},
@@ -216,15 +257,25 @@ void Members(Call& call) {
   }
   gossip::Pool* pool = wan ? call.backend.wan : call.backend.lan;
   catalog::Json arr = catalog::Json::array();
+  AclView acl(call);
+  bool filtered = false;
   if (pool) {
-    for (const auto& m : pool->Members()) arr.push_back(PoolMemberJson(m));
-  } else if (!wan) {
+    for (const auto& m : pool->Members()) {
+      // WAN members are named <node>.<dc>; Consul checks node:read on the node part.
+      std::string node = m.name;
+      if (wan) node = node.substr(0, node.rfind('.'));
+      if (acl.Node(node, &filtered)) arr.push_back(PoolMemberJson(m));
+    }
+  } else if (!wan && acl.Node(call.backend.info.node_name, &filtered)) {
     arr.push_back(MemberJson(call.backend));
   }
-  call.Json(arr);
+  http::Response r = JsonResponse(arr);
+  acl.Mark(filtered, &r);
+  call.Respond(std::move(r));
 }
 
 void Join(Call& call) {
+  if (!Authorize(call, acl::Resource::kAgent, call.backend.info.node_name, acl::Level::kWrite)) return;
   std::string addr = call.rest;
   if (addr.empty()) return call.Error(400, "Missing address to join");
   bool wan = false;
@@ -246,6 +297,7 @@ void Join(Call& call) {
 }
 
 void ForceLeave(Call& call) {
+  if (!Authorize(call, acl::Resource::kOperator, "", acl::Level::kWrite)) return;
   std::string node = call.rest;
   if (node.empty()) return call.Error(400, "Missing node name");
   bool prune = call.req.Has("prune");
@@ -263,11 +315,17 @@ void Services(Call& call) {
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
   Backend* b = &call.backend;
-  LocalBlocking(call, [b, f] {
+  AclView acl(call);
+  LocalBlocking(call, [b, f, acl] {
     catalog::Json out = catalog::Json::object();
-    for (const auto& [id, s] : b->agent->services()) out[id] = AgentServiceJson(*b, s.service);
+    bool filtered = false;
+    for (const auto& [id, s] : b->agent->services()) {
+      if (acl.Service(s.service.service, &filtered)) out[id] = AgentServiceJson(*b, s.service);
+    }
     FilterMap(f, &out);
-    return JsonResponse(out);
+    http::Response r = JsonResponse(out);
+    acl.Mark(filtered, &r);
+    return r;
   });
 }
 
@@ -275,6 +333,10 @@ void ServiceByID(Call& call) {
   std::string id = call.rest;
   if (!call.backend.agent->services().count(id)) {
     return call.Error(404, "unknown service ID: " + id);
+  }
+  if (!Authorize(call, acl::Resource::kService, LocalServiceName(call.backend, id),
+                 acl::Level::kRead)) {
+    return;
   }
   Backend* b = &call.backend;
   LocalBlocking(call, [b, id] {
@@ -295,6 +357,7 @@ void RegisterService(Call& call) {
   if (catalog::HasScriptCheck(*reg) && !call.backend.enable_script_checks) {
     return call.Error(500, kRemoteScriptsDisabled);
   }
+  if (!AuthorizeServiceRegistration(call, *reg)) return;
   bool replace = false;
   if (auto r = call.req.Query("replace-existing-checks")) {
     if (!ParseBool(*r, &replace)) return call.Error(400, "Invalid value for replace-existing-checks");
@@ -311,6 +374,11 @@ void RegisterService(Call& call) {
 }
 
 void DeregisterService(Call& call) {
+  if (call.backend.agent->services().count(call.rest) != 0 &&
+      !Authorize(call, acl::Resource::kService, LocalServiceName(call.backend, call.rest),
+                 acl::Level::kWrite)) {
+    return;
+  }
   Status s = call.backend.agent->RemoveService(call.rest);
   if (!s.ok()) return call.Fail(s);
   if (call.backend.persisted != nullptr) call.backend.persisted->Remove(call.rest);
@@ -338,6 +406,11 @@ bool EnableParam(Call& call, bool* enable) {
 void ServiceMaintenance(Call& call) {
   bool enable = false;
   if (!EnableParam(call, &enable)) return;
+  if (call.backend.agent->services().count(call.rest) != 0 &&
+      !Authorize(call, acl::Resource::kService, LocalServiceName(call.backend, call.rest),
+                 acl::Level::kWrite)) {
+    return;
+  }
   Status s = call.backend.agent->SetServiceMaintenance(call.rest, enable,
                                                        call.req.Query("reason").value_or(""));
   if (!s.ok()) return call.Fail(s);
@@ -347,6 +420,7 @@ void ServiceMaintenance(Call& call) {
 void NodeMaintenance(Call& call) {
   bool enable = false;
   if (!EnableParam(call, &enable)) return;
+  if (!Authorize(call, acl::Resource::kNode, call.backend.info.node_name, acl::Level::kWrite)) return;
   call.backend.agent->SetNodeMaintenance(enable, call.req.Query("reason").value_or(""));
   call.Respond(http::Response::Text(200, ""));
 }
@@ -355,11 +429,22 @@ void Checks(Call& call) {
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
   Backend* b = &call.backend;
-  LocalBlocking(call, [b, f] {
+  AclView acl(call);
+  LocalBlocking(call, [b, f, acl] {
     catalog::Json out = catalog::Json::object();
-    for (const auto& [id, c] : b->agent->checks()) out[id] = AgentCheckJson(c.check);
+    bool filtered = false;
+    for (const auto& [id, c] : b->agent->checks()) {
+      catalog::HealthCheck named = c.check;
+      if (!named.service_id.empty() && named.service_name.empty()) {
+        named.service_name = LocalServiceName(*b, named.service_id);
+      }
+      if (named.node.empty()) named.node = b->info.node_name;
+      if (acl.Check(named, &filtered)) out[id] = AgentCheckJson(c.check);
+    }
     FilterMap(f, &out);
-    return JsonResponse(out);
+    http::Response r = JsonResponse(out);
+    acl.Mark(filtered, &r);
+    return r;
   });
 }
 
@@ -372,12 +457,14 @@ void RegisterCheck(Call& call) {
   if (!reg->definition.script_args.empty() && !call.backend.enable_script_checks) {
     return call.Error(500, kRemoteScriptsDisabled);
   }
+  if (!AuthorizeCheckWrite(call, reg->service_id)) return;
   Status s = call.backend.agent->AddCheck(std::move(*reg));
   if (!s.ok()) return call.Fail(s.code() == Code::kNotFound ? Status(Code::kInvalidArgument, s.message()) : s);
   call.Respond(http::Response::Text(200, ""));
 }
 
 void DeregisterCheck(Call& call) {
+  if (!AuthorizeLocalCheck(call, call.rest)) return;
   Status s = call.backend.agent->RemoveCheck(call.rest);
   if (!s.ok()) return call.Fail(s);
   call.Respond(http::Response::Text(200, ""));
@@ -385,6 +472,7 @@ void DeregisterCheck(Call& call) {
 
 void TTL(Call& call, const std::string& status) {
   std::string id = call.rest;
+  if (!AuthorizeLocalCheck(call, id)) return;
   Status s = call.backend.agent->UpdateTTL(id, status, call.req.Query("note").value_or(""));
   if (!s.ok()) return call.Fail(s);
   call.Respond(http::Response::Text(200, ""));
@@ -407,6 +495,7 @@ void Update(Call& call) {
   if (status != catalog::kPassing && status != catalog::kWarning && status != catalog::kCritical) {
     return call.Error(400, "Invalid check status: '" + status + "'");
   }
+  if (!AuthorizeLocalCheck(call, call.rest)) return;
   Status s = call.backend.agent->UpdateTTL(call.rest, status, output);
   if (!s.ok()) return call.Fail(s);
   call.Respond(http::Response::Text(200, ""));
@@ -414,6 +503,7 @@ void Update(Call& call) {
 
 // Graceful leave: leave the gossip pools (peers then list us "left"), answer, shut down.
 void Leave(Call& call) {
+  if (!Authorize(call, acl::Resource::kAgent, call.backend.info.node_name, acl::Level::kWrite)) return;
   Backend* b = &call.backend;
   auto reply = std::move(call.reply);
   auto pending = std::make_shared<int>(0);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "acl/config.h"
 #include "catalog/types.h"
 #include "client/leaf_cache.h"
 #include "client/local_agent.h"
@@ -21,6 +22,7 @@
 namespace gangway::api {
 
 struct SharedWaits;  // api/query.cc
+class AclResolver;   // api/acl_resolver.h
 
 struct AgentInfo {
   std::string node_name;
@@ -34,6 +36,7 @@ struct AgentInfo {
   std::string advertise_address;
   int serf_lan_port = 8301;
   int server_port = 8300;
+  std::string data_dir;  // "" for -dev agents
   catalog::Json config;  // the agent's runtime configuration, for /v1/agent/self "DebugConfig"
 };
 
@@ -63,6 +66,9 @@ struct Backend {
   // Identical blocking queries parked together (api/query.h, QueryOptions::share_key); made on
   // first use.
   std::shared_ptr<SharedWaits> shared_waits;
+  // The agent's ACL settings; with acl.enabled, HttpApi makes the resolver every request uses.
+  acl::Config acl;
+  std::shared_ptr<AclResolver> acl_resolver;
 };
 
 }  // namespace gangway::api

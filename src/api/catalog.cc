@@ -36,14 +36,20 @@ void Nodes(Call& call) {
   auto* store = &call.backend.server->store();
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
+  AclView acl(call);
   Blocking(call.backend, call.opts,
-           [store, f](catalog::WatchSet* ws, http::Response* out) {
+           [store, f, acl](catalog::WatchSet* ws, http::Response* out) {
              std::vector<catalog::Node> nodes;
              auto idx = store->Nodes(ws, &nodes);
+             bool filtered = false;
              catalog::Json arr = catalog::Json::array();
-             for (const auto& n : nodes) arr.push_back(catalog::NodeToJson(n));
+             for (const auto& n : nodes) {
+               if (!acl.Node(n.node, &filtered)) continue;
+               arr.push_back(catalog::NodeToJson(n));
+             }
              FilterArray(f, &arr);
              *out = JsonResponse(arr);
+             acl.Mark(filtered, out);
              return idx;
            },
            call.cancel, std::move(call.reply));
@@ -53,20 +59,25 @@ void Services(Call& call) {
   auto* store = &call.backend.server->store();
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
+  AclView acl(call);
   Blocking(call.backend, call.opts,
-           [store, f](catalog::WatchSet* ws, http::Response* out) {
+           [store, f, acl](catalog::WatchSet* ws, http::Response* out) {
              catalog::Json obj = catalog::Json::object();
              catalog::Index idx;
+             bool filtered = false;
              if (!f) {
                std::map<std::string, std::vector<std::string>> services;
                idx = store->Services(ws, &services);
-               for (const auto& [name, tags] : services) obj[name] = tags;
+               for (const auto& [name, tags] : services) {
+                 if (acl.Service(name, &filtered)) obj[name] = tags;
+               }
              } else {
                // A filter selects service instances (catalog/service rows); the listing is the
                // union of tags of the instances that match, as Consul's ServiceNodes filter.
                std::vector<catalog::ServiceNode> rows;
                idx = store->AllServiceNodes(ws, &rows);
                for (const auto& sn : rows) {
+                 if (!acl.Service(sn.service.service, &filtered)) continue;
                  auto row = catalog::ServiceNodeToJson(sn);
                  if (!f->Matches(row)) continue;
                  auto& tags = obj[sn.service.service];
@@ -77,6 +88,7 @@ void Services(Call& call) {
                }
              }
              *out = JsonResponse(obj);
+             acl.Mark(filtered, out);
              return idx;
            },
            call.cancel, std::move(call.reply));
@@ -89,18 +101,22 @@ void ServiceOrConnect(Call& call, bool connect) {
   std::vector<std::string> tags = call.req.QueryAll("tag");
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
+  AclView acl(call);
   Blocking(call.backend, call.opts,
-           [store, name, connect, tags, f](catalog::WatchSet* ws, http::Response* out) {
+           [store, name, connect, tags, f, acl](catalog::WatchSet* ws, http::Response* out) {
              std::vector<catalog::ServiceNode> rows;
              auto idx = store->ServiceNodes(ws, name, connect, &rows);
              catalog::Json arr = catalog::Json::array();
+             bool filtered = false;
              for (const auto& sn : rows) {
+               if (!acl.Instance(sn.node.node, sn.service.service, &filtered)) continue;
                if (!HasAllTags(sn.service.tags, tags)) continue;
                auto row = catalog::ServiceNodeToJson(sn);
                if (f && !f->Matches(row)) continue;
                arr.push_back(std::move(row));
              }
              *out = JsonResponse(arr);
+             acl.Mark(filtered, out);
              return idx;
            },
            call.cancel, std::move(call.reply));
@@ -113,18 +129,24 @@ void NodeServices(Call& call) {
   std::string node = call.rest;
   if (node.empty()) return call.Error(400, "Missing node name");
   auto* store = &call.backend.server->store();
+  AclView acl(call);
   Blocking(call.backend, call.opts,
-           [store, node](catalog::WatchSet* ws, http::Response* out) {
+           [store, node, acl](catalog::WatchSet* ws, http::Response* out) {
              std::optional<catalog::Node> n;
              std::vector<catalog::NodeService> services;
              auto idx = store->NodeServices(ws, node, &n, &services);
-             if (!n) {
+             bool filtered = false;
+             if (!n || !acl.Node(node, &filtered)) {
                *out = JsonResponse(nullptr);
+               acl.Mark(filtered, out);
                return idx;
              }
              catalog::Json svc = catalog::Json::object();
-             for (const auto& s : services) svc[s.id] = catalog::NodeServiceToJson(s);
+             for (const auto& s : services) {
+               if (acl.Service(s.service, &filtered)) svc[s.id] = catalog::NodeServiceToJson(s);
+             }
              *out = JsonResponse({{"Node", catalog::NodeToJson(*n)}, {"Services", svc}});
+             acl.Mark(filtered, out);
              return idx;
            },
            call.cancel, std::move(call.reply));
@@ -187,6 +209,7 @@ void Register(Call& call) {
       if (!add_check(c)) return;
     }
   }
+  if (!AuthorizeRegistration(call, req, &call.backend.server->store())) return;
   auto reply = std::move(call.reply);
   call.backend.server->Apply(req, [reply](catalog::ApplyResult r) {
     if (!r.status.ok()) return reply(StatusResponse(r.status));
@@ -210,6 +233,7 @@ void Deregister(Call& call) {
     }
   }
   if (req.node.empty()) return call.Error(400, "Must provide node");
+  if (!AuthorizeDeregistration(call, req, call.backend.server->store())) return;
   auto reply = std::move(call.reply);
   call.backend.server->Apply(req, [reply](catalog::ApplyResult r) {
     if (!r.status.ok()) return reply(StatusResponse(r.status));
@@ -222,7 +246,9 @@ void Deregister(Call& call) {
 void AddCatalogRoutes(std::vector<Route>* routes) {
   routes->push_back({"/v1/catalog/register", {"PUT"}, Register, true});
   routes->push_back({"/v1/catalog/deregister", {"PUT"}, Deregister, true});
-  routes->push_back({"/v1/catalog/datacenters", {"GET"}, Datacenters, true});
+  Route datacenters{"/v1/catalog/datacenters", {"GET"}, Datacenters, true};
+  datacenters.acl = AclCheck::kNone;  // Consul gates nothing here
+  routes->push_back(datacenters);
   routes->push_back({"/v1/catalog/nodes", {"GET"}, Nodes, true});
   routes->push_back({"/v1/catalog/services", {"GET"}, Services, true});
   routes->push_back({"/v1/catalog/service/", {"GET"}, Service, true});

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "acl/builtin.h"
 #include "api/http_api.h"
 #include "core/strings.h"
 
@@ -34,6 +35,29 @@ bool ParseCas(Call& call, std::optional<uint64_t>* out) {
   return true;
 }
 
+// Who may read and write an entry (Consul's ConfigEntry CanRead/CanWrite): service kinds by
+// service:read/write on their name, service-intentions by intention:read/write, proxy-defaults
+// and mesh readable by anyone and written with mesh:write, gateways read by service:read and
+// written with mesh:write.
+bool MayRead(const acl::Authorizer& authz, const std::string& kind, const std::string& name) {
+  if (kind == "proxy-defaults" || kind == "mesh") return true;
+  if (kind == "service-intentions") {
+    return authz.Allowed(acl::Resource::kIntention, name, acl::Level::kRead);
+  }
+  return authz.Allowed(acl::Resource::kService, name, acl::Level::kRead);
+}
+
+bool AuthorizeEntryWrite(Call& call, const std::string& kind, const std::string& name) {
+  if (kind == "service-defaults" || kind == "service-resolver" || kind == "service-router" ||
+      kind == "service-splitter") {
+    return Authorize(call, acl::Resource::kService, name, acl::Level::kWrite);
+  }
+  if (kind == "service-intentions") {
+    return Authorize(call, acl::Resource::kIntention, name, acl::Level::kWrite);
+  }
+  return Authorize(call, acl::Resource::kMesh, "", acl::Level::kWrite);
+}
+
 // Consul answers a refused write with its RPC error: a 500 with the validation's text.
 http::Response WriteFailed(const Status& s) {
   if (s.code() == Code::kInvalidArgument) return ErrorResponse(500, s.message());
@@ -57,6 +81,7 @@ void Apply(Call& call) {
   if (!entry.ok()) return call.Error(400, "Request decoding failed: " + entry.status().message());
   std::optional<uint64_t> cas;
   if (!ParseCas(call, &cas)) return;
+  if (!AuthorizeEntryWrite(call, entry->value("Kind", ""), entry->value("Name", ""))) return;
   if (!entries.primary()) return ForwardToPrimary(call, entries.primary_datacenter());
   auto reply = std::move(call.reply);
   entries.Upsert(std::move(*entry), cas, [reply](Result<bool> written) {
@@ -78,16 +103,31 @@ void Get(Call& call, const std::string& kind, const std::string& name) {
   if (name.empty()) {
     FilterPtr filter;
     if (!ParseFilter(call, &filter)) return;
-    fn = [store, kind, filter](catalog::WatchSet* ws, http::Response* out) {
+    AclView acl(call);
+    fn = [store, kind, filter, acl](catalog::WatchSet* ws, http::Response* out) {
       std::vector<Json> list;
       catalog::Index index = store->ConfigEntries(ws, kind, &list);
+      bool filtered = false;
+      std::erase_if(list, [&](const Json& e) {
+        bool ok = MayRead(*acl.authz, e.value("Kind", ""), e.value("Name", ""));
+        filtered = filtered || !ok;
+        return !ok;
+      });
       Json rows(list);
       if (rows.is_null()) rows = Json::array();
       FilterArray(filter, &rows);
       *out = JsonResponse(rows);
+      acl.Mark(filtered, out);
       return index;
     };
   } else {
+    if (!MayRead(*call.authz, kind, name)) {
+      return call.Error(403, acl::PermissionDeniedText(
+                                 call.accessor,
+                                 kind == "service-intentions" ? acl::Resource::kIntention
+                                                              : acl::Resource::kService,
+                                 acl::Level::kRead, name));
+    }
     fn = [store, kind, name](catalog::WatchSet* ws, http::Response* out) {
       Json entry;
       catalog::Index index = store->ConfigEntry(ws, kind, name, &entry);
@@ -112,6 +152,7 @@ void Delete(Call& call, const std::string& kind, const std::string& name) {
   if (!entries.KnownKind(kind)) return call.Error(400, "invalid config entry kind: " + kind);
   std::optional<uint64_t> cas;
   if (!ParseCas(call, &cas)) return;
+  if (!AuthorizeEntryWrite(call, kind, name)) return;
   if (!entries.primary()) return ForwardToPrimary(call, entries.primary_datacenter());
   auto reply = std::move(call.reply);
   const bool with_cas = cas.has_value();

@@ -3,6 +3,8 @@
 #include "api/http_api.h"
 #include "ca/state.h"
 #include "client/leaf_cache.h"
+#include "identity/spiffe.h"
+#include "x509/x509.h"
 
 namespace gangway::api {
 namespace {
@@ -50,6 +52,10 @@ void Roots(Call& call) {
 }
 
 void Configuration(Call& call) {
+  if (!Authorize(call, acl::Resource::kOperator, "",
+                 call.req.method == "GET" ? acl::Level::kRead : acl::Level::kWrite)) {
+    return;
+  }
   server::ConnectCA* ca = CA(call);
   if (ca == nullptr) return;
   if (call.req.method == "GET") {
@@ -89,10 +95,21 @@ bool ReadCsr(Call& call, std::string* csr) {
 
 // Consul's ConnectCA.Sign: any server signs with its datacenter's signer.
 void Sign(Call& call) {
-  server::ConnectCA* ca = CA(call);
-  if (ca == nullptr) return;
   std::string csr;
   if (!ReadCsr(call, &csr)) return;
+  // service:write on the service the CSR names (a mesh gateway's: on its own name, which the
+  // SPIFFE ID does not carry, so gateways need the write permission of service_prefix "").
+  if (!call.authz->all_allowed()) {
+    auto parsed = x509::ParseCsrPem(csr);
+    std::string service;
+    if (parsed.ok() && parsed->sans().uris.size() == 1) {
+      auto id = identity::ParseSpiffeId(parsed->sans().uris[0]);
+      if (id.ok() && id->kind == identity::SpiffeKind::kService) service = id->service;
+    }
+    if (!Authorize(call, acl::Resource::kService, service, acl::Level::kWrite)) return;
+  }
+  server::ConnectCA* ca = CA(call);
+  if (ca == nullptr) return;
   auto cert = ca->Sign(csr);
   if (!cert.ok()) {
     return call.Fail(cert.status());
@@ -102,6 +119,7 @@ void Sign(Call& call) {
 
 // Consul's ConnectCA.SignIntermediate: the primary's leader signs a secondary's intermediate.
 void SignIntermediate(Call& call) {
+  if (!Authorize(call, acl::Resource::kOperator, "", acl::Level::kWrite)) return;
   server::ConnectCA* ca = CA(call);
   if (ca == nullptr) return;
   std::string csr;
@@ -133,12 +151,13 @@ void AgentRoots(Call& call) {
 }
 
 void AgentLeaf(Call& call) {
-  client::LeafCache* leaves = Leaves(call);
-  if (leaves == nullptr) return;
   const std::string& service = call.rest;
   if (service.empty() || service.find('/') != std::string::npos) {
     return call.Error(400, "Missing service name");
   }
+  if (!Authorize(call, acl::Resource::kService, service, acl::Level::kWrite)) return;
+  client::LeafCache* leaves = Leaves(call);
+  if (leaves == nullptr) return;
   auto reply = std::move(call.reply);
   Backend* backend = &call.backend;
   leaves->GetLeaf(service, call.opts.min_index, call.opts.wait,
@@ -153,12 +172,16 @@ void AgentLeaf(Call& call) {
 }  // namespace
 
 void AddConnectRoutes(std::vector<Route>* routes) {
-  routes->push_back({"/v1/connect/ca/roots", {"GET"}, Roots, true});
+  Route roots{"/v1/connect/ca/roots", {"GET"}, Roots, true};
+  roots.acl = AclCheck::kNone;  // the roots are public (Consul: no ACL)
+  routes->push_back(roots);
   routes->push_back({"/v1/connect/ca/configuration", {"GET", "PUT"}, Configuration, true});
   routes->push_back({"/v1/internal/connect/ca/sign", {"PUT"}, Sign, true, true});
   routes->push_back(
       {"/v1/internal/connect/ca/sign-intermediate", {"PUT"}, SignIntermediate, true});
-  routes->push_back({"/v1/agent/connect/ca/roots", {"GET"}, AgentRoots});
+  Route agent_roots{"/v1/agent/connect/ca/roots", {"GET"}, AgentRoots};
+  agent_roots.acl = AclCheck::kNone;
+  routes->push_back(agent_roots);
   routes->push_back({"/v1/agent/connect/ca/leaf/", {"GET"}, AgentLeaf});
 }
 

@@ -110,6 +110,7 @@ catalog::Index CompileFromStore(const catalog::Store& store, meshcfg::ChainReque
 
 void DiscoveryChain(Call& call) {
   if (call.rest.empty()) return call.Error(400, "Missing chain name");
+  if (!Authorize(call, acl::Resource::kService, call.rest, acl::Level::kRead)) return;
   meshcfg::ChainRequest request;
   request.service = call.rest;
   request.datacenter = call.backend.info.datacenter;

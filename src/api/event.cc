@@ -25,6 +25,7 @@ void EventFire(Call& call) {
   client::UserEvent e;
   e.name = call.rest;
   if (e.name.empty()) return call.Error(400, "Missing name");
+  if (!Authorize(call, acl::Resource::kEvent, e.name, acl::Level::kWrite)) return;
   e.node_filter = call.req.Query("node").value_or("");
   e.service_filter = call.req.Query("service").value_or("");
   e.tag_filter = call.req.Query("tag").value_or("");
@@ -57,17 +58,21 @@ void EventList(Call& call) {
     };
     hooks.unwatch = [events](catalog::WatchId id) { events->Unwatch(id); };
   }
-  QueryFn fn = [events, name](catalog::WatchSet*, http::Response* out) -> catalog::Index {
+  AclView acl(call);
+  QueryFn fn = [events, name, acl](catalog::WatchSet*, http::Response* out) -> catalog::Index {
     catalog::Json arr = catalog::Json::array();
+    bool filtered = false;
     const client::UserEvent* last = nullptr;
     std::vector<client::UserEvent> list;
     if (events != nullptr) list = events->Events();
     for (const auto& e : list) {
       if (!name.empty() && e.name != name) continue;
+      if (!acl.Allowed(acl::Resource::kEvent, e.name, &filtered)) continue;
       arr.push_back(EventJson(e));
       last = &e;
     }
     *out = JsonResponse(arr);
+    acl.Mark(filtered, out);
     // Consul's index here is not monotonic: it is derived from the last event's UUID, and a
     // blocking query returns as soon as it differs from the client's. 1 when there is none,
     // so watchers do not spin.

@@ -22,13 +22,17 @@ void BlockingChecks(Call& call, ChecksReader read) {
   const auto* store = &call.backend.server->store();
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
+  AclView acl(call);
   Blocking(call.backend, call.opts,
-           [store, read = std::move(read), f](catalog::WatchSet* ws, http::Response* out) {
+           [store, read = std::move(read), f, acl](catalog::WatchSet* ws, http::Response* out) {
              std::vector<catalog::HealthCheck> checks;
              auto idx = read(*store, ws, &checks);
+             bool filtered = false;
+             std::erase_if(checks, [&](const auto& c) { return !acl.Check(c, &filtered); });
              auto arr = ChecksJson(checks);
              FilterArray(f, &arr);
              *out = JsonResponse(arr);
+             acl.Mark(filtered, out);
              return idx;
            },
            call.cancel, std::move(call.reply));
@@ -73,12 +77,17 @@ void ServiceHealth(Call& call, bool connect) {
   auto* store = &call.backend.server->store();
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
+  AclView acl(call);
   Blocking(call.backend, call.opts,
-           [store, service, connect, passing, tags, f](catalog::WatchSet* ws, http::Response* out) {
+           [store, service, connect, passing, tags, f, acl](catalog::WatchSet* ws,
+                                                           http::Response* out) {
              std::vector<catalog::CheckServiceNode> rows;
              auto idx = store->CheckServiceNodes(ws, service, connect, &rows);
              catalog::Json arr = catalog::Json::array();
-             for (const auto& row : rows) {
+             bool filtered = false;
+             for (auto& row : rows) {
+               if (!acl.Instance(row.node.node, row.service.service, &filtered)) continue;
+               std::erase_if(row.checks, [&](const auto& c) { return !acl.Check(c, &filtered); });
                bool tags_ok = std::all_of(tags.begin(), tags.end(), [&](const std::string& t) {
                  return std::find(row.service.tags.begin(), row.service.tags.end(), t) !=
                         row.service.tags.end();
@@ -93,6 +102,7 @@ void ServiceHealth(Call& call, bool connect) {
              }
              FilterArray(f, &arr);
              *out = JsonResponse(arr);
+             acl.Mark(filtered, out);
              return idx;
            },
            call.cancel, std::move(call.reply));
@@ -110,14 +120,21 @@ void ServiceDump(Call& call) {
   auto* store = &call.backend.server->store();
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
+  AclView acl(call);
   Blocking(call.backend, call.opts,
-           [store, kind = *kind, f](catalog::WatchSet* ws, http::Response* out) {
+           [store, kind = *kind, f, acl](catalog::WatchSet* ws, http::Response* out) {
              std::vector<catalog::CheckServiceNode> rows;
              auto idx = store->ServiceDump(ws, kind, &rows);
              catalog::Json arr = catalog::Json::array();
-             for (const auto& row : rows) arr.push_back(catalog::CheckServiceNodeToJson(row));
+             bool filtered = false;
+             for (auto& row : rows) {
+               if (!acl.Instance(row.node.node, row.service.service, &filtered)) continue;
+               std::erase_if(row.checks, [&](const auto& c) { return !acl.Check(c, &filtered); });
+               arr.push_back(catalog::CheckServiceNodeToJson(row));
+             }
              FilterArray(f, &arr);
              *out = JsonResponse(arr);
+             acl.Mark(filtered, out);
              return idx;
            },
            call.cancel, std::move(call.reply));

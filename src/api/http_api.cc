@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "acl/builtin.h"
+#include "api/acl_resolver.h"
 #include "core/log.h"
 #include "core/strings.h"
 
@@ -22,6 +24,10 @@ HttpApi::HttpApi(Backend backend) : backend_(std::move(backend)) {
   AddStatusRoutes(&routes_);
   AddRaftRoutes(&routes_);
   AddSessionRoutes(&routes_);
+  AddAclRoutes(&routes_);
+  if (backend_.acl.enabled) {
+    backend_.acl_resolver = std::make_shared<AclResolver>(backend_);
+  }
   // Longest paths first so "/v1/agent/service/register" wins over "/v1/agent/service/".
   std::stable_sort(routes_.begin(), routes_.end(),
                    [](const Route& a, const Route& b) { return a.path.size() > b.path.size(); });
@@ -73,6 +79,19 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
   }
   bool remote_dc = call.opts.dc != backend_.info.datacenter;
   if (match->prepare != nullptr && !match->prepare(call)) return;
+  call.token_given = !RequestToken(call.req).empty();
+  if (backend_.acl.enabled) {
+    call.reply = [inner = std::move(call.reply),
+                  policy = backend_.acl.default_allow ? "allow" : "deny"](http::Response r) {
+      r.Set("X-Consul-Default-ACL-Policy", policy);
+      inner(std::move(r));
+    };
+    // A forwarded request carries the agent's default token when its client sent none, so the
+    // server that answers decides with it.
+    if (!call.token_given && !backend_.acl.tokens.default_token.empty()) {
+      call.req.headers["X-Consul-Token"] = backend_.acl.tokens.default_token;
+    }
+  }
   // Reads and writes of the servers' state are answered by the leader, except ?stale reads,
   // which any server answers from its replica.
   // ?max_stale bounds how far behind a follower's replica may be.
@@ -94,6 +113,40 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
     call.Error(500, "No known Consul servers");
     return;
   }
+  if (!backend_.acl_resolver || match->acl != AclCheck::kHandler) return Run(*match, std::move(call));
+  // Answered here: the token decides first (docs/acl.md, "Enforcement").
+  std::string secret = RequestToken(call.req);
+  if (secret.empty()) secret = backend_.acl_resolver->DefaultSecret();
+  const std::string& recovery = backend_.acl.tokens.agent_recovery;
+  if (!recovery.empty() && StartsWith(call.req.path, "/v1/agent/") &&
+      acl::SecretsEqual(secret, recovery)) {
+    // agent_recovery: this agent's own API, even with no server reachable.
+    call.authz = acl::Authorizer::Management();
+    call.accessor = "agent-recovery";
+    return Run(*match, std::move(call));
+  }
+  auto pending = std::make_shared<Call>(std::move(call));
+  const Route* route = match;
+  backend_.acl_resolver->Resolve(secret, [this, pending, route, secret](Result<Resolved> r) {
+    if (!r.ok()) {
+      if (r.status().code() == Code::kNotFound) return pending->Error(403, acl::kAclNotFound);
+      return pending->Fail(r.status());
+    }
+    pending->authz = r->authz;
+    pending->accessor = r->accessor;
+    std::weak_ptr<AclResolver> resolver = backend_.acl_resolver;
+    pending->opts.token_still_valid = [resolver, secret] {
+      auto res = resolver.lock();
+      if (!res) return true;
+      auto now = res->ResolveNow(secret);
+      return !now || now->ok();
+    };
+    Run(*route, std::move(*pending));
+  });
+}
+
+void HttpApi::Run(const Route& route, Call call) {
+  const Route* match = &route;
   // Identical blocking reads answered here share one parked query and one rendered answer.
   // ?consistent reads stay apart: each must see every write completed before it arrived.
   if (call.req.method == "GET" && call.opts.blocking && !call.opts.consistent) {
@@ -199,6 +252,153 @@ bool FoldKeys(Call& call, catalog::Json* body, std::initializer_list<const char*
   }
   *body = std::move(folded);
   return true;
+}
+
+std::string RequestToken(const http::Request& req) {
+  if (auto q = req.Query("token"); q && !q->empty()) return *q;
+  if (auto h = req.headers.find("X-Consul-Token"); h != req.headers.end() && !h->second.empty()) {
+    return h->second;
+  }
+  if (auto h = req.headers.find("Authorization"); h != req.headers.end()) {
+    const std::string& v = h->second;
+    auto sp = v.find(' ');
+    if (sp != std::string::npos && ToLower(v.substr(0, sp)) == "bearer") {
+      std::string rest = v.substr(sp + 1);
+      auto b = rest.find_first_not_of(' ');
+      if (b == std::string::npos) return "";
+      rest = rest.substr(b);
+      return rest.substr(0, rest.find(' '));
+    }
+  }
+  return "";
+}
+
+bool Allowed(const Call& call, acl::Resource r, std::string_view name, acl::Level level) {
+  return call.authz->Allowed(r, name, level);
+}
+
+bool Authorize(Call& call, acl::Resource r, std::string_view name, acl::Level level) {
+  if (call.authz->Allowed(r, name, level)) return true;
+  call.Error(403, acl::PermissionDeniedText(call.accessor, r, level, name));
+  return false;
+}
+
+void MarkFiltered(const Call& call, bool filtered, http::Response* r) {
+  if (filtered && call.token_given) r->Set("X-Consul-Results-Filtered-By-ACLs", "true");
+}
+
+bool AclView::Allowed(acl::Resource r, std::string_view name, bool* filtered) const {
+  if (authz->Allowed(r, name, acl::Level::kRead)) return true;
+  *filtered = true;
+  return false;
+}
+bool AclView::Node(std::string_view node, bool* filtered) const {
+  return Allowed(acl::Resource::kNode, node, filtered);
+}
+bool AclView::Service(std::string_view service, bool* filtered) const {
+  return Allowed(acl::Resource::kService, service, filtered);
+}
+bool AclView::Instance(std::string_view node, std::string_view service, bool* filtered) const {
+  return Service(service, filtered) && Node(node, filtered);
+}
+bool AclView::Check(const catalog::HealthCheck& c, bool* filtered) const {
+  if (!c.service_id.empty()) return Service(c.service_name, filtered);
+  return Node(c.node, filtered);
+}
+void AclView::Mark(bool filtered, http::Response* r) const {
+  if (filtered && token_given) r->Set("X-Consul-Results-Filtered-By-ACLs", "true");
+}
+
+namespace {
+
+bool Refuse(Call& call, acl::Resource r, std::string_view name) {
+  call.Error(403, acl::PermissionDeniedText(call.accessor, r, acl::Level::kWrite, name));
+  return false;
+}
+
+}  // namespace
+
+bool AuthorizeRegistration(Call& call, const catalog::RegisterRequest& req,
+                           const catalog::Store* store) {
+  if (call.authz->all_allowed()) return true;
+  bool node_changes = !req.skip_node_update;
+  if (node_changes && store != nullptr) {
+    std::optional<catalog::Node> existing;
+    store->GetNode(nullptr, req.node.node, &existing);
+    node_changes = !existing || existing->address != req.node.address ||
+                   existing->meta != req.node.meta ||
+                   existing->tagged_addresses != req.node.tagged_addresses ||
+                   (!req.node.id.empty() && existing->id != req.node.id);
+  }
+  if (node_changes && !call.authz->Allowed(acl::Resource::kNode, req.node.node, acl::Level::kWrite)) {
+    return Refuse(call, acl::Resource::kNode, req.node.node);
+  }
+  if (req.service) {
+    const std::string& name = req.service->service;
+    if (!call.authz->Allowed(acl::Resource::kService, name, acl::Level::kWrite)) {
+      return Refuse(call, acl::Resource::kService, name);
+    }
+    if (req.service->proxy && !req.service->proxy->destination_service_name.empty()) {
+      const std::string& dest = req.service->proxy->destination_service_name;
+      if (!call.authz->Allowed(acl::Resource::kService, dest, acl::Level::kWrite)) {
+        return Refuse(call, acl::Resource::kService, dest);
+      }
+    }
+  }
+  for (const auto& c : req.checks) {
+    if (c.service_id.empty()) {
+      if (!call.authz->Allowed(acl::Resource::kNode, req.node.node, acl::Level::kWrite)) {
+        return Refuse(call, acl::Resource::kNode, req.node.node);
+      }
+      continue;
+    }
+    std::string service = c.service_name;
+    if (req.service && req.service->id == c.service_id) service = req.service->service;
+    if (service.empty() && store != nullptr) {
+      std::optional<catalog::Node> n;
+      std::vector<catalog::NodeService> services;
+      store->NodeServices(nullptr, req.node.node, &n, &services);
+      for (const auto& s : services) {
+        if (s.id == c.service_id) service = s.service;
+      }
+    }
+    if (!call.authz->Allowed(acl::Resource::kService, service, acl::Level::kWrite)) {
+      return Refuse(call, acl::Resource::kService, service);
+    }
+  }
+  return true;
+}
+
+bool AuthorizeDeregistration(Call& call, const catalog::DeregisterRequest& req,
+                             const catalog::Store& store) {
+  if (call.authz->all_allowed()) return true;
+  std::optional<catalog::Node> n;
+  std::vector<catalog::NodeService> services;
+  store.NodeServices(nullptr, req.node, &n, &services);
+  auto service_name = [&](const std::string& id) -> std::optional<std::string> {
+    for (const auto& s : services) {
+      if (s.id == id) return s.service;
+    }
+    return std::nullopt;
+  };
+  auto write = [&](acl::Resource r, const std::string& name) {
+    return call.authz->Allowed(r, name, acl::Level::kWrite) || Refuse(call, r, name);
+  };
+  if (!req.service_id.empty()) {
+    auto name = service_name(req.service_id);
+    return name ? write(acl::Resource::kService, *name) : write(acl::Resource::kNode, req.node);
+  }
+  if (!req.check_id.empty()) {
+    std::vector<catalog::HealthCheck> checks;
+    store.NodeChecks(nullptr, req.node, &checks);
+    for (const auto& c : checks) {
+      if (c.check_id != req.check_id || c.service_id.empty()) continue;
+      auto name = service_name(c.service_id);
+      return write(acl::Resource::kService, name ? *name : c.service_name);
+    }
+    return write(acl::Resource::kNode, req.node);
+  }
+  return write(acl::Resource::kNode, req.node);
 }
 
 bool ParseBool(const std::string& v, bool* out) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "acl/authorizer.h"
 #include "api/backend.h"
 #include "api/filter.h"
 #include "api/query.h"
@@ -23,6 +24,11 @@ struct Call {
   http::Reply reply;
   QueryOptions opts;
   std::string rest;  // path after the route's prefix ("/v1/kv/" + rest)
+  // What the request's token may do (docs/acl.md): resolved before the endpoint runs; allows
+  // everything when ACLs are off.
+  acl::AuthorizerPtr authz = acl::Authorizer::AllowAll();
+  std::string accessor;      // the token's AccessorID ("" when ACLs are off)
+  bool token_given = false;  // the client sent a token (filtered lists then say so)
 
   void Respond(http::Response r) { reply(std::move(r)); }
   void Json(const catalog::Json& body, int status = 200) { reply(JsonResponse(body, status)); }
@@ -31,6 +37,18 @@ struct Call {
 };
 
 using EndpointFn = void (*)(Call&);
+
+// How a route meets the ACL system (docs/acl.md, "Enforcement").
+enum class AclCheck : uint8_t {
+  // The request's token is resolved before the endpoint runs (an unknown one is refused with
+  // 403 "ACL not found"); the endpoint then checks what it needs with Authorize/Allowed and
+  // filters what it lists. Every route is this unless it says otherwise.
+  kHandler = 0,
+  // Consul gates nothing here (status, CA roots): no token is resolved.
+  kNone,
+  // The endpoint resolves the token itself (bootstrap, token/self, the internal resolve).
+  kSelf,
+};
 
 struct Route {
   std::string path;  // exact, or a prefix when it ends with '/'
@@ -50,6 +68,7 @@ struct Route {
   bool (*prepare)(Call&) = nullptr;
   // Consul takes PUT only here (POST is refused with 405).
   bool put_only = false;
+  AclCheck acl = AclCheck::kHandler;
 };
 
 // Route tables, one per resource file.
@@ -67,6 +86,7 @@ void AddProxyRoutes(std::vector<Route>* routes);
 void AddStatusRoutes(std::vector<Route>* routes);
 void AddRaftRoutes(std::vector<Route>* routes);
 void AddSessionRoutes(std::vector<Route>* routes);
+void AddAclRoutes(std::vector<Route>* routes);
 
 class HttpApi : public http::Handler {
  public:
@@ -74,8 +94,11 @@ class HttpApi : public http::Handler {
   void Handle(http::Request req, std::shared_ptr<http::Cancellation> cancel,
               http::Reply reply) override;
   Backend& backend() { return backend_; }
+  // Every route (for the ACL enumeration test).
+  const std::vector<Route>& routes() const { return routes_; }
 
  private:
+  void Run(const Route& match, Call call);
   Backend backend_;
   std::vector<Route> routes_;
 };
@@ -99,6 +122,42 @@ void ForwardToPrimary(Call& call, const std::string& primary);
 // case-insensitively (of keys naming one field, the last wins). An unknown key replies
 // 400 `Request decode failed: json: unknown field "<key>"` and returns false.
 bool FoldKeys(Call& call, catalog::Json* body, std::initializer_list<const char*> known);
+// ACL checks for endpoints. Authorize replies 403 with Consul's text (naming the token's
+// AccessorID, the permission and the resource) and returns false unless the request's token
+// allows `level` on `r` named `name`; Allowed only answers.
+bool Authorize(Call& call, acl::Resource r, std::string_view name, acl::Level level);
+bool Allowed(const Call& call, acl::Resource r, std::string_view name, acl::Level level);
+// For lists an endpoint filtered: Consul's X-Consul-Results-Filtered-By-ACLs, set when
+// something was left out and the client sent a token.
+void MarkFiltered(const Call& call, bool filtered, http::Response* r);
+// The token a request carries: ?token=, X-Consul-Token, then Authorization: Bearer; "" if none.
+std::string RequestToken(const http::Request& req);
+// What the request's token may read, carried into a blocking query's reads (which outlive the
+// Call). Each check notes in *filtered when it leaves something out.
+struct AclView {
+  explicit AclView(const Call& call) : authz(call.authz), token_given(call.token_given) {}
+  acl::AuthorizerPtr authz;
+  bool token_given = false;
+
+  bool Allowed(acl::Resource r, std::string_view name, bool* filtered) const;
+  bool Node(std::string_view node, bool* filtered) const;
+  bool Service(std::string_view service, bool* filtered) const;
+  // A service instance: service:read on the service and node:read on its node.
+  bool Instance(std::string_view node, std::string_view service, bool* filtered) const;
+  // A check: service:read on its service, or node:read on its node for a node check.
+  bool Check(const catalog::HealthCheck& c, bool* filtered) const;
+  void Mark(bool filtered, http::Response* r) const;
+};
+
+// Catalog writes as Consul's vetRegisterWithACL / vetDeregisterWithACL decide them: node:write
+// when the node record changes (or goes), service:write on each service (and on a proxy's
+// destination), and for checks service:write on their service or node:write on the node.
+// Reply 403 and return false when refused.
+bool AuthorizeRegistration(Call& call, const catalog::RegisterRequest& req,
+                           const catalog::Store* store);
+bool AuthorizeDeregistration(Call& call, const catalog::DeregisterRequest& req,
+                             const catalog::Store& store);
+
 // Parses a boolean query value ("", "true", "false", "1", "0").
 bool ParseBool(const std::string& v, bool* out);
 

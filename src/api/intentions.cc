@@ -114,16 +114,20 @@ void List(Call& call) {
   FilterPtr filter;
   if (!ParseFilter(call, &filter)) return;
   const catalog::Store* store = &call.backend.server->store();
+  AclView acl(call);
   Blocking(call.backend, call.opts,
-           [store, filter](catalog::WatchSet* ws, http::Response* out) {
+           [store, filter, acl](catalog::WatchSet* ws, http::Response* out) {
              std::vector<meshcfg::ServiceIntentions> entries;
              catalog::Index index = LoadEntries(*store, ws, &entries);
              Json rows = Json::array();
+             bool filtered = false;
              for (const meshcfg::Intention& i : AllIntentions(entries)) {
+               if (!acl.Allowed(acl::Resource::kIntention, i.destination_name, &filtered)) continue;
                rows.push_back(IntentionJson(i, entries));
              }
              FilterArray(filter, &rows);
              *out = JsonResponse(rows);
+             acl.Mark(filtered, out);
              return index;
            },
            call.cancel, std::move(call.reply));
@@ -183,6 +187,10 @@ void Exact(Call& call) {
   if (!source) return;
   auto destination = Required(call, "destination");
   if (!destination) return;
+  if (!Authorize(call, acl::Resource::kIntention, *destination,
+                 call.req.method == "GET" ? acl::Level::kRead : acl::Level::kWrite)) {
+    return;
+  }
   if (call.req.method == "GET") {
     const catalog::Store* store = &call.backend.server->store();
     std::string src = *source, dst = *destination;
@@ -268,6 +276,7 @@ void Check(Call& call) {
   if (!source) return;
   auto destination = Required(call, "destination");
   if (!destination) return;
+  if (!Authorize(call, acl::Resource::kIntention, *destination, acl::Level::kRead)) return;
   std::vector<meshcfg::ServiceIntentions> entries;
   LoadEntries(call.backend.server->store(), nullptr, &entries);
   meshcfg::IntentionSource who;
@@ -295,27 +304,33 @@ void MatchEndpoint(Call& call) {
   }
   if (names.empty()) return call.Error(400, "required query parameter 'name' not set");
   const catalog::Store* store = &call.backend.server->store();
+  AclView acl(call);
   Blocking(call.backend, call.opts,
-           [store, match_by, names](catalog::WatchSet* ws, http::Response* out) {
+           [store, match_by, names, acl](catalog::WatchSet* ws, http::Response* out) {
              std::vector<meshcfg::ServiceIntentions> entries;
              catalog::Index index = LoadEntries(*store, ws, &entries);
              Json doc = Json::object();
+             bool filtered = false;
              for (const auto& [name, list] : meshcfg::Match(match_by, names, entries)) {
                Json rows = Json::array();
-               for (const meshcfg::Intention& i : list) rows.push_back(IntentionJson(i, entries));
+               for (const meshcfg::Intention& i : list) {
+                 if (!acl.Allowed(acl::Resource::kIntention, i.destination_name, &filtered)) continue;
+                 rows.push_back(IntentionJson(i, entries));
+               }
                doc[name] = rows;
              }
              for (const std::string& n : names) {
                if (!doc.contains(n)) doc[n] = Json::array();
              }
              *out = JsonResponse(doc);
+             acl.Mark(filtered, out);
              return index;
            },
            call.cancel, std::move(call.reply));
 }
 
 // POST /v1/agent/connect/authorize {"Target","ClientCertURI","ClientCertSerial"}
-void Authorize(Call& call) {
+void AgentAuthorize(Call& call) {
   Json body;
   try {
     body = Json::parse(call.req.body.empty() ? "{}" : call.req.body);
@@ -327,6 +342,7 @@ void Authorize(Call& call) {
   std::string uri = body.value("ClientCertURI", "");
   if (target.empty()) return call.Error(400, "Target service must be specified");
   if (uri.empty()) return call.Error(400, "ClientCertURI must be specified");
+  if (!Authorize(call, acl::Resource::kService, target, acl::Level::kWrite)) return;
   auto id = identity::ParseSpiffeId(uri);
   if (!id.ok() || id->kind != identity::SpiffeKind::kService) {
     return call.Error(400, "ClientCertURI not a valid Connect identifier");
@@ -349,6 +365,12 @@ void Authorize(Call& call) {
   read.method = "GET";
   read.target = read.path = std::string("/v1/config/") + kKind;
   read.remote_address = call.req.remote_address;
+  // The caller's token (service:write on the target reads its intentions).
+  if (auto t = call.req.headers.find("X-Consul-Token"); t != call.req.headers.end()) {
+    read.headers["X-Consul-Token"] = t->second;
+  } else if (std::string token = RequestToken(call.req); !token.empty()) {
+    read.headers["X-Consul-Token"] = token;
+  }
   call.backend.forward(
       std::move(read), call.backend.info.datacenter, call.cancel,
       [answer, reply = std::move(call.reply)](http::Response r) {
@@ -374,7 +396,7 @@ void AddIntentionRoutes(std::vector<Route>* routes) {
   routes->push_back({"/v1/connect/intentions/match", {"GET"}, MatchEndpoint, true});
   // An agent endpoint, as Consul's: answered with this agent's default (the one its sidecars
   // enforce) over the servers' entries (Consul's agent answers from its cache of them).
-  routes->push_back({"/v1/agent/connect/authorize", {"POST"}, Authorize, false});
+  routes->push_back({"/v1/agent/connect/authorize", {"POST"}, AgentAuthorize, false});
 }
 
 }  // namespace gangway::api

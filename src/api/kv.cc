@@ -1,6 +1,7 @@
 // /v1/kv/<key> and /v1/txn.
 #include <algorithm>
 
+#include "acl/builtin.h"
 #include "api/http_api.h"
 #include "catalog/json.h"
 #include "core/base64.h"
@@ -33,30 +34,57 @@ void KVGet(Call& call) {
   std::string separator =
       call.req.Query("separator").value_or(call.req.Query("seperator").value_or(""));
   if (key.empty() && !recurse && !keys) return call.Error(400, "Missing key name");
+  // A single key needs key:read; lists leave out what the token may not read, and with
+  // acl.enable_key_list_policy need key:list on the prefix.
+  if (!recurse && !keys && !Authorize(call, acl::Resource::kKey, key, acl::Level::kRead)) return;
+  if ((recurse || keys) && call.backend.acl.enable_key_list_policy &&
+      !Authorize(call, acl::Resource::kKey, key, acl::Level::kList)) {
+    return;
+  }
   auto* store = &call.backend.server->store();
-  QueryFn fn = [store, key, recurse, keys, raw, separator](catalog::WatchSet* ws,
-                                                           http::Response* out) {
+  auto authz = call.authz;
+  const bool token_given = call.token_given;
+  QueryFn fn = [store, key, recurse, keys, raw, separator, authz, token_given](
+                   catalog::WatchSet* ws, http::Response* out) {
     catalog::Index idx;
+    bool filtered = false;
+    auto readable = [&](const std::string& k) {
+      bool ok = authz->Allowed(acl::Resource::kKey, k, acl::Level::kRead);
+      filtered = filtered || !ok;
+      return ok;
+    };
+    auto mark = [&] {
+      if (filtered && token_given) out->Set("X-Consul-Results-Filtered-By-ACLs", "true");
+    };
     if (keys) {
       std::vector<std::string> list;
       idx = store->KVKeys(ws, key, separator, &list);
+      if (!authz->all_allowed()) {
+        std::erase_if(list, [&](const std::string& k) { return !readable(k); });
+      }
       if (list.empty() && !key.empty()) {  // the whole keyspace lists as [] when empty
         *out = ErrorResponse(404, "");
       } else {
         *out = JsonResponse(catalog::Json(list));
       }
+      mark();
       return idx;
     }
     if (recurse) {
       std::vector<catalog::KVEntry> list;
       idx = store->KVList(ws, key, &list);
+      if (!authz->all_allowed()) {
+        std::erase_if(list, [&](const catalog::KVEntry& e) { return !readable(e.key); });
+      }
       if (list.empty()) {
         *out = ErrorResponse(404, "");
+        mark();
         return idx;
       }
       catalog::Json arr = catalog::Json::array();
       for (const auto& e : list) arr.push_back(catalog::KVEntryToJson(e));
       *out = JsonResponse(arr);
+      mark();
       return idx;
     }
     std::optional<catalog::KVEntry> e;
@@ -94,6 +122,7 @@ void ReplyApplied(Call& call, catalog::Command cmd, bool lock_op = false) {
 void KVPut(Call& call) {
   std::string key = call.rest;
   if (key.empty()) return call.Error(400, "Missing key name");
+  if (!Authorize(call, acl::Resource::kKey, key, acl::Level::kWrite)) return;
   const bool acquire = call.req.Has("acquire");
   const bool release = call.req.Has("release");
   if (int(acquire) + int(release) + int(call.req.Has("cas")) > 1) {
@@ -139,6 +168,14 @@ void KVDelete(Call& call) {
   req.op = call.req.Has("recurse") ? catalog::KVOp::kDeleteTree : catalog::KVOp::kDelete;
   if (req.op == catalog::KVOp::kDelete && req.entry.key.empty()) {
     return call.Error(400, "Missing key name");
+  }
+  if (req.op == catalog::KVOp::kDeleteTree) {
+    if (!call.authz->KeyWritePrefix(req.entry.key)) {
+      return call.Error(403, acl::PermissionDeniedText(call.accessor, acl::Resource::kKey,
+                                                       acl::Level::kWrite, req.entry.key));
+    }
+  } else if (!Authorize(call, acl::Resource::kKey, req.entry.key, acl::Level::kWrite)) {
+    return;
   }
   if (auto cas = call.req.Query("cas")) {
     uint64_t idx = 0;
@@ -231,6 +268,19 @@ void Txn(Call& call) {
       } else {
         return call.Error(400, where + "unknown field \"KV." + k + "\"");
       }
+    }
+    // Reads need key:read (get-tree: on the prefix, as Consul's txn checks), writes key:write.
+    const bool read = req.op == catalog::KVOp::kGet || req.op == catalog::KVOp::kGetTree ||
+                      req.op == catalog::KVOp::kCheckIndex ||
+                      req.op == catalog::KVOp::kCheckNotExists ||
+                      req.op == catalog::KVOp::kCheckSession;
+    if (req.op == catalog::KVOp::kDeleteTree && !call.authz->KeyWritePrefix(req.entry.key)) {
+      return call.Error(403, acl::PermissionDeniedText(call.accessor, acl::Resource::kKey,
+                                                       acl::Level::kWrite, req.entry.key));
+    }
+    if (!Authorize(call, acl::Resource::kKey, req.entry.key,
+                   read ? acl::Level::kRead : acl::Level::kWrite)) {
+      return;
     }
     txn.ops.push_back(std::move(req));
   }

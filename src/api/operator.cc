@@ -132,6 +132,10 @@ bool ReadKey(Call& call, std::string* key) {
 }
 
 void Keyring(Call& call) {
+  if (!Authorize(call, acl::Resource::kKeyring, "",
+                 call.req.method == "GET" ? acl::Level::kRead : acl::Level::kWrite)) {
+    return;
+  }
   KeyOp op = KeyOp::kList;
   if (call.req.method == "POST") op = KeyOp::kInstall;
   if (call.req.method == "PUT") op = KeyOp::kUse;

@@ -11,6 +11,20 @@ void ProxyConfig(Call& call) {
   const std::string id = call.rest;
   if (id.empty()) return call.Error(400, "Missing proxy ID");
   proxycfg::Manager* manager = call.backend.proxies;
+  // The configuration holds the service's private key: service:write on the proxied service
+  // (a sidecar's destination, or the gateway itself), as Consul's xDS server asks.
+  if (call.backend.agent != nullptr) {
+    auto it = call.backend.agent->services().find(id);
+    if (it != call.backend.agent->services().end()) {
+      const catalog::NodeService& s = it->second.service;
+      const std::string& name = s.proxy && !s.proxy->destination_service_name.empty()
+                                    ? s.proxy->destination_service_name
+                                    : s.service;
+      if (!Authorize(call, acl::Resource::kService, name, acl::Level::kWrite)) return;
+    } else if (!Authorize(call, acl::Resource::kService, id, acl::Level::kWrite)) {
+      return;
+    }
+  }
   if (manager == nullptr || manager->Find(id) == nullptr) {
     return call.Error(404, "unknown proxy service ID: " + id);
   }

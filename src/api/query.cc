@@ -261,8 +261,15 @@ void BlockingWith(Backend& backend, const QueryOptions& opts, WatchHooks hooks, 
     return;
   }
   // Ready when the index moved (either way: a restored snapshot can take it back) or on error.
-  auto run = [&backend, min_index = opts.min_index, fn = std::move(fn)](
-                 bool final_run, catalog::WatchSet* ws, http::Response* r) {
+  auto run = [&backend, min_index = opts.min_index, fn = std::move(fn),
+              still_valid = opts.token_still_valid, first = true](
+                 bool final_run, catalog::WatchSet* ws, http::Response* r) mutable {
+    // A token deleted (or expired) while the query waited ends it (docs/acl.md).
+    if (!first && still_valid && !still_valid()) {
+      *r = ErrorResponse(403, "ACL not found");
+      return true;
+    }
+    first = false;
     catalog::Index index = fn(ws, r);
     if (!final_run && index == min_index && r->status == 200) return false;
     SetMetaHeaders(backend, index, r);

@@ -32,6 +32,9 @@ struct QueryOptions {
   // serve them all (see BlockingWith). HttpApi sets it for plain blocking GETs: method, target
   // and token. Empty: never shared.
   std::string share_key;
+  // With ACLs: whether the request's token still resolves; a blocking query asks after each
+  // wake and answers 403 "ACL not found" once it does not. Null: never asked.
+  std::function<bool()> token_still_valid;
 };
 
 // The share_key of a request: method, raw target (path and query string, so also ?index and

@@ -8,6 +8,7 @@ namespace gangway::api {
 namespace {
 
 void RaftConfiguration(Call& call) {
+  if (!Authorize(call, acl::Resource::kOperator, "", acl::Level::kRead)) return;
   auto* s = call.backend.server;
   catalog::Json servers = catalog::Json::array();
   for (const auto& r : s->RaftConfiguration()) {
@@ -23,6 +24,7 @@ void RaftConfiguration(Call& call) {
 }
 
 void RemovePeer(Call& call) {
+  if (!Authorize(call, acl::Resource::kOperator, "", acl::Level::kWrite)) return;
   std::string id = call.req.Query("id").value_or("");
   std::string address = call.req.Query("address").value_or("");
   if (id.empty() && address.empty()) {
@@ -36,6 +38,8 @@ void RemovePeer(Call& call) {
 }
 
 void Snapshot(Call& call) {
+  // A snapshot holds every secret (tokens included): management only, as Consul.
+  if (!Authorize(call, acl::Resource::kAcl, "", acl::Level::kWrite)) return;
   auto* s = call.backend.server;
   if (call.req.method == "GET") {
     // The copy is taken here, at one index; encoding it and its archive (checksum included)

@@ -16,6 +16,25 @@ catalog::Json SessionList(const std::vector<catalog::Session>& list) {
   return out;
 }
 
+// Sessions the token may read (session:read on their node); marks what it left out.
+http::Response ReadableSessions(const AclView& acl, std::vector<catalog::Session> list) {
+  bool filtered = false;
+  std::erase_if(list, [&](const catalog::Session& s) {
+    return !acl.Allowed(acl::Resource::kSession, s.node, &filtered);
+  });
+  http::Response r = JsonResponse(SessionList(list));
+  acl.Mark(filtered, &r);
+  return r;
+}
+
+// A write on an existing session needs session:write on its node.
+bool AuthorizeSession(Call& call, const std::string& id) {
+  std::optional<catalog::Session> s;
+  call.backend.server->store().SessionGet(nullptr, id, &s);
+  if (!s) return true;  // the handler's own answer for an unknown session
+  return Authorize(call, acl::Resource::kSession, s->node, acl::Level::kWrite);
+}
+
 // Session IDs are UUIDs, which the store keeps in lower case; Consul's ID index folds case.
 std::string SessionId(const std::string& rest) { return ToLower(rest); }
 
@@ -49,6 +68,7 @@ void Create(Call& call) {
   if (!s.ok()) return call.Error(400, s.status().message());
   Status v = catalog::ValidateSession(&*s, call.backend.server->options().session_ttl_min);
   if (!v.ok()) return call.Error(500, v.message());
+  if (!Authorize(call, acl::Resource::kSession, s->node, acl::Level::kWrite)) return;
   auto& store = call.backend.server->store();
   for (;;) {
     s->id = NewUuid();
@@ -69,6 +89,7 @@ void Create(Call& call) {
 void Destroy(Call& call) {
   std::string id = SessionId(call.rest);
   if (id.empty()) return call.Error(400, "Missing session");
+  if (!AuthorizeSession(call, id)) return;
   catalog::SessionRequest req;
   req.op = catalog::SessionOp::kDestroy;
   req.session.id = id;
@@ -87,6 +108,7 @@ void Renew(Call& call) {
   std::optional<catalog::Session> s;
   call.backend.server->store().SessionGet(nullptr, id, &s);
   if (!s) return call.Error(404, "Session id '" + id + "' not found");
+  if (!Authorize(call, acl::Resource::kSession, s->node, acl::Level::kWrite)) return;
   call.backend.server->sessions().ResetTimer(*s);
   call.Json(SessionList({*s}));
 }
@@ -95,12 +117,13 @@ void Info(Call& call) {
   std::string id = SessionId(call.rest);
   if (id.empty()) return call.Error(400, "Missing session");
   auto* store = &call.backend.server->store();
-  QueryFn fn = [store, id](catalog::WatchSet* ws, http::Response* out) {
+  AclView acl(call);
+  QueryFn fn = [store, id, acl](catalog::WatchSet* ws, http::Response* out) {
     std::optional<catalog::Session> s;
     catalog::Index idx = store->SessionGet(ws, id, &s);
     std::vector<catalog::Session> list;
     if (s) list.push_back(*s);
-    *out = JsonResponse(SessionList(list));
+    *out = ReadableSessions(acl, std::move(list));
     return idx;
   };
   Blocking(call.backend, call.opts, std::move(fn), call.cancel, std::move(call.reply));
@@ -110,10 +133,11 @@ void Node(Call& call) {
   std::string node = call.rest;
   if (node.empty()) return call.Error(400, "Missing node name");
   auto* store = &call.backend.server->store();
-  QueryFn fn = [store, node](catalog::WatchSet* ws, http::Response* out) {
+  AclView acl(call);
+  QueryFn fn = [store, node, acl](catalog::WatchSet* ws, http::Response* out) {
     std::vector<catalog::Session> list;
     catalog::Index idx = store->NodeSessions(ws, node, &list);
-    *out = JsonResponse(SessionList(list));
+    *out = ReadableSessions(acl, std::move(list));
     return idx;
   };
   Blocking(call.backend, call.opts, std::move(fn), call.cancel, std::move(call.reply));
@@ -121,10 +145,11 @@ void Node(Call& call) {
 
 void List(Call& call) {
   auto* store = &call.backend.server->store();
-  QueryFn fn = [store](catalog::WatchSet* ws, http::Response* out) {
+  AclView acl(call);
+  QueryFn fn = [store, acl](catalog::WatchSet* ws, http::Response* out) {
     std::vector<catalog::Session> list;
     catalog::Index idx = store->SessionList(ws, &list);
-    *out = JsonResponse(SessionList(list));
+    *out = ReadableSessions(acl, std::move(list));
     return idx;
   };
   Blocking(call.backend, call.opts, std::move(fn), call.cancel, std::move(call.reply));

@@ -66,7 +66,7 @@ struct IntentionDefault {
 // ResolveIntentionDefault over one of these, so they cannot disagree.
 struct IntentionDefaultSettings {
   std::optional<bool> policy_allow;  // default_intention_policy: allow (true) | deny (false)
-  std::optional<bool> acl_allow;     // acl.default_policy once ACLs are enabled; unset today
+  std::optional<bool> acl_allow;     // acl.default_policy when ACLs are enabled
 };
 
 // default_intention_policy when set, else the ACL default policy when ACLs are on, else allow

@@ -99,7 +99,12 @@ void Server::ConfigureConfigEntries(ConfigEntriesOptions options, ConfigEntryChe
                                                     std::move(checks), std::move(hooks));
 }
 
+void Server::EnableAcls(AclOptions options) {
+  acls_ = std::make_unique<Acls>(*this, std::move(options));
+}
+
 void Server::DevLeadershipAcquired() {
+  if (acls_) acls_->OnLeadership(true);
   if (ca_) ca_->OnLeadership(true);
   config_entries_->OnLeadership(true);
   sessions_->OnLeadership(true);
@@ -184,6 +189,7 @@ void Server::StartRaft(std::optional<consensus::Configuration> bootstrap,
     LogInfo(kLog, now ? "cluster leadership acquired" : "cluster leadership lost");
     if (!now) dead_timers_.clear();
     if (hooks_.on_leadership) hooks_.on_leadership(now);
+    if (acls_) acls_->OnLeadership(now);
     if (ca_) ca_->OnLeadership(now);
     config_entries_->OnLeadership(now);
     sessions_->OnLeadership(now);

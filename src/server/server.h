@@ -22,6 +22,7 @@
 #include "catalog/store.h"
 #include "consensus/raft_node.h"
 #include "core/loop.h"
+#include "server/acl.h"
 #include "server/config_entries.h"
 #include "server/connect_ca.h"
 #include "server/sessions.h"
@@ -114,6 +115,9 @@ class Server : public catalog::Applier {
   ConfigEntries& config_entries() { return *config_entries_; }
   // Session TTL timers (leader) and lock-delays (every server).
   Sessions& sessions() { return *sessions_; }
+  // ACLs (acl.enabled): call before Start. Null when ACLs are off.
+  void EnableAcls(AclOptions options);
+  Acls* acls() { return acls_.get(); }
   // Dev mode has no elections: the agent says when this single server starts leading.
   void DevLeadershipAcquired();
 
@@ -164,6 +168,7 @@ class Server : public catalog::Applier {
   std::unique_ptr<ConnectCA> ca_;
   std::unique_ptr<ConfigEntries> config_entries_;
   std::unique_ptr<Sessions> sessions_;
+  std::unique_ptr<Acls> acls_;
   bool started_ = false;
   bool starting_ = false;
   bool leader_ = false;

@@ -18,12 +18,20 @@ namespace gangway::api::testing {
 
 class TestAgent {
  public:
-  TestAgent() {
+  // With `acl`, ACLs are on as that configuration says (and the dev server, leading at once,
+  // has created the anonymous token and the builtin policies).
+  explicit TestAgent(std::optional<acl::Config> acl = std::nullopt) {
     server::ServerOptions so;
     so.node_name = "test";
     so.node_id = "00000000-0000-4000-8000-000000000001";
     so.rpc_address = "127.0.0.1:8300";
     server_ = std::make_unique<server::Server>(loop_, so);
+    if (acl) {
+      server::AclOptions ao;
+      ao.config = *acl;
+      ao.datacenter = so.datacenter;
+      server_->EnableAcls(std::move(ao));
+    }
     client::LocalAgentOptions lo;
     lo.node_name = so.node_name;
     lo.node_id = so.node_id;
@@ -44,7 +52,9 @@ class TestAgent {
     b.info.primary_datacenter = so.datacenter;
     b.info.server = true;
     b.info.dev = true;
+    if (acl) b.acl = *acl;
     api_ = std::make_unique<HttpApi>(b);
+    if (acl) server_->DevLeadershipAcquired();
     loop_.RunPending();
   }
 
@@ -63,6 +73,7 @@ class TestAgent {
     req.target = target;
     req.body = std::move(body);
     req.remote_address = "127.0.0.1";
+    if (!token_.empty()) req.headers["X-Consul-Token"] = token_;
     if (!http::Request::ParseTarget(target, &req.path, &req.query)) {
       http::Response bad;
       bad.status = 400;
@@ -97,6 +108,8 @@ class TestAgent {
   client::LocalAgent& agent() { return *agent_; }
   client::testing::FakeProber& prober() { return *prober_; }
   HttpApi& api() { return *api_; }
+  // The token every later request carries ("" for none).
+  void set_token(std::string token) { token_ = std::move(token); }
 
  private:
   gangway::testing::SimLoop loop_;
@@ -104,6 +117,7 @@ class TestAgent {
   client::testing::FakeProber* prober_ = nullptr;
   std::unique_ptr<client::LocalAgent> agent_;
   std::unique_ptr<HttpApi> api_;
+  std::string token_;
 };
 
 }  // namespace gangway::api::testing
