@@ -819,6 +819,10 @@ class TokenUpdateCommand : public AclCommand {
     if (!st.ok()) return Fail(env_, st.message());
     t["Roles"] = roles;
 
+    // Consul's update (1.13+) also clears the identities when neither -service-identity nor
+    // -append-service-identity is given (and the node forms likewise), so changing only a
+    // description silently drops them. Here, as for policies and roles, what no flag names is
+    // kept.
     if (set_services) {
       t["ServiceIdentities"] = *services;
     } else {
