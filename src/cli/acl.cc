@@ -155,6 +155,15 @@ class AclCommand : public Command {
     return c;
   }
 
+  // The object a write answered with. A body that is not one is reported, since the write
+  // itself went through.
+  bool Decode(const std::string& body, Json* out) {
+    *out = Json::parse(body, nullptr, false);
+    if (out->is_object()) return true;
+    Fail(env_, "Error decoding the agent's answer, which is not a JSON object: " + body);
+    return false;
+  }
+
   int Print(const std::string& text) {
     *env_.out << text << "\n";
     return 0;
@@ -214,8 +223,8 @@ class BootstrapCommand : public AclCommand {
     if (!secret.empty()) body = Json{{"BootstrapSecret", secret}}.dump();
     auto res = client->Put("/v1/acl/bootstrap", {}, body);
     if (!res.ok()) return Fail(env_, "Failed ACL bootstrapping: " + res.status().message());
-    Json token = Json::parse(*res, nullptr, false);
-    if (token.is_discarded()) return Fail(env_, "Failed ACL bootstrapping: invalid JSON answer");
+    Json token;
+    if (!Decode(*res, &token)) return 1;
     return Print(FormatToken(token, format, false));
   }
 
@@ -277,7 +286,8 @@ class PolicyCreateCommand : public AclCommand {
     if (!datacenters_.empty()) policy["Datacenters"] = datacenters_;
     auto res = client->Put("/v1/acl/policy", {}, GoMarshal(AsGoStruct(policy, AclStruct::kPolicy)));
     if (!res.ok()) return Fail(env_, "Failed to create new policy: " + res.status().message());
-    Json created = Json::parse(*res, nullptr, false);
+    Json created;
+    if (!Decode(*res, &created)) return 1;
     return Print(FormatPolicy(created, format, meta_));
   }
 
@@ -450,7 +460,9 @@ class PolicyUpdateCommand : public AclCommand {
     if (!res.ok()) {
       return Fail(env_, "Error updating policy " + Q(*id) + ": " + res.status().message());
     }
-    return Print(FormatPolicy(Json::parse(*res, nullptr, false), format, meta_));
+    Json answer;
+    if (!Decode(*res, &answer)) return 1;
+    return Print(FormatPolicy(answer, format, meta_));
   }
 
  private:
@@ -603,7 +615,9 @@ class TokenCreateCommand : public AclCommand {
     token["Roles"] = roles;
     auto res = client->Put("/v1/acl/token", {}, GoMarshal(AsGoStruct(token, AclStruct::kToken)));
     if (!res.ok()) return Fail(env_, "Failed to create new token: " + res.status().message());
-    return Print(FormatToken(Json::parse(*res, nullptr, false), format, meta_));
+    Json answer;
+    if (!Decode(*res, &answer)) return 1;
+    return Print(FormatToken(answer, format, meta_));
   }
 
  private:
@@ -863,7 +877,9 @@ class TokenUpdateCommand : public AclCommand {
     if (!res.ok()) {
       return Fail(env_, "Failed to update token " + *id + ": " + res.status().message());
     }
-    return Print(FormatToken(Json::parse(*res, nullptr, false), format, meta_));
+    Json answer;
+    if (!Decode(*res, &answer)) return 1;
+    return Print(FormatToken(answer, format, meta_));
   }
 
  private:
@@ -907,7 +923,9 @@ class TokenCloneCommand : public AclCommand {
     auto res = client->Put("/v1/acl/token/" + Seg(*id) + "/clone", {},
                            GoMarshal(Json{{"Description", description_}}));
     if (!res.ok()) return Fail(env_, "Error cloning token: " + res.status().message());
-    return Print(FormatToken(Json::parse(*res, nullptr, false), format, false));
+    Json answer;
+    if (!Decode(*res, &answer)) return 1;
+    return Print(FormatToken(answer, format, false));
   }
 
  private:
@@ -1027,7 +1045,9 @@ class RoleCreateCommand : public AclCommand {
     role["Policies"] = policies;
     auto res = client->Put("/v1/acl/role", {}, GoMarshal(AsGoStruct(role, AclStruct::kRole)));
     if (!res.ok()) return Fail(env_, "Failed to create new role: " + res.status().message());
-    return Print(FormatRole(Json::parse(*res, nullptr, false), format, meta_));
+    Json answer;
+    if (!Decode(*res, &answer)) return 1;
+    return Print(FormatRole(answer, format, meta_));
   }
 
  private:
@@ -1231,7 +1251,9 @@ class RoleUpdateCommand : public AclCommand {
     if (!res.ok()) {
       return Fail(env_, "Error updating role " + Q(*id) + ": " + res.status().message());
     }
-    return Print(FormatRole(Json::parse(*res, nullptr, false), format, meta_));
+    Json answer;
+    if (!Decode(*res, &answer)) return 1;
+    return Print(FormatRole(answer, format, meta_));
   }
 
  private:

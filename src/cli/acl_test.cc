@@ -393,6 +393,13 @@ TEST(AclCommandTest, PolicyCreateErrors) {
             "Failed to create new policy: Unexpected response code: 403 (Permission denied: "
             "token with AccessorID 'x' lacks permission 'acl:write')\n");
   EXPECT_EQ(denied.Header(0, "X-Consul-Token"), "weak");
+
+  Harness garbled;
+  garbled.agent.On("PUT /v1/acl/policy", 200, "true");
+  EXPECT_EQ(garbled.Run({"acl", "policy", "create", "-name", "p"}), 1);
+  EXPECT_EQ(garbled.err.str(),
+            "Error decoding the agent's answer, which is not a JSON object: true\n");
+  EXPECT_EQ(garbled.out.str(), "");
 }
 
 TEST(AclCommandTest, PolicyReadListDelete) {
