@@ -1,5 +1,6 @@
 #include "cli/acl_format.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
