@@ -333,7 +333,6 @@ class PolicyTarget {
     flags->String("name", &name_, "string", std::string("The name of the policy to ") + verb + ".");
   }
   bool Given() const { return !id_.empty() || !name_.empty(); }
-  const std::string& name() const { return name_; }
   const std::string& id_flag() const { return id_; }
 
   // The policy's ID; when found by name, `by_name` receives the policy itself.
