@@ -15,6 +15,7 @@
 #include "core/flags.h"
 #include "cli/members.h"
 #include "cli/table.h"
+#include "cli/testing/fake_agent.h"
 #include "cli/trust.h"
 
 namespace gangway::cli {
@@ -130,14 +131,6 @@ TEST(MembersTest, StatusFilter) {
 // ---------------------------------------------------------------------------------------------
 // Agent address and token
 
-GetEnv FakeEnv(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& k) -> std::optional<std::string> {
-    auto it = vars.find(k);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
 TEST(AddressTest, Precedence) {
   auto a = ResolveAgentAddress("", FakeEnv({}));
   ASSERT_TRUE(a.ok());
@@ -211,54 +204,6 @@ TEST(AddressTest, Token) {
 
 // ---------------------------------------------------------------------------------------------
 // Commands against a canned agent
-
-struct FakeAgent {
-  // "METHOD target" -> response; unmatched requests get 404.
-  std::map<std::string, http::Response> routes;
-  std::vector<http::ClientRequest> requests;
-  bool refuse = false;
-
-  void On(const std::string& key, int status, std::string body) {
-    http::Response r;
-    r.status = status;
-    r.body = std::move(body);
-    routes[key] = r;
-  }
-};
-
-struct Harness {
-  FakeAgent agent;
-  std::ostringstream out, err;
-  std::istringstream in;
-  std::map<std::string, std::string> vars;
-
-  int Run(const Args& args) {
-    Environment env;
-    env.out = &out;
-    env.err = &err;
-    env.in = &in;
-    env.getenv = FakeEnv(vars);
-    env.transport = [this](const http::ClientRequest& req) -> Result<http::Response> {
-      agent.requests.push_back(req);
-      if (agent.refuse) {
-        return Unavailable("Error connecting to " + req.method + " http://" + req.host + ":" +
-                           std::to_string(req.port) + req.target + ": Connection refused");
-      }
-      auto it = agent.routes.find(req.method + " " + req.target);
-      if (it != agent.routes.end()) return it->second;
-      http::Response r;
-      r.status = 404;
-      return r;
-    };
-    return RunWithEnvironment(args, env);
-  }
-  std::string Header(size_t i, const std::string& name) const {
-    for (const auto& [k, v] : agent.requests.at(i).headers) {
-      if (k == name) return v;
-    }
-    return "";
-  }
-};
 
 TEST(CommandTest, KeygenPrintsAFreshValidKey) {
   Harness a, b;
@@ -1111,15 +1056,6 @@ constexpr char kCaConfigJson[] =
     R"("LeafCertTTL":"72h","PrivateKeyBits":256,"PrivateKeyType":"ec","RootCertTTL":"87600h"},)"
     R"("CreateIndex":5,"ForceWithoutCrossSigning":false,"ModifyIndex":7,"Provider":"consul",)"
     R"("State":null})";
-
-// A file in the test's temporary directory, removed when the test ends.
-struct TempFile {
-  std::string path;
-  TempFile(const std::string& name, const std::string& content) : path(testing::TempDir() + name) {
-    std::ofstream(path, std::ios::binary) << content;
-  }
-  ~TempFile() { std::remove(path.c_str()); }
-};
 
 TEST(ConnectCaTest, GetConfigPrintsTheStructAsConsulDoes) {
   Harness h;

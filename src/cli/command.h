@@ -112,6 +112,28 @@ std::unique_ptr<Command> NewTlsCaCommand(Environment& env);
 std::unique_ptr<Command> NewTlsCaCreateCommand(Environment& env);
 std::unique_ptr<Command> NewTlsCertCommand(Environment& env);
 std::unique_ptr<Command> NewTlsCertCreateCommand(Environment& env);
+std::unique_ptr<Command> NewAclCommand(Environment& env);
+std::unique_ptr<Command> NewAclBootstrapCommand(Environment& env);
+std::unique_ptr<Command> NewAclPolicyCommand(Environment& env);
+std::unique_ptr<Command> NewAclPolicyCreateCommand(Environment& env);
+std::unique_ptr<Command> NewAclPolicyDeleteCommand(Environment& env);
+std::unique_ptr<Command> NewAclPolicyListCommand(Environment& env);
+std::unique_ptr<Command> NewAclPolicyReadCommand(Environment& env);
+std::unique_ptr<Command> NewAclPolicyUpdateCommand(Environment& env);
+std::unique_ptr<Command> NewAclRoleCommand(Environment& env);
+std::unique_ptr<Command> NewAclRoleCreateCommand(Environment& env);
+std::unique_ptr<Command> NewAclRoleDeleteCommand(Environment& env);
+std::unique_ptr<Command> NewAclRoleListCommand(Environment& env);
+std::unique_ptr<Command> NewAclRoleReadCommand(Environment& env);
+std::unique_ptr<Command> NewAclRoleUpdateCommand(Environment& env);
+std::unique_ptr<Command> NewAclSetAgentTokenCommand(Environment& env);
+std::unique_ptr<Command> NewAclTokenCommand(Environment& env);
+std::unique_ptr<Command> NewAclTokenCloneCommand(Environment& env);
+std::unique_ptr<Command> NewAclTokenCreateCommand(Environment& env);
+std::unique_ptr<Command> NewAclTokenDeleteCommand(Environment& env);
+std::unique_ptr<Command> NewAclTokenListCommand(Environment& env);
+std::unique_ptr<Command> NewAclTokenReadCommand(Environment& env);
+std::unique_ptr<Command> NewAclTokenUpdateCommand(Environment& env);
 
 // A parent command ("kv", "catalog") that only lists its subcommands.
 std::unique_ptr<Command> NewParentCommand(std::string synopsis, std::string help);

@@ -311,10 +311,12 @@ void Newline(std::string* out, std::string_view indent, int depth) {
   for (int i = 0; i < depth; ++i) *out += indent;
 }
 
-void Append(std::string* out, const json& v, std::string_view indent, int depth);
+template <typename J>
+void Append(std::string* out, const J& v, std::string_view indent, int depth);
 
 // One "key": value member at `depth` + 1, preceded by a comma unless it is the first.
-void AppendMember(std::string* out, bool first, const std::string& key, const json& v,
+template <typename J>
+void AppendMember(std::string* out, bool first, const std::string& key, const J& v,
                   std::string_view indent, int depth) {
   if (!first) *out += ',';
   Newline(out, indent, depth + 1);
@@ -323,13 +325,15 @@ void AppendMember(std::string* out, bool first, const std::string& key, const js
   Append(out, v, indent, depth + 1);
 }
 
-void Append(std::string* out, const json& v, std::string_view indent, int depth) {
+// Written for both json (a Go map: sorted keys) and ordered_json (a Go struct: keys as inserted).
+template <typename J>
+void Append(std::string* out, const J& v, std::string_view indent, int depth) {
   switch (v.type()) {
-    case json::value_t::boolean: *out += v.get<bool>() ? "true" : "false"; return;
-    case json::value_t::number_integer: *out += std::to_string(v.get<int64_t>()); return;
-    case json::value_t::number_unsigned: *out += std::to_string(v.get<uint64_t>()); return;
-    case json::value_t::number_float: *out += GoFloat(v.get<double>()); return;
-    case json::value_t::string: *out += GoQuote(v.get_ref<const std::string&>()); return;
+    case json::value_t::boolean: *out += v.template get<bool>() ? "true" : "false"; return;
+    case json::value_t::number_integer: *out += std::to_string(v.template get<int64_t>()); return;
+    case json::value_t::number_unsigned: *out += std::to_string(v.template get<uint64_t>()); return;
+    case json::value_t::number_float: *out += GoFloat(v.template get<double>()); return;
+    case json::value_t::string: *out += GoQuote(v.template get_ref<const std::string&>()); return;
     case json::value_t::array:
       if (v.empty()) {
         *out += "[]";
@@ -439,6 +443,12 @@ std::string GoMarshal(const GoFields& fields, std::string_view indent) {
 }
 
 std::string GoMarshal(const json& value, std::string_view indent) {
+  std::string out;
+  Append(&out, value, indent, 0);
+  return out;
+}
+
+std::string GoMarshal(const nlohmann::ordered_json& value, std::string_view indent) {
   std::string out;
   Append(&out, value, indent, 0);
   return out;

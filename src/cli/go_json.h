@@ -37,4 +37,7 @@ std::string GoMarshal(const GoFields& fields, std::string_view indent = {});
 // The same for one value.
 std::string GoMarshal(const nlohmann::json& value, std::string_view indent = {});
 
+// The same for a value whose objects are Go structs: members in insertion order, at every depth.
+std::string GoMarshal(const nlohmann::ordered_json& value, std::string_view indent = {});
+
 }  // namespace gangway::cli
