@@ -208,8 +208,11 @@ void Acls::OnLeadership(bool leader) {
             {{{"ID", acl::kGlobalManagementPolicyID}, {"Name", acl::kGlobalManagementPolicyName}}});
       }
       t["Hash"] = HashOf(t);
-      Write(static_cast<int>(catalog::AclOp::kTokenSet), t, "", 0, nullptr,
-            [next](Result<Json>) { next(); });
+      // The initial management token uses up the bootstrap when nobody bootstrapped yet, as
+      // Consul's initializeACLs does; later it is written as any token.
+      const bool bootstrap = management && server_.store().AclBootstrapIndex() == 0;
+      Write(static_cast<int>(bootstrap ? catalog::AclOp::kBootstrap : catalog::AclOp::kTokenSet),
+            t, "", 0, nullptr, [next](Result<Json>) { next(); });
     };
   };
   steps->push_back(
@@ -389,6 +392,7 @@ void Acls::SetPolicy(const Json& raw, const std::string& url_id, bool create, Do
     return done(Invalid("Invalid Policy: failed to parse rules: " + parsed.status().message()));
   }
   Json dcs = p.value("Datacenters", Json::array());
+  if (dcs.is_null()) dcs = Json::array();  // what Go sends for an empty list
   if (!dcs.is_array()) return done(Invalid("Policy decoding failed: Datacenters: expected a list"));
   for (const auto& d : dcs) {
     if (!d.is_string() || d.get<std::string>().empty()) {
@@ -479,6 +483,7 @@ Result<Json> CheckIdentities(const Json& services, const Json& nodes, bool local
                        "\" must match ^[a-z0-9]([a-z0-9\\-_]*[a-z0-9])?$");
       }
       Json dcs = id.value("Datacenters", Json::array());
+      if (dcs.is_null()) dcs = Json::array();
       if (!dcs.is_array()) return Invalid("ServiceIdentities.Datacenters: expected a list");
       if (local && !dcs.empty()) {
         return Invalid("Service identity \"" + name + "\" cannot specify a list of datacenters on a local token");
