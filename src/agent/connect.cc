@@ -43,10 +43,11 @@ void Roots(http::Handler* const* api, const std::string& dc, uint64_t min_index,
 }
 
 void SignCsr(http::Handler* const* api, const std::string& target, std::string csr,
-             std::function<void(Result<Json>)> done) {
+             std::function<void(Result<Json>)> done, const std::string& token = "") {
   Json body = {{"CSR", std::move(csr)}};
-  Request(api, "PUT", target, body.dump(),
-          [done = std::move(done)](const http::Response& r) { done(JsonBody(r)); });
+  LoopbackRequest(api, "PUT", target, body.dump(), nullptr,
+                  [done = std::move(done)](const http::Response& r) { done(JsonBody(r)); },
+                  token);
 }
 
 }  // namespace
@@ -78,8 +79,9 @@ client::LeafCacheHooks LeafCacheHooksVia(http::Handler* const* api) {
   h.roots = [api](uint64_t min_index, std::function<void(Result<Json>, uint64_t)> done) {
     Roots(api, "", min_index, /*stale=*/false, std::move(done));
   };
-  h.sign = [api](std::string csr, std::function<void(Result<Json>)> done) {
-    SignCsr(api, "/v1/internal/connect/ca/sign", std::move(csr), std::move(done));
+  h.sign = [api](std::string csr, const std::string& token,
+                 std::function<void(Result<Json>)> done) {
+    SignCsr(api, "/v1/internal/connect/ca/sign", std::move(csr), std::move(done), token);
   };
   return h;
 }

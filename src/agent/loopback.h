@@ -13,9 +13,11 @@ namespace gangway::agent {
 
 // `*api` must be set when the request is made. `done` may run inside the call (an answer the
 // handler has at once) or later on the loop. `cancel` (may be null) lets the caller abandon a
-// blocking query: call its on_cancel, when set, and `done` is not called afterwards.
+// blocking query: call its on_cancel, when set, and `done` is not called afterwards. `token`:
+// the request's X-Consul-Token ("" leaves it to the agent's own token).
 void LoopbackRequest(http::Handler* const* api, std::string method, std::string target,
                      std::string body, std::shared_ptr<http::Cancellation> cancel,
-                     std::function<void(const http::Response&)> done);
+                     std::function<void(const http::Response&)> done,
+                     const std::string& token = "");
 
 }  // namespace gangway::agent

@@ -166,7 +166,8 @@ void AgentLeaf(Call& call) {
                     auto r = JsonResponse(leaf->cert);
                     SetMetaHeaders(*backend, leaf->index, &r);
                     reply(std::move(r));
-                  });
+                  },
+                  RequestToken(call.req));
 }
 
 }  // namespace

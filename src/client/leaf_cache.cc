@@ -129,13 +129,15 @@ void LeafCache::WakeRootsWaiters() {
 // ---- leaves
 
 void LeafCache::GetLeaf(const std::string& service, uint64_t min_index,
-                        std::chrono::nanoseconds wait, LeafCallback done) {
+                        std::chrono::nanoseconds wait, LeafCallback done,
+                        const std::string& token) {
   auto& slot = leaves_[service];
   if (!slot) {
     slot = std::make_shared<Entry>();
     slot->service = service;
   }
   auto e = slot;
+  if (!token.empty()) e->token = token;
   e->last_used = loop_.Now();
   if (!sweep_) sweep_ = loop_.After(options_.sweep_interval, [this] { Sweep(); });
   if (!e->leaf) {
@@ -191,7 +193,7 @@ void LeafCache::Issue(const std::shared_ptr<Entry>& e) {
       return Issued(e, req.status());
     }
     std::string key_pem = req->key.ToPem();
-    hooks_.sign(req->csr_pem, [this, alive, e, key_pem, root](Result<nlohmann::json> cert) {
+    hooks_.sign(req->csr_pem, e->token, [this, alive, e, key_pem, root](Result<nlohmann::json> cert) {
       if (!*alive) return;
       e->issuing = false;
       if (!cert.ok()) return Issued(e, cert.status());

@@ -41,8 +41,11 @@ struct LeafCacheHooks {
   std::function<void(uint64_t min_index,
                      std::function<void(Result<nlohmann::json>, uint64_t index)>)>
       roots;
-  // Has a server sign the CSR; done(the IssuedCert JSON) or an error.
-  std::function<void(std::string csr_pem, std::function<void(Result<nlohmann::json>)>)> sign;
+  // Has a server sign the CSR with `token` (the last one a request for the leaf carried; "":
+  // the agent's own); done(the IssuedCert JSON) or an error.
+  std::function<void(std::string csr_pem, const std::string& token,
+                     std::function<void(Result<nlohmann::json>)>)>
+      sign;
 };
 
 class LeafCache {
@@ -62,8 +65,10 @@ class LeafCache {
 
   // The leaf for `service`, issuing it first when there is none. With min_index > 0, waits until
   // a leaf with a greater index exists or `wait` passes (then answers with the current one).
+  // `token`, when set, is the requester's ACL token (it was checked for service:write): the
+  // leaf's issuances and renewals are signed with it from then on, as Consul's cache does.
   void GetLeaf(const std::string& service, uint64_t min_index, std::chrono::nanoseconds wait,
-               LeafCallback done);
+               LeafCallback done, const std::string& token = "");
   // The roots as the agent last saw them, blocking the same way on min_index.
   void GetRoots(uint64_t min_index, std::chrono::nanoseconds wait, RootsCallback done);
 
@@ -79,6 +84,7 @@ class LeafCache {
   };
   struct Entry {
     std::string service;
+    std::string token;  // what issuances are signed with ("" : the agent's own)
     std::optional<Leaf> leaf;
     std::string issued_for_root;  // active root ID the leaf chains to
     bool issuing = false;

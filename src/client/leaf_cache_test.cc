@@ -49,7 +49,8 @@ class FakeServers {
       }
       done(ca::ToJson(roots_), index_);
     };
-    h.sign = [this](std::string csr, std::function<void(Result<nlohmann::json>)> done) {
+    h.sign = [this](std::string csr, const std::string&,
+                    std::function<void(Result<nlohmann::json>)> done) {
       ++signs;
       if (hold_next) {
         // Signed now by the current root, answered when the test calls `held` (a reply still
