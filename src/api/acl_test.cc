@@ -162,6 +162,46 @@ TEST_F(AclApiTest, PoliciesRolesAndTokensRoundTrip) {
             403);
 }
 
+// A cached authorizer is dropped when any ACL table moves. The cache once compared a hash of
+// the three indexes, which two states could share (tokens 45 / policies 44 and tokens 46 /
+// policies 183): a narrowed policy then went on granting. Here the indexes are driven to that
+// pair before the policy changes.
+TEST_F(AclApiTest, ANarrowedPolicyTakesEffectAtOnce) {
+  Bootstrap();
+  // Writes a pad key until the last write is at `index` (nothing else writes meanwhile).
+  auto pad_to = [&](uint64_t index) {
+    for (int i = 0; i < 400; ++i) {
+      EXPECT_EQ(agent_.Do("PUT", "/v1/kv/pad", "x").status, 200);
+      Json e = Body(agent_.Do("GET", "/v1/kv/pad"));
+      if (e[0]["ModifyIndex"].get<uint64_t>() >= index) return e[0]["ModifyIndex"].get<uint64_t>();
+    }
+    return uint64_t{0};
+  };
+  ASSERT_EQ(pad_to(42), 42u);
+  ASSERT_EQ(agent_.Do("PUT", "/v1/kv/bench/key", "v").status, 200);  // 43
+  auto pr = agent_.Do("PUT", "/v1/acl/policy",
+                      Json{{"Name", "bench"}, {"Rules", R"(key_prefix "bench/" { policy = "read" })"}}.dump());
+  ASSERT_EQ(pr.status, 200) << pr.body;
+  auto p = Body(pr);
+  EXPECT_EQ(p["ModifyIndex"], 44u);
+  auto tr = agent_.Do("PUT", "/v1/acl/token", R"({"Policies":[{"Name":"bench"}]})");
+  ASSERT_EQ(tr.status, 200) << tr.body;
+  auto t = Body(tr);
+  EXPECT_EQ(t["ModifyIndex"], 45u);
+  agent_.set_token(t["SecretID"]);
+  ASSERT_EQ(agent_.Do("GET", "/v1/kv/bench/key").status, 200);
+  agent_.set_token(management_);
+  auto other = Body(agent_.Do("PUT", "/v1/acl/token", "{}"));
+  EXPECT_EQ(other["ModifyIndex"], 46u);
+  ASSERT_EQ(pad_to(182), 182u);
+  std::string id = p["ID"];
+  auto narrowed = agent_.Do("PUT", "/v1/acl/policy/" + id,
+                            Json{{"Name", "bench"}, {"Rules", R"(key_prefix "bench/" { policy = "deny" })"}}.dump());
+  ASSERT_EQ(narrowed.status, 200) << narrowed.body;
+  agent_.set_token(t["SecretID"]);
+  EXPECT_EQ(agent_.Do("GET", "/v1/kv/bench/key").status, 403);
+}
+
 TEST_F(AclApiTest, ABlockingQueryEndsWhenItsTokenIsDeleted) {
   Bootstrap();
   ASSERT_EQ(agent_.Do("PUT", "/v1/kv/k", "v0").status, 200);

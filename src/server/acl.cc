@@ -292,9 +292,9 @@ Result<AclIdentity> Acls::Resolve(std::string_view secret) {
   Json ignored;
   // Any change to any ACL table invalidates every cached authorizer: writes are rare, reads
   // are every request.
-  uint64_t version = store.AclToken(nullptr, "", &ignored) * 1'000'003 ^
-                     store.AclPolicy(nullptr, "", &ignored) * 7919 ^
-                     store.AclRole(nullptr, "", &ignored);
+  const AclVersion version{store.AclToken(nullptr, "", &ignored),
+                           store.AclPolicy(nullptr, "", &ignored),
+                           store.AclRole(nullptr, "", &ignored)};
   auto it = cache_.find(secret);
   if (it != cache_.end() && it->second.version == version &&
       !TokenExpired(it->second.identity.token, NowUnixNs())) {

@@ -4,6 +4,7 @@
 // replicated tables. Owned by Server; loop thread only.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -98,9 +99,12 @@ class Acls {
 
   Server& server_;
   AclOptions options_;
+  // The three ACL tables' indexes when an authorizer was built: any change to any of them
+  // (a policy narrowed, a role edited) invalidates it.
+  using AclVersion = std::array<uint64_t, 3>;
   struct CacheEntry {
     AclIdentity identity;
-    uint64_t version = 0;
+    AclVersion version{};
   };
   std::map<std::string, CacheEntry, std::less<>> cache_;
   bool ensuring_ = false;
