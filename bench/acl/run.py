@@ -103,7 +103,9 @@ def call(agent, method, path, body=None, token=None, want=200):
 
 
 def make_policy_and_token(agent, mgmt, rules, count):
-    call(agent, "PUT", "/v1/acl/policy", {"Name": "bench-kv-read", "Rules": rules}, mgmt)
+    """`count` tokens for the policy bench-kv-read, created first unless `rules` is None."""
+    if rules is not None:
+        call(agent, "PUT", "/v1/acl/policy", {"Name": "bench-kv-read", "Rules": rules}, mgmt)
     return [call(agent, "PUT", "/v1/acl/token", {"Policies": [{"Name": "bench-kv-read"}]}, mgmt)[1]["SecretID"]
             for _ in range(count)]
 
@@ -181,7 +183,7 @@ def cost(args, Agent, unique_node, wait_until, write_file, tmp):
     print("  p99 ms best       %10.2f   %10.2f" % (o[2], n[2]))
     print("  p99 ms median     %10.2f   %10.2f" % (o[3], n[3]))
     print("  server us/req best%10.1f   %10.1f" % (o[4], n[4]))
-    print("  ACL cost: %.1f %% of req/s (best), %.1f %% (median); server CPU per request +%.1f %% (best)"
+    print("  ACL cost: %.1f %% of req/s (best), %.1f %% (median); server CPU per request %+.1f %% (best)"
           % ((o[0] - n[0]) / o[0] * 100, (o[1] - n[1]) / o[1] * 100, (n[4] - o[4]) / o[4] * 100))
 
 
@@ -234,8 +236,16 @@ def resolution(args, Agent, unique_node, wait_until, write_file, gossip_addr, tm
         made = time.monotonic() - t0
         print("== token resolution: %d fresh tokens (created at dc1 in %.1f s), one request at a time"
               % (len(tokens), made))
+        unseen = make_policy_and_token(dc1, mgmt, None, 1)[0]
         miss, hit = timed_reads(dc2, tokens, "/v1/kv/bench/key")
         local_first, local_second = timed_reads(dc1, tokens, "/v1/kv/bench/key")
+        # The misses above must have been answered by dc1: with dc1 gone, a token dc2 has seen
+        # is still served from its cache, and one it has not is refused (down_policy).
+        dc1.stop()
+        seen_status = dc2.http("GET", "/v1/kv/bench/key", headers={"X-Consul-Token": tokens[0]})[0]
+        t0 = time.perf_counter()
+        unseen_status = dc2.http("GET", "/v1/kv/bench/key", headers={"X-Consul-Token": unseen})[0]
+        unseen_ms = (time.perf_counter() - t0) * 1000
     finally:
         dc2.stop()
         dc1.stop()
@@ -244,6 +254,9 @@ def resolution(args, Agent, unique_node, wait_until, write_file, gossip_addr, tm
     for label, xs in rows:
         print("  %-34s median %6.2f ms  p99 %6.2f ms  max %6.2f ms"
               % (label, statistics.median(xs), pct(xs, 99), max(xs)))
+    print("  with dc1 stopped: a token dc2 had cached -> %d; a token it had not seen -> %d after %.0f ms"
+          % (seen_status, unseen_status, unseen_ms))
+    assert seen_status == 200 and unseen_status != 200, "dc2 resolved tokens without dc1"
 
 
 def loadavg():
