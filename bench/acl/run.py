@@ -26,6 +26,10 @@ Python standard library only.
 
 Usage: bench/acl/run.py [--gangway build/tools/gangway] [--api-bench build/bench/api_bench]
                         [--total 200000] [--conns 16] [--reps 3] [--rules 10] [--tokens 200]
+                        [--control]
+
+--control starts both agents with ACLs off and runs only the first part: the "cost" it prints
+is then how far two identical agents measured the same way differ, the noise floor of the first.
 """
 
 import argparse
@@ -142,20 +146,28 @@ def cost(args, Agent, unique_node, wait_until, write_file, tmp):
     on = Agent(node=unique_node("bench-acl-on"))
     try:
         off.start(["-datacenter", "dc1"])
-        on.start(["-datacenter", "dc1"], cfg)
-        wait_until(lambda: on.json("GET", "/v1/acl/token/self", headers={"X-Consul-Token": mgmt})[0] == 200,
-                   timeout=30, msg="the management token on the ACL agent")
         rules = rules_text(args.rules)
-        token = make_policy_and_token(on, mgmt, rules, 1)[0]
         call(off, "PUT", "/v1/kv/bench/key", "x" * 64)
-        call(on, "PUT", "/v1/kv/bench/key", "x" * 64, mgmt)
-        # The load must be what ACLs allow and nothing more: anonymous reads are refused.
-        status, _, body = on.http("GET", "/v1/kv/bench/key")
-        assert status == 403, "an anonymous read on the ACL agent answered %d: %r" % (status, body)
-        call(on, "GET", "/v1/kv/bench/key", token=token)
+        if args.control:
+            on.start(["-datacenter", "dc1"])
+            token = None
+            call(on, "PUT", "/v1/kv/bench/key", "x" * 64)
+        else:
+            on.start(["-datacenter", "dc1"], cfg)
+            wait_until(lambda: on.json("GET", "/v1/acl/token/self",
+                                       headers={"X-Consul-Token": mgmt})[0] == 200,
+                       timeout=30, msg="the management token on the ACL agent")
+            token = make_policy_and_token(on, mgmt, rules, 1)[0]
+            call(on, "PUT", "/v1/kv/bench/key", "x" * 64, mgmt)
+            # The load must be what ACLs allow and nothing more: anonymous reads are refused.
+            status, _, body = on.http("GET", "/v1/kv/bench/key")
+            assert status == 403, "an anonymous read on the ACL agent answered %d: %r" % (status, body)
+            call(on, "GET", "/v1/kv/bench/key", token=token)
 
-        print("== ACL cost: kvread, %d requests over %d connections, %d reps each, "
-              "token with %d rules" % (args.total, args.conns, args.reps, len(rules.splitlines())))
+        print("== ACL cost: kvread, %d requests over %d connections, %d reps each, %s"
+              % (args.total, args.conns, args.reps,
+                 "CONTROL: the \"on\" agent has ACLs off too" if args.control
+                 else "token with %d rules" % len(rules.splitlines())))
         kvread(args.api_bench, off, max(1000, args.total // 10), args.conns, None)
         kvread(args.api_bench, on, max(1000, args.total // 10), args.conns, token)
         runs = {"off": [], "on": []}
@@ -278,6 +290,9 @@ def main():
     p.add_argument("--rules", type=int, default=10, help="rules in the token's policy (1-%d)"
                    % (len(FILLER_RULES) + 1))
     p.add_argument("--tokens", type=int, default=200)
+    p.add_argument("--control", action="store_true",
+                   help="cost part only, with ACLs off on both agents: how far two identical agents "
+                   "measured the same way differ")
     p.add_argument("--time-limit", type=int, default=300, help="seconds before the run is cut off")
     args = p.parse_args()
     args.api_bench = os.path.abspath(args.api_bench)
@@ -293,7 +308,8 @@ def main():
     try:
         with tempfile.TemporaryDirectory(prefix="gangway-acl-bench-") as tmp:
             cost(args, Agent, unique_node, wait_until, write_file, tmp)
-            resolution(args, Agent, unique_node, wait_until, write_file, gossip_addr, tmp)
+            if not args.control:
+                resolution(args, Agent, unique_node, wait_until, write_file, gossip_addr, tmp)
     finally:
         signal.alarm(0)
     print("== done (loadavg %s)" % loadavg())
