@@ -34,7 +34,6 @@ is then how far two identical agents measured the same way differ, the noise flo
 
 import argparse
 import http.client
-import json
 import os
 import re
 import signal
