@@ -4,6 +4,7 @@
 //
 //   api_bench <host:port> register <total> <connections>
 //   api_bench <host:port> kv <total> <connections> [value_bytes]
+//   api_bench <host:port> kvread <total> <connections> [value_bytes]
 //   api_bench <host:port> etcd <total> <connections> [value_bytes]
 //   api_bench <host:port> leaf <total> <connections>
 //   api_bench <host:port>[,<host:port>...] watch <watchers> [<write host:port>]
@@ -11,11 +12,16 @@
 // kv: PUT /v1/kv/bench/<conn>/<i> with a value_bytes body; etcd: POST /v3/kv/put with
 // {"key": base64("bench/<conn>/<i>"), "value": base64(value)}. Each connection keeps one
 // request in flight over keep-alive HTTP/1.1.
+// kvread: GET /v1/kv/bench/key, the same key every time, so what is measured is the read path
+// (and, with ACLs on, the token check) rather than the store's growth. The key is written once
+// first when it is missing; with a token that may only read it, write it beforehand.
 // leaf: GET /v1/agent/connect/ca/leaf/bench-<pid>-<i>: every request names a new service, so each is a
 // whole issuance (the agent's key and CSR, a server's signature, the cache entry).
 // watch: the watchers are spread round-robin over the listed agents; one write goes to the
 // write address (default: the first). Wake-up times are measured from the moment the write's
 // response arrived (and, second figure, from the moment it was sent).
+//
+// GANGWAY_BENCH_TOKEN, when set, is sent as X-Consul-Token on every request of every mode.
 //
 // Prints one line of figures per mode, including this process's CPU time (so that a saturated
 // load generator can be told from a saturated server). Talks only to the given addresses.
@@ -39,6 +45,7 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
@@ -72,6 +79,7 @@ std::vector<Addr> ParseAddrs(const std::string& list) {
 }
 
 Addr g_addr;
+std::string g_token_header;  // "X-Consul-Token: <secret>\r\n", or empty
 
 double CpuSeconds() {
   rusage ru{};
@@ -165,7 +173,7 @@ asio::awaitable<bool> Connect(tcp::socket& s, const Addr& a = g_addr) {
 
 std::string Request(const std::string& method, const std::string& target, const std::string& body,
                     const char* content_type = nullptr) {
-  return method + " " + target + " HTTP/1.1\r\nHost: " + g_addr.host + "\r\n" +
+  return method + " " + target + " HTTP/1.1\r\nHost: " + g_addr.host + "\r\n" + g_token_header +
          (content_type ? std::string("Content-Type: ") + content_type + "\r\n" : std::string()) +
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
@@ -186,6 +194,33 @@ std::string ErrorSummary(const std::map<int, int>& by_status, const std::string&
   return out + "; first: " + clean;
 }
 
+// Writes bench/key unless it is there already (kvread). False, with the reason printed, when it
+// can be neither read nor written.
+bool SeedReadKey(const std::string& value) {
+  asio::io_context io;
+  bool ok = false;
+  std::string why = "could not connect";
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    tcp::socket s(io);
+    if (!co_await Connect(s)) co_return;
+    asio::streambuf buf;
+    std::string body;
+    std::string req = Request("GET", "/v1/kv/bench/key", "");
+    co_await asio::async_write(s, asio::buffer(req), kTok);
+    int st = co_await ReadResponse(s, buf, nullptr, &body);
+    if (st == 200) { ok = true; co_return; }
+    if (st != 404) { why = "GET answered " + std::to_string(st) + " " + body.substr(0, 120); co_return; }
+    req = Request("PUT", "/v1/kv/bench/key", value);
+    co_await asio::async_write(s, asio::buffer(req), kTok);
+    st = co_await ReadResponse(s, buf, nullptr, &body);
+    ok = st == 200;
+    if (!ok) why = "PUT answered " + std::to_string(st) + " " + body.substr(0, 120);
+  }, asio::detached);
+  io.run();
+  if (!ok) std::printf("kvread: bench/key is neither readable nor writable: %s\n", why.c_str());
+  return ok;
+}
+
 int Load(const std::string& mode, int total, int conns, int value_bytes) {
   asio::io_context io;
   std::atomic<int> next{0};
@@ -200,6 +235,8 @@ int Load(const std::string& mode, int total, int conns, int value_bytes) {
   std::string first_error;
   std::string value(value_bytes, 'x');
   const std::string value64 = Base64(value);
+  if (mode == "kvread" && !SeedReadKey(value)) return 1;
+  const std::string read_request = Request("GET", "/v1/kv/bench/key", "");
   double cpu0 = CpuSeconds();
   auto t0 = Clock::now();
   for (int c = 0; c < conns; ++c) {
@@ -219,6 +256,8 @@ int Load(const std::string& mode, int total, int conns, int value_bytes) {
         } else if (mode == "leaf") {
           req = Request("GET", "/v1/agent/connect/ca/leaf/bench-" + std::to_string(getpid()) + "-" +
                                    std::to_string(i), "");
+        } else if (mode == "kvread") {
+          req = read_request;
         } else if (mode == "etcd") {
           std::string key = "bench/" + std::to_string(c) + "/" + std::to_string(i);
           req = Request("POST", "/v3/kv/put",
@@ -374,13 +413,16 @@ int Watch(const std::vector<Addr>& agents, const Addr& writer, int watchers) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: api_bench host:port register|kv|etcd|leaf|watch ...\n");
+    std::fprintf(stderr, "usage: api_bench host:port register|kv|kvread|etcd|leaf|watch ...\n");
     return 2;
   }
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (const char* token = std::getenv("GANGWAY_BENCH_TOKEN"); token != nullptr && *token != '\0') {
+    g_token_header = std::string("X-Consul-Token: ") + token + "\r\n";
   }
   std::vector<Addr> addrs = ParseAddrs(argv[1]);
   g_addr = addrs.front();
