@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "acl/builtin.h"
+#include "api/acl_resolver.h"
 #include "apiclient/escape.h"
 #include "catalog/json.h"
 
@@ -12,9 +14,38 @@ DnsCatalog::DnsCatalog(http::Handler& api, const api::Backend& backend, const dn
 
 std::string DnsCatalog::Datacenter() const { return backend_.info.datacenter; }
 
-const catalog::Store* DnsCatalog::LocalStore(const std::string& dc) const {
+std::string DnsCatalog::Token() const {
+  const acl::Tokens& t = backend_.acl.tokens;
+  if (!t.dns.empty()) return t.dns;
+  if (!t.default_token.empty()) return t.default_token;
+  return acl::kAnonymousSecretID;
+}
+
+namespace {
+
+// Rows the DNS token may read: service:read on the service and node:read on its node.
+template <typename Row>
+void Readable(const acl::AuthorizerPtr& authz, std::vector<Row>* rows) {
+  if (authz->all_allowed()) return;
+  std::erase_if(*rows, [&](const Row& r) {
+    return !authz->Allowed(acl::Resource::kService, r.service.service, acl::Level::kRead) ||
+           !authz->Allowed(acl::Resource::kNode, r.node.node, acl::Level::kRead);
+  });
+}
+
+}  // namespace
+
+const catalog::Store* DnsCatalog::LocalStore(const std::string& dc,
+                                             acl::AuthorizerPtr* authz) const {
   server::Server* s = backend_.server;
   if (s == nullptr || dc != backend_.info.datacenter) return nullptr;
+  *authz = acl::Authorizer::AllowAll();
+  if (backend_.acl.enabled) {
+    if (!backend_.acl_resolver) return nullptr;
+    auto now = backend_.acl_resolver->ResolveNow(Token());
+    if (!now) return nullptr;  // resolved through the API instead
+    *authz = now->ok() ? (*now)->authz : acl::Authorizer::DenyAll();
+  }
   if (s->IsLeader()) return &s->store();
   if (!config_.allow_stale) return nullptr;
   auto max = std::chrono::duration_cast<std::chrono::milliseconds>(config_.max_stale).count();
@@ -31,6 +62,7 @@ void DnsCatalog::Get(const std::string& path, const std::string& dc,
   if (!http::Request::ParseTarget(req.target, &req.path, &req.query)) {
     return done(InvalidArgument("bad lookup path " + path));
   }
+  if (backend_.acl.enabled) req.headers["X-Consul-Token"] = Token();
   auto cancel = std::make_shared<http::Cancellation>();
   api_.Handle(std::move(req), cancel, [done = std::move(done)](http::Response r) {
     if (r.status == 200) {
@@ -64,9 +96,11 @@ Result<std::vector<T>> DecodeRows(const Result<catalog::Json>& body, Decode deco
 
 void DnsCatalog::ServiceNodes(const std::string& dc, const std::string& service, bool connect,
                               Done<std::vector<catalog::CheckServiceNode>> done) {
-  if (const catalog::Store* store = LocalStore(dc)) {
+  acl::AuthorizerPtr authz;
+  if (const catalog::Store* store = LocalStore(dc, &authz)) {
     std::vector<catalog::CheckServiceNode> rows;
     store->CheckServiceNodes(nullptr, service, connect, &rows);
+    Readable(authz, &rows);
     return done(std::move(rows));
   }
   Get(std::string(connect ? "/v1/health/connect/" : "/v1/health/service/") +
@@ -78,9 +112,11 @@ void DnsCatalog::ServiceNodes(const std::string& dc, const std::string& service,
 
 void DnsCatalog::MeshGateways(const std::string& dc,
                               Done<std::vector<catalog::CheckServiceNode>> done) {
-  if (const catalog::Store* store = LocalStore(dc)) {
+  acl::AuthorizerPtr authz;
+  if (const catalog::Store* store = LocalStore(dc, &authz)) {
     std::vector<catalog::CheckServiceNode> rows;
     store->ServiceDump(nullptr, "mesh-gateway", &rows);
+    Readable(authz, &rows);
     return done(std::move(rows));
   }
   Get("/v1/internal/service-dump?kind=mesh-gateway", dc,
@@ -91,9 +127,11 @@ void DnsCatalog::MeshGateways(const std::string& dc,
 
 void DnsCatalog::Node(const std::string& dc, const std::string& node,
                       Done<std::optional<catalog::Node>> done) {
-  if (const catalog::Store* store = LocalStore(dc)) {
+  acl::AuthorizerPtr authz;
+  if (const catalog::Store* store = LocalStore(dc, &authz)) {
     std::optional<catalog::Node> out;
     store->GetNode(nullptr, node, &out);
+    if (!authz->Allowed(acl::Resource::kNode, node, acl::Level::kRead)) out.reset();
     return done(std::move(out));
   }
   Get("/v1/catalog/node/" + apiclient::EscapePathSegment(node), dc,
@@ -108,9 +146,13 @@ void DnsCatalog::Node(const std::string& dc, const std::string& node,
 }
 
 void DnsCatalog::Nodes(const std::string& dc, Done<std::vector<catalog::Node>> done) {
-  if (const catalog::Store* store = LocalStore(dc)) {
+  acl::AuthorizerPtr authz;
+  if (const catalog::Store* store = LocalStore(dc, &authz)) {
     std::vector<catalog::Node> rows;
     store->Nodes(nullptr, &rows);
+    std::erase_if(rows, [&](const catalog::Node& n) {
+      return !authz->Allowed(acl::Resource::kNode, n.node, acl::Level::kRead);
+    });
     return done(std::move(rows));
   }
   Get("/v1/catalog/nodes", dc, [done = std::move(done)](Result<catalog::Json> body) {
@@ -120,9 +162,14 @@ void DnsCatalog::Nodes(const std::string& dc, Done<std::vector<catalog::Node>> d
 
 void DnsCatalog::AllServiceNodes(const std::string& dc,
                                  Done<std::vector<catalog::ServiceNode>> done) {
-  if (const catalog::Store* store = LocalStore(dc)) {
+  acl::AuthorizerPtr authz;
+  if (const catalog::Store* store = LocalStore(dc, &authz)) {
     std::vector<catalog::ServiceNode> rows;
     store->AllServiceNodes(nullptr, &rows);
+    std::erase_if(rows, [&](const catalog::ServiceNode& r) {
+      return !authz->Allowed(acl::Resource::kService, r.service.service, acl::Level::kRead) ||
+             !authz->Allowed(acl::Resource::kNode, r.node.node, acl::Level::kRead);
+    });
     return done(std::move(rows));
   }
   // Without a store of its own, the agent asks for the catalog's services one by one; PTR

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "acl/authorizer.h"
 #include "api/backend.h"
 #include "dns/config.h"
 #include "dns/server.h"
@@ -31,8 +32,11 @@ class DnsCatalog : public dns::Catalog {
 
  private:
   // The local store may answer: this agent is a server of dc, and stale reads are allowed
-  // (within max_stale) or it leads.
-  const catalog::Store* LocalStore(const std::string& dc) const;
+  // (within max_stale) or it leads, and with ACLs on the DNS token resolves here at once
+  // (*authz: what it may read; everything when ACLs are off).
+  const catalog::Store* LocalStore(const std::string& dc, acl::AuthorizerPtr* authz) const;
+  // The token DNS lookups read with (Consul's tokens.dns, else tokens.default, else anonymous).
+  std::string Token() const;
   // GET path (already escaped) with ?dc and the consistency mode; done(status, body).
   void Get(const std::string& path, const std::string& dc,
            std::function<void(Result<catalog::Json>)> done);

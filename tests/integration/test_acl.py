@@ -8,6 +8,7 @@ refuses it; bad input refused with nothing stored."""
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 import unittest
@@ -53,7 +54,10 @@ class AclTest(unittest.TestCase):
                 assert a == b, msg
 
         reg = Registrar()
-        cls.dc1 = DC(reg, "dc1", extra_hcl=acl_hcl('    initial_management = "%s"' % MANAGEMENT))
+        from test_raft import free_ports
+        cls.dns_port = free_ports(1)[0]
+        cls.dc1 = DC(reg, "dc1", extra_hcl=acl_hcl('    initial_management = "%s"' % MANAGEMENT),
+                     dns_port=cls.dns_port)
         # dc2's server resolves tokens at dc1 and caches them for 2 s.
         cls.dc2 = DC(reg, "dc2", primary="dc1", wan_join="127.0.0.1:%d" % cls.dc1.wan,
                      extra_hcl=acl_hcl('    replication = "%s"\n    agent = "%s"' %
@@ -233,6 +237,24 @@ class AclTest(unittest.TestCase):
         wait_until(lambda: self.refused(self.clients["deny"], "GET", "/v1/agent/self",
                                         token=secret)[0] == 200, timeout=30,
                    msg="deny answers again once dc1 is back")
+
+    def dig(self, name):
+        cp = subprocess.run(["dig", "@127.0.0.1", "-p", str(self.dns_port), "+short", "+time=5",
+                             "+tries=1", name, "SRV"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        return cp.stdout.strip()
+
+    def test_dns_answers_what_its_token_may_read(self):
+        self.ok(self.s1, "PUT", "/v1/agent/service/register", {"Name": "dnsweb", "Port": 8123})
+        wait_until(lambda: self.ok(self.s1, "GET", "/v1/catalog/service/dnsweb"), timeout=15,
+                   msg="dnsweb in the catalog")
+        # The anonymous token reads nothing under default deny: no answer.
+        self.assertEqual(self.dig("dnsweb.service.consul"), "")
+        t = self.token_with("dns-read", 'service_prefix "" { policy = "read" }\n'
+                                        'node_prefix "" { policy = "read" }')
+        self.ok(self.s1, "PUT", "/v1/agent/token/dns", {"Token": t["SecretID"]})
+        wait_until(lambda: "8123" in self.dig("dnsweb.service.consul"), timeout=15,
+                   msg="dnsweb answered with the dns token")
 
     def test_bad_input_is_refused_and_nothing_is_stored(self):
         before = self.ok(self.s1, "GET", "/v1/acl/policies")
