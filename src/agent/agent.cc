@@ -247,6 +247,8 @@ Status Agent::StartServer() {
     ao.datacenter = cfg_.datacenter;
     ao.primary_datacenter = cfg_.primary_datacenter;
     server_->EnableAcls(std::move(ao));
+    server_->acls()->SetReplicationHooks(
+        AclReplicationHooksVia(&api_handler_, cfg_.primary_datacenter));
   }
   server::ConfigEntriesOptions ceo;
   ceo.datacenter = cfg_.datacenter;

@@ -102,4 +102,20 @@ server::ConfigEntriesHooks ConfigEntriesHooksVia(http::Handler* const* api,
   return h;
 }
 
+server::AclReplicationHooks AclReplicationHooksVia(http::Handler* const* api,
+                                                   std::string primary_dc) {
+  server::AclReplicationHooks h;
+  h.fetch = [api, primary_dc](const std::string& kind, uint64_t min_index,
+                              std::function<void(Result<Json>, uint64_t)> done) {
+    std::string target = "/v1/internal/acl/replicate?kind=" + kind + "&dc=" + primary_dc;
+    if (min_index > 0) target += "&index=" + std::to_string(min_index) + "&wait=" + kRootsWait;
+    Request(api, "GET", target, "", [done = std::move(done)](const http::Response& r) {
+      auto body = JsonBody(r);
+      if (!body.ok()) return done(body.status(), 0);
+      done(std::move(*body), IndexOf(r));
+    });
+  };
+  return h;
+}
+
 }  // namespace gangway::agent

@@ -8,6 +8,7 @@
 
 #include "client/leaf_cache.h"
 #include "http/message.h"
+#include "server/acl.h"
 #include "server/config_entries.h"
 #include "server/connect_ca.h"
 
@@ -20,5 +21,10 @@ server::ConnectCAHooks ConnectCAHooksVia(http::Handler* const* api, std::string 
 client::LeafCacheHooks LeafCacheHooksVia(http::Handler* const* api);
 // Config entry replication: a blocking read of the primary datacenter's entries of every kind.
 server::ConfigEntriesHooks ConfigEntriesHooksVia(http::Handler* const* api, std::string primary_dc);
+
+// A secondary's ACL replication through the agent's own API: the primary's objects of one kind
+// (GET /v1/internal/acl/replicate?dc=<primary>), with the agent's (replication) token.
+server::AclReplicationHooks AclReplicationHooksVia(http::Handler* const* api,
+                                                   std::string primary_dc);
 
 }  // namespace gangway::agent

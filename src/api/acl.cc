@@ -37,9 +37,14 @@ bool Enabled(Call& call) {
 
 server::Acls& Acls(Call& call) { return *call.backend.server->acls(); }
 
-// ACL objects are held in the primary; a secondary forwards every ACL read and write there
-// until it replicates them (docs/acl.md, "Not yet").
+// The primary answers for every ACL object; a secondary forwards reads and writes there, except
+// its own local tokens and, when it replicates tokens, the resolution of a token (token/self
+// and the internal resolve), which its replica answers.
 bool TokensHere(Call& call) { return Acls(call).primary(); }
+bool ResolvesHere(Call& call) { return Acls(call).ResolvesLocally(); }
+bool LocalTokensHere(Call& call) {
+  return Acls(call).primary() || call.backend.acl.enable_token_replication;
+}
 
 http::Response WriteFailed(const Status& s) {
   switch (s.code()) {
@@ -349,7 +354,7 @@ void TokenCreate(Call& call) {
   if (!BodyIsLocal(body) && !Acls(call).primary()) {
     return ForwardToPrimary(call, Acls(call).primary_datacenter());
   }
-  if (BodyIsLocal(body) && !TokensHere(call)) {
+  if (BodyIsLocal(body) && !LocalTokensHere(call)) {
     // Consul's text for a secondary that does not replicate tokens.
     return call.Error(500, "Local tokens are disabled");
   }
@@ -361,7 +366,7 @@ void TokenCreate(Call& call) {
 
 void TokenSelf(Call& call) {
   if (!Enabled(call)) return;
-  if (!TokensHere(call)) return ForwardToPrimary(call, Acls(call).primary_datacenter());
+  if (!ResolvesHere(call)) return ForwardToPrimary(call, Acls(call).primary_datacenter());
   std::string secret = RequestToken(call.req);
   if (secret.empty()) secret = call.backend.acl_resolver->DefaultSecret();
   Json token;
@@ -388,11 +393,13 @@ void Token(Call& call) {
     }
   }
   if (accessor.empty()) return call.Error(400, "Missing token AccessorID");
-  if (!TokensHere(call)) return ForwardToPrimary(call, Acls(call).primary_datacenter());
   auto* store = &call.backend.server->store();
   server::Acls* acls = &Acls(call);
   Json existing;
   store->AclToken(nullptr, accessor, &existing);
+  // A secondary answers for its own local tokens only.
+  const bool local_here = existing.is_object() && existing.value("Local", false);
+  if (!TokensHere(call) && !local_here) return ForwardToPrimary(call, acls->primary_datacenter());
   if (!write) {
     const bool secrets = Allowed(call, Resource::kAcl, "", Level::kWrite);
     Blocking(call.backend, call.opts,
@@ -429,7 +436,7 @@ void Token(Call& call) {
 // agents and datacenters that resolve tokens through this server.
 void Resolve(Call& call) {
   if (!Enabled(call)) return;
-  if (!TokensHere(call)) return ForwardToPrimary(call, Acls(call).primary_datacenter());
+  if (!ResolvesHere(call)) return ForwardToPrimary(call, Acls(call).primary_datacenter());
   std::string secret = RequestToken(call.req);
   if (secret.empty()) secret = acl::kAnonymousSecretID;
   auto expanded = Acls(call).Expand(secret);
@@ -437,9 +444,41 @@ void Resolve(Call& call) {
   call.Json(*expanded);
 }
 
+// GET /v1/internal/acl/replicate?kind=policies|roles|tokens: the primary's whole list of one
+// kind (global tokens only), blocking; what a secondary's leader copies.
+void ReplicateSource(Call& call) {
+  if (!Enabled(call)) return;
+  std::string kind = call.req.Query("kind").value_or("");
+  if (kind != "policies" && kind != "roles" && kind != "tokens") {
+    return call.Error(400, "kind must be policies, roles or tokens");
+  }
+  // Tokens carry secrets: acl:write, as Consul's token replication asks of its token.
+  if (!Authorize(call, Resource::kAcl, "", kind == "tokens" ? Level::kWrite : Level::kRead)) return;
+  if (!TokensHere(call)) return ForwardToPrimary(call, Acls(call).primary_datacenter());
+  auto* store = &call.backend.server->store();
+  Blocking(call.backend, call.opts,
+           [store, kind](catalog::WatchSet* ws, http::Response* out) {
+             std::vector<Json> list;
+             catalog::Index index = kind == "policies" ? store->AclPolicies(ws, &list)
+                                    : kind == "roles"  ? store->AclRoles(ws, &list)
+                                                       : store->AclTokens(ws, &list);
+             Json rows = Json::array();
+             for (auto& o : list) {
+               if (kind == "tokens" && o.value("Local", false)) continue;
+               rows.push_back(std::move(o));
+             }
+             *out = JsonResponse(rows);
+             return index;
+           },
+           call.cancel, std::move(call.reply));
+}
+
 void Replication(Call& call) {
   if (!call.backend.acl.enabled) return call.Error(401, acl::kAclDisabled);
   if (!Authorize(call, Resource::kAcl, "", Level::kRead)) return;
+  if (call.backend.server != nullptr && call.backend.server->acls() != nullptr) {
+    return call.Json(call.backend.server->acls()->ReplicationStatus());
+  }
   Json status = {{"Enabled", false},
                  {"Running", false},
                  {"SourceDatacenter", call.backend.info.primary_datacenter},
@@ -496,6 +535,7 @@ void AddAclRoutes(std::vector<Route>* routes) {
   self.acl = AclCheck::kSelf;
   routes->push_back(self);
   routes->push_back({"/v1/acl/token/", {"GET", "PUT", "DELETE"}, Token, true});
+  routes->push_back({"/v1/internal/acl/replicate", {"GET"}, ReplicateSource, true});
   Route resolve{"/v1/internal/acl/resolve", {"GET"}, Resolve, true};
   resolve.acl = AclCheck::kSelf;
   routes->push_back(resolve);

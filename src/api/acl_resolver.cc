@@ -19,10 +19,9 @@ std::string AclResolver::DefaultSecret() const {
                                               : backend_.acl.tokens.default_token;
 }
 
-// Only the primary holds tokens until secondaries replicate them (docs/acl.md, "Not yet").
 bool AclResolver::Local() const {
   server::Acls* acls = backend_.server != nullptr ? backend_.server->acls() : nullptr;
-  return acls != nullptr && acls->primary();
+  return acls != nullptr && acls->ResolvesLocally();
 }
 
 std::optional<Result<Resolved>> AclResolver::ResolveNow(const std::string& secret) {

@@ -346,6 +346,8 @@ TEST_F(AclApiTest, EveryRouteRefusesOrFiltersAnonymousRequests) {
       {"GET", "/v1/session/node/test"},
       {"GET", "/v1/session/list"},
       {"GET", "/v1/acl/replication"},
+      {"GET", "/v1/internal/acl/replicate?kind=policies"},
+      {"GET", "/v1/internal/acl/replicate?kind=tokens"},
       {"GET", "/v1/acl/policies"},
       {"PUT", "/v1/acl/policy", R"({"Name":"q","Rules":""})"},
       {"GET", "/v1/acl/policy/" + pid},

@@ -162,7 +162,7 @@ acl::AuthorizerPtr BuildAuthorizer(const ExpandedToken& token, const std::string
 }
 
 Acls::Acls(Server& server, AclOptions options) : server_(server), options_(std::move(options)) {}
-Acls::~Acls() = default;
+Acls::~Acls() { *alive_ = false; }
 
 bool Acls::primary() const {
   return options_.primary_datacenter.empty() || options_.primary_datacenter == options_.datacenter;
@@ -172,7 +172,87 @@ std::string Acls::primary_datacenter() const {
   return options_.primary_datacenter.empty() ? options_.datacenter : options_.primary_datacenter;
 }
 
+bool Acls::ResolvesLocally() const {
+  if (primary()) return true;
+  if (!options_.config.enable_token_replication) return false;
+  // The anonymous token is global: once it is here, a round of token replication happened.
+  Json anonymous;
+  server_.store().AclToken(nullptr, acl::kAnonymousAccessorID, &anonymous);
+  return tokens_copied_ || !anonymous.is_null();
+}
+
+Json Acls::ReplicationStatus() const {
+  auto index = [&](const char* kind) -> uint64_t {
+    auto it = replicas_.find(kind);
+    return it == replicas_.end() ? 0 : it->second.index;
+  };
+  return {{"Enabled", enabled() && !primary()},
+          {"Running", replicating_},
+          {"SourceDatacenter", primary_datacenter()},
+          {"ReplicationType", options_.config.enable_token_replication ? "tokens" : "policies"},
+          {"ReplicatedIndex", index("policies")},
+          {"ReplicatedRoleIndex", index("roles")},
+          {"ReplicatedTokenIndex", index("tokens")},
+          {"LastSuccess", last_success_},
+          {"LastError", last_error_},
+          {"LastErrorMessage", last_error_message_}};
+}
+
+void Acls::Replicate(const std::string& kind, uint64_t min_index) {
+  if (!hooks_.fetch) return ReplicationFailed(kind, "no way to reach the primary datacenter");
+  hooks_.fetch(kind, min_index,
+               [this, kind, gen = generation_, alive = alive_](Result<Json> list, uint64_t index) {
+                 if (!*alive || gen != generation_ || !replicating_) return;
+                 if (!list.ok()) return ReplicationFailed(kind, list.status().message());
+                 if (!list->is_array() || index == 0) {
+                   return ReplicationFailed(kind, "the primary's answer is not an indexed list");
+                 }
+                 catalog::AclRequest req;
+                 req.op = catalog::AclOp::kReplicate;
+                 req.kind = kind;
+                 req.object = std::move(*list);
+                 server_.Apply(std::move(req), [this, kind, index, gen,
+                                                alive](catalog::ApplyResult r) {
+                   if (!*alive || gen != generation_ || !replicating_) return;
+                   if (!r.status.ok()) return ReplicationFailed(kind, r.status.message());
+                   Replica& rep = replicas_[kind];
+                   rep.index = index;
+                   rep.backoff = std::chrono::milliseconds(500);
+                   if (kind == "tokens") tokens_copied_ = true;
+                   last_success_ = FormatTime(NowUnixNs());
+                   // Next round: a blocking read past what was copied.
+                   Replicate(kind, index);
+                 });
+               });
+}
+
+void Acls::ReplicationFailed(const std::string& kind, const std::string& why) {
+  std::string message = "ACL " + kind + " replication from '" + primary_datacenter() +
+                        "' failed: " + why;
+  if (message != last_error_message_) LogWarn("agent.server.acl", message + "; retrying");
+  last_error_message_ = message;
+  last_error_ = FormatTime(NowUnixNs());
+  Replica& rep = replicas_[kind];
+  auto delay = rep.backoff;
+  rep.backoff = std::min(rep.backoff * 2, std::chrono::milliseconds(30'000));
+  rep.retry = server_.loop().After(delay, [this, kind, gen = generation_, alive = alive_] {
+    if (*alive && gen == generation_ && replicating_) Replicate(kind, 0);
+  });
+}
+
 void Acls::OnLeadership(bool leader) {
+  if (enabled() && !primary()) {
+    ++generation_;
+    replicas_.clear();
+    replicating_ = leader;
+    if (!leader) return;
+    LogInfo("agent.server.acl", "starting ACL replication from the primary datacenter '" +
+                                    primary_datacenter() + "'");
+    Replicate("policies", 0);
+    Replicate("roles", 0);
+    if (options_.config.enable_token_replication) Replicate("tokens", 0);
+    return;
+  }
   if (!leader || !enabled() || !primary() || ensuring_) return;
   // Each step writes at most one object and runs the next when it is applied.
   auto steps = std::make_shared<std::vector<std::function<void(std::function<void()>)>>>();

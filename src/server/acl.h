@@ -14,6 +14,7 @@
 
 #include "acl/authorizer.h"
 #include "acl/config.h"
+#include "core/loop.h"
 #include "core/status.h"
 
 namespace gangway::server {
@@ -49,6 +50,15 @@ acl::AuthorizerPtr BuildAuthorizer(const ExpandedToken& token, const std::string
 // Whether a stored token has expired at `now` (unix nanoseconds).
 bool TokenExpired(const nlohmann::json& token, int64_t now_unix_ns);
 
+// How a secondary's leader reads the primary's ACL objects: `kind` is "policies", "roles" or
+// "tokens" (global ones); the whole list, blocking past min_index (0: at once);
+// done(list, X-Consul-Index) or an error.
+struct AclReplicationHooks {
+  std::function<void(const std::string& kind, uint64_t min_index,
+                     std::function<void(Result<nlohmann::json>, uint64_t index)>)>
+      fetch;
+};
+
 class Acls {
  public:
   Acls(Server& server, AclOptions options);
@@ -60,8 +70,16 @@ class Acls {
   std::string primary_datacenter() const;
 
   // The leader of the primary ensures the global-management and global-read-only policies, the
-  // anonymous token and acl.tokens.initial_management (as Consul's initializeACLs).
+  // anonymous token and acl.tokens.initial_management (as Consul's initializeACLs). A
+  // secondary's leader replicates the primary's policies and roles, and with
+  // enable_token_replication its global tokens (docs/acl.md, "Replication").
   void OnLeadership(bool leader);
+  void SetReplicationHooks(AclReplicationHooks hooks) { hooks_ = std::move(hooks); }
+  // /v1/acl/replication's document.
+  nlohmann::json ReplicationStatus() const;
+  // Tokens are resolved from this datacenter's store: the primary, or a secondary replicating
+  // tokens that has copied them at least once.
+  bool ResolvesLocally() const;
 
   // ---- Resolution from this server's store. NotFound "ACL not found" for an unknown or
   // expired secret. Authorizers are cached until any ACL table changes.
@@ -97,8 +115,26 @@ class Acls {
   void Write(int op, nlohmann::json object, const std::string& id, uint64_t cas,
              const char* read_back, Done done);
 
+  void Replicate(const std::string& kind, uint64_t min_index);
+  void ReplicationFailed(const std::string& kind, const std::string& why);
+
   Server& server_;
   AclOptions options_;
+  AclReplicationHooks hooks_;
+  // Replication (secondary leader): per kind, the primary's index last copied.
+  struct Replica {
+    uint64_t index = 0;
+    std::unique_ptr<Timer> retry;
+    std::chrono::milliseconds backoff{500};
+  };
+  std::map<std::string, Replica> replicas_;
+  bool replicating_ = false;
+  uint64_t generation_ = 0;
+  bool tokens_copied_ = false;
+  std::string last_success_ = "0001-01-01T00:00:00Z";
+  std::string last_error_ = "0001-01-01T00:00:00Z";
+  std::string last_error_message_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   // The three ACL tables' indexes when an authorizer was built: any change to any of them
   // (a policy narrowed, a role edited) invalidates it.
   using AclVersion = std::array<uint64_t, 3>;

@@ -121,6 +121,7 @@ class Server : public catalog::Applier {
   // Dev mode has no elections: the agent says when this single server starts leading.
   void DevLeadershipAcquired();
 
+  Loop& loop() { return loop_; }
   catalog::Store& store() { return store_; }
   const catalog::Store& store() const { return store_; }
   const ServerOptions& options() const { return options_; }

@@ -62,12 +62,18 @@ class AclTest(unittest.TestCase):
         cls.dc2 = DC(reg, "dc2", primary="dc1", wan_join="127.0.0.1:%d" % cls.dc1.wan,
                      extra_hcl=acl_hcl('    replication = "%s"\n    agent = "%s"' %
                                        (MANAGEMENT, MANAGEMENT), ttl="2s"))
-        cls.s1, cls.s2 = cls.dc1.server, cls.dc2.server
+        # dc3 replicates policies, roles and global tokens and resolves them from its copy.
+        cls.dc3 = DC(reg, "dc3", primary="dc1", wan_join="127.0.0.1:%d" % cls.dc1.wan,
+                     extra_hcl=acl_hcl('    replication = "%s"\n    agent = "%s"' %
+                                       (MANAGEMENT, MANAGEMENT)).replace(
+                         "acl {", "acl {\n  enable_token_replication = true"))
+        cls.s1, cls.s2, cls.s3 = cls.dc1.server, cls.dc2.server, cls.dc3.server
         mgmt = {"X-Consul-Token": MANAGEMENT}
         wait_until(lambda: cls.s1.json("GET", "/v1/acl/token/self", headers=mgmt)[0] == 200,
                    timeout=60, msg="dc1's ACL system")
-        wait_until(lambda: sorted(cls.s2.json("GET", "/v1/catalog/datacenters")[2] or []) ==
-                   ["dc1", "dc2"], timeout=60, msg="both datacenters in the WAN pool")
+        for srv in (cls.s2, cls.s3):
+            wait_until(lambda srv=srv: sorted(srv.json("GET", "/v1/catalog/datacenters")[2] or []) ==
+                       ["dc1", "dc2", "dc3"], timeout=60, msg="three datacenters in the WAN pool")
         cls.clients = {}
         for down in ("extend-cache", "deny"):
             c = Agent(node=unique_node("cli-" + down.split("-")[0]), dev=False)
@@ -237,6 +243,44 @@ class AclTest(unittest.TestCase):
         wait_until(lambda: self.refused(self.clients["deny"], "GET", "/v1/agent/self",
                                         token=secret)[0] == 200, timeout=30,
                    msg="deny answers again once dc1 is back")
+
+    def test_token_replication_to_a_secondary(self):
+        def status():
+            return self.ok(self.s3, "GET", "/v1/acl/replication")
+        wait_until(lambda: status()["ReplicatedTokenIndex"] > 0, timeout=60,
+                   msg="dc3 copied dc1's tokens")
+        st = status()
+        self.assertEqual((st["Enabled"], st["Running"], st["SourceDatacenter"],
+                          st["ReplicationType"]), (True, True, "dc1", "tokens"))
+        self.ok(self.s3, "PUT", "/v1/kv/rep", "1")
+        t = self.token_with("dc3-reader", 'key_prefix "" { policy = "read" }')
+        created = time.monotonic()
+        wait_until(lambda: any(x["AccessorID"] == t["AccessorID"] for x in self.ok(
+            self.s1, "GET", "/v1/internal/acl/replicate?kind=tokens")), timeout=5)
+        # The copy reaches dc3 through its blocking read of dc1's tokens.
+        wait_until(lambda: status()["ReplicatedTokenIndex"] >= t["ModifyIndex"], timeout=30,
+                   msg="dc3 copied the new token")
+        print("\n  new token copied to dc3 after %.2fs" % (time.monotonic() - created))
+        # A local token of dc3 stays there.
+        local = self.ok(self.s3, "PUT", "/v1/acl/token",
+                        {"Local": True, "Policies": [{"Name": "dc3-reader"}]})
+        self.assertEqual(self.refused(self.s1, "GET", "/v1/acl/token/" + local["AccessorID"],
+                                      token=MANAGEMENT)[0], 404)
+        # With dc1 stopped, dc3 still resolves both, never having asked dc1 about them.
+        os.kill(self.s1.proc.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            for secret in (t["SecretID"], local["SecretID"]):
+                st, text = self.refused(self.s3, "GET", "/v1/kv/rep", token=secret)
+                self.assertEqual(st, 200, text)
+            self.assertLess(time.monotonic() - started, 5.0)
+        finally:
+            os.kill(self.s1.proc.pid, signal.SIGCONT)
+        self.ok(self.s1, "DELETE", "/v1/acl/token/" + t["AccessorID"])
+        deleted = time.monotonic()
+        wait_until(lambda: self.refused(self.s3, "GET", "/v1/kv/rep", token=t["SecretID"])[0] == 403,
+                   timeout=30, msg="the deleted token refused in dc3")
+        print("  deleted token refused in dc3 after %.2fs" % (time.monotonic() - deleted))
 
     def dig(self, name):
         cp = subprocess.run(["dig", "@127.0.0.1", "-p", str(self.dns_port), "+short", "+time=5",
