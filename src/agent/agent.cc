@@ -8,12 +8,14 @@
 #include <fstream>
 #include <iostream>
 
+#include "acl/builtin.h"
 #include "agent/connect.h"
 #include "agent/federation.h"
 #include "agent/joiner.h"
 #include "agent/proxy_sources.h"
 #include "agent/tls.h"
 #include "agent/dns_catalog.h"
+#include "api/acl_resolver.h"
 #include "api/http_api.h"
 #include "client/local_agent.h"
 #include "client/persisted_services.h"
@@ -471,6 +473,16 @@ Status Agent::StartApi() {
     forwarder->ForwardHttp(std::move(req), dc, std::move(cancel), std::move(reply));
   };
   if (!server_) client_writer_->target = forwarder_.get();
+  if (!server_ && cfg_.acl.enabled) {
+    // A client agent's anti-entropy writes carry its agent token (else the default, else the
+    // anonymous one), read at each write so PUT /v1/agent/token/agent takes effect.
+    forwarder_->SetApplyToken([this]() -> std::string {
+      const acl::Tokens& t = api_ ? api_->backend().acl.tokens : cfg_.acl.tokens;
+      if (!t.agent.empty()) return t.agent;
+      if (!t.default_token.empty()) return t.default_token;
+      return acl::kAnonymousSecretID;
+    });
+  }
   // User events arrive on the LAN pool; the filters look at this agent's services.
   user_events_ = std::make_unique<client::UserEventBuffer>(
       cfg_.node_name, [local = local_.get()] {
@@ -499,7 +511,39 @@ Status Agent::StartApi() {
   internal_api_ = std::make_unique<TokenHandler>(api_.get(), std::move(internal_token));
   api_handler_ = internal_api_.get();
   if (rpc_server_) {
-    rpc::ServeForwarded(*rpc_server_, *api_, server_.get());
+    rpc::ApplyGuard guard;
+    if (cfg_.acl.enabled) {
+      // Servers forward writes they authorized to their leader without a token; anyone else
+      // carries one (docs/rpc.md, "Catalog.Apply and ACLs").
+      guard.trusted_peer = [this](const std::string& remote) {
+        std::string ip = remote.substr(0, remote.rfind(':'));
+        if (!lan_) return false;
+        for (const auto& m : lan_->Members()) {
+          auto role = m.tags.find("role");
+          if (role != m.tags.end() && role->second == "consul" &&
+              m.status == gossip::MemberStatus::kAlive && m.addr.IpString() == ip) {
+            return true;
+          }
+        }
+        return false;
+      };
+      api::HttpApi* api = api_.get();
+      guard.authorize = [api](const std::string& token, const catalog::Command& cmd,
+                              std::function<void(Status)> done) {
+        api::Backend& b = api->backend();
+        if (!b.acl_resolver || b.server == nullptr) return done(Status::Ok());
+        std::string secret = token.empty() ? b.acl_resolver->DefaultSecret() : token;
+        auto cmd_copy = std::make_shared<catalog::Command>(cmd);
+        b.acl_resolver->Resolve(secret, [&b, cmd_copy, done](Result<api::Resolved> r) {
+          if (!r.ok()) {
+            return done(r.status().code() == Code::kNotFound ? PermissionDenied("ACL not found")
+                                                             : r.status());
+          }
+          done(api::AuthorizeCommand(*r->authz, r->accessor, *cmd_copy, b.server->store()));
+        });
+      };
+    }
+    rpc::ServeForwarded(*rpc_server_, *api_, server_.get(), std::move(guard));
     LogInfo("agent.server.rpc", "Started RPC server: address=" + cfg_.bind_addr + ":" +
                                     std::to_string(rpc_port_));
   }

@@ -311,16 +311,15 @@ void AclView::Mark(bool filtered, http::Response* r) const {
 
 namespace {
 
-bool Refuse(Call& call, acl::Resource r, std::string_view name) {
-  call.Error(403, acl::PermissionDeniedText(call.accessor, r, acl::Level::kWrite, name));
-  return false;
+std::string Denied(const std::string& accessor, acl::Resource r, std::string_view name) {
+  return acl::PermissionDeniedText(accessor, r, acl::Level::kWrite, name);
 }
 
 }  // namespace
 
-bool AuthorizeRegistration(Call& call, const catalog::RegisterRequest& req,
-                           const catalog::Store* store) {
-  if (call.authz->all_allowed()) return true;
+std::string RegistrationDenial(const acl::Authorizer& authz, const std::string& accessor,
+                               const catalog::RegisterRequest& req, const catalog::Store* store) {
+  if (authz.all_allowed()) return "";
   bool node_changes = !req.skip_node_update;
   if (node_changes && store != nullptr) {
     std::optional<catalog::Node> existing;
@@ -330,25 +329,25 @@ bool AuthorizeRegistration(Call& call, const catalog::RegisterRequest& req,
                    existing->tagged_addresses != req.node.tagged_addresses ||
                    (!req.node.id.empty() && existing->id != req.node.id);
   }
-  if (node_changes && !call.authz->Allowed(acl::Resource::kNode, req.node.node, acl::Level::kWrite)) {
-    return Refuse(call, acl::Resource::kNode, req.node.node);
+  if (node_changes && !authz.Allowed(acl::Resource::kNode, req.node.node, acl::Level::kWrite)) {
+    return Denied(accessor, acl::Resource::kNode, req.node.node);
   }
   if (req.service) {
     const std::string& name = req.service->service;
-    if (!call.authz->Allowed(acl::Resource::kService, name, acl::Level::kWrite)) {
-      return Refuse(call, acl::Resource::kService, name);
+    if (!authz.Allowed(acl::Resource::kService, name, acl::Level::kWrite)) {
+      return Denied(accessor, acl::Resource::kService, name);
     }
     if (req.service->proxy && !req.service->proxy->destination_service_name.empty()) {
       const std::string& dest = req.service->proxy->destination_service_name;
-      if (!call.authz->Allowed(acl::Resource::kService, dest, acl::Level::kWrite)) {
-        return Refuse(call, acl::Resource::kService, dest);
+      if (!authz.Allowed(acl::Resource::kService, dest, acl::Level::kWrite)) {
+        return Denied(accessor, acl::Resource::kService, dest);
       }
     }
   }
   for (const auto& c : req.checks) {
     if (c.service_id.empty()) {
-      if (!call.authz->Allowed(acl::Resource::kNode, req.node.node, acl::Level::kWrite)) {
-        return Refuse(call, acl::Resource::kNode, req.node.node);
+      if (!authz.Allowed(acl::Resource::kNode, req.node.node, acl::Level::kWrite)) {
+        return Denied(accessor, acl::Resource::kNode, req.node.node);
       }
       continue;
     }
@@ -362,16 +361,17 @@ bool AuthorizeRegistration(Call& call, const catalog::RegisterRequest& req,
         if (s.id == c.service_id) service = s.service;
       }
     }
-    if (!call.authz->Allowed(acl::Resource::kService, service, acl::Level::kWrite)) {
-      return Refuse(call, acl::Resource::kService, service);
+    if (!authz.Allowed(acl::Resource::kService, service, acl::Level::kWrite)) {
+      return Denied(accessor, acl::Resource::kService, service);
     }
   }
-  return true;
+  return "";
 }
 
-bool AuthorizeDeregistration(Call& call, const catalog::DeregisterRequest& req,
-                             const catalog::Store& store) {
-  if (call.authz->all_allowed()) return true;
+std::string DeregistrationDenial(const acl::Authorizer& authz, const std::string& accessor,
+                                 const catalog::DeregisterRequest& req,
+                                 const catalog::Store& store) {
+  if (authz.all_allowed()) return "";
   std::optional<catalog::Node> n;
   std::vector<catalog::NodeService> services;
   store.NodeServices(nullptr, req.node, &n, &services);
@@ -381,8 +381,8 @@ bool AuthorizeDeregistration(Call& call, const catalog::DeregisterRequest& req,
     }
     return std::nullopt;
   };
-  auto write = [&](acl::Resource r, const std::string& name) {
-    return call.authz->Allowed(r, name, acl::Level::kWrite) || Refuse(call, r, name);
+  auto write = [&](acl::Resource r, const std::string& name) -> std::string {
+    return authz.Allowed(r, name, acl::Level::kWrite) ? "" : Denied(accessor, r, name);
   };
   if (!req.service_id.empty()) {
     auto name = service_name(req.service_id);
@@ -399,6 +399,37 @@ bool AuthorizeDeregistration(Call& call, const catalog::DeregisterRequest& req,
     return write(acl::Resource::kNode, req.node);
   }
   return write(acl::Resource::kNode, req.node);
+}
+
+bool AuthorizeRegistration(Call& call, const catalog::RegisterRequest& req,
+                           const catalog::Store* store) {
+  std::string denied = RegistrationDenial(*call.authz, call.accessor, req, store);
+  if (denied.empty()) return true;
+  call.Error(403, denied);
+  return false;
+}
+
+bool AuthorizeDeregistration(Call& call, const catalog::DeregisterRequest& req,
+                             const catalog::Store& store) {
+  std::string denied = DeregistrationDenial(*call.authz, call.accessor, req, store);
+  if (denied.empty()) return true;
+  call.Error(403, denied);
+  return false;
+}
+
+Status AuthorizeCommand(const acl::Authorizer& authz, const std::string& accessor,
+                        const catalog::Command& cmd, const catalog::Store& store) {
+  std::string denied;
+  if (const auto* reg = std::get_if<catalog::RegisterRequest>(&cmd)) {
+    denied = RegistrationDenial(authz, accessor, *reg, &store);
+  } else if (const auto* dereg = std::get_if<catalog::DeregisterRequest>(&cmd)) {
+    denied = DeregistrationDenial(authz, accessor, *dereg, store);
+  } else if (!authz.all_allowed()) {
+    // Agents send only their catalog registrations this way; anything else goes through the
+    // HTTP API, where each endpoint decides.
+    denied = "Permission denied: only catalog registrations are taken over RPC with a token";
+  }
+  return denied.empty() ? Status::Ok() : PermissionDenied(denied);
 }
 
 bool ParseBool(const std::string& v, bool* out) {

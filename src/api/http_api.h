@@ -157,6 +157,16 @@ bool AuthorizeRegistration(Call& call, const catalog::RegisterRequest& req,
                            const catalog::Store* store);
 bool AuthorizeDeregistration(Call& call, const catalog::DeregisterRequest& req,
                              const catalog::Store& store);
+// The same decisions for any token: "" when allowed, else the 403 text.
+std::string RegistrationDenial(const acl::Authorizer& authz, const std::string& accessor,
+                               const catalog::RegisterRequest& req, const catalog::Store* store);
+std::string DeregistrationDenial(const acl::Authorizer& authz, const std::string& accessor,
+                                 const catalog::DeregisterRequest& req,
+                                 const catalog::Store& store);
+// What a token may apply through "Catalog.ApplyToken" (rpc/forwarding.h): an agent's catalog
+// registrations and deregistrations, as the catalog endpoints decide them.
+Status AuthorizeCommand(const acl::Authorizer& authz, const std::string& accessor,
+                        const catalog::Command& cmd, const catalog::Store& store);
 
 // Parses a boolean query value ("", "true", "false", "1", "0").
 bool ParseBool(const std::string& v, bool* out);

@@ -209,9 +209,32 @@ void Forwarder::Apply(catalog::Command cmd, std::function<void(catalog::ApplyRes
   ApplyAt(server, std::move(cmd), std::move(done));
 }
 
+std::string EncodeTokenCommand(const std::string& token, const catalog::Command& cmd) {
+  std::string out;
+  const auto n = static_cast<uint32_t>(token.size());
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xff));
+  out += token;
+  out += catalog::EncodeCommand(cmd);
+  return out;
+}
+
+Result<std::pair<std::string, catalog::Command>> DecodeTokenCommand(std::string_view body) {
+  if (body.size() < 4) return InvalidArgument("token command: truncated length");
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<uint8_t>(body[i]);
+  if (n > 4096 || body.size() - 4 < n) return InvalidArgument("token command: bad token length");
+  std::string token(body.substr(4, n));
+  auto cmd = catalog::DecodeCommand(body.substr(4 + n));
+  if (!cmd.ok()) return cmd.status();
+  return std::make_pair(std::move(token), std::move(*cmd));
+}
+
 void Forwarder::ApplyAt(const std::string& server, catalog::Command cmd,
                         std::function<void(catalog::ApplyResult)> done) {
-  client_.Call(server, "Catalog.Apply", catalog::EncodeCommand(cmd), std::chrono::seconds(30),
+  std::string token = apply_token_ ? apply_token_() : std::string();
+  const char* method = token.empty() ? "Catalog.Apply" : "Catalog.ApplyToken";
+  std::string body = token.empty() ? catalog::EncodeCommand(cmd) : EncodeTokenCommand(token, cmd);
+  client_.Call(server, method, std::move(body), std::chrono::seconds(30),
                [done = std::move(done), server](Result<std::string> r) {
                  catalog::ApplyResult out;
                  if (!r.ok()) {
@@ -226,7 +249,8 @@ void Forwarder::ApplyAt(const std::string& server, catalog::Command cmd,
                });
 }
 
-void ServeForwarded(Server& server, http::Handler& api, catalog::Applier* applier) {
+void ServeForwarded(Server& server, http::Handler& api, catalog::Applier* applier,
+                    ApplyGuard guard) {
   server.Register("Status.Ping", [](std::string, std::shared_ptr<CallContext>, ReplyFn reply) {
     reply(std::string());
   });
@@ -256,14 +280,44 @@ void ServeForwarded(Server& server, http::Handler& api, catalog::Applier* applie
     });
   });
   if (!applier) return;
-  server.Register("Catalog.Apply",
-                  [applier](std::string body, std::shared_ptr<CallContext>, ReplyFn reply) {
-                    auto cmd = catalog::DecodeCommand(body);
-                    if (!cmd.ok()) return reply(cmd.status());
-                    applier->Apply(std::move(*cmd), [reply](catalog::ApplyResult r) {
-                      reply(catalog::EncodeApplyResult(r));
-                    });
-                  });
+  auto refused = [](ReplyFn reply, Status s) {
+    catalog::ApplyResult r;
+    r.status = std::move(s);
+    r.success = false;
+    reply(catalog::EncodeApplyResult(r));
+  };
+  server.Register("Catalog.Apply", [applier, guard, refused](std::string body,
+                                                             std::shared_ptr<CallContext> ctx,
+                                                             ReplyFn reply) {
+    auto cmd = catalog::DecodeCommand(body);
+    if (!cmd.ok()) return reply(cmd.status());
+    // With ACLs on, a write without a token is taken only from this datacenter's servers.
+    if (guard.trusted_peer && !guard.trusted_peer(ctx ? ctx->remote : "")) {
+      return refused(reply, PermissionDenied("Permission denied: a write over RPC from " +
+                                             (ctx ? ctx->remote : std::string("?")) +
+                                             " carries no ACL token"));
+    }
+    applier->Apply(std::move(*cmd), [reply](catalog::ApplyResult r) {
+      reply(catalog::EncodeApplyResult(r));
+    });
+  });
+  server.Register("Catalog.ApplyToken", [applier, guard, refused](std::string body,
+                                                                  std::shared_ptr<CallContext>,
+                                                                  ReplyFn reply) {
+    auto decoded = DecodeTokenCommand(body);
+    if (!decoded.ok()) return reply(decoded.status());
+    auto cmd = std::make_shared<catalog::Command>(std::move(decoded->second));
+    auto apply = [applier, cmd, reply] {
+      applier->Apply(std::move(*cmd), [reply](catalog::ApplyResult r) {
+        reply(catalog::EncodeApplyResult(r));
+      });
+    };
+    if (!guard.authorize) return apply();
+    guard.authorize(decoded->first, *cmd, [apply, reply, refused](Status s) {
+      if (!s.ok()) return refused(reply, s);
+      apply();
+    });
+  });
 }
 
 }  // namespace gangway::rpc

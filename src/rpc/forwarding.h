@@ -62,6 +62,9 @@ class Forwarder : public catalog::Applier {
   // On a server: how to find the leader's RPC address ("" when unknown); requests for our own
   // datacenter that reach ForwardHttp go there.
   void SetLeader(std::function<std::string()> leader) { leader_ = std::move(leader); }
+  // A client agent's writes carry its ACL token ("Catalog.ApplyToken") when this returns one;
+  // servers forward to their leader without (docs/rpc.md, "Catalog.Apply and ACLs").
+  void SetApplyToken(std::function<std::string()> token) { apply_token_ = std::move(token); }
 
  private:
   // One forwarded HTTP request across its retries.
@@ -88,13 +91,32 @@ class Forwarder : public catalog::Applier {
   Client& client_;
   ServerDirectory directory_;
   std::function<std::string()> leader_;
+  std::function<std::string()> apply_token_;
   size_t next_ = 0;
   std::unordered_map<std::string, std::shared_ptr<Coalesced>> coalesced_;
 };
 
+// With ACLs on, who may apply what over RPC. Null members: ACLs are off, anyone may.
+struct ApplyGuard {
+  // Whether a caller ("ip:port") is a server of this datacenter, trusted to forward writes it
+  // already authorized to its leader without a token.
+  std::function<bool(const std::string& remote)> trusted_peer;
+  // Whether `token` may apply `cmd`; done(PermissionDenied with Consul's text) when not.
+  std::function<void(const std::string& token, const catalog::Command& cmd,
+                     std::function<void(Status)> done)>
+      authorize;
+};
+
+// "Catalog.ApplyToken" bodies: the token's length (4 bytes, big-endian), the token, then the
+// command as catalog::EncodeCommand writes it. The decoder takes untrusted bytes.
+std::string EncodeTokenCommand(const std::string& token, const catalog::Command& cmd);
+Result<std::pair<std::string, catalog::Command>> DecodeTokenCommand(std::string_view body);
+
 // Registers "HTTP" (runs forwarded requests through `api`) and, when `applier` is set,
-// "Catalog.Apply" (applies commands through it) on `server`; also "Status.Ping".
-void ServeForwarded(Server& server, http::Handler& api, catalog::Applier* applier);
+// "Catalog.Apply" and "Catalog.ApplyToken" (apply commands through it, as `guard` allows) on
+// `server`; also "Status.Ping".
+void ServeForwarded(Server& server, http::Handler& api, catalog::Applier* applier,
+                    ApplyGuard guard = {});
 
 // How long to wait for a forwarded request: a blocking query's wait (capped at 10 min, plus
 // jitter) and a margin, otherwise 30 s.

@@ -178,6 +178,24 @@ class AclTest(unittest.TestCase):
         self.assertEqual(st, 403, text)
         self.assertIn("'service:write' on \"api\"", text)
 
+    def test_a_client_syncs_with_its_agent_token(self):
+        c = self.clients["extend-cache"]
+        node_only = self.token_with("node-only", 'node_prefix "" { policy = "write" }')
+        svc = self.token_with("rpcsvc", 'service "rpcsvc" { policy = "write" }')
+        self.ok(c, "PUT", "/v1/agent/token/agent", {"Token": node_only["SecretID"]})
+        try:
+            # The agent takes the registration (the request's token may write it), but its sync
+            # to the servers carries the agent token, which may not.
+            self.ok(c, "PUT", "/v1/agent/service/register", {"Name": "rpcsvc", "Port": 1},
+                    token=svc["SecretID"])
+            wait_until(lambda: "lacks permission 'service:write' on \"rpcsvc\"" in c.output(),
+                       timeout=30, msg="the server refused the sync")
+            self.assertEqual(self.ok(self.s2, "GET", "/v1/catalog/service/rpcsvc"), [])
+        finally:
+            self.ok(c, "PUT", "/v1/agent/token/agent", {"Token": MANAGEMENT})
+        wait_until(lambda: self.ok(self.s2, "GET", "/v1/catalog/service/rpcsvc"), timeout=90,
+                   msg="rpcsvc synced once the agent token may write it")
+
     def test_bootstrap_once_then_reset(self):
         # initial_management used the bootstrap up.
         st, text = self.refused(self.s1, "PUT", "/v1/acl/bootstrap")
