@@ -74,8 +74,10 @@ void AclResolver::Fetch(const std::string& secret) {
     req.target += "?dc=" + dc;
     req.query.emplace_back("dc", dc);
   }
+  std::weak_ptr<AclResolver> weak = weak_from_this();
   backend_.forward(std::move(req), dc, std::make_shared<http::Cancellation>(),
-                   [this, secret](http::Response r) {
+                   [this, weak, secret](http::Response r) {
+                     if (weak.expired()) return;
                      if (r.status == 200) {
                        Json expanded = Json::parse(r.Body(), nullptr, false);
                        if (expanded.is_discarded() || !expanded.is_object()) {

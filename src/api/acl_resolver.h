@@ -26,7 +26,9 @@ struct Resolved {
   std::string accessor;
 };
 
-class AclResolver {
+// Made with std::make_shared (HttpApi does): an answer that arrives after the resolver is gone
+// is dropped.
+class AclResolver : public std::enable_shared_from_this<AclResolver> {
  public:
   // Reads the settings from backend.acl (where PUT /v1/agent/token changes the tokens).
   explicit AclResolver(Backend& backend);
