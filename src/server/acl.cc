@@ -302,16 +302,20 @@ void Acls::OnLeadership(bool leader) {
                                   "Initial Management Token", true));
   }
   ensuring_ = true;
-  auto run = std::make_shared<std::function<void(size_t)>>();
-  *run = [this, steps, run](size_t i) {
-    if (i >= steps->size() || !server_.IsLeader()) {
-      ensuring_ = false;
-      if (i >= steps->size()) LogInfo("agent.server.acl", "ACL system initialized");
-      return;
-    }
-    (*steps)[i]([run, i] { (*run)(i + 1); });
-  };
-  (*run)(0);
+  ensure_steps_ = std::move(*steps);
+  EnsureFrom(0);
+}
+
+void Acls::EnsureFrom(size_t i) {
+  if (i >= ensure_steps_.size() || !server_.IsLeader()) {
+    ensuring_ = false;
+    // The steps stay until the next leadership: one of them may still be on the stack here.
+    if (i >= ensure_steps_.size()) LogInfo("agent.server.acl", "ACL system initialized");
+    return;
+  }
+  ensure_steps_[i]([this, i, alive = alive_] {
+    if (*alive) EnsureFrom(i + 1);
+  });
 }
 
 ExpandedToken Acls::ExpandStored(const Json& token) const {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "acl/authorizer.h"
 #include "acl/config.h"
@@ -115,6 +116,10 @@ class Acls {
   void Write(int op, nlohmann::json object, const std::string& id, uint64_t cas,
              const char* read_back, Done done);
 
+  // The leader's reserved objects, one write at a time (each step runs its continuation once
+  // its write is applied).
+  void EnsureFrom(size_t i);
+  std::vector<std::function<void(std::function<void()>)>> ensure_steps_;
   void Replicate(const std::string& kind, uint64_t min_index);
   void ReplicationFailed(const std::string& kind, const std::string& why);
 
