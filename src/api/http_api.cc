@@ -283,10 +283,6 @@ bool Authorize(Call& call, acl::Resource r, std::string_view name, acl::Level le
   return false;
 }
 
-void MarkFiltered(const Call& call, bool filtered, http::Response* r) {
-  if (filtered && call.token_given) r->Set("X-Consul-Results-Filtered-By-ACLs", "true");
-}
-
 bool AclView::Allowed(acl::Resource r, std::string_view name, bool* filtered) const {
   if (authz->Allowed(r, name, acl::Level::kRead)) return true;
   *filtered = true;

@@ -127,9 +127,6 @@ bool FoldKeys(Call& call, catalog::Json* body, std::initializer_list<const char*
 // allows `level` on `r` named `name`; Allowed only answers.
 bool Authorize(Call& call, acl::Resource r, std::string_view name, acl::Level level);
 bool Allowed(const Call& call, acl::Resource r, std::string_view name, acl::Level level);
-// For lists an endpoint filtered: Consul's X-Consul-Results-Filtered-By-ACLs, set when
-// something was left out and the client sent a token.
-void MarkFiltered(const Call& call, bool filtered, http::Response* r);
 // The token a request carries: ?token=, X-Consul-Token, then Authorization: Bearer; "" if none.
 std::string RequestToken(const http::Request& req);
 // What the request's token may read, carried into a blocking query's reads (which outlive the
@@ -146,6 +143,8 @@ struct AclView {
   bool Instance(std::string_view node, std::string_view service, bool* filtered) const;
   // A check: service:read on its service, or node:read on its node for a node check.
   bool Check(const catalog::HealthCheck& c, bool* filtered) const;
+  // Consul's X-Consul-Results-Filtered-By-ACLs, set when something was left out and the
+  // client sent a token.
   void Mark(bool filtered, http::Response* r) const;
 };
 

@@ -176,11 +176,12 @@ TEST(AclFormatTest, PolicyPrettyAndList) {
             "Modify Index: 7\n"
             "Rules:\n"
             "service \"web\" { policy = \"write\" }");
-  Json stub = Parse(kPolicyJson);
-  stub.erase("Rules");
-  stub.erase("Datacenters");
+  // A list entry as /v1/acl/policies serves it: no Rules (and here no Datacenters either).
+  Json entry = Parse(kPolicyJson);
+  entry.erase("Rules");
+  entry.erase("Datacenters");
   Json list =
-      Json::array({stub, Json{{"ID", "00000000-0000-0000-0000-000000000001"},
+      Json::array({entry, Json{{"ID", "00000000-0000-0000-0000-000000000001"},
                               {"Name", "global-management"},
                               {"Description", "Builtin Policy that grants unlimited access"}}});
   EXPECT_EQ(FormatPolicyList(list, AclFormat::kPretty, false),
