@@ -237,6 +237,12 @@ TEST(AclParse, UnquotedLabelAndJsonInsideHcl) {
   EXPECT_EQ(rules.rules, (std::vector<Rule>{R(Resource::kNode, "web", false, Access::kRead)}));
 }
 
+TEST(AclParse, TwoAttributesOnOneLine) {
+  Rules rules = MustParse("service \"web\" { policy = \"write\" intentions = \"read\" }\n");
+  EXPECT_EQ(rules.rules, (std::vector<Rule>{R(Resource::kService, "web", false, Access::kWrite,
+                                                Access::kRead)}));
+}
+
 // Errors: Consul's wording first, where and what was expected after.
 
 TEST(AclParseErrors, InvalidPolicyValueNamesKindLineColumnAndExpected) {
@@ -791,6 +797,9 @@ TEST(AclBuiltin, PermissionDeniedText) {
                                  Level::kWrite, "web"),
             "Permission denied: token with AccessorID '6a1253d2-1785-24fd-91c2-f8e78c745511' "
             "lacks permission 'service:write' on \"web\"");
+  EXPECT_EQ(PermissionDeniedText(kAnonymousAccessorID, Resource::kKey, Level::kRead, "foo"),
+            "Permission denied: anonymous token lacks permission 'key:read' on \"foo\". The "
+            "anonymous token is used implicitly when a request does not specify a token.");
   EXPECT_EQ(PermissionDeniedText("", Resource::kKey, Level::kRead, "x"),
             "Permission denied: provided token lacks permission 'key:read' on \"x\"");
   EXPECT_EQ(PermissionDeniedText("acc", Resource::kOperator, Level::kWrite, "ignored"),

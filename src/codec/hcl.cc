@@ -72,18 +72,13 @@ class HclParser {
         in_.Advance();
         return Status::Ok();
       }
-      std::string item;
-      s = ParseItem(obj, ptr, depth, &item);
+      s = ParseItem(obj, ptr, depth);
       if (!s.ok()) return s;
-      bool newline = false;
-      s = in_.SkipSpace(&newline);
+      // Items may be separated by a newline, a ',' or (as HCL1, which Consul reads, allows:
+      // `service "web" { policy = "write" intentions = "read" }`) nothing but spaces.
+      s = in_.SkipSpace();
       if (!s.ok()) return s;
-      if (in_.Peek() == ',') {
-        in_.Advance();
-        continue;
-      }
-      if (in_.Peek() == '}' || in_.AtEnd() || newline) continue;
-      return in_.Error("expected a newline or ',' after " + item + ", found " + in_.Found());
+      if (in_.Peek() == ',') in_.Advance();
     }
   }
 
@@ -97,7 +92,7 @@ class HclParser {
   }
 
   // One attribute (k = v, k: v) or block (k "label"... { }). *item describes it for messages.
-  Status ParseItem(Json* obj, const std::string& ptr, int depth, std::string* item) {
+  Status ParseItem(Json* obj, const std::string& ptr, int depth) {
     const int key_line = in_.line();
     std::string key;
     Status s = ParseKey(&key, "expected an attribute name or a block");
@@ -105,7 +100,6 @@ class HclParser {
     s = in_.SkipSpace();
     if (!s.ok()) return s;
     if (in_.Peek() == '=' || in_.Peek() == ':') {
-      *item = "the value of \"" + key + "\"";
       in_.Advance();
       s = in_.SkipSpace();
       if (!s.ok()) return s;
@@ -141,7 +135,6 @@ class HclParser {
                        in_.Found());
     }
     if (depth + 1 > internal::kMaxDepth) return DepthError();
-    *item = "the closing '}' of block " + title;
     const size_t open_pos = in_.pos();
     const int open_line = in_.line();
     in_.Advance();  // '{'

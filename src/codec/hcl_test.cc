@@ -121,6 +121,14 @@ TEST(HclTest, AttributesRepeatedLastWins) {
   EXPECT_EQ(doc.LineOf("/b"), 4);
 }
 
+TEST(HclTest, ItemsOnOneLineNeedNoSeparator) {
+  // HCL1 (what Consul reads) ends an item at its value: ACL rules are often written this way.
+  Document doc = MustParse("service \"web\" { policy = \"write\" intentions = \"read\" }\n"
+                           "a = 1 b = [2] c { d = 3 } e = 4, f = 5\n");
+  EXPECT_EQ(doc.value, Json::parse(R"({"service": {"web": {"policy": "write", "intentions": "read"}},
+      "a": 1, "b": [2], "c": {"d": 3}, "e": 4, "f": 5})"));
+}
+
 TEST(HclTest, ListsAndInlineObjects) {
   Document doc = MustParse(R"(
 l = [
@@ -227,10 +235,7 @@ TEST(HclTest, ErrorsNameLineAndColumn) {
   EXPECT_EQ(ErrorOf("a = 1\nb 2\n"), "c.hcl:2:3: expected '=' or '{' after \"b\", found '2'");
   EXPECT_EQ(ErrorOf("mode = local\n"),
             "c.hcl:1:8: expected a value, found 'local' (strings must be quoted: \"local\")");
-  EXPECT_EQ(ErrorOf("a = 1 b = 2\n"),
-            "c.hcl:1:7: expected a newline or ',' after the value of \"a\", found 'b'");
-  EXPECT_EQ(ErrorOf("a { b = 1 } c = 2\n"),
-            "c.hcl:1:13: expected a newline or ',' after the closing '}' of block a, found 'c'");
+  EXPECT_EQ(ErrorOf("a = 1 b\n"), "c.hcl:2:1: expected '=' or '{' after \"b\", found end of input");
   EXPECT_EQ(ErrorOf("timeout = 10s\n"),
             "c.hcl:1:11: invalid number \"10s\" (quote text values: \"10s\")");
   EXPECT_EQ(ErrorOf("a = [1 2]\n"), "c.hcl:1:8: expected ',' or ']' after list element, found '2'");
