@@ -203,8 +203,11 @@ Rules NodeIdentityRules(std::string_view node) {
 std::string PermissionDeniedText(std::string_view accessor, Resource r, Level level,
                                  std::string_view name) {
   std::string out = "Permission denied: ";
+  const bool anonymous = accessor == kAnonymousAccessorID;
   if (accessor.empty()) {
     out += "provided token";
+  } else if (anonymous) {
+    out += "anonymous token";
   } else {
     out += "token with AccessorID '";
     out += accessor;
@@ -219,6 +222,9 @@ std::string PermissionDeniedText(std::string_view accessor, Resource r, Level le
   if (IsNamed(r) && !name.empty()) {
     out += " on ";
     AppendGoQuoted(name, &out);
+  }
+  if (anonymous) {
+    out += ". The anonymous token is used implicitly when a request does not specify a token.";
   }
   return out;
 }

@@ -70,9 +70,9 @@ TEST_F(AclApiTest, BootstrapsOnceWithConsulsTexts) {
   agent_.set_token("");
   auto anon = agent_.Do("PUT", "/v1/kv/x", "1");
   EXPECT_EQ(anon.status, 403);
-  EXPECT_EQ(anon.body, "Permission denied: token with AccessorID '" +
-                           std::string(acl::kAnonymousAccessorID) +
-                           "' lacks permission 'key:write' on \"x\"");
+  EXPECT_EQ(anon.body,
+            "Permission denied: anonymous token lacks permission 'key:write' on \"x\". The "
+            "anonymous token is used implicitly when a request does not specify a token.");
   agent_.set_token("00000000-dead-beef-0000-000000000000");
   auto unknown = agent_.Do("GET", "/v1/kv/x");
   EXPECT_EQ(unknown.status, 403);
