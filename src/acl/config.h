@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
+
+#include "core/status.h"
 
 namespace gangway::acl {
 
@@ -30,8 +33,22 @@ struct Config {
   bool enable_token_replication = false;
   bool enable_token_persistence = false;
   Tokens tokens;
+  Tokens from_api;  // those of `tokens` set through the API (persisted when enabled)
 };
 
 const char* DownPolicyName(DownPolicy p);  // "extend-cache", "async-cache", "allow", "deny"
+
+// With enable_token_persistence, tokens set through PUT /v1/agent/token/<type> are kept in
+// <data_dir>/acl-tokens.json (Consul's file and keys: agent, default, agent_recovery (or the
+// older agent_master), replication, config_file_service_registration, dns) and outlive a restart.
+inline constexpr const char* kPersistedTokensFile = "acl-tokens.json";
+
+// Reads `path` into `persisted`; a missing file is none. Each persisted token replaces the
+// configured one in `tokens`, with Consul's warning when the configuration also set it. A file
+// that cannot be read or decoded is an error naming it (the configured tokens stay).
+Status LoadPersistedTokens(const std::string& path, Tokens* tokens, Tokens* persisted,
+                                 std::vector<std::string>* warnings);
+// Writes the tokens set through the API (empty ones left out), atomically, owner-only.
+Status SavePersistedTokens(const std::string& path, const Tokens& persisted);
 
 }  // namespace gangway::acl

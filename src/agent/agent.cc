@@ -97,22 +97,23 @@ meshcfg::IntentionDefault IntentionDefaultOf(const Config& cfg) {
 
 }  // namespace
 
-// Requests the agent makes of its own API: with its token unless the request names one.
+// Requests the agent makes of its own API: with its token unless the request names one. The
+// token is read at each request, so PUT /v1/agent/token takes effect.
 class Agent::TokenHandler : public http::Handler {
  public:
-  TokenHandler(http::Handler* inner, std::string token)
+  TokenHandler(http::Handler* inner, std::function<std::string()> token)
       : inner_(inner), token_(std::move(token)) {}
   void Handle(http::Request req, std::shared_ptr<http::Cancellation> cancel,
               http::Reply reply) override {
-    if (!token_.empty() && req.headers.find("X-Consul-Token") == req.headers.end()) {
-      req.headers["X-Consul-Token"] = token_;
+    if (req.headers.find("X-Consul-Token") == req.headers.end()) {
+      if (std::string token = token_(); !token.empty()) req.headers["X-Consul-Token"] = token;
     }
     inner_->Handle(std::move(req), std::move(cancel), std::move(reply));
   }
 
  private:
   http::Handler* inner_;
-  std::string token_;
+  std::function<std::string()> token_;
 };
 
 // A client agent's writes: to a server over RPC once the forwarder exists (it needs the gossip
@@ -125,7 +126,17 @@ class Agent::ClientWriter : public catalog::Applier {
     r.status = Unavailable("No known Consul servers");
     done(std::move(r));
   }
+  // A service or check registered without a token syncs with the default token (Consul's
+  // "user token"), else the anonymous one; the node itself with the agent token (Apply).
+  void ApplyWithToken(catalog::Command cmd, const std::string& token,
+                      std::function<void(catalog::ApplyResult)> done) override {
+    if (!target) return Apply(std::move(cmd), std::move(done));
+    std::string t = token;
+    if (t.empty() && user_token) t = user_token();
+    target->ApplyWithToken(std::move(cmd), t, std::move(done));
+  }
   catalog::Applier* target = nullptr;
+  std::function<std::string()> user_token;  // set with ACLs on
 };
 
 int RunAgent(const std::vector<std::string>& args) {
@@ -169,6 +180,16 @@ Status Agent::Prepare() {
   ParseLogLevel(cfg_.log_level, &level);
   SetLogLevel(level);
   for (const auto& n : cfg_.notes) std::cerr << "note: " << n << "\n";
+  // Tokens set through the API before a restart win over configured ones (Consul's order); a
+  // file that cannot be read leaves the configured tokens, with a warning.
+  if (cfg_.acl.enabled && cfg_.acl.enable_token_persistence && !cfg_.dev &&
+      !cfg_.data_dir.empty()) {
+    std::string path = (std::filesystem::path(cfg_.data_dir) / acl::kPersistedTokensFile).string();
+    std::vector<std::string> warnings;
+    Status s = acl::LoadPersistedTokens(path, &cfg_.acl.tokens, &cfg_.acl.from_api, &warnings);
+    for (const auto& w : warnings) LogWarn("agent", w);
+    if (!s.ok()) LogWarn("agent", "unable to load persisted tokens: " + s.message());
+  }
 
   // Blocking queries hold a connection each: allow as many descriptors as the system permits.
   if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -482,6 +503,10 @@ Status Agent::StartApi() {
       if (!t.default_token.empty()) return t.default_token;
       return acl::kAnonymousSecretID;
     });
+    client_writer_->user_token = [this]() -> std::string {
+      const acl::Tokens& t = api_ ? api_->backend().acl.tokens : cfg_.acl.tokens;
+      return t.default_token.empty() ? std::string(acl::kAnonymousSecretID) : t.default_token;
+    };
   }
   // User events arrive on the LAN pool; the filters look at this agent's services.
   user_events_ = std::make_unique<client::UserEventBuffer>(
@@ -505,10 +530,11 @@ Status Agent::StartApi() {
   // The agent's own requests (Connect's CA and leaves, proxy configuration, config entry
   // replication) carry its token: the replication token on a server that has one, else the
   // agent token, else the default.
-  std::string internal_token = cfg_.acl.tokens.agent.empty() ? cfg_.acl.tokens.default_token
-                                                             : cfg_.acl.tokens.agent;
-  if (server_ && !cfg_.acl.tokens.replication.empty()) internal_token = cfg_.acl.tokens.replication;
-  internal_api_ = std::make_unique<TokenHandler>(api_.get(), std::move(internal_token));
+  internal_api_ = std::make_unique<TokenHandler>(api_.get(), [this]() -> std::string {
+    const acl::Tokens& t = api_->backend().acl.tokens;
+    if (server_ && !t.replication.empty()) return t.replication;
+    return t.agent.empty() ? t.default_token : t.agent;
+  });
   api_handler_ = internal_api_.get();
   if (rpc_server_) {
     rpc::ApplyGuard guard;
@@ -662,8 +688,12 @@ Status Agent::StartRoles() {
                       "protecting-consul-from-rce-risk-in-specific-configurations/");
   }
   local_->Start();
+  // Services and checks from configuration files sync with their own `token`, else
+  // tokens.config_file_service_registration (else the default token), as Consul's.
+  const std::string& file_token = cfg_.acl.tokens.config_file_service_registration;
   for (auto& reg : cfg_.services) {
     std::string name = reg.service.service;
+    if (reg.token.empty()) reg.token = file_token;
     Status s = local_->AddService(std::move(reg), false);
     if (!s.ok()) {
       LogError("agent", "failed to register service \"" + name + "\": " + s.message());
@@ -671,6 +701,7 @@ Status Agent::StartRoles() {
     }
   }
   for (auto& c : cfg_.checks) {
+    if (c.token.empty()) c.token = file_token;
     Status s = local_->AddCheck(std::move(c));
     if (!s.ok()) {
       LogError("agent", "failed to register check: " + s.message());

@@ -11,6 +11,7 @@
 #include "acl/builtin.h"
 #include "api/acl_resolver.h"
 #include "api/http_api.h"
+#include "core/log.h"
 #include "core/strings.h"
 #include "server/acl.h"
 
@@ -492,7 +493,8 @@ void Replication(Call& call) {
   call.Json(status);
 }
 
-// PUT /v1/agent/token/<type>: replaces one of this agent's tokens until restart.
+// PUT /v1/agent/token/<type>: replaces one of this agent's tokens, until restart unless
+// acl.enable_token_persistence keeps it in <data_dir>/acl-tokens.json.
 void AgentToken(Call& call) {
   if (!Authorize(call, Resource::kAgent, call.backend.info.node_name, Level::kWrite)) return;
   Json body;
@@ -501,18 +503,30 @@ void AgentToken(Call& call) {
   for (const auto& [k, v] : body.items()) {
     if (ToLower(k) == "token" && v.is_string()) token = v.get<std::string>();
   }
-  acl::Tokens& t = call.backend.acl.tokens;
   const std::string& type = call.rest;
-  std::string* target = nullptr;
-  if (type == "default" || type == "acl_token") target = &t.default_token;
-  else if (type == "agent" || type == "acl_agent_token") target = &t.agent;
+  std::string acl::Tokens::*field = nullptr;
+  if (type == "default" || type == "acl_token") field = &acl::Tokens::default_token;
+  else if (type == "agent" || type == "acl_agent_token") field = &acl::Tokens::agent;
   else if (type == "agent_recovery" || type == "agent_master" || type == "acl_agent_master_token")
-    target = &t.agent_recovery;
-  else if (type == "replication" || type == "acl_replication_token") target = &t.replication;
-  else if (type == "config_file_service_registration") target = &t.config_file_service_registration;
-  else if (type == "dns") target = &t.dns;
-  if (target == nullptr) return call.Error(404, "Token \"" + type + "\" is unknown");
-  *target = token;
+    field = &acl::Tokens::agent_recovery;
+  else if (type == "replication" || type == "acl_replication_token") field = &acl::Tokens::replication;
+  else if (type == "config_file_service_registration")
+    field = &acl::Tokens::config_file_service_registration;
+  else if (type == "dns") field = &acl::Tokens::dns;
+  if (field == nullptr) return call.Error(404, "Token \"" + type + "\" is unknown");
+  acl::Config& cfg = call.backend.acl;
+  if (cfg.enable_token_persistence && !call.backend.info.data_dir.empty()) {
+    acl::Tokens kept = cfg.from_api;
+    kept.*field = token;
+    std::string path =
+        (std::filesystem::path(call.backend.info.data_dir) / acl::kPersistedTokensFile).string();
+    if (Status s = acl::SavePersistedTokens(path, kept); !s.ok()) {
+      LogWarn("agent", "failed to persist tokens: " + s.message());
+      return call.Error(500, s.message());
+    }
+    cfg.from_api = std::move(kept);
+  }
+  cfg.tokens.*field = token;
   call.Respond(http::Response{});
 }
 

@@ -363,10 +363,14 @@ void RegisterService(Call& call) {
     if (!ParseBool(*r, &replace)) return call.Error(400, "Invalid value for replace-existing-checks");
   }
   const std::string id = reg->service.id.empty() ? reg->service.service : reg->service.id;
+  // Anti-entropy syncs it with the token it was registered with (the agent's default when the
+  // request carried none), as Consul does.
+  if (call.backend.acl.enabled) reg->token = RequestToken(call.req);
+  std::string token = reg->token;
   Status s = call.backend.agent->AddService(std::move(*reg), replace);
   if (!s.ok()) return call.Fail(s);
   if (call.backend.persisted != nullptr) {
-    if (Status saved = call.backend.persisted->Save(id, body); !saved.ok()) {
+    if (Status saved = call.backend.persisted->Save(id, body, token); !saved.ok()) {
       LogWarn("agent", "service registered but not persisted: " + saved.message());
     }
   }
@@ -458,6 +462,7 @@ void RegisterCheck(Call& call) {
     return call.Error(500, kRemoteScriptsDisabled);
   }
   if (!AuthorizeCheckWrite(call, reg->service_id)) return;
+  if (call.backend.acl.enabled) reg->token = RequestToken(call.req);
   Status s = call.backend.agent->AddCheck(std::move(*reg));
   if (!s.ok()) return call.Fail(s.code() == Code::kNotFound ? Status(Code::kInvalidArgument, s.message()) : s);
   call.Respond(http::Response::Text(200, ""));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "catalog/commands.h"
 
@@ -13,6 +14,13 @@ class Applier {
  public:
   virtual ~Applier() = default;
   virtual void Apply(Command cmd, std::function<void(ApplyResult)> done) = 0;
+  // The same write made with an ACL token (a client agent's service registered with its own
+  // token); "" means the writer's usual one. Writers that carry no token ignore it.
+  virtual void ApplyWithToken(Command cmd, const std::string& token,
+                              std::function<void(ApplyResult)> done) {
+    (void)token;
+    Apply(std::move(cmd), std::move(done));
+  }
 };
 
 }  // namespace gangway::catalog

@@ -41,7 +41,7 @@ constexpr Field kServiceFields[] = {
     {"Proxy", "proxy"},
     {"Connect", "connect"},
     {"Locality", "locality"},
-    // Accepted and ignored: Enterprise scoping and per-service ACL tokens.
+    // The ACL token the agent syncs this service with; Enterprise scoping accepted and ignored.
     {"Namespace", "namespace"},
     {"Partition", "partition"},
     {"Token", "token"},
@@ -437,7 +437,8 @@ Status Decoder::DecodeCheck(const Json& v, const Loc& loc, CheckRegistration* ou
     s = Bool(m, f, &ignored);
     if (!s.ok()) return s;
   }
-  for (std::string_view f : {"Namespace", "Partition", "Token", "Shell"}) {
+  if (s = Str(m, "Token", &out->token); !s.ok()) return s;
+  for (std::string_view f : {"Namespace", "Partition", "Shell"}) {
     std::string ignored;
     s = Str(m, f, &ignored);
     if (!s.ok()) return s;
@@ -852,7 +853,8 @@ Status Decoder::DecodeService(const Json& v, const Loc& loc, const ServiceContex
        }) {
     if (!step.ok()) return step;
   }
-  for (std::string_view f : {"Namespace", "Partition", "Token"}) {
+  if (s = Str(m, "Token", &out->token); !s.ok()) return s;
+  for (std::string_view f : {"Namespace", "Partition"}) {
     std::string ignored;
     s = Str(m, f, &ignored);
     if (!s.ok()) return s;

@@ -31,6 +31,8 @@ struct CheckRegistration {
   // Alias checks (AliasService/AliasNode): status mirrors the aliased service's checks.
   std::string alias_service;
   std::string alias_node;
+  // The ACL token the agent syncs this check with ("": its service's, else the default token).
+  std::string token;
 };
 
 struct ServiceRegistration {
@@ -40,6 +42,9 @@ struct ServiceRegistration {
   std::unique_ptr<ServiceRegistration> sidecar;
   // Notes for the user about accepted non-Consul forms, e.g. kind "mesh-gateway-upstream".
   std::vector<std::string> notes;
+  // The ACL token the agent syncs this service and its checks with: `token` in a definition,
+  // or the token of the API request that registered it ("": the agent's default token).
+  std::string token;
 };
 
 // Whether a registration (or its sidecar) carries a script check (Args).

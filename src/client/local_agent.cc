@@ -105,6 +105,7 @@ Status LocalAgent::AddService(catalog::ServiceRegistration reg, bool replace_exi
   std::optional<catalog::ServiceRegistration> sidecar;
   if (reg.sidecar) {
     catalog::ServiceRegistration sc = std::move(*reg.sidecar);
+    if (sc.token.empty()) sc.token = reg.token;
     auto& p = sc.service;
     p.kind = "connect-proxy";
     if (p.id.empty()) p.id = svc.id + "-sidecar-proxy";
@@ -153,6 +154,7 @@ Status LocalAgent::AddService(catalog::ServiceRegistration reg, bool replace_exi
   LocalService& ls = services_[svc.id];
   uint64_t version = ls.version + 1;
   ls.service = svc;
+  ls.token = reg.token;
   ls.version = version;
   dirty_services_.insert(svc.id);
   ls.sidecar_parent.clear();
@@ -193,12 +195,13 @@ Status LocalAgent::AddService(catalog::ServiceRegistration reg, bool replace_exi
 Status LocalAgent::RemoveService(const std::string& id) {
   auto it = services_.find(id);
   if (it == services_.end()) return NotFound("Unknown service ID \"" + id + "\". Ensure that the service ID is passed, not the service name.");
-  services_.erase(it);
-  dirty_services_.erase(id);
-  removed_services_.insert(id);
+  // Its checks first: they are deregistered with the service's token.
   if (auto sc = service_checks_.find(id); sc != service_checks_.end()) {
     for (const auto& cid : std::set<std::string>(sc->second)) EraseCheck(cid);
   }
+  removed_services_[id] = it->second.token;
+  services_.erase(it);
+  dirty_services_.erase(id);
   // An agent-managed sidecar goes with its parent.
   std::vector<std::string> sidecars;
   for (const auto& [sid, s] : services_) {
@@ -324,6 +327,13 @@ void LocalAgent::UpdateCheckStatus(const std::string& check_id, const std::strin
   Changed();
 }
 
+// Consul's rule: a check's own token, else that of the service it belongs to.
+std::string LocalAgent::CheckToken(const LocalCheck& c) const {
+  if (!c.definition.token.empty() || c.check.service_id.empty()) return c.definition.token;
+  auto it = services_.find(c.check.service_id);
+  return it == services_.end() ? std::string() : it->second.token;
+}
+
 void LocalAgent::EraseCheck(const std::string& id) {
   auto it = checks_.find(id);
   if (it == checks_.end()) return;
@@ -332,10 +342,10 @@ void LocalAgent::EraseCheck(const std::string& id) {
     sc->second.erase(id);
     if (sc->second.empty()) service_checks_.erase(sc);
   }
+  removed_checks_[id] = CheckToken(it->second);
   checks_.erase(it);
   dirty_checks_.erase(id);
   alias_checks_.erase(id);
-  removed_checks_.insert(id);
 }
 
 void LocalAgent::RefreshAliasChecks() {
@@ -460,28 +470,28 @@ void LocalAgent::SyncNow() {
     });
   }
   for (auto it = removed_services_.begin(); it != removed_services_.end();) {
-    std::string id = *it;
+    auto [id, token] = *it;
     it = removed_services_.erase(it);
     catalog::DeregisterRequest req{options_.node_name, id, ""};
-    writer_.Apply(req, [this, alive, id, on_error](catalog::ApplyResult r) {
+    writer_.ApplyWithToken(req, token, [this, alive, id, token, on_error](catalog::ApplyResult r) {
       if (alive.expired()) return;
       if (!r.status.ok()) {
         on_error("failed to deregister service " + id, r);
-        if (!services_.count(id)) removed_services_.insert(id);
+        if (!services_.count(id)) removed_services_.emplace(id, token);
       } else {
         LogInfo("agent", "Deregistered service: service=" + id);
       }
     });
   }
   for (auto it = removed_checks_.begin(); it != removed_checks_.end();) {
-    std::string id = *it;
+    auto [id, token] = *it;
     it = removed_checks_.erase(it);
     catalog::DeregisterRequest req{options_.node_name, "", id};
-    writer_.Apply(req, [this, alive, id, on_error](catalog::ApplyResult r) {
+    writer_.ApplyWithToken(req, token, [this, alive, id, token, on_error](catalog::ApplyResult r) {
       if (alive.expired()) return;
       if (!r.status.ok()) {
         on_error("failed to deregister check " + id, r);
-        if (!checks_.count(id)) removed_checks_.insert(id);
+        if (!checks_.count(id)) removed_checks_.emplace(id, token);
       }
     });
   }
@@ -492,7 +502,7 @@ void LocalAgent::SyncNow() {
     req.service = s.service;
     uint64_t v = s.version;
     std::string sid = id;
-    writer_.Apply(req, [this, alive, sid, v, on_error](catalog::ApplyResult r) {
+    writer_.ApplyWithToken(req, s.token, [this, alive, sid, v, on_error](catalog::ApplyResult r) {
       if (alive.expired()) return;
       auto it = services_.find(sid);
       if (!r.status.ok()) return on_error("failed to sync service " + sid, r);
@@ -514,7 +524,7 @@ void LocalAgent::SyncNow() {
     req.checks.push_back(c.check);
     uint64_t v = c.version;
     std::string cid = id;
-    writer_.Apply(req, [this, alive, cid, v, on_error](catalog::ApplyResult r) {
+    writer_.ApplyWithToken(req, CheckToken(c), [this, alive, cid, v, on_error](catalog::ApplyResult r) {
       if (alive.expired()) return;
       if (!r.status.ok()) return on_error("failed to sync check " + cid, r);
       auto it = checks_.find(cid);
@@ -549,7 +559,7 @@ void LocalAgent::FullSync() {
     if (rs.id == "consul") continue;  // registered by the servers themselves
     auto it = services_.find(rs.id);
     if (it == services_.end()) {
-      removed_services_.insert(rs.id);
+      removed_services_.emplace(rs.id, std::string());
     }
   }
   std::set<std::string> remote_ids;
@@ -566,7 +576,7 @@ void LocalAgent::FullSync() {
   for (const auto& rc : remote_checks) by_id[rc.check_id] = &rc;
   for (const auto& rc : remote_checks) {
     if (rc.check_id == catalog::kSerfCheckID) continue;
-    if (!checks_.count(rc.check_id)) removed_checks_.insert(rc.check_id);
+    if (!checks_.count(rc.check_id)) removed_checks_.emplace(rc.check_id, std::string());
   }
   for (auto& [id, c] : checks_) {
     auto r = by_id.find(id);

@@ -35,13 +35,14 @@ struct LocalAgentOptions {
 struct LocalService {
   catalog::NodeService service;
   std::string sidecar_parent;  // set when this is an agent-managed sidecar
+  std::string token;           // the ACL token it syncs with ("": the writer's default)
   uint64_t version = 0;
   uint64_t synced_version = 0;
 };
 
 struct LocalCheck {
   catalog::HealthCheck check;
-  catalog::CheckRegistration definition;
+  catalog::CheckRegistration definition;  // its `token`: the ACL token it syncs with
   std::unique_ptr<CheckRunner> runner;
   std::optional<std::chrono::steady_clock::time_point> critical_since;
   uint64_t version = 0;
@@ -93,6 +94,7 @@ class LocalAgent {
   void RefreshAliasChecks();
   // Drops a check from every table and queues its deregistration.
   void EraseCheck(const std::string& id);
+  std::string CheckToken(const LocalCheck& c) const;
   int AllocateSidecarPort() const;
   void Changed();
   void ScheduleSync();
@@ -108,8 +110,9 @@ class LocalAgent {
   LocalAgentOptions options_;
   std::map<std::string, LocalService> services_;
   std::map<std::string, LocalCheck> checks_;
-  std::set<std::string> removed_services_;
-  std::set<std::string> removed_checks_;
+  // Removed but not yet deregistered: ID -> the token it was registered with.
+  std::map<std::string, std::string> removed_services_;
+  std::map<std::string, std::string> removed_checks_;
   // Items whose version differs from what the catalog has; a sync pass only visits these.
   std::set<std::string> dirty_services_;
   std::set<std::string> dirty_checks_;

@@ -130,6 +130,59 @@ TEST_F(LocalAgentTest, DeregisteringRemovesTheServiceAndItsChecksFromTheCatalog)
   EXPECT_EQ(agent_->RemoveService("web").code(), Code::kNotFound);
 }
 
+// Consul's anti-entropy: the node with the agent's own token, a service and its checks with
+// the token they were registered with, a check with its own token first.
+TEST_F(LocalAgentTest, WritesCarryTheTokenEachThingWasRegisteredWith) {
+  loop_.RunPending();
+  auto written_with = [this](size_t from) {
+    std::map<std::string, std::string> out;  // what -> token
+    for (size_t i = from; i < servers_.commands().size(); ++i) {
+      const auto& cmd = servers_.commands()[i];
+      std::string what;
+      if (const auto* r = std::get_if<catalog::RegisterRequest>(&cmd)) {
+        what = r->service ? "service " + r->service->id : "node";
+        for (const auto& c : r->checks) what = "check " + c.check_id;
+      } else if (const auto* d = std::get_if<catalog::DeregisterRequest>(&cmd)) {
+        what = d->service_id.empty() ? "-check " + d->check_id : "-service " + d->service_id;
+      }
+      out[what] = servers_.tokens()[i];
+    }
+    return out;
+  };
+  size_t first = servers_.commands().size();
+  catalog::ServiceRegistration web = Web();
+  web.token = "web-secret";
+  web.sidecar = std::make_unique<catalog::ServiceRegistration>();
+  ASSERT_TRUE(agent_->AddService(std::move(web), false).ok());
+  catalog::CheckRegistration own;
+  own.name = "own";
+  own.service_id = "web";
+  own.token = "check-secret";
+  own.definition.ttl_ns = std::chrono::nanoseconds(30s).count();
+  ASSERT_TRUE(agent_->AddCheck(own).ok());
+  catalog::CheckRegistration node_check = own;
+  node_check.name = "disk";
+  node_check.service_id.clear();
+  node_check.token.clear();
+  ASSERT_TRUE(agent_->AddCheck(node_check).ok());
+  loop_.RunPending();
+  auto tokens = written_with(first);
+  EXPECT_EQ(tokens["service web"], "web-secret");
+  EXPECT_EQ(tokens["check service:web"], "web-secret");
+  EXPECT_EQ(tokens["service web-sidecar-proxy"], "web-secret");  // the parent's
+  EXPECT_EQ(tokens["check own"], "check-secret");
+  EXPECT_EQ(tokens["check disk"], "");  // the writer's default
+
+  first = servers_.commands().size();
+  ASSERT_TRUE(agent_->RemoveService("web").ok());
+  loop_.RunPending();
+  tokens = written_with(first);
+  EXPECT_EQ(tokens["-service web"], "web-secret");
+  EXPECT_EQ(tokens["-check service:web"], "web-secret");
+  EXPECT_EQ(tokens["-check own"], "check-secret");
+  EXPECT_TRUE(agent_->InSync());
+}
+
 TEST_F(LocalAgentTest, ServiceMaintenanceAddsACriticalCheckUntilDisabled) {
   ASSERT_TRUE(agent_->AddService(Web(), false).ok());
   ASSERT_TRUE(agent_->SetServiceMaintenance("web", true, "deploying").ok());

@@ -30,7 +30,8 @@ std::string PersistedServices::PathOf(const std::string& id) const {
   return (fs::path(dir_) / HexName(id)).string();
 }
 
-Status PersistedServices::Save(const std::string& id, const catalog::Json& api_body) {
+Status PersistedServices::Save(const std::string& id, const catalog::Json& api_body,
+                               const std::string& token) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return Internal("creating " + dir_ + ": " + ec.message());
@@ -38,7 +39,11 @@ Status PersistedServices::Save(const std::string& id, const catalog::Json& api_b
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << api_body.dump(2) << "\n";
+    if (!out) return Internal("writing " + tmp + " failed");
+    // Only the owner may read it: it holds an ACL token.
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
+    catalog::Json file = {{"Token", token}, {"Service", api_body}};
+    out << file.dump(2) << "\n";
     if (!out) return Internal("writing " + tmp + " failed");
   }
   fs::rename(tmp, path, ec);
@@ -70,11 +75,20 @@ std::vector<catalog::ServiceRegistration> PersistedServices::Load(
       errors->push_back(file.string() + ": not JSON");
       continue;
     }
+    // {"Token": ..., "Service": <API body>}; files written before tokens were kept hold the
+    // API body alone (which never has a "Service" key).
+    std::string token;
+    if (body.is_object() && body.contains("Service") && body["Service"].is_object()) {
+      if (auto t = body.find("Token"); t != body.end() && t->is_string()) token = *t;
+      catalog::Json inner = std::move(body["Service"]);
+      body = std::move(inner);
+    }
     auto reg = catalog::DecodeServiceRegistration(body);
     if (!reg.ok()) {
       errors->push_back(file.string() + ": " + reg.status().message());
       continue;
     }
+    reg->token = std::move(token);
     out.push_back(std::move(*reg));
   }
   return out;

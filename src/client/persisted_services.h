@@ -1,6 +1,7 @@
 // Services registered through the agent's API outlive an agent restart, as Consul keeps them in
-// data_dir/services: one JSON file per service (the API body it was registered with), written
-// when it is registered and removed when it is deregistered. Not used by -dev agents.
+// data_dir/services: one JSON file per service (the API body and the ACL token it was registered
+// with), written when it is registered and removed when it is deregistered. Not used by -dev
+// agents.
 // Loop thread only (plain file I/O; the files are small).
 #pragma once
 
@@ -17,9 +18,9 @@ class PersistedServices {
   // `dir` is created when the first service is saved.
   explicit PersistedServices(std::string dir);
 
-  // Writes the API body service `id` was registered with (replacing an earlier one of the same
-  // ID), atomically.
-  Status Save(const std::string& id, const catalog::Json& api_body);
+  // Writes the API body service `id` was registered with and the ACL token it was registered
+  // with (replacing an earlier one of the same ID), atomically, readable by the owner only.
+  Status Save(const std::string& id, const catalog::Json& api_body, const std::string& token);
   // Forgets the service; no error when it was not saved.
   void Remove(const std::string& id);
   // Every saved registration. A file that cannot be read or decoded is skipped and named in

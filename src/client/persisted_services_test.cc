@@ -31,8 +31,8 @@ TEST_F(PersistedServicesTest, SavedBodiesComeBackAndRemovedOnesDoNot) {
   EXPECT_TRUE(store.Load(&errors).empty());  // no directory yet
   auto web = catalog::Json::parse(R"({"Name": "web", "Port": 8080,
       "Connect": {"SidecarService": {"Port": 21000}}})");
-  ASSERT_TRUE(store.Save("web", web).ok());
-  ASSERT_TRUE(store.Save("a/b", catalog::Json::parse(R"({"ID": "a/b", "Name": "api"})")).ok());
+  ASSERT_TRUE(store.Save("web", web, "secret-1").ok());
+  ASSERT_TRUE(store.Save("a/b", catalog::Json::parse(R"({"ID": "a/b", "Name": "api"})"), "").ok());
   auto regs = store.Load(&errors);
   EXPECT_TRUE(errors.empty());
   ASSERT_EQ(regs.size(), 2u);
@@ -43,10 +43,13 @@ TEST_F(PersistedServicesTest, SavedBodiesComeBackAndRemovedOnesDoNot) {
     if (r.service.service == "web") {
       ASSERT_NE(r.sidecar, nullptr);  // re-expanded when it is added again
       EXPECT_EQ(r.sidecar->service.port, 21000);
+      EXPECT_EQ(r.token, "secret-1");  // synced with the token it was registered with
+    } else {
+      EXPECT_EQ(r.token, "");
     }
   }
   // Saving again replaces; removing forgets.
-  ASSERT_TRUE(store.Save("web", catalog::Json::parse(R"({"Name": "web", "Port": 9090})")).ok());
+  ASSERT_TRUE(store.Save("web", catalog::Json::parse(R"({"Name": "web", "Port": 9090})"), "").ok());
   store.Remove("a/b");
   store.Remove("never-saved");
   regs = store.Load(&errors);
@@ -54,9 +57,26 @@ TEST_F(PersistedServicesTest, SavedBodiesComeBackAndRemovedOnesDoNot) {
   EXPECT_EQ(regs[0].service.port, 9090);
 }
 
+TEST_F(PersistedServicesTest, ATokenFileIsTheOwnersAndOldBareBodiesStillLoad) {
+  PersistedServices store(dir_.string());
+  ASSERT_TRUE(store.Save("web", catalog::Json::parse(R"({"Name": "web"})"), "s3cret").ok());
+  auto perms = fs::status(dir_ / "776562.json").permissions();
+  EXPECT_EQ(perms & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
+  // A file from before tokens were kept: the API body alone.
+  std::ofstream(dir_ / "617069.json") << R"({"Name": "api", "Port": 7})";
+  std::vector<std::string> errors;
+  auto regs = store.Load(&errors);
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(regs.size(), 2u);
+  EXPECT_EQ(regs[0].service.service, "api");
+  EXPECT_EQ(regs[0].token, "");
+  EXPECT_EQ(regs[1].service.service, "web");
+  EXPECT_EQ(regs[1].token, "s3cret");
+}
+
 TEST_F(PersistedServicesTest, ABadFileIsSkippedAndNamed) {
   PersistedServices store(dir_.string());
-  ASSERT_TRUE(store.Save("web", catalog::Json::parse(R"({"Name": "web"})")).ok());
+  ASSERT_TRUE(store.Save("web", catalog::Json::parse(R"({"Name": "web"})"), "").ok());
   std::ofstream(dir_ / "broken.json") << "{not json";
   std::ofstream(dir_ / "bad.json") << R"({"Name": "x", "Port": "nope"})";
   std::vector<std::string> errors;

@@ -198,6 +198,11 @@ void Forwarder::TryHttp(const std::shared_ptr<HttpAttempt>& a) {
 }
 
 void Forwarder::Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) {
+  ApplyWithToken(std::move(cmd), std::string(), std::move(done));
+}
+
+void Forwarder::ApplyWithToken(catalog::Command cmd, const std::string& token,
+                               std::function<void(catalog::ApplyResult)> done) {
   Status why;
   std::string server = Pick(directory_.datacenter(), &why);
   if (server.empty()) {
@@ -206,7 +211,7 @@ void Forwarder::Apply(catalog::Command cmd, std::function<void(catalog::ApplyRes
     loop_.Post([done = std::move(done), r = std::move(r)] { done(r); });
     return;
   }
-  ApplyAt(server, std::move(cmd), std::move(done));
+  ApplyAt(server, std::move(cmd), std::move(done), token);
 }
 
 std::string EncodeTokenCommand(const std::string& token, const catalog::Command& cmd) {
@@ -230,8 +235,8 @@ Result<std::pair<std::string, catalog::Command>> DecodeTokenCommand(std::string_
 }
 
 void Forwarder::ApplyAt(const std::string& server, catalog::Command cmd,
-                        std::function<void(catalog::ApplyResult)> done) {
-  std::string token = apply_token_ ? apply_token_() : std::string();
+                        std::function<void(catalog::ApplyResult)> done, std::string token) {
+  if (token.empty() && apply_token_) token = apply_token_();
   const char* method = token.empty() ? "Catalog.Apply" : "Catalog.ApplyToken";
   std::string body = token.empty() ? catalog::EncodeCommand(cmd) : EncodeTokenCommand(token, cmd);
   client_.Call(server, method, std::move(body), std::chrono::seconds(30),

@@ -56,9 +56,12 @@ class Forwarder : public catalog::Applier {
 
   // catalog::Applier for agents without a local server: the write goes to a server.
   void Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) override;
+  // With `token` ("": the one SetApplyToken gives, if any).
+  void ApplyWithToken(catalog::Command cmd, const std::string& token,
+                      std::function<void(catalog::ApplyResult)> done) override;
   // The write goes to the server at `address` (a follower forwarding to its leader).
   void ApplyAt(const std::string& address, catalog::Command cmd,
-               std::function<void(catalog::ApplyResult)> done);
+               std::function<void(catalog::ApplyResult)> done, std::string token = {});
   // On a server: how to find the leader's RPC address ("" when unknown); requests for our own
   // datacenter that reach ForwardHttp go there.
   void SetLeader(std::function<std::string()> leader) { leader_ = std::move(leader); }

@@ -20,8 +20,10 @@ from test_connect_ca import DC
 MANAGEMENT = str(uuid.uuid4())
 
 
-def acl_hcl(extra_tokens="", ttl=None, down=None):
+def acl_hcl(extra_tokens="", ttl=None, down=None, persist=False):
     lines = ["acl {", "  enabled = true", '  default_policy = "deny"']
+    if persist:
+        lines.append("  enable_token_persistence = true")
     if ttl:
         lines.append('  token_ttl = "%s"' % ttl)
     if down:
@@ -82,9 +84,11 @@ class AclTest(unittest.TestCase):
             os.makedirs(c.workdir, exist_ok=True)
             cfg = write_file(c.workdir, "acl.hcl",
                              'primary_datacenter = "dc1"\n' +
-                             acl_hcl('    agent = "%s"' % MANAGEMENT, ttl="1s", down=down))
-            c.start(["-datacenter", "dc2", "-retry-join", "127.0.0.1:%d" % cls.dc2.lan,
-                     "-retry-interval", "1s"], cfg)
+                             acl_hcl('    agent = "%s"' % MANAGEMENT, ttl="1s", down=down,
+                                     persist=down == "deny"))
+            c.start_args = (["-datacenter", "dc2", "-retry-join", "127.0.0.1:%d" % cls.dc2.lan,
+                             "-retry-interval", "1s"], cfg)
+            c.start(*c.start_args)
             cls.clients[down] = c
         for c in cls.clients.values():
             wait_until(lambda c=c: any(n["Node"] == c.node for n in
@@ -178,23 +182,47 @@ class AclTest(unittest.TestCase):
         self.assertEqual(st, 403, text)
         self.assertIn("'service:write' on \"api\"", text)
 
-    def test_a_client_syncs_with_its_agent_token(self):
+    def test_a_client_syncs_each_service_with_its_registration_token(self):
         c = self.clients["extend-cache"]
         node_only = self.token_with("node-only", 'node_prefix "" { policy = "write" }')
         svc = self.token_with("rpcsvc", 'service "rpcsvc" { policy = "write" }')
         self.ok(c, "PUT", "/v1/agent/token/agent", {"Token": node_only["SecretID"]})
         try:
-            # The agent takes the registration (the request's token may write it), but its sync
-            # to the servers carries the agent token, which may not.
-            self.ok(c, "PUT", "/v1/agent/service/register", {"Name": "rpcsvc", "Port": 1},
-                    token=svc["SecretID"])
-            wait_until(lambda: "lacks permission 'service:write' on \"rpcsvc\"" in c.output(),
-                       timeout=30, msg="the server refused the sync")
-            self.assertEqual(self.ok(self.s2, "GET", "/v1/catalog/service/rpcsvc"), [])
+            # The agent token may not write rpcsvc; the token it was registered with may, and
+            # anti-entropy uses that one (Consul's rule), for the service and its check.
+            self.ok(c, "PUT", "/v1/agent/service/register",
+                    {"Name": "rpcsvc", "Port": 1, "Check": {"TTL": "60s"}}, token=svc["SecretID"])
+            wait_until(lambda: self.ok(self.s2, "GET", "/v1/health/service/rpcsvc"), timeout=30,
+                       msg="rpcsvc synced with its registration token")
+            checks = self.ok(self.s2, "GET", "/v1/health/service/rpcsvc")[0]["Checks"]
+            self.assertIn("service:rpcsvc", [ch["CheckID"] for ch in checks])
+            # Deregistered with the same token.
+            self.ok(c, "PUT", "/v1/agent/service/deregister/rpcsvc", token=svc["SecretID"])
+            wait_until(lambda: self.ok(self.s2, "GET", "/v1/catalog/service/rpcsvc") == [],
+                       timeout=30, msg="rpcsvc deregistered")
         finally:
             self.ok(c, "PUT", "/v1/agent/token/agent", {"Token": MANAGEMENT})
-        wait_until(lambda: self.ok(self.s2, "GET", "/v1/catalog/service/rpcsvc"), timeout=90,
-                   msg="rpcsvc synced once the agent token may write it")
+
+    def test_token_persistence_keeps_api_tokens_across_a_restart(self):
+        c = self.clients["deny"]
+        reader = self.token_with("persist-read", 'key_prefix "persist/" { policy = "read" }')
+        self.assertEqual(self.refused(c, "GET", "/v1/kv/persist/x")[0], 403)
+        self.ok(c, "PUT", "/v1/agent/token/default", {"Token": reader["SecretID"]})
+        self.assertEqual(self.refused(c, "GET", "/v1/kv/persist/x")[0], 404)  # read allowed, no key
+        path = os.path.join(c.workdir, "data", "acl-tokens.json")
+        with open(path) as f:
+            self.assertEqual(json.load(f), {"default": reader["SecretID"]})
+        self.assertEqual(os.stat(path).st_mode & 0o077, 0)
+        c.stop()
+        c.start(*c.start_args)
+        try:
+            wait_until(lambda: self.refused(c, "GET", "/v1/kv/persist/x")[0] == 404, timeout=30,
+                       msg="the persisted default token in use after the restart")
+        finally:
+            self.ok(c, "PUT", "/v1/agent/token/default", {"Token": ""})
+        self.assertEqual(self.refused(c, "GET", "/v1/kv/persist/x")[0], 403)
+        with open(path) as f:
+            self.assertEqual(json.load(f), {})
 
     def test_bootstrap_once_then_reset(self):
         # initial_management used the bootstrap up.

@@ -123,6 +123,11 @@ class StoreApplier final : public catalog::Applier {
   explicit StoreApplier(Loop& loop) : loop_(loop) {}
 
   void Apply(catalog::Command cmd, std::function<void(catalog::ApplyResult)> done) override {
+    ApplyWithToken(std::move(cmd), "", std::move(done));
+  }
+  void ApplyWithToken(catalog::Command cmd, const std::string& token,
+                      std::function<void(catalog::ApplyResult)> done) override {
+    tokens_.push_back(token);
     commands_.push_back(cmd);
     catalog::ApplyResult r;
     if (!failure_.ok()) {
@@ -139,6 +144,8 @@ class StoreApplier final : public catalog::Applier {
   catalog::Store& store() { return store_; }
   // Every write the agent sent, applied or not.
   const std::vector<catalog::Command>& commands() const { return commands_; }
+  // The ACL token each of them was sent with ("": the writer's own).
+  const std::vector<std::string>& tokens() const { return tokens_; }
   // Writes one command directly, as another writer would (the agent does not see it).
   catalog::ApplyResult ApplyDirect(const catalog::Command& cmd) {
     return store_.Apply(++index_, cmd);
@@ -148,6 +155,7 @@ class StoreApplier final : public catalog::Applier {
   Loop& loop_;
   catalog::Store store_;
   catalog::Index index_ = 0;
+  std::vector<std::string> tokens_;
   Status failure_ = Status::Ok();
   std::vector<catalog::Command> commands_;
 };
