@@ -612,7 +612,24 @@ Status Agent::StartDns() {
 }
 
 Status Agent::StartProxies() {
-  proxy_sources_ = std::make_unique<ProxySources>(loop_, &api_handler_, leaves_.get());
+  ProxySourcesOptions source_options;
+  if (cfg_.acl.enabled) {
+    // A sidecar's leaf with the sidecar's registration token, a gateway's with the gateway's.
+    source_options.leaf_token = [local = local_.get()](const std::string& service) {
+      std::string token;
+      for (const auto& [id, s] : local->services()) {
+        const auto& svc = s.service;
+        bool proxies_it = svc.proxy && svc.proxy->destination_service_name == service;
+        if ((proxies_it || svc.service == service) && !s.token.empty()) {
+          token = s.token;
+          if (proxies_it) break;
+        }
+      }
+      return token;
+    };
+  }
+  proxy_sources_ =
+      std::make_unique<ProxySources>(loop_, &api_handler_, leaves_.get(), source_options);
   proxycfg::ManagerOptions options;
   options.node = cfg_.node_name;
   options.datacenter = cfg_.datacenter;

@@ -332,15 +332,17 @@ std::unique_ptr<Subscription> ProxySources::Leaf(const std::string& service,
   if (leaves_ == nullptr) return std::make_unique<Refused>(loop_, std::move(callback));
   client::LeafCache* cache = leaves_;
   Duration wait = options_.wait;
+  auto token_of = options_.leaf_token;
   return std::make_unique<CacheWatch>(
       loop_,
-      [cache, service, wait](uint64_t min_index,
-                             std::function<void(Result<Json>, uint64_t)> done) {
+      [cache, service, wait, token_of](uint64_t min_index,
+                                       std::function<void(Result<Json>, uint64_t)> done) {
         cache->GetLeaf(service, min_index, wait,
                        [done = std::move(done)](Result<client::LeafCache::Leaf> leaf) {
                          if (!leaf.ok()) return done(leaf.status(), 0);
                          done(std::move(leaf->cert), leaf->index);
-                       });
+                       },
+                       token_of ? token_of(service) : std::string());
       },
       options_, Decoded<proxy::Leaf>(ReadLeaf, std::move(callback)));
 }

@@ -3,6 +3,7 @@
 // the roots and leaves come from its LeafCache. Loop thread only.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,6 +22,9 @@ struct ProxySourcesOptions {
   Duration retry_max = std::chrono::seconds(10);
   // The datacenter list is not a blocking query (nor is it in Consul); it is read this often.
   Duration datacenters_interval = std::chrono::seconds(5);
+  // The ACL token a local proxy's leaf for `service` is signed with (its registration token,
+  // as Consul's proxies present theirs); "" or unset: the agent's own.
+  std::function<std::string(const std::string& service)> leaf_token;
 };
 
 class ProxySources : public proxycfg::DataSources {

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "ca/state.h"
+#include "core/testing/sim_loop.h"
+#include "identity/trust_domain.h"
+
 namespace gangway::agent {
 namespace {
 
@@ -88,6 +92,46 @@ TEST(ProxySourcesTest, ChainEntriesKeepTheChainKindsDecoded) {
                                     R"([{"Kind": "service-resolver", "Name": "x", "Bogus": 1}])"))
                    .ok());
   EXPECT_FALSE(ReadChainEntries(nlohmann::json::object()).ok());
+}
+
+// With ACLs a local proxy's leaf is signed with the token its service was registered with.
+TEST(ProxySourcesTest, ALeafIsSignedWithTheTokenTheOptionsGive) {
+  ca::CAConfig config;
+  config.cluster_id = "11111111-2222-4333-8444-555555555555";
+  ca::RootOptions ro;
+  ro.cluster_id = config.cluster_id;
+  ro.serial = 1;
+  ro.now = std::chrono::system_clock::now();
+  auto made = ca::CreateRoot(config, ro);
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  ca::IndexedCARoots roots;
+  roots.active_root_id = made->root.id;
+  roots.trust_domain = identity::TrustDomainForCluster(config.cluster_id);
+  roots.roots = {made->root};
+
+  testing::SimLoop loop;
+  std::vector<std::string> tokens;
+  client::LeafCacheHooks hooks;
+  hooks.roots = [&](uint64_t min_index, auto done) {
+    if (min_index == 0) done(ca::ToJson(roots), 1);
+  };
+  hooks.sign = [&](std::string, const std::string& token, auto done) {
+    tokens.push_back(token);
+    done(Unavailable("not signing in this test"));
+  };
+  client::LeafCacheOptions leaf_options;
+  leaf_options.datacenter = "dc1";
+  client::LeafCache leaves(loop, leaf_options, hooks);
+  http::Handler* api = nullptr;
+  ProxySourcesOptions options;
+  options.leaf_token = [](const std::string& service) {
+    return service == "web" ? std::string("web-registration-token") : std::string();
+  };
+  ProxySources sources(loop, &api, &leaves, options);
+  auto sub = sources.Leaf("web", [](Result<proxy::Leaf>) {});
+  loop.RunFor(std::chrono::seconds(1));
+  ASSERT_FALSE(tokens.empty());
+  EXPECT_EQ(tokens.front(), "web-registration-token");
 }
 
 }  // namespace
