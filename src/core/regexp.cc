@@ -75,6 +75,18 @@ bool Regexp::Search(std::string_view text) const {
   return re2::RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *re_);
 }
 
+bool Regexp::FindSubmatch(std::string_view text, std::vector<std::string>* groups) const {
+  groups->clear();
+  const int n = re_->NumberOfCapturingGroups() + 1;
+  std::vector<re2::StringPiece> found(static_cast<size_t>(n));
+  if (!re_->Match(re2::StringPiece(text.data(), text.size()), 0, text.size(),
+                  re2::RE2::UNANCHORED, found.data(), n)) {
+    return false;
+  }
+  for (const auto& g : found) groups->emplace_back(g.data() == nullptr ? "" : std::string(g));
+  return true;
+}
+
 const std::string& Regexp::pattern() const { return re_->pattern(); }
 
 }  // namespace gangway

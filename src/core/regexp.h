@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -29,6 +30,9 @@ class Regexp {
 
   // Go's MatchString: whether the pattern matches anywhere in `text` (an unanchored search).
   bool Search(std::string_view text) const;
+  // Go's FindStringSubmatch: the leftmost match and its groups ([0] the whole match; a group
+  // that took no part is ""); false (and no groups) when there is none.
+  bool FindSubmatch(std::string_view text, std::vector<std::string>* groups) const;
   const std::string& pattern() const;
 
  private:

@@ -39,6 +39,20 @@ TEST(Regexp, SearchIsUnanchoredAsGoMatchString) {
   EXPECT_EQ(re->pattern(), "x+");
 }
 
+TEST(Regexp, FindSubmatchAsGoFindStringSubmatch) {
+  auto re = Regexp::Compile(R"(^geo-db-(.*?)-([^\-]+?)$)");
+  ASSERT_TRUE(re.ok());
+  std::vector<std::string> groups;
+  ASSERT_TRUE(re->FindSubmatch("geo-db-customer-primary", &groups));
+  EXPECT_EQ(groups, (std::vector<std::string>{"geo-db-customer-primary", "customer", "primary"}));
+  EXPECT_FALSE(re->FindSubmatch("db-x", &groups));
+  EXPECT_TRUE(groups.empty());
+  auto optional = Regexp::Compile("a(x)?(b)");
+  ASSERT_TRUE(optional.ok());
+  ASSERT_TRUE(optional->FindSubmatch("zab", &groups));  // unanchored; group 1 took no part
+  EXPECT_EQ(groups, (std::vector<std::string>{"ab", "", "b"}));
+}
+
 TEST(Regexp, ErrorsAreWordedAsGoRegexpCompile) {
   EXPECT_EQ(CompileError("web["), "error parsing regexp: missing closing ]: `[`");
   EXPECT_EQ(CompileError("(a"), "error parsing regexp: missing closing ): `(a`");
