@@ -125,6 +125,36 @@ Result<Command> DecodeConfigEntry(const Json& body) {
   return Command(std::move(req));
 }
 
+Json Body(const PreparedQueryRequest& r) {
+  Json j = {{"Op", static_cast<int>(r.op)}};
+  if (r.op == PreparedQueryOp::kSet) {
+    j["Query"] = r.query;
+  } else {
+    j["ID"] = r.id;
+  }
+  return j;
+}
+
+Result<Command> DecodePreparedQueryCommand(const Json& body) {
+  PreparedQueryRequest req;
+  FieldReader r(body, "");
+  int op = 0;
+  r.Int("Op", &op).String("ID", &req.id);
+  if (!r.ok()) return r.status();
+  if (op < 0 || op > static_cast<int>(PreparedQueryOp::kDelete)) {
+    return InvalidArgument("Op: unknown prepared query operation " + std::to_string(op));
+  }
+  req.op = static_cast<PreparedQueryOp>(op);
+  if (req.op == PreparedQueryOp::kSet) {
+    const Json* q = r.Find("Query");
+    if (q == nullptr || !q->is_object()) return InvalidArgument("Query: expected a map");
+    req.query = *q;
+  } else if (req.id.empty()) {
+    return InvalidArgument("ID: must not be empty");
+  }
+  return Command(std::move(req));
+}
+
 Json Body(const SessionRequest& r) {
   return {{"Op", static_cast<int>(r.op)},
           {"Session", internal::SessionToJson(r.session, Form::kStorage)}};
@@ -378,8 +408,8 @@ std::string EncodeCommand(const Command& cmd) {
   std::string out(1, static_cast<char>(cmd.index()));
   static_assert(
       std::is_same_v<
-          std::variant_alternative_t<static_cast<size_t>(CommandType::kAcl), Command>,
-          AclRequest>,
+          std::variant_alternative_t<static_cast<size_t>(CommandType::kPreparedQuery), Command>,
+          PreparedQueryRequest>,
       "Command alternatives must be in CommandType order");
   Json body = std::visit([](const auto& c) { return Body(c); }, cmd);
   Json::to_msgpack(body, out);
@@ -393,7 +423,7 @@ Result<Command> DecodeCommand(std::string_view bytes) {
                            " bytes exceeds the limit of " + std::to_string(kMaxCommandBytes));
   }
   auto type = static_cast<uint8_t>(bytes[0]);
-  if (type > static_cast<uint8_t>(CommandType::kAcl)) {
+  if (type > static_cast<uint8_t>(CommandType::kPreparedQuery)) {
     return InvalidArgument("unknown command type " + std::to_string(type));
   }
   auto body = ParseBody(bytes.substr(1));
@@ -418,6 +448,8 @@ Result<Command> DecodeCommand(std::string_view bytes) {
         return DecodeSession(*body);
       case CommandType::kAcl:
         return DecodeAcl(*body);
+      case CommandType::kPreparedQuery:
+        return DecodePreparedQueryCommand(*body);
     }
   } catch (const std::exception& e) {
     // The field readers check types before every get<>(), so this is a bug; still, a decoder of

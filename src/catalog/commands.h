@@ -24,6 +24,7 @@ enum class CommandType : uint8_t {
   kConfigEntry = 6,
   kSession = 7,
   kAcl = 8,
+  kPreparedQuery = 9,
   // Append new types here; never renumber.
 };
 
@@ -159,9 +160,25 @@ struct AclRequest {
   Index cas = 0;    // kBootstrap: the reset index
 };
 
+enum class PreparedQueryOp : uint8_t {
+  kSet = 0,     // upsert `query` (keyed by its ID)
+  kDelete = 1,  // remove the query `id`
+};
+
+// A prepared query write (docs/prepared-queries.md). The query is the JSON of Consul's
+// /v1/query API, validated by the server (its ID chosen by the leader); the store keeps it whole,
+// stamps CreateIndex and ModifyIndex, and refuses what Consul's transaction refuses: a name
+// equal to another query's name or ID, a second template with an empty name, an unknown
+// session. A query bound to a session goes when the session is invalidated.
+struct PreparedQueryRequest {
+  PreparedQueryOp op = PreparedQueryOp::kSet;
+  Json query;      // kSet
+  std::string id;  // kDelete
+};
+
 using Command = std::variant<RegisterRequest, DeregisterRequest, KVRequest, TxnRequest,
                              RestoreRequest, ConnectCARequest, ConfigEntryRequest, SessionRequest,
-                             AclRequest>;
+                             AclRequest, PreparedQueryRequest>;
 
 std::string EncodeCommand(const Command& cmd);
 // Rejects unknown types, truncated or malformed bodies with a message; never throws.

@@ -35,6 +35,8 @@ bool SameCommand(const Command& a, const Command& b) {
         } else if constexpr (std::is_same_v<T, AclRequest>) {
           return x.op == y.op && x.object == y.object && x.id == y.id && x.kind == y.kind &&
                  x.cas == y.cas;
+        } else if constexpr (std::is_same_v<T, PreparedQueryRequest>) {
+          return x.op == y.op && x.query == y.query && x.id == y.id;
         } else {
           if (x.ops.size() != y.ops.size()) return false;
           for (size_t i = 0; i < x.ops.size(); ++i) {
@@ -222,6 +224,14 @@ std::vector<std::pair<std::string, Command>> Samples() {
   acl_rep.kind = "policies";
   acl_rep.object = Json::array({{{"ID", "p"}, {"Name", "n"}, {"Rules", ""}}});
   out.emplace_back("acl-replicate", acl_rep);
+  PreparedQueryRequest pq;
+  pq.query = {{"ID", "8f246b77-f3e1-ff88-5b48-8ec93abf3e05"}, {"Name", "db"},
+              {"Service", {{"Service", "redis"}, {"Failover", {{"NearestN", 2}}}}}};
+  out.emplace_back("prepared-query-set", pq);
+  PreparedQueryRequest pq_del;
+  pq_del.op = PreparedQueryOp::kDelete;
+  pq_del.id = "8f246b77-f3e1-ff88-5b48-8ec93abf3e05";
+  out.emplace_back("prepared-query-delete", pq_del);
   return out;
 }
 
@@ -346,7 +356,7 @@ TEST(Commands, GarbageIsRejectedWithAMessage) {
   };
   std::vector<Case> cases = {
       {"", "empty command"},
-      {"\x09", "unknown command type 9"},
+      {"\x0a", "unknown command type 10"},
       {"\x01", "malformed command body"},
       {std::string("\x01\x83\xa7", 3), "malformed command body"},  // truncated map
       {Encode(CommandType::kKV, Json::array({1, 2})), "expected a map, got array"},

@@ -115,6 +115,11 @@ class Store {
   Index CAConfig(WatchSet* ws, Json* out) const;
   Index CARoots(WatchSet* ws, Json* out) const;
 
+  // Prepared queries as PreparedQueryRequest stored them (with CreateIndex and ModifyIndex),
+  // sorted by ID; both report the table's index (moved by every write and delete).
+  Index PreparedQueries(WatchSet* ws, std::vector<Json>* out) const;
+  Index PreparedQueryGet(WatchSet* ws, std::string_view id, Json* out) const;  // null: none
+
   // Config entries as ConfigEntryRequest stored them (with CreateIndex and ModifyIndex). Both
   // report the table's index, which moves on every write and delete of any entry (Consul's
   // config-entries index). `out` is null when the entry does not exist.

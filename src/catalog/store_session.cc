@@ -61,6 +61,7 @@ void Store::Impl::InvalidateSession(Changes& ch, const std::string& id) {
   t.sessions.erase(it);
   t.sessions_index = ch.index;
   ch.keys.emplace_back(kSessionsKey);
+  DeleteSessionQueries(ch, id);
   // The keys it holds. A scan of the KV table: invalidations are rare next to KV writes, and a
   // per-session index would have to follow every write and transaction rollback.
   std::vector<std::string> held;

@@ -44,7 +44,8 @@ class SnapshotWriter {
     const bool config = t.config_entries_index != 0;
     const bool sessions = t.sessions_index != 0;
     const bool acl = t.has_acl();
-    w_.Map(9 + ca + config + sessions + acl);
+    const bool queries = t.prepared_queries_index != 0;
+    w_.Map(9 + ca + config + sessions + acl + queries);
     if (acl) {
       w_.Str("ACL");
       w_.Map(7);
@@ -133,6 +134,14 @@ class SnapshotWriter {
     for (const auto& [name, node] : t.nodes) {
       Node(node);
       if (Stopped()) return false;
+    }
+    if (queries) {
+      w_.Str("PreparedQueries");
+      w_.Map(2);
+      w_.Str("Entries");
+      Objects(t.prepared_queries);
+      w_.Str("Index");
+      w_.Uint(t.prepared_queries_index);
     }
     w_.Str("ServiceIndexes");
     IndexMap(t.service_indexes);
@@ -656,6 +665,43 @@ Status ReadSessions(const internal::FieldReader& r, Tables* t) {
   return Status::Ok();
 }
 
+// The prepared queries: absent in snapshots taken before a query was ever written. Read after
+// the sessions a query may be bound to.
+Status ReadPreparedQueries(const internal::FieldReader& r, Tables* t) {
+  const Json* section = r.Find("PreparedQueries");
+  if (section == nullptr) return Status::Ok();
+  internal::FieldReader qr(*section, "snapshot.PreparedQueries");
+  qr.Uint64("Index", &t->prepared_queries_index);
+  if (!qr.ok()) return qr.status();
+  const Json* list = qr.Find("Entries");
+  if (list == nullptr) return Status::Ok();
+  if (!list->is_array()) return SnapshotError("PreparedQueries.Entries is not a list");
+  for (size_t i = 0; i < list->size(); ++i) {
+    const Json& q = (*list)[i];
+    auto id = q.is_object() ? q.find("ID") : q.end();
+    if (!q.is_object() || id == q.end() || !id->is_string() || id->get<std::string>().empty()) {
+      return SnapshotError(ItemPath("PreparedQueries.Entries", i) + " has no ID");
+    }
+    for (const char* field : {"CreateIndex", "ModifyIndex"}) {
+      auto it = q.find(field);
+      if (it != q.end() && (!it->is_number_unsigned() || it->get<Index>() > t->last_index)) {
+        return SnapshotError("prepared query " + Quote(id->get<std::string>()) + " has a bad " +
+                             field);
+      }
+    }
+    if (auto s = q.find("Session"); s != q.end() && s->is_string() &&
+                                     !s->get<std::string>().empty() &&
+                                     t->sessions.count(s->get<std::string>()) == 0) {
+      return SnapshotError("prepared query " + Quote(id->get<std::string>()) +
+                           " bound to unknown session " + Quote(s->get<std::string>()));
+    }
+    if (!t->prepared_queries.emplace(id->get<std::string>(), q).second) {
+      return SnapshotError("prepared query " + Quote(id->get<std::string>()) + " twice");
+    }
+  }
+  return Status::Ok();
+}
+
 // The ACL section: absent in snapshots taken before ACLs were ever written.
 Status ReadAcl(const internal::FieldReader& r, Tables* t) {
   const Json* section = r.Find("ACL");
@@ -779,6 +825,12 @@ Json Store::Impl::SnapshotJson() const {
     }
     out["Sessions"] = {{"Entries", std::move(entries)}, {"Index", t.sessions_index}};
   }
+  if (t.prepared_queries_index != 0) {
+    Json entries = Json::array();
+    for (const auto& [id, q] : t.prepared_queries) entries.push_back(q);
+    out["PreparedQueries"] = {{"Entries", std::move(entries)},
+                              {"Index", t.prepared_queries_index}};
+  }
   return out;
 }
 
@@ -804,10 +856,12 @@ Result<Tables> Store::Impl::TablesFromJson(const Json& j) {
   if (Status s = ReadConfigEntries(r, &t); !s.ok()) return s;
   if (Status s = ReadSessions(r, &t); !s.ok()) return s;
   if (Status s = ReadAcl(r, &t); !s.ok()) return s;
+  if (Status s = ReadPreparedQueries(r, &t); !s.ok()) return s;
   for (Index i :
        {t.nodes_index, t.services_index, t.checks_index, t.kvs_index, t.service_extinction_index,
         t.ca_config_index, t.ca_roots_index, t.config_entries_index, t.sessions_index,
-        t.acl_policies_index, t.acl_roles_index, t.acl_tokens_index, t.acl_bootstrap_index}) {
+        t.acl_policies_index, t.acl_roles_index, t.acl_tokens_index, t.acl_bootstrap_index,
+        t.prepared_queries_index}) {
     if (i > t.last_index) return SnapshotError("table index beyond the snapshot's last index");
   }
   return t;

@@ -55,6 +55,7 @@ inline constexpr std::string_view kSessionsKey = "sessions";   // any session
 inline constexpr std::string_view kAclTokensKey = "acl-tokens";      // any ACL token
 inline constexpr std::string_view kAclPoliciesKey = "acl-policies";  // any ACL policy
 inline constexpr std::string_view kAclRolesKey = "acl-roles";        // any ACL role
+inline constexpr std::string_view kPreparedQueriesKey = "prepared-queries";  // any query
 
 inline std::string Key(std::string_view kind, std::string_view name) {
   std::string k;
@@ -130,6 +131,11 @@ struct SnapshotTables {
   // Sessions (SessionRequest): ID -> session. The table index includes destroys.
   SortedMap<Session> sessions;
   Index sessions_index = 0;
+
+  // Prepared queries (PreparedQueryRequest): ID -> the query's JSON, stamped with CreateIndex and
+  // ModifyIndex. The table index includes deletes.
+  SortedMap<Json> prepared_queries;
+  Index prepared_queries_index = 0;
 
   // ACL objects (AclRequest), each kept whole with CreateIndex and ModifyIndex: tokens by
   // AccessorID, policies and roles by ID. The table indexes include deletes. acl_bootstrap_index
@@ -299,6 +305,11 @@ struct Store::Impl {
 
   // ---- Config entries (store_config.cc).
   ApplyResult ConfigEntry(Changes& ch, const ConfigEntryRequest& req);
+
+  // ---- Prepared queries (store_query.cc).
+  ApplyResult PreparedQuery(Changes& ch, const PreparedQueryRequest& req);
+  // Deletes the queries bound to session `id` (it was invalidated).
+  void DeleteSessionQueries(Changes& ch, const std::string& id);
 
   // ---- ACL objects (store_acl.cc).
   ApplyResult Acl(Changes& ch, const AclRequest& req);
