@@ -929,7 +929,8 @@ Json CheckToApiJson(const CheckRegistration& c) {
   str("GRPC", d.grpc);
   if (d.grpc_use_tls) j["GRPCUseTLS"] = true;
   str("H2PING", d.h2ping);
-  if (d.h2ping_use_tls) j["H2PingUseTLS"] = true;
+  // Written even when false: decoding defaults it to true whenever H2PING is set.
+  if (!d.h2ping.empty() || d.h2ping_use_tls) j["H2PingUseTLS"] = d.h2ping_use_tls;
   if (d.tls_skip_verify) j["TLSSkipVerify"] = true;
   str("TLSServerName", d.tls_server_name);
   dur("Interval", d.interval_ns);

@@ -643,6 +643,14 @@ TEST(ServiceDefinitionTest, GrpcAndH2PingChecks) {
   EXPECT_TRUE(r.checks[1].definition.h2ping_use_tls);  // Consul's default whenever H2PING is set
   EXPECT_EQ(r.checks[2].definition.h2ping, "127.0.0.1:9002");
   EXPECT_FALSE(r.checks[2].definition.h2ping_use_tls);
+  // Persisted registrations go through the API JSON: an explicit false must survive it.
+  Json api = ServiceRegistrationToApiJson(r);
+  EXPECT_EQ(api["Checks"][0]["GRPC"], "127.0.0.1:9000/web");
+  EXPECT_EQ(api["Checks"][0]["GRPCUseTLS"], true);
+  EXPECT_EQ(api["Checks"][2]["H2PingUseTLS"], false);
+  ServiceRegistration again = MustDecodeBody(api.dump());
+  ASSERT_EQ(again.checks.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(again.checks[i].definition, r.checks[i].definition);
 }
 
 TEST(ServiceDefinitionErrorTest, ServicesFileShape) {
