@@ -1,9 +1,11 @@
 """gRPC and H2PING checks against real agents and a gRPC health server (grpc_health_server.py).
 A GRPC check follows the server's SERVING / NOT_SERVING status, asks for a named service, and is
-critical with grpc-go's dial error when nothing listens; an H2PING check passes against h2c and
-TLS servers and goes critical once the server stops. Outputs are Consul's."""
+critical with grpc-go's dial error when nothing listens, or with its deadline error when the
+server never answers; an H2PING check passes against h2c and TLS servers and goes critical once
+the server stops. Outputs are Consul's."""
 
 import os
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -85,6 +87,21 @@ class GrpcCheckTest(unittest.TestCase):
                     'rpc error: code = Unavailable desc = connection error: desc = "transport: '
                     'Error while dialing: dial tcp 127.0.0.1:%d: connect: connection refused"'
                     % port)
+
+    def test_silent_server_times_out(self):
+        # Connections complete in the kernel's backlog, but nothing ever answers.
+        silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        addr = "127.0.0.1:%d" % silent.getsockname()[1]
+        register(self.agent, {"ID": "g", "Name": "grpc", "GRPC": addr, "Interval": "1s",
+                              "Timeout": "300ms"})
+        register(self.agent, {"ID": "h", "Name": "h2c", "H2PING": addr, "H2PingUseTLS": False,
+                              "Interval": "1s", "Timeout": "300ms"})
+        wait_status(self.agent, "g", "critical",
+                    "rpc error: code = DeadlineExceeded desc = context deadline exceeded")
+        wait_status(self.agent, "h", "critical", "HTTP2 ping failed: context deadline exceeded")
 
     def test_bad_target_is_refused_naming_the_field(self):
         status, _, body = self.agent.http("PUT", "/v1/agent/check/register",
