@@ -42,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The same bytes as a trailers-only answer's grpc-message.
   gangway::net::H2Result t;
   t.status = 200;
-  t.headers = {{"content-type", "application/grpc"}, {"grpc-status", "13"},
+  t.headers = {{"content-type", "application/grpc"},
+               {"grpc-status", "13"},
                {"grpc-message", std::string(in)}};
   auto [tcheck, toutput] = GrpcCheckOutcome(target, t);
   if (tcheck != gangway::catalog::kCritical || toutput.size() > size + 64) std::abort();

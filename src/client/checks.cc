@@ -226,7 +226,8 @@ void CheckRunner::RunH2Ping(std::chrono::nanoseconds timeout) {
                      .tls_skip_verify = def_.definition.tls_skip_verify,
                      .tls_server_name = def_.definition.tls_server_name};
   if (!SplitHostPort(target, &to.host, &to.port)) {
-    Outcome(catalog::kCritical, "invalid H2PING check target \"" + target + "\": want \"host:port\"");
+    Outcome(catalog::kCritical,
+            "invalid H2PING check target \"" + target + "\": want \"host:port\"");
     return;
   }
   std::weak_ptr<bool> alive = alive_;

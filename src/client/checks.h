@@ -1,7 +1,7 @@
-// Health checks the agent runs itself: TTL, HTTP, TCP, UDP, gRPC, H2PING and script, with Consul's thresholds
-// (SuccessBeforePassing, FailuresBeforeWarning, FailuresBeforeCritical). A CheckRunner reports
-// status transitions through a callback; it owns its timers and probes through a Prober it does
-// not own. Loop thread only.
+// Health checks the agent runs itself: TTL, HTTP, TCP, UDP, gRPC, H2PING and script, with
+// Consul's thresholds (SuccessBeforePassing, FailuresBeforeWarning, FailuresBeforeCritical). A
+// CheckRunner reports status transitions through a callback; it owns its timers and probes
+// through a Prober it does not own. Loop thread only.
 #pragma once
 
 #include <functional>

@@ -80,26 +80,41 @@ const std::string* Find(const net::H2Headers& h, std::string_view name) {
 // grpc-go's mapping of a non-200 HTTP status to a code, and its reason phrase.
 std::pair<int, std::string> HttpStatusCode(int status) {
   switch (status) {
-    case 400: return {kInternal, "Bad Request"};
-    case 401: return {kUnauthenticated, "Unauthorized"};
-    case 403: return {kPermissionDenied, "Forbidden"};
-    case 404: return {kUnimplemented, "Not Found"};
-    case 429: return {kUnavailable, "Too Many Requests"};
-    case 500: return {kUnknown, "Internal Server Error"};
-    case 502: return {kUnavailable, "Bad Gateway"};
-    case 503: return {kUnavailable, "Service Unavailable"};
-    case 504: return {kUnavailable, "Gateway Timeout"};
-    default: return {kUnknown, ""};
+    case 400:
+      return {kInternal, "Bad Request"};
+    case 401:
+      return {kUnauthenticated, "Unauthorized"};
+    case 403:
+      return {kPermissionDenied, "Forbidden"};
+    case 404:
+      return {kUnimplemented, "Not Found"};
+    case 429:
+      return {kUnavailable, "Too Many Requests"};
+    case 500:
+      return {kUnknown, "Internal Server Error"};
+    case 502:
+      return {kUnavailable, "Bad Gateway"};
+    case 503:
+      return {kUnavailable, "Service Unavailable"};
+    case 504:
+      return {kUnavailable, "Gateway Timeout"};
+    default:
+      return {kUnknown, ""};
   }
 }
 
 int ResetCode(uint32_t h2_code) {
   switch (h2_code) {
-    case 0x7: return kUnavailable;        // REFUSED_STREAM
-    case 0x8: return kCanceled;           // CANCEL
-    case 0xb: return kResourceExhausted;  // ENHANCE_YOUR_CALM
-    case 0xc: return kPermissionDenied;   // INADEQUATE_SECURITY
-    default: return kInternal;
+    case 0x7:
+      return kUnavailable;  // REFUSED_STREAM
+    case 0x8:
+      return kCanceled;  // CANCEL
+    case 0xb:
+      return kResourceExhausted;  // ENHANCE_YOUR_CALM
+    case 0xc:
+      return kPermissionDenied;  // INADEQUATE_SECURITY
+    default:
+      return kInternal;
   }
 }
 
@@ -108,15 +123,17 @@ std::string CallError(const net::H2Result& r, std::string_view* message) {
   if (r.timed_out) return RpcError(kDeadlineExceeded, "context deadline exceeded");
   switch (r.stage) {
     case net::H2Stage::kDial:
-      return RpcError(kUnavailable,
-                      "connection error: desc = \"transport: Error while dialing: " + r.error + "\"");
+      return RpcError(kUnavailable, "connection error: desc = \"transport: Error while dialing: " +
+                                        r.error + "\"");
     case net::H2Stage::kHandshake:
-      return RpcError(kUnavailable, "connection error: desc = \"transport: authentication "
-                                    "handshake failed: " + r.error + "\"");
+      return RpcError(kUnavailable,
+                      "connection error: desc = \"transport: authentication "
+                      "handshake failed: " +
+                          r.error + "\"");
     case net::H2Stage::kConnection:
       if (!r.got_settings) {
-        return RpcError(kUnavailable,
-                        "connection error: desc = \"error reading server preface: " + r.error + "\"");
+        return RpcError(kUnavailable, "connection error: desc = \"error reading server preface: " +
+                                          r.error + "\"");
       }
       return RpcError(kUnavailable, "error reading from server: " + r.error);
     case net::H2Stage::kOk:
@@ -124,7 +141,8 @@ std::string CallError(const net::H2Result& r, std::string_view* message) {
   }
   if (r.status != 200) {
     auto [code, reason] = HttpStatusCode(r.status);
-    std::string desc = "unexpected HTTP status code received from server: " + std::to_string(r.status);
+    std::string desc =
+        "unexpected HTTP status code received from server: " + std::to_string(r.status);
     if (!reason.empty()) desc += " (" + reason + ")";
     return RpcError(code, desc);
   }
@@ -161,7 +179,8 @@ std::string CallError(const net::H2Result& r, std::string_view* message) {
     return RpcError(kInternal,
                     "cardinality violation: received no response message from non-streaming RPC");
   }
-  if (body.size() < 5) return RpcError(kInternal, "grpc: failed to receive the message: unexpected EOF");
+  if (body.size() < 5)
+    return RpcError(kInternal, "grpc: failed to receive the message: unexpected EOF");
   auto flag = static_cast<uint8_t>(body[0]);
   uint32_t len = (static_cast<uint32_t>(static_cast<uint8_t>(body[1])) << 24) |
                  (static_cast<uint32_t>(static_cast<uint8_t>(body[2])) << 16) |
@@ -182,8 +201,9 @@ std::string CallError(const net::H2Result& r, std::string_view* message) {
     return RpcError(kInternal, "grpc: failed to receive the message: unexpected EOF");
   }
   if (body.size() - 5 > len || r.body_truncated) {
-    return RpcError(kInternal, "cardinality violation: expected <EOF> for non server-streaming "
-                               "RPCs, but received another message");
+    return RpcError(kInternal,
+                    "cardinality violation: expected <EOF> for non server-streaming "
+                    "RPCs, but received another message");
   }
   *message = body.substr(5, len);
   return "";
@@ -266,21 +286,25 @@ std::string GrpcFrame(std::string_view message) {
 
 std::string ServingStatusName(int32_t status) {
   switch (status) {
-    case kGrpcUnknown: return "UNKNOWN";
-    case kGrpcServing: return "SERVING";
-    case kGrpcNotServing: return "NOT_SERVING";
-    case kGrpcServiceUnknown: return "SERVICE_UNKNOWN";
-    default: return std::to_string(status);
+    case kGrpcUnknown:
+      return "UNKNOWN";
+    case kGrpcServing:
+      return "SERVING";
+    case kGrpcNotServing:
+      return "NOT_SERVING";
+    case kGrpcServiceUnknown:
+      return "SERVICE_UNKNOWN";
+    default:
+      return std::to_string(status);
   }
 }
 
 std::string GrpcCodeName(int code) {
   static const char* const kNames[] = {
-      "OK",           "Canceled",          "Unknown",         "InvalidArgument",
-      "DeadlineExceeded", "NotFound",      "AlreadyExists",   "PermissionDenied",
-      "ResourceExhausted", "FailedPrecondition", "Aborted",   "OutOfRange",
-      "Unimplemented", "Internal",         "Unavailable",     "DataLoss",
-      "Unauthenticated"};
+      "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+      "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+      "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+      "DataLoss", "Unauthenticated"};
   if (code >= 0 && code < static_cast<int>(sizeof kNames / sizeof kNames[0])) return kNames[code];
   return "Code(" + std::to_string(code) + ")";
 }

@@ -59,6 +59,7 @@ std::pair<std::string, std::string> GrpcCheckOutcome(const std::string& target,
 
 // The check result for an H2PING: "HTTP2 ping was successful", or Consul's failure texts
 // ("Failed to dial to <target>: <err>", "HTTP2 ping failed: <err>").
-std::pair<std::string, std::string> H2PingOutcome(const std::string& target, const net::H2Result& r);
+std::pair<std::string, std::string> H2PingOutcome(const std::string& target,
+                                                  const net::H2Result& r);
 
 }  // namespace gangway::client

@@ -126,11 +126,12 @@ TEST(GrpcOutcomeTest, GrpcStatusAndTransportErrors) {
   net::H2Result dial;
   dial.stage = net::H2Stage::kDial;
   dial.error = "dial tcp 127.0.0.1:9000: connect: connection refused";
-  EXPECT_EQ(GrpcCheckOutcome(t, dial),
-            std::make_pair(std::string(catalog::kCritical),
-                           std::string("rpc error: code = Unavailable desc = connection error: desc "
-                                       "= \"transport: Error while dialing: dial tcp "
-                                       "127.0.0.1:9000: connect: connection refused\"")));
+  EXPECT_EQ(
+      GrpcCheckOutcome(t, dial),
+      std::make_pair(std::string(catalog::kCritical),
+                     std::string("rpc error: code = Unavailable desc = connection error: desc "
+                                 "= \"transport: Error while dialing: dial tcp "
+                                 "127.0.0.1:9000: connect: connection refused\"")));
   net::H2Result late;
   late.stage = net::H2Stage::kConnection;
   late.timed_out = true;
@@ -176,10 +177,12 @@ TEST(GrpcOutcomeTest, BadMessagesAreCritical) {
   EXPECT_EQ(out("").second,
             "rpc error: code = Internal desc = cardinality violation: received no response "
             "message from non-streaming RPC");
-  EXPECT_EQ(out("\0\0\0"s).second,
-            "rpc error: code = Internal desc = grpc: failed to receive the message: unexpected EOF");
-  EXPECT_EQ(out("\0\0\0\0\x05\x08"s).second,
-            "rpc error: code = Internal desc = grpc: failed to receive the message: unexpected EOF");
+  EXPECT_EQ(
+      out("\0\0\0"s).second,
+      "rpc error: code = Internal desc = grpc: failed to receive the message: unexpected EOF");
+  EXPECT_EQ(
+      out("\0\0\0\0\x05\x08"s).second,
+      "rpc error: code = Internal desc = grpc: failed to receive the message: unexpected EOF");
   EXPECT_EQ(out("\x01\0\0\0\x02\x08\x01"s).second,
             "rpc error: code = Internal desc = grpc: compressed flag set with identity or empty "
             "encoding");
@@ -191,24 +194,26 @@ TEST(GrpcOutcomeTest, BadMessagesAreCritical) {
   EXPECT_EQ(out(Serving(1) + Serving(1)).second,
             "rpc error: code = Internal desc = cardinality violation: expected <EOF> for non "
             "server-streaming RPCs, but received another message");
-  EXPECT_EQ(out(GrpcFrame("\x08"s)),
-            std::make_pair(std::string(catalog::kCritical),
-                           std::string("rpc error: code = Internal desc = grpc: failed to unmarshal "
-                                       "the received message: proto: cannot parse invalid "
-                                       "wire-format data")));
+  EXPECT_EQ(
+      out(GrpcFrame("\x08"s)),
+      std::make_pair(std::string(catalog::kCritical),
+                     std::string("rpc error: code = Internal desc = grpc: failed to unmarshal "
+                                 "the received message: proto: cannot parse invalid "
+                                 "wire-format data")));
 }
 
 TEST(H2PingOutcomeTest, ConsulTexts) {
   const std::string t = "127.0.0.1:8443";
-  EXPECT_EQ(H2PingOutcome(t, net::H2Result{}),
-            std::make_pair(std::string(catalog::kPassing), std::string("HTTP2 ping was successful")));
+  EXPECT_EQ(
+      H2PingOutcome(t, net::H2Result{}),
+      std::make_pair(std::string(catalog::kPassing), std::string("HTTP2 ping was successful")));
   net::H2Result dial;
   dial.stage = net::H2Stage::kDial;
   dial.error = "dial tcp 127.0.0.1:8443: connect: connection refused";
-  EXPECT_EQ(H2PingOutcome(t, dial),
-            std::make_pair(std::string(catalog::kCritical),
-                           "Failed to dial to " + t + ": dial tcp 127.0.0.1:8443: connect: "
-                           "connection refused"));
+  EXPECT_EQ(H2PingOutcome(t, dial), std::make_pair(std::string(catalog::kCritical),
+                                                   "Failed to dial to " + t +
+                                                       ": dial tcp 127.0.0.1:8443: connect: "
+                                                       "connection refused"));
   net::H2Result late;
   late.stage = net::H2Stage::kConnection;
   late.timed_out = true;

@@ -1,6 +1,6 @@
-// The network probes behind HTTP, TCP, UDP, gRPC and H2PING health checks, behind an interface so checks run on a
-// simulated loop in tests. The agent owns one NetProber on its event loop; calls and callbacks
-// are on that loop's thread.
+// The network probes behind HTTP, TCP, UDP, gRPC and H2PING health checks, behind an interface
+// so checks run on a simulated loop in tests. The agent owns one NetProber on its event loop;
+// calls and callbacks are on that loop's thread.
 #pragma once
 
 #include <chrono>

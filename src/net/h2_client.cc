@@ -85,7 +85,8 @@ int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, 
   if (frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
     if (n == ":status") {
       int status = 0;
-      for (char ch : v) status = ch >= '0' && ch <= '9' && status < 1000 ? status * 10 + (ch - '0') : 0;
+      for (char ch : v)
+        status = ch >= '0' && ch <= '9' && status < 1000 ? status * 10 + (ch - '0') : 0;
       c->result.status = status;
     } else if (!n.empty() && n[0] != ':') {
       c->result.headers.emplace_back(std::move(n), std::move(v));
@@ -147,7 +148,6 @@ nghttp2_nv Nv(const std::string& name, const std::string& value) {
           NGHTTP2_NV_FLAG_NONE};
 }
 
-
 // Writes whatever nghttp2 has queued.
 asio::awaitable<boost::system::error_code> Flush(std::shared_ptr<Call> c) {
   for (;;) {
@@ -162,8 +162,8 @@ asio::awaitable<boost::system::error_code> Flush(std::shared_ptr<Call> c) {
     if (out.empty()) co_return boost::system::error_code{};
     boost::system::error_code ec;
     if (c->tls) {
-      std::tie(ec, std::ignore) =
-          co_await asio::async_write(*c->tls, asio::buffer(out), asio::as_tuple(asio::use_awaitable));
+      std::tie(ec, std::ignore) = co_await asio::async_write(*c->tls, asio::buffer(out),
+                                                             asio::as_tuple(asio::use_awaitable));
     } else {
       std::tie(ec, std::ignore) = co_await asio::async_write(c->socket, asio::buffer(out),
                                                              asio::as_tuple(asio::use_awaitable));
@@ -174,8 +174,9 @@ asio::awaitable<boost::system::error_code> Flush(std::shared_ptr<Call> c) {
 
 asio::awaitable<void> Run(std::shared_ptr<Call> c, H2Endpoint to) {
   constexpr auto tok = asio::as_tuple(asio::use_awaitable);
-  const std::string target = (to.host.find(':') != std::string::npos ? "[" + to.host + "]" : to.host) +
-                             ":" + std::to_string(to.port);
+  const std::string target =
+      (to.host.find(':') != std::string::npos ? "[" + to.host + "]" : to.host) + ":" +
+      std::to_string(to.port);
   auto fail = [&](H2Stage stage, std::string msg) {
     c->result.stage = stage;
     c->result.error = std::move(msg);
@@ -194,7 +195,8 @@ asio::awaitable<void> Run(std::shared_ptr<Call> c, H2Endpoint to) {
     if (c->timed_out) co_return fail(H2Stage::kDial, "dial tcp " + last + ": i/o timeout");
     if (!cec) break;
   }
-  if (cec) co_return fail(H2Stage::kDial, "dial tcp " + last + ": connect: " + GoErrno(cec.message()));
+  if (cec)
+    co_return fail(H2Stage::kDial, "dial tcp " + last + ": connect: " + GoErrno(cec.message()));
   boost::system::error_code ignored;
   c->socket.set_option(tcp::no_delay(true), ignored);
 
@@ -235,14 +237,13 @@ asio::awaitable<void> Run(std::shared_ptr<Call> c, H2Endpoint to) {
                       scheme_value = to.tls ? "https" : "http", path = ":path",
                       authority = ":authority";
     std::vector<nghttp2_nv> nva = {Nv(method, post), Nv(scheme, scheme_value),
-                                   Nv(path, c->request.path),
-                                   Nv(authority, c->request.authority)};
+                                   Nv(path, c->request.path), Nv(authority, c->request.authority)};
     for (const auto& [k, v] : c->request.headers) nva.push_back(Nv(k, v));
     nghttp2_data_provider body;
     body.source.ptr = nullptr;
     body.read_callback = ReadBody;
-    c->stream_id = nghttp2_submit_request(c->session, nullptr, nva.data(), nva.size(), &body,
-                                          c.get());
+    c->stream_id =
+        nghttp2_submit_request(c->session, nullptr, nva.data(), nva.size(), &body, c.get());
     if (c->stream_id < 0) co_return fail(H2Stage::kConnection, nghttp2_strerror(c->stream_id));
   }
 
@@ -250,7 +251,8 @@ asio::awaitable<void> Run(std::shared_ptr<Call> c, H2Endpoint to) {
   for (;;) {
     boost::system::error_code wec = co_await Flush(c);
     if (c->timed_out) co_return fail(H2Stage::kConnection, "context deadline exceeded");
-    if (wec) co_return fail(H2Stage::kConnection, "write tcp " + last + ": " + GoErrno(wec.message()));
+    if (wec)
+      co_return fail(H2Stage::kConnection, "write tcp " + last + ": " + GoErrno(wec.message()));
     if (c->result.stage != H2Stage::kOk) co_return;
     if (c->done) {
       // Say goodbye as Go's ClientConn.Shutdown does; the answer is already complete.
@@ -268,7 +270,8 @@ asio::awaitable<void> Run(std::shared_ptr<Call> c, H2Endpoint to) {
     if (c->timed_out) co_return fail(H2Stage::kConnection, "context deadline exceeded");
     if (rec2) {
       bool eof = rec2 == asio::error::eof || rec2 == asio::ssl::error::stream_truncated;
-      co_return fail(H2Stage::kConnection, eof ? "EOF" : "read tcp " + last + ": " + GoErrno(rec2.message()));
+      co_return fail(H2Stage::kConnection,
+                     eof ? "EOF" : "read tcp " + last + ": " + GoErrno(rec2.message()));
     }
     ssize_t used = nghttp2_session_mem_recv(c->session, reinterpret_cast<const uint8_t*>(buf), n);
     if (used < 0) {
@@ -276,7 +279,8 @@ asio::awaitable<void> Run(std::shared_ptr<Call> c, H2Endpoint to) {
                      std::string("http2: ") + nghttp2_strerror(static_cast<int>(used)));
     }
     if (c->result.stage != H2Stage::kOk) co_return;
-    if (!c->done && !nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session)) {
+    if (!c->done && !nghttp2_session_want_read(c->session) &&
+        !nghttp2_session_want_write(c->session)) {
       co_return fail(H2Stage::kConnection, "http2: client connection lost");
     }
   }
@@ -327,19 +331,18 @@ struct H2Client::Impl {
       c->timed_out = true;
       c->Close();
     });
-    asio::co_spawn(loop.context(), Run(c, to),
-                   [c, done = std::move(done)](std::exception_ptr e) {
-                     c->timer.cancel();
-                     c->Close();
-                     H2Result r = std::move(c->result);
-                     // A complete answer stands even if the goodbye ran into the deadline.
-                     r.timed_out = c->timed_out && !c->done;
-                     if (e && r.stage == H2Stage::kOk) {
-                       r.stage = H2Stage::kConnection;
-                       r.error = "http2 client failed";
-                     }
-                     done(std::move(r));
-                   });
+    asio::co_spawn(loop.context(), Run(c, to), [c, done = std::move(done)](std::exception_ptr e) {
+      c->timer.cancel();
+      c->Close();
+      H2Result r = std::move(c->result);
+      // A complete answer stands even if the goodbye ran into the deadline.
+      r.timed_out = c->timed_out && !c->done;
+      if (e && r.stage == H2Stage::kOk) {
+        r.stage = H2Stage::kConnection;
+        r.error = "http2 client failed";
+      }
+      done(std::move(r));
+    });
   }
 };
 
@@ -364,11 +367,20 @@ void H2Client::Ping(const H2Endpoint& to, std::chrono::nanoseconds timeout,
 }
 
 std::string H2ErrorCodeName(uint32_t code) {
-  static const char* const kNames[] = {
-      "NO_ERROR",       "PROTOCOL_ERROR",      "INTERNAL_ERROR",     "FLOW_CONTROL_ERROR",
-      "SETTINGS_TIMEOUT", "STREAM_CLOSED",     "FRAME_SIZE_ERROR",   "REFUSED_STREAM",
-      "CANCEL",         "COMPRESSION_ERROR",   "CONNECT_ERROR",      "ENHANCE_YOUR_CALM",
-      "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"};
+  static const char* const kNames[] = {"NO_ERROR",
+                                       "PROTOCOL_ERROR",
+                                       "INTERNAL_ERROR",
+                                       "FLOW_CONTROL_ERROR",
+                                       "SETTINGS_TIMEOUT",
+                                       "STREAM_CLOSED",
+                                       "FRAME_SIZE_ERROR",
+                                       "REFUSED_STREAM",
+                                       "CANCEL",
+                                       "COMPRESSION_ERROR",
+                                       "CONNECT_ERROR",
+                                       "ENHANCE_YOUR_CALM",
+                                       "INADEQUATE_SECURITY",
+                                       "HTTP_1_1_REQUIRED"};
   if (code < sizeof kNames / sizeof kNames[0]) return kNames[code];
   char hex[16];
   std::snprintf(hex, sizeof hex, "0x%x", code);

@@ -44,9 +44,9 @@ enum class H2Stage {
 
 struct H2Result {
   H2Stage stage = H2Stage::kOk;
-  bool timed_out = false;  // the deadline passed (stage says where)
+  bool timed_out = false;     // the deadline passed (stage says where)
   bool got_settings = false;  // the server's connection preface (SETTINGS) arrived
-  std::string error;       // when stage != kOk
+  std::string error;          // when stage != kOk
   // A request's answer (a stream reset is kOk with reset_code set):
   int status = 0;  // :status
   H2Headers headers;
