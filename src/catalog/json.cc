@@ -463,6 +463,10 @@ Json CheckDefinitionToJson(const CheckDefinition& d, Form form) {
   if (!d.tcp.empty()) j["TCP"] = Str(d.tcp, form);
   if (!d.script_args.empty()) j["ScriptArgs"] = StrList(d.script_args, form);
   if (!d.udp.empty()) j["UDP"] = Str(d.udp, form);
+  if (!d.grpc.empty()) j["GRPC"] = Str(d.grpc, form);
+  if (d.grpc_use_tls) j["GRPCUseTLS"] = true;
+  if (!d.h2ping.empty()) j["H2PING"] = Str(d.h2ping, form);
+  if (d.h2ping_use_tls) j["H2PingUseTLS"] = true;
   if (d.tls_skip_verify) j["TLSSkipVerify"] = true;
   if (!d.tls_server_name.empty()) j["TLSServerName"] = Str(d.tls_server_name, form);
   if (d.interval_ns != 0) j["Interval"] = DurationJson(d.interval_ns, form);
@@ -709,6 +713,10 @@ Status DecodeCheckDefinition(const Json& j, const std::string& path, CheckDefini
       .String("TCP", &d->tcp)
       .StringList("ScriptArgs", &d->script_args)
       .String("UDP", &d->udp)
+      .String("GRPC", &d->grpc)
+      .Bool("GRPCUseTLS", &d->grpc_use_tls)
+      .String("H2PING", &d->h2ping)
+      .Bool("H2PingUseTLS", &d->h2ping_use_tls)
       .Bool("TLSSkipVerify", &d->tls_skip_verify)
       .String("TLSServerName", &d->tls_server_name)
       .Duration("Interval", &d->interval_ns)

@@ -165,6 +165,12 @@ bool IsGatewayKind(std::string_view kind) {
 
 std::string Quote(std::string_view s) { return codec::QuoteValue(s); }
 
+bool ValidHostPort(std::string_view s) {
+  std::string host;
+  int port = 0;
+  return SplitHostPort(s, &host, &port);
+}
+
 // What the enclosing service tells a nested decoder.
 struct ServiceContext {
   bool is_sidecar = false;
@@ -413,6 +419,9 @@ Status Decoder::DecodeCheck(const Json& v, const Loc& loc, CheckRegistration* ou
            Str(m, "TCP", &d.tcp),
            StrList(m, "ScriptArgs", &d.script_args),
            Str(m, "UDP", &d.udp),
+           Str(m, "GRPC", &d.grpc),
+           Bool(m, "GRPCUseTLS", &d.grpc_use_tls),
+           Str(m, "H2PING", &d.h2ping),
            Bool(m, "TLSSkipVerify", &d.tls_skip_verify),
            Str(m, "TLSServerName", &d.tls_server_name),
            Dur(m, "Interval", &d.interval_ns),
@@ -432,7 +441,13 @@ Status Decoder::DecodeCheck(const Json& v, const Loc& loc, CheckRegistration* ou
               &output_max_size);
     if (!s.ok()) return s;
   }
-  for (std::string_view f : {"TCPUseTLS", "GRPCUseTLS", "H2PingUseTLS", "DisableRedirects"}) {
+  // Consul's default: TLS whenever H2PING is set, unless H2PingUseTLS says otherwise.
+  d.h2ping_use_tls = !d.h2ping.empty();
+  if (m.count("H2PingUseTLS")) {
+    s = Bool(m, "H2PingUseTLS", &d.h2ping_use_tls);
+    if (!s.ok()) return s;
+  }
+  for (std::string_view f : {"TCPUseTLS", "DisableRedirects"}) {
     bool ignored = false;
     s = Bool(m, f, &ignored);
     if (!s.ok()) return s;
@@ -471,12 +486,8 @@ Status Decoder::DecodeCheck(const Json& v, const Loc& loc, CheckRegistration* ou
     return bad("Docker checks (" + m.at("DockerContainerID").key +
                ") are not supported by Gangway; use a script, HTTP, TCP or TTL check");
   }
-  for (std::string_view f : {"GRPC", "H2PING", "OSService"}) {
-    if (m.count(f)) {
-      return bad(std::string(f) +
-                 " checks are not supported by Gangway; use an HTTP, TCP or "
-                 "TTL check");
-    }
+  if (m.count("OSService")) {
+    return bad("OSService checks are not supported by Gangway; use an HTTP, TCP or TTL check");
   }
   if (!out->status.empty() && out->status != kPassing && out->status != kWarning &&
       out->status != kCritical) {
@@ -488,26 +499,35 @@ Status Decoder::DecodeCheck(const Json& v, const Loc& loc, CheckRegistration* ou
   if (!d.http.empty()) kinds.push_back("HTTP");
   if (!d.tcp.empty()) kinds.push_back("TCP");
   if (!d.udp.empty()) kinds.push_back("UDP");
+  if (!d.grpc.empty()) kinds.push_back("GRPC");
+  if (!d.h2ping.empty()) kinds.push_back("H2PING");
   if (!d.script_args.empty()) kinds.push_back("Args");
   bool alias = !out->alias_service.empty() || !out->alias_node.empty();
   if (alias) kinds.push_back("AliasService/AliasNode");
   if (kinds.empty()) {
     return bad(
-        "needs one of TTL, HTTP, TCP, UDP, Args (a script) or AliasService/AliasNode to say "
-        "how it is checked");
+        "needs one of TTL, HTTP, TCP, UDP, GRPC, H2PING, Args (a script) or "
+        "AliasService/AliasNode to say how it is checked");
   }
   if (kinds.size() > 1) {
-    return bad("set only one of TTL, HTTP, TCP, UDP, Args or AliasService/AliasNode; found " + kinds[0] +
-               " and " + kinds[1]);
+    return bad("set only one of TTL, HTTP, TCP, UDP, GRPC, H2PING, Args or "
+               "AliasService/AliasNode; found " + kinds[0] + " and " + kinds[1]);
   }
   const std::string& kind = kinds[0];
   if (kind == "TTL") {
     if (d.ttl_ns <= 0) return bad("TTL must be > 0 for TTL checks");
     if (d.interval_ns > 0) return bad("Interval and TTL cannot both be specified");
-  } else if (kind == "HTTP" || kind == "TCP" || kind == "UDP" || kind == "Args") {
+  } else if (kind == "HTTP" || kind == "TCP" || kind == "UDP" || kind == "GRPC" ||
+             kind == "H2PING" || kind == "Args") {
     if (d.interval_ns <= 0) {
       return bad("Interval is required for " + (kind == "Args" ? std::string("script") : kind) +
                  " checks");
+    }
+    if (kind == "GRPC" && !ValidHostPort(d.grpc.substr(0, d.grpc.find('/')))) {
+      return bad("GRPC must be \"host:port\" or \"host:port/service\"; got " + Quote(d.grpc));
+    }
+    if (kind == "H2PING" && !ValidHostPort(d.h2ping)) {
+      return bad("H2PING must be \"host:port\"; got " + Quote(d.h2ping));
     }
   } else if (d.interval_ns > 0) {
     return bad("Interval cannot be set for Alias checks");
@@ -908,6 +928,11 @@ Json CheckToApiJson(const CheckRegistration& c) {
   str("TCP", d.tcp);
   if (!d.script_args.empty()) j["ScriptArgs"] = d.script_args;
   str("UDP", d.udp);
+  str("GRPC", d.grpc);
+  if (d.grpc_use_tls) j["GRPCUseTLS"] = true;
+  str("H2PING", d.h2ping);
+  // Written even when false: decoding defaults it to true whenever H2PING is set.
+  if (!d.h2ping.empty() || d.h2ping_use_tls) j["H2PingUseTLS"] = d.h2ping_use_tls;
   if (d.tls_skip_verify) j["TLSSkipVerify"] = true;
   str("TLSServerName", d.tls_server_name);
   dur("Interval", d.interval_ns);

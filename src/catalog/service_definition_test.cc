@@ -573,12 +573,12 @@ TEST(ServiceDefinitionErrorTest, MetaAndWeights) {
 
 TEST(ServiceDefinitionErrorTest, Checks) {
   EXPECT_EQ(CheckError(R"({"Name": "c"})"),
-            "Check \"c\": needs one of TTL, HTTP, TCP, UDP, Args (a script) or AliasService/AliasNode "
-            "to say how it is checked");
+            "Check \"c\": needs one of TTL, HTTP, TCP, UDP, GRPC, H2PING, Args (a script) or "
+            "AliasService/AliasNode to say how it is checked");
   EXPECT_EQ(CheckError(R"({"Name": "web-http", "HTTP": "http://x", "TCP": "x:1",
                            "Interval": "1s"})"),
-            "Check \"web-http\": set only one of TTL, HTTP, TCP, UDP, Args or AliasService/AliasNode; "
-            "found HTTP and TCP");
+            "Check \"web-http\": set only one of TTL, HTTP, TCP, UDP, GRPC, H2PING, Args or "
+            "AliasService/AliasNode; found HTTP and TCP");
   EXPECT_EQ(CheckError(R"({"Name": "web-http", "HTTP": "http://x"})"),
             "Check \"web-http\": Interval is required for HTTP checks");
   EXPECT_EQ(CheckError(R"({"CheckID": "t", "TCP": "x:1"})"),
@@ -591,13 +591,26 @@ TEST(ServiceDefinitionErrorTest, Checks) {
   EXPECT_EQ(CheckError(R"({"Name": "s", "ScriptArgs": ["/bin/true"]})"),
             "Check \"s\": Interval is required for script checks");
   EXPECT_EQ(CheckError(R"({"Name": "s", "args": ["/bin/true"], "TCP": "x:1", "interval": "10s"})"),
-            "Check \"s\": set only one of TTL, HTTP, TCP, UDP, Args or AliasService/AliasNode; found "
-            "TCP and Args");
+            "Check \"s\": set only one of TTL, HTTP, TCP, UDP, GRPC, H2PING, Args or "
+            "AliasService/AliasNode; found TCP and Args");
   EXPECT_EQ(CheckError(R"({"Name": "d", "DockerContainerID": "x", "Args": ["a"], "Interval": "1s"})"),
             "Check \"d\": Docker checks (DockerContainerID) are not supported by Gangway; use a "
             "script, HTTP, TCP or TTL check");
-  EXPECT_EQ(CheckError(R"({"Name": "g", "GRPC": "x:1", "Interval": "10s"})"),
-            "Check \"g\": GRPC checks are not supported by Gangway; use an HTTP, TCP or TTL "
+  EXPECT_EQ(CheckError(R"({"Name": "g", "GRPC": "x:1"})"),
+            "Check \"g\": Interval is required for GRPC checks");
+  EXPECT_EQ(CheckError(R"({"Name": "g", "GRPC": "x/svc", "Interval": "10s"})"),
+            "Check \"g\": GRPC must be \"host:port\" or \"host:port/service\"; got \"x/svc\"");
+  EXPECT_EQ(CheckError(R"({"Name": "g", "GRPC": "x:99999", "Interval": "10s"})"),
+            "Check \"g\": GRPC must be \"host:port\" or \"host:port/service\"; got \"x:99999\"");
+  EXPECT_EQ(CheckError(R"({"Name": "h", "H2PING": "x:1/y", "Interval": "10s"})"),
+            "Check \"h\": H2PING must be \"host:port\"; got \"x:1/y\"");
+  EXPECT_EQ(CheckError(R"({"Name": "h", "H2PING": "x:1", "GRPC": "x:1", "Interval": "1s"})"),
+            "Check \"h\": set only one of TTL, HTTP, TCP, UDP, GRPC, H2PING, Args or "
+            "AliasService/AliasNode; found GRPC and H2PING");
+  EXPECT_EQ(CheckError(R"({"Name": "h", "H2PING": "x:1", "H2PingUseTLS": "no", "Interval": "1s"})"),
+            "H2PingUseTLS: expected true or false, got string \"no\"");
+  EXPECT_EQ(CheckError(R"({"Name": "o", "OSService": "x", "Interval": "10s"})"),
+            "Check \"o\": OSService checks are not supported by Gangway; use an HTTP, TCP or TTL "
             "check");
   EXPECT_EQ(CheckError(R"({"Name": "c", "TTL": "1s", "Status": "ok"})"),
             "Check \"c\": invalid Status \"ok\"; must be \"passing\", \"warning\" or "
@@ -609,8 +622,35 @@ TEST(ServiceDefinitionErrorTest, Checks) {
   EXPECT_EQ(CheckError(R"({"TTL": "1s", "FailuresBeforeCritical": -1})"),
             "FailuresBeforeCritical: -1 is out of range (0 to 2147483647)");
   EXPECT_EQ(BodyError(R"({"Name": "web", "Checks": [{"TTL": "1s"}, {"Name": "two"}]})"),
-            "Checks[1]: Check \"two\": needs one of TTL, HTTP, TCP, UDP, Args (a script) or "
-            "AliasService/AliasNode to say how it is checked");
+            "Checks[1]: Check \"two\": needs one of TTL, HTTP, TCP, UDP, GRPC, H2PING, Args (a "
+            "script) or AliasService/AliasNode to say how it is checked");
+}
+
+TEST(ServiceDefinitionTest, GrpcAndH2PingChecks) {
+  ServiceRegistration r = MustDecodeBody(R"({"Name": "web", "Checks": [
+      {"CheckID": "g", "GRPC": "127.0.0.1:9000/web", "GRPCUseTLS": true, "TLSSkipVerify": true,
+       "TLSServerName": "web.local", "Interval": "5s", "Timeout": "1s"},
+      {"CheckID": "h", "H2PING": "127.0.0.1:9001", "Interval": "5s"},
+      {"CheckID": "c", "h2ping": "127.0.0.1:9002", "h2ping_use_tls": false, "interval": "5s"}]})");
+  ASSERT_EQ(r.checks.size(), 3u);
+  const CheckDefinition& g = r.checks[0].definition;
+  EXPECT_EQ(g.grpc, "127.0.0.1:9000/web");
+  EXPECT_TRUE(g.grpc_use_tls);
+  EXPECT_TRUE(g.tls_skip_verify);
+  EXPECT_EQ(g.tls_server_name, "web.local");
+  EXPECT_FALSE(g.h2ping_use_tls);
+  EXPECT_EQ(r.checks[1].definition.h2ping, "127.0.0.1:9001");
+  EXPECT_TRUE(r.checks[1].definition.h2ping_use_tls);  // Consul's default whenever H2PING is set
+  EXPECT_EQ(r.checks[2].definition.h2ping, "127.0.0.1:9002");
+  EXPECT_FALSE(r.checks[2].definition.h2ping_use_tls);
+  // Persisted registrations go through the API JSON: an explicit false must survive it.
+  Json api = ServiceRegistrationToApiJson(r);
+  EXPECT_EQ(api["Checks"][0]["GRPC"], "127.0.0.1:9000/web");
+  EXPECT_EQ(api["Checks"][0]["GRPCUseTLS"], true);
+  EXPECT_EQ(api["Checks"][2]["H2PingUseTLS"], false);
+  ServiceRegistration again = MustDecodeBody(api.dump());
+  ASSERT_EQ(again.checks.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(again.checks[i].definition, r.checks[i].definition);
 }
 
 TEST(ServiceDefinitionErrorTest, ServicesFileShape) {

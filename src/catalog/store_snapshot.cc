@@ -302,7 +302,8 @@ class SnapshotWriter {
            !d.header.empty() + (d.interval_ns != 0) + !d.method.empty() +
            !d.script_args.empty() + !d.tcp.empty() +
            !d.tls_server_name.empty() + d.tls_skip_verify + (d.ttl_ns != 0) + (d.timeout_ns != 0) +
-           !d.udp.empty());
+           !d.udp.empty() + !d.grpc.empty() + d.grpc_use_tls + !d.h2ping.empty() +
+           d.h2ping_use_tls);
     if (!d.body.empty()) {
       w_.Str("Body");
       w_.Str(d.body);
@@ -310,6 +311,22 @@ class SnapshotWriter {
     if (d.deregister_critical_service_after_ns != 0) {
       w_.Str("DeregisterCriticalServiceAfter");
       w_.Int(d.deregister_critical_service_after_ns);
+    }
+    if (!d.grpc.empty()) {
+      w_.Str("GRPC");
+      w_.Str(d.grpc);
+    }
+    if (d.grpc_use_tls) {
+      w_.Str("GRPCUseTLS");
+      w_.Bool(true);
+    }
+    if (!d.h2ping.empty()) {
+      w_.Str("H2PING");
+      w_.Str(d.h2ping);
+    }
+    if (d.h2ping_use_tls) {
+      w_.Str("H2PingUseTLS");
+      w_.Bool(true);
     }
     if (!d.http.empty()) {
       w_.Str("HTTP");

@@ -137,7 +137,7 @@ struct NodeService {
   bool operator==(const NodeService&) const = default;
 };
 
-// What an HTTP/TCP/TTL check was registered with (Consul's HealthCheckDefinition).
+// What an HTTP/TCP/UDP/gRPC/H2PING/TTL/script check was registered with (Consul's HealthCheckDefinition).
 struct CheckDefinition {
   std::string http;
   std::map<std::string, std::vector<std::string>> header;
@@ -146,6 +146,10 @@ struct CheckDefinition {
   std::string tcp;
   std::vector<std::string> script_args;  // a script check: the command and its arguments
   std::string udp;                       // a UDP check: host:port
+  std::string grpc;                      // a gRPC check: host:port or host:port/service
+  bool grpc_use_tls = false;
+  std::string h2ping;                    // an H2PING check: host:port
+  bool h2ping_use_tls = false;           // decoders default it to true when H2PING is set
   bool tls_skip_verify = false;
   std::string tls_server_name;
   int64_t interval_ns = 0;
@@ -165,7 +169,8 @@ struct HealthCheck {
   std::string service_id;
   std::string service_name;
   std::vector<std::string> service_tags;
-  std::string type;  // "ttl", "http", "tcp", "udp", "script", "alias", "serf" or ""
+  std::string type;  // "ttl", "http", "tcp", "udp", "grpc", "h2ping", "script", "alias",
+                     // "serf" or ""
   int exposed_port = 0;
   CheckDefinition definition;
   RaftIndex raft;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "client/grpc_health.h"
 #include "core/duration.h"
+#include "core/strings.h"
 #include "http/client.h"
 
 namespace gangway::client {
@@ -49,7 +51,8 @@ void CheckRunner::Start() {
     return;
   }
   if (!def_.definition.http.empty() || !def_.definition.tcp.empty() ||
-      !def_.definition.udp.empty() || !def_.definition.script_args.empty()) {
+      !def_.definition.udp.empty() || !def_.definition.script_args.empty() ||
+      !def_.definition.grpc.empty() || !def_.definition.h2ping.empty()) {
     // The first probe runs promptly so a new service shows its real state quickly.
     Schedule(std::chrono::milliseconds(10));
   }
@@ -112,6 +115,14 @@ void CheckRunner::RunOnce() {
     return;
   }
   if (timeout <= std::chrono::nanoseconds(0)) timeout = std::chrono::seconds(10);
+  if (!def_.definition.grpc.empty()) {
+    RunGrpc(timeout);
+    return;
+  }
+  if (!def_.definition.h2ping.empty()) {
+    RunH2Ping(timeout);
+    return;
+  }
   if (!def_.definition.tcp.empty() || !def_.definition.udp.empty()) {
     bool udp = def_.definition.tcp.empty();
     const std::string target = udp ? def_.definition.udp : def_.definition.tcp;
@@ -178,6 +189,61 @@ void CheckRunner::RunOnce() {
       Outcome(catalog::kCritical, out);
     }
   });
+}
+
+void CheckRunner::RunGrpc(std::chrono::nanoseconds timeout) {
+  const std::string& target = def_.definition.grpc;
+  auto parsed = ParseGrpcTarget(target);
+  if (!parsed.ok()) {
+    Outcome(catalog::kCritical, parsed.status().message());
+    return;
+  }
+  net::H2Endpoint to{.host = parsed->host,
+                     .port = parsed->port,
+                     .tls = def_.definition.grpc_use_tls,
+                     .tls_skip_verify = def_.definition.tls_skip_verify,
+                     .tls_server_name = def_.definition.tls_server_name};
+  net::H2Request req;
+  req.path = std::string(kGrpcHealthCheckPath);
+  req.authority = parsed->authority;
+  req.headers = {{"content-type", "application/grpc"},
+                 {"te", "trailers"},
+                 {"user-agent", "gangway-health-check"},
+                 {"grpc-timeout", GrpcTimeout(timeout)}};
+  req.body = GrpcFrame(EncodeHealthCheckRequest(parsed->service));
+  std::weak_ptr<bool> alive = alive_;
+  prober_.CallH2(to, std::move(req), timeout, kGrpcMaxMessage + 5 + 1,
+                 [this, alive, target](net::H2Result r) {
+                   if (alive.expired()) return;
+                   auto [status, output] = GrpcCheckOutcome(target, r);
+                   Outcome(status, output);
+                 });
+}
+
+void CheckRunner::RunH2Ping(std::chrono::nanoseconds timeout) {
+  const std::string& target = def_.definition.h2ping;
+  net::H2Endpoint to{.tls = def_.definition.h2ping_use_tls,
+                     .tls_skip_verify = def_.definition.tls_skip_verify,
+                     .tls_server_name = def_.definition.tls_server_name};
+  if (!SplitHostPort(target, &to.host, &to.port)) {
+    Outcome(catalog::kCritical,
+            "invalid H2PING check target \"" + target + "\": want \"host:port\"");
+    return;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  prober_.PingH2(to, timeout, [this, alive, target](net::H2Result r) {
+    if (alive.expired()) return;
+    auto [status, output] = H2PingOutcome(target, r);
+    Outcome(status, output);
+  });
+}
+
+std::string GrpcTimeout(std::chrono::nanoseconds timeout) {
+  // At most 8 digits (gRPC over HTTP/2, "Timeout"): milliseconds, or seconds when longer.
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+  if (ms < 1) ms = 1;
+  if (ms <= 99999999) return std::to_string(ms) + "m";
+  return std::to_string(std::min<int64_t>(ms / 1000, 99999999)) + "S";
 }
 
 }  // namespace gangway::client

@@ -1,7 +1,7 @@
-// Health checks the agent runs itself: TTL, HTTP, TCP, UDP and script, with Consul's thresholds
-// (SuccessBeforePassing, FailuresBeforeWarning, FailuresBeforeCritical). A CheckRunner reports
-// status transitions through a callback; it owns its timers and probes through a Prober it does
-// not own. Loop thread only.
+// Health checks the agent runs itself: TTL, HTTP, TCP, UDP, gRPC, H2PING and script, with
+// Consul's thresholds (SuccessBeforePassing, FailuresBeforeWarning, FailuresBeforeCritical). A
+// CheckRunner reports status transitions through a callback; it owns its timers and probes
+// through a Prober it does not own. Loop thread only.
 #pragma once
 
 #include <functional>
@@ -39,6 +39,9 @@ class StatusHandler {
 std::pair<std::string, std::string> ScriptOutcome(const ScriptResult& r,
                                                   std::chrono::nanoseconds timeout);
 
+// The grpc-timeout header for a call's deadline ("10000m").
+std::string GrpcTimeout(std::chrono::nanoseconds timeout);
+
 class CheckRunner {
  public:
   using Report = std::function<void(const std::string& status, const std::string& output)>;
@@ -56,6 +59,8 @@ class CheckRunner {
  private:
   void Schedule(std::chrono::nanoseconds delay);
   void RunOnce();
+  void RunGrpc(std::chrono::nanoseconds timeout);
+  void RunH2Ping(std::chrono::nanoseconds timeout);
   void Outcome(const std::string& status, const std::string& output);
 
   Loop& loop_;

@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "client/grpc_health.h"
 #include "client/local_agent.h"
 #include "client/testing/fakes.h"
 #include "core/testing/sim_loop.h"
@@ -249,6 +251,96 @@ TEST_F(CheckRunnerTest, UdpCheckPassesOnSilenceAndFailsOnRefusal) {
   loop_.RunFor(5s);
   EXPECT_EQ(Statuses().back(), catalog::kCritical);
   EXPECT_EQ(reports_.back().output, "read udp 127.0.0.1:40000->127.0.0.1:5353: Connection refused");
+}
+
+TEST_F(CheckRunnerTest, GrpcCheckCallsHealthCheckAndFollowsTheStatus) {
+  catalog::CheckRegistration def;
+  def.check_id = "g";
+  def.name = "g";
+  def.definition.grpc = "127.0.0.1:9000/web";
+  def.definition.grpc_use_tls = true;
+  def.definition.tls_skip_verify = true;
+  def.definition.tls_server_name = "web.local";
+  def.definition.interval_ns = std::chrono::nanoseconds(5s).count();
+  def.definition.timeout_ns = std::chrono::nanoseconds(2s).count();
+  net::H2Result serving;
+  serving.status = 200;
+  serving.headers = {{"content-type", "application/grpc"}};
+  serving.trailers = {{"grpc-status", "0"}};
+  serving.body = GrpcFrame(std::string("\x08\x01"));
+  prober_.SetH2("127.0.0.1:9000", serving);
+  Start(def);
+  loop_.RunFor(1s);
+  ASSERT_EQ(prober_.h2_requests().size(), 1u);
+  const auto& [to, req] = prober_.h2_requests()[0];
+  EXPECT_TRUE(to.tls);
+  EXPECT_TRUE(to.tls_skip_verify);
+  EXPECT_EQ(to.tls_server_name, "web.local");
+  EXPECT_EQ(req.path, "/grpc.health.v1.Health/Check");
+  EXPECT_EQ(req.authority, "127.0.0.1:9000");
+  EXPECT_EQ(req.body, GrpcFrame(EncodeHealthCheckRequest("web")));
+  EXPECT_NE(std::find(req.headers.begin(), req.headers.end(),
+                      std::make_pair(std::string("te"), std::string("trailers"))),
+            req.headers.end());
+  EXPECT_NE(std::find(req.headers.begin(), req.headers.end(),
+                      std::make_pair(std::string("grpc-timeout"), std::string("2000m"))),
+            req.headers.end());
+  EXPECT_EQ(prober_.last_timeout(), 2s);
+  ASSERT_EQ(Statuses(), std::vector<std::string>{catalog::kPassing});
+  EXPECT_EQ(reports_[0].output, "gRPC check 127.0.0.1:9000/web: success");
+
+  serving.body = GrpcFrame(std::string("\x08\x02"));
+  prober_.SetH2("127.0.0.1:9000", serving);
+  loop_.RunFor(5s);
+  EXPECT_EQ(Statuses().back(), catalog::kCritical);
+  EXPECT_EQ(reports_.back().output, "gRPC 127.0.0.1:9000/web serving status: NOT_SERVING");
+}
+
+TEST_F(CheckRunnerTest, GrpcCheckAgainstNothingIsCriticalWithTheDialError) {
+  catalog::CheckRegistration def;
+  def.check_id = "g";
+  def.definition.grpc = "127.0.0.1:9001";
+  def.definition.interval_ns = std::chrono::nanoseconds(5s).count();
+  Start(def);
+  loop_.RunFor(1s);
+  EXPECT_EQ(prober_.last_timeout(), 10s);  // Consul's default
+  ASSERT_EQ(Statuses(), std::vector<std::string>{catalog::kCritical});
+  EXPECT_EQ(reports_[0].output,
+            "rpc error: code = Unavailable desc = connection error: desc = \"transport: Error "
+            "while dialing: dial tcp 127.0.0.1:9001: connect: connection refused\"");
+  EXPECT_FALSE(prober_.h2_requests()[0].first.tls);
+}
+
+TEST_F(CheckRunnerTest, H2PingCheckPassesOnAckAndFailsToDial) {
+  catalog::CheckRegistration def;
+  def.check_id = "h";
+  def.definition.h2ping = "127.0.0.1:8443";
+  def.definition.h2ping_use_tls = true;
+  def.definition.interval_ns = std::chrono::nanoseconds(5s).count();
+  prober_.SetH2("127.0.0.1:8443", net::H2Result{});
+  Start(def);
+  loop_.RunFor(1s);
+  ASSERT_EQ(prober_.h2_pings().size(), 1u);
+  EXPECT_TRUE(prober_.h2_pings()[0].tls);
+  EXPECT_EQ(prober_.h2_pings()[0].host, "127.0.0.1");
+  EXPECT_EQ(prober_.h2_pings()[0].port, 8443);
+  ASSERT_EQ(Statuses(), std::vector<std::string>{catalog::kPassing});
+  EXPECT_EQ(reports_[0].output, "HTTP2 ping was successful");
+  net::H2Result refused;
+  refused.stage = net::H2Stage::kDial;
+  refused.error = "dial tcp 127.0.0.1:8443: connect: connection refused";
+  prober_.SetH2("127.0.0.1:8443", refused);
+  loop_.RunFor(5s);
+  EXPECT_EQ(Statuses().back(), catalog::kCritical);
+  EXPECT_EQ(reports_.back().output,
+            "Failed to dial to 127.0.0.1:8443: dial tcp 127.0.0.1:8443: connect: connection "
+            "refused");
+}
+
+TEST(GrpcTimeoutTest, Units) {
+  EXPECT_EQ(GrpcTimeout(10s), "10000m");
+  EXPECT_EQ(GrpcTimeout(1ns), "1m");
+  EXPECT_EQ(GrpcTimeout(std::chrono::hours(100000)), "99999999S");
 }
 
 TEST(ScriptOutcomeTest, OutputAndTimeouts) {

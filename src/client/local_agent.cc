@@ -18,12 +18,14 @@ constexpr const char* kDefaultNodeMaintReason =
     "message.";
 
 std::string CheckType(const catalog::CheckRegistration& r) {
+  if (!r.definition.grpc.empty()) return "grpc";
   if (r.definition.ttl_ns > 0) return "ttl";
   if (!r.definition.http.empty()) return "http";
   if (!r.definition.tcp.empty()) return "tcp";
   if (!r.definition.udp.empty()) return "udp";
   if (!r.alias_service.empty()) return "alias";
   if (!r.definition.script_args.empty()) return "script";
+  if (!r.definition.h2ping.empty()) return "h2ping";
   return "";
 }
 
@@ -268,7 +270,8 @@ Status LocalAgent::AddCheckLocked(catalog::CheckRegistration reg, const catalog:
   lc.critical_since.reset();
   if (lc.check.status == catalog::kCritical) lc.critical_since = loop_.Now();
   if (lc.check.type == "ttl" || lc.check.type == "http" || lc.check.type == "tcp" ||
-      lc.check.type == "script" || lc.check.type == "udp") {
+      lc.check.type == "script" || lc.check.type == "udp" || lc.check.type == "grpc" ||
+      lc.check.type == "h2ping") {
     std::string id = reg.check_id;
     lc.runner = std::make_unique<CheckRunner>(
         loop_, *prober_, reg, [this, id](const std::string& status, const std::string& output) {

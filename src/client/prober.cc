@@ -96,7 +96,10 @@ ScriptResult RunBlocking(const std::vector<std::string>& args, std::chrono::nano
 
 class NetProber final : public Prober {
  public:
-  explicit NetProber(net::EventLoop& loop) : loop_(loop), alive_(std::make_shared<bool>(true)) {}
+  NetProber(net::EventLoop& loop, std::string ca_file, std::string ca_path)
+      : loop_(loop),
+        alive_(std::make_shared<bool>(true)),
+        h2_(loop, std::move(ca_file), std::move(ca_path)) {}
   ~NetProber() override { *alive_ = false; }
 
   void ProbeTcp(const std::string& host, int port, std::chrono::nanoseconds timeout,
@@ -111,6 +114,14 @@ class NetProber final : public Prober {
                  std::function<void(Result<http::Response>)> done) override {
     http::FetchAsync(loop_, std::move(req), std::move(done));
   }
+  void CallH2(const net::H2Endpoint& to, net::H2Request req, std::chrono::nanoseconds timeout,
+              size_t max_body, std::function<void(net::H2Result)> done) override {
+    h2_.Request(to, std::move(req), timeout, max_body, Guard(std::move(done)));
+  }
+  void PingH2(const net::H2Endpoint& to, std::chrono::nanoseconds timeout,
+              std::function<void(net::H2Result)> done) override {
+    h2_.Ping(to, timeout, Guard(std::move(done)));
+  }
   void RunScript(std::vector<std::string> args, std::chrono::nanoseconds timeout,
                  size_t max_output, std::function<void(ScriptResult)> done) override {
     std::weak_ptr<bool> alive = alive_;
@@ -124,8 +135,17 @@ class NetProber final : public Prober {
   }
 
  private:
+  // A call in flight may finish after the prober is gone; its answer is then dropped.
+  std::function<void(net::H2Result)> Guard(std::function<void(net::H2Result)> done) {
+    std::weak_ptr<bool> alive = alive_;
+    return [alive, done = std::move(done)](net::H2Result r) {
+      if (auto a = alive.lock(); a && *a) done(std::move(r));
+    };
+  }
+
   net::EventLoop& loop_;
   std::shared_ptr<bool> alive_;
+  net::H2Client h2_;
   // Scripts block a thread each for up to their timeout; they get threads of their own so key
   // generation and snapshot encoding never wait behind them.
   Workers scripts_{2};
@@ -133,8 +153,9 @@ class NetProber final : public Prober {
 
 }  // namespace
 
-std::unique_ptr<Prober> MakeNetProber(net::EventLoop& loop) {
-  return std::make_unique<NetProber>(loop);
+std::unique_ptr<Prober> MakeNetProber(net::EventLoop& loop, std::string ca_file,
+                                      std::string ca_path) {
+  return std::make_unique<NetProber>(loop, std::move(ca_file), std::move(ca_path));
 }
 
 }  // namespace gangway::client

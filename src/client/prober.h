@@ -1,6 +1,6 @@
-// The network probes behind HTTP and TCP health checks, behind an interface so checks run on a
-// simulated loop in tests. The agent owns one NetProber on its event loop; calls and callbacks
-// are on that loop's thread.
+// The network probes behind HTTP, TCP, UDP, gRPC and H2PING health checks, behind an interface
+// so checks run on a simulated loop in tests. The agent owns one NetProber on its event loop;
+// calls and callbacks are on that loop's thread.
 #pragma once
 
 #include <chrono>
@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "http/client.h"
+#include "net/h2_client.h"
 
 namespace gangway::net {
 class EventLoop;
@@ -40,14 +41,23 @@ class Prober {
   // One HTTP request (req.timeout applies); done gets the response whatever its status code.
   virtual void FetchHttp(http::ClientRequest req,
                          std::function<void(Result<http::Response>)> done) = 0;
+  // One HTTP/2 request on a new connection (gRPC checks); done once, within timeout.
+  virtual void CallH2(const net::H2Endpoint& to, net::H2Request req,
+                      std::chrono::nanoseconds timeout, size_t max_body,
+                      std::function<void(net::H2Result)> done) = 0;
+  // One HTTP/2 PING on a new connection (H2PING checks); done once, within timeout.
+  virtual void PingH2(const net::H2Endpoint& to, std::chrono::nanoseconds timeout,
+                      std::function<void(net::H2Result)> done) = 0;
   // Runs args[0] with args (no shell, the agent's environment) in a process group of its own,
   // off the loop; on timeout the group is killed. done on the loop's thread.
   virtual void RunScript(std::vector<std::string> args, std::chrono::nanoseconds timeout,
                          size_t max_output, std::function<void(ScriptResult)> done) = 0;
 };
 
-// Probes over real sockets on `loop` (net::ProbeTcp, http::FetchAsync), scripts on threads of
-// its own. `loop` must outlive it.
-std::unique_ptr<Prober> MakeNetProber(net::EventLoop& loop);
+// Probes over real sockets on `loop` (net::ProbeTcp, http::FetchAsync, net::H2Client), scripts
+// on threads of its own. TLS probes verify servers against ca_file/ca_path (the system's roots
+// when both are empty) unless the check sets TLSSkipVerify. `loop` must outlive it.
+std::unique_ptr<Prober> MakeNetProber(net::EventLoop& loop, std::string ca_file = "",
+                                      std::string ca_path = "");
 
 }  // namespace gangway::client

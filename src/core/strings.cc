@@ -81,4 +81,26 @@ std::string UrlDecode(std::string_view s) {
   return out;
 }
 
+bool SplitHostPort(std::string_view s, std::string* host, int* port) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view h = s.substr(0, colon);
+  std::string_view p = s.substr(colon + 1);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+  } else if (h.find(':') != std::string_view::npos) {
+    return false;  // an IPv6 address needs its brackets
+  }
+  if (h.empty() || p.empty() || p.size() > 5) return false;
+  int n = 0;
+  for (char c : p) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + (c - '0');
+  }
+  if (n < 1 || n > 65535) return false;
+  *host = std::string(h);
+  *port = n;
+  return true;
+}
+
 }  // namespace gangway

@@ -16,5 +16,8 @@ size_t EditDistance(std::string_view a, std::string_view b);
 std::string Nearest(std::string_view word, const std::vector<std::string>& candidates);
 // Percent-decodes a URL component; '+' is left alone (Consul paths keep it).
 std::string UrlDecode(std::string_view s);
+// Splits "host:port" or "[v6]:port" (Go's net.SplitHostPort, brackets removed); false unless the
+// host is non-empty and the port is a number in 1..65535.
+bool SplitHostPort(std::string_view s, std::string* host, int* port);
 
 }  // namespace gangway

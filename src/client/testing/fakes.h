@@ -78,6 +78,26 @@ class FakeProber final : public Prober {
     Answer([done = std::move(done), answer = std::move(answer)] { done(answer); });
   }
 
+  // Answers for HTTP/2 calls and PINGs to "host:port" (unset: connection refused).
+  void SetH2(const std::string& addr, net::H2Result answer) { h2_[addr] = std::move(answer); }
+  void CallH2(const net::H2Endpoint& to, net::H2Request req, std::chrono::nanoseconds timeout,
+              size_t max_body, std::function<void(net::H2Result)> done) override {
+    (void)max_body;
+    h2_requests_.emplace_back(to, std::move(req));
+    last_timeout_ = timeout;
+    Answer([done = std::move(done), answer = H2Answer(to)] { done(answer); });
+  }
+  void PingH2(const net::H2Endpoint& to, std::chrono::nanoseconds timeout,
+              std::function<void(net::H2Result)> done) override {
+    h2_pings_.push_back(to);
+    last_timeout_ = timeout;
+    Answer([done = std::move(done), answer = H2Answer(to)] { done(answer); });
+  }
+  const std::vector<std::pair<net::H2Endpoint, net::H2Request>>& h2_requests() const {
+    return h2_requests_;
+  }
+  const std::vector<net::H2Endpoint>& h2_pings() const { return h2_pings_; }
+
   // The result of every script run (unset: exit 0, no output).
   void SetScript(ScriptResult r) { script_ = std::move(r); }
   void RunScript(std::vector<std::string> args, std::chrono::nanoseconds timeout, size_t max_output,
@@ -94,6 +114,15 @@ class FakeProber final : public Prober {
   std::chrono::nanoseconds last_timeout() const { return last_timeout_; }
 
  private:
+  net::H2Result H2Answer(const net::H2Endpoint& to) const {
+    std::string addr = to.host + ":" + std::to_string(to.port);
+    if (auto it = h2_.find(addr); it != h2_.end()) return it->second;
+    net::H2Result refused;
+    refused.stage = net::H2Stage::kDial;
+    refused.error = "dial tcp " + addr + ": connect: connection refused";
+    return refused;
+  }
+
   void Answer(std::function<void()> fn) {
     if (hold_) {
       held_.push_back(std::move(fn));
@@ -113,6 +142,9 @@ class FakeProber final : public Prober {
   std::map<std::string, Status> udp_;
   std::vector<std::string> udp_probes_;
   std::vector<std::vector<std::string>> scripts_;
+  std::map<std::string, net::H2Result> h2_;
+  std::vector<std::pair<net::H2Endpoint, net::H2Request>> h2_requests_;
+  std::vector<net::H2Endpoint> h2_pings_;
   std::chrono::nanoseconds last_timeout_{0};
 };
 
