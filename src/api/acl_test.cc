@@ -259,6 +259,9 @@ TEST_F(AclApiTest, EveryRouteRefusesOrFiltersAnonymousRequests) {
   Json policy = Body(agent_.Do("PUT", "/v1/acl/policy", R"({"Name":"p","Rules":""})"));
   Json token = Body(agent_.Do("PUT", "/v1/acl/token", "{}"));
   Json role = Body(agent_.Do("PUT", "/v1/acl/role", R"({"Name":"r"})"));
+  Json query = Body(agent_.Do("POST", "/v1/query", R"({"Name":"webq","Service":{"Service":"web"}})"));
+  ASSERT_TRUE(query.contains("ID")) << query.dump();
+  const std::string qid = query["ID"];
   agent_.loop().RunFor(std::chrono::seconds(1));
   agent_.set_token("");
 
@@ -363,6 +366,12 @@ TEST_F(AclApiTest, EveryRouteRefusesOrFiltersAnonymousRequests) {
       {"GET", "/v1/acl/token/" + acc},
       {"PUT", "/v1/acl/token/" + acc, "{}"},
       {"DELETE", "/v1/acl/token/" + acc},
+      {"GET", "/v1/query"},
+      {"POST", "/v1/query", R"({"Name":"q2","Service":{"Service":"web"}})"},
+      {"GET", "/v1/query/" + qid},
+      {"PUT", "/v1/query/" + qid, R"({"Name":"webq","Service":{"Service":"api"}})"},
+      {"DELETE", "/v1/query/" + qid},
+      {"POST", "/v1/internal/query/execute-remote", R"({"Query":{"Service":{"Service":"web"}}})"},
   };
   // Consul gates nothing here, or the endpoint is the token's own business.
   const std::set<std::string> open = {"/v1/status/leader", "/v1/status/peers",
@@ -422,6 +431,54 @@ TEST_F(AclApiTest, EveryRouteRefusesOrFiltersAnonymousRequests) {
       EXPECT_TRUE(empty(body));
     }
   }
+}
+
+// Query rules govern named queries; execute needs none but shows only what the token (or the
+// query's stored one) may read; tokens are shown only to acl:write.
+TEST_F(AclApiTest, PreparedQueriesFollowQueryRulesAndStoredTokens) {
+  Bootstrap();
+  ASSERT_EQ(agent_.Do("PUT", "/v1/catalog/register",
+                      R"({"Node":"n1","Address":"10.0.0.1","Service":{"Service":"web","Port":80}})")
+                .status,
+            200);
+  std::string reader = TokenWith("web-reader", "service \"web\" { policy = \"read\" }\n"
+                                               "node_prefix \"\" { policy = \"read\" }");
+  std::string writer = TokenWith("q-writer", "query_prefix \"team-\" { policy = \"write\" }");
+  agent_.set_token(management_);
+  Json plain = Body(agent_.Do("POST", "/v1/query",
+                              R"({"Name":"team-plain","Service":{"Service":"web"}})"));
+  Json stored = Body(agent_.Do(
+      "POST", "/v1/query",
+      Json{{"Name", "team-stored"}, {"Token", reader}, {"Service", {{"Service", "web"}}}}.dump()));
+  ASSERT_TRUE(stored.contains("ID")) << stored.dump();
+
+  agent_.set_token(writer);
+  auto denied = agent_.Do("POST", "/v1/query", R"({"Name":"other","Service":{"Service":"web"}})");
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_NE(denied.body.find("lacks permission 'query:write' on \"other\""), std::string::npos)
+      << denied.body;
+  EXPECT_EQ(agent_.Do("POST", "/v1/query", R"({"Name":"team-x","Service":{"Service":"web"}})")
+                .status,
+            200);
+  // The writer may read its queries, with the stored token hidden.
+  Json mine = Body(agent_.Do("GET", "/v1/query/" + stored["ID"].get<std::string>()));
+  ASSERT_EQ(mine.size(), 1u) << mine.dump();
+  EXPECT_EQ(mine[0]["Token"], "<hidden>");
+  EXPECT_EQ(Body(agent_.Do("GET", "/v1/query")).size(), 3u);
+
+  // Execute: the writer's own token may not read web; the stored token may.
+  Json none = Body(agent_.Do("GET", "/v1/query/team-plain/execute"));
+  EXPECT_EQ(none["Nodes"], Json::array());
+  Json some = Body(agent_.Do("GET", "/v1/query/team-stored/execute"));
+  EXPECT_EQ(some["Nodes"].size(), 1u) << some.dump();
+  agent_.set_token("");
+  EXPECT_EQ(Body(agent_.Do("GET", "/v1/query/team-plain/execute"))["Nodes"], Json::array());
+  EXPECT_EQ(agent_.Do("GET", "/v1/query/team-plain/explain").status, 403);
+  EXPECT_EQ(Body(agent_.Do("GET", "/v1/query")), Json::array());
+  agent_.set_token(management_);
+  EXPECT_EQ(Body(agent_.Do("GET", "/v1/query/" + stored["ID"].get<std::string>()))[0]["Token"],
+            reader);
+  (void)plain;
 }
 
 TEST(AclDisabled, AclEndpointsSayAclSupportIsDisabled) {

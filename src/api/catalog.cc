@@ -6,6 +6,22 @@
 #include "catalog/json.h"
 
 namespace gangway::api {
+
+std::vector<std::string> KnownDatacenters(const Backend& b) {
+  std::set<std::string> dcs = {b.info.datacenter};
+  if (b.wan) {
+    for (const auto& m : b.wan->Members()) {
+      auto it = m.tags.find("dc");
+      if (it != m.tags.end() && m.status != gossip::MemberStatus::kLeft) dcs.insert(it->second);
+    }
+  }
+  std::vector<std::string> out = {b.info.datacenter};
+  for (const auto& dc : dcs) {
+    if (dc != b.info.datacenter) out.push_back(dc);
+  }
+  return out;
+}
+
 namespace {
 
 bool HasAllTags(const std::vector<std::string>& have, const std::vector<std::string>& want) {
@@ -15,22 +31,8 @@ bool HasAllTags(const std::vector<std::string>& have, const std::vector<std::str
   return true;
 }
 
-// Known datacenters: ours plus every "dc" tag in the WAN pool, sorted (Consul sorts by
-// estimated round-trip time; without coordinates, by name after ours).
-void Datacenters(Call& call) {
-  std::set<std::string> dcs = {call.backend.info.datacenter};
-  if (call.backend.wan) {
-    for (const auto& m : call.backend.wan->Members()) {
-      auto it = m.tags.find("dc");
-      if (it != m.tags.end() && m.status != gossip::MemberStatus::kLeft) dcs.insert(it->second);
-    }
-  }
-  catalog::Json out = catalog::Json::array({call.backend.info.datacenter});
-  for (const auto& dc : dcs) {
-    if (dc != call.backend.info.datacenter) out.push_back(dc);
-  }
-  call.Json(out);
-}
+// Consul sorts by estimated round-trip time; without coordinates, by name after ours.
+void Datacenters(Call& call) { call.Json(KnownDatacenters(call.backend)); }
 
 void Nodes(Call& call) {
   auto* store = &call.backend.server->store();

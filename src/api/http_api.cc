@@ -25,6 +25,7 @@ HttpApi::HttpApi(Backend backend) : backend_(std::move(backend)) {
   AddRaftRoutes(&routes_);
   AddSessionRoutes(&routes_);
   AddAclRoutes(&routes_);
+  AddPreparedQueryRoutes(&routes_);
   if (backend_.acl.enabled) {
     backend_.acl_resolver = std::make_shared<AclResolver>(backend_);
   }

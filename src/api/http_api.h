@@ -87,6 +87,11 @@ void AddStatusRoutes(std::vector<Route>* routes);
 void AddRaftRoutes(std::vector<Route>* routes);
 void AddSessionRoutes(std::vector<Route>* routes);
 void AddAclRoutes(std::vector<Route>* routes);
+void AddPreparedQueryRoutes(std::vector<Route>* routes);
+
+// The datacenters this agent knows: its own first, then those of the WAN pool's members (by
+// name). /v1/catalog/datacenters answers it; prepared queries fail over in its order.
+std::vector<std::string> KnownDatacenters(const Backend& b);
 
 class HttpApi : public http::Handler {
  public:
