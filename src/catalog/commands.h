@@ -24,6 +24,7 @@ enum class CommandType : uint8_t {
   kConfigEntry = 6,
   kSession = 7,
   kAcl = 8,
+  kCoordinateBatch = 9,
   // Append new types here; never renumber.
 };
 
@@ -159,9 +160,15 @@ struct AclRequest {
   Index cas = 0;    // kBootstrap: the reset index
 };
 
+// Network coordinates batched by the leader (docs/coordinates.md): each entry replaces the
+// (node, segment) coordinate; entries for nodes not in the catalog, or not valid, are skipped.
+struct CoordinateBatchRequest {
+  std::vector<CoordinateEntry> updates;
+};
+
 using Command = std::variant<RegisterRequest, DeregisterRequest, KVRequest, TxnRequest,
                              RestoreRequest, ConnectCARequest, ConfigEntryRequest, SessionRequest,
-                             AclRequest>;
+                             AclRequest, CoordinateBatchRequest>;
 
 std::string EncodeCommand(const Command& cmd);
 // Rejects unknown types, truncated or malformed bodies with a message; never throws.
