@@ -15,20 +15,11 @@ bool HasAllTags(const std::vector<std::string>& have, const std::vector<std::str
   return true;
 }
 
-// Known datacenters: ours plus every "dc" tag in the WAN pool, sorted (Consul sorts by
-// estimated round-trip time; without coordinates, by name after ours).
+// Known datacenters: ours plus every "dc" tag in the WAN pool, ours first, then by estimated
+// WAN round-trip time (without coordinates, by name).
 void Datacenters(Call& call) {
-  std::set<std::string> dcs = {call.backend.info.datacenter};
-  if (call.backend.wan) {
-    for (const auto& m : call.backend.wan->Members()) {
-      auto it = m.tags.find("dc");
-      if (it != m.tags.end() && m.status != gossip::MemberStatus::kLeft) dcs.insert(it->second);
-    }
-  }
-  catalog::Json out = catalog::Json::array({call.backend.info.datacenter});
-  for (const auto& dc : dcs) {
-    if (dc != call.backend.info.datacenter) out.push_back(dc);
-  }
+  catalog::Json out = catalog::Json::array();
+  for (const auto& dc : DatacentersByDistance(call.backend)) out.push_back(dc);
   call.Json(out);
 }
 
@@ -37,8 +28,9 @@ void Nodes(Call& call) {
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
   AclView acl(call);
+  std::string near = NearNode(call);
   Blocking(call.backend, call.opts,
-           [store, f, acl](catalog::WatchSet* ws, http::Response* out) {
+           [store, f, acl, near](catalog::WatchSet* ws, http::Response* out) {
              std::vector<catalog::Node> nodes;
              auto idx = store->Nodes(ws, &nodes);
              bool filtered = false;
@@ -47,6 +39,7 @@ void Nodes(Call& call) {
                if (!acl.Node(n.node, &filtered)) continue;
                arr.push_back(catalog::NodeToJson(n));
              }
+             SortNear(*store, near, &arr);
              FilterArray(f, &arr);
              *out = JsonResponse(arr);
              acl.Mark(filtered, out);
@@ -102,8 +95,10 @@ void ServiceOrConnect(Call& call, bool connect) {
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
   AclView acl(call);
+  std::string near = NearNode(call);
   Blocking(call.backend, call.opts,
-           [store, name, connect, tags, f, acl](catalog::WatchSet* ws, http::Response* out) {
+           [store, name, connect, tags, f, acl, near](catalog::WatchSet* ws,
+                                                      http::Response* out) {
              std::vector<catalog::ServiceNode> rows;
              auto idx = store->ServiceNodes(ws, name, connect, &rows);
              catalog::Json arr = catalog::Json::array();
@@ -115,6 +110,7 @@ void ServiceOrConnect(Call& call, bool connect) {
                if (f && !f->Matches(row)) continue;
                arr.push_back(std::move(row));
              }
+             SortNear(*store, near, &arr);
              *out = JsonResponse(arr);
              acl.Mark(filtered, out);
              return idx;
