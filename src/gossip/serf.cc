@@ -253,6 +253,8 @@ Serf::Serf(SerfOptions options, Deps deps)
   query_buffer_.resize(options_.query_buffer);
   if (!options_.disable_coordinates) {
     coord_client_ = std::make_unique<coordinate::Client>(options_.coordinate, random_);
+    // As Go serf: our own entry exists from the start (the origin until a probe moves it).
+    coord_cache_[options_.memberlist.name] = coord_client_->GetCoordinate();
   }
 }
 
