@@ -1,0 +1,131 @@
+"""Network coordinates with real agents on loopback: one server (-dev) and two client agents.
+Every agent learns its Vivaldi coordinate from gossip probes and reports it to the server
+(sync_coordinate_interval_min 1s here, so reports come every 1-2 s); the server batches them
+into the store. Checked: every node appears in /v1/coordinate/nodes, the RTT estimated from each
+pair's coordinates (as Consul computes it) is a few ms at most on loopback, ?near=_agent puts the
+answering agent's node first, `gangway rtt` prints Consul's line, and bad updates get a 400."""
+
+import json
+import math
+import re
+import shutil
+import tempfile
+import unittest
+
+from harness import Agent, unique_node, wait_until, write_file
+from test_gossip import gossip_addr
+
+# Loopback RTTs are tens of microseconds; the estimates must stay near zero.
+MAX_LOOPBACK_RTT = 0.005
+
+
+def distance(a, b):
+    """Consul's (serf's) Coordinate.DistanceTo, in seconds."""
+    d = math.sqrt(sum((x - y) ** 2 for x, y in zip(a["Vec"], b["Vec"]))) + a["Height"] + b["Height"]
+    adjusted = d + a["Adjustment"] + b["Adjustment"]
+    return adjusted if adjusted > 0 else d
+
+
+class CoordinatesTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="gangway-coords-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        cfg = write_file(self.tmp, "coord.hcl", 'sync_coordinate_interval_min = "1s"\n')
+        self.server = Agent(node=unique_node("srv"))
+        self.addCleanup(self.server.stop)
+        self.server.start([], cfg)
+        join = gossip_addr(self.server, "lan")
+        self.clients = []
+        for _ in range(2):
+            c = Agent(node=unique_node("cli"), dev=False)
+            self.addCleanup(c.stop)
+            c.start(["-retry-join", join, "-retry-interval", "1s"], cfg)
+            self.clients.append(c)
+        self.agents = [self.server] + self.clients
+        self.nodes = [a.node for a in self.agents]
+
+    def coordinates(self, agent):
+        st, _, v = agent.json("GET", "/v1/coordinate/nodes")
+        self.assertEqual(st, 200)
+        return {row["Node"]: row["Coord"] for row in v if row["Segment"] == ""}
+
+    def test_coordinates_rtt_and_near(self):
+        # Each agent must be probed by and probe the others, then report, then be batched.
+        coords = wait_until(
+            lambda: (lambda c: c if all(n in c for n in self.nodes) else None)(
+                self.coordinates(self.server)),
+            timeout=90, interval=0.5, msg="a coordinate for every node in /v1/coordinate/nodes")
+        for n in self.nodes:
+            self.assertEqual(len(coords[n]["Vec"]), 8, n)
+        # The same through a client agent (forwarded to the server).
+        self.assertEqual(set(self.coordinates(self.clients[0])) >= set(self.nodes), True)
+
+        # The origin is where every agent starts; wait until each has moved (learned from a
+        # probe), then every pairwise estimate is near zero.
+        wait_until(lambda: all(any(x != 0 for x in c["Vec"]) or c["Error"] < 1.5
+                               for c in [self.coordinates(self.server)[n] for n in self.nodes]),
+                   timeout=90, interval=0.5, msg="every coordinate updated from probes")
+        coords = self.coordinates(self.server)
+        for i, a in enumerate(self.nodes):
+            for b in self.nodes[i + 1:]:
+                rtt = distance(coords[a], coords[b])
+                self.assertGreaterEqual(rtt, 0, (a, b))
+                self.assertLess(rtt, MAX_LOOPBACK_RTT, "estimated %s <-> %s: %.6f s" % (a, b, rtt))
+
+        single = self.coordinates(self.server)[self.clients[1].node]
+        st, _, v = self.server.json("GET", "/v1/coordinate/node/" + self.clients[1].node)
+        self.assertEqual(st, 200)
+        self.assertEqual([row["Node"] for row in v], [self.clients[1].node])
+        self.assertEqual(set(v[0]["Coord"]), {"Vec", "Error", "Adjustment", "Height"})
+        st, _, body = self.server.http("GET", "/v1/coordinate/node/no-such-node")
+        self.assertEqual((st, body), (404, b""))
+        del single
+
+        # ?near=_agent: the answering agent's own node first (a client's request is forwarded
+        # with the name resolved where it arrived).
+        for agent in (self.clients[1], self.server):
+            st, _, v = agent.json("GET", "/v1/catalog/nodes?near=_agent")
+            self.assertEqual(st, 200)
+            self.assertEqual(v[0]["Node"], agent.node, [n["Node"] for n in v])
+            self.assertEqual(sorted(n["Node"] for n in v), sorted(self.nodes))
+        st, _, v = self.clients[0].json("GET", "/v1/health/service/consul?near=_agent")
+        self.assertEqual(st, 200)
+        self.assertEqual([row["Node"]["Node"] for row in v], [self.server.node])
+        st, _, v = self.server.json("GET", "/v1/health/service/consul?near=_agent")
+        self.assertEqual(v[0]["Node"]["Node"], self.server.node)
+
+        # gangway rtt: between two named nodes, and from one to the local agent.
+        a, b = self.clients[0].node, self.clients[1].node
+        cp = self.clients[0].cli("rtt", a, b)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        m = re.fullmatch(r"Estimated %s <-> %s rtt: (\d+\.\d{3}) ms \(using LAN coordinates\)\n"
+                         % (re.escape(a), re.escape(b)), cp.stdout)
+        self.assertIsNotNone(m, cp.stdout)
+        self.assertLess(float(m.group(1)), MAX_LOOPBACK_RTT * 1000)
+        cp = self.clients[0].cli("rtt", self.server.node)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertTrue(cp.stdout.startswith("Estimated %s <-> %s rtt: " % (self.server.node, a)),
+                        cp.stdout)
+        cp = self.clients[0].cli("rtt", "no-such-node", a)
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn('Could not find a coordinate for node "no-such-node"', cp.stderr)
+        cp = self.clients[0].cli("rtt")
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("One or two node names must be specified", cp.stderr)
+
+        # WAN: the server's own coordinate in its datacenter.
+        st, _, v = self.server.json("GET", "/v1/coordinate/datacenters")
+        self.assertEqual(st, 200)
+        self.assertEqual([d["Datacenter"] for d in v], ["dc1"])
+        self.assertEqual(v[0]["AreaID"], "wan")
+        self.assertEqual([c["Node"] for c in v[0]["Coordinates"]], [self.server.node])
+
+    def test_bad_update_is_a_400_naming_the_field(self):
+        st, _, body = self.clients[0].http("PUT", "/v1/coordinate/update",
+                                           {"Node": self.clients[0].node, "Coord": {"Vec": "x"}})
+        self.assertEqual(st, 400)
+        self.assertEqual(body, b"Request decode failed: Coord.Vec: expected a list of numbers")
+
+
+if __name__ == "__main__":
+    unittest.main()
