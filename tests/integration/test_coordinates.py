@@ -72,14 +72,18 @@ class CoordinatesTest(unittest.TestCase):
                 self.assertGreaterEqual(rtt, 0, (a, b))
                 self.assertLess(rtt, MAX_LOOPBACK_RTT, "estimated %s <-> %s: %.6f s" % (a, b, rtt))
 
-        single = self.coordinates(self.server)[self.clients[1].node]
         st, _, v = self.server.json("GET", "/v1/coordinate/node/" + self.clients[1].node)
         self.assertEqual(st, 200)
         self.assertEqual([row["Node"] for row in v], [self.clients[1].node])
         self.assertEqual(set(v[0]["Coord"]), {"Vec", "Error", "Adjustment", "Height"})
         st, _, body = self.server.http("GET", "/v1/coordinate/node/no-such-node")
         self.assertEqual((st, body), (404, b""))
-        del single
+
+        # The agent's own LAN coordinate in /v1/agent/self, as Consul's "Coord".
+        st, _, v = self.clients[0].json("GET", "/v1/agent/self")
+        self.assertEqual(st, 200)
+        self.assertEqual(len(v["Coord"]["Vec"]), 8)
+        self.assertEqual(v["Stats"]["serf_lan"]["coordinate_resets"], "0")
 
         # ?near=_agent: the answering agent's own node first (a client's request is forwarded
         # with the name resolved where it arrived).
