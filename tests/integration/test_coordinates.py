@@ -131,5 +131,46 @@ class CoordinatesTest(unittest.TestCase):
         self.assertEqual(body, b"Request decode failed: Coord.Vec: expected a list of numbers")
 
 
+class WanCoordinatesTest(unittest.TestCase):
+    """Two -dev datacenters federated over the WAN pool: each server learns the other's WAN
+    coordinate from WAN probes (no Raft involved)."""
+
+    def test_datacenters_and_rtt_wan(self):
+        dc1 = Agent(node=unique_node("w1"))
+        self.addCleanup(dc1.stop)
+        dc1.start([])
+        dc2 = Agent(node=unique_node("w2"))
+        self.addCleanup(dc2.stop)
+        dc2.start(["-datacenter", "dc2", "-retry-join-wan", gossip_addr(dc1, "wan"),
+                   "-retry-interval-wan", "1s"])
+
+        def both():
+            st, _, v = dc1.json("GET", "/v1/coordinate/datacenters")
+            if st != 200:
+                return None
+            got = {d["Datacenter"]: [c["Node"] for c in d["Coordinates"]] for d in v}
+            return v if got == {"dc1": [dc1.node], "dc2": [dc2.node]} else None
+
+        # WAN probes run every 5 s: allow several rounds on a busy machine.
+        v = wait_until(both, timeout=90, interval=0.5,
+                       msg="dc1 lists both datacenters' servers with WAN coordinates")
+        self.assertEqual([d["AreaID"] for d in v], ["wan", "wan"])
+        coords = {d["Datacenter"]: d["Coordinates"][0]["Coord"] for d in v}
+        self.assertLess(distance(coords["dc1"], coords["dc2"]), MAX_LOOPBACK_RTT)
+
+        a, b = dc1.node + ".dc1", dc2.node + ".dc2"
+        cp = dc1.cli("rtt", "-wan", a, b)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertRegex(cp.stdout, r"^Estimated %s <-> %s rtt: \d+\.\d{3} ms \(using WAN "
+                                    r"coordinates\)\n$" % (re.escape(a), re.escape(b)))
+        cp = dc1.cli("rtt", "-wan", dc1.node, b)
+        self.assertEqual(cp.returncode, 1)
+        self.assertIn("Node names must be specified as <node name>.<datacenter> with -wan",
+                      cp.stderr)
+        # Ours first, then the other datacenter.
+        self.assertEqual(dc1.get("/v1/catalog/datacenters"), ["dc1", "dc2"])
+        self.assertEqual(dc2.get("/v1/catalog/datacenters"), ["dc2", "dc1"])
+
+
 if __name__ == "__main__":
     unittest.main()
