@@ -399,8 +399,8 @@ class Serf {
 
   // Our Vivaldi coordinate in this pool; nullopt when coordinates are disabled.
   std::optional<coordinate::Coordinate> GetCoordinate() const;
-  // The last coordinate a member reported in an ack (ours under our own name once we have
-  // probed anyone); nullopt when none is known. Dropped when the member is reaped.
+  // The last coordinate a member reported in an ack, and ours under our own name (the origin
+  // until a probe moves it); nullopt when none is known. Dropped when the member is reaped.
   std::optional<coordinate::Coordinate> GetCachedCoordinate(std::string_view name) const;
 
  private:

@@ -172,5 +172,23 @@ class WanCoordinatesTest(unittest.TestCase):
         self.assertEqual(dc2.get("/v1/catalog/datacenters"), ["dc2", "dc1"])
 
 
+class DisabledTest(unittest.TestCase):
+    def test_disable_coordinates(self):
+        tmp = tempfile.mkdtemp(prefix="gangway-coords-off-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        a = Agent(node=unique_node("off"))
+        self.addCleanup(a.stop)
+        a.start([], write_file(tmp, "off.hcl", "disable_coordinates = true\n"))
+        for path in ("/v1/coordinate/nodes", "/v1/coordinate/datacenters",
+                     "/v1/coordinate/node/" + a.node):
+            st, _, body = a.http("GET", path)
+            self.assertEqual((st, body), (401, b"Coordinate support disabled"), path)
+        st, _, v = a.json("GET", "/v1/agent/self")
+        self.assertIsNone(v["Coord"])
+        # ?near= sorts nothing but still answers.
+        st, _, v = a.json("GET", "/v1/catalog/nodes?near=_agent")
+        self.assertEqual((st, [n["Node"] for n in v]), (200, [a.node]))
+
+
 if __name__ == "__main__":
     unittest.main()
