@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "coordinate/coordinate.h"
 #include "gossip/serf_wire.h"
 #include "gossip/testing/fixed_nonce.h"
 #include "gossip/wire.h"
@@ -45,7 +46,15 @@ void Exercise(const Message& body) {
     if (const auto* u = leaf->As<UserMsg>()) DecodeSerf(u->payload, 0);
     if (const auto* a = leaf->As<Alive>()) (void)serf::DecodeTags(a->meta);
     if (const auto* ack = leaf->As<Ack>(); ack && ack->payload) {
-      (void)serf::DecodePingPayload(*ack->payload);
+      // As Serf does with a probe's ack: a coordinate that decodes is offered to the Vivaldi
+      // client, which must refuse what it cannot use and never end up invalid.
+      auto c = serf::DecodePingPayload(*ack->payload);
+      if (c.ok()) {
+        gangway::coordinate::Client client;
+        (void)client.Update("peer", {c->vec, c->error, c->adjustment, c->height}, 0.001);
+        if (!client.GetCoordinate().IsValid()) __builtin_trap();
+        (void)serf::EncodePingPayload(*c);
+      }
     }
     if (const auto* p = leaf->As<PushPull>()) DecodeSerf(p->user_state, 0);
   }

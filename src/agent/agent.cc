@@ -12,16 +12,19 @@
 #include "agent/connect.h"
 #include "agent/federation.h"
 #include "agent/joiner.h"
+#include "agent/loopback.h"
 #include "agent/proxy_sources.h"
 #include "agent/tls.h"
 #include "agent/dns_catalog.h"
 #include "api/acl_resolver.h"
 #include "api/http_api.h"
+#include "catalog/json.h"
 #include "client/local_agent.h"
 #include "client/persisted_services.h"
 #include "client/user_events.h"
 #include "core/duration.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "gossip/pool.h"
 #include "http/server.h"
 #include "meshcfg/intentions.h"
@@ -219,6 +222,8 @@ Status Agent::StartServer() {
   rpc_port_ = *bound;
   so.rpc_address = cfg_.advertise_addr + ":" + std::to_string(rpc_port_);
   so.dev = cfg_.dev;
+  // Consul's dev mode writes coordinate batches every 100ms instead of 5s.
+  if (cfg_.dev) so.coordinates.update_period = std::chrono::milliseconds(100);
   so.data_dir = cfg_.data_dir;
   so.bootstrap = cfg_.bootstrap;
   so.bootstrap_expect = cfg_.bootstrap_expect;
@@ -337,6 +342,7 @@ Status Agent::StartLocal() {
   backend.acl = cfg_.acl;
   backend.intention_default = IntentionDefaultOf(cfg_);
   backend.enable_script_checks = cfg_.enable_script_checks;
+  backend.disable_coordinates = cfg_.disable_coordinates;
   backend.shutdown = [this] { Shutdown(); };
   // Signals are handled on the loop from here on, before anything announces readiness.
   signals_ = net::OnSignals(loop_, [this](int sig) { OnSignal(sig); });
@@ -423,6 +429,7 @@ std::unique_ptr<gossip::Pool> Agent::StartPool(
   po.verify_incoming = cfg_.encrypt_verify_incoming;
   po.verify_outgoing = cfg_.encrypt_verify_outgoing;
   po.merge = std::move(merge);
+  po.disable_coordinates = cfg_.disable_coordinates;
   const Config::GossipTuning& g = wan ? cfg_.gossip_wan : cfg_.gossip_lan;
   po.gossip_nodes = g.gossip_nodes;
   po.gossip_interval = g.gossip_interval;
@@ -765,6 +772,44 @@ void Agent::ReconcileAll() {
   reconcile_tick_ = loop_.After(std::chrono::seconds(60), [this] { ReconcileAll(); });
 }
 
+// Consul's Agent.sendCoordinate: every agent reports its LAN coordinate to the servers, through
+// its own API (so a client agent's request is forwarded, with its token, and the leader batches
+// it), every max(sync_coordinate_interval_min, members / 64 s) plus a random stagger.
+void Agent::ScheduleCoordinateUpdate() {
+  if (cfg_.disable_coordinates || !lan_ || stopping_) return;
+  std::chrono::nanoseconds min_interval = std::chrono::seconds(15);
+  if (!cfg_.sync_coordinate_interval_min.empty()) {
+    if (auto d = ParseDuration(cfg_.sync_coordinate_interval_min); d.ok() && d->count() > 0) {
+      min_interval = *d;
+    }
+  }
+  constexpr double kRateTarget = 64.0;  // updates per second the servers should see at most
+  const auto scaled = std::chrono::nanoseconds(static_cast<int64_t>(
+      static_cast<double>(lan_->Members().size()) / kRateTarget * 1e9));
+  const auto interval = std::max(min_interval, scaled);
+  const auto wait = interval + UniformDuration(coordinate_random_, interval);
+  coordinate_timer_ = loop_.After(wait, [this] { SendCoordinateUpdate(); });
+}
+
+void Agent::SendCoordinateUpdate() {
+  std::optional<coordinate::Coordinate> c = lan_ ? lan_->serf().GetCoordinate() : std::nullopt;
+  if (c && api_handler_ != nullptr) {
+    catalog::Json body = {
+        {"Node", cfg_.node_name}, {"Segment", ""}, {"Coord", catalog::CoordinateToJson(*c)}};
+    LoopbackRequest(&api_handler_, "PUT", "/v1/coordinate/update", body.dump(), nullptr,
+                    [](const http::Response& r) {
+                      if (r.status == 403) {
+                        LogWarn("agent", "Coordinate update blocked by ACLs");
+                      } else if (r.status != 200) {
+                        LogDebug("agent", "Coordinate update failed: " + std::to_string(r.status) +
+                                              " " + r.body);
+                      }
+                    });
+  }
+  // Scheduled from here so a timer never outlives the send that replaces it.
+  loop_.Post([this] { ScheduleCoordinateUpdate(); });
+}
+
 Status Agent::StartJoins() {
   // Joins: start_join/retry_join (LAN) and their _wan forms, retried every retry_interval.
   auto lan_addrs = cfg_.start_join;
@@ -776,6 +821,7 @@ Status Agent::StartJoins() {
               return OnLanJoinRefused(addr, error);
             });
   AddJoiner(wan_.get(), wan_addrs, cfg_.retry_interval_wan, cfg_.retry_max_wan, "WAN", nullptr);
+  ScheduleCoordinateUpdate();
   return Status::Ok();
 }
 
@@ -852,6 +898,7 @@ void Agent::Stop() {
   if (rpc_server_) rpc_server_->Close();
   rpc_client_->Close();
   joiners_.clear();
+  coordinate_timer_.reset();
   if (wan_) wan_->Shutdown();
   if (lan_) lan_->Shutdown();
   LogInfo("agent", "Graceful shutdown complete");

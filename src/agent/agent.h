@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/config.h"
+#include "core/random.h"
 #include "core/status.h"
 #include "core/workers.h"
 #include "dns/server.h"
@@ -91,6 +92,8 @@ class Agent {
   Status StartProxies();  // proxycfg: the configs of local sidecars and gateways
   Status StartRoles();   // start: the server's Raft and reconcile, local services and checks
   Status StartJoins();   // start: start_join/retry_join and their WAN forms
+  void ScheduleCoordinateUpdate();
+  void SendCoordinateUpdate();
   void Stop();           // stop: listeners, server, RPC and pools, in that order
 
   void SyncProxies();
@@ -158,6 +161,9 @@ class Agent {
   std::unique_ptr<dns::Catalog> dns_catalog_;
   std::vector<std::unique_ptr<dns::Server>> dns_servers_;
   std::vector<std::unique_ptr<Joiner>> joiners_;
+  // Coordinate updates to the servers (ScheduleCoordinateUpdate).
+  std::unique_ptr<Timer> coordinate_timer_;
+  SeededRandom coordinate_random_{RandomSeed()};
 };
 
 }  // namespace gangway::agent

@@ -197,6 +197,7 @@ constexpr Field kAgentFields[] = {
     {"disable_update_check", {}, FieldType::kBool},
     {"dns", {}, FieldType::kInt},
     {"dns_config", {}, FieldType::kObject, &kDns},
+    {"disable_coordinates", {}, FieldType::kBool},
     {"domain", {}, FieldType::kString},
     {"enable_central_service_config", {}, FieldType::kBool},
     {"enable_acl_replication", {}, FieldType::kBool},
@@ -261,6 +262,7 @@ constexpr Field kAgentFields[] = {
     {"skip_leave_on_interrupt", {}, FieldType::kBool},
     {"start_join", {}, FieldType::kStringList},
     {"start_join_wan", {}, FieldType::kStringList},
+    {"sync_coordinate_interval_min", {}, FieldType::kDuration},
     {"syslog_facility", {}, FieldType::kString},
     {"telemetry", {}, FieldType::kOpaque},
     {"tls", {}, FieldType::kObject, &kTls},
@@ -688,6 +690,11 @@ Status ReadSettings(const Json& merged, Config* out) {
   }
   if (merged.contains("session_ttl_min") && merged["session_ttl_min"].is_string()) {
     cfg.session_ttl_min = merged["session_ttl_min"].get<std::string>();
+  }
+  Get(merged, "/disable_coordinates", &cfg.disable_coordinates);
+  if (merged.contains("sync_coordinate_interval_min") &&
+      merged["sync_coordinate_interval_min"].is_string()) {
+    cfg.sync_coordinate_interval_min = merged["sync_coordinate_interval_min"].get<std::string>();
   }
   if (merged.contains("retry_interval_wan") && merged["retry_interval_wan"].is_string()) {
     cfg.retry_interval_wan = merged["retry_interval_wan"].get<std::string>();

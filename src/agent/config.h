@@ -82,6 +82,10 @@ struct Config {
   std::string retry_interval = "30s";
   std::string retry_interval_wan = "30s";
   std::string session_ttl_min;  // empty: Consul's 10s
+  // Network coordinates (docs/coordinates.md): off entirely, and the shortest interval between
+  // an agent's coordinate updates to the servers (Consul's internal key; empty: 15s).
+  bool disable_coordinates = false;
+  std::string sync_coordinate_interval_min;
   int retry_max = 0;
   int retry_max_wan = 0;
   bool connect_enabled = false;

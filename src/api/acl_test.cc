@@ -348,6 +348,10 @@ TEST_F(AclApiTest, EveryRouteRefusesOrFiltersAnonymousRequests) {
       {"GET", "/v1/session/info/" + sid},
       {"GET", "/v1/session/node/test"},
       {"GET", "/v1/session/list"},
+      {"GET", "/v1/coordinate/nodes"},
+      {"GET", "/v1/coordinate/node/test"},
+      {"PUT", "/v1/coordinate/update",
+       R"({"Node":"test","Coord":{"Vec":[0,0,0,0,0,0,0,0],"Error":1.5,"Height":1e-5}})"},
       {"GET", "/v1/acl/replication"},
       {"GET", "/v1/internal/acl/replicate?kind=policies"},
       {"GET", "/v1/internal/acl/replicate?kind=tokens"},
@@ -377,7 +381,8 @@ TEST_F(AclApiTest, EveryRouteRefusesOrFiltersAnonymousRequests) {
   const std::set<std::string> open = {"/v1/status/leader", "/v1/status/peers",
                                       "/v1/catalog/datacenters", "/v1/connect/ca/roots",
                                       "/v1/agent/connect/ca/roots", "/v1/acl/bootstrap",
-                                      "/v1/acl/token/self", "/v1/internal/acl/resolve"};
+                                      "/v1/acl/token/self", "/v1/internal/acl/resolve",
+                                      "/v1/coordinate/datacenters"};
   // Nothing readable is left in an answer: empty lists and maps, null, or a 404 without a body.
   std::function<bool(const Json&)> empty = [&](const Json& j) {
     if (j.is_null()) return true;

@@ -88,14 +88,15 @@ catalog::Json MemberJson(const Backend& b) {
 catalog::Json PoolMemberJson(const gossip::Member& m);
 
 // Serf's stats of a pool, as Consul's /v1/agent/self reports them (every value a string).
-catalog::Json SerfStats(const gossip::Pool& pool) {
+catalog::Json SerfStats(gossip::Pool& pool) {
   int members = 0, failed = 0, left = 0;
   for (const auto& m : pool.Members()) {
     ++members;
     if (m.status == gossip::MemberStatus::kFailed) ++failed;
     if (m.status == gossip::MemberStatus::kLeft) ++left;
   }
-  return {{"coordinate_resets", "0"}, {"encrypted", pool.Encrypted() ? "true" : "false"},
+  const std::string resets = std::to_string(pool.serf().Stats().coordinate_resets);
+  return {{"coordinate_resets", resets}, {"encrypted", pool.Encrypted() ? "true" : "false"},
           {"event_queue", "0"},       {"event_time", "1"},
           {"failed", std::to_string(failed)}, {"health_score", "0"},
           {"intent_queue", "0"},      {"left", std::to_string(left)},
@@ -222,9 +223,14 @@ void Self(Call& call) {
   // find "me" by comparing them.
   catalog::Json member = call.backend.lan ? PoolMemberJson(call.backend.lan->LocalMember())
                                           : MemberJson(call.backend);
+  // The agent's LAN coordinate (null when coordinates are off).
+  catalog::Json coord = nullptr;
+  if (call.backend.lan != nullptr && !call.backend.disable_coordinates) {
+    if (auto c = call.backend.lan->serf().GetCoordinate()) coord = catalog::CoordinateToJson(*c);
+  }
   call.Json({{"Config", config},
              {"DebugConfig", i.config},
-             {"Coord", nullptr},
+             {"Coord", coord},
              {"Member", member},
              {"Stats", Stats(call.backend)},
              {"Meta", {{"consul-network-segment", ""}}},

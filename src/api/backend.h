@@ -56,6 +56,8 @@ struct Backend {
   meshcfg::IntentionDefault intention_default;
   // enable_script_checks: script checks may be registered through the API.
   bool enable_script_checks = false;
+  // disable_coordinates: the coordinate endpoints answer 401 and ?near= sorts nothing.
+  bool disable_coordinates = false;
   Workers* workers = nullptr;  // CPU-heavy work off the loop (snapshot encoding); null: inline
   AgentInfo info;
   std::function<void()> shutdown;  // /v1/agent/leave

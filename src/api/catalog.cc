@@ -7,21 +7,6 @@
 
 namespace gangway::api {
 
-std::vector<std::string> KnownDatacenters(const Backend& b) {
-  std::set<std::string> dcs = {b.info.datacenter};
-  if (b.wan) {
-    for (const auto& m : b.wan->Members()) {
-      auto it = m.tags.find("dc");
-      if (it != m.tags.end() && m.status != gossip::MemberStatus::kLeft) dcs.insert(it->second);
-    }
-  }
-  std::vector<std::string> out = {b.info.datacenter};
-  for (const auto& dc : dcs) {
-    if (dc != b.info.datacenter) out.push_back(dc);
-  }
-  return out;
-}
-
 namespace {
 
 bool HasAllTags(const std::vector<std::string>& have, const std::vector<std::string>& want) {
@@ -31,16 +16,22 @@ bool HasAllTags(const std::vector<std::string>& have, const std::vector<std::str
   return true;
 }
 
-// Consul sorts by estimated round-trip time; without coordinates, by name after ours.
-void Datacenters(Call& call) { call.Json(KnownDatacenters(call.backend)); }
+// Known datacenters: ours plus every "dc" tag in the WAN pool, ours first, then by estimated
+// WAN round-trip time (without coordinates, by name).
+void Datacenters(Call& call) {
+  catalog::Json out = catalog::Json::array();
+  for (const auto& dc : DatacentersByDistance(call.backend)) out.push_back(dc);
+  call.Json(out);
+}
 
 void Nodes(Call& call) {
   auto* store = &call.backend.server->store();
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
   AclView acl(call);
+  std::string near = NearNode(call);
   Blocking(call.backend, call.opts,
-           [store, f, acl](catalog::WatchSet* ws, http::Response* out) {
+           [store, f, acl, near](catalog::WatchSet* ws, http::Response* out) {
              std::vector<catalog::Node> nodes;
              auto idx = store->Nodes(ws, &nodes);
              bool filtered = false;
@@ -49,6 +40,7 @@ void Nodes(Call& call) {
                if (!acl.Node(n.node, &filtered)) continue;
                arr.push_back(catalog::NodeToJson(n));
              }
+             SortNear(*store, near, &arr);
              FilterArray(f, &arr);
              *out = JsonResponse(arr);
              acl.Mark(filtered, out);
@@ -104,8 +96,10 @@ void ServiceOrConnect(Call& call, bool connect) {
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
   AclView acl(call);
+  std::string near = NearNode(call);
   Blocking(call.backend, call.opts,
-           [store, name, connect, tags, f, acl](catalog::WatchSet* ws, http::Response* out) {
+           [store, name, connect, tags, f, acl, near](catalog::WatchSet* ws,
+                                                      http::Response* out) {
              std::vector<catalog::ServiceNode> rows;
              auto idx = store->ServiceNodes(ws, name, connect, &rows);
              catalog::Json arr = catalog::Json::array();
@@ -117,6 +111,7 @@ void ServiceOrConnect(Call& call, bool connect) {
                if (f && !f->Matches(row)) continue;
                arr.push_back(std::move(row));
              }
+             SortNear(*store, near, &arr);
              *out = JsonResponse(arr);
              acl.Mark(filtered, out);
              return idx;

@@ -23,13 +23,16 @@ void BlockingChecks(Call& call, ChecksReader read) {
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
   AclView acl(call);
+  std::string near = NearNode(call);
   Blocking(call.backend, call.opts,
-           [store, read = std::move(read), f, acl](catalog::WatchSet* ws, http::Response* out) {
+           [store, read = std::move(read), f, acl, near](catalog::WatchSet* ws,
+                                                         http::Response* out) {
              std::vector<catalog::HealthCheck> checks;
              auto idx = read(*store, ws, &checks);
              bool filtered = false;
              std::erase_if(checks, [&](const auto& c) { return !acl.Check(c, &filtered); });
              auto arr = ChecksJson(checks);
+             SortNear(*store, near, &arr);
              FilterArray(f, &arr);
              *out = JsonResponse(arr);
              acl.Mark(filtered, out);
@@ -78,9 +81,10 @@ void ServiceHealth(Call& call, bool connect) {
   FilterPtr f;
   if (!ParseFilter(call, &f)) return;
   AclView acl(call);
+  std::string near = NearNode(call);
   Blocking(call.backend, call.opts,
-           [store, service, connect, passing, tags, f, acl](catalog::WatchSet* ws,
-                                                           http::Response* out) {
+           [store, service, connect, passing, tags, f, acl, near](catalog::WatchSet* ws,
+                                                                 http::Response* out) {
              std::vector<catalog::CheckServiceNode> rows;
              auto idx = store->CheckServiceNodes(ws, service, connect, &rows);
              catalog::Json arr = catalog::Json::array();
@@ -100,6 +104,7 @@ void ServiceHealth(Call& call, bool connect) {
                }
                arr.push_back(catalog::CheckServiceNodeToJson(row));
              }
+             SortNear(*store, near, &arr);
              FilterArray(f, &arr);
              *out = JsonResponse(arr);
              acl.Mark(filtered, out);

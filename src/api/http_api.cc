@@ -1,11 +1,13 @@
 #include "api/http_api.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "acl/builtin.h"
 #include "api/acl_resolver.h"
 #include "core/log.h"
 #include "core/strings.h"
+#include "server/coordinates.h"
 
 namespace gangway::api {
 
@@ -24,6 +26,7 @@ HttpApi::HttpApi(Backend backend) : backend_(std::move(backend)) {
   AddStatusRoutes(&routes_);
   AddRaftRoutes(&routes_);
   AddSessionRoutes(&routes_);
+  AddCoordinateRoutes(&routes_);
   AddAclRoutes(&routes_);
   AddPreparedQueryRoutes(&routes_);
   if (backend_.acl.enabled) {
@@ -79,6 +82,7 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
     return;
   }
   bool remote_dc = call.opts.dc != backend_.info.datacenter;
+  ResolveNearAgent(&call.req, backend_.info.node_name);
   if (match->prepare != nullptr && !match->prepare(call)) return;
   call.token_given = !RequestToken(call.req).empty();
   if (backend_.acl.enabled) {
@@ -439,6 +443,117 @@ bool ParseBool(const std::string& v, bool* out) {
     return false;
   }
   return true;
+}
+
+std::string NearNode(const Call& call) {
+  if (call.backend.disable_coordinates) return "";
+  if (call.opts.dc != call.backend.info.datacenter) return "";
+  auto near = call.req.Query("near");
+  return near ? *near : "";
+}
+
+void ResolveNearAgent(http::Request* req, const std::string& node_name) {
+  bool found = false;
+  for (auto& [k, v] : req->query) {
+    if (k == "near" && v == "_agent") {
+      v = node_name;
+      found = true;
+    }
+  }
+  if (!found) return;
+  // The target travels when the request is forwarded: rewrite it from the decoded parameters.
+  std::string target = req->path;
+  char sep = '?';
+  auto escape = [](const std::string& in) {
+    static const char* kHex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : in) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        out.push_back('%');
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 15]);
+      }
+    }
+    return out;
+  };
+  const std::string raw_query =
+      req->target.find('?') == std::string::npos ? "" : req->target.substr(req->target.find('?') + 1);
+  // Keep the other parameters byte for byte; only near=_agent changes.
+  size_t pos = 0;
+  while (pos <= raw_query.size() && !raw_query.empty()) {
+    size_t amp = raw_query.find('&', pos);
+    std::string part = raw_query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (part == "near=_agent") part = "near=" + escape(node_name);
+    target.push_back(sep);
+    sep = '&';
+    target += part;
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  req->target = std::move(target);
+}
+
+void SortNear(const catalog::Store& store, const std::string& near, catalog::Json* rows) {
+  if (near.empty() || !rows->is_array() || rows->size() < 2) return;
+  std::vector<catalog::CoordinateEntry> source;
+  store.NodeCoordinates(nullptr, near, &source);
+  if (source.empty()) return;
+  std::vector<catalog::Json> items;
+  items.reserve(rows->size());
+  for (auto& r : *rows) items.push_back(std::move(r));
+  server::SortByDistance(store, near, &items, [](const catalog::Json& row) -> std::string {
+    if (!row.is_object()) return "";
+    auto it = row.find("Node");
+    if (it == row.end()) return "";
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_object()) {
+      auto n = it->find("Node");
+      if (n != it->end() && n->is_string()) return n->get<std::string>();
+    }
+    return "";
+  });
+  // A node is no distance from itself: its rows go first. Consul measures the source against
+  // its own coordinate (twice its height), which on a fast LAN can put a neighbour with a
+  // smaller height ahead of it.
+  auto node_is = [&near](const catalog::Json& row) {
+    if (!row.is_object()) return false;
+    auto it = row.find("Node");
+    if (it == row.end()) return false;
+    if (it->is_string()) return *it == near;
+    if (!it->is_object()) return false;
+    auto n = it->find("Node");
+    return n != it->end() && n->is_string() && *n == near;
+  };
+  std::stable_partition(items.begin(), items.end(), node_is);
+  *rows = catalog::Json::array();
+  for (auto& r : items) rows->push_back(std::move(r));
+}
+
+std::vector<std::string> DatacentersByDistance(Backend& backend) {
+  std::map<std::string, std::vector<coordinate::Coordinate>> coords;
+  coords[backend.info.datacenter];
+  std::optional<coordinate::Coordinate> self;
+  if (backend.wan != nullptr) {
+    gossip::Serf& serf = backend.wan->serf();
+    if (!backend.disable_coordinates) self = serf.GetCoordinate();
+    for (const auto& m : backend.wan->Members()) {
+      auto dc = m.tags.find("dc");
+      if (dc == m.tags.end() || m.status == gossip::MemberStatus::kLeft) continue;
+      auto& list = coords[dc->second];
+      if (auto c = serf.GetCachedCoordinate(m.name)) list.push_back(*c);
+    }
+  }
+  if (!self) {
+    // Without our own coordinate nothing is comparable: ours first, then by name.
+    std::vector<std::string> out = {backend.info.datacenter};
+    for (const auto& [dc, list] : coords) {
+      if (dc != backend.info.datacenter) out.push_back(dc);
+    }
+    return out;
+  }
+  return server::DatacentersByDistance(*self, backend.info.datacenter, coords);
 }
 
 }  // namespace gangway::api

@@ -86,12 +86,9 @@ void AddProxyRoutes(std::vector<Route>* routes);
 void AddStatusRoutes(std::vector<Route>* routes);
 void AddRaftRoutes(std::vector<Route>* routes);
 void AddSessionRoutes(std::vector<Route>* routes);
+void AddCoordinateRoutes(std::vector<Route>* routes);
 void AddAclRoutes(std::vector<Route>* routes);
 void AddPreparedQueryRoutes(std::vector<Route>* routes);
-
-// The datacenters this agent knows: its own first, then those of the WAN pool's members (by
-// name). /v1/catalog/datacenters answers it; prepared queries fail over in its order.
-std::vector<std::string> KnownDatacenters(const Backend& b);
 
 class HttpApi : public http::Handler {
  public:
@@ -171,6 +168,19 @@ std::string DeregistrationDenial(const acl::Authorizer& authz, const std::string
 // registrations and deregistrations, as the catalog endpoints decide them.
 Status AuthorizeCommand(const acl::Authorizer& authz, const std::string& accessor,
                         const catalog::Command& cmd, const catalog::Store& store);
+
+// ?near=<node> (docs/coordinates.md): the node whose estimated RTT orders a list; "" when
+// absent, when coordinates are disabled, or for another datacenter. The receiving agent has
+// already replaced "_agent" with its own node name (ResolveNearAgent), before any forwarding.
+std::string NearNode(const Call& call);
+void ResolveNearAgent(http::Request* req, const std::string& node_name);
+// Known datacenters, ours first, then by the median estimated WAN RTT from this server to each
+// one's servers (Consul's getDatacentersByDistance); without WAN coordinates, by name. For
+// /v1/catalog/datacenters and prepared-query failover.
+std::vector<std::string> DatacentersByDistance(Backend& backend);
+// Stable sort of API rows by estimated RTT from `near`: each row's "Node" is a node name or a
+// node object (health rows); rows of nodes without a coordinate go last. No-op for "".
+void SortNear(const catalog::Store& store, const std::string& near, catalog::Json* rows);
 
 // Parses a boolean query value ("", "true", "false", "1", "0").
 bool ParseBool(const std::string& v, bool* out);

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/strings.h"
 #include "core/uuid.h"
+#include "server/coordinates.h"
 
 namespace gangway::api {
 namespace {
@@ -214,7 +215,8 @@ struct ExecOptions {
 };
 
 // Consul's step 3-8 on this datacenter's catalog: health, meta and tag filters, the ACL filter,
-// a shuffle, the near node first, the limit.
+// a shuffle, a sort by round trip from the near node (which goes first when among the first
+// ten), the limit.
 Json ExecuteLocal(const catalog::Store& store, const PreparedQuery& q, const AclView& acl,
                   const ExecOptions& o, bool* filtered) {
   std::vector<catalog::CheckServiceNode> nodes;
@@ -243,6 +245,8 @@ Json ExecuteLocal(const catalog::Store& store, const PreparedQuery& q, const Acl
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   std::shuffle(nodes.begin(), nodes.end(), rng);
   if (!o.near_node.empty()) {
+    server::SortByDistance(store, o.near_node, &nodes,
+                           [](const catalog::CheckServiceNode& n) { return n.node.node; });
     // Consul moves the source node to the front when it is among the first ten.
     for (size_t i = 0; i < nodes.size() && i < 10; ++i) {
       if (nodes[i].node.node == o.near_node) {
@@ -299,10 +303,10 @@ std::string NearNode(const Call& call, const PreparedQuery& q) {
   return near;
 }
 
-// The failover targets in Consul's order: the NearestN other datacenters (by round trip; by
+// The failover targets in Consul's order: the NearestN other datacenters (by WAN round trip; by
 // name without coordinates), then Datacenters as listed, each once, unknown ones skipped.
-std::vector<std::string> FailoverTargets(const Backend& b, const PreparedQuery& q) {
-  std::vector<std::string> known = KnownDatacenters(b);
+std::vector<std::string> FailoverTargets(Backend& b, const PreparedQuery& q) {
+  std::vector<std::string> known = DatacentersByDistance(b);
   std::vector<std::string> out;
   auto add = [&](const std::string& dc) {
     if (dc == b.info.datacenter) return;

@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "catalog/internal/json_forms.h"
+#include "catalog/json.h"
 
 namespace gangway::catalog {
 namespace {
@@ -16,6 +17,7 @@ constexpr size_t kMaxCommandBytes = 64 << 20;
 constexpr int kMaxDepth = 64;  // Proxy.Config is opaque user JSON, nested a few levels at most
 constexpr size_t kMaxTxnOps = 4096;
 constexpr size_t kMaxChecks = 4096;
+constexpr size_t kMaxCoordinateUpdates = 4096;
 
 Result<Json> ParseBody(std::string_view bytes) {
   auto body = internal::ParseMsgpack(bytes, kMaxDepth);
@@ -215,6 +217,32 @@ Result<Command> DecodeAcl(const Json& body) {
   return Command(std::move(req));
 }
 
+Json Body(const CoordinateBatchRequest& r) {
+  Json updates = Json::array();
+  for (const auto& e : r.updates) updates.push_back(CoordinateEntryToJson(e));
+  return {{"Updates", std::move(updates)}};
+}
+
+Result<Command> DecodeCoordinateBatch(const Json& body) {
+  CoordinateBatchRequest req;
+  FieldReader r(body, "");
+  const Json* list = r.Find("Updates");
+  if (list == nullptr) return Command(std::move(req));
+  if (!list->is_array()) return InvalidArgument("Updates: expected a list");
+  if (list->size() > kMaxCoordinateUpdates) {
+    return InvalidArgument("Updates: more than " + std::to_string(kMaxCoordinateUpdates));
+  }
+  for (size_t i = 0; i < list->size(); ++i) {
+    CoordinateEntry e;
+    if (Status s = DecodeCoordinateEntryAt((*list)[i], "Updates[" + std::to_string(i) + "]", &e);
+        !s.ok()) {
+      return s;
+    }
+    req.updates.push_back(std::move(e));
+  }
+  return Command(std::move(req));
+}
+
 Result<Command> DecodeRestore(const Json& body) {
   const Json* snap = nullptr;
   for (const auto& [k, v] : body.items()) {
@@ -408,8 +436,8 @@ std::string EncodeCommand(const Command& cmd) {
   std::string out(1, static_cast<char>(cmd.index()));
   static_assert(
       std::is_same_v<
-          std::variant_alternative_t<static_cast<size_t>(CommandType::kPreparedQuery), Command>,
-          PreparedQueryRequest>,
+          std::variant_alternative_t<static_cast<size_t>(CommandType::kCoordinateBatch), Command>,
+          CoordinateBatchRequest>,
       "Command alternatives must be in CommandType order");
   Json body = std::visit([](const auto& c) { return Body(c); }, cmd);
   Json::to_msgpack(body, out);
@@ -423,7 +451,7 @@ Result<Command> DecodeCommand(std::string_view bytes) {
                            " bytes exceeds the limit of " + std::to_string(kMaxCommandBytes));
   }
   auto type = static_cast<uint8_t>(bytes[0]);
-  if (type > static_cast<uint8_t>(CommandType::kPreparedQuery)) {
+  if (type > static_cast<uint8_t>(CommandType::kCoordinateBatch)) {
     return InvalidArgument("unknown command type " + std::to_string(type));
   }
   auto body = ParseBody(bytes.substr(1));
@@ -450,6 +478,8 @@ Result<Command> DecodeCommand(std::string_view bytes) {
         return DecodeAcl(*body);
       case CommandType::kPreparedQuery:
         return DecodePreparedQueryCommand(*body);
+      case CommandType::kCoordinateBatch:
+        return DecodeCoordinateBatch(*body);
     }
   } catch (const std::exception& e) {
     // The field readers check types before every get<>(), so this is a bug; still, a decoder of

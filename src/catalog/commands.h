@@ -25,6 +25,7 @@ enum class CommandType : uint8_t {
   kSession = 7,
   kAcl = 8,
   kPreparedQuery = 9,
+  kCoordinateBatch = 10,
   // Append new types here; never renumber.
 };
 
@@ -176,9 +177,15 @@ struct PreparedQueryRequest {
   std::string id;  // kDelete
 };
 
+// Network coordinates batched by the leader (docs/coordinates.md): each entry replaces the
+// (node, segment) coordinate; entries for nodes not in the catalog, or not valid, are skipped.
+struct CoordinateBatchRequest {
+  std::vector<CoordinateEntry> updates;
+};
+
 using Command = std::variant<RegisterRequest, DeregisterRequest, KVRequest, TxnRequest,
                              RestoreRequest, ConnectCARequest, ConfigEntryRequest, SessionRequest,
-                             AclRequest, PreparedQueryRequest>;
+                             AclRequest, PreparedQueryRequest, CoordinateBatchRequest>;
 
 std::string EncodeCommand(const Command& cmd);
 // Rejects unknown types, truncated or malformed bodies with a message; never throws.

@@ -32,6 +32,8 @@ bool SameCommand(const Command& a, const Command& b) {
                  x.entry == y.entry;
         } else if constexpr (std::is_same_v<T, SessionRequest>) {
           return x.op == y.op && x.session == y.session;
+        } else if constexpr (std::is_same_v<T, CoordinateBatchRequest>) {
+          return x.updates == y.updates;
         } else if constexpr (std::is_same_v<T, AclRequest>) {
           return x.op == y.op && x.object == y.object && x.id == y.id && x.kind == y.kind &&
                  x.cas == y.cas;
@@ -232,6 +234,10 @@ std::vector<std::pair<std::string, Command>> Samples() {
   pq_del.op = PreparedQueryOp::kDelete;
   pq_del.id = "8f246b77-f3e1-ff88-5b48-8ec93abf3e05";
   out.emplace_back("prepared-query-delete", pq_del);
+  CoordinateBatchRequest coords;
+  coords.updates.push_back({"node-1", "", {{1e-5, -2e-5, 0, 0, 0, 0, 0, 3.5e-4}, 0.8, -1e-6, 1e-5}});
+  coords.updates.push_back({"node-2", "alpha", coordinate::Coordinate::Initial()});
+  out.emplace_back("coordinate-batch", coords);
   return out;
 }
 
@@ -356,7 +362,7 @@ TEST(Commands, GarbageIsRejectedWithAMessage) {
   };
   std::vector<Case> cases = {
       {"", "empty command"},
-      {"\x0a", "unknown command type 10"},
+      {"\x0b", "unknown command type 11"},
       {"\x01", "malformed command body"},
       {std::string("\x01\x83\xa7", 3), "malformed command body"},  // truncated map
       {Encode(CommandType::kKV, Json::array({1, 2})), "expected a map, got array"},
@@ -383,6 +389,10 @@ TEST(Commands, GarbageIsRejectedWithAMessage) {
        "Ops[1]: expected an object, got string"},
       {Encode(CommandType::kTxn, {{"Ops", Json::object()}}), "Ops: expected an array"},
       {Encode(CommandType::kDeregister, {{"Node", true}}), "Node: expected a string, got bool"},
+      {Encode(CommandType::kCoordinateBatch, {{"Updates", {{{"Node", "n"}, {"Coord", {{"Vec", {1, "x"}}}}}}}}),
+       "Updates[0].Coord.Vec: expected a list of numbers"},
+      {Encode(CommandType::kCoordinateBatch, {{"Updates", {{{"Node", ""}, {"Coord", Json::object()}}}}}),
+       "Updates[0].Node: must not be empty"},
       {Encode(CommandType::kDeregister, {{"Node", "n"}}) + "x", "malformed command body"},
   };
   for (const auto& c : cases) {

@@ -975,4 +975,50 @@ Result<CheckServiceNode> CheckServiceNodeFromJson(const Json& j) {
   return out;
 }
 
+Json CoordinateToJson(const coordinate::Coordinate& c) {
+  return {{"Vec", c.vec}, {"Error", c.error}, {"Adjustment", c.adjustment}, {"Height", c.height}};
+}
+
+Json CoordinateEntryToJson(const CoordinateEntry& e) {
+  return {{"Node", e.node}, {"Segment", e.segment}, {"Coord", CoordinateToJson(e.coord)}};
+}
+
+Status DecodeCoordinateAt(const Json& j, const std::string& path, coordinate::Coordinate* out) {
+  constexpr size_t kMaxDimensions = 64;
+  if (!j.is_object()) return InvalidArgument(path + ": expected a map");
+  internal::FieldReader r(j, path);
+  *out = coordinate::Coordinate{};
+  if (const Json* vec = r.Find("Vec")) {
+    if (!vec->is_array()) return InvalidArgument(r.Path("Vec") + ": expected a list of numbers");
+    if (vec->size() > kMaxDimensions) {
+      return InvalidArgument(r.Path("Vec") + ": more than " + std::to_string(kMaxDimensions) +
+                             " dimensions");
+    }
+    for (const Json& x : *vec) {
+      if (!x.is_number()) return InvalidArgument(r.Path("Vec") + ": expected a list of numbers");
+      out->vec.push_back(x.get<double>());
+    }
+  }
+  for (auto [key, field] : {std::pair<const char*, double*>{"Error", &out->error},
+                            {"Adjustment", &out->adjustment},
+                            {"Height", &out->height}}) {
+    const Json* v = r.Find(key);
+    if (v == nullptr) continue;
+    if (!v->is_number()) return InvalidArgument(r.Path(key) + ": expected a number");
+    *field = v->get<double>();
+  }
+  return Status::Ok();
+}
+
+Status DecodeCoordinateEntryAt(const Json& j, const std::string& path, CoordinateEntry* out) {
+  if (!j.is_object()) return InvalidArgument((path.empty() ? "body" : path) + ": expected a map");
+  internal::FieldReader r(j, path);
+  r.String("Node", &out->node).String("Segment", &out->segment);
+  if (!r.ok()) return r.status();
+  if (out->node.empty()) return InvalidArgument(r.Path("Node") + ": must not be empty");
+  const Json* coord = r.Find("Coord");
+  if (coord == nullptr) return InvalidArgument(r.Path("Coord") + ": missing");
+  return DecodeCoordinateAt(*coord, r.Path("Coord"), &out->coord);
+}
+
 }  // namespace gangway::catalog

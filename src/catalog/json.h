@@ -18,6 +18,10 @@ Json KVEntryToJson(const KVEntry& e);                      // Value base64, null
 Json SessionToJson(const Session& s);  // LockDelay in nanoseconds; empty check lists null
 Json ServiceNodeToJson(const ServiceNode& sn);             // /v1/catalog/service/:name row
 Json CheckServiceNodeToJson(const CheckServiceNode& csn);  // {Node, Service, Checks}
+// {"Vec":[...],"Error":..,"Adjustment":..,"Height":..}, seconds.
+Json CoordinateToJson(const coordinate::Coordinate& c);
+// {"Node","Segment","Coord"} (/v1/coordinate/nodes row; also the log and snapshot form).
+Json CoordinateEntryToJson(const CoordinateEntry& e);
 
 // Decoders for request bodies (catalog register etc.). Field names match case-insensitively,
 // unknown fields are ignored and null means absent, as with Go's encoding/json; a value of the
@@ -31,5 +35,11 @@ Result<HealthCheck> HealthCheckFromJson(const Json& j);
 Result<KVEntry> KVEntryFromJson(const Json& j);
 Result<ServiceNode> ServiceNodeFromJson(const Json& j);
 Result<CheckServiceNode> CheckServiceNodeFromJson(const Json& j);
+// A coordinate: Vec a list of at most 64 numbers, Error, Adjustment and Height numbers (absent:
+// 0). Errors name the field under `path` ("Coord.Vec"). Validity (finite, dimensions) is the
+// caller's to check.
+Status DecodeCoordinateAt(const Json& j, const std::string& path, coordinate::Coordinate* out);
+// {"Node","Segment","Coord"}; Node must not be empty, Coord must be present.
+Status DecodeCoordinateEntryAt(const Json& j, const std::string& path, CoordinateEntry* out);
 
 }  // namespace gangway::catalog

@@ -249,7 +249,21 @@ Json EveryFieldDocument() {
                                     {"CreateIndex", 94},
                                     {"ModifyIndex", 94}}}}})},
         {"Index", 96}}},
-      {"Sessions", {{"Entries", sessions}, {"Index", 110}}}};
+      {"Sessions", {{"Entries", sessions}, {"Index", 110}}},
+      {"Coordinates",
+       {{"Entries",
+         Json::array({{{"Node", "n0"},
+                       {"Segment", ""},
+                       {"Coord",
+                        {{"Vec", {1.5e-5, -2.25e-4, 0.0, 3.0, 1e-300, -0.1, 7.0, 0.5}},
+                         {"Error", 0.734},
+                         {"Adjustment", -1.2e-5},
+                         {"Height", 1e-5}}}},
+                      {{"Node", "n1"},
+                       {"Segment", "alpha"},
+                       {"Coord", {{"Vec", Json::array()}, {"Error", 1.5}, {"Adjustment", 0.0},
+                                  {"Height", 0.25}}}}})},
+        {"Index", 120}}}};
 }
 
 // Compares snapshot bytes without printing megabytes when they differ.
@@ -282,6 +296,23 @@ void ExpectRestoresToTheSameBytes(const Store& store) {
   Store again;
   ASSERT_TRUE(again.Restore(bytes).ok());
   EXPECT_TRUE(SameBytes(again.Snapshot(), bytes));
+}
+
+TEST(SnapshotDecoder, RefusesCoordinatesOfUnknownNodesAndDuplicates) {
+  Json document = EveryFieldDocument();
+  Store store;
+  ASSERT_TRUE(store.Restore(Encoded(document)).ok());
+  Json ghost = document;
+  ghost["Coordinates"]["Entries"][0]["Node"] = "ghost";
+  EXPECT_EQ(store.Restore(Encoded(ghost)).message(),
+            "snapshot: coordinate of unknown node \"ghost\"");
+  Json twice = document;
+  twice["Coordinates"]["Entries"].push_back(twice["Coordinates"]["Entries"][0]);
+  EXPECT_FALSE(store.Restore(Encoded(twice)).ok());
+  Json bad = document;
+  bad["Coordinates"]["Entries"][0]["Coord"]["Vec"] = "nope";
+  EXPECT_EQ(store.Restore(Encoded(bad)).message(),
+            "snapshot.Coordinates.Entries[0].Coord.Vec: expected a list of numbers");
 }
 
 TEST(SnapshotEncoder, MatchesTheJsonTreeEncoderOnEveryField) {

@@ -50,6 +50,7 @@ ApplyResult Store::Apply(Index index, const Command& cmd) {
         if constexpr (std::is_same_v<T, SessionRequest>) return s.SessionApply(ch, c);
         if constexpr (std::is_same_v<T, AclRequest>) return s.Acl(ch, c);
         if constexpr (std::is_same_v<T, PreparedQueryRequest>) return s.PreparedQuery(ch, c);
+        if constexpr (std::is_same_v<T, CoordinateBatchRequest>) return s.CoordinateBatch(ch, c);
       },
       cmd);
   s.t.last_index = index;

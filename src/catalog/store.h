@@ -111,6 +111,11 @@ class Store {
   Index SessionList(WatchSet* ws, std::vector<Session>* out) const;  // sorted by ID
   Index NodeSessions(WatchSet* ws, std::string_view node, std::vector<Session>* out) const;
 
+  // Network coordinates, sorted by node then segment; both report the coordinates table's index.
+  Index Coordinates(WatchSet* ws, std::vector<CoordinateEntry>* out) const;
+  Index NodeCoordinates(WatchSet* ws, std::string_view node,
+                        std::vector<CoordinateEntry>* out) const;
+
   // Connect CA documents as the last ConnectCARequest stored them (null before the CA exists).
   Index CAConfig(WatchSet* ws, Json* out) const;
   Index CARoots(WatchSet* ws, Json* out) const;

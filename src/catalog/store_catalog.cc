@@ -212,6 +212,7 @@ void Store::Impl::DeleteNode(Changes& ch, const std::string& name) {
     for (const auto& id : ids) DeleteCheck(ch, name, id);
   }
   InvalidateNodeSessions(ch, name);
+  DeleteNodeCoordinates(ch, name);
   t.node_ids.erase(it->second.id);
   t.nodes.erase(it);
   t.nodes_index = ch.index;

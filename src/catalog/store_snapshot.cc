@@ -8,6 +8,7 @@
 #include <string>
 
 #include "catalog/internal/json_forms.h"
+#include "catalog/json.h"
 #include "catalog/internal/msgpack_writer.h"
 #include "catalog/internal/store_impl.h"
 #include "catalog/store.h"
@@ -45,7 +46,8 @@ class SnapshotWriter {
     const bool sessions = t.sessions_index != 0;
     const bool acl = t.has_acl();
     const bool queries = t.prepared_queries_index != 0;
-    w_.Map(9 + ca + config + sessions + acl + queries);
+    const bool coordinates = t.coordinates_index != 0;
+    w_.Map(9 + ca + config + sessions + acl + queries + coordinates);
     if (acl) {
       w_.Str("ACL");
       w_.Map(7);
@@ -109,6 +111,17 @@ class SnapshotWriter {
     }
     w_.Str("ConnectIndexes");
     IndexMap(t.connect_indexes);
+    if (coordinates) {
+      w_.Str("Coordinates");
+      w_.Map(2);
+      w_.Str("Entries");
+      w_.Array(t.coordinates.size());
+      for (const auto& [key, c] : t.coordinates) {
+        w_.Value(CoordinateEntryToJson({key.first, key.second, c}));
+      }
+      w_.Str("Index");
+      w_.Uint(t.coordinates_index);
+    }
     w_.Str("Indexes");
     w_.Map(5);
     w_.Str("checks");
@@ -719,6 +732,34 @@ Status ReadPreparedQueries(const internal::FieldReader& r, Tables* t) {
   return Status::Ok();
 }
 
+// The coordinates section: absent in snapshots taken before any coordinate was stored. Read
+// after the nodes: a coordinate must belong to a known node.
+Status ReadCoordinates(const internal::FieldReader& r, Tables* t) {
+  const Json* section = r.Find("Coordinates");
+  if (section == nullptr) return Status::Ok();
+  internal::FieldReader cr(*section, "snapshot.Coordinates");
+  cr.Uint64("Index", &t->coordinates_index);
+  if (!cr.ok()) return cr.status();
+  const Json* list = cr.Find("Entries");
+  if (list == nullptr) return Status::Ok();
+  if (!list->is_array()) return SnapshotError("Coordinates.Entries is not a list");
+  for (size_t i = 0; i < list->size(); ++i) {
+    CoordinateEntry e;
+    if (Status st = DecodeCoordinateEntryAt((*list)[i], ItemPath("Coordinates.Entries", i), &e);
+        !st.ok()) {
+      return st;
+    }
+    if (t->nodes.count(e.node) == 0) {
+      return SnapshotError("coordinate of unknown node " + Quote(e.node));
+    }
+    if (!e.coord.IsValid()) return SnapshotError("invalid coordinate of node " + Quote(e.node));
+    if (!t->coordinates.emplace(std::make_pair(e.node, e.segment), e.coord).second) {
+      return SnapshotError("coordinate of node " + Quote(e.node) + " twice");
+    }
+  }
+  return Status::Ok();
+}
+
 // The ACL section: absent in snapshots taken before ACLs were ever written.
 Status ReadAcl(const internal::FieldReader& r, Tables* t) {
   const Json* section = r.Find("ACL");
@@ -848,6 +889,14 @@ Json Store::Impl::SnapshotJson() const {
     out["PreparedQueries"] = {{"Entries", std::move(entries)},
                               {"Index", t.prepared_queries_index}};
   }
+  // Likewise only once a coordinate has been stored.
+  if (t.coordinates_index != 0) {
+    Json entries = Json::array();
+    for (const auto& [key, c] : t.coordinates) {
+      entries.push_back(CoordinateEntryToJson({key.first, key.second, c}));
+    }
+    out["Coordinates"] = {{"Entries", std::move(entries)}, {"Index", t.coordinates_index}};
+  }
   return out;
 }
 
@@ -874,11 +923,12 @@ Result<Tables> Store::Impl::TablesFromJson(const Json& j) {
   if (Status s = ReadSessions(r, &t); !s.ok()) return s;
   if (Status s = ReadAcl(r, &t); !s.ok()) return s;
   if (Status s = ReadPreparedQueries(r, &t); !s.ok()) return s;
+  if (Status s = ReadCoordinates(r, &t); !s.ok()) return s;
   for (Index i :
        {t.nodes_index, t.services_index, t.checks_index, t.kvs_index, t.service_extinction_index,
         t.ca_config_index, t.ca_roots_index, t.config_entries_index, t.sessions_index,
         t.acl_policies_index, t.acl_roles_index, t.acl_tokens_index, t.acl_bootstrap_index,
-        t.prepared_queries_index}) {
+        t.prepared_queries_index, t.coordinates_index}) {
     if (i > t.last_index) return SnapshotError("table index beyond the snapshot's last index");
   }
   return t;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <chrono>
 #include <cstdio>
 
@@ -1074,6 +1076,74 @@ TEST_F(StoreTest, RestoreRejectsBadBytesAndKeepsTheStore) {
     EXPECT_TRUE(e) << s.message();
     EXPECT_EQ(other.LastIndex(), 1u);
   }
+}
+
+// Coordinates (docs/coordinates.md): batches replace per (node, segment), skip unknown nodes and
+// invalid coordinates, wake blocked readers, go with their node, and survive a snapshot.
+TEST(Coordinates, BatchesSkipUnknownNodesAndGoWithTheirNode) {
+  Store store;
+  ASSERT_TRUE(store.Apply(1, Reg(MakeNode("a"))).status.ok());
+  ASSERT_TRUE(store.Apply(2, Reg(MakeNode("b", "10.0.0.2"))).status.ok());
+  coordinate::Coordinate c1 = coordinate::Coordinate::Initial();
+  c1.vec[0] = 0.001;
+  coordinate::Coordinate c2 = coordinate::Coordinate::Initial();
+  c2.vec[1] = -0.002;
+  coordinate::Coordinate bad = c1;
+  bad.height = std::numeric_limits<double>::quiet_NaN();
+
+  WatchSet ws;
+  std::vector<CoordinateEntry> out;
+  EXPECT_EQ(store.Coordinates(&ws, &out), 0u);
+  EXPECT_TRUE(out.empty());
+  bool fired = false;
+  store.Watch(ws, [&] { fired = true; });
+
+  CoordinateBatchRequest batch;
+  batch.updates = {{"a", "", c1}, {"b", "", c2}, {"b", "seg", c1}, {"ghost", "", c1},
+                   {"a", "x", bad}};
+  ASSERT_TRUE(store.Apply(3, batch).status.ok());
+  EXPECT_TRUE(fired);
+  EXPECT_EQ(store.Coordinates(nullptr, &out), 3u);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0], (CoordinateEntry{"a", "", c1}));
+  EXPECT_EQ(out[1], (CoordinateEntry{"b", "", c2}));
+  EXPECT_EQ(out[2], (CoordinateEntry{"b", "seg", c1}));
+  EXPECT_EQ(store.NodeCoordinates(nullptr, "b", &out), 3u);
+  EXPECT_EQ(out.size(), 2u);
+  EXPECT_EQ(store.NodeCoordinates(nullptr, "ghost", &out), 3u);
+  EXPECT_TRUE(out.empty());
+
+  // The same values again change nothing (no index move); a new one replaces.
+  CoordinateBatchRequest same;
+  same.updates = {{"a", "", c1}};
+  ASSERT_TRUE(store.Apply(4, same).status.ok());
+  EXPECT_EQ(store.Coordinates(nullptr, &out), 3u);
+  same.updates = {{"a", "", c2}};
+  ASSERT_TRUE(store.Apply(5, same).status.ok());
+  EXPECT_EQ(store.NodeCoordinates(nullptr, "a", &out), 5u);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].coord, c2);
+
+  // A snapshot keeps them; restoring brings them back.
+  Store copy;
+  ASSERT_TRUE(copy.Restore(store.Snapshot()).ok());
+  std::vector<CoordinateEntry> restored;
+  EXPECT_EQ(copy.Coordinates(nullptr, &restored), 5u);
+  store.Coordinates(nullptr, &out);
+  EXPECT_EQ(restored, out);
+
+  // Deregistering the node deletes its coordinates, in every segment.
+  WatchSet ws2;
+  store.Coordinates(&ws2, &out);
+  fired = false;
+  store.Watch(ws2, [&] { fired = true; });
+  DeregisterRequest dereg;
+  dereg.node = "b";
+  ASSERT_TRUE(store.Apply(6, dereg).status.ok());
+  EXPECT_TRUE(fired);
+  EXPECT_EQ(store.Coordinates(nullptr, &out), 6u);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].node, "a");
 }
 
 }  // namespace

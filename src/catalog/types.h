@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "coordinate/coordinate.h"
+
 namespace gangway::catalog {
 
 using Index = uint64_t;
@@ -240,6 +242,15 @@ struct Session {
     for (const auto& c : service_checks) add(c.id);
     return out;
   }
+};
+
+// A node's network coordinate in one network segment ("" = the default), as the servers keep
+// it (Consul's structs.Coordinate). docs/coordinates.md.
+struct CoordinateEntry {
+  std::string node;
+  std::string segment;
+  coordinate::Coordinate coord;
+  bool operator==(const CoordinateEntry&) const = default;
 };
 
 }  // namespace gangway::catalog

@@ -210,6 +210,7 @@ const std::vector<CommandEntry>& Commands() {
       {"operator raft", NewOperatorRaftCommand},
       {"operator raft list-peers", NewOperatorRaftListPeersCommand},
       {"operator raft remove-peer", NewOperatorRaftRemovePeerCommand},
+      {"rtt", NewRttCommand},
       {"services", NewServicesCommand},
       {"services deregister", NewServicesDeregisterCommand},
       {"services register", NewServicesRegisterCommand},

@@ -788,6 +788,50 @@ TEST(CommandTest, LeaveAndInfo) {
   EXPECT_NE(out.find("raft:\n\tnum_peers = 0\n\tstate = Leader\n"), std::string::npos) << out;
 }
 
+// consul rtt's texts: LAN from /v1/coordinate/nodes (a default-segment match), one node against
+// the local agent, WAN from /v1/coordinate/datacenters, and the errors.
+TEST(CommandTest, RttPrintsConsulsLine) {
+  const std::string nodes =
+      R"([{"Node":"n1","Segment":"","Coord":{"Vec":[0.001,0,0,0,0,0,0,0],"Error":0.2,
+           "Adjustment":0,"Height":0.0001}},
+          {"Node":"n2","Segment":"","Coord":{"Vec":[0,0.002,0,0,0,0,0,0],"Error":0.2,
+           "Adjustment":-0.0001,"Height":0.0002}}])";
+  Harness h;
+  h.agent.On("GET /v1/coordinate/nodes", 200, nodes);
+  EXPECT_EQ(h.Run({"rtt", "n1", "n2"}), 0) << h.err.str();
+  // sqrt(1e-6 + 4e-6) + 1e-4 + 2e-4 - 1e-4 = 2.436 ms.
+  EXPECT_EQ(h.out.str(), "Estimated n1 <-> n2 rtt: 2.436 ms (using LAN coordinates)\n");
+
+  Harness self;
+  self.agent.On("GET /v1/agent/self", 200, R"({"Config":{"NodeName":"n2","Datacenter":"dc1"}})");
+  self.agent.On("GET /v1/coordinate/nodes", 200, nodes);
+  EXPECT_EQ(self.Run({"rtt", "n1"}), 0) << self.err.str();
+  EXPECT_EQ(self.out.str(), "Estimated n1 <-> n2 rtt: 2.436 ms (using LAN coordinates)\n");
+
+  Harness missing;
+  missing.agent.On("GET /v1/coordinate/nodes", 200, nodes);
+  EXPECT_EQ(missing.Run({"rtt", "n1", "n9"}), 1);
+  EXPECT_EQ(missing.err.str(), "Could not find a coordinate for node \"n9\"\n");
+
+  Harness none;
+  EXPECT_EQ(none.Run({"rtt"}), 1);
+  EXPECT_EQ(none.err.str(), "One or two node names must be specified\n");
+
+  Harness wan;
+  wan.agent.On("GET /v1/coordinate/datacenters", 200,
+               R"([{"Datacenter":"dc1","AreaID":"wan","Coordinates":[{"Node":"s1","Segment":"",
+                    "Coord":{"Vec":[0,0,0,0,0,0,0,0],"Error":0.2,"Adjustment":0,"Height":0.001}}]},
+                   {"Datacenter":"dc2","AreaID":"wan","Coordinates":[{"Node":"s2","Segment":"",
+                    "Coord":{"Vec":[0.03,0,0,0,0,0,0,0],"Error":0.2,"Adjustment":0,
+                    "Height":0.001}}]}])");
+  EXPECT_EQ(wan.Run({"rtt", "-wan", "s1.dc1", "s2.dc2"}), 0) << wan.err.str();
+  EXPECT_EQ(wan.out.str(), "Estimated s1.dc1 <-> s2.dc2 rtt: 32.000 ms (using WAN coordinates)\n");
+  Harness bad_wan;
+  EXPECT_EQ(bad_wan.Run({"rtt", "-wan", "s1", "s2.dc2"}), 1);
+  EXPECT_EQ(bad_wan.err.str(),
+            "Node names must be specified as <node name>.<datacenter> with -wan\n");
+}
+
 TEST(CommandTest, StatusListsJoinedDatacenters) {
   Harness h;
   h.agent.On("GET /v1/agent/self", 200,

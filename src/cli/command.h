@@ -81,6 +81,7 @@ std::unique_ptr<Command> NewMembersCommand(Environment& env);
 std::unique_ptr<Command> NewLockCommand(Environment& env);
 std::unique_ptr<Command> NewInfoCommand(Environment& env);
 std::unique_ptr<Command> NewLeaveCommand(Environment& env);
+std::unique_ptr<Command> NewRttCommand(Environment& env);
 std::unique_ptr<Command> NewJoinCommand(Environment& env);
 std::unique_ptr<Command> NewStatusCommand(Environment& env);
 std::unique_ptr<Command> NewConfigCommand(Environment& env);

@@ -19,6 +19,7 @@ Result<std::unique_ptr<Pool>> Pool::Start(net::EventLoop& loop, PoolOptions opti
                                                                      : SerfOptions::Lan(options.name);
   so.tags = options.tags;
   so.merge = options.merge;
+  so.disable_coordinates = options.disable_coordinates;
   Options& ml = so.memberlist;
   if (options.gossip_nodes > 0) ml.gossip_nodes = options.gossip_nodes;
   if (options.gossip_interval.count() > 0) ml.gossip_interval = options.gossip_interval;

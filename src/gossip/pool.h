@@ -35,6 +35,8 @@ struct PoolOptions {
   Duration probe_timeout{0};
   int retransmit_mult = 0;
   int suspicion_mult = 0;
+  // No Vivaldi coordinates in this pool (disable_coordinates).
+  bool disable_coordinates = false;
   // Veto of joining members (SerfOptions::merge): the agent refuses other datacenters on the LAN
   // and non-servers on the WAN.
   std::function<Status(const std::vector<Member>&)> merge;

@@ -220,6 +220,10 @@ class Serf::MemberlistDelegate final : public Delegate {
   void NotifyConflict(const Node& existing, const Node& other) override {
     serf_->HandleNodeConflict(existing, other);
   }
+  std::optional<std::string> AckPayload() override { return serf_->AckPayload(); }
+  void NotifyPingComplete(const Node& node, Duration rtt, std::string_view payload) override {
+    serf_->HandlePingComplete(node, rtt, payload);
+  }
 
  private:
   Serf* serf_;
@@ -247,6 +251,11 @@ Serf::Serf(SerfOptions options, Deps deps)
   query_clock_.Increment();
   event_buffer_.resize(options_.event_buffer);
   query_buffer_.resize(options_.query_buffer);
+  if (!options_.disable_coordinates) {
+    coord_client_ = std::make_unique<coordinate::Client>(options_.coordinate, random_);
+    // As Go serf: our own entry exists from the start (the origin until a probe moves it).
+    coord_cache_[options_.memberlist.name] = coord_client_->GetCoordinate();
+  }
 }
 
 Result<std::unique_ptr<Serf>> Serf::Create(SerfOptions options, Deps deps) {
@@ -398,7 +407,57 @@ void Serf::EraseNode(const std::string& name) {
   if (it == members_.end()) return;
   const Member m = it->second.member;
   members_.erase(it);
+  if (auto c = coord_cache_.find(name); c != coord_cache_.end()) coord_cache_.erase(c);
+  if (coord_client_) coord_client_->ForgetNode(name);
   EmitMember(MemberEventType::kReap, m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coordinates (serf's ping delegate, §11.8)
+
+namespace {
+coordinate::Coordinate FromWire(const serf::Coordinate& w) {
+  return coordinate::Coordinate{w.vec, w.error, w.adjustment, w.height};
+}
+}  // namespace
+
+std::optional<std::string> Serf::AckPayload() const {
+  if (!coord_client_) return std::nullopt;
+  const coordinate::Coordinate& c = coord_client_->GetCoordinate();
+  return serf::EncodePingPayload(serf::Coordinate{c.vec, c.error, c.adjustment, c.height});
+}
+
+void Serf::HandlePingComplete(const Node& node, Duration rtt, std::string_view payload) {
+  // A peer without coordinates acks with nothing; that is fine (coordinates are optional).
+  if (!coord_client_ || payload.empty()) return;
+  auto wire = serf::DecodePingPayload(payload);
+  if (!wire.ok()) {
+    ++counters_.coordinate_rejected;
+    LogDebug(kLog, "Rejected coordinate from " + node.name + ": " + wire.status().message());
+    return;
+  }
+  coordinate::Coordinate peer = FromWire(*wire);
+  const double rtt_seconds = std::chrono::duration<double>(rtt).count();
+  auto updated = coord_client_->Update(node.name, peer, rtt_seconds);
+  if (!updated.ok()) {
+    ++counters_.coordinate_rejected;
+    LogDebug(kLog, "Rejected coordinate from " + node.name + ": " + updated.status().message());
+    return;
+  }
+  // Only members get cached: a reaped one would otherwise linger.
+  if (members_.find(node.name) != members_.end()) coord_cache_[node.name] = std::move(peer);
+  coord_cache_[name()] = coord_client_->GetCoordinate();
+}
+
+std::optional<coordinate::Coordinate> Serf::GetCoordinate() const {
+  if (!coord_client_) return std::nullopt;
+  return coord_client_->GetCoordinate();
+}
+
+std::optional<coordinate::Coordinate> Serf::GetCachedCoordinate(std::string_view name) const {
+  auto it = coord_cache_.find(name);
+  if (it == coord_cache_.end()) return std::nullopt;
+  return it->second;
 }
 
 namespace {
@@ -1520,6 +1579,7 @@ void Serf::CheckQueues() {
 
 SerfStats Serf::Stats() const {
   SerfStats s = counters_;
+  if (coord_client_) s.coordinate_resets = coord_client_->resets();
   s.members = members_.size();
   s.failed = failed_members_.size();
   s.left = left_members_.size();

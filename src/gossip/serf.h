@@ -10,7 +10,6 @@
 //
 // Deliberate differences from Go serf:
 //  * No snapshot file and no event coalescing (yet); the owner gets every member event.
-//  * No Vivaldi coordinates: acks carry no payload, which peers accept (§11.8).
 //  * A join intent gossiped about a member memberlist does not know, and still does not know
 //    missing_member_pull_delay later, makes us push/pull with a random member: the member's
 //    alive message missed us. Go waits for the periodic push/pull (30-60 s after start); in 5 %
@@ -33,6 +32,7 @@
 #include "core/loop.h"
 #include "core/random.h"
 #include "core/status.h"
+#include "coordinate/coordinate.h"
 #include "gossip/broadcast_queue.h"
 #include "gossip/memberlist.h"
 #include "gossip/security.h"
@@ -279,6 +279,11 @@ struct SerfOptions {
   // address for our name. Consul: off (serf: on).
   bool enable_name_conflict_resolution = false;
 
+  // Vivaldi coordinates (docs/coordinates.md): our acks carry ours, completed probes update it
+  // and cache the peer's. Off: acks carry nothing and peers' payloads are ignored.
+  bool disable_coordinates = false;
+  coordinate::Config coordinate;
+
   // Veto of members before they join (Consul's merge delegates check the datacenter): called
   // for the nodes of a join push/pull and for every alive message. nullptr accepts everyone.
   std::function<Status(const std::vector<Member>&)> merge;
@@ -314,6 +319,10 @@ struct SerfStats {
   uint64_t missing_member_pulls = 0;
   uint64_t events_delivered = 0;
   uint64_t queries_seen = 0;
+  // Our coordinate was reset to the origin after an update made it invalid.
+  uint64_t coordinate_resets = 0;
+  // Ack payloads that did not decode or held an unusable coordinate (ignored).
+  uint64_t coordinate_rejected = 0;
 };
 
 class Serf {
@@ -388,6 +397,12 @@ class Serf {
   Memberlist& memberlist() { return *memberlist_; }
   const Memberlist& memberlist() const { return *memberlist_; }
 
+  // Our Vivaldi coordinate in this pool; nullopt when coordinates are disabled.
+  std::optional<coordinate::Coordinate> GetCoordinate() const;
+  // The last coordinate a member reported in an ack, and ours under our own name (the origin
+  // until a probe moves it); nullopt when none is known. Dropped when the member is reaped.
+  std::optional<coordinate::Coordinate> GetCachedCoordinate(std::string_view name) const;
+
  private:
   friend class IncomingQuery;
   class MemberlistDelegate;
@@ -426,6 +441,8 @@ class Serf {
   void HandleNodeUpdate(const Node& n);
   Status HandleMerge(const std::vector<Node>& nodes);
   void HandleNodeConflict(const Node& existing, const Node& other);
+  std::optional<std::string> AckPayload() const;
+  void HandlePingComplete(const Node& node, Duration rtt, std::string_view payload);
 
   // Intents, events and queries (§11.3, §11.6).
   bool UpsertIntent(const std::string& node, serf::MessageType type, LamportTime ltime);
@@ -512,6 +529,8 @@ class Serf {
   std::map<uint64_t, std::unique_ptr<Timer>> timers_;  // RunAfter
   uint64_t next_timer_id_ = 0;
   SerfStats counters_;
+  std::unique_ptr<coordinate::Client> coord_client_;  // null when disabled
+  std::map<std::string, coordinate::Coordinate, std::less<>> coord_cache_;
 
   // Expires with the Serf; posted callbacks check it.
   std::shared_ptr<int> life_ = std::make_shared<int>(0);

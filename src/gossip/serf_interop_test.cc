@@ -79,6 +79,18 @@ class SerfProcess {
     pclose(p);
     return out;
   }
+  // `serf rtt <node>`: the estimate from the node to this agent, or serf's error.
+  std::string Rtt(const std::string& node) const {
+    std::string cmd = std::string(kSerf) + " rtt -rpc-addr=" + rpc_ + " " + node + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return "";
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    pclose(p);
+    return out;
+  }
   std::string StatusOf(const std::string& node) const {
     std::string all = Members();
     size_t pos = 0;
@@ -178,6 +190,18 @@ TEST_P(SerfInterop, JoinBothSeeAliveThenLeave) {
   ASSERT_TRUE(both) << "serf members:\n" << serf.Members();
   auto m = (*s)->GetMember("real-serf");
   EXPECT_EQ(m->tags.at("role"), "serf");
+
+  // Coordinates in acks (§11.8), both ways: we take serf's, and serf takes ours (`serf rtt`
+  // answers only once it holds a coordinate for both nodes).
+  EXPECT_TRUE(RunUntil(loop, 20s, [&] { return (*s)->GetCachedCoordinate("real-serf").has_value(); }))
+      << "no coordinate from serf";
+  EXPECT_EQ((*s)->Stats().coordinate_rejected, 0u);
+  std::string rtt;
+  RunUntil(loop, 20s, [&] {
+    rtt = serf.Rtt("gangway-node");
+    return rtt.find("Estimated gangway-node <-> real-serf rtt:") != std::string::npos;
+  });
+  EXPECT_NE(rtt.find("Estimated gangway-node <-> real-serf rtt:"), std::string::npos) << rtt;
 
   bool left = false;
   (*s)->Leave([&](Status st) {

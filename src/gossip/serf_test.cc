@@ -305,6 +305,44 @@ TEST(SerfSim, TagsPropagateToAllMembers) {
   }
 }
 
+// Probes carry coordinates (§11.8): after a minute of gossip on links of 1-2 ms each way, every
+// node's coordinate puts every other node about one simulated RTT away, and each caches the
+// coordinates its probes brought back, its own included. A reaped member's goes with it.
+TEST(SerfSim, ProbesTeachVivaldiCoordinates) {
+  SerfCluster c(TestSeed(), 5, FastReaping);
+  ASSERT_TRUE(c.JoinAll());
+  c.loop().RunFor(seconds(60));
+  for (int o = 0; o < 5; ++o) {
+    auto mine = c.serf(o).GetCoordinate();
+    ASSERT_TRUE(mine);
+    EXPECT_TRUE(c.serf(o).GetCachedCoordinate(NodeName(o)));
+    for (int g = 0; g < 5; ++g) {
+      if (g == o) continue;
+      EXPECT_TRUE(c.serf(o).GetCachedCoordinate(NodeName(g))) << NodeName(o) << " " << NodeName(g);
+      const double est = mine->DistanceTo(*c.serf(g).GetCoordinate());
+      // True RTT: 2-4 ms; the estimate must be near it, not near zero or far off.
+      EXPECT_GT(est, 0.001) << NodeName(o) << " <-> " << NodeName(g);
+      EXPECT_LT(est, 0.006) << NodeName(o) << " <-> " << NodeName(g);
+    }
+    EXPECT_EQ(c.serf(o).Stats().coordinate_rejected, 0u);
+  }
+  c.Crash(4);
+  ASSERT_TRUE(c.loop().RunUntil([&] { return c.NobodyKnows(c.Live(), 4); }, minutes(10)));
+  EXPECT_FALSE(c.serf(0).GetCachedCoordinate(NodeName(4)));
+}
+
+TEST(SerfSim, CoordinatesCanBeDisabled) {
+  SerfCluster c(TestSeed(), 3, [](int i, SerfOptions& o) { o.disable_coordinates = i == 0; });
+  ASSERT_TRUE(c.JoinAll());
+  c.loop().RunFor(seconds(20));
+  EXPECT_FALSE(c.serf(0).GetCoordinate());
+  EXPECT_FALSE(c.serf(0).GetCachedCoordinate(NodeName(1)));
+  // The others probe node 0, get empty acks, and go on without its coordinate.
+  EXPECT_FALSE(c.serf(1).GetCachedCoordinate(NodeName(0)));
+  EXPECT_TRUE(c.serf(1).GetCachedCoordinate(NodeName(2)));
+  EXPECT_EQ(c.serf(1).Stats().coordinate_rejected, 0u);
+}
+
 TEST(SerfSim, TagUpdatePropagatesAndOversizedTagsAreRefused) {
   SerfCluster c(TestSeed(), 5);
   ASSERT_TRUE(c.JoinAll());

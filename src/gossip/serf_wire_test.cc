@@ -1,8 +1,15 @@
 #include "gossip/serf_wire.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <limits>
 #include <random>
+#include <sstream>
+
+#include "coordinate/coordinate.h"
+#include "gossip/wire.h"
 
 namespace gangway::gossip::serf {
 namespace {
@@ -128,6 +135,66 @@ TEST(SerfWire, CoordinatePayload) {
   EXPECT_EQ(*back, c);
   EXPECT_FALSE(DecodePingPayload(Unhex("0284")).ok());
   EXPECT_FALSE(DecodePingPayload("").ok());
+}
+
+// The ack serf 0.9.4 sent in capture 02: its Payload is PingVersion + the Vivaldi coordinate.
+// We decode it to the values the capture's annotation lists, re-encode it to the same bytes
+// (Go's field order and float64s), and a Vivaldi client takes it as a peer's coordinate.
+TEST(SerfWire, CapturedAckCoordinate) {
+  std::ifstream in(std::string(GANGWAY_GOSSIP_VECTORS_DIR) + "/vectors.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto doc = nlohmann::json::parse(text.str(), nullptr, false);
+  ASSERT_TRUE(doc.is_array());
+  std::string packet;
+  for (const auto& v : doc) {
+    if (v.value("file", "").rfind("02-", 0) == 0) packet = Unhex(v.value("hex", ""));
+  }
+  ASSERT_EQ(packet.size(), 150u);
+  auto p = gossip::DecodePacket(packet, {});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  const auto* ack = p->body.As<gossip::Ack>();
+  ASSERT_NE(ack, nullptr);
+  ASSERT_TRUE(ack->payload.has_value());
+  EXPECT_EQ(ack->payload->size(), 130u);
+  auto c = DecodePingPayload(*ack->payload);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_DOUBLE_EQ(c->adjustment, 2.0077815625e-05);
+  EXPECT_DOUBLE_EQ(c->error, 1.4348343086209525);
+  EXPECT_DOUBLE_EQ(c->height, 1e-05);
+  ASSERT_EQ(c->vec.size(), 8u);
+  EXPECT_DOUBLE_EQ(c->vec[0], -4.078963729832459e-06);
+  EXPECT_DOUBLE_EQ(c->vec[7], 3.687776506027739e-05);
+  EXPECT_EQ(EncodePingPayload(*c), *ack->payload);
+  auto again = gossip::EncodePacket(*p, nullptr, nullptr);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, packet);
+
+  coordinate::Coordinate peer{c->vec, c->error, c->adjustment, c->height};
+  EXPECT_TRUE(peer.IsValid());
+  coordinate::Client client;
+  EXPECT_TRUE(client.Update("serf", peer, 0.0002).ok());
+}
+
+// Payloads a peer might send that must be ignored, never applied: they either fail to decode
+// or decode to a coordinate the Vivaldi client refuses.
+TEST(SerfWire, GarbageCoordinatePayloadsAreRefused) {
+  coordinate::Client client;
+  const coordinate::Coordinate before = client.GetCoordinate();
+  auto usable = [&](const std::string& payload) {
+    auto c = DecodePingPayload(payload);
+    if (!c.ok()) return false;
+    return client.Update("x", {c->vec, c->error, c->adjustment, c->height}, 0.001).ok();
+  };
+  Coordinate nan{std::vector<double>(8, 0.0), 1.5, 0, 1e-5};
+  nan.vec[2] = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_FALSE(usable(EncodePingPayload(nan)));
+  EXPECT_FALSE(usable(EncodePingPayload(Coordinate{{1, 2, 3}, 1.5, 0, 1e-5})));  // 3 dims
+  EXPECT_FALSE(usable(Unhex("0281")));           // another ping version
+  EXPECT_FALSE(usable(Unhex("01")));             // version only
+  EXPECT_FALSE(usable(Unhex("0184aa41646a75")));  // truncated
+  EXPECT_FALSE(usable(Unhex("0181a3566563a3616263")));  // Vec is a string
+  EXPECT_EQ(client.GetCoordinate(), before);
 }
 
 TEST(SerfWire, RejectsUnknownTypesAndGarbage) {

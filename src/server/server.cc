@@ -85,6 +85,7 @@ Server::Server(Loop& loop, ServerOptions options, ServerHooks hooks)
       std::make_unique<ConfigEntries>(loop_, *this, std::move(co), BuiltinConfigEntryChecks());
   sessions_ = std::make_unique<Sessions>(
       loop_, *this, store_, [this](std::function<void(Status)> done) { VerifyLeader(std::move(done)); });
+  coordinates_ = std::make_unique<Coordinates>(loop_, *this, options_.coordinates);
 }
 
 Server::~Server() { Shutdown(); }

@@ -25,6 +25,7 @@
 #include "server/acl.h"
 #include "server/config_entries.h"
 #include "server/connect_ca.h"
+#include "server/coordinates.h"
 #include "server/sessions.h"
 
 namespace gangway::server {
@@ -48,6 +49,8 @@ struct ServerOptions {
   std::chrono::seconds dead_server_grace{30};
   // The shortest session TTL a create may ask for (session_ttl_min; the longest is 24h).
   std::chrono::nanoseconds session_ttl_min = catalog::kDefaultSessionTTLMin;
+  // Batching of agents' coordinate updates (docs/coordinates.md).
+  CoordinateOptions coordinates;
 };
 
 // One voter of the datacenter's Raft group, as /v1/operator/raft/configuration shows it.
@@ -115,6 +118,8 @@ class Server : public catalog::Applier {
   ConfigEntries& config_entries() { return *config_entries_; }
   // Session TTL timers (leader) and lock-delays (every server).
   Sessions& sessions() { return *sessions_; }
+  // The leader's batching of coordinate updates into the log.
+  Coordinates& coordinates() { return *coordinates_; }
   // ACLs (acl.enabled): call before Start. Null when ACLs are off.
   void EnableAcls(AclOptions options);
   Acls* acls() { return acls_.get(); }
@@ -169,6 +174,7 @@ class Server : public catalog::Applier {
   std::unique_ptr<ConnectCA> ca_;
   std::unique_ptr<ConfigEntries> config_entries_;
   std::unique_ptr<Sessions> sessions_;
+  std::unique_ptr<Coordinates> coordinates_;
   std::unique_ptr<Acls> acls_;
   bool started_ = false;
   bool starting_ = false;

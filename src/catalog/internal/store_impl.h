@@ -56,6 +56,7 @@ inline constexpr std::string_view kAclTokensKey = "acl-tokens";      // any ACL 
 inline constexpr std::string_view kAclPoliciesKey = "acl-policies";  // any ACL policy
 inline constexpr std::string_view kAclRolesKey = "acl-roles";        // any ACL role
 inline constexpr std::string_view kPreparedQueriesKey = "prepared-queries";  // any query
+inline constexpr std::string_view kCoordinatesKey = "coordinates";  // any network coordinate
 
 inline std::string Key(std::string_view kind, std::string_view name) {
   std::string k;
@@ -147,6 +148,11 @@ struct SnapshotTables {
   Index acl_policies_index = 0;
   Index acl_roles_index = 0;
   Index acl_bootstrap_index = 0;
+  // Network coordinates (CoordinateBatchRequest): (node, segment) -> coordinate. The table
+  // index includes the deletes that deregistering a node makes.
+  std::map<std::pair<std::string, std::string>, coordinate::Coordinate> coordinates;
+  Index coordinates_index = 0;
+
   bool has_acl() const {
     return acl_tokens_index != 0 || acl_policies_index != 0 || acl_roles_index != 0 ||
            acl_bootstrap_index != 0;
@@ -288,6 +294,9 @@ struct Store::Impl {
 
   // ---- Sessions (store_session.cc).
   ApplyResult SessionApply(Changes& ch, const SessionRequest& req);
+  // ---- Coordinates (store_coordinate.cc).
+  ApplyResult CoordinateBatch(Changes& ch, const CoordinateBatchRequest& req);
+  void DeleteNodeCoordinates(Changes& ch, const std::string& node);
   // Deletes the session and applies its behaviour to the keys it holds.
   void InvalidateSession(Changes& ch, const std::string& id);
   void InvalidateCheckSessions(Changes& ch, const std::string& node, const std::string& check_id);
