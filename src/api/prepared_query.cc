@@ -313,10 +313,12 @@ std::vector<std::string> FailoverTargets(Backend& b, const PreparedQuery& q) {
     if (std::find(known.begin(), known.end(), dc) == known.end()) return;
     if (std::find(out.begin(), out.end(), dc) == out.end()) out.push_back(dc);
   };
-  for (int64_t i = 0, n = 0; i < static_cast<int64_t>(known.size()) && n < q.service.failover.nearest_n; ++i) {
-    if (known[static_cast<size_t>(i)] == b.info.datacenter) continue;
-    add(known[static_cast<size_t>(i)]);
-    ++n;
+  int64_t nearest = 0;
+  for (const auto& dc : known) {
+    if (nearest >= q.service.failover.nearest_n) break;
+    if (dc == b.info.datacenter) continue;
+    add(dc);
+    ++nearest;
   }
   for (const auto& dc : q.service.failover.datacenters) add(dc);
   for (const auto& t : q.service.failover.targets) {

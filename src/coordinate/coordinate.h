@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/random.h"
@@ -94,6 +95,20 @@ class Client {
   uint64_t fallback_state_ = 0x9e3779b97f4a7c15ULL;  // when random_ is null
 };
 
+// Reorders `items` by `keys` ({distance, index into items} for each item): nearest first,
+// stably; a negative distance (unknown) goes last, in its order.
+template <typename T>
+void OrderByDistance(std::vector<std::pair<double, size_t>> keys, std::vector<T>* items) {
+  std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    if ((a.first < 0) != (b.first < 0)) return b.first < 0;
+    return a.first < b.first;
+  });
+  std::vector<T> out;
+  out.reserve(items->size());
+  for (const auto& [d, i] : keys) out.push_back(std::move((*items)[i]));
+  *items = std::move(out);
+}
+
 // Stable sort of `items` by estimated RTT from `source`; items whose coordinate is missing (or
 // incompatible with the source's) go last, in their order. `coord_of` returns nullptr for none.
 template <typename T, typename CoordOf>
@@ -105,14 +120,7 @@ void SortByDistance(const Coordinate& source, std::vector<T>* items, CoordOf coo
     double d = (c != nullptr && c->IsCompatibleWith(source)) ? source.DistanceTo(*c) : -1;
     keys.emplace_back(d, i);
   }
-  std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
-    if ((a.first < 0) != (b.first < 0)) return b.first < 0;
-    return a.first < b.first;
-  });
-  std::vector<T> out;
-  out.reserve(items->size());
-  for (const auto& [d, i] : keys) out.push_back(std::move((*items)[i]));
-  *items = std::move(out);
+  OrderByDistance(std::move(keys), items);
 }
 
 // The median of the estimated RTTs from `source` to `coords` (Consul orders datacenters by it);

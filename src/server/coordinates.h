@@ -91,14 +91,7 @@ void SortByDistance(const catalog::Store& store, std::string_view source, std::v
     }
     keys.emplace_back(d, i);
   }
-  std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
-    if ((a.first < 0) != (b.first < 0)) return b.first < 0;
-    return a.first < b.first;
-  });
-  std::vector<T> out;
-  out.reserve(items->size());
-  for (const auto& [d, i] : keys) out.push_back(std::move((*items)[i]));
-  *items = std::move(out);
+  coordinate::OrderByDistance(std::move(keys), items);
 }
 
 // Datacenters ordered by the median estimated WAN RTT from `self` (this server's WAN

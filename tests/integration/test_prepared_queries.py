@@ -43,7 +43,11 @@ class PreparedQueryFailoverTest(unittest.TestCase):
         qid = self.ok(self.dc1.server, "POST", "/v1/query",
                       {"Name": "db-near", "Service": {"Service": "db", "OnlyPassing": True,
                                                       "Failover": {"NearestN": 1}}})["ID"]
-        wait_until(lambda: self.execute()["Nodes"], timeout=30, msg="dc1's instance synced")
+        # Both instances synced (dc2's is what the failover finds).
+        wait_until(lambda: self.ok(self.dc2.server, "GET", "/v1/health/service/db?passing"),
+                   timeout=30, msg="dc2's instance synced")
+        wait_until(lambda: [n["Service"]["ID"] for n in self.execute()["Nodes"]] == ["db-dc1"],
+                   timeout=30, msg="dc1's instance synced")
         r = self.execute()
         self.assertEqual((r["Datacenter"], r["Failovers"]), ("dc1", 0))
         self.assertEqual(r["Nodes"][0]["Service"]["ID"], "db-dc1")
@@ -61,10 +65,13 @@ class PreparedQueryFailoverTest(unittest.TestCase):
         wait_until(lambda: self.execute()["Nodes"] == [], timeout=30, msg="no instance left")
         self.assertEqual(self.execute()["Failovers"], 1)
 
-        # dc1 recovers: the answer is local again.
+        # dc1 recovers: the answer is local again. (An empty answer also names dc1, the
+        # datacenter asked, so the wait is for dc1's instance itself.)
         self.set_status(self.dc1, "passing")
-        wait_until(lambda: self.execute()["Datacenter"] == "dc1", timeout=30, msg="back to dc1")
-        self.assertEqual(self.execute()["Failovers"], 0)
+        wait_until(lambda: [n["Service"]["ID"] for n in self.execute()["Nodes"]] == ["db-dc1"],
+                   timeout=30, msg="back to dc1")
+        r = self.execute()
+        self.assertEqual((r["Datacenter"], r["Failovers"]), ("dc1", 0))
 
         # Read and delete, with Consul's texts.
         got = self.ok(self.dc1.server, "GET", "/v1/query/" + qid)
