@@ -1,7 +1,8 @@
-# gangway_library(name SOURCES ... DEPS ...): one static library per module folder.
+# gangway_library(name SOURCES ... DEPS ...): one library per module folder (static, or shared
+# with GANGWAY_SHARED_LIBS).
 function(gangway_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
-  add_library(gangway_${name} STATIC ${ARG_SOURCES})
+  add_library(gangway_${name} ${GANGWAY_LIBRARY_TYPE} ${ARG_SOURCES})
   target_include_directories(gangway_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_compile_options(gangway_${name} PRIVATE ${GANGWAY_WARNINGS})
   target_link_libraries(gangway_${name} PUBLIC ${ARG_DEPS})
