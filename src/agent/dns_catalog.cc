@@ -54,9 +54,11 @@ const catalog::Store* DnsCatalog::LocalStore(const std::string& dc,
 }
 
 void DnsCatalog::Get(const std::string& path, const std::string& dc,
-                     std::function<void(Result<catalog::Json>)> done) {
+                     std::function<void(Result<catalog::Json>)> done,
+                     decltype(http::Request::headers) headers) {
   http::Request req;
   req.method = "GET";
+  req.headers = std::move(headers);
   req.target = path + (path.find('?') == std::string::npos ? "?" : "&") +
                "dc=" + apiclient::EscapeQueryValue(dc) + (config_.allow_stale ? "&stale" : "");
   if (!http::Request::ParseTarget(req.target, &req.path, &req.query)) {
@@ -75,6 +77,7 @@ void DnsCatalog::Get(const std::string& path, const std::string& dc,
     if (r.body.find("No path to datacenter") != std::string::npos) {
       return done(NotFound("no path to datacenter"));
     }
+    if (r.status == 404) return done(NotFound(r.body));
     done(Unavailable("HTTP " + std::to_string(r.status) + ": " + r.body));
   });
 }
@@ -197,6 +200,31 @@ void DnsCatalog::AllServiceNodes(const std::string& dc,
               });
         }
       });
+}
+
+void DnsCatalog::PreparedQuery(const std::string& dc, const std::string& query,
+                               const std::string& source_ip, Done<dns::QueryAnswer> done) {
+  decltype(http::Request::headers) headers;
+  // The execute endpoint sorts a query near "_ip" by the client's address.
+  if (!source_ip.empty()) headers["X-Forwarded-For"] = source_ip;
+  Get("/v1/query/" + apiclient::EscapePathSegment(query) + "/execute", dc,
+      [dc, done = std::move(done)](Result<catalog::Json> body) {
+        if (!body.ok()) return done(body.status());
+        if (!body->is_object()) return done(Internal("answer is not an object"));
+        dns::QueryAnswer q;
+        auto nodes = DecodeRows<catalog::CheckServiceNode>(body->value("Nodes", catalog::Json::array()),
+                                                           catalog::CheckServiceNodeFromJson);
+        if (!nodes.ok()) return done(nodes.status());
+        q.nodes = std::move(*nodes);
+        q.service = body->value("Service", "");
+        q.datacenter = body->value("Datacenter", dc);
+        if (q.datacenter.empty()) q.datacenter = dc;
+        if (auto dns = body->find("DNS"); dns != body->end() && dns->is_object()) {
+          q.ttl = dns->value("TTL", "");
+        }
+        done(std::move(q));
+      },
+      std::move(headers));
 }
 
 }  // namespace gangway::agent

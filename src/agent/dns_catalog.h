@@ -29,6 +29,10 @@ class DnsCatalog : public dns::Catalog {
   void Nodes(const std::string& dc, Done<std::vector<catalog::Node>> done) override;
   void AllServiceNodes(const std::string& dc,
                        Done<std::vector<catalog::ServiceNode>> done) override;
+  // Always through the API's execute endpoint, which runs the query where it lives (failover,
+  // near sorting, the query's own token) exactly as for HTTP clients.
+  void PreparedQuery(const std::string& dc, const std::string& query, const std::string& source_ip,
+                     Done<dns::QueryAnswer> done) override;
 
  private:
   // The local store may answer: this agent is a server of dc, and stale reads are allowed
@@ -37,9 +41,11 @@ class DnsCatalog : public dns::Catalog {
   const catalog::Store* LocalStore(const std::string& dc, acl::AuthorizerPtr* authz) const;
   // The token DNS lookups read with (Consul's tokens.dns, else tokens.default, else anonymous).
   std::string Token() const;
-  // GET path (already escaped) with ?dc and the consistency mode; done(status, body).
+  // GET path (already escaped) with ?dc and the consistency mode; done(status, body). A 404 is
+  // NotFound (a name error), as is a datacenter without a path.
   void Get(const std::string& path, const std::string& dc,
-           std::function<void(Result<catalog::Json>)> done);
+           std::function<void(Result<catalog::Json>)> done,
+           decltype(http::Request::headers) headers = {});
 
   http::Handler& api_;
   const api::Backend& backend_;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "core/duration.h"
+
 namespace gangway::dns {
 namespace {
 
@@ -164,8 +166,27 @@ void AnswerService(const Lookup& l, uint16_t qtype, const std::string& dc,
   });
   if (rows.empty()) return NameError(l.domain, cfg, now, out);
   std::shuffle(rows.begin(), rows.end(), rng);
+  AnswerInstances(l, qtype, dc, rows, ServiceTtl(cfg, l.service), cfg, now, out);
+}
+
+void AnswerQuery(const Lookup& l, uint16_t qtype, const QueryAnswer& q, const Config& cfg,
+                 uint32_t now, Message* out) {
+  // The query chose, filtered and ordered its instances; an answer without any is a name error.
+  if (q.nodes.empty()) return NameError(l.domain, cfg, now, out);
+  uint32_t ttl = ServiceTtl(cfg, q.service);
+  if (!q.ttl.empty()) {
+    // Vetted when the query was written; an unreadable one falls back to the service's TTL.
+    if (auto d = ParseDuration(q.ttl); d.ok() && d->count() >= 0) ttl = Seconds(*d);
+  }
+  // The answer depends on the client's subnet (a query near "_ip"): say so in its scope.
+  if (out->edns && out->edns->subnet) out->edns->subnet->scope_prefix = out->edns->subnet->source_prefix;
+  AnswerInstances(l, qtype, q.datacenter, q.nodes, ttl, cfg, now, out);
+}
+
+void AnswerInstances(const Lookup& l, uint16_t qtype, const std::string& dc,
+                     const std::vector<catalog::CheckServiceNode>& rows, uint32_t ttl,
+                     const Config& cfg, uint32_t now, Message* out) {
   const std::string& qname = l.name;
-  uint32_t ttl = ServiceTtl(cfg, l.service);
   uint32_t node_ttl = Seconds(cfg.node_ttl);
 
   if (qtype == kA || qtype == kAAAA || qtype == kANY) {

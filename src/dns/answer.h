@@ -38,6 +38,22 @@ struct ServerNode {
 void AnswerService(const Lookup& l, uint16_t qtype, const std::string& dc,
                    std::vector<catalog::CheckServiceNode> rows, const Config& cfg, uint32_t now,
                    std::mt19937& rng, Message* out);
+// A prepared query's answer (reference §3.5, §4.6): the instances it chose, in its order.
+struct QueryAnswer {
+  std::vector<catalog::CheckServiceNode> nodes;  // filtered and ordered by the query
+  std::string service;                           // the service it asked for
+  std::string datacenter;                        // where it was answered (after any failover)
+  std::string ttl;                               // its DNS.TTL ("": the service's TTL)
+};
+// A prepared query lookup: the query's instances as a service lookup's records (no health
+// filter or shuffle of its own), with the query's TTL; none at all is NXDOMAIN. A client subnet
+// option is echoed with scope = source prefix, since the answer may depend on it.
+void AnswerQuery(const Lookup& l, uint16_t qtype, const QueryAnswer& q, const Config& cfg,
+                 uint32_t now, Message* out);
+// The records of a service lookup for instances already chosen and ordered, with `ttl`.
+void AnswerInstances(const Lookup& l, uint16_t qtype, const std::string& dc,
+                     const std::vector<catalog::CheckServiceNode>& rows, uint32_t ttl,
+                     const Config& cfg, uint32_t now, Message* out);
 void AnswerNode(const Lookup& l, uint16_t qtype, const std::string& dc,
                 const std::optional<catalog::Node>& node, const Config& cfg, uint32_t now,
                 Message* out);

@@ -101,6 +101,37 @@ TEST(AnswerTest, HealthAndTags) {
   EXPECT_EQ(a.msg.authority[0].soa.rname, "hostmaster.consul.");
 }
 
+TEST(AnswerTest, PreparedQueryKeepsItsOrderFilterAndTtl) {
+  Config cfg;
+  cfg.service_ttl = {{"web", std::chrono::seconds(30)}};
+  QueryAnswer q{{Instance("n2", "10.0.0.2", "", 80, catalog::kWarning),
+                 Instance("n1", "10.0.0.1", "", 80)},
+                "web", "dc2", ""};
+  auto answer = [&](const QueryAnswer& query, uint16_t type) {
+    Lookup l = ParseName("q1.query.consul", cfg, type == kSRV);
+    Message m = ReplyTo(Query("q1.query.consul", type), l, cfg);
+    AnswerQuery(l, type, query, cfg, 1000, &m);
+    return m;
+  };
+  Message m = answer(q, kA);
+  ASSERT_EQ(m.answer.size(), 2u);
+  // The query's order, its warning instance kept, the service's TTL without DNS.TTL.
+  EXPECT_EQ(Ip(m.answer[0]), "10.0.0.2");
+  EXPECT_EQ(m.answer[0].ttl, 30u);
+  m = answer(q, kSRV);
+  ASSERT_EQ(m.answer.size(), 2u);
+  EXPECT_EQ(m.answer[0].srv.target, "n2.node.dc2.consul.");
+  q.ttl = "1m";
+  EXPECT_EQ(answer(q, kA).answer[0].ttl, 60u);
+  q.ttl = "soon";  // unreadable: the service's TTL
+  EXPECT_EQ(answer(q, kA).answer[0].ttl, 30u);
+  q.nodes.clear();
+  m = answer(q, kA);
+  EXPECT_EQ(m.header.rcode, kNXDomain);
+  ASSERT_EQ(m.authority.size(), 1u);
+  EXPECT_EQ(m.authority[0].type, kSOA);
+}
+
 TEST(AnswerTest, FamiliesAndNoData) {
   std::vector<catalog::CheckServiceNode> rows = {Instance("n1", "10.0.0.1", "", 80)};
   auto a = ServiceAnswer("web.service.consul", kAAAA, rows);

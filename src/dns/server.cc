@@ -1,5 +1,7 @@
 #include "dns/server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -82,6 +84,29 @@ bool SplitRecursor(const std::string& spec, std::string* host, uint16_t* port) {
   return !h.empty();
 }
 
+// The address of a client subnet option as text ("" for an unknown family).
+std::string SubnetAddress(const ClientSubnet& subnet) {
+  std::array<uint8_t, 16> bytes{};
+  size_t n = subnet.family == 1 ? 4 : subnet.family == 2 ? 16 : 0;
+  if (n == 0) return "";
+  std::copy_n(subnet.address.begin(), std::min(n, subnet.address.size()), bytes.begin());
+  char text[INET6_ADDRSTRLEN] = {};
+  if (!inet_ntop(n == 4 ? AF_INET : AF_INET6, bytes.data(), text, sizeof text)) return "";
+  return text;
+}
+
+std::string SockaddrIp(const sockaddr_storage& from) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (from.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&from);
+    if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof text)) return text;
+  } else if (from.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&from);
+    if (inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text)) return text;
+  }
+  return "";
+}
+
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
@@ -161,7 +186,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     done(std::move(out));
   }
 
-  void Answer(std::span<const uint8_t> bytes, bool tcp, std::function<void(std::string)> done) {
+  void Answer(std::span<const uint8_t> bytes, bool tcp, std::function<void(std::string)> done,
+              const std::string& client) {
     ++stats.queries;
     auto parsed = Parse(bytes);
     if (!parsed.ok()) {
@@ -289,8 +315,22 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                 self->Finish(std::move(reply), tcp, done);
               });
         });
+      case Lookup::Kind::kQuery: {
+        // The client a query near "_ip" sorts by: its subnet option, else the sender.
+        std::string source = client;
+        if (query.edns && query.edns->subnet) {
+          if (auto ip = SubnetAddress(*query.edns->subnet); !ip.empty()) source = ip;
+        }
+        return catalog.PreparedQuery(
+            dc, l.service, source,
+            [self, l, qtype, now, tcp, failed, reply, done](Result<QueryAnswer> q) mutable {
+              if (!q.ok()) return failed(reply, q.status());
+              AnswerQuery(l, qtype, *q, self->config, now, &reply);
+              self->Finish(std::move(reply), tcp, done);
+            });
+      }
       default:
-        // Invalid names, prepared queries (none exist) and ingress gateways (not served).
+        // Invalid names and ingress gateways (not served).
         NameError(l.domain, config, now, &reply);
         return Finish(std::move(reply), tcp, done);
     }
@@ -445,7 +485,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         auto id = PeekId(std::span<const uint8_t>(buffers[static_cast<size_t>(i)].data(), len));
         if (id) deliver(HeaderOnly(nullptr, *id, kFormErr, !config.recursors.empty()));
       } else {
-        Answer(std::span<const uint8_t>(buffers[static_cast<size_t>(i)].data(), len), false, deliver);
+        Answer(std::span<const uint8_t>(buffers[static_cast<size_t>(i)].data(), len), false, deliver,
+               SockaddrIp(from));
       }
       *window = 1;
     }
@@ -505,10 +546,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       auto reply = std::make_shared<std::optional<std::string>>();
       auto wake = std::make_shared<asio::steady_timer>(self->loop.context());
       wake->expires_at(asio::steady_timer::time_point::max());
+      boost::system::error_code pec;
+      auto peer = socket.remote_endpoint(pec);
       self->Answer(body, true, [reply, wake](std::string r) {
         *reply = std::move(r);
         wake->cancel();
-      });
+      }, pec ? std::string() : peer.address().to_string());
       while (!reply->has_value()) {
         auto [wec] = co_await wake->async_wait(kTuple);
         (void)wec;
@@ -555,8 +598,9 @@ void Server::Close() {
   impl_->udp_socket.close(ignored);
 }
 
-void Server::Answer(std::span<const uint8_t> query, bool tcp, std::function<void(std::string)> done) {
-  impl_->Answer(query, tcp, std::move(done));
+void Server::Answer(std::span<const uint8_t> query, bool tcp, std::function<void(std::string)> done,
+                    const std::string& client) {
+  impl_->Answer(query, tcp, std::move(done), client);
 }
 
 Server::Stats Server::stats() const { return impl_->stats; }

@@ -15,6 +15,7 @@
 
 #include "catalog/types.h"
 #include "core/status.h"
+#include "dns/answer.h"
 #include "dns/config.h"
 #include "net/event_loop.h"
 
@@ -40,6 +41,10 @@ class Catalog {
   virtual void Nodes(const std::string& dc, Done<std::vector<catalog::Node>> done) = 0;
   virtual void AllServiceNodes(const std::string& dc,
                                Done<std::vector<catalog::ServiceNode>> done) = 0;
+  // Executes a prepared query (name or ID) in dc for a client at source_ip ("" unknown; the
+  // query's Near "_ip" sorts by it). An unknown query is NotFound, as is an unknown datacenter.
+  virtual void PreparedQuery(const std::string& dc, const std::string& query,
+                             const std::string& source_ip, Done<QueryAnswer> done) = 0;
 };
 
 class Server {
@@ -55,7 +60,10 @@ class Server {
 
   // Answers one query message; done gets the reply bytes ("" when no reply is due, e.g. for a
   // response sent to us). Used by both transports and by tests.
-  void Answer(std::span<const uint8_t> query, bool tcp, std::function<void(std::string)> done);
+  // client: the sender's address ("" unknown), which a prepared query near "_ip" sorts by when
+  // the query carries no client subnet.
+  void Answer(std::span<const uint8_t> query, bool tcp, std::function<void(std::string)> done,
+              const std::string& client = "");
 
   struct Stats {
     uint64_t queries = 0;

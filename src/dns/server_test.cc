@@ -58,6 +58,27 @@ class FakeCatalog : public Catalog {
   void AllServiceNodes(const std::string&, Done<std::vector<catalog::ServiceNode>> done) override {
     done(std::vector<catalog::ServiceNode>{});
   }
+  // "db-primary" fails over to dc2 and answers three instances in the query's own order;
+  // "nobody" matches no instance; any other name is unknown.
+  void PreparedQuery(const std::string& dc, const std::string& query, const std::string& source_ip,
+                     Done<QueryAnswer> done) override {
+    last_query_dc = dc;
+    last_source = source_ip;
+    if (query == "nobody") return done(QueryAnswer{{}, "db", "dc1", ""});
+    if (query != "db-primary") return done(NotFound("Query not found"));
+    QueryAnswer q{{}, "db", "dc2", "15s"};
+    for (int i : {3, 1, 2}) {
+      catalog::CheckServiceNode row;
+      row.node.node = "db" + std::to_string(i);
+      row.node.address = "10.2.0." + std::to_string(i);
+      row.service.service = "db";
+      row.service.port = 5432;
+      q.nodes.push_back(row);
+    }
+    done(std::move(q));
+  }
+  std::string last_query_dc;
+  std::string last_source;
 
  private:
   net::EventLoop& loop_;
@@ -323,6 +344,73 @@ TEST_F(DnsServerTest, AllRecursorsFailingIsServFail) {
   ASSERT_EQ(m.questions.size(), 1u);
   // Names in the domain are still answered.
   EXPECT_EQ(Udp("web.service.consul.", kA).answer.size(), 2u);
+}
+
+TEST_F(DnsServerTest, PreparedQueriesAnswerInTheQuerysOrderAndTtl) {
+  Start();
+  for (int round = 0; round < 5; ++round) {
+    Message m = Udp("db-primary.query.consul.", kA, 4096);
+    EXPECT_EQ(m.header.rcode, kNoError);
+    ASSERT_EQ(m.answer.size(), 3u);
+    // No shuffle of its own: the query sorted (near, failover) and its order stands.
+    EXPECT_EQ(m.answer[0].ip[3], 3);
+    EXPECT_EQ(m.answer[1].ip[3], 1);
+    EXPECT_EQ(m.answer[2].ip[3], 2);
+    EXPECT_EQ(m.answer[0].ttl, 15u);
+  }
+  EXPECT_EQ(catalog_->last_query_dc, "dc1");
+  EXPECT_EQ(catalog_->last_source, "127.0.0.1");
+  // SRV targets name the datacenter that answered, and the RFC 2782 form reaches the query.
+  Message srv = Udp("_db-primary._tcp.query.consul.", kSRV, 4096);
+  ASSERT_EQ(srv.answer.size(), 3u);
+  EXPECT_EQ(srv.answer[0].srv.target, "db3.node.dc2.consul.");
+  EXPECT_EQ(srv.additional.size(), 3u);
+  EXPECT_EQ(Tcp("db-primary.query.dc2.consul.", kA).answer.size(), 3u);
+  EXPECT_EQ(catalog_->last_query_dc, "dc2");
+  // Unknown queries and queries with no instance are name errors.
+  EXPECT_EQ(Udp("nope.query.consul.", kA).header.rcode, kNXDomain);
+  EXPECT_EQ(Udp("nobody.query.consul.", kA).header.rcode, kNXDomain);
+}
+
+TEST_F(DnsServerTest, PreparedQueriesSortForTheClientSubnet) {
+  Start();
+  Message q;
+  q.header.id = 7;
+  q.questions.push_back({"db-primary.query.consul.", kA, kClassIN});
+  Edns e;
+  e.udp_size = 4096;
+  ClientSubnet subnet;
+  subnet.family = 1;
+  subnet.source_prefix = 24;
+  subnet.address = std::string("\xc6\x33\x64", 3);  // 198.51.100.0/24
+  e.subnet = subnet;
+  q.edns = e;
+  std::string bytes;
+  Encode(q, true, &bytes);
+  int fd = UdpSocket();
+  SendRaw(fd, bytes);
+  std::string got = Receive(fd);
+  close(fd);
+  auto m = Parse(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(got.data()), got.size()));
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(catalog_->last_source, "198.51.100.0");
+  ASSERT_TRUE(m->edns && m->edns->subnet);
+  // The answer depends on the subnet: its scope says for how much of it.
+  EXPECT_EQ(m->edns->subnet->scope_prefix, 24);
+  // A service lookup's answer does not: scope 0.
+  SendRaw(fd = UdpSocket(), [&] {
+    Message sq = q;
+    sq.questions[0].name = "web.service.consul.";
+    std::string b;
+    Encode(sq, true, &b);
+    return b;
+  }());
+  got = Receive(fd);
+  close(fd);
+  m = Parse(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(got.data()), got.size()));
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE(m->edns && m->edns->subnet);
+  EXPECT_EQ(m->edns->subnet->scope_prefix, 0);
 }
 
 }  // namespace

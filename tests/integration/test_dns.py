@@ -1,7 +1,8 @@
-"""The DNS interface against real agents, queried with dig: every lookup form, another
-datacenter, a client agent that forwards to its server, an instance leaving the answers when its
-check fails, truncation over UDP and the whole answer over TCP, recursors (an answer and a
-timeout), and garbage packets that leave the agent serving."""
+"""The DNS interface against real agents, queried with dig: every lookup form, prepared
+queries (one failing over to another datacenter), another datacenter, a client agent that
+forwards to its server, an instance leaving the answers when its check fails, truncation over UDP
+and the whole answer over TCP, recursors (an answer and a timeout), and garbage packets that
+leave the agent serving."""
 
 import os
 import re
@@ -191,6 +192,47 @@ dns_config {
         r = dig(p, "web.connect.consul", "SRV")
         self.assertEqual(rdata(r), ["1 1 21000 7f000003.addr.dc1.consul."])
 
+    def test_prepared_queries(self):
+        a, p = self.agent, self.dns
+        register(a, {"Name": "db-pq", "ID": "db1", "Port": 5432, "Address": "127.0.0.11",
+                     "Tags": ["primary"]})
+        register(a, {"Name": "db-pq", "ID": "db2", "Port": 5433, "Address": "127.0.0.12"})
+        wait_until(lambda: len(a.get("/v1/catalog/service/db-pq")) == 2, timeout=10)
+        status, _, qid = a.json("POST", "/v1/query", {
+            "Name": "db-primary", "Service": {"Service": "db-pq", "Tags": ["primary"]},
+            "DNS": {"TTL": "7s"}})
+        self.assertEqual(status, 200, qid)
+        status, _, text = a.json("POST", "/v1/query", {
+            "Name": "db-all", "Service": {"Service": "db-pq"}})
+        self.assertEqual(status, 200, text)
+        # A template: any name under "geo-" asks for the service its second part names.
+        status, _, text = a.json("POST", "/v1/query", {
+            "Name": "geo-", "Template": {"Type": "name_prefix_match", "Regexp": "^geo-(.*)$"},
+            "Service": {"Service": "${match(1)}"}})
+        self.assertEqual(status, 200, text)
+
+        r = dig(p, "db-primary.query.consul")
+        self.assertEqual(r["status"], "NOERROR", r["text"])
+        self.assertIn("aa", r["flags"])
+        self.assertEqual(rdata(r), ["127.0.0.11"])
+        self.assertEqual(r["answer"][0][:3], ("db-primary.query.consul.", 7, "A"))
+        # By ID, in the datacenter's form, and RFC 2782's.
+        self.assertEqual(rdata(dig(p, qid["ID"] + ".query.consul")), ["127.0.0.11"])
+        self.assertEqual(rdata(dig(p, "db-primary.query.dc1.consul")), ["127.0.0.11"])
+        r = dig(p, "_db-primary._tcp.query.consul", "SRV")
+        self.assertEqual(rdata(r), ["1 1 5432 7f00000b.addr.dc1.consul."])
+        self.assertEqual(rdata(r, "additional", "A"), ["127.0.0.11"])
+        # Without DNS.TTL: the service's TTL from service_ttl ("db*" = 30s).
+        r = dig(p, "db-all.query.consul")
+        self.assertEqual(rdata(r), ["127.0.0.11", "127.0.0.12"])
+        self.assertEqual({rec[1] for rec in r["answer"]}, {30})
+        self.assertEqual(rdata(dig(p, "geo-db-pq.query.consul")), ["127.0.0.11", "127.0.0.12"])
+        # Unknown queries, and a template that matches no service, are name errors.
+        for name in ("nope.query.consul", "geo-nothing.query.consul"):
+            r = dig(p, name)
+            self.assertEqual(r["status"], "NXDOMAIN", name + "\n" + r["text"])
+            self.assertEqual(r["authority"][0][2], "SOA", name)
+
     def test_failing_instance_leaves_the_answers(self):
         a, p = self.agent, self.dns
         listener = TCPListener()
@@ -318,6 +360,17 @@ class CrossDatacenterDnsTest(unittest.TestCase):
         self.assertEqual(rdata(dig(dns_client, "api.service.dc2.consul")), ["127.0.0.22"])
         r = dig(dns_client, client.node + ".node.consul")
         self.assertEqual(rdata(r), ["127.0.0.1"])
+
+        # A prepared query in dc1 fails over to dc2, where the service lives; the answer names
+        # the datacenter it came from, on the server's and on the client agent's interface.
+        status, _, text = dc1.server.json("POST", "/v1/query", {
+            "Name": "api-anywhere",
+            "Service": {"Service": "api", "Failover": {"Datacenters": ["dc2"]}}})
+        self.assertEqual(status, 200, text)
+        for port in (dns1, dns_client):
+            r = dig(port, "api-anywhere.query.consul", "SRV")
+            self.assertEqual(rdata(r), ["1 1 9090 7f000016.addr.dc2.consul."], r["text"])
+            self.assertEqual(rdata(dig(port, "api-anywhere.query.consul")), ["127.0.0.22"])
 
 
 if __name__ == "__main__":
