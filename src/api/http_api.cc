@@ -453,6 +453,7 @@ std::string NearNode(const Call& call) {
 }
 
 void ResolveNearAgent(http::Request* req, const std::string& node_name) {
+  req->headers.try_emplace(kAgentNodeHeader, node_name);
   bool found = false;
   for (auto& [k, v] : req->query) {
     if (k == "near" && v == "_agent") {

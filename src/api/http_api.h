@@ -173,7 +173,11 @@ Status AuthorizeCommand(const acl::Authorizer& authz, const std::string& accesso
 // absent, when coordinates are disabled, or for another datacenter. The receiving agent has
 // already replaced "_agent" with its own node name (ResolveNearAgent), before any forwarding.
 std::string NearNode(const Call& call);
+// Also names the receiving agent in kAgentNodeHeader (unless a hop before did), which travels
+// with a forwarded request: a prepared query's stored Near "_agent" means that agent, as
+// Consul's QuerySource.Agent does. Only an ordering hint, as ?near=<node> is.
 void ResolveNearAgent(http::Request* req, const std::string& node_name);
+inline constexpr const char* kAgentNodeHeader = "X-Gangway-Agent-Node";
 // Known datacenters, ours first, then by the median estimated WAN RTT from this server to each
 // one's servers (Consul's getDatacentersByDistance); without WAN coordinates, by name. For
 // /v1/catalog/datacenters and prepared-query failover.

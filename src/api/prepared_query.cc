@@ -286,7 +286,11 @@ bool ParseExecOptions(Call& call, ExecOptions* o) {
 
 std::string NearNode(const Call& call, const PreparedQuery& q) {
   std::string near = call.req.Query("near").value_or(q.service.near);
-  if (near == "_agent") return call.backend.info.node_name;
+  if (near == "_agent") {
+    // The agent the client asked, which may be a client agent that forwarded the request.
+    auto agent = call.req.headers.find(kAgentNodeHeader);
+    return agent != call.req.headers.end() ? agent->second : call.backend.info.node_name;
+  }
   if (near == "_ip") {
     std::string ip = call.req.remote_address.substr(0, call.req.remote_address.rfind(':'));
     if (auto xff = call.req.headers.find("X-Forwarded-For"); xff != call.req.headers.end()) {

@@ -98,6 +98,25 @@ class CoordinatesTest(unittest.TestCase):
         st, _, v = self.server.json("GET", "/v1/health/service/consul?near=_agent")
         self.assertEqual(v[0]["Node"]["Node"], self.server.node)
 
+        # A prepared query stored with Near "_agent" sorts near the agent that was asked, also
+        # when it is a client agent whose request a server executes.
+        for agent in self.agents:
+            st, _, text = agent.http("PUT", "/v1/agent/service/register",
+                                     {"Name": "near-svc", "Port": 7000})
+            self.assertEqual(st, 200, text)
+        wait_until(lambda: len(self.server.get("/v1/catalog/service/near-svc")) == 3, timeout=30,
+                   msg="every agent's near-svc instance in the catalog")
+        st, _, text = self.server.json("POST", "/v1/query",
+                                       {"Name": "nearest", "Service": {"Service": "near-svc",
+                                                                       "Near": "_agent"}})
+        self.assertEqual(st, 200, text)
+        for agent in self.agents:
+            for _ in range(5):  # the shuffle before the sort must not decide
+                st, _, v = agent.json("GET", "/v1/query/nearest/execute")
+                self.assertEqual(st, 200, v)
+                self.assertEqual(v["Nodes"][0]["Node"]["Node"], agent.node,
+                                 [row["Node"]["Node"] for row in v["Nodes"]])
+
         # gangway rtt: between two named nodes, and from one to the local agent.
         a, b = self.clients[0].node, self.clients[1].node
         cp = self.clients[0].cli("rtt", a, b)
