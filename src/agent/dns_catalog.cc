@@ -216,11 +216,17 @@ void DnsCatalog::PreparedQuery(const std::string& dc, const std::string& query,
                                                            catalog::CheckServiceNodeFromJson);
         if (!nodes.ok()) return done(nodes.status());
         q.nodes = std::move(*nodes);
-        q.service = body->value("Service", "");
-        q.datacenter = body->value("Datacenter", dc);
+        // Another datacenter's server may have written it: fields of the wrong type are
+        // ignored rather than trusted.
+        auto text = [](const catalog::Json& o, const char* key) {
+          auto it = o.find(key);
+          return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+        };
+        q.service = text(*body, "Service");
+        q.datacenter = text(*body, "Datacenter");
         if (q.datacenter.empty()) q.datacenter = dc;
         if (auto dns = body->find("DNS"); dns != body->end() && dns->is_object()) {
-          q.ttl = dns->value("TTL", "");
+          q.ttl = text(*dns, "TTL");
         }
         done(std::move(q));
       },
