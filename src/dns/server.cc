@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -186,8 +187,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     done(std::move(out));
   }
 
+  // client: the sender (null: unknown), read only by prepared query lookups.
   void Answer(std::span<const uint8_t> bytes, bool tcp, std::function<void(std::string)> done,
-              const std::string& client) {
+              const sockaddr_storage* client) {
     ++stats.queries;
     auto parsed = Parse(bytes);
     if (!parsed.ok()) {
@@ -317,7 +319,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         });
       case Lookup::Kind::kQuery: {
         // The client a query near "_ip" sorts by: its subnet option, else the sender.
-        std::string source = client;
+        std::string source = client ? SockaddrIp(*client) : "";
         if (query.edns && query.edns->subnet) {
           if (auto ip = SubnetAddress(*query.edns->subnet); !ip.empty()) source = ip;
         }
@@ -486,7 +488,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         if (id) deliver(HeaderOnly(nullptr, *id, kFormErr, !config.recursors.empty()));
       } else {
         Answer(std::span<const uint8_t>(buffers[static_cast<size_t>(i)].data(), len), false, deliver,
-               SockaddrIp(from));
+               &from);
       }
       *window = 1;
     }
@@ -548,10 +550,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       wake->expires_at(asio::steady_timer::time_point::max());
       boost::system::error_code pec;
       auto peer = socket.remote_endpoint(pec);
+      sockaddr_storage from{};
+      if (!pec) std::memcpy(&from, peer.data(), std::min<size_t>(peer.size(), sizeof from));
       self->Answer(body, true, [reply, wake](std::string r) {
         *reply = std::move(r);
         wake->cancel();
-      }, pec ? std::string() : peer.address().to_string());
+      }, pec ? nullptr : &from);
       while (!reply->has_value()) {
         auto [wec] = co_await wake->async_wait(kTuple);
         (void)wec;
@@ -598,9 +602,8 @@ void Server::Close() {
   impl_->udp_socket.close(ignored);
 }
 
-void Server::Answer(std::span<const uint8_t> query, bool tcp, std::function<void(std::string)> done,
-                    const std::string& client) {
-  impl_->Answer(query, tcp, std::move(done), client);
+void Server::Answer(std::span<const uint8_t> query, bool tcp, std::function<void(std::string)> done) {
+  impl_->Answer(query, tcp, std::move(done), nullptr);
 }
 
 Server::Stats Server::stats() const { return impl_->stats; }

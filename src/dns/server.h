@@ -60,10 +60,7 @@ class Server {
 
   // Answers one query message; done gets the reply bytes ("" when no reply is due, e.g. for a
   // response sent to us). Used by both transports and by tests.
-  // client: the sender's address ("" unknown), which a prepared query near "_ip" sorts by when
-  // the query carries no client subnet.
-  void Answer(std::span<const uint8_t> query, bool tcp, std::function<void(std::string)> done,
-              const std::string& client = "");
+  void Answer(std::span<const uint8_t> query, bool tcp, std::function<void(std::string)> done);
 
   struct Stats {
     uint64_t queries = 0;
