@@ -46,6 +46,7 @@
 #include "proxy/http_router.h"
 #include "proxy/inbound_http.h"
 #include "proxy/listen_socket.h"
+#include "proxy/mux_session.h"
 #include "proxy/tls.h"
 
 namespace gangway::proxy {
@@ -104,6 +105,10 @@ struct Snapshot {
 
 struct Connection;
 struct State;
+struct ClientMux;
+// A client mux connection is found by the endpoint it goes to: the ClusterState (of the snapshot
+// it was dialed under) and the endpoint's index.
+using MuxKey = std::pair<const ClusterState*, size_t>;
 
 struct Worker {
   State* rt = nullptr;
@@ -114,6 +119,7 @@ struct Worker {
   std::map<std::string, std::shared_ptr<tcp::acceptor>> acceptors;
   std::shared_ptr<tcp::acceptor> admin;
   std::unordered_map<uint64_t, Connection*> connections;
+  std::multimap<MuxKey, std::shared_ptr<ClientMux>> mux;  // docs/mux.md
   uint64_t next_id = 0;
   std::thread thread;
 
@@ -122,6 +128,7 @@ struct Worker {
     // (connection frames) need `connections`. So: acceptors, then the io_context, then the rest.
     acceptors.clear();
     admin.reset();
+    mux.clear();
     guard.reset();
     io.reset();
   }
@@ -203,6 +210,7 @@ struct Connection {
   ClusterState* cluster = nullptr;  // the cluster of the endpoint dialed
   size_t endpoint = 0;
   std::function<void()> close_extra;  // closes what else the connection holds (L7 upstreams)
+  std::function<void()> drain;        // a mux server connection: no new streams (docs/mux.md)
   // A public listener's client, once its certificate verified and authz let it in: every later
   // config's authz is checked against it (CloseNewlyDenied).
   std::string peer_id;
@@ -357,10 +365,34 @@ void NoteFailure(const Connection& c, ClusterState* cs, size_t i) {
                     " consecutive connection failures");
 }
 
-// Dials the candidates of `primary` from `next` on (Candidates), each at most once, each within
-// its cluster's connect timeout, and leaves `next` after the one connected. A failure counts
-// towards the endpoint's ejection; the caller reports the success once the connection is fully
-// up. nullopt on success; else the connection is refused, with `tried` in the reason.
+// Connects `socket` to the candidates from `next` on, each at most once, each within its
+// cluster's connect timeout, and leaves `next` after the one connected. A failure counts towards
+// the endpoint's ejection and is added to `tried`. The endpoint connected; nullopt when none
+// answered or `c` was revoked meanwhile.
+asio::awaitable<std::optional<std::pair<ClusterState*, size_t>>> ConnectFirst(
+    const Connection& c, tcp::socket& socket,
+    const std::vector<std::pair<ClusterState*, size_t>>& candidates, size_t& next,
+    std::string& tried) {
+  while (next < candidates.size()) {
+    auto [cs, i] = candidates[next++];
+    const Endpoint& ep = cs->cluster().endpoints[i];
+    std::string where = ep.address + ":" + std::to_string(ep.port);
+    error_code ec = co_await ConnectEndpoint(socket, cs, i);
+    // Closed by a new authz while dialing: counted and logged already, and no other endpoint
+    // is to be tried.
+    if (c.revoked) co_return std::nullopt;
+    if (!ec) co_return std::pair{cs, i};
+    LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + cs->cluster().name +
+                       " endpoint " + where + ": connect failed: " + ec.message());
+    NoteFailure(c, cs, i);
+    tried += (tried.empty() ? "" : ", ") + where + " (" + ec.message() + ")";
+  }
+  co_return std::nullopt;
+}
+
+// Dials the candidates of `primary` from `next` on (ConnectFirst) into `c.up`. The caller
+// reports the success once the connection is fully up. nullopt on success; else the connection
+// is refused, with `tried` in the reason.
 asio::awaitable<std::optional<RefuseReason>> DialNext(
     Connection& c, ClusterState* primary,
     const std::vector<std::pair<ClusterState*, size_t>>& candidates, size_t& next,
@@ -369,33 +401,23 @@ asio::awaitable<std::optional<RefuseReason>> DialNext(
     c.Refuse(RefuseReason::kNoHealthyEndpoint, "cluster " + primary->cluster().name);
     co_return RefuseReason::kNoHealthyEndpoint;
   }
-  while (next < candidates.size()) {
-    auto [cs, i] = candidates[next++];
-    const Endpoint& ep = cs->cluster().endpoints[i];
-    std::string where = ep.address + ":" + std::to_string(ep.port);
-    error_code ec = co_await ConnectEndpoint(c.up, cs, i);
-    // Closed by a new authz while dialing: counted and logged already, and no other endpoint
-    // is to be tried.
-    if (c.revoked) co_return RefuseReason::kRevoked;
-    if (!ec) {
-      if (cs != primary) {
-        LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + primary->cluster().name +
-                           ": failing over to " + cs->cluster().name);
-      }
-      c.cluster = cs;
-      c.endpoint = i;
-      cs->Acquire(i);
-      cs->counters().connections.fetch_add(1, kRelaxed);
-      cs->counters().active.fetch_add(1, kRelaxed);
-      co_return std::nullopt;
-    }
-    LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + cs->cluster().name +
-                       " endpoint " + where + ": connect failed: " + ec.message());
-    NoteFailure(c, cs, i);
-    tried += (tried.empty() ? "" : ", ") + where + " (" + ec.message() + ")";
+  auto got = co_await ConnectFirst(c, c.up, candidates, next, tried);
+  if (c.revoked) co_return RefuseReason::kRevoked;
+  if (!got) {
+    c.Refuse(RefuseReason::kConnectFailed, "cluster " + primary->cluster().name + ": " + tried);
+    co_return RefuseReason::kConnectFailed;
   }
-  c.Refuse(RefuseReason::kConnectFailed, "cluster " + primary->cluster().name + ": " + tried);
-  co_return RefuseReason::kConnectFailed;
+  auto [cs, i] = *got;
+  if (cs != primary) {
+    LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + primary->cluster().name +
+                       ": failing over to " + cs->cluster().name);
+  }
+  c.cluster = cs;
+  c.endpoint = i;
+  cs->Acquire(i);
+  cs->counters().connections.fetch_add(1, kRelaxed);
+  cs->counters().active.fetch_add(1, kRelaxed);
+  co_return std::nullopt;
 }
 
 // Dials an endpoint of `primary`, or of its failover clusters (Candidates). nullopt on success.
@@ -556,6 +578,69 @@ const FilterChain* PlainChain(const Listener& listener) {
 asio::awaitable<void> ServeInboundHttp(Connection& c, ssl::stream<tcp::socket&>& tls,
                                        ClusterState* app);
 
+// A stream a mux client opened on a public listener's connection: a connection to the local app
+// (docs/mux.md), found in the worker's newest config (the connection may be older than the app's
+// current address). A stream the app does not accept is reset, with the refusal logged and
+// counted as a refused connection would be.
+asio::awaitable<void> ServeStream(Connection& c, std::shared_ptr<MuxStream> s,
+                                  std::string app_name) {
+  tcp::socket socket(co_await asio::this_coro::executor);
+  std::shared_ptr<const Snapshot> snap = c.w->current;
+  ClusterState* app = snap->FindCluster(app_name);
+  if (app == nullptr) {
+    LogWarn(kLog, "listener=" + c.listener->name + " peer=" + c.peer + " stream " +
+                      std::to_string(s->id()) + " refused: unknown_cluster: " + app_name);
+    c.lc->Refuse(RefuseReason::kUnknownCluster);
+    s->Reset("unknown_cluster: " + app_name);
+    co_return;
+  }
+  std::vector<std::pair<ClusterState*, size_t>> candidates = Candidates(*snap, app);
+  size_t next = 0;
+  std::string tried;
+  std::optional<std::pair<ClusterState*, size_t>> got;
+  if (!candidates.empty()) got = co_await ConnectFirst(c, socket, candidates, next, tried);
+  if (!got) {
+    RefuseReason reason =
+        candidates.empty() ? RefuseReason::kNoHealthyEndpoint : RefuseReason::kConnectFailed;
+    std::string detail = "cluster " + app->cluster().name + (tried.empty() ? "" : ": " + tried);
+    LogWarn(kLog, "listener=" + c.listener->name + " peer=" + c.peer + " stream " +
+                      std::to_string(s->id()) + " refused: " +
+                      std::string(RefuseReasonName(reason)) + ": " + detail);
+    c.lc->Refuse(reason);
+    s->Reset(std::string(RefuseReasonName(reason)) + ": " + detail);
+    co_return;
+  }
+  auto [cs, i] = *got;
+  cs->Acquire(i);
+  ClusterCounters& cc = cs->counters();
+  cc.connections.fetch_add(1, kRelaxed);
+  cc.active.fetch_add(1, kRelaxed);
+  cs->ReportSuccess(i);
+  auto ended = co_await s->Relay(
+      socket, RelayCounters{&cc.bytes_received, &c.lc->bytes_out, &c.lc->bytes_in, &cc.bytes_sent});
+  if (!ended.clean && !c.revoked) {
+    LogDebug(kLog, "listener=" + c.listener->name + " peer=" + c.peer + " stream " +
+                       std::to_string(s->id()) + " reset: " + ended.reason);
+  }
+  cc.active.fetch_sub(1, kRelaxed);
+  cs->Release(i);
+}
+
+// A public listener's connection that selected gangway-mux/1: every stream is a connection to
+// the local app, until the client closes the connection (or authz, or a drain, ends it).
+asio::awaitable<void> ServeMux(Connection& c, ssl::stream<tcp::socket&>& tls,
+                               const std::string& app) {
+  MuxSession session(tls, MuxSession::Role::kServer,
+                     "listener=" + c.listener->name + " peer=" + c.peer);
+  c.drain = [&session] { session.GoAway("draining"); };
+  auto ex = co_await asio::this_coro::executor;
+  co_await session.Run([&c, &app, ex](std::shared_ptr<MuxStream> s) {
+    asio::co_spawn(ex, ServeStream(c, std::move(s), app), asio::detached);
+  });
+  c.drain = nullptr;
+  LogDebug(kLog, session.name() + ": multiplexed connection ended: " + session.error());
+}
+
 // kTerminateTls: mTLS server with the leaf, verify and authorize the client, plaintext to the
 // local app.
 asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
@@ -609,6 +694,9 @@ asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
   c.per_request_authz = chain.inbound_http;
   ClusterState* cluster = snap.FindCluster(chain.cluster);
   if (cluster == nullptr) co_return c.Refuse(RefuseReason::kUnknownCluster, chain.cluster);
+  if (!chain.inbound_http && NegotiatedMux(tls.native_handle())) {
+    co_return co_await ServeMux(c, tls, chain.cluster);
+  }
   if (co_await Dial(c, cluster)) co_return;
   ClusterCounters& cc = cluster->counters();
   if (chain.inbound_http) co_return co_await ServeInboundHttp(c, tls, cluster);
@@ -651,6 +739,184 @@ asio::awaitable<std::optional<std::pair<RefuseReason, std::string>>> UpstreamHan
   co_return std::nullopt;
 }
 
+// A worker's mTLS connection to one endpoint that carries the streams of many local
+// connections (docs/mux.md), dialed under `snap`.
+struct ClientMux {
+  enum class State { kDialing, kReady, kFailed, kPlain };
+  std::shared_ptr<const Snapshot> snap;
+  ClusterState* cs;
+  size_t endpoint;
+  tcp::socket socket;
+  std::optional<ssl::stream<tcp::socket&>> tls;
+  std::unique_ptr<MuxSession> session;  // kReady
+  State state = State::kDialing;
+  std::string failure;  // kFailed: why
+  RefuseReason failure_reason = RefuseReason::kConnectFailed;
+  size_t waiting = 0;   // connections waiting for the dial
+  asio::steady_timer settled;  // cancelled when the dial ends
+
+  ClientMux(std::shared_ptr<const Snapshot> s, ClusterState* c, size_t i, asio::io_context& io)
+      : snap(std::move(s)), cs(c), endpoint(i), socket(io), settled(io) {}
+};
+
+void Unpool(Worker& w, const std::shared_ptr<ClientMux>& m) {
+  auto [b, e] = w.mux.equal_range(MuxKey{m->cs, m->endpoint});
+  for (auto it = b; it != e; ++it) {
+    if (it->second == m) {
+      w.mux.erase(it);
+      return;
+    }
+  }
+}
+
+asio::awaitable<void> RunClientMux(Worker* w, std::shared_ptr<ClientMux> m) {
+  co_await m->session->Run(nullptr);
+  Unpool(*w, m);
+  LogDebug(kLog, m->session->name() + ": multiplexed connection ended: " + m->session->error());
+}
+
+// The worker's connection to endpoint `i` of `cs` that takes another stream, waiting for one
+// being dialed if need be. nullptr: dial one, or (with `failure` set) the dial waited for failed.
+asio::awaitable<std::shared_ptr<ClientMux>> FindMux(Worker& w, ClusterState* cs, size_t i,
+                                                    std::string& failure,
+                                                    RefuseReason& failure_reason) {
+  for (;;) {
+    std::shared_ptr<ClientMux> dialing;
+    auto [b, e] = w.mux.equal_range(MuxKey{cs, i});
+    for (auto it = b; it != e; ++it) {
+      const auto& m = it->second;
+      if (m->state == ClientMux::State::kReady && m->session->accepting()) co_return m;
+      if (m->state == ClientMux::State::kDialing && m->waiting < MuxSession::kMaxStreams) {
+        dialing = m;
+      }
+    }
+    if (!dialing) co_return nullptr;
+    ++dialing->waiting;
+    while (dialing->state == ClientMux::State::kDialing) co_await SleepUntilWoken(dialing->settled);
+    --dialing->waiting;
+    if (dialing->state == ClientMux::State::kFailed) {
+      failure = dialing->failure;
+      failure_reason = dialing->failure_reason;
+      co_return nullptr;
+    }
+    if (dialing->state == ClientMux::State::kPlain) co_return nullptr;
+  }
+}
+
+// kOriginateTls with multiplexing: the connection becomes a stream on the worker's connection to
+// the endpoint chosen, dialed (with failover, as OriginateTls) when there is none. A server that
+// does not select gangway-mux/1 gets this connection's bytes alone, as without multiplexing.
+asio::awaitable<void> OriginateMux(Connection& c, ClusterState* primary,
+                                   std::chrono::milliseconds timeout) {
+  const Snapshot& snap = *c.snap;
+  Worker& w = *c.w;
+  std::vector<std::pair<ClusterState*, size_t>> candidates = Candidates(snap, primary);
+  if (candidates.empty()) {
+    co_return c.Refuse(RefuseReason::kNoHealthyEndpoint, "cluster " + primary->cluster().name);
+  }
+  std::string tried;
+  // The last endpoint's failure: a failed handshake there is the refusal's reason, as in
+  // OriginateTls (it names the cause, such as a chain from another CA).
+  std::string failure;
+  RefuseReason failure_reason = RefuseReason::kConnectFailed;
+  for (const auto& [cs, i] : candidates) {
+    const Endpoint& ep = cs->cluster().endpoints[i];
+    std::string where = ep.address + ":" + std::to_string(ep.port);
+    failure.clear();
+    failure_reason = RefuseReason::kConnectFailed;
+    std::shared_ptr<ClientMux> m = co_await FindMux(w, cs, i, failure, failure_reason);
+    if (c.revoked) co_return;
+    if (!m && !failure.empty()) {
+      tried += (tried.empty() ? "" : ", ") + where + " (" + failure + ")";
+      continue;
+    }
+    if (!m) {
+      m = std::make_shared<ClientMux>(c.snap, cs, i, *w.io);
+      w.mux.emplace(MuxKey{cs, i}, m);
+      std::optional<std::pair<RefuseReason, std::string>> failed;
+      error_code ec = co_await ConnectEndpoint(m->socket, cs, i);
+      if (!ec) {
+        m->tls.emplace(m->socket, *snap.client_ctx);
+        SSL_set_alpn_protos(m->tls->native_handle(),
+                            reinterpret_cast<const unsigned char*>(mux::kAlpnWire.data()),
+                            static_cast<unsigned>(mux::kAlpnWire.size()));
+        failed = co_await UpstreamHandshake(*m->tls, snap, cs, timeout);
+      }
+      if (ec || failed) {
+        m->state = ClientMux::State::kFailed;
+        m->failure = ec ? ec.message() : failed->second;
+        if (failed) m->failure_reason = failed->first;
+        failure = m->failure;
+        failure_reason = m->failure_reason;
+        Unpool(w, m);
+        m->settled.cancel();
+        if (c.revoked) co_return;
+        // A server with the wrong identity is a configuration error: not retried elsewhere.
+        if (failed && failed->first != RefuseReason::kUpstreamTls) {
+          co_return c.Refuse(failed->first, failed->second);
+        }
+        LogDebug(kLog, "listener=" + c.listener->name + " endpoint " + where + ": " + m->failure);
+        NoteFailure(c, cs, i);
+        tried += (tried.empty() ? "" : ", ") + where + " (" + m->failure + ")";
+        continue;
+      }
+      cs->ReportSuccess(i);
+      if (!NegotiatedMux(m->tls->native_handle())) {
+        m->state = ClientMux::State::kPlain;
+        Unpool(w, m);
+        m->settled.cancel();
+        c.cluster = cs;
+        c.endpoint = i;
+        cs->Acquire(i);
+        ClusterCounters& cc = cs->counters();
+        cc.connections.fetch_add(1, kRelaxed);
+        cc.active.fetch_add(1, kRelaxed);
+        c.close_extra = [m] {
+          error_code ignored;
+          m->socket.close(ignored);
+        };
+        co_await (Pump(c, c.down, *m->tls, true, c.lc->bytes_in, cc.bytes_sent) &&
+                  Pump(c, *m->tls, c.down, false, cc.bytes_received, c.lc->bytes_out));
+        co_return;
+      }
+      m->session = std::make_unique<MuxSession>(
+          *m->tls, MuxSession::Role::kClient,
+          "listener=" + c.listener->name + " cluster=" + cs->cluster().name + " endpoint " + where,
+          std::chrono::seconds(30));
+      m->state = ClientMux::State::kReady;
+      cs->counters().mux_sessions.fetch_add(1, kRelaxed);
+      asio::co_spawn(*w.io, RunClientMux(&w, m), asio::detached);
+      m->settled.cancel();
+    }
+    std::shared_ptr<MuxStream> stream = m->session->Open();
+    if (!stream) {
+      tried += (tried.empty() ? "" : ", ") + where + " (connection closed)";
+      continue;
+    }
+    if (cs != primary) {
+      LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + primary->cluster().name +
+                         ": failing over to " + cs->cluster().name);
+    }
+    c.cluster = cs;
+    c.endpoint = i;
+    cs->Acquire(i);
+    ClusterCounters& cc = cs->counters();
+    cc.connections.fetch_add(1, kRelaxed);
+    cc.active.fetch_add(1, kRelaxed);
+    auto ended = co_await stream->Relay(c.down, RelayCounters{&c.lc->bytes_in, &cc.bytes_sent,
+                                                              &cc.bytes_received,
+                                                              &c.lc->bytes_out});
+    if (!ended.clean && !c.revoked) {
+      LogWarn(kLog, "listener=" + c.listener->name + " peer=" + c.peer + " cluster=" +
+                        cs->cluster().name + " stream " + std::to_string(stream->id()) + " ended: " +
+                        ended.reason);
+    }
+    co_return;
+  }
+  if (failure_reason == RefuseReason::kUpstreamTls) co_return c.Refuse(failure_reason, failure);
+  c.Refuse(RefuseReason::kConnectFailed, "cluster " + primary->cluster().name + ": " + tried);
+}
+
 // kOriginateTls: plaintext from the local app, mTLS with the leaf to the cluster, whose server
 // must present one of the cluster's SPIFFE IDs.
 asio::awaitable<void> OriginateTls(Connection& c, const FilterChain& chain,
@@ -659,6 +925,7 @@ asio::awaitable<void> OriginateTls(Connection& c, const FilterChain& chain,
   if (!snap.client_ctx) co_return c.Refuse(RefuseReason::kInternal, "no leaf to originate TLS");
   ClusterState* primary = snap.FindCluster(chain.cluster);
   if (primary == nullptr) co_return c.Refuse(RefuseReason::kUnknownCluster, chain.cluster);
+  if (c.w->rt->options.multiplex) co_return co_await OriginateMux(c, primary, timeout);
   // A handshake that fails (a gateway on the way that closes the connection, a sidecar gone
   // behind it) is a failed connection too: the next candidate is dialed, failover included. A
   // server with the wrong identity is not retried: that is a configuration error.
@@ -1556,6 +1823,10 @@ Status Runtime::Apply(std::shared_ptr<const Config> config, ApplyOrder order) {
       }
       w->current = snap;
       CloseNewlyDenied(*w);
+      // Connections dialed under an older config take no new stream (docs/mux.md).
+      for (auto& [key, m] : w->mux) {
+        if (m->snap != snap && m->session) m->session->GoAway("new config");
+      }
       for (const auto& [name, fd] : mine) {
         auto acceptor = std::make_shared<tcp::acceptor>(*w->io);
         error_code ec;
@@ -1613,6 +1884,12 @@ void Runtime::Drain(std::chrono::steady_clock::time_point deadline) {
     asio::post(*worker->io, [worker] {
       for (auto& [name, acceptor] : worker->acceptors) CloseAcceptor(*acceptor);
       worker->acceptors.clear();
+      for (auto& [id, c] : worker->connections) {
+        if (c->drain) c->drain();
+      }
+      for (auto& [key, m] : worker->mux) {
+        if (m->session) m->session->GoAway("draining");
+      }
     });
   }
   {
@@ -1630,6 +1907,14 @@ void Runtime::Drain(std::chrono::steady_clock::time_point deadline) {
     Worker* worker = w.get();
     asio::post(*worker->io, [worker] {
       for (auto& [id, c] : worker->connections) c->Close();
+      for (auto& [key, m] : worker->mux) {
+        if (m->session) {
+          m->session->Close();
+        } else {
+          error_code ignored;
+          m->socket.close(ignored);
+        }
+      }
       if (worker->admin) CloseAcceptor(*worker->admin);
       worker->guard.reset();
     });

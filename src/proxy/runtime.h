@@ -34,6 +34,9 @@ struct RuntimeOptions {
   net::HelloLimits hello_limits;
   // When connection failures eject an endpoint, and for how long (docs/proxy.md, "Failover").
   OutlierPolicy outliers;
+  // Upstream connections to a cluster share mTLS connections as streams when the server agrees
+  // (docs/mux.md).
+  bool multiplex = true;
 };
 
 class Runtime {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <future>
+#include <thread>
 
 #include "proxy/testing/harness.h"
 
@@ -145,10 +146,12 @@ std::shared_ptr<const Config> Share(Config c) { return std::make_shared<const Co
 
 class Proxy {
  public:
-  explicit Proxy(Config config, int admin_port = -1, OutlierPolicy outliers = {}) {
+  explicit Proxy(Config config, int admin_port = -1, OutlierPolicy outliers = {},
+                 bool multiplex = true) {
     RuntimeOptions options;
     options.workers = 2;
     options.admin_port = admin_port;
+    options.multiplex = multiplex;
     options.handshake_timeout = std::chrono::milliseconds(3000);
     options.outliers = outliers;
     Status s = runtime.Start(options);
@@ -198,23 +201,26 @@ TEST(ProxyRuntime, SidecarToSidecarRoundTrips) {
   ExpectEcho(web.Port("upstream-api"), "second");
 
   EXPECT_TRUE(WaitFor([&] { return api.Listener("public").bytes_out >= 100006; }));
-  EXPECT_EQ(api.Listener("public").accepted, 2u);
   EXPECT_EQ(api.Listener("public").RefusedTotal(), 0u);
   ClusterStats c = web.Cluster(Sni("api", "dc2"));
   EXPECT_EQ(c.connections, 2u);
   EXPECT_EQ(c.bytes_sent, 100006u);
+  // Two connections as streams of one multiplexed connection per worker (docs/mux.md).
+  EXPECT_EQ(api.Listener("public").accepted, c.mux_sessions);
+  EXPECT_EQ(api.Cluster("local_app").connections, 2u);
 }
 
-// The second connection through the same upstream resumes the first one's TLS session, and
-// the resumed session still carries web's certificate: api's listener only lets web in (the
-// default denies), so a resumed session without the client's identity would be refused.
+// Without multiplexing, the second connection through the same upstream resumes the first one's
+// TLS session, and the resumed session still carries web's certificate: api's listener only lets
+// web in (the default denies), so a resumed session without the client's identity would be
+// refused.
 TEST(ProxyRuntime, SecondConnectionResumesTheSession) {
   EchoServer echo;
   Config api_config = ApiSidecar(1, echo.port());
   api_config.authz.default_allow = false;
   api_config.authz.rules.push_back({Certs().web.spiffe_id, true, 9, "allow-web"});
   Proxy api(std::move(api_config));
-  Proxy web(WebSidecar(1, {Local(api.Port("public"))}));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}), -1, {}, /*multiplex=*/false);
 
   ExpectEcho(web.Port("upstream-api"), "first");
   EXPECT_EQ(web.Cluster(Sni("api", "dc2")).tls_resumed, 0u);
@@ -227,6 +233,80 @@ TEST(ProxyRuntime, SecondConnectionResumesTheSession) {
   EXPECT_TRUE(WaitFor([&] { return api.Listener("public").bytes_out >= 16; }));
   EXPECT_EQ(api.Listener("public").accepted, 3u);
   EXPECT_EQ(api.Listener("public").RefusedTotal(), 0u);
+}
+
+// Sends `payload` from one thread and reads from another until EOF, after a half-close of the
+// sending side: the echo app closes its side when its client does.
+std::string EchoWithHalfClose(int port, const std::string& payload) {
+  int fd = ConnectTcp(port);
+  if (fd < 0) return "connect failed";
+  std::thread writer([&] {
+    WriteAll(fd, payload);
+    ::shutdown(fd, SHUT_WR);
+  });
+  std::string got = ReadN(fd, payload.size() + 1);
+  writer.join();
+  ::close(fd);
+  return got;
+}
+
+// Upstream connections become streams on a shared mTLS connection (docs/mux.md): 30 of them, 10
+// at a time, reach api's app over at most one TLS connection per worker, each app connection
+// counted as a connection of its own on both sides.
+TEST(ProxyRuntime, ConnectionsShareMultiplexedTlsConnections) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}));
+  ExpectEcho(web.Port("upstream-api"), "first");
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 10; ++i) {
+      clients.emplace_back([&, i] {
+        ExpectEcho(web.Port("upstream-api"), "conn " + std::to_string(round * 10 + i));
+      });
+    }
+    for (auto& t : clients) t.join();
+  }
+  ClusterStats c = web.Cluster(Sni("api", "dc2"));
+  EXPECT_EQ(c.connections, 31u);
+  EXPECT_GE(c.mux_sessions, 1u);
+  EXPECT_LE(c.mux_sessions, 2u);  // one per worker at most
+  EXPECT_EQ(api.Listener("public").accepted, c.mux_sessions);
+  EXPECT_TRUE(WaitFor([&] { return api.Cluster("local_app").connections == 31u; }));
+  EXPECT_TRUE(WaitFor([&] { return api.Cluster("local_app").active == 0; }));
+  EXPECT_EQ(api.Listener("public").RefusedTotal(), 0u);
+  EXPECT_EQ(web.Listener("upstream-api").RefusedTotal(), 0u);
+}
+
+// Each stream has a window of 256 KiB: 3 MB each way on four streams at once arrive intact, and
+// a half-close travels as FIN both ways (the app sees EOF, closes, and the client sees EOF).
+TEST(ProxyRuntime, MultiplexedStreamsCarryLargeTransfersAndHalfCloses) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}));
+  const std::string payload = Payload(3 * 1024 * 1024);
+  std::vector<std::thread> clients;
+  std::atomic<int> intact{0};
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&] {
+      if (EchoWithHalfClose(web.Port("upstream-api"), payload) == payload) ++intact;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(intact.load(), 4);
+  EXPECT_LE(web.Cluster(Sni("api", "dc2")).mux_sessions, 2u);
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).bytes_sent, 4u * payload.size());
+  EXPECT_TRUE(WaitFor([&] { return api.Listener("public").bytes_out == 4u * payload.size(); }));
+}
+
+// With multiplexing off, every connection is a TLS connection of its own.
+TEST(ProxyRuntime, MultiplexOffDialsPerConnection) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}), -1, {}, /*multiplex=*/false);
+  for (int i = 0; i < 5; ++i) ExpectEcho(web.Port("upstream-api"), "plain");
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).mux_sessions, 0u);
+  EXPECT_TRUE(WaitFor([&] { return api.Listener("public").accepted == 5u; }));
 }
 
 TEST(ProxyRuntime, ThroughOneGatewayBySni) {
@@ -808,6 +888,30 @@ TEST(ProxyRuntime, AdminServesStatsAndReady) {
   EXPECT_NE(stats.find("\"public\""), std::string::npos) << stats;
   EXPECT_NE(stats.find("\"local_app\""), std::string::npos) << stats;
   EXPECT_NE(get("/nope").find("404"), std::string::npos);
+}
+
+
+// A stream whose app cannot be reached is reset: api's sidecar logs and counts the refusal, web's
+// closes the local connection and says why; the shared connection carries on.
+TEST(ProxyRuntime, AStreamTheAppRefusesIsResetAndNamed) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, ClosedPort()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}));
+  std::string log = LogOf([&] {
+    int fd = ConnectTcp(web.Port("upstream-api"));
+    ASSERT_GE(fd, 0);
+    EXPECT_TRUE(ReadsEof(fd));
+    ::close(fd);
+    EXPECT_TRUE(api.WaitRefused("public", RefuseReason::kConnectFailed));
+    EXPECT_TRUE(WaitFor([&] { return web.Cluster(Sni("api", "dc2")).active == 0; }));
+  });
+  EXPECT_TRUE(Contains(log, " stream 1 refused: connect_failed: cluster local_app: ")) << log;
+  EXPECT_TRUE(Contains(log, " stream 1 ended: reset by the peer: connect_failed: ")) << log;
+  // The app comes back: the next stream on the same connection reaches it.
+  Config fixed = ApiSidecar(2, echo.port());
+  ASSERT_TRUE(api.runtime.Apply(Share(fixed)).ok());
+  ExpectEcho(web.Port("upstream-api"), "back");
+  EXPECT_EQ(api.Listener("public").accepted, web.Cluster(Sni("api", "dc2")).mux_sessions);
 }
 
 }  // namespace

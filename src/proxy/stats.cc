@@ -91,6 +91,7 @@ ClusterStats Read(std::string name, const ClusterCounters& c) {
   s.bytes_sent = c.bytes_sent.load(kRelaxed);
   s.bytes_received = c.bytes_received.load(kRelaxed);
   s.tls_resumed = c.tls_resumed.load(kRelaxed);
+  s.mux_sessions = c.mux_sessions.load(kRelaxed);
   return s;
 }
 
@@ -119,7 +120,8 @@ std::string StatsJson(const RuntimeStats& stats) {
                         {"ConnectFailures", c.connect_failures},
                         {"BytesSent", c.bytes_sent},
                         {"BytesReceived", c.bytes_received},
-                        {"TlsResumed", c.tls_resumed}};
+                        {"TlsResumed", c.tls_resumed},
+                        {"MuxSessions", c.mux_sessions}};
   }
   nlohmann::ordered_json routes = nlohmann::ordered_json::object();
   for (const auto& r : stats.routes) {

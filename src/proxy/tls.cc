@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 
 #include "proxy/authz.h"
+#include "proxy/mux.h"
 #include "x509/x509.h"
 
 namespace gangway::proxy {
@@ -41,6 +42,23 @@ int FailedLeafIndex() {
 }
 
 // Keeps the leaf of the first chain that fails; the verdict stays OpenSSL's.
+// Selects gangway-mux/1 when the client offers it; otherwise no protocol at all.
+int SelectMux(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+              unsigned int inlen, void*) {
+  std::string_view offered(reinterpret_cast<const char*>(in), inlen);
+  for (size_t i = 0; i < offered.size();) {
+    size_t n = static_cast<unsigned char>(offered[i]);
+    if (i + 1 + n > offered.size()) break;
+    if (offered.substr(i + 1, n) == mux::kAlpn) {
+      *out = in + i + 1;
+      *outlen = static_cast<unsigned char>(n);
+      return SSL_TLSEXT_ERR_OK;
+    }
+    i += 1 + n;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
 int OnVerify(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok == 1) return 1;
   auto* ssl =
@@ -168,6 +186,17 @@ Result<std::shared_ptr<const MeshTls>> MeshTls::Build(const Config& config) {
                      OnVerify);
   static const unsigned char kContext[] = "gangway-mesh";
   SSL_CTX_set_session_id_context(tls->server_.get(), kContext, sizeof(kContext) - 1);
+  // A public listener whose chains are all plain L4 carries multiplexed streams for clients that
+  // ask (docs/mux.md); an HTTP one reads HTTP from each connection, so it selects nothing.
+  bool l4 = false;
+  bool http = false;
+  for (const auto& listener : config.listeners) {
+    for (const auto& fc : listener.chains) {
+      if (fc.action != FilterChain::Action::kTerminateTls) continue;
+      (fc.inbound_http ? http : l4) = true;
+    }
+  }
+  if (l4 && !http) SSL_CTX_set_alpn_select_cb(tls->server_.get(), SelectMux, nullptr);
 
   // Client: the server's chain must verify; its SPIFFE ID is checked after the handshake.
   SSL_CTX_set_verify(tls->client_.get(), SSL_VERIFY_PEER, OnVerify);

@@ -60,6 +60,7 @@ struct RunFlags {
   int64_t workers = 0;
   std::string drain_timeout = "5s";
   std::string log_level = "info";
+  bool multiplex = true;
 
   void Register(FlagSet* flags) {
     flags->String("admin-bind", &admin_bind, "host:port",
@@ -72,6 +73,10 @@ struct RunFlags {
                   "How long open connections may finish after an interrupt. Default 5s.");
     flags->String("log-level", &log_level, "level",
                   "trace, debug, info, warn or error. Default info.");
+    flags->Bool("multiplex", &multiplex,
+                "Carry a sidecar's upstream connections to one endpoint as streams of shared "
+                "mTLS connections when the other sidecar agrees (docs/mux.md). Default true; "
+                "-multiplex=false dials one mTLS connection per connection.");
   }
 };
 
@@ -175,6 +180,7 @@ Result<ProcessOptions> BuildOptions(const RunFlags& flags, const apiclient::ApiC
   int hardware = static_cast<int>(std::thread::hardware_concurrency());
   o.runtime.workers =
       flags.workers > 0 ? static_cast<int>(flags.workers) : std::clamp(hardware, 1, 8);
+  o.runtime.multiplex = flags.multiplex;
   auto drain = ParseDuration(flags.drain_timeout);
   if (!drain.ok() || drain->count() < 0) {
     return InvalidArgument("Invalid -drain-timeout \"" + flags.drain_timeout + "\"");

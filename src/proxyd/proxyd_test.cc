@@ -281,6 +281,14 @@ TEST(ProxyCommand, DefaultsMatchEnvoysAdminAddress) {
   EXPECT_EQ(run.started->agent.hostport, "127.0.0.1:8500");
   EXPECT_GE(run.started->runtime.workers, 1);
   EXPECT_TRUE(run.requests.empty());  // -proxy-id needs no lookup
+  EXPECT_TRUE(run.started->runtime.multiplex);
+
+  CommandRun plain;
+  ASSERT_EQ(plain.Run({"connect", "proxy", "-proxy-id", "web-sidecar-proxy", "-multiplex=false"}),
+            0)
+      << plain.err.str();
+  ASSERT_TRUE(plain.started);
+  EXPECT_FALSE(plain.started->runtime.multiplex);
 }
 
 TEST(ProxyCommand, ConnectEnvoyRegistersTheMeshGatewayThenRunsIt) {

@@ -109,7 +109,9 @@ class DefaultDenyTest(MeshTestCase):
         # Two long-lived connections, opened while allowed.
         kept = self.open_stream("/kept")
         doomed = self.open_stream("/doomed")
-        wait_until(lambda: m.apip.stats()["Listeners"]["public_listener"]["Active"] >= 2,
+        # Both reach api's app: as two streams of one multiplexed connection (docs/mux.md), so
+        # api's sidecar counts them on its local app cluster.
+        wait_until(lambda: m.apip.stats()["Clusters"]["local_app"]["Active"] >= 2,
                    timeout=10, msg=lambda: "both connections reach api's sidecar\n" +
                    m.apip.describe())
         # A config change that still allows web (an intention for another source) leaves them

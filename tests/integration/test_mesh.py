@@ -95,6 +95,12 @@ class GatewayFailureTest(MeshTestCase):
         return sum(c["ConnectFailures"] for name, c in proxy.stats()["Clusters"].items()
                    if name.startswith(prefix))
 
+    def dials(self, proxy, prefix):
+        """TLS connections `proxy` made to the clusters named `prefix`...: a sidecar's
+        multiplexed connections (docs/mux.md), a gateway's connections."""
+        return sum(c.get("MuxSessions") or c["Connections"]
+                   for name, c in proxy.stats()["Clusters"].items() if name.startswith(prefix))
+
     def check_retry(self, mode, proxy, prefix, survivor, victim):
         """Kills `victim` of dc2's two gateways: `proxy`, which dials them, moves on to
         `survivor`."""
@@ -102,23 +108,30 @@ class GatewayFailureTest(MeshTestCase):
         self.assertTrue(m.upstream_works("/%s-before" % mode))
         carried = listener_bytes(survivor.stats(), "lan")
         failures = self.connect_failures(proxy, prefix)
+        dials = self.dials(proxy, prefix)
         version = proxy.stats()["Version"]
         victim.kill()
         failed = self.twenty_requests(mode)
         still_listed = proxy.stats()["Version"] == version
         retried = self.connect_failures(proxy, prefix) - failures
-        print("mode %s, one of two gateways killed: failed requests %r of 20; %s counted %d "
-              "connect failures to the dead one" % (mode, failed, proxy.name, retried))
+        dialed = self.dials(proxy, prefix) - dials
+        print("mode %s, one of two gateways killed: failed requests %r of 20; %s made %d new "
+              "connections and counted %d connect failures to the dead one" %
+              (mode, failed, proxy.name, dialed, retried))
         self.assertIn(failed, ([], [0]), "only the first request after the kill may fail")
         wait_until(lambda: listener_bytes(survivor.stats(), "lan") - carried >=
                    (20 - len(failed)) * PAYLOAD_SIZE, timeout=10,
                    msg="the live gateway carried them")
-        if still_listed:
+        if still_listed and dialed >= 2:
             # The dead gateway was still an endpoint: round robin picked it, and it was passed over.
             self.assertGreaterEqual(retried, 1)
-        else:
+        elif not still_listed:
             print("(%s applied a new config meanwhile; the retry count is not checked)" %
                   proxy.name)
+        else:
+            # web's requests are streams of connections made before the kill (docs/mux.md): fewer
+            # than two new ones need not have reached the dead gateway.
+            print("(%d new connections: the retry count is not checked)" % dialed)
 
     def test_killed_gateways(self):
         m = self.mesh

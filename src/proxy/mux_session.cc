@@ -1,0 +1,417 @@
+#include "proxy/mux_session.h"
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <vector>
+
+#include "core/log.h"
+
+namespace gangway::proxy {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view kLog = "proxy";
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+bool IsEnd(const error_code& ec) {
+  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+}
+
+asio::awaitable<void> Sleep(asio::steady_timer& timer) { return SleepUntilWoken(timer); }
+
+}  // namespace
+
+asio::awaitable<void> SleepUntilWoken(asio::steady_timer& timer) {
+  timer.expires_at(asio::steady_timer::time_point::max());
+  co_await timer.async_wait(kTuple);
+}
+
+bool NegotiatedMux(const SSL* ssl) {
+  const unsigned char* data = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl, &data, &len);
+  return data != nullptr && std::string_view(reinterpret_cast<const char*>(data), len) == mux::kAlpn;
+}
+
+// ---- MuxStream ----
+
+MuxStream::MuxStream(MuxSession* session, uint32_t id)
+    : session_(session),
+      id_(id),
+      wake_to_socket_(session->tls_.get_executor()),
+      wake_from_socket_(session->tls_.get_executor()) {
+  ++session_->live_;
+}
+
+MuxStream::~MuxStream() {
+  if (--session_->live_ == 0) session_->streams_gone_.cancel();
+}
+
+asio::awaitable<MuxStream::Ended> MuxStream::Relay(tcp::socket& socket, RelayCounters counters) {
+  if (!reset_) {
+    socket_ = &socket;
+    co_await (FromSocket(counters) && ToSocket(counters));
+    socket_ = nullptr;
+  }
+  if (reset_) {
+    error_code ignored;
+    socket.close(ignored);
+  }
+  session_->Forget(id_);
+  co_return Ended{!reset_, reset_reason_};
+}
+
+asio::awaitable<void> MuxStream::FromSocket(RelayCounters& k) {
+  constexpr size_t kFirst = 4 * 1024;
+  size_t size = kFirst;
+  auto buf = std::make_unique_for_overwrite<char[]>(size);
+  for (;;) {
+    while (!reset_ && (send_window_ == 0 || session_->Congested())) {
+      if (session_->Congested()) session_->blocked_ = true;
+      co_await Sleep(wake_from_socket_);
+    }
+    if (reset_) co_return;
+    const size_t want = std::min<size_t>(size, send_window_);
+    auto [ec, n] = co_await socket_->async_read_some(asio::buffer(buf.get(), want), kTuple);
+    if (reset_) co_return;
+    if (n > 0) {
+      k.socket_read->fetch_add(n, kRelaxed);
+      session_->Send(mux::FrameType::kData, id_, std::string_view(buf.get(), n));
+      send_window_ -= static_cast<uint32_t>(n);
+      k.stream_sent->fetch_add(n, kRelaxed);
+      if (n == size && size < mux::kMaxPayload) {
+        size = mux::kMaxPayload;
+        buf = std::make_unique_for_overwrite<char[]>(size);
+      }
+    }
+    if (IsEnd(ec)) {
+      sent_fin_ = true;
+      session_->Send(mux::FrameType::kFin, id_);
+      co_return;
+    }
+    if (ec) {
+      Reset("read from the local connection: " + ec.message());
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> MuxStream::ToSocket(RelayCounters& k) {
+  std::string sending;
+  for (;;) {
+    while (!reset_ && inbox_.empty() && !peer_fin_) co_await Sleep(wake_to_socket_);
+    if (reset_) co_return;
+    if (inbox_.empty()) {  // the peer's FIN, and everything before it written
+      error_code ignored;
+      socket_->shutdown(tcp::socket::shutdown_send, ignored);
+      co_return;
+    }
+    sending.clear();
+    sending.swap(inbox_);
+    k.stream_received->fetch_add(sending.size(), kRelaxed);
+    auto [ec, n] = co_await asio::async_write(*socket_, asio::buffer(sending), kTuple);
+    if (reset_) co_return;
+    if (ec) {
+      Reset("write to the local connection: " + ec.message());
+      co_return;
+    }
+    k.socket_written->fetch_add(n, kRelaxed);
+    consumed_ += static_cast<uint32_t>(n);
+    // Credit back in halves of the window: one WINDOW frame per 128 KiB, not per write.
+    if (consumed_ >= mux::kWindow / 2 && !session_->closed_) {
+      session_->SendWindow(id_, consumed_);
+      received_unacked_ -= consumed_;
+      consumed_ = 0;
+    }
+  }
+}
+
+bool MuxStream::OnData(std::string_view payload, std::string& error) {
+  if (peer_fin_) {
+    error = "DATA after FIN on stream " + std::to_string(id_);
+    return false;
+  }
+  if (payload.size() > mux::kWindow - received_unacked_) {
+    error = "stream " + std::to_string(id_) + " sent past its window of " +
+            std::to_string(mux::kWindow) + " bytes";
+    return false;
+  }
+  received_unacked_ += static_cast<uint32_t>(payload.size());
+  if (reset_) return true;  // in flight when we reset it
+  inbox_.append(payload);
+  wake_to_socket_.cancel();
+  return true;
+}
+
+bool MuxStream::OnFin(std::string& error) {
+  if (peer_fin_) {
+    error = "a second FIN on stream " + std::to_string(id_);
+    return false;
+  }
+  peer_fin_ = true;
+  wake_to_socket_.cancel();
+  return true;
+}
+
+bool MuxStream::OnWindow(uint32_t increment, std::string& error) {
+  if (uint64_t{send_window_} + increment > mux::kWindow) {
+    error = "WINDOW on stream " + std::to_string(id_) + " grows it past " +
+            std::to_string(mux::kWindow) + " bytes";
+    return false;
+  }
+  send_window_ += increment;
+  wake_from_socket_.cancel();
+  return true;
+}
+
+void MuxStream::OnReset(std::string reason, bool by_peer) {
+  if (reset_) return;
+  reset_ = true;
+  reset_reason_ = (by_peer ? "reset by the peer: " : "") + std::move(reason);
+  if (socket_ != nullptr) {
+    error_code ignored;
+    socket_->close(ignored);
+  }
+  wake_to_socket_.cancel();
+  wake_from_socket_.cancel();
+}
+
+void MuxStream::Reset(std::string_view reason) {
+  if (reset_) return;
+  if (!session_->closed_) {
+    session_->Send(mux::FrameType::kReset, id_,
+                   reason.substr(0, std::min<size_t>(reason.size(), 512)));
+  }
+  OnReset(std::string(reason), false);
+  session_->Forget(id_);
+}
+
+// ---- MuxSession ----
+
+MuxSession::MuxSession(Tls& tls, Role role, std::string name,
+                       std::chrono::steady_clock::duration idle_timeout)
+    : tls_(tls),
+      role_(role),
+      name_(std::move(name)),
+      idle_timeout_(idle_timeout),
+      idle_since_(std::chrono::steady_clock::now()),
+      wake_writer_(tls.get_executor()),
+      streams_gone_(tls.get_executor()),
+      idle_timer_(tls.get_executor()) {}
+
+MuxSession::~MuxSession() = default;
+
+asio::awaitable<void> MuxSession::Run(OnOpen on_open) {
+  co_await (ReadLoop(on_open) && WriteLoop() && IdleLoop());
+  Close();
+  while (live_ > 0) co_await Sleep(streams_gone_);
+}
+
+std::shared_ptr<MuxStream> MuxSession::Open() {
+  if (!accepting()) return nullptr;
+  auto stream = std::make_shared<MuxStream>(this, next_id_);
+  streams_[next_id_] = stream;
+  Send(mux::FrameType::kOpen, next_id_);
+  next_id_ += 2;
+  return stream;
+}
+
+bool MuxSession::accepting() const {
+  return role_ == Role::kClient && !closed_ && !finishing_ && !goaway_sent_ && !goaway_received_ &&
+         streams_.size() < kMaxStreams && next_id_ < 0x7fffffffu;
+}
+
+void MuxSession::GoAway(std::string_view reason) {
+  if (closed_ || goaway_sent_) return;
+  goaway_sent_ = true;
+  Send(mux::FrameType::kGoAway, 0, reason);
+  MaybeFinish();
+}
+
+void MuxSession::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (error_.empty()) error_ = "closed";
+  error_code ignored;
+  tls_.next_layer().close(ignored);
+  // Reset what is left without a frame: there is no connection to send it on.
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, s] : streams) s->OnReset("connection closed: " + error_, false);
+  wake_writer_.cancel();
+  idle_timer_.cancel();
+}
+
+void MuxSession::Fail(std::string error) {
+  if (closed_) return;
+  LogWarn(kLog, name_ + ": multiplexed connection closed: protocol error: " + error);
+  error_ = "protocol error: " + std::move(error);
+  Close();
+}
+
+void MuxSession::Send(mux::FrameType type, uint32_t stream, std::string_view payload) {
+  if (closed_) return;
+  mux::AppendFrame(out_, type, stream, payload);
+  wake_writer_.cancel();
+}
+
+void MuxSession::SendWindow(uint32_t stream, uint32_t increment) {
+  if (closed_) return;
+  mux::AppendWindow(out_, stream, increment);
+  wake_writer_.cancel();
+}
+
+void MuxSession::Forget(uint32_t id) {
+  if (streams_.erase(id) == 0) return;
+  if (streams_.empty()) idle_since_ = std::chrono::steady_clock::now();
+  MaybeFinish();
+}
+
+void MuxSession::MaybeFinish() {
+  if ((goaway_sent_ || goaway_received_) && streams_.empty() && !finishing_) {
+    finishing_ = true;
+    wake_writer_.cancel();
+  }
+}
+
+bool MuxSession::Known(uint32_t id) const {
+  return role_ == Role::kClient ? id < next_id_ : id <= last_peer_id_;
+}
+
+asio::awaitable<void> MuxSession::ReadLoop(OnOpen& on_open) {
+  std::vector<uint8_t> buf(64 * 1024);
+  size_t have = 0;
+  while (!closed_) {
+    auto [ec, n] =
+        co_await tls_.async_read_some(asio::buffer(buf.data() + have, buf.size() - have), kTuple);
+    have += n;
+    size_t off = 0;
+    while (!closed_) {
+      mux::DecodeResult r = mux::Decode(std::span<const uint8_t>(buf.data() + off, have - off));
+      if (r.kind == mux::DecodeResult::Kind::kNeedMore) break;
+      if (r.kind == mux::DecodeResult::Kind::kError) {
+        Fail(r.error);
+        co_return;
+      }
+      if (!Dispatch(r.frame, on_open)) co_return;
+      off += r.consumed;
+    }
+    if (closed_) co_return;
+    std::copy(buf.begin() + static_cast<ptrdiff_t>(off), buf.begin() + static_cast<ptrdiff_t>(have),
+              buf.begin());
+    have -= off;
+    if (ec) {
+      if (!closed_) {
+        error_ = IsEnd(ec) ? "closed by the peer" : ec.message();
+        if (have > 0) error_ += " in the middle of a frame";
+        Close();
+      }
+      co_return;
+    }
+  }
+}
+
+bool MuxSession::Dispatch(const mux::Frame& f, OnOpen& on_open) {
+  using mux::FrameType;
+  std::string error;
+  if (f.type == FrameType::kGoAway) {
+    goaway_received_ = true;
+    MaybeFinish();
+    return true;
+  }
+  if (f.type == FrameType::kOpen) {
+    if (role_ != Role::kServer) {
+      Fail("OPEN from the server (stream " + std::to_string(f.stream) + ")");
+      return false;
+    }
+    if (f.stream % 2 == 0 || f.stream <= last_peer_id_) {
+      Fail("OPEN of stream " + std::to_string(f.stream) + " after stream " +
+           std::to_string(last_peer_id_) + " (IDs are odd and increasing)");
+      return false;
+    }
+    last_peer_id_ = f.stream;
+    if (goaway_sent_ || streams_.size() >= 4 * kMaxStreams) {
+      Send(FrameType::kReset, f.stream,
+           goaway_sent_ ? "the connection is going away" : "too many streams");
+      return true;
+    }
+    auto stream = std::make_shared<MuxStream>(this, f.stream);
+    streams_[f.stream] = stream;
+    if (on_open) on_open(std::move(stream));
+    return true;
+  }
+  auto it = streams_.find(f.stream);
+  if (it == streams_.end()) {
+    if (Known(f.stream)) return true;  // ended here while the frame was in flight
+    Fail(std::string(mux::FrameTypeName(f.type)) + " for stream " + std::to_string(f.stream) +
+         ", which was never opened");
+    return false;
+  }
+  std::shared_ptr<MuxStream> s = it->second;  // a reset may Forget it
+  bool ok = true;
+  switch (f.type) {
+    case FrameType::kData: ok = s->OnData(f.payload, error); break;
+    case FrameType::kFin: ok = s->OnFin(error); break;
+    case FrameType::kWindow: ok = s->OnWindow(f.window_increment, error); break;
+    case FrameType::kReset:
+      s->OnReset(f.payload.empty() ? "no reason given" : std::string(f.payload), true);
+      Forget(f.stream);
+      break;
+    default: break;
+  }
+  if (!ok) {
+    Fail(error);
+    return false;
+  }
+  return true;
+}
+
+asio::awaitable<void> MuxSession::WriteLoop() {
+  std::string sending;
+  for (;;) {
+    while (!closed_ && out_.empty() && !finishing_) co_await Sleep(wake_writer_);
+    if (closed_) co_return;
+    if (out_.empty()) {  // finishing, and everything sent
+      error_ = goaway_sent_ ? "went away" : "the peer went away";
+      Close();
+      co_return;
+    }
+    sending.clear();
+    sending.swap(out_);
+    auto [ec, n] = co_await asio::async_write(tls_, asio::buffer(sending), kTuple);
+    if (ec) {
+      if (!closed_) {
+        error_ = "write: " + ec.message();
+        Close();
+      }
+      co_return;
+    }
+    if (blocked_ && !Congested()) {
+      blocked_ = false;
+      for (auto& [id, s] : streams_) s->wake_from_socket_.cancel();
+    }
+  }
+}
+
+asio::awaitable<void> MuxSession::IdleLoop() {
+  if (idle_timeout_.count() <= 0) co_return;
+  while (!closed_) {
+    idle_timer_.expires_after(idle_timeout_ / 2);
+    co_await idle_timer_.async_wait(kTuple);
+    if (closed_) co_return;
+    if (streams_.empty() && std::chrono::steady_clock::now() - idle_since_ >= idle_timeout_) {
+      GoAway("idle");
+      co_return;
+    }
+  }
+}
+
+}  // namespace gangway::proxy
