@@ -124,6 +124,8 @@ asio::awaitable<void> MuxStream::ToSocket(RelayCounters& k) {
       co_return;
     }
     k.socket_written->fetch_add(n, kRelaxed);
+    // A keep-alive stream that once carried a big response should not hold its buffer while idle.
+    if (sending.capacity() > 16 * 1024) std::string().swap(sending);
     consumed_ += static_cast<uint32_t>(n);
     // Credit back in halves of the window: one WINDOW frame per 128 KiB, not per write.
     if (consumed_ >= mux::kWindow / 2 && !session_->closed_) {
