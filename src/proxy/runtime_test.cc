@@ -907,10 +907,11 @@ TEST(ProxyRuntime, AStreamTheAppRefusesIsResetAndNamed) {
   });
   EXPECT_TRUE(Contains(log, " stream 1 refused: connect_failed: cluster local_app: ")) << log;
   EXPECT_TRUE(Contains(log, " stream 1 ended: reset by the peer: connect_failed: ")) << log;
-  // The app comes back: the next stream on the same connection reaches it.
+  // The app comes back: a later stream on the same connection reaches it (once each of api's
+  // workers has the new config; Apply posts it to them).
   Config fixed = ApiSidecar(2, echo.port());
   ASSERT_TRUE(api.runtime.Apply(Share(fixed)).ok());
-  ExpectEcho(web.Port("upstream-api"), "back");
+  EXPECT_TRUE(WaitFor([&] { return EchoWithHalfClose(web.Port("upstream-api"), "back") == "back"; }));
   EXPECT_EQ(api.Listener("public").accepted, web.Cluster(Sni("api", "dc2")).mux_sessions);
 }
 
