@@ -299,6 +299,36 @@ TEST(ProxyRuntime, MultiplexedStreamsCarryLargeTransfersAndHalfCloses) {
   EXPECT_TRUE(WaitFor([&] { return api.Listener("public").bytes_out == 4u * payload.size(); }));
 }
 
+// A new config takes new streams to a new connection (docs/mux.md); the old connection keeps
+// its stream to the end, then closes: api's sidecar sees it go.
+TEST(ProxyRuntime, ANewConfigMovesNewStreamsToANewConnection) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}));
+  int fd = ConnectTcp(web.Port("upstream-api"));
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(WriteAll(fd, "old"));
+  ASSERT_EQ(ReadN(fd, 3), "old");
+  const uint64_t before = web.Cluster(Sni("api", "dc2")).mux_sessions;
+
+  ASSERT_TRUE(web.runtime.Apply(Share(WebSidecar(2, {Local(api.Port("public"))}))).ok());
+  // Every worker has version 2 once a connection accepted after it is served under it: probe
+  // until the session count grows, then once more on each worker at most.
+  EXPECT_TRUE(WaitFor([&] {
+    ExpectEcho(web.Port("upstream-api"), "new");
+    return web.Cluster(Sni("api", "dc2")).mux_sessions > before;
+  }));
+  // The old connection still carries its stream.
+  ASSERT_TRUE(WriteAll(fd, "still"));
+  EXPECT_EQ(ReadN(fd, 5), "still");
+  const int64_t open_before_close = api.Listener("public").active;
+  ::close(fd);
+  // Its last stream ended: the old connection goes away.
+  EXPECT_TRUE(WaitFor([&] { return api.Listener("public").active < open_before_close; }));
+  ExpectEcho(web.Port("upstream-api"), "after");
+  EXPECT_EQ(web.Listener("upstream-api").RefusedTotal(), 0u);
+}
+
 // With multiplexing off, every connection is a TLS connection of its own.
 TEST(ProxyRuntime, MultiplexOffDialsPerConnection) {
   EchoServer echo;
