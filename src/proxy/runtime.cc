@@ -390,6 +390,20 @@ asio::awaitable<std::optional<std::pair<ClusterState*, size_t>>> ConnectFirst(
   co_return std::nullopt;
 }
 
+// Records that `c` goes to endpoint `i` of `cs` (a failover cluster of `primary`, or itself):
+// the endpoint's share for the balancer and the cluster's counters, released by ~Connection.
+void Assign(Connection& c, ClusterState* primary, ClusterState* cs, size_t i) {
+  if (cs != primary) {
+    LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + primary->cluster().name +
+                       ": failing over to " + cs->cluster().name);
+  }
+  c.cluster = cs;
+  c.endpoint = i;
+  cs->Acquire(i);
+  cs->counters().connections.fetch_add(1, kRelaxed);
+  cs->counters().active.fetch_add(1, kRelaxed);
+}
+
 // Dials the candidates of `primary` from `next` on (ConnectFirst) into `c.up`. The caller
 // reports the success once the connection is fully up. nullopt on success; else the connection
 // is refused, with `tried` in the reason.
@@ -407,16 +421,7 @@ asio::awaitable<std::optional<RefuseReason>> DialNext(
     c.Refuse(RefuseReason::kConnectFailed, "cluster " + primary->cluster().name + ": " + tried);
     co_return RefuseReason::kConnectFailed;
   }
-  auto [cs, i] = *got;
-  if (cs != primary) {
-    LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + primary->cluster().name +
-                       ": failing over to " + cs->cluster().name);
-  }
-  c.cluster = cs;
-  c.endpoint = i;
-  cs->Acquire(i);
-  cs->counters().connections.fetch_add(1, kRelaxed);
-  cs->counters().active.fetch_add(1, kRelaxed);
+  Assign(c, primary, got->first, got->second);
   co_return std::nullopt;
 }
 
@@ -865,12 +870,8 @@ asio::awaitable<void> OriginateMux(Connection& c, ClusterState* primary,
         m->state = ClientMux::State::kPlain;
         Unpool(w, m);
         m->settled.cancel();
-        c.cluster = cs;
-        c.endpoint = i;
-        cs->Acquire(i);
+        Assign(c, primary, cs, i);
         ClusterCounters& cc = cs->counters();
-        cc.connections.fetch_add(1, kRelaxed);
-        cc.active.fetch_add(1, kRelaxed);
         c.close_extra = [m] {
           error_code ignored;
           m->socket.close(ignored);
@@ -893,16 +894,8 @@ asio::awaitable<void> OriginateMux(Connection& c, ClusterState* primary,
       tried += (tried.empty() ? "" : ", ") + where + " (connection closed)";
       continue;
     }
-    if (cs != primary) {
-      LogDebug(kLog, "listener=" + c.listener->name + " cluster=" + primary->cluster().name +
-                         ": failing over to " + cs->cluster().name);
-    }
-    c.cluster = cs;
-    c.endpoint = i;
-    cs->Acquire(i);
+    Assign(c, primary, cs, i);
     ClusterCounters& cc = cs->counters();
-    cc.connections.fetch_add(1, kRelaxed);
-    cc.active.fetch_add(1, kRelaxed);
     auto ended = co_await stream->Relay(c.down, RelayCounters{&c.lc->bytes_in, &cc.bytes_sent,
                                                               &cc.bytes_received,
                                                               &c.lc->bytes_out});
