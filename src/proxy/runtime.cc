@@ -3,6 +3,7 @@
 #include "proxy/runtime.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <cctype>
+#include <cerrno>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -654,11 +656,19 @@ asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
   if (!snap.server_ctx) co_return c.Refuse(RefuseReason::kInternal, "no leaf to terminate TLS");
   asio::steady_timer timer(co_await asio::this_coro::executor);
   timer.expires_after(timeout);
-  // A TCP health check connects and closes without a byte: not worth a warning.
-  auto first = co_await (c.down.async_wait(tcp::socket::wait_read, kTuple) ||
-                         timer.async_wait(kTuple));
-  if (first.index() == 1) co_return c.Refuse(RefuseReason::kTlsHandshake, "handshake timed out");
-  if (error_code ec; c.down.available(ec) == 0) {
+  // A TCP health check connects and closes without a byte: not worth a warning. Readable with
+  // nothing to read is that only when a peek finds the end of the stream: a wake-up can also come
+  // with nothing behind it (the reactor's readiness of a descriptor closed just before and
+  // reused), and the ClientHello then follows.
+  for (;;) {
+    auto first = co_await (c.down.async_wait(tcp::socket::wait_read, kTuple) ||
+                           timer.async_wait(kTuple));
+    if (first.index() == 1) co_return c.Refuse(RefuseReason::kTlsHandshake, "handshake timed out");
+    if (error_code ec; c.down.available(ec) > 0) break;
+    char byte;
+    ssize_t got = ::recv(c.down.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (got > 0) break;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
     co_return c.Refuse(RefuseReason::kEmpty, "closed before sending a byte");
   }
   ssl::stream<tcp::socket&> tls(c.down, *snap.server_ctx);
