@@ -13,6 +13,8 @@ namespace gangway::proxy::mux {
 // The ALPN protocol ID, and its wire form for SSL_set_alpn_protos (length-prefixed).
 inline constexpr std::string_view kAlpn = "gangway-mux/1";
 inline constexpr std::string_view kAlpnWire = "\x0dgangway-mux/1";
+static_assert(kAlpnWire.size() == kAlpn.size() + 1 && kAlpnWire[0] == kAlpn.size() &&
+              kAlpnWire.substr(1) == kAlpn);
 
 enum class FrameType : uint8_t {
   kData = 0,

@@ -25,8 +25,6 @@ bool IsEnd(const error_code& ec) {
   return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
 }
 
-asio::awaitable<void> Sleep(asio::steady_timer& timer) { return SleepUntilWoken(timer); }
-
 }  // namespace
 
 asio::awaitable<void> SleepUntilWoken(asio::steady_timer& timer) {
@@ -76,7 +74,7 @@ asio::awaitable<void> MuxStream::FromSocket(RelayCounters& k) {
   for (;;) {
     while (!reset_ && (send_window_ == 0 || session_->Congested())) {
       if (session_->Congested()) session_->blocked_ = true;
-      co_await Sleep(wake_from_socket_);
+      co_await SleepUntilWoken(wake_from_socket_);
     }
     if (reset_) co_return;
     const size_t want = std::min<size_t>(size, send_window_);
@@ -93,7 +91,6 @@ asio::awaitable<void> MuxStream::FromSocket(RelayCounters& k) {
       }
     }
     if (IsEnd(ec)) {
-      sent_fin_ = true;
       session_->Send(mux::FrameType::kFin, id_);
       co_return;
     }
@@ -107,7 +104,7 @@ asio::awaitable<void> MuxStream::FromSocket(RelayCounters& k) {
 asio::awaitable<void> MuxStream::ToSocket(RelayCounters& k) {
   std::string sending;
   for (;;) {
-    while (!reset_ && inbox_.empty() && !peer_fin_) co_await Sleep(wake_to_socket_);
+    while (!reset_ && inbox_.empty() && !peer_fin_) co_await SleepUntilWoken(wake_to_socket_);
     if (reset_) co_return;
     if (inbox_.empty()) {  // the peer's FIN, and everything before it written
       error_code ignored;
@@ -214,7 +211,7 @@ MuxSession::~MuxSession() = default;
 asio::awaitable<void> MuxSession::Run(OnOpen on_open) {
   co_await (ReadLoop(on_open) && WriteLoop() && IdleLoop());
   Close();
-  while (live_ > 0) co_await Sleep(streams_gone_);
+  while (live_ > 0) co_await SleepUntilWoken(streams_gone_);
 }
 
 std::shared_ptr<MuxStream> MuxSession::Open() {
@@ -379,7 +376,7 @@ bool MuxSession::Dispatch(const mux::Frame& f, OnOpen& on_open) {
 asio::awaitable<void> MuxSession::WriteLoop() {
   std::string sending;
   for (;;) {
-    while (!closed_ && out_.empty() && !finishing_) co_await Sleep(wake_writer_);
+    while (!closed_ && out_.empty() && !finishing_) co_await SleepUntilWoken(wake_writer_);
     if (closed_) co_return;
     if (out_.empty()) {  // finishing, and everything sent
       error_ = goaway_sent_ ? "went away" : "the peer went away";

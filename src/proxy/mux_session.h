@@ -77,7 +77,6 @@ class MuxStream {
   uint32_t received_unacked_ = 0;  // received and not yet credited back with WINDOW
   uint32_t consumed_ = 0;          // written to the socket, not yet credited
   bool peer_fin_ = false;
-  bool sent_fin_ = false;
   bool reset_ = false;
   std::string reset_reason_;
   boost::asio::steady_timer wake_to_socket_;    // inbox, FIN or reset

@@ -312,8 +312,7 @@ TEST(ProxyRuntime, ANewConfigMovesNewStreamsToANewConnection) {
   const uint64_t before = web.Cluster(Sni("api", "dc2")).mux_sessions;
 
   ASSERT_TRUE(web.runtime.Apply(Share(WebSidecar(2, {Local(api.Port("public"))}))).ok());
-  // Every worker has version 2 once a connection accepted after it is served under it: probe
-  // until the session count grows, then once more on each worker at most.
+  // Apply posts version 2 to the workers: probe until a new connection was dialed under it.
   EXPECT_TRUE(WaitFor([&] {
     ExpectEcho(web.Port("upstream-api"), "new");
     return web.Cluster(Sni("api", "dc2")).mux_sessions > before;
