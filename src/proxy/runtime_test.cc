@@ -973,5 +973,21 @@ TEST(ProxyRuntime, AStreamTheAppRefusesIsResetAndNamed) {
   EXPECT_EQ(api.Listener("public").accepted, web.Cluster(Sni("api", "dc2")).mux_sessions);
 }
 
+// A drain tells the clients of multiplexed connections to go away (GOAWAY): an idle one closes
+// at once, so the drain does not wait for its deadline to close it.
+TEST(ProxyRuntime, DrainSendsGoAwayAndIdleMultiplexedConnectionsClose) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}));
+  ExpectEcho(web.Port("upstream-api"), "idle after this");
+  ASSERT_TRUE(WaitFor([&] { return api.Cluster("local_app").active == 0; }));
+  ASSERT_GE(api.Listener("public").active, 1);
+  std::string log = LogOf([&] {
+    api.runtime.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  });
+  EXPECT_FALSE(Contains(log, "drain deadline: closing")) << log;
+  EXPECT_TRUE(WaitFor([&] { return web.Cluster(Sni("api", "dc2")).active == 0; }));
+}
+
 }  // namespace
 }  // namespace gangway::proxy
