@@ -211,6 +211,66 @@ TEST_F(ServerTest, ReplyAfterTheAnswerDoesNotCancel) {
   EXPECT_EQ(handler_.cancelled.load(), 0);
 }
 
+// A parked request's answer goes out from the I/O thread while the connection's coroutine
+// stays parked (PendingReply::TrySend); the connection must then serve its next request, close
+// when the request asked for it, and finish an answer too large for one send.
+TEST_F(ServerTest, ParkedAnswersKeepTheConnectionUsable) {
+  Start(2);
+  Conn c(port_);
+  for (int round = 0; round < 3; ++round) {
+    c.Send("/park");
+    ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == round + 1; }));
+    OnLoop([&] {
+      auto r = Response::Text(200, "woken " + std::to_string(round));
+      r.ShareBody();
+      handler_.parked[static_cast<size_t>(round)](r);
+    });
+    EXPECT_EQ(c.Read(),
+              "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+              "Content-Length: 7\r\n\r\nwoken " + std::to_string(round));
+    c.Send("/echo/next");
+    EXPECT_EQ(BodyOf(c.Read()), "next");
+  }
+  // More than a socket buffer holds: the rest is written by the connection's coroutine.
+  std::string big(16u << 20, 'x');
+  c.Send("/park");
+  ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == 4; }));
+  OnLoop([&] { handler_.parked[3](Response::Text(200, big)); });
+  EXPECT_EQ(BodyOf(c.Read()), big);
+  c.Send("/echo/after-big");
+  EXPECT_EQ(BodyOf(c.Read()), "after-big");
+  // Connection: close is honoured after an answer written while parked.
+  c.Send("/park", "Connection: close\r\n");
+  ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == 5; }));
+  OnLoop([&] { handler_.parked[4](Response::Text(200, "last")); });
+  EXPECT_EQ(BodyOf(c.Read()), "last");
+  EXPECT_TRUE(c.ClosedByPeer());
+  EXPECT_TRUE(WaitFor([&] { return server_->open_connections() == 0; }));
+  EXPECT_EQ(handler_.cancelled.load(), 0);
+}
+
+// A client that reads its parked answer and hangs up leaves nothing behind.
+TEST_F(ServerTest, HangUpAfterAParkedAnswerClosesTheConnection) {
+  Start(1);
+  std::vector<std::unique_ptr<Conn>> conns;
+  for (int i = 0; i < 16; ++i) {
+    conns.push_back(std::make_unique<Conn>(port_));
+    conns.back()->Send("/park");
+  }
+  ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == 16; }));
+  OnLoop([&] {
+    auto r = Response::Text(200, "all");
+    r.ShareBody();
+    for (auto& reply : handler_.parked) reply(r);
+  });
+  for (auto& c : conns) {
+    EXPECT_EQ(BodyOf(c->Read()), "all");
+    c->Close();
+  }
+  EXPECT_TRUE(WaitFor([&] { return server_->open_connections() == 0; }));
+  EXPECT_EQ(handler_.cancelled.load(), 0);
+}
+
 TEST_F(ServerTest, CloseWithRequestsInFlightDropsThemAndLaterReplies) {
   Start(2);
   std::vector<std::unique_ptr<Conn>> conns;
