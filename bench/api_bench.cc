@@ -22,7 +22,9 @@
 // measured from the moment the write was sent (and, second figure, from the moment its response
 // arrived). The answers are read with epoll and read(2), and every connection stays open until
 // all have answered, so that the figures are the agent's wake-up rather than this program's
-// parsing or the teardown of the connections.
+// parsing or the teardown of the connections. Each watcher first reads the key without
+// blocking on its connection, as watch loops do, then parks its blocking read there;
+// GANGWAY_BENCH_WATCH_COLD=1 sends the blocking read alone on a new connection instead.
 //
 // GANGWAY_BENCH_TOKEN, when set, is sent as X-Consul-Token on every request of every mode.
 //
@@ -379,6 +381,8 @@ int Watch(const std::vector<Addr>& agents, const Addr& writer, int watchers) {
   // measured write does not include a connection set-up. The sockets stay open until the end:
   // what is measured is the wake-up, not the teardown of 10,000 connections.
   std::string target = "/v1/kv/bench-watch?index=" + std::to_string(index) + "&wait=120s";
+  const char* cold_env = std::getenv("GANGWAY_BENCH_WATCH_COLD");
+  bool cold = cold_env != nullptr && *cold_env != '\0' && *cold_env != '0';
   std::vector<tcp::socket> socks;
   socks.reserve(static_cast<size_t>(watchers) + 1);
   for (int w = 0; w <= watchers; ++w) socks.emplace_back(io);
@@ -391,6 +395,16 @@ int Watch(const std::vector<Addr>& agents, const Addr& writer, int watchers) {
       tcp::socket& s = socks[static_cast<size_t>(w)];
       if (!co_await Connect(s, is_writer ? writer : agents[which])) { ++errors; co_return; }
       if (is_writer) co_return;
+      if (!cold) {
+        // As a watch loop does (Consul's API client, consul watch, consul-template): a first
+        // read learns the index, then the blocking read goes out on the same connection.
+        asio::streambuf buf;
+        std::string first = Request("GET", "/v1/kv/bench-watch", "");
+        auto [fec, fn] = co_await asio::async_write(s, asio::buffer(first), kTok);
+        (void)fn;
+        uint64_t seen = 0;
+        if (fec || co_await ReadResponse(s, buf, &seen) != 200 || seen != index) { ++errors; co_return; }
+      }
       std::string req = Request("GET", target, "");
       auto [wec, wn] = co_await asio::async_write(s, asio::buffer(req), kTok);
       (void)wn;

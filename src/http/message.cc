@@ -55,7 +55,7 @@ bool Request::ParseTarget(const std::string& target, std::string* path,
 
 void Response::Set(const std::string& name, std::string value) {
   for (auto& [k, v] : headers) {
-    if (::strcasecmp(k.c_str(), name.c_str()) == 0) {
+    if (k.size() == name.size() && ::strcasecmp(k.c_str(), name.c_str()) == 0) {
       v = std::move(value);
       return;
     }

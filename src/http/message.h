@@ -63,6 +63,8 @@ using Reply = std::function<void(Response)>;
 // (a weak_ptr to what holds it is the usual shape).
 struct Cancellation {
   std::function<void()> on_cancel;
+  // Set by the server when the Reply is called; on_cancel is not called afterwards.
+  bool answered = false;
 };
 
 class Handler {

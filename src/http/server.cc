@@ -40,6 +40,20 @@ using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
 namespace server_detail {
+// The last head rendered in one batch of replies, for the next: the answers of one woken
+// blocking query are equal (one shared body, the same status and headers), so one rendering
+// serves all of them. Lives on the I/O thread for the length of a batch.
+struct HeadCache {
+  std::shared_ptr<const std::string> body;  // the shared body the head was rendered for
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  unsigned version = 0;
+  bool keep_alive = false;
+  std::shared_ptr<const std::string> head;
+
+  std::shared_ptr<const std::string> Get(const Response& r, unsigned version, bool keep_alive);
+};
+
 // Where a connection waits for its handler's answer; lives on the connection's thread.
 struct PendingReply {
   explicit PendingReply(asio::any_io_executor ex) : timer(ex) {
@@ -47,10 +61,10 @@ struct PendingReply {
   }
   // Keeps the answer and wakes the connection's coroutine, except where the answer can go out
   // at once (see TrySend): then the coroutine stays parked until the client's next request.
-  void Deliver(Response r) {
+  void Deliver(Response r, HeadCache* cache = nullptr) {
     if (response) return;
     response = std::move(r);
-    if (parked && TrySend()) return;
+    if (parked && TrySend(cache)) return;
     timer.cancel();
   }
   // Writes the answer with one non-blocking sendmsg on a plain TCP connection whose coroutine
@@ -58,7 +72,7 @@ struct PendingReply {
   // else is left to do: the parked wait then goes on as the wait for the next request. A woken
   // blocking query answers thousands of connections at once, and this way each costs one system
   // call instead of resuming its coroutine, cancelling its wait and scheduling a write.
-  bool TrySend();
+  bool TrySend(HeadCache* cache);
 
   asio::steady_timer timer;
   std::optional<Response> response;
@@ -69,7 +83,7 @@ struct PendingReply {
   // The coroutine waits on (timer || readable), so an answer written here needs nothing more.
   bool parked = false;
   // What TrySend wrote: the rendered head, and how many bytes of head + body went out.
-  std::string head;
+  std::shared_ptr<const std::string> head;
   size_t sent = 0;
   bool sent_all = false;
 };
@@ -89,8 +103,9 @@ struct IoThread {
   void Flush() {
     if (stopped || outbox.empty()) return;
     asio::post(*context, [batch = std::move(outbox)]() mutable {
+      HeadCache cache;
       for (auto& [pending, r] : batch) {
-        if (auto p = pending.lock()) p->Deliver(std::move(r));
+        if (auto p = pending.lock()) p->Deliver(std::move(r), &cache);
       }
     });
     outbox.clear();
@@ -125,13 +140,13 @@ std::string RenderHead(const Response& r, unsigned version, bool keep_alive, siz
   const auto& hs = r.headers;
   for (size_t i = 0; i < hs.size(); ++i) {
     const auto& [k, v] = hs[i];
-    if (::strcasecmp(k.c_str(), "Content-Length") == 0 ||
-        ::strcasecmp(k.c_str(), "Connection") == 0) {
+    if ((k.size() == 14 && ::strcasecmp(k.c_str(), "Content-Length") == 0) ||
+        (k.size() == 10 && ::strcasecmp(k.c_str(), "Connection") == 0)) {
       continue;
     }
     bool later = false;
     for (size_t j = i + 1; j < hs.size() && !later; ++j) {
-      later = ::strcasecmp(k.c_str(), hs[j].first.c_str()) == 0;
+      later = k.size() == hs[j].first.size() && ::strcasecmp(k.c_str(), hs[j].first.c_str()) == 0;
     }
     if (later) continue;
     head.append(k).append(": ").append(v).append("\r\n");
@@ -163,12 +178,13 @@ asio::awaitable<boost::system::error_code> WriteResponse(Stream& stream, const R
 template <typename Stream>
 asio::awaitable<boost::system::error_code> WriteRest(Stream& stream, const PendingReply& p) {
   const std::string& body = p.response->Body();
-  std::array<asio::const_buffer, 2> buffers{asio::buffer(p.head), asio::buffer(body)};
-  if (p.sent < p.head.size()) {
+  const std::string& head = *p.head;
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body)};
+  if (p.sent < head.size()) {
     buffers[0] += p.sent;
   } else {
     buffers[0] = asio::const_buffer();
-    buffers[1] += p.sent - p.head.size();
+    buffers[1] += p.sent - head.size();
   }
   auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
   (void)n;
@@ -177,14 +193,35 @@ asio::awaitable<boost::system::error_code> WriteRest(Stream& stream, const Pendi
 }  // namespace
 
 namespace server_detail {
-bool PendingReply::TrySend() {
+std::shared_ptr<const std::string> HeadCache::Get(const Response& r, unsigned v, bool ka) {
+  const std::shared_ptr<const std::string>& b = r.shared_body;
+  if (head && b != nullptr && b == body && r.status == status && v == version &&
+      ka == keep_alive && r.headers == headers) {
+    return head;
+  }
+  head = std::make_shared<const std::string>(RenderHead(r, v, ka, r.Body().size()));
+  // Only answers with a shared body are worth remembering: they are the ones that repeat.
+  body = b;
+  if (b != nullptr) {
+    status = r.status;
+    headers = r.headers;
+    version = v;
+    keep_alive = ka;
+  }
+  return head;
+}
+
+bool PendingReply::TrySend(HeadCache* cache) {
   if (fd < 0 || !response) return false;
   const Response& r = *response;
   const std::string& body = r.Body();
   // An answer WriteResponse would refuse is left to it, for the same error.
   if (NoBodyStatus(r.status) && !body.empty()) return false;
-  head = RenderHead(r, version, keep_alive, body.size());
-  iovec iov[2] = {{head.data(), head.size()}, {const_cast<char*>(body.data()), body.size()}};
+  head = cache != nullptr
+             ? cache->Get(r, version, keep_alive)
+             : std::make_shared<const std::string>(RenderHead(r, version, keep_alive, body.size()));
+  iovec iov[2] = {{const_cast<char*>(head->data()), head->size()},
+                  {const_cast<char*>(body.data()), body.size()}};
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = body.empty() ? 1 : 2;
@@ -192,7 +229,7 @@ bool PendingReply::TrySend() {
   // A full socket buffer or an error: the coroutine writes, and sees the error itself.
   if (n <= 0) return false;
   sent = static_cast<size_t>(n);
-  sent_all = sent == head.size() + body.size();
+  sent_all = sent == head->size() + body.size();
   // Not keep-alive: the coroutine still has to close the connection.
   return sent_all && keep_alive;
 }
@@ -259,15 +296,18 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                 std::shared_ptr<Cancellation> cancel, std::weak_ptr<PendingReply> pending) {
     OnOwner(io, [this, io, req = std::move(req), cancel = std::move(cancel),
                  pending = std::move(pending)]() mutable {
-      auto reply = [&owner = loop.context(), io, cancel, pending](Response r) {
+      // Called once. A woken blocking query calls thousands of these in a row, each touching
+      // its connection's objects for the first time in a while, so it does as little as it can.
+      auto reply = [&owner = loop.context(), io, cancel, pending](Response r) mutable {
         // Answered: a hang-up noticed after this has nothing to release.
-        cancel->on_cancel = nullptr;
+        cancel->answered = true;
         if (!io) {
           if (auto p = pending.lock()) p->Deliver(std::move(r));
           return;
         }
         if (io->stopped) return;
-        io->outbox.emplace_back(pending, std::move(r));
+        if (io->outbox.empty()) io->outbox.reserve(kReplyBatch);
+        io->outbox.emplace_back(std::move(pending), std::move(r));
         if (io->outbox.size() >= kReplyBatch) return io->Flush();
         // The rest goes when the loop has finished what it is doing now.
         if (io->outbox.size() == 1) asio::post(owner, [io] { io->Flush(); });
@@ -446,7 +486,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         if (hung_up) {
           // on_cancel belongs to the handler's side: it runs on the owner loop.
           OnOwner(io, [cancel = std::move(cancel)] {
-            if (cancel->on_cancel) {
+            if (cancel->on_cancel && !cancel->answered) {
               auto fn = std::move(cancel->on_cancel);
               fn();
             }

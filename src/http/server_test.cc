@@ -271,6 +271,39 @@ TEST_F(ServerTest, HangUpAfterAParkedAnswerClosesTheConnection) {
   EXPECT_EQ(handler_.cancelled.load(), 0);
 }
 
+// Answers that share a body but differ in a header, or in keep-alive, each get their own head
+// even within one batch of replies.
+TEST_F(ServerTest, SharedBodiesWithDifferentHeadsAreWrittenEachAsRendered) {
+  Start(1);
+  std::vector<std::unique_ptr<Conn>> conns;
+  for (int i = 0; i < 4; ++i) {
+    conns.push_back(std::make_unique<Conn>(port_));
+    conns.back()->Send("/park", i == 3 ? "Connection: close\r\n" : "");
+    ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == i + 1; }));
+  }
+  OnLoop([&] {
+    auto r = Response::Text(200, "same");
+    r.ShareBody();
+    auto other = r;
+    other.Set("X-Consul-Index", "7");
+    handler_.parked[0](r);
+    handler_.parked[1](other);
+    handler_.parked[2](r);
+    handler_.parked[3](r);
+  });
+  const std::string plain =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 4\r\n\r\nsame";
+  EXPECT_EQ(conns[0]->Read(), plain);
+  EXPECT_EQ(conns[1]->Read(),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nX-Consul-Index: 7\r\n"
+            "Content-Length: 4\r\n\r\nsame");
+  EXPECT_EQ(conns[2]->Read(), plain);
+  EXPECT_EQ(conns[3]->Read(),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+            "Content-Length: 4\r\n\r\nsame");
+  EXPECT_TRUE(conns[3]->ClosedByPeer());
+}
+
 TEST_F(ServerTest, CloseWithRequestsInFlightDropsThemAndLaterReplies) {
   Start(2);
   std::vector<std::unique_ptr<Conn>> conns;
