@@ -461,7 +461,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       if (!pending->response) {
         // Wait for the reply; meanwhile notice a client that hangs up (long polls). An answer
         // that PendingReply::TrySend wrote while parked leaves this wait running until the
-        // client's next bytes (or the idle timer), which then go to the next read.
+        // client's next bytes (or the idle timer), which then go to the next read; such a
+        // connection, left idle, is closed after 15 to 30 minutes instead of 15.
         bool hung_up = false;
         while (!pending->response && !hung_up) {
           pending->timer.expires_after(std::chrono::minutes(15));
