@@ -306,12 +306,17 @@ TEST(SerfSim, TagsPropagateToAllMembers) {
 }
 
 // Probes carry coordinates (§11.8): after a minute of gossip on links of 1-2 ms each way, every
-// node's coordinate puts every other node about one simulated RTT away, and each caches the
-// coordinates its probes brought back, its own included. A reaped member's goes with it.
+// node has a coordinate and caches the coordinates its probes brought back, its own included,
+// and the coordinates put the nodes about one simulated RTT apart. A reaped member's goes with
+// it. Vivaldi is only that exact: over 1,000 seeds a single pair's estimate ranged from 0.03 to
+// 21 ms, while the median of the 20 estimates stayed within 0.88-4.2 ms. So the median is held
+// to the true RTT (2-4 ms, with room), each pair only to a sane range; fresh coordinates would
+// put every pair 0.02 ms apart.
 TEST(SerfSim, ProbesTeachVivaldiCoordinates) {
   SerfCluster c(TestSeed(), 5, FastReaping);
   ASSERT_TRUE(c.JoinAll());
   c.loop().RunFor(seconds(60));
+  std::vector<double> estimates;
   for (int o = 0; o < 5; ++o) {
     auto mine = c.serf(o).GetCoordinate();
     ASSERT_TRUE(mine);
@@ -320,12 +325,16 @@ TEST(SerfSim, ProbesTeachVivaldiCoordinates) {
       if (g == o) continue;
       EXPECT_TRUE(c.serf(o).GetCachedCoordinate(NodeName(g))) << NodeName(o) << " " << NodeName(g);
       const double est = mine->DistanceTo(*c.serf(g).GetCoordinate());
-      // True RTT: 2-4 ms; the estimate must be near it, not near zero or far off.
-      EXPECT_GT(est, 0.001) << NodeName(o) << " <-> " << NodeName(g);
-      EXPECT_LT(est, 0.006) << NodeName(o) << " <-> " << NodeName(g);
+      EXPECT_GT(est, 0.0) << NodeName(o) << " <-> " << NodeName(g);
+      EXPECT_LT(est, 0.050) << NodeName(o) << " <-> " << NodeName(g);
+      estimates.push_back(est);
     }
     EXPECT_EQ(c.serf(o).Stats().coordinate_rejected, 0u);
   }
+  std::sort(estimates.begin(), estimates.end());
+  const double median = estimates[estimates.size() / 2];
+  EXPECT_GT(median, 0.0005);
+  EXPECT_LT(median, 0.008);
   c.Crash(4);
   ASSERT_TRUE(c.loop().RunUntil([&] { return c.NobodyKnows(c.Live(), 4); }, minutes(10)));
   EXPECT_FALSE(c.serf(0).GetCachedCoordinate(NodeName(4)));
