@@ -893,7 +893,7 @@ asio::awaitable<void> OriginateMux(Connection& c, ClusterState* primary,
       m->session = std::make_unique<MuxSession>(
           *m->tls, MuxSession::Role::kClient,
           "listener=" + c.listener->name + " cluster=" + cs->cluster().name + " endpoint " + where,
-          std::chrono::seconds(30));
+          w.rt->options.mux_idle_timeout);
       m->state = ClientMux::State::kReady;
       cs->counters().mux_sessions.fetch_add(1, kRelaxed);
       asio::co_spawn(*w.io, RunClientMux(&w, m), asio::detached);

@@ -35,8 +35,9 @@ struct RuntimeOptions {
   // When connection failures eject an endpoint, and for how long (docs/proxy.md, "Failover").
   OutlierPolicy outliers;
   // Upstream connections to a cluster share mTLS connections as streams when the server agrees
-  // (docs/mux.md).
+  // (docs/mux.md); such a connection without streams for mux_idle_timeout closes.
   bool multiplex = true;
+  std::chrono::milliseconds mux_idle_timeout{30000};
 };
 
 class Runtime {

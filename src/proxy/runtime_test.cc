@@ -144,16 +144,27 @@ Config Gateway(uint64_t version, std::vector<std::pair<std::string, std::vector<
 
 std::shared_ptr<const Config> Share(Config c) { return std::make_shared<const Config>(std::move(c)); }
 
+RuntimeOptions TestOptions() {
+  RuntimeOptions options;
+  options.workers = 2;
+  options.admin_port = -1;
+  options.handshake_timeout = std::chrono::milliseconds(3000);
+  return options;
+}
+
 class Proxy {
  public:
   explicit Proxy(Config config, int admin_port = -1, OutlierPolicy outliers = {},
-                 bool multiplex = true, int workers = 2) {
-    RuntimeOptions options;
-    options.workers = workers;
-    options.admin_port = admin_port;
-    options.multiplex = multiplex;
-    options.handshake_timeout = std::chrono::milliseconds(3000);
-    options.outliers = outliers;
+                 bool multiplex = true, int workers = 2)
+      : Proxy(std::move(config), [&] {
+          RuntimeOptions options = TestOptions();
+          options.workers = workers;
+          options.admin_port = admin_port;
+          options.multiplex = multiplex;
+          options.outliers = outliers;
+          return options;
+        }()) {}
+  Proxy(Config config, const RuntimeOptions& options) {
     Status s = runtime.Start(options);
     EXPECT_TRUE(s.ok()) << s.message();
     s = runtime.Apply(Share(std::move(config)));
@@ -971,6 +982,26 @@ TEST(ProxyRuntime, AStreamTheAppRefusesIsResetAndNamed) {
   ASSERT_TRUE(api.runtime.Apply(Share(fixed)).ok());
   EXPECT_TRUE(WaitFor([&] { return EchoWithHalfClose(web.Port("upstream-api"), "back") == "back"; }));
   EXPECT_EQ(api.Listener("public").accepted, web.Cluster(Sni("api", "dc2")).mux_sessions);
+}
+
+// A multiplexed connection without streams closes after the idle timeout; the next connection
+// to that endpoint dials a new one.
+TEST(ProxyRuntime, IdleMultiplexedConnectionClosesAndTheNextDialsAgain) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  RuntimeOptions options = TestOptions();
+  options.mux_idle_timeout = std::chrono::milliseconds(300);
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}), options);
+  ExpectEcho(web.Port("upstream-api"), "first");
+  auto echoed = std::chrono::steady_clock::now();
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).mux_sessions, 1u);
+  // Idle: the client closes its connection, not before the timeout, and the server sees it go.
+  EXPECT_TRUE(WaitFor([&] { return api.Listener("public").active == 0; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - echoed, std::chrono::milliseconds(250));
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).active, 0u);
+  ExpectEcho(web.Port("upstream-api"), "second");
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).mux_sessions, 2u);
+  EXPECT_EQ(api.Listener("public").accepted, 2u);
 }
 
 // A drain tells the clients of multiplexed connections to go away (GOAWAY): an idle one closes
