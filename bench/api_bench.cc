@@ -19,8 +19,8 @@
 // whole issuance (the agent's key and CSR, a server's signature, the cache entry).
 // watch: the watchers are spread round-robin over the listed agents; one write goes to the
 // write address (default: the first), over a connection opened beforehand. Wake-up times are
-// measured from the moment the write was sent (and, second figure, from the moment its response
-// arrived). The answers are read with epoll and read(2), and every connection stays open until
+// given from the moment the write's response arrived and from the moment the write was sent
+// (the figure to compare: the write's own response may queue behind the answers). The answers are read with epoll and read(2), and every connection stays open until
 // all have answered, so that the figures are the agent's wake-up rather than this program's
 // parsing or the teardown of the connections. Each watcher first reads the key without
 // blocking on its connection, as watch loops do, then parks its blocking read there;
