@@ -160,13 +160,18 @@ std::string RenderHead(const Response& r, unsigned version, bool keep_alive, siz
   return head;
 }
 
+// A status that may carry no body, given one, is a handler's bug: the connection ends with it.
+void RequireValidBody(const Response& r) {
+  if (NoBodyStatus(r.status) && !r.Body().empty()) {
+    throw std::invalid_argument("invalid response body for status " + std::to_string(r.status));
+  }
+}
+
 template <typename Stream>
 asio::awaitable<boost::system::error_code> WriteResponse(Stream& stream, const Response& r,
                                                          unsigned version, bool keep_alive) {
   const std::string& body = r.Body();
-  if (NoBodyStatus(r.status) && !body.empty()) {
-    throw std::invalid_argument("invalid response body for status " + std::to_string(r.status));
-  }
+  RequireValidBody(r);
   std::string head = RenderHead(r, version, keep_alive, body.size());
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body)};
   auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
@@ -174,10 +179,15 @@ asio::awaitable<boost::system::error_code> WriteResponse(Stream& stream, const R
   co_return ec;
 }
 
-// The rest of an answer that PendingReply::TrySend began.
+// A parked request's answer, or the rest of it when PendingReply::TrySend began it.
 template <typename Stream>
-asio::awaitable<boost::system::error_code> WriteRest(Stream& stream, const PendingReply& p) {
+asio::awaitable<boost::system::error_code> WritePending(Stream& stream, PendingReply& p) {
   const std::string& body = p.response->Body();
+  if (!p.head) {
+    RequireValidBody(*p.response);
+    p.head = std::make_shared<const std::string>(
+        RenderHead(*p.response, p.version, p.keep_alive, body.size()));
+  }
   const std::string& head = *p.head;
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body)};
   if (p.sent < head.size()) {
@@ -215,7 +225,7 @@ bool PendingReply::TrySend(HeadCache* cache) {
   if (fd < 0 || !response) return false;
   const Response& r = *response;
   const std::string& body = r.Body();
-  // An answer WriteResponse would refuse is left to it, for the same error.
+  // An answer WritePending would refuse is left to it, for the same error.
   if (NoBodyStatus(r.status) && !body.empty()) return false;
   head = cache != nullptr
              ? cache->Get(r, version, keep_alive)
@@ -496,13 +506,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         }
       }
       boost::system::error_code wec;
-      if (pending->sent_all) {
-        // Written by TrySend.
-      } else if (pending->sent > 0) {
-        wec = co_await WriteRest(stream, *pending);
-      } else {
-        wec = co_await WriteResponse(stream, *pending->response, version, keep_alive);
-      }
+      if (!pending->sent_all) wec = co_await WritePending(stream, *pending);
       if (wec || !keep_alive) break;
     }
   }
