@@ -7,6 +7,7 @@
 #include "api/acl_resolver.h"
 #include "core/log.h"
 #include "core/strings.h"
+#include "http/reply_group.h"
 #include "server/coordinates.h"
 
 namespace gangway::api {
@@ -86,11 +87,8 @@ void HttpApi::Handle(http::Request req, std::shared_ptr<http::Cancellation> canc
   if (match->prepare != nullptr && !match->prepare(call)) return;
   call.token_given = !RequestToken(call.req).empty();
   if (backend_.acl.enabled) {
-    call.reply = [inner = std::move(call.reply),
-                  policy = backend_.acl.default_allow ? "allow" : "deny"](http::Response r) {
-      r.Set("X-Consul-Default-ACL-Policy", policy);
-      inner(std::move(r));
-    };
+    call.reply = http::WithHeader(std::move(call.reply), "X-Consul-Default-ACL-Policy",
+                                  backend_.acl.default_allow ? "allow" : "deny");
     // A forwarded request carries the agent's default token when its client sent none, so the
     // server that answers decides with it.
     if (!call.token_given && !backend_.acl.tokens.default_token.empty()) {
@@ -162,10 +160,7 @@ void HttpApi::Run(const Route& route, Call call) {
     const char* mode = call.opts.consistent ? "consistent"
                        : (call.opts.stale && !backend_.server->IsLeader()) ? "stale"
                                                                            : "leader";
-    call.reply = [inner = std::move(call.reply), mode](http::Response r) {
-      r.Set("X-Consul-Effective-Consistency", mode);
-      inner(std::move(r));
-    };
+    call.reply = http::WithHeader(std::move(call.reply), "X-Consul-Effective-Consistency", mode);
   }
   if (match->server_state && call.opts.consistent && !backend_.server->dev()) {
     // ?consistent: the leader first confirms it still leads (a Raft barrier) before reading.

@@ -8,6 +8,7 @@
 
 #include "core/duration.h"
 #include "core/strings.h"
+#include "http/reply_group.h"
 
 namespace gangway::api {
 
@@ -131,8 +132,7 @@ struct Waiter : std::enable_shared_from_this<Waiter> {
 struct SharedWait {
   std::string key;
   std::weak_ptr<SharedWaits> registry;
-  std::vector<std::pair<uint64_t, http::Reply>> members;
-  uint64_t next_id = 0;
+  http::ReplyGroup members;
   // The parked query's own cancellation: fired when the last member has gone.
   std::shared_ptr<http::Cancellation> upstream = std::make_shared<http::Cancellation>();
   bool answered = false;
@@ -157,32 +157,20 @@ void SharedWait::Answer(http::Response r) {
   answered = true;
   // Out of the registry first: a request arriving from here on runs its own read.
   Unregister();
-  auto to = std::move(members);
-  members.clear();
-  if (to.size() > 1) r.ShareBody();
-  for (size_t i = 0; i < to.size(); ++i) {
-    if (i + 1 == to.size()) {
-      to[i].second(std::move(r));
-    } else {
-      to[i].second(r);
-    }
-  }
+  members.Send(std::move(r));
 }
 
 namespace {
 
 void JoinShared(const std::shared_ptr<SharedWait>& g,
                 const std::shared_ptr<http::Cancellation>& cancel, http::Reply reply) {
-  uint64_t id = g->next_id++;
-  g->members.emplace_back(id, std::move(reply));
+  http::ReplyGroup::Id id = g->members.Add(std::move(reply));
   if (!cancel) return;
   cancel->on_cancel = [weak = std::weak_ptr<SharedWait>(g), id] {
     auto g = weak.lock();
     if (!g || g->answered) return;
-    auto& ms = g->members;
-    ms.erase(std::remove_if(ms.begin(), ms.end(), [id](const auto& m) { return m.first == id; }),
-             ms.end());
-    if (!ms.empty()) return;
+    g->members.Remove(id);
+    if (!g->members.empty()) return;
     // The last member went away: release the parked query.
     g->answered = true;
     g->Unregister();

@@ -29,6 +29,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "core/log.h"
+#include "http/server_detail.h"
 #include "net/tls.h"
 
 namespace gangway::http {
@@ -39,88 +40,12 @@ namespace bhttp = boost::beast::http;
 using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
-namespace server_detail {
-// The last head rendered in one batch of replies, for the next: the answers of one woken
-// blocking query are equal (one shared body, the same status and headers), so one rendering
-// serves all of them. Lives on the I/O thread for the length of a batch.
-struct HeadCache {
-  std::shared_ptr<const std::string> body;  // the shared body the head was rendered for
-  int status = 0;
-  std::vector<std::pair<std::string, std::string>> headers;
-  unsigned version = 0;
-  bool keep_alive = false;
-  std::shared_ptr<const std::string> head;
-
-  std::shared_ptr<const std::string> Get(const Response& r, unsigned version, bool keep_alive);
-};
-
-// Where a connection waits for its handler's answer; lives on the connection's thread.
-struct PendingReply {
-  explicit PendingReply(asio::any_io_executor ex) : timer(ex) {
-    timer.expires_at(asio::steady_timer::time_point::max());
-  }
-  // Keeps the answer and wakes the connection's coroutine, except where the answer can go out
-  // at once (see TrySend): then the coroutine stays parked until the client's next request.
-  void Deliver(Response r, HeadCache* cache = nullptr) {
-    if (response) return;
-    response = std::move(r);
-    if (parked && TrySend(cache)) return;
-    timer.cancel();
-  }
-  // Writes the answer with one non-blocking sendmsg on a plain TCP connection whose coroutine
-  // is parked waiting for the socket to become readable. True when all of it went and nothing
-  // else is left to do: the parked wait then goes on as the wait for the next request. A woken
-  // blocking query answers thousands of connections at once, and this way each costs one system
-  // call instead of resuming its coroutine, cancelling its wait and scheduling a write.
-  bool TrySend(HeadCache* cache);
-
-  asio::steady_timer timer;
-  std::optional<Response> response;
-  // Set by the connection: the socket to write to directly (plain TCP only, else -1) and how.
-  int fd = -1;
-  unsigned version = 11;
-  bool keep_alive = true;
-  // The coroutine waits on (timer || readable), so an answer written here needs nothing more.
-  bool parked = false;
-  // What TrySend wrote: the rendered head, and how many bytes of head + body went out.
-  std::shared_ptr<const std::string> head;
-  size_t sent = 0;
-  bool sent_all = false;
-};
-
-// One I/O thread and its io_context. `stopped` and `outbox` belong to the owner loop: `stopped`
-// tells a late Reply that the context is gone.
-struct IoThread {
-  std::unique_ptr<asio::io_context> context = std::make_unique<asio::io_context>(1);
-  asio::executor_work_guard<asio::io_context::executor_type> work{context->get_executor()};
-  std::thread thread;
-  bool stopped = false;
-  // Replies on their way to this thread. A woken blocking query answers thousands of
-  // connections in one turn of the loop; handing them over in batches costs one post (one lock
-  // of the thread's queue, one wake-up) per batch instead of per reply.
-  std::vector<std::pair<std::weak_ptr<PendingReply>, Response>> outbox;
-
-  void Flush() {
-    if (stopped || outbox.empty()) return;
-    asio::post(*context, [batch = std::move(outbox)]() mutable {
-      HeadCache cache;
-      for (auto& [pending, r] : batch) {
-        if (auto p = pending.lock()) p->Deliver(std::move(r), &cache);
-      }
-    });
-    outbox.clear();
-  }
-};
-
-// Replies per post to an I/O thread: enough to amortise the hand-over, few enough that the
-// thread starts writing while the loop is still answering.
-constexpr size_t kReplyBatch = 64;
-}  // namespace server_detail
 
 namespace {
+using server_detail::ConnectionReply;
 using server_detail::IoThread;
-using server_detail::kReplyBatch;
 using server_detail::PendingReply;
+using server_detail::ResponsePtr;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 bool NoBodyStatus(int status) {
@@ -203,21 +128,12 @@ asio::awaitable<boost::system::error_code> WritePending(Stream& stream, PendingR
 }  // namespace
 
 namespace server_detail {
-std::shared_ptr<const std::string> HeadCache::Get(const Response& r, unsigned v, bool ka) {
-  const std::shared_ptr<const std::string>& b = r.shared_body;
-  if (head && b != nullptr && b == body && r.status == status && v == version &&
-      ka == keep_alive && r.headers == headers) {
-    return head;
-  }
-  head = std::make_shared<const std::string>(RenderHead(r, v, ka, r.Body().size()));
-  // Only answers with a shared body are worth remembering: they are the ones that repeat.
-  body = b;
-  if (b != nullptr) {
-    status = r.status;
-    headers = r.headers;
-    version = v;
-    keep_alive = ka;
-  }
+std::shared_ptr<const std::string> HeadCache::Get(const ResponsePtr& r, unsigned v, bool ka) {
+  if (head && r == response && v == version && ka == keep_alive) return head;
+  head = std::make_shared<const std::string>(RenderHead(*r, v, ka, r->Body().size()));
+  response = r;
+  version = v;
+  keep_alive = ka;
   return head;
 }
 
@@ -228,7 +144,7 @@ bool PendingReply::TrySend(HeadCache* cache) {
   // An answer WritePending would refuse is left to it, for the same error.
   if (NoBodyStatus(r.status) && !body.empty()) return false;
   head = cache != nullptr
-             ? cache->Get(r, version, keep_alive)
+             ? cache->Get(response, version, keep_alive)
              : std::make_shared<const std::string>(RenderHead(r, version, keep_alive, body.size()));
   iovec iov[2] = {{const_cast<char*>(head->data()), head->size()},
                   {const_cast<char*>(body.data()), body.size()}};
@@ -242,6 +158,45 @@ bool PendingReply::TrySend(HeadCache* cache) {
   sent_all = sent == head->size() + body.size();
   // Not keep-alive: the coroutine still has to close the connection.
   return sent_all && keep_alive;
+}
+void IoThread::Queue(std::weak_ptr<PendingReply> pending, ResponsePtr r, asio::io_context& owner,
+                     const std::shared_ptr<IoThread>& self) {
+  if (stopped) return;
+  if (outbox.empty()) outbox.reserve(kReplyBatch);
+  outbox.emplace_back(std::move(pending), std::move(r));
+  if (outbox.size() >= kReplyBatch) return Flush();
+  if (outbox.size() == 1) asio::post(owner, [self] { self->Flush(); });
+}
+
+void IoThread::Flush() {
+  if (stopped || outbox.empty()) return;
+  asio::post(*context, [batch = std::move(outbox)]() mutable {
+    for (auto& [pending, r] : batch) {
+      if (auto p = pending.lock()) p->Deliver(std::move(r));
+    }
+  });
+  outbox.clear();
+}
+
+void IoThread::DeliverAll(ResponsePtr r, std::vector<std::weak_ptr<PendingReply>> to) {
+  if (stopped || to.empty()) return;
+  asio::post(*context, [r = std::move(r), to = std::move(to)] {
+    HeadCache cache;
+    for (const auto& pending : to) {
+      if (auto p = pending.lock()) p->Deliver(r, &cache);
+    }
+  });
+}
+
+void ConnectionReply::operator()(Response r) {
+  // Answered: a hang-up noticed after this has nothing to release.
+  cancel->answered = true;
+  auto shared = std::make_shared<const Response>(std::move(r));
+  if (!io) {
+    if (auto p = pending.lock()) p->Deliver(std::move(shared));
+    return;
+  }
+  io->Queue(std::move(pending), std::move(shared), *owner, io);
 }
 }  // namespace server_detail
 
@@ -306,22 +261,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                 std::shared_ptr<Cancellation> cancel, std::weak_ptr<PendingReply> pending) {
     OnOwner(io, [this, io, req = std::move(req), cancel = std::move(cancel),
                  pending = std::move(pending)]() mutable {
-      // Called once. A woken blocking query calls thousands of these in a row, each touching
-      // its connection's objects for the first time in a while, so it does as little as it can.
-      auto reply = [&owner = loop.context(), io, cancel, pending](Response r) mutable {
-        // Answered: a hang-up noticed after this has nothing to release.
-        cancel->answered = true;
-        if (!io) {
-          if (auto p = pending.lock()) p->Deliver(std::move(r));
-          return;
-        }
-        if (io->stopped) return;
-        if (io->outbox.empty()) io->outbox.reserve(kReplyBatch);
-        io->outbox.emplace_back(std::move(pending), std::move(r));
-        if (io->outbox.size() >= kReplyBatch) return io->Flush();
-        // The rest goes when the loop has finished what it is doing now.
-        if (io->outbox.size() == 1) asio::post(owner, [io] { io->Flush(); });
-      };
+      // Called once. Many of these in a row (the answers of a query that many waited on)
+      // each touch their connection's objects for the first time in a while, so it does as
+      // little as it can; a ReplyGroup skips even that.
+      ConnectionReply reply{&loop.context(), io, cancel, std::move(pending)};
       handler.Handle(std::move(req), cancel, std::move(reply));
     });
   }

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/reply_group.h"
 #include "net/event_loop.h"
 
 namespace gangway::http {
@@ -302,6 +303,59 @@ TEST_F(ServerTest, SharedBodiesWithDifferentHeadsAreWrittenEachAsRendered) {
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
             "Content-Length: 4\r\n\r\nsame");
   EXPECT_TRUE(conns[3]->ClosedByPeer());
+}
+
+// One answer for many parked requests: the server's own Replies, also behind header wrappers,
+// are handed to their I/O threads in one batch each; a Reply of another kind, or with other
+// headers, is called; a member that hung up is not counted and its connection is not written.
+TEST_F(ServerTest, ReplyGroupAnswersEveryMemberWithOneResponse) {
+  Start(2);
+  constexpr int kConns = 8;
+  std::vector<std::unique_ptr<Conn>> conns;
+  for (int i = 0; i < kConns; ++i) {
+    conns.push_back(std::make_unique<Conn>(port_));
+    conns.back()->Send("/park", i == 3 ? "Connection: close\r\n" : "");
+    ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == i + 1; }));
+  }
+  conns[7]->Close();
+  ASSERT_TRUE(WaitFor([&] { return handler_.cancelled.load() == 1; }));
+  ReplyGroup group;
+  int called = 0;
+  OnLoop([&] {
+    for (int i = 0; i < kConns; ++i) {
+      Reply r = std::move(handler_.parked[static_cast<size_t>(i)]);
+      if (i == 5) {
+        r = [inner = std::move(r), &called](Response resp) {
+          ++called;
+          inner(std::move(resp));
+        };
+      }
+      r = WithHeader(std::move(r), "X-Test", i == 6 ? "other" : "one");
+      if (i != 2) r = WithHeader(std::move(r), "X-Outer", "o");
+      auto id = group.Add(std::move(r));
+      if (i == 7) group.Remove(id);
+    }
+    EXPECT_EQ(group.size(), 7u);
+    group.Send(Response::Text(200, "all"));
+    EXPECT_TRUE(group.empty());
+  });
+  auto expect = [](const std::string& headers, bool close = false) {
+    return "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n" + headers +
+           (close ? "Connection: close\r\n" : "") + "Content-Length: 3\r\n\r\nall";
+  };
+  EXPECT_EQ(conns[0]->Read(), expect("X-Outer: o\r\nX-Test: one\r\n"));
+  EXPECT_EQ(conns[1]->Read(), expect("X-Outer: o\r\nX-Test: one\r\n"));
+  EXPECT_EQ(conns[2]->Read(), expect("X-Test: one\r\n"));
+  EXPECT_EQ(conns[3]->Read(), expect("X-Outer: o\r\nX-Test: one\r\n", true));
+  EXPECT_TRUE(conns[3]->ClosedByPeer());
+  EXPECT_EQ(conns[4]->Read(), expect("X-Outer: o\r\nX-Test: one\r\n"));
+  EXPECT_EQ(conns[5]->Read(), expect("X-Outer: o\r\nX-Test: one\r\n"));
+  EXPECT_EQ(conns[6]->Read(), expect("X-Outer: o\r\nX-Test: other\r\n"));
+  EXPECT_EQ(called, 1);
+  // The batched connections stay usable.
+  conns[0]->Send("/echo/again");
+  EXPECT_EQ(BodyOf(conns[0]->Read()), "again");
+  EXPECT_EQ(handler_.cancelled.load(), 1);
 }
 
 TEST_F(ServerTest, CloseWithRequestsInFlightDropsThemAndLaterReplies) {

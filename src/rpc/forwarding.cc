@@ -99,16 +99,13 @@ void Forwarder::ForwardHttp(http::Request req, const std::string& dc,
     const bool first = slot == nullptr;
     if (first) slot = std::make_shared<Coalesced>();
     auto group = slot;
-    uint64_t id = group->next_id++;
-    group->replies.emplace_back(id, std::move(reply));
+    http::ReplyGroup::Id id = group->replies.Add(std::move(reply));
     if (cancel) {
       cancel->on_cancel = [this, key, weak = std::weak_ptr<Coalesced>(group), id] {
         auto g = weak.lock();
-        if (!g) return;
-        auto& rs = g->replies;
-        rs.erase(std::remove_if(rs.begin(), rs.end(), [id](const auto& r) { return r.first == id; }),
-                 rs.end());
-        if (!rs.empty()) return;
+        if (!g || g->answered) return;
+        g->replies.Remove(id);
+        if (!g->replies.empty()) return;
         // The last reader went away: stop the forwarded request too.
         if (auto it = coalesced_.find(key); it != coalesced_.end() && it->second == g) {
           coalesced_.erase(it);
@@ -123,16 +120,8 @@ void Forwarder::ForwardHttp(http::Request req, const std::string& dc,
       if (auto it = coalesced_.find(key); it != coalesced_.end() && it->second == group) {
         coalesced_.erase(it);
       }
-      auto replies = std::move(group->replies);
-      group->replies.clear();
-      if (replies.size() > 1) r.ShareBody();  // one copy of the bytes for every reader
-      for (size_t i = 0; i < replies.size(); ++i) {
-        if (i + 1 == replies.size()) {
-          replies[i].second(std::move(r));
-        } else {
-          replies[i].second(r);
-        }
-      }
+      group->answered = true;
+      group->replies.Send(std::move(r));  // one copy of the bytes for every reader
     };
   }
   auto attempt = std::make_shared<HttpAttempt>();

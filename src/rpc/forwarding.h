@@ -13,6 +13,7 @@
 #include "catalog/applier.h"
 #include "gossip/pool.h"
 #include "http/message.h"
+#include "http/reply_group.h"
 #include "rpc/frame.h"
 #include "rpc/rpc.h"
 
@@ -83,9 +84,9 @@ class Forwarder : public catalog::Applier {
   };
   // Blocking reads waiting on one forwarded request (keyed by datacenter, target, headers).
   struct Coalesced {
-    std::vector<std::pair<uint64_t, http::Reply>> replies;
+    http::ReplyGroup replies;
     std::shared_ptr<http::Cancellation> upstream;
-    uint64_t next_id = 0;
+    bool answered = false;
   };
   std::string Pick(const std::string& dc, Status* why);
   void TryHttp(const std::shared_ptr<HttpAttempt>& a);

@@ -1,0 +1,107 @@
+// The parts of http::Server that its Replies and ReplyGroup reach: a connection waiting for its
+// answer (PendingReply), the I/O thread it lives on (IoThread), and the Reply the server gives a
+// handler (ConnectionReply). Internal to the http module.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "http/message.h"
+
+namespace gangway::http::server_detail {
+
+using ResponsePtr = std::shared_ptr<const Response>;
+
+// The last head rendered in one batch of answers, for the next: the members of a ReplyGroup
+// share one Response, so one rendering serves all of them. Lives on the I/O thread for the
+// length of a batch.
+struct HeadCache {
+  ResponsePtr response;  // the answer the head was rendered for
+  unsigned version = 0;
+  bool keep_alive = false;
+  std::shared_ptr<const std::string> head;
+
+  std::shared_ptr<const std::string> Get(const ResponsePtr& r, unsigned version, bool keep_alive);
+};
+
+// Where a connection waits for its handler's answer; lives on the connection's thread.
+struct PendingReply {
+  explicit PendingReply(boost::asio::any_io_executor ex) : timer(ex) {
+    timer.expires_at(boost::asio::steady_timer::time_point::max());
+  }
+  // Keeps the answer and wakes the connection's coroutine, except where the answer can go out
+  // at once (see TrySend): then the coroutine stays parked until the client's next request.
+  void Deliver(ResponsePtr r, HeadCache* cache = nullptr) {
+    if (response) return;
+    response = std::move(r);
+    if (parked && TrySend(cache)) return;
+    timer.cancel();
+  }
+  // Writes the answer with one non-blocking sendmsg on a plain TCP connection whose coroutine
+  // is parked waiting for the socket to become readable. True when all of it went and nothing
+  // else is left to do: the parked wait then goes on as the wait for the next request. A woken
+  // blocking query answers thousands of connections at once, and this way each costs one system
+  // call instead of resuming its coroutine, cancelling its wait and scheduling a write.
+  bool TrySend(HeadCache* cache);
+
+  boost::asio::steady_timer timer;
+  ResponsePtr response;
+  // Set by the connection: the socket to write to directly (plain TCP only, else -1) and how.
+  int fd = -1;
+  unsigned version = 11;
+  bool keep_alive = true;
+  // The coroutine waits on (timer || readable), so an answer written here needs nothing more.
+  bool parked = false;
+  // What TrySend wrote: the rendered head, and how many bytes of head + body went out.
+  std::shared_ptr<const std::string> head;
+  size_t sent = 0;
+  bool sent_all = false;
+};
+
+// Replies per post to an I/O thread: enough to amortise the hand-over, few enough that the
+// thread starts writing while the loop is still answering.
+constexpr size_t kReplyBatch = 64;
+
+// One I/O thread and its io_context. `stopped` and `outbox` belong to the owner loop: `stopped`
+// tells a late Reply that the context is gone.
+struct IoThread {
+  std::unique_ptr<boost::asio::io_context> context =
+      std::make_unique<boost::asio::io_context>(1);
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{
+      context->get_executor()};
+  std::thread thread;
+  bool stopped = false;
+  // Replies on their way to this thread. Handing them over in batches costs one post (one lock
+  // of the thread's queue, one wake-up) per batch instead of per reply.
+  std::vector<std::pair<std::weak_ptr<PendingReply>, ResponsePtr>> outbox;
+
+  // Owner loop: queues one answer; the outbox goes when full or when the loop has finished
+  // what it is doing now.
+  void Queue(std::weak_ptr<PendingReply> pending, ResponsePtr r, boost::asio::io_context& owner,
+             const std::shared_ptr<IoThread>& self);
+  void Flush();
+  // Owner loop: one answer for many of this thread's connections, in one post.
+  void DeliverAll(ResponsePtr r, std::vector<std::weak_ptr<PendingReply>> to);
+};
+
+// The Reply a handler gets: hands the answer to the connection's thread (or, with no I/O
+// threads, to the connection directly). A named type, so that a ReplyGroup can recognise it.
+struct ConnectionReply {
+  boost::asio::io_context* owner;
+  std::shared_ptr<IoThread> io;  // null: the connection lives on the owner loop
+  std::shared_ptr<Cancellation> cancel;
+  std::weak_ptr<PendingReply> pending;
+
+  void operator()(Response r);
+};
+
+}  // namespace gangway::http::server_detail
