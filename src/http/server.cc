@@ -137,16 +137,17 @@ std::shared_ptr<const std::string> HeadCache::Get(const ResponsePtr& r, unsigned
   return head;
 }
 
-bool PendingReply::TrySend(HeadCache* cache) {
-  if (fd < 0 || !response) return false;
+bool PendingReply::TrySend(const ResponsePtr& response, HeadCache* cache) {
+  if (fd < 0) return false;
   const Response& r = *response;
   const std::string& body = r.Body();
   // An answer WritePending would refuse is left to it, for the same error.
   if (NoBodyStatus(r.status) && !body.empty()) return false;
-  head = cache != nullptr
-             ? cache->Get(response, version, keep_alive)
-             : std::make_shared<const std::string>(RenderHead(r, version, keep_alive, body.size()));
-  iovec iov[2] = {{const_cast<char*>(head->data()), head->size()},
+  std::shared_ptr<const std::string> h =
+      cache != nullptr
+          ? cache->Get(response, version, keep_alive)
+          : std::make_shared<const std::string>(RenderHead(r, version, keep_alive, body.size()));
+  iovec iov[2] = {{const_cast<char*>(h->data()), h->size()},
                   {const_cast<char*>(body.data()), body.size()}};
   msghdr msg{};
   msg.msg_iov = iov;
@@ -155,10 +156,13 @@ bool PendingReply::TrySend(HeadCache* cache) {
   // A full socket buffer or an error: the coroutine writes, and sees the error itself.
   if (n <= 0) return false;
   sent = static_cast<size_t>(n);
-  sent_all = sent == head->size() + body.size();
+  sent_all = sent == h->size() + body.size();
   // Not keep-alive: the coroutine still has to close the connection.
-  return sent_all && keep_alive;
+  if (sent_all && keep_alive) return true;
+  if (!sent_all) head = std::move(h);
+  return false;
 }
+
 void IoThread::Queue(std::weak_ptr<PendingReply> pending, ResponsePtr r, asio::io_context& owner,
                      const std::shared_ptr<IoThread>& self) {
   if (stopped) return;
@@ -172,7 +176,7 @@ void IoThread::Flush() {
   if (stopped || outbox.empty()) return;
   asio::post(*context, [batch = std::move(outbox)]() mutable {
     for (auto& [pending, r] : batch) {
-      if (auto p = pending.lock()) p->Deliver(std::move(r));
+      if (auto p = pending.lock()) p->Deliver(r);
     }
   });
   outbox.clear();
@@ -193,7 +197,7 @@ void ConnectionReply::operator()(Response r) {
   cancel->answered = true;
   auto shared = std::make_shared<const Response>(std::move(r));
   if (!io) {
-    if (auto p = pending.lock()) p->Deliver(std::move(shared));
+    if (auto p = pending.lock()) p->Deliver(shared);
     return;
   }
   io->Queue(std::move(pending), std::move(shared), *owner, io);
@@ -411,19 +415,19 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       pending->keep_alive = keep_alive;
       auto cancel = std::make_shared<Cancellation>();
       Dispatch(io, std::move(req), cancel, pending);
-      if (!pending->response) {
+      if (!pending->answered) {
         // Wait for the reply; meanwhile notice a client that hangs up (long polls). An answer
         // that PendingReply::TrySend wrote while parked leaves this wait running until the
         // client's next bytes (or the idle timer), which then go to the next read; such a
         // connection, left idle, is closed after 15 to 30 minutes instead of 15.
         bool hung_up = false;
-        while (!pending->response && !hung_up) {
+        while (!pending->answered && !hung_up) {
           pending->timer.expires_after(std::chrono::minutes(15));
           pending->parked = true;
           auto result = co_await (pending->timer.async_wait(kTuple) ||
                                   lowest.socket().async_wait(tcp::socket::wait_read, kTuple));
           pending->parked = false;
-          if (result.index() == 1 && !pending->response) {
+          if (result.index() == 1 && !pending->answered) {
             char byte;
             boost::system::error_code pec;
             size_t got = lowest.socket().receive(asio::buffer(&byte, 1),

@@ -40,10 +40,12 @@ struct PendingReply {
   }
   // Keeps the answer and wakes the connection's coroutine, except where the answer can go out
   // at once (see TrySend): then the coroutine stays parked until the client's next request.
-  void Deliver(ResponsePtr r, HeadCache* cache = nullptr) {
-    if (response) return;
-    response = std::move(r);
-    if (parked && TrySend(cache)) return;
+  // The answer is only kept (and its reference count touched) when the coroutine needs it.
+  void Deliver(const ResponsePtr& r, HeadCache* cache = nullptr) {
+    if (answered) return;
+    answered = true;
+    if (parked && TrySend(r, cache)) return;
+    response = r;
     timer.cancel();
   }
   // Writes the answer with one non-blocking sendmsg on a plain TCP connection whose coroutine
@@ -51,17 +53,19 @@ struct PendingReply {
   // else is left to do: the parked wait then goes on as the wait for the next request. A woken
   // blocking query answers thousands of connections at once, and this way each costs one system
   // call instead of resuming its coroutine, cancelling its wait and scheduling a write.
-  bool TrySend(HeadCache* cache);
+  bool TrySend(const ResponsePtr& r, HeadCache* cache);
 
   boost::asio::steady_timer timer;
-  ResponsePtr response;
+  bool answered = false;
+  ResponsePtr response;  // the answer, when the coroutine writes it (or the rest of it)
   // Set by the connection: the socket to write to directly (plain TCP only, else -1) and how.
   int fd = -1;
   unsigned version = 11;
   bool keep_alive = true;
   // The coroutine waits on (timer || readable), so an answer written here needs nothing more.
   bool parked = false;
-  // What TrySend wrote: the rendered head, and how many bytes of head + body went out.
+  // What TrySend wrote when it did not finish: the rendered head, and how many bytes of head +
+  // body went out.
   std::shared_ptr<const std::string> head;
   size_t sent = 0;
   bool sent_all = false;
