@@ -336,6 +336,7 @@ struct RawResponse {
   size_t length = 0;
   int status = 0;
   uint64_t index = 0;
+  bool done = false;  // whole, or the connection ended first
 
   // Appends what arrived; true once the whole response is there.
   bool Add(const char* data, size_t n) {
@@ -420,7 +421,9 @@ int Watch(const std::vector<Addr>& agents, const Addr& writer, int watchers) {
   int ep = ::epoll_create1(0);
   for (size_t i = 0; i < socks.size(); ++i) {
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    // Edge-triggered, as Go's netpoller registers a connection: one read per answer and no
+    // epoll_ctl to take a finished watcher out.
+    ev.events = EPOLLIN | EPOLLET;
     ev.data.u64 = i;
     ::epoll_ctl(ep, EPOLL_CTL_ADD, socks[i].native_handle(), &ev);
   }
@@ -445,17 +448,20 @@ int Watch(const std::vector<Addr>& agents, const Addr& writer, int watchers) {
       auto now = Clock::now();
       for (int k = 0; k < n; ++k) {
         size_t i = events[static_cast<size_t>(k)].data.u64;
-        ssize_t got = ::read(socks[i].native_handle(), chunk.data(), chunk.size());
-        bool done = false;
-        if (got <= 0) {
-          if (got < 0 && errno == EAGAIN) continue;
-          done = true;  // closed or failed before a whole answer
+        if (resp[i].done) continue;
+        // Drained to a short read: more bytes later come with a new edge.
+        ssize_t got = 0;
+        do {
+          got = ::read(socks[i].native_handle(), chunk.data(), chunk.size());
+          if (got <= 0) break;
+          resp[i].done = resp[i].Add(chunk.data(), static_cast<size_t>(got));
+        } while (!resp[i].done && static_cast<size_t>(got) == chunk.size());
+        if (got < 0 && errno == EAGAIN) continue;
+        if (got <= 0 && !resp[i].done) {
+          resp[i].done = true;  // closed or failed before a whole answer
           resp[i].status = -1;
-        } else {
-          done = resp[i].Add(chunk.data(), static_cast<size_t>(got));
         }
-        if (!done) continue;
-        ::epoll_ctl(ep, EPOLL_CTL_DEL, socks[i].native_handle(), nullptr);
+        if (!resp[i].done) continue;
         if (static_cast<int>(i) == watchers) {  // the write's acknowledgement
           if (resp[i].status != 200) ++errors;
           acked = true;
