@@ -7,7 +7,6 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -18,6 +17,7 @@
 #include <unordered_map>
 
 #include "proxy/mux.h"
+#include "proxy/tls_stream.h"
 
 namespace gangway::proxy {
 
@@ -85,7 +85,7 @@ class MuxStream {
 
 class MuxSession {
  public:
-  using Tls = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
+  using Tls = TlsStream;
   enum class Role { kClient, kServer };
   // Streams one client connection carries before the client opens another.
   static constexpr size_t kMaxStreams = 128;

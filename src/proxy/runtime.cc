@@ -50,6 +50,7 @@
 #include "proxy/listen_socket.h"
 #include "proxy/mux_session.h"
 #include "proxy/tls.h"
+#include "proxy/tls_stream.h"
 
 namespace gangway::proxy {
 namespace {
@@ -582,7 +583,7 @@ const FilterChain* PlainChain(const Listener& listener) {
   return listener.chains.empty() ? nullptr : &listener.chains.front();
 }
 
-asio::awaitable<void> ServeInboundHttp(Connection& c, ssl::stream<tcp::socket&>& tls,
+asio::awaitable<void> ServeInboundHttp(Connection& c, TlsStream& tls,
                                        ClusterState* app);
 
 // A stream a mux client opened on a public listener's connection: a connection to the local app
@@ -635,7 +636,7 @@ asio::awaitable<void> ServeStream(Connection& c, std::shared_ptr<MuxStream> s,
 
 // A public listener's connection that selected gangway-mux/1: every stream is a connection to
 // the local app, until the client closes the connection (or authz, or a drain, ends it).
-asio::awaitable<void> ServeMux(Connection& c, ssl::stream<tcp::socket&>& tls,
+asio::awaitable<void> ServeMux(Connection& c, TlsStream& tls,
                                const std::string& app) {
   MuxSession session(tls, MuxSession::Role::kServer,
                      "listener=" + c.listener->name + " peer=" + c.peer);
@@ -671,7 +672,7 @@ asio::awaitable<void> TerminateTls(Connection& c, const FilterChain& chain,
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
     co_return c.Refuse(RefuseReason::kEmpty, "closed before sending a byte");
   }
-  ssl::stream<tcp::socket&> tls(c.down, *snap.server_ctx);
+  TlsStream tls(c.down, *snap.server_ctx);
   auto r = co_await (tls.async_handshake(ssl::stream_base::server, kTuple) ||
                      timer.async_wait(kTuple));
   if (r.index() == 1) co_return c.Refuse(RefuseReason::kTlsHandshake, "handshake timed out");
@@ -762,7 +763,7 @@ struct ClientMux {
   ClusterState* cs;
   size_t endpoint;
   tcp::socket socket;
-  std::optional<ssl::stream<tcp::socket&>> tls;
+  std::optional<TlsStream> tls;
   std::unique_ptr<MuxSession> session;  // kReady
   State state = State::kDialing;
   std::string failure;  // kFailed: why
@@ -935,7 +936,7 @@ asio::awaitable<void> OriginateTls(Connection& c, const FilterChain& chain,
   std::vector<std::pair<ClusterState*, size_t>> candidates = Candidates(snap, primary);
   size_t next = 0;
   std::string tried;
-  std::optional<ssl::stream<tcp::socket&>> tls;
+  std::optional<TlsStream> tls;
   for (;;) {
     if (co_await DialNext(c, primary, candidates, next, tried)) co_return;
     tls.emplace(c.up, *snap.client_ctx);
@@ -1067,11 +1068,12 @@ asio::awaitable<void> RouteBySni(Connection& c, const RuntimeOptions& options) {
 struct Upstream {
   ClusterState* cs;
   size_t endpoint;
-  ssl::stream<tcp::socket> tls;
+  tcp::socket socket;
+  TlsStream tls;
   beast::flat_buffer buf;
 
-  Upstream(ClusterState* cluster, size_t i, tcp::socket socket, ssl::context& ctx)
-      : cs(cluster), endpoint(i), tls(std::move(socket), ctx) {
+  Upstream(ClusterState* cluster, size_t i, tcp::socket s, ssl::context& ctx)
+      : cs(cluster), endpoint(i), socket(std::move(s)), tls(socket, ctx) {
     cs->Acquire(i);
     cs->counters().connections.fetch_add(1, kRelaxed);
     cs->counters().active.fetch_add(1, kRelaxed);
@@ -1082,7 +1084,7 @@ struct Upstream {
   }
   void Close() {
     error_code ignored;
-    tls.next_layer().close(ignored);
+    socket.close(ignored);
   }
 };
 
@@ -1424,7 +1426,7 @@ asio::awaitable<bool> RelayMessage(Src& src, beast::flat_buffer& buf,
 }
 
 // A response the sidecar writes itself (403, 400): text/plain, as Envoy's.
-asio::awaitable<bool> AnswerInbound(Connection& c, ssl::stream<tcp::socket&>& tls, int status,
+asio::awaitable<bool> AnswerInbound(Connection& c, TlsStream& tls, int status,
                                     std::string_view body, bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(status), 11};
   res.set(http::field::content_type, "text/plain");
@@ -1442,7 +1444,7 @@ asio::awaitable<bool> AnswerInbound(Connection& c, ssl::stream<tcp::socket&>& tl
 // app, whose response is relayed back as HTTP/1.1. One request at a time. The client's
 // keep-alive does not depend on the app's: an app that closes after each response (an HTTP/1.0
 // server) is dialed again for the next request. A 101 turns the connection into a byte stream.
-asio::awaitable<void> ServeInboundHttp(Connection& c, ssl::stream<tcp::socket&>& tls,
+asio::awaitable<void> ServeInboundHttp(Connection& c, TlsStream& tls,
                                        ClusterState* app) {
   beast::flat_buffer down_buf;
   beast::flat_buffer up_buf;

@@ -1,0 +1,166 @@
+// An mTLS connection with OpenSSL working the socket itself: SSL reads and writes the
+// non-blocking descriptor, and the stream only waits for readiness through Asio when OpenSSL
+// asks to (WANT_READ / WANT_WRITE).
+//
+// In place of boost::asio::ssl::stream, which runs OpenSSL over a BIO pair and copies every byte
+// through two buffers of its own: a connection then holds four 17 KiB buffers (two in the stream,
+// two in the BIO pair) for its whole life, and each byte is copied twice more per direction.
+// Here OpenSSL's own record buffers are the only ones, and SSL_MODE_RELEASE_BUFFERS frees them
+// while the connection is idle.
+//
+// The same interface as the Asio stream where the proxy uses it (async_handshake,
+// async_read_some, async_write_some, native_handle, next_layer, get_executor), the same error
+// codes (asio::error::eof on close_notify, ssl::error::stream_truncated on an EOF without it,
+// the ssl category for OpenSSL's errors), and a read and a write may be in flight at once (the
+// two directions of a relay). Writes take the first non-empty buffer of a sequence, as Asio's
+// stream does. One thread: the socket's executor.
+#pragma once
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <utility>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
+
+namespace gangway::proxy {
+
+class TlsStream {
+ public:
+  using next_layer_type = boost::asio::ip::tcp::socket;
+  using lowest_layer_type = next_layer_type;
+  using executor_type = next_layer_type::executor_type;
+
+  // The socket must outlive the stream; it is used from the first operation on.
+  TlsStream(next_layer_type& socket, boost::asio::ssl::context& ctx);
+  ~TlsStream();
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+  SSL* native_handle() { return ssl_; }
+  next_layer_type& next_layer() { return socket_; }
+  lowest_layer_type& lowest_layer() { return socket_; }
+  executor_type get_executor() { return socket_.get_executor(); }
+
+  template <typename Token>
+  auto async_handshake(boost::asio::ssl::stream_base::handshake_type type, Token&& token) {
+    if (!attached_) Attach();
+    if (type == boost::asio::ssl::stream_base::client) {
+      SSL_set_connect_state(ssl_);
+    } else {
+      SSL_set_accept_state(ssl_);
+    }
+    auto call = [ssl = ssl_](size_t*) { return SSL_do_handshake(ssl); };
+    return boost::asio::async_compose<Token, void(boost::system::error_code)>(
+        Op<decltype(call), false>{this, call}, token, socket_);
+  }
+
+  template <typename MutableBuffers, typename Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    boost::asio::mutable_buffer b = First(buffers);
+    auto call = [ssl = ssl_, b](size_t* n) { return SSL_read_ex(ssl, b.data(), b.size(), n); };
+    return boost::asio::async_compose<Token, void(boost::system::error_code, size_t)>(
+        Op<decltype(call), true>{this, call, b.size() == 0}, token, socket_);
+  }
+
+  template <typename ConstBuffers, typename Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    boost::asio::const_buffer b = First(buffers);
+    auto call = [ssl = ssl_, b](size_t* n) { return SSL_write_ex(ssl, b.data(), b.size(), n); };
+    return boost::asio::async_compose<Token, void(boost::system::error_code, size_t)>(
+        Op<decltype(call), true>{this, call, b.size() == 0}, token, socket_);
+  }
+
+ private:
+  enum class Next { kDone, kWaitRead, kWaitWrite };
+
+  // Runs one SSL call; kDone with ec and n set, or the readiness to wait for before trying again.
+  template <typename Call>
+  Next Step(Call& call, boost::system::error_code& ec, size_t& n) {
+    if (!attached_) Attach();
+    ERR_clear_error();
+    size_t done = 0;
+    int r = call(&done);
+    int sys = errno;
+    if (r == 1) {
+      ec = {};
+      n = done;
+      return Next::kDone;
+    }
+    n = 0;
+    return Failed(SSL_get_error(ssl_, r), sys, ec);
+  }
+  Next Failed(int ssl_error, int sys, boost::system::error_code& ec);
+  void Attach();
+
+  template <typename Buffers>
+  static auto First(const Buffers& buffers) {
+    auto it = boost::asio::buffer_sequence_begin(buffers);
+    auto end = boost::asio::buffer_sequence_end(buffers);
+    for (; it != end; ++it) {
+      if (boost::asio::buffer_size(*it) > 0) return *it;
+    }
+    using B = std::decay_t<decltype(*it)>;
+    return B{};
+  }
+
+  // One operation, re-entered after each readiness wait. A result found in the initiating call
+  // is handed over through a post, so that no handler runs inside the initiation.
+  template <typename Call, bool kSized>
+  struct Op {
+    TlsStream* s;
+    Call call;
+    bool empty = false;  // a zero-length read or write: done at once
+    bool started = false;
+    bool finished = false;
+    boost::system::error_code ec;
+    size_t n = 0;
+
+    template <typename Self>
+    void operator()(Self& self, boost::system::error_code wait_ec = {}) {
+      if (finished) return Complete(self);
+      bool initiating = !started;
+      started = true;
+      if (wait_ec) {
+        ec = wait_ec;
+        n = 0;
+      } else if (!empty) {
+        switch (s->Step(call, ec, n)) {
+          case Next::kWaitRead:
+            return s->socket_.async_wait(next_layer_type::wait_read, std::move(self));
+          case Next::kWaitWrite:
+            return s->socket_.async_wait(next_layer_type::wait_write, std::move(self));
+          case Next::kDone:
+            break;
+        }
+      }
+      if (!initiating) return Complete(self);
+      finished = true;
+      auto ex = s->socket_.get_executor();
+      boost::asio::post(ex, std::move(self));
+    }
+
+    template <typename Self>
+    void Complete(Self& self) {
+      if constexpr (kSized) {
+        self.complete(ec, n);
+      } else {
+        self.complete(ec);
+      }
+    }
+  };
+
+  next_layer_type& socket_;
+  SSL* ssl_;
+  bool attached_ = false;
+};
+
+}  // namespace gangway::proxy
