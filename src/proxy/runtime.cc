@@ -1748,7 +1748,7 @@ Status Runtime::Apply(std::shared_ptr<const Config> config, ApplyOrder order) {
     snap->inbound_authz = std::make_unique<InboundAuthz>(std::move(*inbound));
   }
   if (config->leaf) {
-    auto tls = MeshTls::Build(*config);
+    auto tls = MeshTls::Build(*config, rt.current ? rt.current->tls.get() : nullptr);
     if (!tls.ok()) return tls.status();
     snap->tls = *tls;
     SSL_CTX_up_ref(snap->tls->server());

@@ -1,6 +1,7 @@
 // End to end over real sockets on 127.0.0.1 and real mTLS: sidecars, gateways, refusals, config
 // reloads and drain, each runtime with its own worker threads.
 #include "proxy/runtime.h"
+#include "proxy/tls.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -244,6 +245,52 @@ TEST(ProxyRuntime, SecondConnectionResumesTheSession) {
   EXPECT_TRUE(WaitFor([&] { return api.Listener("public").bytes_out >= 16; }));
   EXPECT_EQ(api.Listener("public").accepted, 3u);
   EXPECT_EQ(api.Listener("public").RefusedTotal(), 0u);
+}
+
+// A next config from the same leaf, roots and ALPN choice shares the TLS contexts (and so the
+// tickets and ticket keys); a new leaf or new roots build new ones.
+TEST(MeshTlsContexts, ANextConfigWithTheSameCertificatesSharesThem) {
+  auto v1 = MeshTls::Build(WebSidecar(1, {Local(1001)}));
+  ASSERT_TRUE(v1.ok()) << v1.status().message();
+  auto v2 = MeshTls::Build(WebSidecar(2, {Local(1002), Local(1003)}), v1->get());
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ((*v2)->server(), (*v1)->server());
+  EXPECT_EQ((*v2)->client(), (*v1)->client());
+
+  Config other_leaf = WebSidecar(3, {Local(1002)});
+  other_leaf.leaf = Leaf{Certs().api.cert_pem, Certs().api.key_pem, Certs().api.spiffe_id,
+                         "2099-01-01T00:00:00Z"};
+  auto v3 = MeshTls::Build(other_leaf, v2->get());
+  ASSERT_TRUE(v3.ok());
+  EXPECT_NE((*v3)->server(), (*v2)->server());
+  EXPECT_NE((*v3)->client(), (*v2)->client());
+
+  Config more_roots = WebSidecar(4, {Local(1002)});
+  more_roots.roots_pem.push_back(Certs().foreign.root_pem());
+  auto v4 = MeshTls::Build(more_roots, v1->get());
+  ASSERT_TRUE(v4.ok());
+  EXPECT_NE((*v4)->client(), (*v1)->client());
+  // A leaf that does not parse is refused even when the rest matches.
+  Config bad = WebSidecar(5, {Local(1002)});
+  bad.leaf->cert_pem = "garbage";
+  EXPECT_FALSE(MeshTls::Build(bad, v1->get()).ok());
+}
+
+// After a new config (here: the same endpoint, a new version) the next connection resumes the
+// session of one dialed under the old config: no full handshake per config change.
+TEST(ProxyRuntime, ConnectionsResumeAcrossANewConfig) {
+  EchoServer echo;
+  Proxy api(ApiSidecar(1, echo.port()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}), -1, {}, /*multiplex=*/false);
+  ExpectEcho(web.Port("upstream-api"), "first");
+  ASSERT_TRUE(web.runtime.Apply(Share(WebSidecar(2, {Local(api.Port("public"))}))).ok());
+  ASSERT_TRUE(api.runtime.Apply(Share(ApiSidecar(2, echo.port()))).ok());
+  for (int i = 0; i < 4; ++i) ExpectEcho(web.Port("upstream-api"), "after " + std::to_string(i));
+  ClusterStats c = web.Cluster(Sni("api", "dc2"));
+  EXPECT_EQ(c.connections, 5u);
+  EXPECT_EQ(c.tls_resumed, 4u);
+  EXPECT_EQ(web.runtime.version(), 2u);
+  EXPECT_EQ(api.runtime.version(), 2u);
 }
 
 // Sends `payload` from one thread and reads from another until EOF, after a half-close of the

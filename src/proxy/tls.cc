@@ -151,7 +151,8 @@ SSL_SESSION* SessionSlot::Get() const {
   return session_;
 }
 
-Result<std::shared_ptr<const MeshTls>> MeshTls::Build(const Config& config) {
+Result<std::shared_ptr<const MeshTls>> MeshTls::Build(const Config& config,
+                                                      const MeshTls* previous) {
   if (!config.leaf) return InvalidArgument("leaf: required for mTLS listeners and clusters");
   auto chain = x509::ParseCertificatesPem(config.leaf->cert_pem);
   if (!chain.ok()) return InvalidArgument("leaf.cert_pem: " + chain.status().message());
@@ -166,8 +167,36 @@ Result<std::shared_ptr<const MeshTls>> MeshTls::Build(const Config& config) {
     roots.insert(roots.end(), certs->begin(), certs->end());
   }
   if (roots.empty()) return InvalidArgument("roots_pem: no trusted root");
+  // A public listener whose chains are all plain L4 carries multiplexed streams for clients that
+  // ask (docs/mux.md); an HTTP one reads HTTP from each connection, so it selects nothing.
+  bool l4 = false;
+  bool http = false;
+  for (const auto& listener : config.listeners) {
+    for (const auto& fc : listener.chains) {
+      if (fc.action != FilterChain::Action::kTerminateTls) continue;
+      (fc.inbound_http ? http : l4) = true;
+    }
+  }
+  const bool select_mux = l4 && !http;
 
   auto tls = std::make_shared<MeshTls>();
+  tls->inputs_ = config.leaf->cert_pem;
+  tls->inputs_.append(1, '\0').append(config.leaf->private_key_pem);
+  for (const auto& pem : config.roots_pem) tls->inputs_.append(1, '\0').append(pem);
+  tls->inputs_.append(select_mux ? "\0mux" : "\0");
+  if (previous != nullptr && previous->inputs_ == tls->inputs_) {
+    tls->server_ = previous->server_;
+    tls->client_ = previous->client_;
+    for (const auto& cluster : config.clusters) {
+      if (cluster.tls != Cluster::Tls::kOriginate) continue;
+      auto it = previous->sessions_.find(cluster.name);
+      tls->sessions_.emplace(cluster.name, it != previous->sessions_.end()
+                                               ? it->second
+                                               : std::make_shared<SessionSlot>());
+    }
+    return std::shared_ptr<const MeshTls>(std::move(tls));
+  }
+
   tls->server_ = NewContext(TLS_server_method());
   tls->client_ = NewContext(TLS_client_method());
   if (!tls->server_ || !tls->client_) return Internal(x509::DrainOpenSslErrors());
@@ -186,17 +215,7 @@ Result<std::shared_ptr<const MeshTls>> MeshTls::Build(const Config& config) {
                      OnVerify);
   static const unsigned char kContext[] = "gangway-mesh";
   SSL_CTX_set_session_id_context(tls->server_.get(), kContext, sizeof(kContext) - 1);
-  // A public listener whose chains are all plain L4 carries multiplexed streams for clients that
-  // ask (docs/mux.md); an HTTP one reads HTTP from each connection, so it selects nothing.
-  bool l4 = false;
-  bool http = false;
-  for (const auto& listener : config.listeners) {
-    for (const auto& fc : listener.chains) {
-      if (fc.action != FilterChain::Action::kTerminateTls) continue;
-      (fc.inbound_http ? http : l4) = true;
-    }
-  }
-  if (l4 && !http) SSL_CTX_set_alpn_select_cb(tls->server_.get(), SelectMux, nullptr);
+  if (select_mux) SSL_CTX_set_alpn_select_cb(tls->server_.get(), SelectMux, nullptr);
 
   // Client: the server's chain must verify; its SPIFFE ID is checked after the handshake.
   SSL_CTX_set_verify(tls->client_.get(), SSL_VERIFY_PEER, OnVerify);
@@ -205,7 +224,7 @@ Result<std::shared_ptr<const MeshTls>> MeshTls::Build(const Config& config) {
   SSL_CTX_sess_set_new_cb(tls->client_.get(), OnNewSession);
   for (const auto& cluster : config.clusters) {
     if (cluster.tls == Cluster::Tls::kOriginate) {
-      tls->sessions_.emplace(cluster.name, std::make_unique<SessionSlot>());
+      tls->sessions_.emplace(cluster.name, std::make_shared<SessionSlot>());
     }
   }
   return std::shared_ptr<const MeshTls>(std::move(tls));

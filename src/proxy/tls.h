@@ -37,7 +37,12 @@ class SessionSlot {
 class MeshTls {
  public:
   // Requires config.leaf. Errors name what failed to load ("leaf: ...", "roots_pem[1]: ...").
-  static Result<std::shared_ptr<const MeshTls>> Build(const Config& config);
+  // With `previous` (the running config's) built from the same leaf, roots and ALPN choice, the
+  // new one shares its SSL_CTXs, so its session tickets and ticket keys, and the session slots
+  // of the clusters both have: a config that changes endpoints, routes or intentions costs no
+  // full handshake to a peer already met.
+  static Result<std::shared_ptr<const MeshTls>> Build(const Config& config,
+                                                      const MeshTls* previous = nullptr);
 
   SSL_CTX* server() const { return server_.get(); }
   SSL_CTX* client() const { return client_.get(); }
@@ -49,7 +54,10 @@ class MeshTls {
  private:
   std::shared_ptr<SSL_CTX> server_;
   std::shared_ptr<SSL_CTX> client_;
-  std::map<std::string, std::unique_ptr<SessionSlot>, std::less<>> sessions_;
+  std::map<std::string, std::shared_ptr<SessionSlot>, std::less<>> sessions_;
+  // What the contexts were built from (leaf, key, roots, ALPN selection), to know when a next
+  // config can share them.
+  std::string inputs_;
 };
 
 // The first spiffe:// URI SAN of the peer's certificate (also on a resumed session); "" when
