@@ -270,8 +270,15 @@ TEST(MeshTlsContexts, ANextConfigWithTheSameCertificatesSharesThem) {
   auto v4 = MeshTls::Build(more_roots, v1->get());
   ASSERT_TRUE(v4.ok());
   EXPECT_NE((*v4)->client(), (*v1)->client());
+  // The public listener turning to HTTP (L7 intentions) stops selecting multiplexing: new
+  // contexts, or a resumed client would still see the old ALPN choice.
+  Config l7 = WebSidecar(5, {Local(1001)});
+  l7.listeners[0].chains[0].inbound_http = true;
+  auto v5 = MeshTls::Build(l7, v1->get());
+  ASSERT_TRUE(v5.ok());
+  EXPECT_NE((*v5)->server(), (*v1)->server());
   // A leaf that does not parse is refused even when the rest matches.
-  Config bad = WebSidecar(5, {Local(1002)});
+  Config bad = WebSidecar(6, {Local(1002)});
   bad.leaf->cert_pem = "garbage";
   EXPECT_FALSE(MeshTls::Build(bad, v1->get()).ok());
 }

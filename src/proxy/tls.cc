@@ -183,7 +183,7 @@ Result<std::shared_ptr<const MeshTls>> MeshTls::Build(const Config& config,
   tls->inputs_ = config.leaf->cert_pem;
   tls->inputs_.append(1, '\0').append(config.leaf->private_key_pem);
   for (const auto& pem : config.roots_pem) tls->inputs_.append(1, '\0').append(pem);
-  tls->inputs_.append(select_mux ? "\0mux" : "\0");
+  tls->inputs_.append(1, '\0').push_back(select_mux ? 'm' : '-');
   if (previous != nullptr && previous->inputs_ == tls->inputs_) {
     tls->server_ = previous->server_;
     tls->client_ = previous->client_;
