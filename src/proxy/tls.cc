@@ -1,7 +1,9 @@
 #include "proxy/tls.h"
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -180,10 +182,19 @@ Result<std::shared_ptr<const MeshTls>> MeshTls::Build(const Config& config,
   const bool select_mux = l4 && !http;
 
   auto tls = std::make_shared<MeshTls>();
-  tls->inputs_ = config.leaf->cert_pem;
-  tls->inputs_.append(1, '\0').append(config.leaf->private_key_pem);
-  for (const auto& pem : config.roots_pem) tls->inputs_.append(1, '\0').append(pem);
-  tls->inputs_.append(1, '\0').push_back(select_mux ? 'm' : '-');
+  // A digest, not a second copy of the key.
+  std::string inputs = config.leaf->cert_pem;
+  inputs.append(1, '\0').append(config.leaf->private_key_pem);
+  for (const auto& pem : config.roots_pem) inputs.append(1, '\0').append(pem);
+  inputs.append(1, '\0').push_back(select_mux ? 'm' : '-');
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  size_t digest_len = 0;
+  if (EVP_Q_digest(nullptr, "SHA256", nullptr, inputs.data(), inputs.size(), digest,
+                   &digest_len) != 1) {
+    return Internal(x509::DrainOpenSslErrors());
+  }
+  OPENSSL_cleanse(inputs.data(), inputs.size());
+  tls->inputs_.assign(reinterpret_cast<const char*>(digest), digest_len);
   if (previous != nullptr && previous->inputs_ == tls->inputs_) {
     tls->server_ = previous->server_;
     tls->client_ = previous->client_;

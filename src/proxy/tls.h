@@ -55,8 +55,8 @@ class MeshTls {
   std::shared_ptr<SSL_CTX> server_;
   std::shared_ptr<SSL_CTX> client_;
   std::map<std::string, std::shared_ptr<SessionSlot>, std::less<>> sessions_;
-  // What the contexts were built from (leaf, key, roots, ALPN selection), to know when a next
-  // config can share them.
+  // A SHA-256 of what the contexts were built from (leaf, key, roots, ALPN selection), to know
+  // when a next config can share them.
   std::string inputs_;
 };
 
