@@ -1,6 +1,5 @@
 #include "api/query.h"
 
-#include <algorithm>
 #include <random>
 #include <unordered_map>
 #include <utility>

@@ -67,19 +67,24 @@ class TlsStream {
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     boost::asio::mutable_buffer b = First(buffers);
     auto call = [ssl = ssl_, b](size_t* n) { return SSL_read_ex(ssl, b.data(), b.size(), n); };
-    return boost::asio::async_compose<Token, void(boost::system::error_code, size_t)>(
-        Op<decltype(call), true>{this, call, b.size() == 0}, token, socket_);
+    return Transfer(call, b.size() == 0, std::forward<Token>(token));
   }
 
   template <typename ConstBuffers, typename Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     boost::asio::const_buffer b = First(buffers);
     auto call = [ssl = ssl_, b](size_t* n) { return SSL_write_ex(ssl, b.data(), b.size(), n); };
-    return boost::asio::async_compose<Token, void(boost::system::error_code, size_t)>(
-        Op<decltype(call), true>{this, call, b.size() == 0}, token, socket_);
+    return Transfer(call, b.size() == 0, std::forward<Token>(token));
   }
 
  private:
+  // A read or a write: `call` moves the bytes; `empty` when there are none to move.
+  template <typename Call, typename Token>
+  auto Transfer(Call call, bool empty, Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code, size_t)>(
+        Op<Call, true>{this, call, empty}, token, socket_);
+  }
+
   enum class Next { kDone, kWaitRead, kWaitWrite };
 
   // Runs one SSL call; kDone with ec and n set, or the readiness to wait for before trying again.
