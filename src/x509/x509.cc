@@ -497,7 +497,16 @@ Result<PrivateKey> ParsePrivateKeyPem(std::string_view pem) {
 
 // --- Certificate -------------------------------------------------------------------------------
 
-Certificate::Certificate(X509* cert) : cert_(cert, X509_free) {}
+Certificate::Certificate(X509* cert) : cert_(cert, X509_free) {
+  if (cert == nullptr) return;
+  // OpenSSL derives a certificate's extension fields (key ids, constraints, its SHA-1) on first
+  // use and publishes them behind a lock-free flag. Deriving them here, in the thread that made
+  // the certificate, means the threads that later share it (the proxy's workers verifying chains
+  // against the same roots) only read: none of them races to be first.
+  ERR_set_mark();
+  X509_check_purpose(cert, -1, 0);
+  ERR_pop_to_mark();
+}
 
 std::string Certificate::ToPem() const {
   BioPtr b(BIO_new(BIO_s_mem()));
