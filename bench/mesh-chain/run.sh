@@ -33,7 +33,8 @@
 #        WAIT_LOAD=1.0 WAIT_MAX=1500 ...  first wait (polling every 30 s, at most WAIT_MAX s)
 #                          until the 1-minute load average is below WAIT_LOAD
 # Variables: BUILD (default build), GANGWAY (binary), RUNDIR (default $BUILD/mesh-chain-run),
-# PORT_PREFIX (default 26: ports 26080-26991), WORKERS (gangway -workers, default 1), PIN,
+# PORT_PREFIX (default 26: ports 26080-26991), WORKERS (gangway -workers, default 1), WAIT_SCALE
+# (multiplies every readiness timeout; for slowed-down proxies), PIN,
 # CLIENT_CPU, SERVER_CPU. Needs haproxy, nginx, libnginx-mod-stream, wrk, openssl, curl, python3.
 # Stops exactly the PIDs it started (trap on exit). Results: $RUNDIR/results.tsv (raw) and
 # $RUNDIR/summary.txt (the table and the goals).
@@ -135,7 +136,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 wait_for() { # description seconds command...
-  local desc=$1 secs=$2; shift 2
+  local desc=$1 secs=$(($2 * ${WAIT_SCALE:-1})); shift 2
   local end=$((SECONDS + secs))
   until "$@" >/dev/null 2>&1; do
     if [ $SECONDS -ge $end ]; then
