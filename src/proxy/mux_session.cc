@@ -393,6 +393,9 @@ asio::awaitable<void> MuxSession::WriteLoop() {
       }
       co_return;
     }
+    // A burst can leave `sending` (and, after the next swap, the queue) holding a buffer of a
+    // megabyte or more for the session's whole life; most of the time the queue is small.
+    if (sending.capacity() > kOutKeep) std::string().swap(sending);
     if (blocked_ && !Congested()) {
       blocked_ = false;
       for (auto& [id, s] : streams_) s->wake_from_socket_.cancel();

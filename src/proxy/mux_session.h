@@ -90,7 +90,9 @@ class MuxSession {
   // Streams one client connection carries before the client opens another.
   static constexpr size_t kMaxStreams = 128;
   // Queued output above which streams stop reading their sockets.
-  static constexpr size_t kOutHigh = 512 * 1024;
+  static constexpr size_t kOutHigh = 128 * 1024;
+  // The most a written queue buffer keeps for the next one; a bigger one is freed.
+  static constexpr size_t kOutKeep = 64 * 1024;
 
   // `name` prefixes log lines ("listener=x peer=y"). `idle_timeout` (client): close after that
   // long without a stream; zero for never.
