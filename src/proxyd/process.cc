@@ -1,5 +1,7 @@
 #include "proxyd/process.h"
 
+#include <malloc.h>
+
 #include <csignal>
 #include <utility>
 
@@ -68,6 +70,7 @@ int ProxyProcess::Run() {
       loop_.Stop();
     });
   }
+  ScheduleTrim();
   loop_.Post([this] {
     apiclient::WatchOptions watch = options_.watch;
     if (watch.token.empty()) watch.token = options_.token;
@@ -80,6 +83,7 @@ int ProxyProcess::Run() {
 
   watch_.reset();
   signals_.reset();
+  trim_.reset();
   LogInfo(kLog, "draining: listeners closed, open connections have " +
                     std::to_string(options_.drain_timeout.count()) + "ms to finish");
   runtime_.Drain(std::chrono::steady_clock::now() + options_.drain_timeout);
@@ -88,6 +92,17 @@ int ProxyProcess::Run() {
 }
 
 void ProxyProcess::Stop() { loop_.Stop(); }
+
+// glibc's free() keeps the pages it frees inside its heaps, so after a burst (thousands of
+// handshakes, a deep multiplexed queue) a proxy would stay at its peak for the rest of its
+// life. Every few seconds the free pages go back to the kernel: a fraction of a millisecond on
+// the control thread for a heap of a few megabytes.
+void ProxyProcess::ScheduleTrim() {
+  trim_ = loop_.After(std::chrono::seconds(5), [this] {
+    malloc_trim(0);
+    ScheduleTrim();
+  });
+}
 
 void ProxyProcess::OnAnswer(uint64_t /*index*/, const http::Response& response) {
   if (failing_) {

@@ -73,6 +73,7 @@ class ProxyProcess {
  private:
   void OnAnswer(uint64_t index, const http::Response& response);
   void OnError(const Status& error, Duration retry_in);
+  void ScheduleTrim();
 
   ProcessOptions options_;
   std::string path_;
@@ -80,6 +81,7 @@ class ProxyProcess {
   proxy::Runtime runtime_;
   std::unique_ptr<apiclient::Watch> watch_;  // loop thread only
   std::shared_ptr<void> signals_;
+  std::unique_ptr<Timer> trim_;  // loop thread only
   bool failing_ = false;  // loop thread: inside a streak of failed queries
   std::string last_error_;  // loop thread: the last failed query's message
   std::atomic<uint64_t> rejected_{0};
