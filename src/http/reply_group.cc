@@ -87,7 +87,10 @@ void ReplyGroup::Send(Response r) {
     }
     for (auto& [name, value] : headers) b.Set(name, value);
     auto shared = std::make_shared<const Response>(std::move(b));
-    for (auto& batch : batches) batch.io->DeliverAll(shared, std::move(batch.to));
+    std::vector<server_detail::Fanout::Part> parts;
+    parts.reserve(batches.size());
+    for (auto& batch : batches) parts.push_back({std::move(batch.io), std::move(batch.to)});
+    server_detail::Fanout::Start(std::move(shared), std::move(parts));
   }
   for (size_t i = 0; i < calls.size(); ++i) {
     if (i + 1 == calls.size()) {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <stdexcept>
@@ -182,14 +183,84 @@ void IoThread::Flush() {
   outbox.clear();
 }
 
-void IoThread::DeliverAll(ResponsePtr r, std::vector<std::weak_ptr<PendingReply>> to) {
-  if (stopped || to.empty()) return;
-  asio::post(*context, [r = std::move(r), to = std::move(to)] {
-    HeadCache cache;
-    for (const auto& pending : to) {
-      if (auto p = pending.lock()) p->Deliver(r, &cache);
+namespace {
+enum : int { kWaiting = 0, kAnswering = 1, kThrough = 2 };
+}
+
+void Fanout::Start(ResponsePtr r, std::vector<Part> parts) {
+  std::erase_if(parts, [](const Part& p) { return p.io->stopped || p.to.empty(); });
+  if (parts.empty()) return;
+  std::shared_ptr<Fanout> f(new Fanout(std::move(r), parts.size()));
+  for (size_t i = 0; i < parts.size(); ++i) {
+    f->shares_[i].io = std::move(parts[i].io);
+    f->shares_[i].to = std::move(parts[i].to);
+    if (parts.size() > 1) f->shares_[i].handed_back.assign(f->shares_[i].to.size(), 0);
+  }
+  for (size_t i = 0; i < f->shares_.size(); ++i) {
+    asio::post(*f->shares_[i].io->context, [f, i] { f->Run(i); });
+  }
+}
+
+void Fanout::Run(size_t i) {
+  Share& s = shares_[i];
+  const size_t n = s.to.size();
+  HeadCache cache;
+  s.state.store(kAnswering, std::memory_order_release);
+  for (;;) {
+    size_t k = s.next.fetch_add(kChunk, std::memory_order_relaxed);
+    if (k >= n) break;
+    size_t end = std::min(n, k + kChunk);
+    for (size_t e = k; e < end; ++e) {
+      if (auto p = s.to[e].lock()) p->Deliver(response_, &cache);
     }
-  });
+    s.done.fetch_add(end - k, std::memory_order_relaxed);
+  }
+  if (shares_.size() == 1) return;
+  // Chunks a helper claimed: wait until they are through, then finish what it handed back.
+  for (size_t d = s.done.load(std::memory_order_acquire); d < n;
+       d = s.done.load(std::memory_order_acquire)) {
+    s.done.wait(d, std::memory_order_acquire);
+  }
+  s.state.store(kThrough, std::memory_order_relaxed);
+  for (size_t e = 0; e < n; ++e) {
+    if (!s.handed_back[e]) continue;
+    auto p = s.to[e].lock();
+    if (!p) continue;
+    if (p->answered) {
+      p->Finish(response_);
+    } else {
+      p->Deliver(response_, &cache);
+    }
+  }
+  for (size_t j = 0; j < shares_.size(); ++j) {
+    if (j != i) Help(j, cache, *s.io);
+  }
+}
+
+void Fanout::Help(size_t j, HeadCache& cache, IoThread& self) {
+  Share& s = shares_[j];
+  // Only while the home thread is inside Run: before, it may be running the members'
+  // coroutines; after, every member is claimed anyway.
+  if (s.state.load(std::memory_order_acquire) != kAnswering) return;
+  const size_t n = s.to.size();
+  uint64_t answered = 0;
+  for (;;) {
+    size_t k = s.next.fetch_add(kChunk, std::memory_order_relaxed);
+    if (k >= n) break;
+    size_t end = std::min(n, k + kChunk);
+    for (size_t e = k; e < end; ++e) {
+      auto p = s.to[e].lock();
+      if (!p) continue;
+      if (p->SendFromAnotherThread(response_, &cache)) {
+        ++answered;
+      } else {
+        s.handed_back[e] = 1;
+      }
+    }
+    s.done.fetch_add(end - k, std::memory_order_release);
+    s.done.notify_one();
+  }
+  if (answered) self.answered_for_others.fetch_add(answered, std::memory_order_relaxed);
 }
 
 void ConnectionReply::operator()(Response r) {
@@ -519,5 +590,11 @@ void Server::Close() {
 size_t Server::open_connections() const { return impl_->connections.load(); }
 
 size_t Server::io_threads() const { return impl_->io_threads.size(); }
+
+uint64_t Server::answers_for_other_threads() const {
+  uint64_t n = 0;
+  for (const auto& io : impl_->io_threads) n += io->answered_for_others.load(std::memory_order_relaxed);
+  return n;
+}
 
 }  // namespace gangway::http

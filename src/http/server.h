@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -48,6 +49,9 @@ class Server {
   // Any thread.
   size_t open_connections() const;
   size_t io_threads() const;
+  // Answers of one shared reply (ReplyGroup) that an I/O thread wrote for another's connections
+  // once through with its own. Any thread.
+  uint64_t answers_for_other_threads() const;
 
  private:
   struct Impl;

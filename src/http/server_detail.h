@@ -3,7 +3,9 @@
 // handler (ConnectionReply). Internal to the http module.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -44,8 +46,22 @@ struct PendingReply {
     if (answered) return;
     answered = true;
     if (parked && TrySend(r, cache)) return;
+    Finish(r);
+  }
+  // Keeps the answer for the coroutine and wakes it: it writes the answer, or what TrySend left.
+  void Finish(const ResponsePtr& r) {
     response = r;
     timer.cancel();
+  }
+  // Another I/O thread's try at this connection's answer (Fanout), while the connection's own
+  // thread waits inside the same Fanout and so touches none of its objects: the one
+  // non-blocking write and nothing else. False: the connection's thread finishes the answer,
+  // with Deliver when `answered` is still false, else with Finish.
+  bool SendFromAnotherThread(const ResponsePtr& r, HeadCache* cache) {
+    if (answered) return true;
+    if (!parked || fd < 0) return false;
+    answered = true;
+    return TrySend(r, cache);
   }
   // Writes the answer with one non-blocking sendmsg on a plain TCP connection whose coroutine
   // is parked waiting for the socket to become readable. True when all of it went and nothing
@@ -92,8 +108,49 @@ struct IoThread {
   void Queue(std::weak_ptr<PendingReply> pending, ResponsePtr r, boost::asio::io_context& owner,
              const std::shared_ptr<IoThread>& self);
   void Flush();
-  // Owner loop: one answer for many of this thread's connections, in one post.
-  void DeliverAll(ResponsePtr r, std::vector<std::weak_ptr<PendingReply>> to);
+  // Members of other threads' Fanout parts this thread took care of. Any thread.
+  std::atomic<uint64_t> answered_for_others{0};
+};
+
+// One answer for the parked connections of several I/O threads (ReplyGroup::Send), in one post
+// per thread. Each thread answers its own connections, in chunks it claims from a counter. A
+// thread that is through with its own then claims chunks of another thread's, as long as that
+// thread is answering too: on two cores shared with other work, one thread often gets half a
+// core and would otherwise finish its half long after the other.
+//
+// Why the helper may touch another thread's PendingReply: that thread is inside its Run of the
+// same Fanout, so no handler of its own (the connection's coroutine included) runs, and Run
+// does not return before every claimed member is through (`done`). The helper only makes the
+// one non-blocking write; what needs the connection's executor (waking its coroutine) is handed
+// back. Its lock() of a member never holds the last reference: the connection, which holds
+// another, can only go on its own thread, after Run.
+class Fanout {
+ public:
+  struct Part {
+    std::shared_ptr<IoThread> io;
+    std::vector<std::weak_ptr<PendingReply>> to;
+  };
+  // Owner loop. Parts of stopped threads are dropped.
+  static void Start(ResponsePtr r, std::vector<Part> parts);
+
+  // Members claimed at a time: few enough that a thread waiting for its helper waits briefly.
+  static constexpr size_t kChunk = 16;
+
+ private:
+  struct Share {
+    std::shared_ptr<IoThread> io;
+    std::vector<std::weak_ptr<PendingReply>> to;
+    std::vector<uint8_t> handed_back;  // by a helper: the home thread finishes these
+    std::atomic<int> state{0};         // kWaiting, kAnswering (home inside Run), kThrough
+    std::atomic<size_t> next{0};       // the first member not claimed yet
+    std::atomic<size_t> done{0};       // members through, by whichever thread
+  };
+  Fanout(ResponsePtr r, size_t n) : response_(std::move(r)), shares_(n) {}
+  void Run(size_t i);          // on shares_[i].io's thread
+  void Help(size_t j, HeadCache& cache, IoThread& self);
+
+  const ResponsePtr response_;
+  std::vector<Share> shares_;
 };
 
 // The Reply a handler gets: hands the answer to the connection's thread (or, with no I/O

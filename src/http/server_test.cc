@@ -6,6 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,6 +22,7 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <functional>
+#include <iostream>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -356,6 +363,134 @@ TEST_F(ServerTest, ReplyGroupAnswersEveryMemberWithOneResponse) {
   conns[0]->Send("/echo/again");
   EXPECT_EQ(BodyOf(conns[0]->Read()), "again");
   EXPECT_EQ(handler_.cancelled.load(), 1);
+}
+
+// A plain blocking socket with a receive timeout: for tests with hundreds of connections, where a
+// Conn (with its own io_context) would cost several descriptors each.
+class RawConn {
+ public:
+  explicit RawConn(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~RawConn() { ::close(fd_); }
+  RawConn(const RawConn&) = delete;
+  RawConn& operator=(const RawConn&) = delete;
+
+  bool ok() const { return ok_; }
+  bool Send(const std::string& target, const std::string& extra_headers = "") {
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + extra_headers + "\r\n";
+    return ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
+  }
+  // One whole response (head and Content-Length body); "" on EOF, error or timeout.
+  std::string Read() {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return "";
+    }
+    size_t length = 0;
+    if (auto at = buf_.find("Content-Length: "); at != std::string::npos && at < end) {
+      length = std::stoul(buf_.substr(at + 16));
+    }
+    while (buf_.size() < end + 4 + length) {
+      if (!Fill()) return "";
+    }
+    std::string r = buf_.substr(0, end + 4 + length);
+    buf_.erase(0, end + 4 + length);
+    return r;
+  }
+  bool ClosedByPeer() { return buf_.empty() && !Fill(); }
+
+ private:
+  bool Fill() {
+    char chunk[65536];
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buf_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+  bool ok_ = false;
+  std::string buf_;
+};
+
+// A group answer for the connections of two I/O threads: a thread through with its own members
+// helps the other (Fanout), and every member still gets exactly its answer, round after round.
+// Members whose answer needs more than the one write (Connection: close, a body larger than the
+// socket takes at once) are finished by their own thread; kept-alive connections stay usable.
+TEST_F(ServerTest, ReplyGroupSpreadOverThreadsAnswersEveryMemberOnce) {
+  Start(2);
+  constexpr int kConns = 400;
+  constexpr int kRounds = 5;
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < kConns; ++i) {
+    conns.push_back(std::make_unique<RawConn>(port_));
+    ASSERT_TRUE(conns.back()->ok());
+  }
+  auto closing = [](int round, int i) { return round == 0 && i % 50 == 1; };
+  const std::string small =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 10\r\n\r\n"
+      "fanned out";
+  const std::string small_close =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+      "Content-Length: 10\r\n\r\nfanned out";
+  std::vector<bool> open(kConns, true);
+  size_t parked = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    size_t live = 0;
+    for (int i = 0; i < kConns; ++i) {
+      if (!open[i]) continue;
+      ASSERT_TRUE(conns[i]->Send("/park", closing(round, i) ? "Connection: close\r\n" : ""));
+      ++live;
+    }
+    ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == static_cast<int>(parked + live); }));
+    OnLoop([&] {
+      ReplyGroup group;
+      for (size_t k = parked; k < parked + live; ++k) group.Add(std::move(handler_.parked[k]));
+      EXPECT_EQ(group.size(), live);
+      group.Send(Response::Text(200, "fanned out"));
+    });
+    parked += live;
+    for (int i = 0; i < kConns; ++i) {
+      if (!open[i]) continue;
+      ASSERT_EQ(conns[i]->Read(), closing(round, i) ? small_close : small) << round << " " << i;
+      if (closing(round, i)) {
+        EXPECT_TRUE(conns[i]->ClosedByPeer()) << i;
+        open[i] = false;
+      }
+    }
+  }
+  std::cout << "answers written for the other thread: " << server_->answers_for_other_threads()
+            << "\n";
+  // Eight members, and an answer larger than one write takes.
+  std::string big(8u << 20, 'b');
+  std::vector<int> eight;
+  for (int i = 0; i < kConns && eight.size() < 8; ++i) {
+    if (!open[i]) continue;
+    ASSERT_TRUE(conns[i]->Send("/park"));
+    eight.push_back(i);
+  }
+  ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == static_cast<int>(parked + 8); }));
+  OnLoop([&] {
+    ReplyGroup group;
+    for (size_t k = parked; k < parked + 8; ++k) group.Add(std::move(handler_.parked[k]));
+    group.Send(Response::Text(200, big));
+  });
+  for (int i : eight) EXPECT_EQ(BodyOf(conns[i]->Read()), big) << i;
+  // Every kept-alive connection serves its next request.
+  for (int i = 0; i < kConns; ++i) {
+    if (!open[i]) continue;
+    ASSERT_TRUE(conns[i]->Send("/echo/n" + std::to_string(i)));
+    EXPECT_EQ(BodyOf(conns[i]->Read()), "n" + std::to_string(i));
+  }
+  EXPECT_EQ(handler_.cancelled.load(), 0);
+  EXPECT_FALSE(handler_.off_owner_thread.load());
 }
 
 TEST_F(ServerTest, CloseWithRequestsInFlightDropsThemAndLaterReplies) {
