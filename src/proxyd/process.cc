@@ -7,6 +7,7 @@
 
 #include "apiclient/escape.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "proxy/config/json.h"
 
 namespace gangway::proxyd {
@@ -100,6 +101,7 @@ void ProxyProcess::Stop() { loop_.Stop(); }
 void ProxyProcess::ScheduleTrim() {
   trim_ = loop_.After(std::chrono::seconds(5), [this] {
     malloc_trim(0);
+    core::ReleaseUnmodifiedFilePages();
     ScheduleTrim();
   });
 }

@@ -1,0 +1,21 @@
+// A process's resident set, trimmed to what it uses.
+#pragma once
+
+#include <cstddef>
+
+namespace gangway::core {
+
+struct ReleasedPages {
+  size_t mappings = 0;  // mappings whose pages were dropped
+  size_t bytes = 0;     // resident bytes they had
+};
+
+// Drops this process's page-table entries for the pages of read-only file mappings that it has
+// never modified: the code and constant data of the binary and its libraries. The pages stay in
+// the page cache (shared with every other process of the binary), and the next access maps them
+// again, so what stays resident is what the process has touched since. A mapping with any
+// private copy of a page (relocated data behind RELRO, a debugger's breakpoint) is left alone,
+// since dropping it would drop the change. Linux; elsewhere, or when /proc is missing, nothing.
+ReleasedPages ReleaseUnmodifiedFilePages();
+
+}  // namespace gangway::core
