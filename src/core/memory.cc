@@ -14,9 +14,11 @@
 namespace gangway::core {
 namespace {
 
-// /proc/<pid>/pagemap: one 64-bit entry per page; bit 63 present, bit 61 file page or shared
-// anonymous (clear for a private copy). Flag bits are readable without privileges.
+// /proc/<pid>/pagemap: one 64-bit entry per page; bit 63 present, bit 62 swapped out (only a
+// private copy can be), bit 61 file page or shared anonymous (clear for a private copy). Flag
+// bits are readable without privileges.
 constexpr uint64_t kPresent = uint64_t{1} << 63;
+constexpr uint64_t kSwapped = uint64_t{1} << 62;
 constexpr uint64_t kFileOrShared = uint64_t{1} << 61;
 
 struct Mapping {
@@ -63,17 +65,32 @@ ReleasedPages ReleaseUnmodifiedFilePages() {
     auto want = static_cast<ssize_t>(pages * sizeof(uint64_t));
     auto at = static_cast<off_t>(m.start / page * sizeof(uint64_t));
     if (::pread(pagemap, entries.data(), static_cast<size_t>(want), at) != want) continue;
-    size_t present = 0;
-    bool modified = false;
-    for (uint64_t e : entries) {
-      if (!(e & kPresent)) continue;
-      ++present;
-      if (!(e & kFileOrShared)) modified = true;
+    // Dropped in runs of pages none of which is a private copy; a private copy stays, and so
+    // does the change in it.
+    bool any = false;
+    size_t run = 0;  // first page of the current run
+    size_t run_present = 0;
+    auto drop = [&](size_t end) {
+      if (run_present > 0 &&
+          ::madvise(reinterpret_cast<void*>(m.start + run * page), (end - run) * page,
+                    MADV_DONTNEED) == 0) {
+        released.bytes += run_present * page;
+        any = true;
+      }
+    };
+    for (size_t i = 0; i < pages; ++i) {
+      uint64_t e = entries[i];
+      bool private_copy = (e & kSwapped) || ((e & kPresent) && !(e & kFileOrShared));
+      if (private_copy) {
+        drop(i);
+        run = i + 1;
+        run_present = 0;
+      } else if (e & kPresent) {
+        ++run_present;
+      }
     }
-    if (modified || present == 0) continue;
-    if (::madvise(reinterpret_cast<void*>(m.start), m.end - m.start, MADV_DONTNEED) != 0) continue;
-    ++released.mappings;
-    released.bytes += present * page;
+    drop(pages);
+    if (any) ++released.mappings;
   }
   ::close(pagemap);
   return released;

@@ -13,9 +13,9 @@ struct ReleasedPages {
 // Drops this process's page-table entries for the pages of read-only file mappings that it has
 // never modified: the code and constant data of the binary and its libraries. The pages stay in
 // the page cache (shared with every other process of the binary), and the next access maps them
-// again, so what stays resident is what the process has touched since. A mapping with any
-// private copy of a page (relocated data behind RELRO, a debugger's breakpoint) is left alone,
-// since dropping it would drop the change. Linux; elsewhere, or when /proc is missing, nothing.
+// again, so what stays resident is what the process has touched since. A page that is a private
+// copy (relocated data behind RELRO, a debugger's breakpoint) stays, since dropping it would drop
+// the change; the pages around it go. Linux; elsewhere, or when /proc is missing, nothing.
 ReleasedPages ReleaseUnmodifiedFilePages();
 
 }  // namespace gangway::core
