@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -38,10 +40,15 @@ void ExpectVerifies(const std::string& cert_pem, const std::string& roots_pem, b
   Status s = x509::VerifyCertificate(chain[0], inter, Certs(roots_pem));
   EXPECT_EQ(s.ok(), want) << s.message();
   if (std::system("openssl version >/dev/null 2>&1") != 0) return;
-  const std::string dir = ::testing::TempDir();
+  // A directory of this call's own, removed afterwards.
+  std::string dir = ::testing::TempDir() + "ca_test_XXXXXX";
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  std::vector<std::string> files;
   auto write = [&](const std::string& name, const std::string& text) {
-    std::ofstream(dir + name) << text;
-    return dir + name;
+    std::string path = dir + "/" + name;
+    std::ofstream(path) << text;
+    files.push_back(path);
+    return path;
   };
   std::string leaf = write("leaf.pem", chain[0].ToPem());
   std::string untrusted;
@@ -50,6 +57,8 @@ void ExpectVerifies(const std::string& cert_pem, const std::string& roots_pem, b
   if (!untrusted.empty()) cmd += " -untrusted " + write("inter.pem", untrusted);
   cmd += " " + leaf + " >/dev/null 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()) == 0, want) << cmd;
+  for (const auto& f : files) std::remove(f.c_str());
+  ::rmdir(dir.c_str());
 }
 
 CAConfig Defaults() { return CAConfig{}; }
