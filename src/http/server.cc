@@ -206,6 +206,7 @@ void Fanout::Run(size_t i) {
   const size_t n = s.to.size();
   HeadCache cache;
   s.state.store(kAnswering, std::memory_order_release);
+  if (test_on_run != nullptr) test_on_run(i);
   for (;;) {
     size_t k = s.next.fetch_add(kChunk, std::memory_order_relaxed);
     if (k >= n) break;

@@ -136,6 +136,10 @@ class Fanout {
   // Members claimed at a time: few enough that a thread waiting for its helper waits briefly.
   static constexpr size_t kChunk = 16;
 
+  // Tests only: called on a part's thread when its Run starts, once the part is answering (so
+  // that a test can hold one thread there and see another help it).
+  static inline void (*test_on_run)(size_t part) = nullptr;
+
  private:
   struct Share {
     std::shared_ptr<IoThread> io;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "http/reply_group.h"
+#include "http/server_detail.h"
 #include "net/event_loop.h"
 
 namespace gangway::http {
@@ -491,6 +492,86 @@ TEST_F(ServerTest, ReplyGroupSpreadOverThreadsAnswersEveryMemberOnce) {
   }
   EXPECT_EQ(handler_.cancelled.load(), 0);
   EXPECT_FALSE(handler_.off_owner_thread.load());
+}
+
+// Fanout::test_on_run for the test below: holds the first part's thread in its Run until the
+// other thread has answered that part's members for it; the other thread starts only once the
+// first part is answering.
+struct HeldFanout {
+  static inline std::atomic<bool> first_answering{false};
+  static inline std::atomic<bool> gave_up{false};
+  static inline const Server* server = nullptr;
+  static inline uint64_t expect = 0;
+
+  static void OnRun(size_t part) {
+    auto until = std::chrono::steady_clock::now() + 10s;
+    auto waiting = [&](auto done) {
+      while (!done()) {
+        if (std::chrono::steady_clock::now() > until) {
+          gave_up = true;
+          return;
+        }
+        std::this_thread::sleep_for(1ms);
+      }
+    };
+    if (part == 0) {
+      first_answering = true;
+      waiting([] { return server->answers_for_other_threads() >= expect; });
+    } else {
+      waiting([] { return first_answering.load(); });
+    }
+  }
+};
+
+// A thread through with its own part of a group answer writes the members of another thread
+// that is still answering; a member that needs more than the one write (Connection: close) is
+// handed back to its own thread. The first part's thread is held until that has happened, so
+// without the helping this test times out.
+TEST_F(ServerTest, AThreadThroughWithItsPartAnswersAnotherThreadsMembers) {
+  Start(2);
+  constexpr int kConns = 50;
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < kConns; ++i) {
+    conns.push_back(std::make_unique<RawConn>(port_));
+    ASSERT_TRUE(conns.back()->ok());
+    ASSERT_TRUE(conns.back()->Send("/park", i == 1 ? "Connection: close\r\n" : ""));
+    ASSERT_TRUE(WaitFor([&] { return handler_.parked_count.load() == i + 1; }));
+  }
+  // Connections alternate between the two threads; the odd ones' members are added first, so
+  // they are part 0.
+  HeldFanout::first_answering = false;
+  HeldFanout::gave_up = false;
+  HeldFanout::server = server_.get();
+  HeldFanout::expect = kConns / 2 - 1;  // all odd ones but the Connection: close one
+  server_detail::Fanout::test_on_run = &HeldFanout::OnRun;
+  OnLoop([&] {
+    ReplyGroup group;
+    for (int odd = 1; odd >= 0; --odd) {
+      for (int i = odd; i < kConns; i += 2) group.Add(std::move(handler_.parked[i]));
+    }
+    group.Send(Response::Text(200, "helped"));
+  });
+  const std::string answer =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 6\r\n\r\n"
+      "helped";
+  for (int i = 0; i < kConns; ++i) {
+    if (i == 1) {
+      EXPECT_EQ(conns[i]->Read(),
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                "Connection: close\r\nContent-Length: 6\r\n\r\nhelped");
+      EXPECT_TRUE(conns[i]->ClosedByPeer());
+    } else {
+      EXPECT_EQ(conns[i]->Read(), answer) << i;
+    }
+  }
+  server_detail::Fanout::test_on_run = nullptr;
+  EXPECT_FALSE(HeldFanout::gave_up.load());
+  EXPECT_EQ(server_->answers_for_other_threads(), HeldFanout::expect);
+  for (int i = 0; i < kConns; ++i) {
+    if (i == 1) continue;
+    ASSERT_TRUE(conns[i]->Send("/echo/n" + std::to_string(i)));
+    EXPECT_EQ(BodyOf(conns[i]->Read()), "n" + std::to_string(i));
+  }
 }
 
 TEST_F(ServerTest, CloseWithRequestsInFlightDropsThemAndLaterReplies) {
