@@ -16,6 +16,9 @@ struct ReleasedPages {
 // again, so what stays resident is what the process has touched since. A page that is a private
 // copy (relocated data behind RELRO, a debugger's breakpoint) stays, since dropping it would drop
 // the change; the pages around it go. Linux; elsewhere, or when /proc is missing, nothing.
+// Mappings are read from /proc/self/maps first and dropped after: no other thread may unmap a
+// file mapping meanwhile (dlclose), or a new mapping at its address could lose its pages. The
+// proxy process loads no library after it starts.
 ReleasedPages ReleaseUnmodifiedFilePages();
 
 }  // namespace gangway::core
