@@ -18,7 +18,7 @@ struct ReleasedPages {
 // the change; the pages around it go. Linux; elsewhere, or when /proc is missing, nothing.
 // Mappings are read from /proc/self/maps first and dropped after: no other thread may unmap a
 // file mapping meanwhile (dlclose), or a new mapping at its address could lose its pages. The
-// proxy process loads no library after it starts.
+// proxy process unloads no library while it runs.
 ReleasedPages ReleaseUnmodifiedFilePages();
 
 }  // namespace gangway::core
