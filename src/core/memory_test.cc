@@ -65,7 +65,16 @@ TEST_F(ReleaseTest, UntouchedReadOnlyMappingIsDroppedAndReadsTheSame) {
   const char* p = static_cast<const char*>(m);
   ASSERT_TRUE(Intact(p));
   long before = PresentPages(m, kSize);
-  if (before < 0) GTEST_SKIP() << "no /proc/self/pagemap";
+  if (before < 0) {
+    // A kernel (or sandbox) that hides pagemap: the release must then do nothing at all, and
+    // there is no way to see which pages are resident, which is what the rest checks.
+    ReleasedPages none = ReleaseUnmodifiedFilePages();
+    EXPECT_EQ(none.bytes, 0u);
+    EXPECT_TRUE(Intact(p));
+    ::munmap(m, kSize);
+    GTEST_SKIP() << "/proc/self/pagemap is not readable here: residency cannot be observed "
+                    "(checked instead that nothing was released)";
+  }
   EXPECT_EQ(before, static_cast<long>(kSize / sysconf(_SC_PAGESIZE)));
 
   ReleasedPages r = ReleaseUnmodifiedFilePages();
@@ -83,10 +92,14 @@ TEST_F(ReleaseTest, PageWithAPrivateChangeKeepsItAndTheOthersGo) {
   ASSERT_TRUE(Intact(p));
   p[1000] = '!';  // a private copy of one page, as relocation leaves behind RELRO
   ASSERT_EQ(::mprotect(m, kSize, PROT_READ), 0);
-  if (PresentPages(m, kSize) < 0) GTEST_SKIP() << "no /proc/self/pagemap";
+  bool observable = PresentPages(m, kSize) >= 0;
 
   ReleaseUnmodifiedFilePages();
-  EXPECT_EQ(PresentPages(m, kSize), 1);  // only the private copy
+  // Without pagemap the release does nothing, so the change is kept either way; only which
+  // pages stay resident needs pagemap to be seen.
+  if (observable) {
+    EXPECT_EQ(PresentPages(m, kSize), 1);  // only the private copy
+  }
   EXPECT_EQ(p[1000], '!');
   EXPECT_TRUE(Intact(p, 1000));
   ::munmap(m, kSize);
