@@ -1,17 +1,9 @@
 #include "proxy/mux.h"
 
+#include <algorithm>
+
 namespace gangway::proxy::mux {
 namespace {
-
-void Put16(std::string& out, uint32_t v) {
-  out.push_back(static_cast<char>((v >> 8) & 0xff));
-  out.push_back(static_cast<char>(v & 0xff));
-}
-
-void Put32(std::string& out, uint32_t v) {
-  Put16(out, v >> 16);
-  Put16(out, v & 0xffff);
-}
 
 uint32_t Get32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
@@ -38,19 +30,30 @@ std::string_view FrameTypeName(FrameType type) {
   return "unknown";
 }
 
-void AppendFrame(std::string& out, FrameType type, uint32_t stream, std::string_view payload) {
-  out.push_back(static_cast<char>(type));
-  out.push_back(0);
-  Put16(out, static_cast<uint32_t>(payload.size()));
-  Put32(out, stream);
-  out.append(payload);
+char* Bytes::Grow(size_t n) {
+  if (capacity_ - size_ < n) {
+    size_t capacity = std::max({size_ + n, 2 * capacity_, size_t{256}});
+    auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
+    if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
+    data_ = std::move(bigger);
+    capacity_ = capacity;
+  }
+  char* at = data_.get() + size_;
+  size_ += n;
+  return at;
 }
 
-void AppendWindow(std::string& out, uint32_t stream, uint32_t increment) {
-  std::string payload;
-  Put32(payload, increment);
-  AppendFrame(out, FrameType::kWindow, stream, payload);
+void PutHeader(char* at, FrameType type, uint32_t stream, size_t payload_size) {
+  at[0] = static_cast<char>(type);
+  at[1] = 0;
+  at[2] = static_cast<char>((payload_size >> 8) & 0xff);
+  at[3] = static_cast<char>(payload_size & 0xff);
+  at[4] = static_cast<char>((stream >> 24) & 0xff);
+  at[5] = static_cast<char>((stream >> 16) & 0xff);
+  at[6] = static_cast<char>((stream >> 8) & 0xff);
+  at[7] = static_cast<char>(stream & 0xff);
 }
+
 
 DecodeResult Decode(std::span<const uint8_t> in) {
   if (in.size() < kHeaderSize) return {};

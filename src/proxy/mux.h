@@ -4,9 +4,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace gangway::proxy::mux {
 
@@ -39,9 +42,53 @@ struct Frame {
   uint32_t window_increment = 0;  // kWindow only
 };
 
-// Appends one frame to `out`. `payload` must not exceed kMaxPayload.
-void AppendFrame(std::string& out, FrameType type, uint32_t stream, std::string_view payload = {});
-void AppendWindow(std::string& out, uint32_t stream, uint32_t increment);
+// Writes a frame header at `at` (kHeaderSize bytes), for a payload written behind it.
+void PutHeader(char* at, FrameType type, uint32_t stream, size_t payload_size);
+
+// Appends one frame to `out` (a std::string or Bytes). `payload` must not exceed kMaxPayload.
+template <typename Out>
+void AppendFrame(Out& out, FrameType type, uint32_t stream, std::string_view payload = {}) {
+  char header[kHeaderSize];
+  PutHeader(header, type, stream, payload.size());
+  out.append(header, kHeaderSize);
+  out.append(payload.data(), payload.size());
+}
+template <typename Out>
+void AppendWindow(Out& out, uint32_t stream, uint32_t increment) {
+  const char payload[4] = {static_cast<char>(increment >> 24), static_cast<char>(increment >> 16),
+                           static_cast<char>(increment >> 8), static_cast<char>(increment)};
+  AppendFrame(out, FrameType::kWindow, stream, std::string_view(payload, 4));
+}
+
+// A connection's outgoing queue: frames appended, and DATA read straight into it. Unlike
+// std::string, Grow() leaves the new bytes uninitialized, since the read that follows overwrites
+// them.
+class Bytes {
+ public:
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  size_t capacity() const { return capacity_; }
+  char* data() { return data_.get(); }
+  const char* data() const { return data_.get(); }
+  void clear() { size_ = 0; }
+  void swap(Bytes& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+    std::swap(capacity_, other.capacity_);
+  }
+  // n more bytes, uninitialized; where they start.
+  char* Grow(size_t n);
+  // Drops the bytes from `size` on.
+  void Truncate(size_t size) { size_ = size < size_ ? size : size_; }
+  void append(const char* p, size_t n) {
+    if (n > 0) std::memcpy(Grow(n), p, n);
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
 
 struct DecodeResult {
   enum class Kind { kFrame, kNeedMore, kError };

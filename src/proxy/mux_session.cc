@@ -1,11 +1,16 @@
 #include "proxy/mux_session.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
+#include <utility>
 #include <vector>
 
 #include "core/log.h"
@@ -56,8 +61,10 @@ MuxStream::~MuxStream() {
 asio::awaitable<MuxStream::Ended> MuxStream::Relay(tcp::socket& socket, RelayCounters counters) {
   if (!reset_) {
     socket_ = &socket;
+    counters_ = &counters;
     co_await (FromSocket(counters) && ToSocket(counters));
     socket_ = nullptr;
+    counters_ = nullptr;
   }
   if (reset_) {
     error_code ignored;
@@ -67,33 +74,36 @@ asio::awaitable<MuxStream::Ended> MuxStream::Relay(tcp::socket& socket, RelayCou
   co_return Ended{!reset_, reset_reason_};
 }
 
+// Reads the socket straight into the connection's queue (MuxSession::ReadData): no buffer of
+// its own, no copy, and a burst of up to four frames in one recvmsg. When the socket has nothing,
+// waits for it to become readable.
 asio::awaitable<void> MuxStream::FromSocket(RelayCounters& k) {
-  constexpr size_t kFirst = 4 * 1024;
-  size_t size = kFirst;
-  auto buf = std::make_unique_for_overwrite<char[]>(size);
+  const int fd = socket_->native_handle();
   for (;;) {
     while (!reset_ && (send_window_ == 0 || session_->Congested())) {
       if (session_->Congested()) session_->blocked_ = true;
       co_await SleepUntilWoken(wake_from_socket_);
     }
     if (reset_) co_return;
-    const size_t want = std::min<size_t>(size, send_window_);
-    auto [ec, n] = co_await socket_->async_read_some(asio::buffer(buf.get(), want), kTuple);
-    if (reset_) co_return;
+    const size_t want = std::min<size_t>(MuxSession::kReadFrames * mux::kMaxPayload, send_window_);
+    ssize_t n = session_->ReadData(fd, id_, want);
     if (n > 0) {
-      k.socket_read->fetch_add(n, kRelaxed);
-      session_->Send(mux::FrameType::kData, id_, std::string_view(buf.get(), n));
+      k.socket_read->fetch_add(static_cast<size_t>(n), kRelaxed);
+      k.stream_sent->fetch_add(static_cast<size_t>(n), kRelaxed);
       send_window_ -= static_cast<uint32_t>(n);
-      k.stream_sent->fetch_add(n, kRelaxed);
-      if (n == size && size < mux::kMaxPayload) {
-        size = mux::kMaxPayload;
-        buf = std::make_unique_for_overwrite<char[]>(size);
-      }
+      continue;
     }
-    if (IsEnd(ec)) {
+    if (n == 0) {
       session_->Send(mux::FrameType::kFin, id_);
       co_return;
     }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      Reset("read from the local connection: " + std::string(std::strerror(errno)));
+      co_return;
+    }
+    auto [ec] = co_await socket_->async_wait(tcp::socket::wait_read, kTuple);
+    if (reset_) co_return;
     if (ec) {
       Reset("read from the local connection: " + ec.message());
       co_return;
@@ -114,7 +124,9 @@ asio::awaitable<void> MuxStream::ToSocket(RelayCounters& k) {
     sending.clear();
     sending.swap(inbox_);
     k.stream_received->fetch_add(sending.size(), kRelaxed);
+    writing_ = true;
     auto [ec, n] = co_await asio::async_write(*socket_, asio::buffer(sending), kTuple);
+    writing_ = false;
     if (reset_) co_return;
     if (ec) {
       Reset("write to the local connection: " + ec.message());
@@ -123,14 +135,49 @@ asio::awaitable<void> MuxStream::ToSocket(RelayCounters& k) {
     k.socket_written->fetch_add(n, kRelaxed);
     // A keep-alive stream that once carried a big response should not hold its buffer while idle.
     if (sending.capacity() > 16 * 1024) std::string().swap(sending);
-    consumed_ += static_cast<uint32_t>(n);
-    // Credit back in halves of the window: one WINDOW frame per 128 KiB, not per write.
-    if (consumed_ >= mux::kWindow / 2 && !session_->closed_) {
-      session_->SendWindow(id_, consumed_);
-      received_unacked_ -= consumed_;
-      consumed_ = 0;
-    }
+    Consumed(n);
   }
+}
+
+void MuxStream::Consumed(size_t n) {
+  consumed_ += static_cast<uint32_t>(n);
+  // Credit back in halves of the window: one WINDOW frame per 128 KiB, not per write.
+  if (consumed_ >= mux::kWindow / 2 && !session_->closed_) {
+    session_->SendWindow(id_, consumed_);
+    received_unacked_ -= consumed_;
+    consumed_ = 0;
+  }
+}
+
+void MuxStream::FlushBatch() {
+  size_t n = std::exchange(batch_n_, 0);
+  if (n == 0 || !CanWriteDirectly()) return;
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) total += batch_[i].iov_len;
+  msghdr msg{};
+  msg.msg_iov = batch_.data();
+  msg.msg_iovlen = n;
+  ssize_t w = ::sendmsg(socket_->native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  size_t written = w > 0 ? static_cast<size_t>(w) : 0;
+  if (written > 0) {
+    counters_->stream_received->fetch_add(written, kRelaxed);
+    counters_->socket_written->fetch_add(written, kRelaxed);
+    Consumed(written);
+  }
+  if (written == total) return;
+  // The socket is full (or failed): ToSocket writes the rest, waiting for the socket as any
+  // write does, and a failure ends the stream there.
+  size_t skip = written;
+  for (size_t i = 0; i < n; ++i) {
+    const iovec& v = batch_[i];
+    if (skip >= v.iov_len) {
+      skip -= v.iov_len;
+      continue;
+    }
+    inbox_.append(static_cast<const char*>(v.iov_base) + skip, v.iov_len - skip);
+    skip = 0;
+  }
+  wake_to_socket_.cancel();
 }
 
 bool MuxStream::OnData(std::string_view payload, std::string& error) {
@@ -145,6 +192,13 @@ bool MuxStream::OnData(std::string_view payload, std::string& error) {
   }
   received_unacked_ += static_cast<uint32_t>(payload.size());
   if (reset_) return true;  // in flight when we reset it
+  // While nothing is queued for the socket, the payload stays in the read buffer and goes out
+  // with the rest of the batch (FlushBatch): one write per stream and batch, and no copy.
+  if (CanWriteDirectly() && batch_n_ == kMaxBatch) FlushBatch();
+  if (CanWriteDirectly()) {
+    batch_[batch_n_++] = iovec{const_cast<char*>(payload.data()), payload.size()};
+    return true;
+  }
   inbox_.append(payload);
   wake_to_socket_.cancel();
   return true;
@@ -174,6 +228,7 @@ bool MuxStream::OnWindow(uint32_t increment, std::string& error) {
 void MuxStream::OnReset(std::string reason, bool by_peer) {
   if (reset_) return;
   reset_ = true;
+  batch_n_ = 0;
   reset_reason_ = (by_peer ? "reset by the peer: " : "") + std::move(reason);
   if (socket_ != nullptr) {
     error_code ignored;
@@ -204,7 +259,9 @@ MuxSession::MuxSession(Tls& tls, Role role, std::string name,
       idle_since_(std::chrono::steady_clock::now()),
       wake_writer_(tls.get_executor()),
       streams_gone_(tls.get_executor()),
-      idle_timer_(tls.get_executor()) {}
+      idle_timer_(tls.get_executor()) {
+  tls_.ReadInBursts();
+}
 
 MuxSession::~MuxSession() = default;
 
@@ -245,6 +302,7 @@ void MuxSession::Close() {
   auto streams = std::move(streams_);
   streams_.clear();
   for (auto& [id, s] : streams) s->OnReset("connection closed: " + error_, false);
+  batched_.clear();
   wake_writer_.cancel();
   idle_timer_.cancel();
 }
@@ -260,6 +318,39 @@ void MuxSession::Send(mux::FrameType type, uint32_t stream, std::string_view pay
   if (closed_) return;
   mux::AppendFrame(out_, type, stream, payload);
   wake_writer_.cancel();
+}
+
+ssize_t MuxSession::ReadData(int fd, uint32_t stream, size_t most) {
+  iovec iov[kReadFrames];
+  const size_t frames = std::min(kReadFrames, (most + mux::kMaxPayload - 1) / mux::kMaxPayload);
+  const size_t base = out_.size();
+  char* p = out_.Grow(frames * mux::kHeaderSize + most);
+  size_t left = most;
+  for (size_t i = 0; i < frames; ++i) {
+    const size_t len = std::min(left, mux::kMaxPayload);
+    iov[i] = iovec{p + mux::kHeaderSize, len};
+    p += mux::kHeaderSize + len;
+    left -= len;
+  }
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = frames;
+  ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+  if (n <= 0 || closed_) {
+    out_.Truncate(base);
+    return n;
+  }
+  // A header in front of each chunk the bytes reached; the queue ends behind the last one.
+  p = out_.data() + base;
+  for (size_t got = static_cast<size_t>(n); got > 0;) {
+    const size_t len = std::min(got, mux::kMaxPayload);
+    mux::PutHeader(p, mux::FrameType::kData, stream, len);
+    p += mux::kHeaderSize + len;
+    got -= len;
+  }
+  out_.Truncate(static_cast<size_t>(p - out_.data()));
+  wake_writer_.cancel();
+  return n;
 }
 
 void MuxSession::SendWindow(uint32_t stream, uint32_t increment) {
@@ -289,21 +380,35 @@ asio::awaitable<void> MuxSession::ReadLoop(OnOpen& on_open) {
   std::vector<uint8_t> buf(64 * 1024);
   size_t have = 0;
   while (!closed_) {
-    auto [ec, n] =
+    auto [read_ec, n] =
         co_await tls_.async_read_some(asio::buffer(buf.data() + have, buf.size() - have), kTuple);
+    error_code ec = read_ec;
     have += n;
+    // The rest of a burst that OpenSSL already holds is taken before any of it is dispatched:
+    // each stream's frames of it then reach its socket in one write, not one per TLS record.
+    while (!ec && n > 0 && have < buf.size() && tls_.HasBuffered()) {
+      size_t more = tls_.ReadNow(buf.data() + have, buf.size() - have, ec);
+      if (more == 0) break;
+      have += more;
+    }
     size_t off = 0;
+    bool failed = false;
     while (!closed_) {
       mux::DecodeResult r = mux::Decode(std::span<const uint8_t>(buf.data() + off, have - off));
       if (r.kind == mux::DecodeResult::Kind::kNeedMore) break;
       if (r.kind == mux::DecodeResult::Kind::kError) {
         Fail(r.error);
-        co_return;
+        failed = true;
+        break;
       }
-      if (!Dispatch(r.frame, on_open)) co_return;
+      if (!Dispatch(r.frame, on_open)) {
+        failed = true;
+        break;
+      }
       off += r.consumed;
     }
-    if (closed_) co_return;
+    FlushBatches();  // before the buffer moves: the batches point into it
+    if (failed || closed_) co_return;
     std::copy(buf.begin() + static_cast<ptrdiff_t>(off), buf.begin() + static_cast<ptrdiff_t>(have),
               buf.begin());
     have -= off;
@@ -357,8 +462,17 @@ bool MuxSession::Dispatch(const mux::Frame& f, OnOpen& on_open) {
   std::shared_ptr<MuxStream> s = it->second;  // a reset may Forget it
   bool ok = true;
   switch (f.type) {
-    case FrameType::kData: ok = s->OnData(f.payload, error); break;
-    case FrameType::kFin: ok = s->OnFin(error); break;
+    case FrameType::kData:
+      ok = s->OnData(f.payload, error);
+      if (s->batch_n_ > 0 && !s->batched_) {
+        s->batched_ = true;
+        batched_.push_back(s);
+      }
+      break;
+    case FrameType::kFin:
+      s->FlushBatch();  // the data before the FIN goes out before the socket is shut down
+      ok = s->OnFin(error);
+      break;
     case FrameType::kWindow: ok = s->OnWindow(f.window_increment, error); break;
     case FrameType::kReset:
       s->OnReset(f.payload.empty() ? "no reason given" : std::string(f.payload), true);
@@ -373,8 +487,16 @@ bool MuxSession::Dispatch(const mux::Frame& f, OnOpen& on_open) {
   return true;
 }
 
+void MuxSession::FlushBatches() {
+  for (auto& s : batched_) {
+    s->batched_ = false;
+    s->FlushBatch();
+  }
+  batched_.clear();
+}
+
 asio::awaitable<void> MuxSession::WriteLoop() {
-  std::string sending;
+  mux::Bytes sending;
   for (;;) {
     while (!closed_ && out_.empty() && !finishing_) co_await SleepUntilWoken(wake_writer_);
     if (closed_) co_return;
@@ -385,7 +507,8 @@ asio::awaitable<void> MuxSession::WriteLoop() {
     }
     sending.clear();
     sending.swap(out_);
-    auto [ec, n] = co_await asio::async_write(tls_, asio::buffer(sending), kTuple);
+    auto [ec, n] =
+        co_await asio::async_write(tls_, asio::buffer(sending.data(), sending.size()), kTuple);
     if (ec) {
       if (!closed_) {
         error_ = "write: " + ec.message();
@@ -395,7 +518,7 @@ asio::awaitable<void> MuxSession::WriteLoop() {
     }
     // A burst can leave `sending` (and, after the next swap, the queue) holding a buffer of a
     // megabyte or more for the session's whole life; most of the time the queue is small.
-    if (sending.capacity() > kOutKeep) std::string().swap(sending);
+    if (sending.capacity() > kOutKeep) mux::Bytes().swap(sending);
     if (blocked_ && !Congested()) {
       blocked_ = false;
       for (auto& [id, s] : streams_) s->wake_from_socket_.cancel();

@@ -4,6 +4,9 @@
 // on one worker's io_context.
 #pragma once
 
+#include <sys/uio.h>
+
+#include <array>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "proxy/mux.h"
 #include "proxy/tls_stream.h"
@@ -65,6 +69,14 @@ class MuxStream {
   boost::asio::awaitable<void> ToSocket(RelayCounters& counters);
   // Frames from the peer; false when the peer broke the protocol (the session fails).
   bool OnData(std::string_view payload, std::string& error);
+  // Writes the DATA this stream got in the current read batch with one sendmsg; what the socket
+  // does not take now is queued for ToSocket.
+  void FlushBatch();
+  bool CanWriteDirectly() const {
+    return socket_ != nullptr && inbox_.empty() && !writing_ && !reset_;
+  }
+  // Bytes written to the socket: credited back to the peer in halves of the window.
+  void Consumed(size_t n);
   bool OnFin(std::string& error);
   bool OnWindow(uint32_t increment, std::string& error);
   void OnReset(std::string reason, bool by_peer);
@@ -72,7 +84,15 @@ class MuxStream {
   MuxSession* session_;
   uint32_t id_;
   boost::asio::ip::tcp::socket* socket_ = nullptr;  // while Relay runs
+  RelayCounters* counters_ = nullptr;                // while Relay runs
   std::string inbox_;             // received, not yet written to the socket
+  bool writing_ = false;          // ToSocket has a write in flight
+  // Payloads of the current read batch, pointing into the session's read buffer (only while
+  // inbox_ is empty and no write is in flight, so that the bytes stay in order).
+  static constexpr size_t kMaxBatch = 8;
+  std::array<iovec, kMaxBatch> batch_{};
+  size_t batch_n_ = 0;
+  bool batched_ = false;  // in the session's list of streams to flush
   uint32_t send_window_ = mux::kWindow;
   uint32_t received_unacked_ = 0;  // received and not yet credited back with WINDOW
   uint32_t consumed_ = 0;          // written to the socket, not yet credited
@@ -127,8 +147,15 @@ class MuxSession {
   boost::asio::awaitable<void> WriteLoop();
   boost::asio::awaitable<void> IdleLoop();
   bool Dispatch(const mux::Frame& frame, OnOpen& on_open);
+  // Ends a read batch: every stream writes what it got in it (MuxStream::FlushBatch).
+  void FlushBatches();
   void Fail(std::string error);
   void Send(mux::FrameType type, uint32_t stream, std::string_view payload = {});
+  // Reads up to `most` bytes from `fd` (without waiting) straight into the queue, as DATA frames
+  // of `stream`: recvmsg's result (0 at the end, -1 with errno).
+  ssize_t ReadData(int fd, uint32_t stream, size_t most);
+  // The most one ReadData takes: four full frames, as the peer's reader takes four records.
+  static constexpr size_t kReadFrames = 4;
   void SendWindow(uint32_t stream, uint32_t increment);
   bool Congested() const { return out_.size() > kOutHigh; }
   void Forget(uint32_t id);
@@ -140,6 +167,7 @@ class MuxSession {
   std::string name_;
   std::chrono::steady_clock::duration idle_timeout_;
   std::unordered_map<uint32_t, std::shared_ptr<MuxStream>> streams_;
+  std::vector<std::shared_ptr<MuxStream>> batched_;  // streams with DATA of this read batch
   size_t live_ = 0;  // MuxStream objects not yet destroyed
   uint32_t next_id_ = 1;       // client: the next stream ID to open
   uint32_t last_peer_id_ = 0;  // server: the last stream ID the client opened
@@ -148,7 +176,7 @@ class MuxSession {
   bool goaway_sent_ = false;
   bool goaway_received_ = false;
   bool blocked_ = false;  // some stream waits for the queue to drain
-  std::string out_;
+  mux::Bytes out_;
   std::string error_;
   std::chrono::steady_clock::time_point idle_since_;
   boost::asio::steady_timer wake_writer_;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
 namespace gangway::proxy::mux {
@@ -79,6 +80,35 @@ TEST(MuxFrames, BrokenFramesAreErrorsThatSayWhy) {
             "WINDOW frame with a payload of 3 bytes, not 4");
   EXPECT_EQ(error(std::string("\x04\x00\x00\x04\x00\x00\x00\x01\x00\x00\x00\x00", 12)),
             "WINDOW frame with an increment of 0");
+}
+
+// The outgoing queue: frames appended as to a string, a read's worth grown and cut back to what
+// the read brought, the bytes kept across growth, and swapped with the writer's buffer.
+TEST(MuxFrames, QueueGrowsKeepsAndTruncates) {
+  mux::Bytes q;
+  EXPECT_TRUE(q.empty());
+  AppendFrame(q, FrameType::kOpen, 1);
+  std::string expected;
+  AppendFrame(expected, FrameType::kOpen, 1);
+  char* at = q.Grow(kHeaderSize + 3 * kMaxPayload);
+  PutHeader(at, FrameType::kData, 1, 5);
+  std::memcpy(at + kHeaderSize, "hello", 5);
+  q.Truncate(q.size() - (3 * kMaxPayload - 5));
+  AppendFrame(expected, FrameType::kData, 1, "hello");
+  AppendWindow(q, 1, 131072);
+  AppendWindow(expected, 1, 131072);
+  ASSERT_EQ(q.size(), expected.size());
+  EXPECT_EQ(std::string(q.data(), q.size()), expected);
+  EXPECT_GE(q.capacity(), kHeaderSize + 3 * kMaxPayload);
+
+  mux::Bytes other;
+  other.swap(q);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(std::string(other.data(), other.size()), expected);
+  other.clear();
+  EXPECT_TRUE(other.empty());
+  q.Truncate(10);  // never grows
+  EXPECT_EQ(q.size(), 0u);
 }
 
 }  // namespace

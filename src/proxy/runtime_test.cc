@@ -364,6 +364,32 @@ TEST(ProxyRuntime, MultiplexedStreamsCarryLargeTransfersAndHalfCloses) {
   EXPECT_TRUE(WaitFor([&] { return api.Listener("public").bytes_out == 4u * payload.size(); }));
 }
 
+// An app that writes its answer and ends at once: the answer's DATA frames and the FIN behind
+// them reach web's sidecar in one read, and every byte is written to the client before its
+// socket is shut down. Sizes around the 16 KiB frame and the 64 KiB read batch.
+TEST(ProxyRuntime, AnAnswerAndTheCloseBehindItArriveInOrder) {
+  const std::vector<size_t> sizes = {1, 16376, 16377, 65504, 65536, 65600, 200000};
+  std::atomic<size_t> next{0};
+  testing::TcpServer app(
+      [&](int fd) {
+        size_t n = sizes[next.fetch_add(1) % sizes.size()];
+        WriteAll(fd, Payload(n));
+        ::shutdown(fd, SHUT_WR);  // the server closes the descriptor
+      },
+      "answer-and-close app");
+  Proxy api(ApiSidecar(1, app.port()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}), -1, {}, true, /*workers=*/1);
+  for (size_t round = 0; round < 3 * sizes.size(); ++round) {
+    const size_t n = sizes[round % sizes.size()];
+    int fd = ConnectTcp(web.Port("upstream-api"));
+    ASSERT_GE(fd, 0);
+    std::string got = ReadN(fd, n + 1);  // the answer, then EOF
+    ::close(fd);
+    EXPECT_EQ(got.size(), n) << "round " << round;
+    EXPECT_TRUE(got == Payload(n)) << "round " << round;
+  }
+}
+
 // A stream whose reader stopped does not stall the others on its connection (docs/mux.md, "Flow
 // control"): 64 MB echoed back to a client that never reads fill every socket buffer and the
 // stream's windows on the way, and another connection through the same multiplexed connection

@@ -38,6 +38,8 @@ class TlsStream {
   using next_layer_type = boost::asio::ip::tcp::socket;
   using lowest_layer_type = next_layer_type;
   using executor_type = next_layer_type::executor_type;
+  // OpenSSL's read-ahead buffer: four records of 16 KiB with their headers and tags.
+  static constexpr size_t kReadBuffer = 4 * (16 * 1024 + 5 + 256);
 
   // The socket must outlive the stream; it is used from the first operation on.
   TlsStream(next_layer_type& socket, boost::asio::ssl::context& ctx);
@@ -69,6 +71,25 @@ class TlsStream {
     auto call = [ssl = ssl_, b](size_t* n) { return SSL_read_ex(ssl, b.data(), b.size(), n); };
     return Transfer(call, b.size() == 0, std::forward<Token>(token));
   }
+
+  // One non-blocking read, for a reader whose own read has just completed (no read in flight):
+  // what OpenSSL or the socket has now, or 0 with `ec` clear when nothing has arrived yet. For
+  // taking the rest of a burst before acting on its first record.
+  size_t ReadNow(void* data, size_t size, boost::system::error_code& ec) {
+    auto call = [ssl = ssl_, data, size](size_t* n) { return SSL_read_ex(ssl, data, size, n); };
+    size_t n = 0;
+    ec = {};
+    if (Step(call, ec, n) != Next::kDone) return 0;
+    return n;
+  }
+
+  // Whether OpenSSL holds bytes read from the socket that no read has returned yet.
+  bool HasBuffered() const { return SSL_has_pending(ssl_) == 1; }
+
+  // Reads up to four records per read(2) from now on, for a reader that takes a burst whole
+  // (ReadNow). OpenSSL allocates the buffer while a read is under way and frees it once it is
+  // empty (SSL_MODE_RELEASE_BUFFERS), so an idle connection holds none.
+  void ReadInBursts() { SSL_set_default_read_buffer_len(ssl_, kReadBuffer); }
 
   template <typename ConstBuffers, typename Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
