@@ -54,7 +54,6 @@ void PutHeader(char* at, FrameType type, uint32_t stream, size_t payload_size) {
   at[7] = static_cast<char>(stream & 0xff);
 }
 
-
 DecodeResult Decode(std::span<const uint8_t> in) {
   if (in.size() < kHeaderSize) return {};
   const uint8_t type = in[0];
