@@ -377,16 +377,21 @@ bool MuxSession::Known(uint32_t id) const {
 }
 
 asio::awaitable<void> MuxSession::ReadLoop(OnOpen& on_open) {
-  std::vector<uint8_t> buf(64 * 1024);
+  auto buf_ptr = std::make_unique_for_overwrite<uint8_t[]>(kReadBatch);
+  std::span<uint8_t> buf(buf_ptr.get(), kReadBatch);
   size_t have = 0;
   while (!closed_) {
     auto [read_ec, n] =
         co_await tls_.async_read_some(asio::buffer(buf.data() + have, buf.size() - have), kTuple);
     error_code ec = read_ec;
     have += n;
-    // The rest of a burst that OpenSSL already holds is taken before any of it is dispatched:
-    // each stream's frames of it then reach its socket in one write, not one per TLS record.
-    while (!ec && n > 0 && have < buf.size() && tls_.HasBuffered()) {
+    // The rest of a burst is taken before any of it is dispatched: what OpenSSL already holds
+    // and, once a read brought a whole record (bulk data), what the socket has too, up to
+    // kReadBatch. Each stream's frames of it then reach its socket in one write, and the app
+    // behind it wakes once for several answers, not once per TLS record. A small message costs
+    // no extra read.
+    while (!ec && n > 0 && have < buf.size() &&
+           (tls_.HasBuffered() || have >= mux::kMaxPayload)) {
       size_t more = tls_.ReadNow(buf.data() + have, buf.size() - have, ec);
       if (more == 0) break;
       have += more;
@@ -409,8 +414,7 @@ asio::awaitable<void> MuxSession::ReadLoop(OnOpen& on_open) {
     }
     FlushBatches();  // before the buffer moves: the batches point into it
     if (failed || closed_) co_return;
-    std::copy(buf.begin() + static_cast<ptrdiff_t>(off), buf.begin() + static_cast<ptrdiff_t>(have),
-              buf.begin());
+    std::memmove(buf.data(), buf.data() + off, have - off);
     have -= off;
     if (ec) {
       if (!closed_) {

@@ -156,6 +156,8 @@ class MuxSession {
   ssize_t ReadData(int fd, uint32_t stream, size_t most);
   // The most one ReadData takes: four full frames, as the peer's reader takes four records.
   static constexpr size_t kReadFrames = 4;
+  // The most a multiplexed connection's reader takes from the socket before dispatching.
+  static constexpr size_t kReadBatch = 256 * 1024;
   void SendWindow(uint32_t stream, uint32_t increment);
   bool Congested() const { return out_.size() > kOutHigh; }
   void Forget(uint32_t id);

@@ -366,9 +366,11 @@ TEST(ProxyRuntime, MultiplexedStreamsCarryLargeTransfersAndHalfCloses) {
 
 // An app that writes its answer and ends at once: the answer's DATA frames and the FIN behind
 // them reach web's sidecar in one read, and every byte is written to the client before its
-// socket is shut down. Sizes around the 16 KiB frame and the 64 KiB read batch.
+// socket is shut down. Sizes around the 16 KiB frame, OpenSSL's 64 KiB read-ahead and the
+// 256 KiB read batch.
 TEST(ProxyRuntime, AnAnswerAndTheCloseBehindItArriveInOrder) {
-  const std::vector<size_t> sizes = {1, 16376, 16377, 65504, 65536, 65600, 200000};
+  const std::vector<size_t> sizes = {1,      16376,  16377,  65504,  65536,
+                                     65600,  200000, 262100, 262144, 262200};
   std::atomic<size_t> next{0};
   testing::TcpServer app(
       [&](int fd) {
