@@ -154,8 +154,9 @@ class MuxSession {
   // Reads up to `most` bytes from `fd` (without waiting) straight into the queue, as DATA frames
   // of `stream`: recvmsg's result (0 at the end, -1 with errno).
   ssize_t ReadData(int fd, uint32_t stream, size_t most);
-  // The most one ReadData takes: four full frames, as the peer's reader takes four records.
-  static constexpr size_t kReadFrames = 4;
+  // The most one ReadData takes: eight full frames (128 KiB), so that one recvmsg takes a 64 KiB
+  // answer and its headers whole.
+  static constexpr size_t kReadFrames = 8;
   // The most a multiplexed connection's reader takes from the socket before dispatching.
   static constexpr size_t kReadBatch = 256 * 1024;
   void SendWindow(uint32_t stream, uint32_t increment);

@@ -91,10 +91,30 @@ class TlsStream {
   // empty (SSL_MODE_RELEASE_BUFFERS), so an idle connection holds none.
   void ReadInBursts() { SSL_set_default_read_buffer_len(ssl_, kReadBuffer); }
 
+  // Writes as many records of the first buffer as the socket takes now, one send(2) each. With
+  // partial writes on, SSL_write_ex moves one record per call; looping here makes a burst one
+  // completion, not one completion (and one trip through the event loop) per record. When a
+  // record does not go, what went is the result, and the next write resumes with the same bytes,
+  // as OpenSSL requires.
   template <typename ConstBuffers, typename Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     boost::asio::const_buffer b = First(buffers);
-    auto call = [ssl = ssl_, b](size_t* n) { return SSL_write_ex(ssl, b.data(), b.size(), n); };
+    auto call = [ssl = ssl_, b](size_t* n) {
+      const auto* p = static_cast<const char*>(b.data());
+      size_t total = 0;
+      for (;;) {
+        size_t k = 0;
+        int r = SSL_write_ex(ssl, p + total, b.size() - total, &k);
+        if (r != 1) {
+          if (total == 0) return r;
+          break;
+        }
+        total += k;
+        if (total == b.size()) break;
+      }
+      *n = total;
+      return 1;
+    };
     return Transfer(call, b.size() == 0, std::forward<Token>(token));
   }
 
