@@ -4,6 +4,7 @@
 #include "proxy/tls.h"
 
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "proxy/testing/harness.h"
+#include "x509/x509.h"
 
 namespace gangway::proxy {
 namespace {
@@ -281,6 +283,34 @@ TEST(MeshTlsContexts, ANextConfigWithTheSameCertificatesSharesThem) {
   Config bad = WebSidecar(6, {Local(1002)});
   bad.leaf->cert_pem = "garbage";
   EXPECT_FALSE(MeshTls::Build(bad, v1->get()).ok());
+}
+
+// Two sidecars' contexts agree on AES-128-GCM, as Envoy and Go do, whatever OpenSSL's default
+// order (AES-256-GCM first) says.
+TEST(MeshTlsContexts, SidecarsNegotiateAes128Gcm) {
+  auto web = MeshTls::Build(WebSidecar(1, {Local(1001)}));
+  auto api = MeshTls::Build(ApiSidecar(1, 1002));
+  ASSERT_TRUE(web.ok() && api.ok());
+  SSL* client = SSL_new((*web)->client());
+  SSL* server = SSL_new((*api)->server());
+  BIO* client_bio = nullptr;
+  BIO* server_bio = nullptr;
+  ASSERT_EQ(BIO_new_bio_pair(&client_bio, 0, &server_bio, 0), 1);
+  SSL_set_bio(client, client_bio, client_bio);
+  SSL_set_bio(server, server_bio, server_bio);
+  SSL_set_connect_state(client);
+  SSL_set_accept_state(server);
+  bool done = false;
+  for (int i = 0; i < 20 && !done; ++i) {
+    int c = SSL_do_handshake(client);
+    int s = SSL_do_handshake(server);
+    done = c == 1 && s == 1;
+  }
+  ASSERT_TRUE(done) << x509::DrainOpenSslErrors();
+  EXPECT_STREQ(SSL_CIPHER_get_name(SSL_get_current_cipher(client)), "TLS_AES_128_GCM_SHA256");
+  EXPECT_STREQ(SSL_CIPHER_get_name(SSL_get_current_cipher(server)), "TLS_AES_128_GCM_SHA256");
+  SSL_free(client);
+  SSL_free(server);
 }
 
 // After a new config (here: the same endpoint, a new version) the next connection resumes the
