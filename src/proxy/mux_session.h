@@ -111,8 +111,10 @@ class MuxSession {
   static constexpr size_t kMaxStreams = 128;
   // Queued output above which streams stop reading their sockets.
   static constexpr size_t kOutHigh = 128 * 1024;
-  // The most a written queue buffer keeps for the next one; a bigger one is freed.
-  static constexpr size_t kOutKeep = 64 * 1024;
+  // The most a written queue buffer keeps for the next one; a bigger one is freed. Above a
+  // stream's largest read (kReadFrames frames and their headers) and the queue's high mark, so
+  // that a connection moving bulk data does not free and allocate its queue on every write.
+  static constexpr size_t kOutKeep = 256 * 1024;
 
   // `name` prefixes log lines ("listener=x peer=y"). `idle_timeout` (client): close after that
   // long without a stream; zero for never.
