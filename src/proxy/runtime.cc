@@ -807,6 +807,7 @@ void Unpool(Worker& w, const std::shared_ptr<ClientMux>& m) {
 
 asio::awaitable<void> RunClientMux(Worker* w, std::shared_ptr<ClientMux> m) {
   co_await m->session->Run(nullptr);
+  m->cs->counters().mux_active.fetch_sub(1, kRelaxed);
   Unpool(*w, m);
   LogDebug(kLog, m->session->name() + ": multiplexed connection ended: " + m->session->error());
 }
@@ -917,6 +918,7 @@ asio::awaitable<void> OriginateMux(Connection& c, ClusterState* primary,
           w.rt->options.mux_idle_timeout);
       m->state = ClientMux::State::kReady;
       cs->counters().mux_sessions.fetch_add(1, kRelaxed);
+      cs->counters().mux_active.fetch_add(1, kRelaxed);
       asio::co_spawn(*w.io, RunClientMux(&w, m), asio::detached);
       m->settled.cancel();
     }

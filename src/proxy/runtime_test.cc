@@ -1107,12 +1107,15 @@ TEST(ProxyRuntime, IdleMultiplexedConnectionClosesAndTheNextDialsAgain) {
   ExpectEcho(web.Port("upstream-api"), "first");
   auto echoed = std::chrono::steady_clock::now();
   EXPECT_EQ(web.Cluster(Sni("api", "dc2")).mux_sessions, 1u);
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).mux_active, 1);
   // Idle: the client closes its connection, not before the timeout, and the server sees it go.
   EXPECT_TRUE(WaitFor([&] { return api.Listener("public").active == 0; }));
   EXPECT_GE(std::chrono::steady_clock::now() - echoed, std::chrono::milliseconds(250));
   EXPECT_EQ(web.Cluster(Sni("api", "dc2")).active, 0u);
+  EXPECT_TRUE(WaitFor([&] { return web.Cluster(Sni("api", "dc2")).mux_active == 0; }));
   ExpectEcho(web.Port("upstream-api"), "second");
   EXPECT_EQ(web.Cluster(Sni("api", "dc2")).mux_sessions, 2u);
+  EXPECT_EQ(web.Cluster(Sni("api", "dc2")).mux_active, 1);
   EXPECT_EQ(api.Listener("public").accepted, 2u);
 }
 

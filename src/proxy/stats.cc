@@ -92,6 +92,7 @@ ClusterStats Read(std::string name, const ClusterCounters& c) {
   s.bytes_received = c.bytes_received.load(kRelaxed);
   s.tls_resumed = c.tls_resumed.load(kRelaxed);
   s.mux_sessions = c.mux_sessions.load(kRelaxed);
+  s.mux_active = c.mux_active.load(kRelaxed);
   return s;
 }
 
@@ -121,7 +122,8 @@ std::string StatsJson(const RuntimeStats& stats) {
                         {"BytesSent", c.bytes_sent},
                         {"BytesReceived", c.bytes_received},
                         {"TlsResumed", c.tls_resumed},
-                        {"MuxSessions", c.mux_sessions}};
+                        {"MuxSessions", c.mux_sessions},
+                        {"MuxActive", c.mux_active}};
   }
   nlohmann::ordered_json routes = nlohmann::ordered_json::object();
   for (const auto& r : stats.routes) {
