@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <future>
 #include <thread>
 
@@ -291,26 +292,26 @@ TEST(MeshTlsContexts, SidecarsNegotiateAes128Gcm) {
   auto web = MeshTls::Build(WebSidecar(1, {Local(1001)}));
   auto api = MeshTls::Build(ApiSidecar(1, 1002));
   ASSERT_TRUE(web.ok() && api.ok());
-  SSL* client = SSL_new((*web)->client());
-  SSL* server = SSL_new((*api)->server());
+  std::unique_ptr<SSL, decltype(&SSL_free)> client(SSL_new((*web)->client()), SSL_free);
+  std::unique_ptr<SSL, decltype(&SSL_free)> server(SSL_new((*api)->server()), SSL_free);
   BIO* client_bio = nullptr;
   BIO* server_bio = nullptr;
   ASSERT_EQ(BIO_new_bio_pair(&client_bio, 0, &server_bio, 0), 1);
-  SSL_set_bio(client, client_bio, client_bio);
-  SSL_set_bio(server, server_bio, server_bio);
-  SSL_set_connect_state(client);
-  SSL_set_accept_state(server);
+  SSL_set_bio(client.get(), client_bio, client_bio);
+  SSL_set_bio(server.get(), server_bio, server_bio);
+  SSL_set_connect_state(client.get());
+  SSL_set_accept_state(server.get());
   bool done = false;
   for (int i = 0; i < 20 && !done; ++i) {
-    int c = SSL_do_handshake(client);
-    int s = SSL_do_handshake(server);
+    int c = SSL_do_handshake(client.get());
+    int s = SSL_do_handshake(server.get());
     done = c == 1 && s == 1;
   }
   ASSERT_TRUE(done) << x509::DrainOpenSslErrors();
-  EXPECT_STREQ(SSL_CIPHER_get_name(SSL_get_current_cipher(client)), "TLS_AES_128_GCM_SHA256");
-  EXPECT_STREQ(SSL_CIPHER_get_name(SSL_get_current_cipher(server)), "TLS_AES_128_GCM_SHA256");
-  SSL_free(client);
-  SSL_free(server);
+  EXPECT_STREQ(SSL_CIPHER_get_name(SSL_get_current_cipher(client.get())),
+               "TLS_AES_128_GCM_SHA256");
+  EXPECT_STREQ(SSL_CIPHER_get_name(SSL_get_current_cipher(server.get())),
+               "TLS_AES_128_GCM_SHA256");
 }
 
 // After a new config (here: the same endpoint, a new version) the next connection resumes the
