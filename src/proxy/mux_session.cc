@@ -151,12 +151,24 @@ asio::awaitable<void> MuxStream::ToSocket(RelayCounters& k) {
 
 void MuxStream::Consumed(size_t n) {
   consumed_ += static_cast<uint32_t>(n);
-  // Credit back in halves of the window: one WINDOW frame per 128 KiB, not per write.
-  if (consumed_ >= mux::kWindow / 2 && !session_->closed_) {
-    session_->SendWindow(id_, consumed_);
-    received_unacked_ -= consumed_;
-    consumed_ = 0;
+  if (session_->closed_) return;
+  // Half a window consumed: the peer may be about to wait for credit, so it goes now. A quarter:
+  // it rides with the next frames the connection sends anyway (in request/response traffic, the
+  // next request), so that crediting an answer costs no write and no wake-up at any hop.
+  if (consumed_ >= mux::kWindow / 2) {
+    Credit();
+  } else if (consumed_ >= mux::kWindow / 4 && !credit_due_) {
+    credit_due_ = true;
+    session_->credit_due_.push_back(id_);
   }
+}
+
+void MuxStream::Credit() {
+  credit_due_ = false;
+  if (consumed_ == 0) return;
+  session_->SendWindow(id_, consumed_);
+  received_unacked_ -= consumed_;
+  consumed_ = 0;
 }
 
 void MuxStream::FlushBatch() {
@@ -327,6 +339,7 @@ void MuxSession::Fail(std::string error) {
 void MuxSession::Send(mux::FrameType type, uint32_t stream, std::string_view payload) {
   if (closed_) return;
   mux::AppendFrame(out_, type, stream, payload);
+  out_has_more_than_credit_ = true;
   wake_writer_.cancel();
 }
 
@@ -359,6 +372,7 @@ ssize_t MuxSession::ReadData(int fd, uint32_t stream, size_t most) {
     got -= len;
   }
   out_.Truncate(static_cast<size_t>(p - out_.data()));
+  out_has_more_than_credit_ = true;
   wake_writer_.cancel();
   return n;
 }
@@ -367,6 +381,14 @@ void MuxSession::SendWindow(uint32_t stream, uint32_t increment) {
   if (closed_) return;
   mux::AppendWindow(out_, stream, increment);
   wake_writer_.cancel();
+}
+
+void MuxSession::AppendDueCredit() {
+  for (uint32_t id : credit_due_) {
+    auto it = streams_.find(id);
+    if (it != streams_.end() && it->second->credit_due_) it->second->Credit();
+  }
+  credit_due_.clear();
 }
 
 void MuxSession::Forget(uint32_t id) {
@@ -519,6 +541,11 @@ asio::awaitable<void> MuxSession::WriteLoop() {
       Close();
       co_return;
     }
+    AppendDueCredit();
+    if (!out_has_more_than_credit_ && window_only_writes_ != nullptr) {
+      window_only_writes_->fetch_add(1, std::memory_order_relaxed);
+    }
+    out_has_more_than_credit_ = false;
     sending.clear();
     sending.swap(out_);
     auto [ec, n] =

@@ -75,8 +75,10 @@ class MuxStream {
   bool CanWriteDirectly() const {
     return socket_ != nullptr && inbox_.empty() && !writing_ && !reset_;
   }
-  // Bytes written to the socket: credited back to the peer in halves of the window.
+  // Bytes written to the socket, credited back to the peer (docs/mux.md, "Flow control").
   void Consumed(size_t n);
+  // Sends the credit for what was consumed (a WINDOW frame, if any).
+  void Credit();
   bool OnFin(std::string& error);
   bool OnWindow(uint32_t increment, std::string& error);
   void OnReset(std::string reason, bool by_peer);
@@ -96,6 +98,7 @@ class MuxStream {
   uint32_t send_window_ = mux::kWindow;
   uint32_t received_unacked_ = 0;  // received and not yet credited back with WINDOW
   uint32_t consumed_ = 0;          // written to the socket, not yet credited
+  bool credit_due_ = false;        // in the session's credit_due_: goes with its next write
   bool peer_fin_ = false;
   bool reset_ = false;
   std::string reset_reason_;
@@ -137,6 +140,9 @@ class MuxSession {
   void GoAway(std::string_view reason);
   void Close();
 
+  // Counts the writes that carried nothing but WINDOW frames (docs/mux.md, "Flow control").
+  void CountWindowOnlyWrites(std::atomic<uint64_t>* counter) { window_only_writes_ = counter; }
+
   bool closed() const { return closed_; }
   size_t streams() const { return streams_.size(); }
   // Why the connection ended ("" while it runs).
@@ -162,6 +168,8 @@ class MuxSession {
   // The most a multiplexed connection's reader takes from the socket before dispatching.
   static constexpr size_t kReadBatch = 256 * 1024;
   void SendWindow(uint32_t stream, uint32_t increment);
+  // Queues the WINDOW frames due on streams (MuxStream::Consumed) in front of a write.
+  void AppendDueCredit();
   bool Congested() const { return out_.size() > kOutHigh; }
   void Forget(uint32_t id);
   void MaybeFinish();
@@ -182,6 +190,9 @@ class MuxSession {
   bool goaway_received_ = false;
   bool blocked_ = false;  // some stream waits for the queue to drain
   mux::Bytes out_;
+  bool out_has_more_than_credit_ = false;  // out_ holds a frame other than WINDOW
+  std::vector<uint32_t> credit_due_;       // streams whose credit goes with the next write
+  std::atomic<uint64_t>* window_only_writes_ = nullptr;
   std::string error_;
   std::chrono::steady_clock::time_point idle_since_;
   boost::asio::steady_timer wake_writer_;

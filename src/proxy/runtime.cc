@@ -916,6 +916,7 @@ asio::awaitable<void> OriginateMux(Connection& c, ClusterState* primary,
           *m->tls, MuxSession::Role::kClient,
           "listener=" + c.listener->name + " cluster=" + cs->cluster().name + " endpoint " + where,
           w.rt->options.mux_idle_timeout);
+      m->session->CountWindowOnlyWrites(&cs->counters().mux_window_only_writes);
       m->state = ClientMux::State::kReady;
       cs->counters().mux_sessions.fetch_add(1, kRelaxed);
       cs->counters().mux_active.fetch_add(1, kRelaxed);

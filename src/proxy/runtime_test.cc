@@ -423,6 +423,35 @@ TEST(ProxyRuntime, AnAnswerAndTheCloseBehindItArriveInOrder) {
   }
 }
 
+// Credit for an answer rides with the next request (docs/mux.md, "Flow control"): 24 answers of
+// 64 KiB on one keep-alive connection, and web's sidecar never writes to the multiplexed
+// connection just to give credit back. A write of WINDOW frames alone would go through every
+// hop on its own.
+TEST(ProxyRuntime, CreditForAnAnswerGoesWithTheNextRequest) {
+  constexpr size_t kAnswer = 64 * 1024;
+  testing::TcpServer app(
+      [&](int fd) {
+        char request;
+        while (::read(fd, &request, 1) == 1) {
+          if (!WriteAll(fd, Payload(kAnswer))) return;
+        }
+      },
+      "64 KiB answers app");
+  Proxy api(ApiSidecar(1, app.port()));
+  Proxy web(WebSidecar(1, {Local(api.Port("public"))}), -1, {}, true, /*workers=*/1);
+  int fd = ConnectTcp(web.Port("upstream-api"));
+  ASSERT_GE(fd, 0);
+  for (int i = 0; i < 24; ++i) {
+    ASSERT_TRUE(WriteAll(fd, "?"));
+    ASSERT_EQ(ReadN(fd, kAnswer), Payload(kAnswer)) << "answer " << i;
+  }
+  ::close(fd);
+  ClusterStats c = web.Cluster(Sni("api", "dc2"));
+  EXPECT_EQ(c.bytes_received, 24 * kAnswer);
+  EXPECT_EQ(c.mux_sessions, 1u);
+  EXPECT_EQ(c.mux_window_only_writes, 0u);
+}
+
 // A stream whose reader stopped does not stall the others on its connection (docs/mux.md, "Flow
 // control"): 64 MB echoed back to a client that never reads fill every socket buffer and the
 // stream's windows on the way, and another connection through the same multiplexed connection

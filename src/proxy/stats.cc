@@ -93,6 +93,7 @@ ClusterStats Read(std::string name, const ClusterCounters& c) {
   s.tls_resumed = c.tls_resumed.load(kRelaxed);
   s.mux_sessions = c.mux_sessions.load(kRelaxed);
   s.mux_active = c.mux_active.load(kRelaxed);
+  s.mux_window_only_writes = c.mux_window_only_writes.load(kRelaxed);
   return s;
 }
 
@@ -123,7 +124,8 @@ std::string StatsJson(const RuntimeStats& stats) {
                         {"BytesReceived", c.bytes_received},
                         {"TlsResumed", c.tls_resumed},
                         {"MuxSessions", c.mux_sessions},
-                        {"MuxActive", c.mux_active}};
+                        {"MuxActive", c.mux_active},
+                        {"MuxWindowOnlyWrites", c.mux_window_only_writes}};
   }
   nlohmann::ordered_json routes = nlohmann::ordered_json::object();
   for (const auto& r : stats.routes) {

@@ -65,6 +65,7 @@ struct ClusterCounters {
   std::atomic<uint64_t> tls_resumed{0};     // kOriginate handshakes that resumed a session
   std::atomic<uint64_t> mux_sessions{0};    // kOriginate TLS connections carrying streams
   std::atomic<int64_t> mux_active{0};       // of those, open now
+  std::atomic<uint64_t> mux_window_only_writes{0};  // their writes that only gave credit back
 };
 
 // One route of an http_route chain (named "<listener>#<index>"), or the requests no route took
@@ -106,6 +107,7 @@ struct ClusterStats {
   uint64_t tls_resumed = 0;
   uint64_t mux_sessions = 0;
   int64_t mux_active = 0;
+  uint64_t mux_window_only_writes = 0;
 };
 
 struct RouteStats {
