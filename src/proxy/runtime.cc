@@ -493,7 +493,10 @@ enum class Burst { kDrained, kEnd, kFailed };
 // How much to splice at a time into dst: whole TCP segments of dst's connection, about 64 KiB
 // (one GSO packet). A chunk of exactly 64 KiB on the loopback (segment 65,483 bytes) left a
 // 53-byte segment behind every chunk, which under a pacing congestion control (BBR without the
-// fq qdisc) waits for its own timer and wakes the next hop for nothing.
+// fq qdisc) waits for its own timer and wakes the next hop for nothing. Asked before every
+// burst: the kernel bounds a connection's segment to half the largest window its peer has
+// offered, so a new connection starts with smaller segments (43,008 bytes on the loopback) and
+// reaches 65,483 only once the peer's window has grown.
 size_t SpliceChunk(tcp::socket& dst) {
   constexpr size_t kMax = 64 * 1024;
   int mss = 0;
@@ -551,7 +554,6 @@ asio::awaitable<void> Splice(Connection& c, tcp::socket& src, tcp::socket& dst,
   constexpr size_t kSmall = 4 * 1024;
   auto buf = std::make_unique_for_overwrite<char[]>(kSmall);
   int pipe_fds[2] = {-1, -1};
-  size_t chunk = 0;
   bool can_splice = true;
   bool clean = false;
   for (;;) {
@@ -575,9 +577,9 @@ asio::awaitable<void> Splice(Connection& c, tcp::socket& src, tcp::socket& dst,
       src.native_non_blocking(true, src_ec);
       dst.native_non_blocking(true, dst_ec);
       can_splice = pipe_fds[0] >= 0 && !src_ec && !dst_ec;
-      chunk = SpliceChunk(dst);
     }
     if (!can_splice) continue;
+    const size_t chunk = SpliceChunk(dst);
     Burst burst = co_await SpliceBurst(src, dst, pipe_fds, chunk, read_counter, write_counter);
     if (burst == Burst::kDrained) continue;
     clean = burst == Burst::kEnd;
