@@ -339,7 +339,6 @@ void MuxSession::Fail(std::string error) {
 void MuxSession::Send(mux::FrameType type, uint32_t stream, std::string_view payload) {
   if (closed_) return;
   mux::AppendFrame(out_, type, stream, payload);
-  out_has_more_than_credit_ = true;
   wake_writer_.cancel();
 }
 
@@ -372,14 +371,15 @@ ssize_t MuxSession::ReadData(int fd, uint32_t stream, size_t most) {
     got -= len;
   }
   out_.Truncate(static_cast<size_t>(p - out_.data()));
-  out_has_more_than_credit_ = true;
   wake_writer_.cancel();
   return n;
 }
 
 void MuxSession::SendWindow(uint32_t stream, uint32_t increment) {
   if (closed_) return;
+  const size_t before = out_.size();
   mux::AppendWindow(out_, stream, increment);
+  out_credit_bytes_ += out_.size() - before;
   wake_writer_.cancel();
 }
 
@@ -542,10 +542,10 @@ asio::awaitable<void> MuxSession::WriteLoop() {
       co_return;
     }
     AppendDueCredit();
-    if (!out_has_more_than_credit_ && window_only_writes_ != nullptr) {
+    if (out_credit_bytes_ == out_.size() && window_only_writes_ != nullptr) {
       window_only_writes_->fetch_add(1, std::memory_order_relaxed);
     }
-    out_has_more_than_credit_ = false;
+    out_credit_bytes_ = 0;
     sending.clear();
     sending.swap(out_);
     auto [ec, n] =

@@ -190,7 +190,7 @@ class MuxSession {
   bool goaway_received_ = false;
   bool blocked_ = false;  // some stream waits for the queue to drain
   mux::Bytes out_;
-  bool out_has_more_than_credit_ = false;  // out_ holds a frame other than WINDOW
+  size_t out_credit_bytes_ = 0;            // of out_, the bytes of WINDOW frames
   std::vector<uint32_t> credit_due_;       // streams whose credit goes with the next write
   std::atomic<uint64_t>* window_only_writes_ = nullptr;
   std::string error_;
