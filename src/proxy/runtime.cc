@@ -43,6 +43,7 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "proxy/segment.h"
 #include "identity/sni.h"
 #include "proxy/admin.h"
 #include "proxy/authz.h"
@@ -490,25 +491,6 @@ asio::awaitable<void> Pump(Connection& c, Src& src, Dst& dst, bool dst_is_tls,
 enum class Burst { kDrained, kEnd, kFailed };
 
 #ifdef __linux__
-// How much to splice at a time into dst: whole TCP segments of dst's connection, about 64 KiB
-// (one GSO packet). A chunk of exactly 64 KiB on the loopback (segment 65,483 bytes) left a
-// 53-byte segment behind every chunk, which under a pacing congestion control (BBR without the
-// fq qdisc) waits for its own timer and wakes the next hop for nothing. Asked before every
-// burst: the kernel bounds a connection's segment to half the largest window its peer has
-// offered, so a new connection starts with smaller segments (43,008 bytes on the loopback) and
-// reaches 65,483 only once the peer's window has grown.
-size_t SpliceChunk(tcp::socket& dst) {
-  constexpr size_t kMax = 64 * 1024;
-  int mss = 0;
-  socklen_t len = sizeof mss;
-  if (::getsockopt(dst.native_handle(), IPPROTO_TCP, TCP_MAXSEG, &mss, &len) != 0 || mss < 512 ||
-      static_cast<size_t>(mss) > kMax) {
-    return kMax;
-  }
-  const size_t seg = static_cast<size_t>(mss);
-  return kMax / seg * seg;
-}
-
 // Moves what src has now to dst through `pipe_fds` with splice(2), `chunk` bytes at a time at
 // most, until src would block.
 asio::awaitable<Burst> SpliceBurst(tcp::socket& src, tcp::socket& dst, const int pipe_fds[2],
@@ -579,7 +561,7 @@ asio::awaitable<void> Splice(Connection& c, tcp::socket& src, tcp::socket& dst,
       can_splice = pipe_fds[0] >= 0 && !src_ec && !dst_ec;
     }
     if (!can_splice) continue;
-    const size_t chunk = SpliceChunk(dst);
+    const size_t chunk = SegmentChunk(static_cast<int>(dst.native_handle()));
     Burst burst = co_await SpliceBurst(src, dst, pipe_fds, chunk, read_counter, write_counter);
     if (burst == Burst::kDrained) continue;
     clean = burst == Burst::kEnd;

@@ -9,6 +9,7 @@
 
 #include "proxy/authz.h"
 #include "proxy/mux.h"
+#include "proxy/tls_stream.h"
 #include "x509/x509.h"
 
 namespace gangway::proxy {
@@ -224,6 +225,8 @@ Result<std::shared_ptr<const MeshTls>> MeshTls::Build(const Config& config,
     // An idle connection holds no record buffers (about 34 KiB each otherwise): most of a
     // proxy's connections are idle between requests.
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    // A bulk stream seals its own records (docs/proxy.md, "Sealing records").
+    TlsStream::PrepareContext(ctx);
   }
 
   // Server: a client certificate is required and must chain to a root; the peer may send
