@@ -72,9 +72,6 @@ uint8_t* SealScratch() {
   return buf.get();
 }
 
-// What unsent_ may keep between bursts.
-constexpr size_t kUnsentKeep = 64 * 1024;
-
 }  // namespace
 
 void TlsStream::PrepareContext(SSL_CTX* ctx) {
@@ -323,9 +320,10 @@ TlsStream::Next TlsStream::Flush(error_code& ec) {
     }
     unsent_off_ += static_cast<size_t>(k);
   }
-  unsent_.clear();
+  // Records wait here only when the socket is full; a proxy with many connections that once
+  // were would otherwise keep a burst's worth of memory in each.
+  std::vector<uint8_t>().swap(unsent_);
   unsent_off_ = 0;
-  if (unsent_.capacity() > kUnsentKeep) std::vector<uint8_t>().swap(unsent_);
   return Next::kDone;
 }
 
