@@ -34,8 +34,7 @@ class RecordSealer {
   // For a TLS 1.3 suite (`cipher_id` as SSL_CIPHER_get_id returns it) and a traffic secret of
   // that suite's hash length; null for a suite this does not seal (the CCM ones) or a secret
   // of the wrong length.
-  static std::unique_ptr<RecordSealer> Create(uint32_t cipher_id,
-                                              std::span<const uint8_t> secret);
+  static std::unique_ptr<RecordSealer> Create(uint32_t cipher_id, std::span<const uint8_t> secret);
   // Whether Create takes the suite.
   static bool Seals(uint32_t cipher_id);
   ~RecordSealer();

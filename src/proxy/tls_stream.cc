@@ -113,15 +113,14 @@ void TlsStream::OnKeyLog(const SSL* ssl, const char* line) {
 // A KeyUpdate that asks for one in return is answered by OpenSSL at its next write, which never
 // comes once the stream seals: the stream answers it before its next record instead (RFC 8446
 // §4.6.3).
-void TlsStream::OnMessage(int write_p, int, int content_type, const void* buf, size_t len,
-                          SSL*, void* arg) {
+void TlsStream::OnMessage(int write_p, int, int content_type, const void* buf, size_t len, SSL*,
+                          void* arg) {
   auto* s = static_cast<TlsStream*>(arg);
   const auto* p = static_cast<const uint8_t*>(buf);
   const bool key_update =
       content_type == SSL3_RT_HANDSHAKE && len >= 1 && p[0] == SSL3_MT_KEY_UPDATE;
   if (write_p != 1) {
-    if (key_update && len >= 5 && p[4] == SSL_KEY_UPDATE_REQUESTED &&
-        s->state_ == Seal::kSealing) {
+    if (key_update && len >= 5 && p[4] == SSL_KEY_UPDATE_REQUESTED && s->state_ == Seal::kSealing) {
       s->answer_key_update_ = true;
     }
     return;
@@ -226,8 +225,8 @@ TlsStream::Next TlsStream::TakeOver(error_code& ec, size_t& n) {
     const SSL_SESSION* session = SSL_get_session(ssl_);
     if (secret_len_ == 0 || SSL_version(ssl_) != TLS1_3_VERSION || cipher == nullptr ||
         !RecordSealer::Seals(SSL_CIPHER_get_id(cipher)) || SSL_is_init_finished(ssl_) != 1 ||
-        (session != nullptr && SSL_SESSION_get_max_fragment_length(session) !=
-                                   TLSEXT_max_fragment_length_DISABLED)) {
+        (session != nullptr &&
+         SSL_SESSION_get_max_fragment_length(session) != TLSEXT_max_fragment_length_DISABLED)) {
       state_ = Seal::kNever;
       return Next::kDone;
     }
@@ -310,8 +309,8 @@ bool TlsStream::SealBurst(Outgoing& w, error_code& ec) {
 TlsStream::Next TlsStream::Flush(error_code& ec) {
   const int fd = static_cast<int>(socket_.native_handle());
   while (unsent_off_ < unsent_.size()) {
-    ssize_t k = ::send(fd, unsent_.data() + unsent_off_, unsent_.size() - unsent_off_,
-                       MSG_NOSIGNAL);
+    ssize_t k =
+        ::send(fd, unsent_.data() + unsent_off_, unsent_.size() - unsent_off_, MSG_NOSIGNAL);
     if (k < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return Next::kWaitWrite;

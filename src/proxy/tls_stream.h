@@ -17,8 +17,8 @@
 //
 // Once a TLS 1.3 connection writes more than a record at once, the stream seals its records
 // itself (docs/proxy.md, "Sealing records"): it moves the connection to a fresh key with a
-// KeyUpdate, takes over the write side, and hands the kernel a whole burst of records in one
-// send(2), each encrypted straight from the caller's buffer. OpenSSL keeps the handshake and
+// KeyUpdate, takes over the write side, and hands the kernel a segment's worth of records in
+// one send(2), each encrypted straight from the caller's buffer. OpenSSL keeps the handshake and
 // the reading side; what it still wants to send (an alert, its answer to the peer's KeyUpdate)
 // is sealed by the stream in its place.
 #pragma once
@@ -119,11 +119,11 @@ class TlsStream {
   // Writes from the first buffer as much as the socket takes now. A sealing stream encrypts the
   // whole records one chunk of TCP segments holds (SegmentChunk, at most kSealBurst) and sends
   // them at once; it completes when the socket has taken every record it sealed, and the result
-  // is the plaintext they hold. Otherwise OpenSSL writes one
-  // record per send(2): with partial writes on, SSL_write_ex moves one record per call, and
-  // looping here makes a burst one completion, not one completion (and one trip through the
-  // event loop) per record. When a record does not go, what went is the result, and the next
-  // write resumes with the same bytes, as OpenSSL requires.
+  // is the plaintext they hold. Otherwise OpenSSL writes one record per send(2): with partial
+  // writes on, SSL_write_ex moves one record per call, and looping here makes a burst one
+  // completion, not one completion (and one trip through the event loop) per record. When a
+  // record does not go, what went is the result, and the next write resumes with the same
+  // bytes, as OpenSSL requires.
   template <typename ConstBuffers, typename Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     boost::asio::const_buffer b = First(buffers);
@@ -167,7 +167,7 @@ class TlsStream {
   bool SealBurst(Outgoing& w, boost::system::error_code& ec);
   // Sends unsent_; kDone when it is empty or the socket failed (ec), kWaitWrite when full.
   Next Flush(boost::system::error_code& ec);
-  // Seals one record onto unsent_ (a message OpenSSL sent into the void).
+  // Seals onto unsent_ the records of a message OpenSSL sent into the void.
   void SealAside(uint8_t type, const uint8_t* data, size_t size);
   static void OnKeyLog(const SSL* ssl, const char* line);
   static void OnMessage(int write_p, int version, int content_type, const void* buf, size_t len,
@@ -263,9 +263,9 @@ class TlsStream {
   std::unique_ptr<RecordSealer> sealer_;
   std::vector<uint8_t> unsent_;
   size_t unsent_off_ = 0;
-  bool writing_ = false;  // a write waits for the socket
+  bool writing_ = false;            // a write waits for the socket
   bool answer_key_update_ = false;  // the peer asked for a KeyUpdate
-  bool broken_ = false;   // sealing failed; every write fails
+  bool broken_ = false;             // sealing failed; every write fails
 };
 
 }  // namespace gangway::proxy

@@ -63,8 +63,8 @@ class TlsStreamTest : public ::testing::Test {
 
   // The client writes `sent` in one async_write (`midway` runs once half of it has gone), the
   // server echoes each read of up to `read_size` bytes with one write; what came back.
-  std::string Echo(TlsStream& server, TlsStream& client, const std::string& sent,
-                   size_t read_size, const std::function<void()>& midway = {}) {
+  std::string Echo(TlsStream& server, TlsStream& client, const std::string& sent, size_t read_size,
+                   const std::function<void()>& midway = {}) {
     std::string echoed;
     auto echo = [&]() -> asio::awaitable<void> {
       auto [hec] = co_await server.async_handshake(ssl::stream_base::server, kTuple);
@@ -174,8 +174,7 @@ TEST_F(TlsStreamTest, BothDirectionsAtOnceWithFullSocketBuffers) {
   EXPECT_EQ(server_end, asio::error::eof) << server_end.message();
 }
 
-class SealingSuiteTest : public TlsStreamTest,
-                         public ::testing::WithParamInterface<const char*> {};
+class SealingSuiteTest : public TlsStreamTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(SealingSuiteTest, BulkWritesSealTheirOwnRecords) {
   for (auto* ctx : {&server_ctx_, &client_ctx_}) {
@@ -207,8 +206,7 @@ TEST_F(TlsStreamTest, ASealingStreamAnswersTheKeyUpdateItsPeerAsksFor) {
   auto serve = [&]() -> asio::awaitable<void> {
     auto [hec] = co_await server.async_handshake(ssl::stream_base::server, kTuple);
     EXPECT_FALSE(hec) << hec.message();
-    auto [ec, n] = co_await asio::async_read(server, asio::buffer(got.data(), sent.size()),
-                                             kTuple);
+    auto [ec, n] = co_await asio::async_read(server, asio::buffer(got.data(), sent.size()), kTuple);
     EXPECT_FALSE(ec) << ec.message();
     EXPECT_EQ(SSL_key_update(server.native_handle(), SSL_KEY_UPDATE_REQUESTED), 1);
     auto [wec, wn] = co_await asio::async_write(server, asio::buffer("ping", 4), kTuple);
