@@ -50,6 +50,10 @@ class ApiClient {
 
   const AgentAddress& address() const { return address_; }
   const std::string& token() const { return token_; }
+  // For an https address: the client context (CA, client certificate) and the name the
+  // agent's certificate must carry; null and empty for http.
+  const std::shared_ptr<const x509::TlsContext>& tls() const { return tls_; }
+  const std::string& tls_server_name() const { return tls_server_name_; }
 
  private:
   ApiClient(AgentAddress address, std::string token, std::string datacenter, bool stale,

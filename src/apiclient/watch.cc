@@ -33,9 +33,9 @@ Watch::Watch(net::EventLoop& loop, AgentAddress address, std::string path, uint6
 Watch::~Watch() = default;
 
 void Watch::Query() {
-  if (address_.https) {
+  if (address_.https && !options_.tls) {
     return Retry(InvalidArgument("watching https://" + address_.hostport +
-                                 " is not supported: use the agent's http address"));
+                                 " needs a TLS client context"));
   }
   Params params = options_.params;
   if (index_ > 0) params.emplace_back("index", std::to_string(index_));
@@ -48,6 +48,10 @@ void Watch::Query() {
   // The agent adds up to wait/16 of jitter to a blocking query; allow that and a margin.
   req.timeout = options_.wait + options_.wait / 16 + std::chrono::seconds(10);
   if (!options_.token.empty()) req.headers.emplace_back("X-Consul-Token", options_.token);
+  if (address_.https) {
+    req.tls = options_.tls;
+    req.tls_server_name = options_.tls_server_name;
+  }
   std::weak_ptr<bool> alive = alive_;
   http::FetchAsync(loop_, std::move(req), [this, alive](Result<http::Response> answer) {
     if (!alive.expired()) OnAnswer(std::move(answer));

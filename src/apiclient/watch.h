@@ -30,6 +30,10 @@ struct WatchOptions {
   // Added to each request (?dc=, ?filter=, ...); the watch adds index and wait.
   Params params;
   std::string token;  // X-Consul-Token when not empty
+  // For an https agent address: the client context and the name the agent's certificate must
+  // carry (the host when empty), as ApiClient has them.
+  std::shared_ptr<const x509::TlsContext> tls;
+  std::string tls_server_name;
 };
 
 class Watch {
@@ -42,7 +46,7 @@ class Watch {
 
   // Starts watching `path` (escaped, without a query) on the agent at `address`; the first query
   // carries `index` (0: answer at once). Callbacks run on the loop, never inside the constructor,
-  // and never after the Watch is destroyed. Plain HTTP only: an https address fails every query.
+  // and never after the Watch is destroyed. An https address needs options.tls.
   Watch(net::EventLoop& loop, AgentAddress address, std::string path, uint64_t index,
         Callback callback, WatchOptions options = {}, ErrorCallback on_error = nullptr);
   ~Watch();

@@ -131,6 +131,30 @@ Result<Response> Fetch(const ClientRequest& req) {
   return res;
 }
 
+namespace {
+
+// The request and its answer on a connected stream (TCP or TLS), with the stream's deadline.
+template <typename Stream>
+asio::awaitable<Result<Response>> ExchangeAsync(Stream& stream, const ClientRequest& req) {
+  constexpr auto tok = asio::as_tuple(asio::use_awaitable);
+  auto r = ToBeast(req);
+  auto [wec, wn] = co_await bhttp::async_write(stream, r, tok);
+  (void)wn;
+  if (wec) co_return Status(Unavailable(Where(req) + ": " + wec.message()));
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(kMaxResponseBody);
+  auto [rdec, rn] = co_await bhttp::async_read(stream, buffer, parser, tok);
+  (void)rn;
+  if (rdec) {
+    co_return Status(Unavailable(
+        Where(req) + ": " + (rdec == beast::error::timeout ? "timeout" : rdec.message())));
+  }
+  co_return FromBeast(parser.release());
+}
+
+}  // namespace
+
 void FetchAsync(net::EventLoop& loop, ClientRequest req, std::function<void(Result<Response>)> done) {
   auto ex = loop.context().get_executor();
   asio::co_spawn(
@@ -148,20 +172,27 @@ void FetchAsync(net::EventLoop& loop, ClientRequest req, std::function<void(Resu
           co_return Status(Unavailable(
               Where(req) + ": " + (cec == beast::error::timeout ? "timeout" : cec.message())));
         }
-        auto r = ToBeast(req);
-        auto [wec, wn] = co_await bhttp::async_write(stream, r, tok);
-        (void)wn;
-        if (wec) co_return Status(Unavailable(Where(req) + ": " + wec.message()));
-        beast::flat_buffer buffer;
-        bhttp::response_parser<bhttp::string_body> parser;
-        parser.body_limit(kMaxResponseBody);
-        auto [rdec, rn] = co_await bhttp::async_read(stream, buffer, parser, tok);
-        (void)rn;
-        if (rdec) {
-          co_return Status(Unavailable(
-              Where(req) + ": " + (rdec == beast::error::timeout ? "timeout" : rdec.message())));
+        if (!req.tls) co_return co_await ExchangeAsync(stream, req);
+
+        // HTTPS: the server's chain must verify against the request's CA and carry
+        // tls_server_name (the host when empty), as Fetch checks it.
+        auto ctx = net::MakeAsioContext(*req.tls);
+        beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(stream), *ctx);
+        std::string name = req.tls_server_name.empty() ? req.host : req.tls_server_name;
+        if (Status s = x509::PrepareClientSsl(tls_stream.native_handle(), name,
+                                              req.tls->settings().verify_outgoing);
+            !s.ok()) {
+          co_return s;
         }
-        co_return FromBeast(parser.release());
+        auto [hec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::client, tok);
+        if (hec) {
+          co_return Status(Unavailable(
+              "TLS handshake with " + Where(req) + ": " +
+              (hec == beast::error::timeout
+                   ? std::string("timeout")
+                   : x509::HandshakeFailureMessage(tls_stream.native_handle(), hec.message()))));
+        }
+        co_return co_await ExchangeAsync(tls_stream, req);
       },
       [done = std::move(done)](std::exception_ptr e, Result<Response> r) {
         if (e) {

@@ -167,6 +167,8 @@ Result<ProcessOptions> BuildOptions(const RunFlags& flags, const apiclient::ApiC
   ProcessOptions o;
   o.agent = client.address();
   o.token = client.token();
+  o.watch.tls = client.tls();
+  o.watch.tls_server_name = client.tls_server_name();
   o.proxy_id = proxy_id;
   auto admin = ParseAdminBind(flags.admin_bind);
   if (!admin.ok()) return admin.status();
@@ -367,12 +369,6 @@ int RunProxyCommand(const std::vector<std::string>& args, CommandEnvironment& en
   auto client = apiclient::ApiClient::Create(run.http, env.getenv, env.transport);
   if (!client.ok()) {
     return Fail(env, "Error connecting to Gangway agent: " + client.status().message());
-  }
-  if (client->address().https) {
-    return Fail(env,
-                "The proxy follows its configuration over plain HTTP; the agent address "
-                "https://" +
-                    client->address().hostport + " is not supported yet");
   }
 
   if (proxy_id.empty()) {

@@ -63,8 +63,9 @@ int ProxyProcess::Run() {
     LogInfo(kLog, "admin endpoint listening on " + options_.runtime.admin_address + ":" +
                       std::to_string(runtime_.AdminPort()));
   }
-  LogInfo(kLog, "following the config of proxy \"" + options_.proxy_id + "\" from http://" +
-                    options_.agent.hostport + path_);
+  LogInfo(kLog, "following the config of proxy \"" + options_.proxy_id + "\" from " +
+                    (options_.agent.https ? "https://" : "http://") + options_.agent.hostport +
+                    path_);
   if (options_.handle_signals) {
     signals_ = net::OnSignals(loop_, [this](int sig) {
       LogInfo(kLog, std::string("Caught signal: ") + (sig == SIGINT ? "interrupt" : "terminated"));

@@ -1,21 +1,26 @@
 """The proxy process as a user starts it: `gangway connect proxy`, `connect envoy` and `gateway
 mesh` refuse bad flags with a clear message and exit 1; a running proxy reports its admin port,
 follows a stand-in for the agent's config endpoint (GET /v1/agent/connect/proxy/<id>), keeps
-serving while the endpoint is gone, and drains and exits 0 on SIGTERM."""
+serving while the endpoint is gone, and drains and exits 0 on SIGTERM. An https agent address is
+followed over TLS, verified against -ca-file."""
 
 import http.client
 import http.server
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import socketserver
+import ssl
 import subprocess
+import tempfile
 import threading
 import unittest
 
 from harness import _LineCollector, _stop_pid, closed_port, gangway_bin, run_gangway, wait_until
+from test_tls import make_pki
 
 ADMIN_RE = re.compile(r"admin endpoint listening on 127\.0\.0\.1:(\d+)")
 TESTDATA = os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "proxy-config")
@@ -36,7 +41,7 @@ class ConfigEndpoint:
     """Serves one proxy's config as a blocking query: at once when ?index differs from the
     version held, else when the version changes (or after 30 s)."""
 
-    def __init__(self, port=0):
+    def __init__(self, port=0, tls=None):
         self.cond = threading.Condition()
         self.version = 0
         self.body = ""
@@ -75,6 +80,10 @@ class ConfigEndpoint:
             allow_reuse_address = True
 
         self.server = Server(("127.0.0.1", port), Handler)
+        if tls:  # (cert, key): HTTPS
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -182,6 +191,56 @@ class ProxyProcessTest(unittest.TestCase):
         err.join()
         self.assertIn("Caught signal: terminated", err.text())
         endpoint.close()
+
+
+class HttpsAgentTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="gangway-proxyd-https-")
+        cls.pki = make_pki(os.path.join(cls.tmp, "good"))
+        cls.other = make_pki(os.path.join(cls.tmp, "other"))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def start_proxy(self, endpoint, ca_file):
+        argv = [gangway_bin(), "connect", "proxy", "-proxy-id", "mesh-gateway",
+                "-http-addr", "https://127.0.0.1:%d" % endpoint.port, "-ca-file", ca_file,
+                "-admin-bind", "127.0.0.1:0", "-workers", "1", "-drain-timeout", "1s"]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        self.addCleanup(lambda: _stop_pid(proc))
+        err = _LineCollector(proc.stderr, "proxy-stderr")
+        _LineCollector(proc.stdout, "proxy-stdout")
+        admin = int(wait_until(lambda: ADMIN_RE.search(err.text()), msg=err.text).group(1))
+        return proc, err, admin
+
+    def test_follows_an_https_agent_that_the_ca_file_trusts(self):
+        endpoint = ConfigEndpoint(tls=(self.pki["server_cert"], self.pki["server_key"]))
+        self.addCleanup(lambda: endpoint.close())
+        endpoint.serve(3, gateway_config(3))
+        proc, err, admin = self.start_proxy(endpoint, self.pki["ca"])
+        self.assertIn("from https://127.0.0.1:%d/v1/agent/connect/proxy/mesh-gateway"
+                      % endpoint.port, err.text())
+        wait_until(lambda: "applied config version 3" in err.text(), msg=err.text)
+        self.assertEqual(admin_get(admin, "/ready")[0], 200)
+        # A blocking query over TLS: the next version arrives on the held request's answer.
+        endpoint.serve(4, gateway_config(4))
+        wait_until(lambda: "applied config version 4" in err.text(), msg=err.text)
+        os.kill(proc.pid, signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=10), 0, err.text())
+
+    def test_an_agent_certificate_from_another_ca_is_refused(self):
+        endpoint = ConfigEndpoint(tls=(self.other["server_cert"], self.other["server_key"]))
+        self.addCleanup(lambda: endpoint.close())
+        endpoint.serve(3, gateway_config(3))
+        proc, err, admin = self.start_proxy(endpoint, self.pki["ca"])
+        line = wait_until(lambda: re.search(r"config query failed: TLS handshake with [^\n]*", err.text()),
+                          msg=err.text).group(0)
+        self.assertIn("certificate signed by unknown authority", line)
+        self.assertEqual(admin_get(admin, "/ready")[0], 503)
+        self.assertNotIn("applied config", err.text())
 
 
 if __name__ == "__main__":
