@@ -9,18 +9,16 @@ import http.server
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import socketserver
 import ssl
 import subprocess
-import tempfile
 import threading
 import unittest
 
 from harness import _LineCollector, _stop_pid, closed_port, gangway_bin, run_gangway, wait_until
-from test_tls import make_pki
+from test_tls import TwoCaTestCase
 
 ADMIN_RE = re.compile(r"admin endpoint listening on 127\.0\.0\.1:(\d+)")
 TESTDATA = os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "proxy-config")
@@ -101,6 +99,18 @@ class ConfigEndpoint:
         self.server.server_close()
 
 
+def start_proxy(test, args):
+    """`gangway connect proxy <args>`, stopped at the test's end; its process, its stderr and
+    the admin port it reports."""
+    proc = subprocess.Popen([gangway_bin(), "connect", "proxy"] + args, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    test.addCleanup(lambda: _stop_pid(proc))
+    err = _LineCollector(proc.stderr, "proxy-stderr")
+    _LineCollector(proc.stdout, "proxy-stdout")
+    admin = int(wait_until(lambda: ADMIN_RE.search(err.text()), msg=err.text).group(1))
+    return proc, err, admin
+
+
 def admin_get(port, path):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
@@ -148,16 +158,9 @@ class ProxyProcessTest(unittest.TestCase):
     def test_follows_the_endpoint_and_drains_on_sigterm(self):
         endpoint = ConfigEndpoint()
         self.addCleanup(lambda: endpoint.close())
-        argv = [gangway_bin(), "connect", "proxy", "-proxy-id", "mesh-gateway",
-                "-http-addr", "127.0.0.1:%d" % endpoint.port, "-admin-bind", "127.0.0.1:0",
-                "-workers", "1", "-drain-timeout", "2s"]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        self.addCleanup(lambda: _stop_pid(proc))
-        err = _LineCollector(proc.stderr, "proxy-stderr")
-        _LineCollector(proc.stdout, "proxy-stdout")
-
-        admin = int(wait_until(lambda: ADMIN_RE.search(err.text()), msg=err.text).group(1))
+        proc, err, admin = start_proxy(self, [
+            "-proxy-id", "mesh-gateway", "-http-addr", "127.0.0.1:%d" % endpoint.port,
+            "-admin-bind", "127.0.0.1:0", "-workers", "1", "-drain-timeout", "2s"])
         self.assertEqual(admin_get(admin, "/ready")[0], 503)  # no config yet
 
         endpoint.serve(7, gateway_config(7))
@@ -193,28 +196,12 @@ class ProxyProcessTest(unittest.TestCase):
         endpoint.close()
 
 
-class HttpsAgentTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="gangway-proxyd-https-")
-        cls.pki = make_pki(os.path.join(cls.tmp, "good"))
-        cls.other = make_pki(os.path.join(cls.tmp, "other"))
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
+class HttpsAgentTest(TwoCaTestCase):
     def start_proxy(self, endpoint, ca_file):
-        argv = [gangway_bin(), "connect", "proxy", "-proxy-id", "mesh-gateway",
-                "-http-addr", "https://127.0.0.1:%d" % endpoint.port, "-ca-file", ca_file,
-                "-admin-bind", "127.0.0.1:0", "-workers", "1", "-drain-timeout", "1s"]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        self.addCleanup(lambda: _stop_pid(proc))
-        err = _LineCollector(proc.stderr, "proxy-stderr")
-        _LineCollector(proc.stdout, "proxy-stdout")
-        admin = int(wait_until(lambda: ADMIN_RE.search(err.text()), msg=err.text).group(1))
-        return proc, err, admin
+        return start_proxy(self, [
+            "-proxy-id", "mesh-gateway", "-http-addr", "https://127.0.0.1:%d" % endpoint.port,
+            "-ca-file", ca_file, "-admin-bind", "127.0.0.1:0", "-workers", "1",
+            "-drain-timeout", "1s"])
 
     def test_follows_an_https_agent_that_the_ca_file_trusts(self):
         endpoint = ConfigEndpoint(tls=(self.pki["server_cert"], self.pki["server_key"]))

@@ -52,16 +52,21 @@ def ca_name(ca_file):
     return m.group(1).strip() if m else None
 
 
-class TLSTest(unittest.TestCase):
+class TwoCaTestCase(unittest.TestCase):
+    """Certificates of two CAs, made by the CLI: self.pki (trusted) and self.other."""
+
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="gangway-tls-it-")
+        cls.tmp = tempfile.mkdtemp(prefix="gangway-%s-" % cls.__name__)
         cls.pki = make_pki(os.path.join(cls.tmp, "good"))
         cls.other = make_pki(os.path.join(cls.tmp, "other"))
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
+
+
+class TLSTest(TwoCaTestCase):
 
     def start_agent(self, tls_block, legacy=""):
         port = free_port()
