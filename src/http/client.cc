@@ -99,6 +99,13 @@ Result<Response> Exchange(Stream& stream, const ClientRequest& req) {
   }
   return FromBeast(parser.release());
 }
+
+// An HTTPS request's checks on the server: its chain must verify against the request's CA and
+// carry tls_server_name (the host when empty).
+Status PrepareTls(SSL* ssl, const ClientRequest& req) {
+  std::string name = req.tls_server_name.empty() ? req.host : req.tls_server_name;
+  return x509::PrepareClientSsl(ssl, name, req.tls->settings().verify_outgoing);
+}
 }  // namespace
 
 Result<Response> Fetch(const ClientRequest& req) {
@@ -115,12 +122,7 @@ Result<Response> Fetch(const ClientRequest& req) {
 
   auto ctx = net::MakeAsioContext(*req.tls);
   beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *ctx);
-  const x509::TlsSettings& settings = req.tls->settings();
-  std::string name = req.tls_server_name.empty() ? req.host : req.tls_server_name;
-  if (Status s = x509::PrepareClientSsl(stream.native_handle(), name, settings.verify_outgoing);
-      !s.ok()) {
-    return s;
-  }
+  if (Status s = PrepareTls(stream.native_handle(), req); !s.ok()) return s;
   stream.handshake(asio::ssl::stream_base::client, ec);
   if (ec) {
     return Unavailable("TLS handshake with " + Where(req) + ": " +
@@ -174,16 +176,9 @@ void FetchAsync(net::EventLoop& loop, ClientRequest req, std::function<void(Resu
         }
         if (!req.tls) co_return co_await ExchangeAsync(stream, req);
 
-        // HTTPS: the server's chain must verify against the request's CA and carry
-        // tls_server_name (the host when empty), as Fetch checks it.
         auto ctx = net::MakeAsioContext(*req.tls);
         beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(stream), *ctx);
-        std::string name = req.tls_server_name.empty() ? req.host : req.tls_server_name;
-        if (Status s = x509::PrepareClientSsl(tls_stream.native_handle(), name,
-                                              req.tls->settings().verify_outgoing);
-            !s.ok()) {
-          co_return s;
-        }
+        if (Status s = PrepareTls(tls_stream.native_handle(), req); !s.ok()) co_return s;
         auto [hec] = co_await tls_stream.async_handshake(asio::ssl::stream_base::client, tok);
         if (hec) {
           co_return Status(Unavailable(

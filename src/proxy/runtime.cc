@@ -43,7 +43,6 @@
 #include <unordered_map>
 
 #include "core/log.h"
-#include "proxy/segment.h"
 #include "identity/sni.h"
 #include "proxy/admin.h"
 #include "proxy/authz.h"
@@ -52,6 +51,7 @@
 #include "proxy/inbound_http.h"
 #include "proxy/listen_socket.h"
 #include "proxy/mux_session.h"
+#include "proxy/segment.h"
 #include "proxy/tls.h"
 #include "proxy/tls_stream.h"
 

@@ -10,20 +10,6 @@
 
 namespace gangway::proxy {
 
-namespace {
-
-// Fetched once: an implicit fetch per record would look the algorithm up every time.
-const EVP_CIPHER* Cipher(const char* name) {
-  static const EVP_CIPHER* aes128 = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
-  static const EVP_CIPHER* aes256 = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
-  static const EVP_CIPHER* chacha = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr);
-  if (std::strcmp(name, "AES-128-GCM") == 0) return aes128;
-  if (std::strcmp(name, "AES-256-GCM") == 0) return aes256;
-  return chacha;
-}
-
-}  // namespace
-
 bool ExpandLabel(const char* digest, std::span<const uint8_t> secret, std::string_view label,
                  std::span<uint8_t> out) {
   static EVP_KDF* hkdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
@@ -65,23 +51,30 @@ std::unique_ptr<RecordSealer> RecordSealer::Create(uint32_t cipher_id,
                                                    std::span<const uint8_t> secret) {
   std::unique_ptr<RecordSealer> s(new RecordSealer());
   size_t hash_len = 32;
+  // Each cipher is fetched once: an implicit fetch per record would look it up every time.
   switch (cipher_id) {
-    case TLS1_3_CK_AES_128_GCM_SHA256:
-      s->cipher_ = Cipher("AES-128-GCM");
+    case TLS1_3_CK_AES_128_GCM_SHA256: {
+      static const EVP_CIPHER* aes128 = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
+      s->cipher_ = aes128;
       s->digest_ = "SHA256";
       s->key_len_ = 16;
       break;
-    case TLS1_3_CK_AES_256_GCM_SHA384:
-      s->cipher_ = Cipher("AES-256-GCM");
+    }
+    case TLS1_3_CK_AES_256_GCM_SHA384: {
+      static const EVP_CIPHER* aes256 = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+      s->cipher_ = aes256;
       s->digest_ = "SHA384";
       s->key_len_ = 32;
       hash_len = 48;
       break;
-    case TLS1_3_CK_CHACHA20_POLY1305_SHA256:
-      s->cipher_ = Cipher("ChaCha20-Poly1305");
+    }
+    case TLS1_3_CK_CHACHA20_POLY1305_SHA256: {
+      static const EVP_CIPHER* chacha = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr);
+      s->cipher_ = chacha;
       s->digest_ = "SHA256";
       s->key_len_ = 32;
       break;
+    }
     default:
       return nullptr;
   }

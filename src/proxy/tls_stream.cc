@@ -65,6 +65,24 @@ int HexDigit(char c) {
 // of an event loop seals and sends within a step and keeps only what the socket did not take.
 constexpr size_t kSealedRecord = RecordSealer::kMaxPlaintext + RecordSealer::kOverhead;
 
+// Sends what the socket takes now of `data` (stopping at EAGAIN); how much that was. A failed
+// socket sets `ec`.
+size_t SendNow(int fd, const uint8_t* data, size_t size, error_code& ec) {
+  size_t sent = 0;
+  while (sent < size) {
+    ssize_t k = ::send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        ec = error_code(errno, asio::error::get_system_category());
+      }
+      break;
+    }
+    sent += static_cast<size_t>(k);
+  }
+  return sent;
+}
+
 uint8_t* SealScratch() {
   constexpr size_t kSize = TlsStream::kSealBurst * kSealedRecord;
   thread_local std::unique_ptr<uint8_t[]> buf;
@@ -290,35 +308,17 @@ bool TlsStream::SealBurst(Outgoing& w, error_code& ec) {
     len += m;
     w.sealed += k;
   }
-  size_t sent = 0;
-  while (sent < len) {
-    ssize_t k = ::send(fd, out + sent, len - sent, MSG_NOSIGNAL);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      ec = error_code(errno, asio::error::get_system_category());
-      return true;
-    }
-    sent += static_cast<size_t>(k);
-  }
+  size_t sent = SendNow(fd, out, len, ec);
   // Sealed is committed: what the socket did not take goes before anything sealed later.
-  if (sent < len) unsent_.insert(unsent_.end(), out + sent, out + len);
+  if (!ec && sent < len) unsent_.insert(unsent_.end(), out + sent, out + len);
   return true;
 }
 
 TlsStream::Next TlsStream::Flush(error_code& ec) {
   const int fd = static_cast<int>(socket_.native_handle());
-  while (unsent_off_ < unsent_.size()) {
-    ssize_t k =
-        ::send(fd, unsent_.data() + unsent_off_, unsent_.size() - unsent_off_, MSG_NOSIGNAL);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return Next::kWaitWrite;
-      ec = error_code(errno, asio::error::get_system_category());
-      return Next::kDone;
-    }
-    unsent_off_ += static_cast<size_t>(k);
-  }
+  unsent_off_ += SendNow(fd, unsent_.data() + unsent_off_, unsent_.size() - unsent_off_, ec);
+  if (ec) return Next::kDone;
+  if (unsent_off_ < unsent_.size()) return Next::kWaitWrite;
   // Records wait here only when the socket is full; a proxy with many connections that once
   // were would otherwise keep a burst's worth of memory in each.
   std::vector<uint8_t>().swap(unsent_);
